@@ -1,0 +1,95 @@
+"""What an agent is to the kernel: a request in, a result (or a typed error) out.
+
+Agents are created per run from their :class:`~cadenza.AgentConfig` by the
+factory their kind registered (hook ``cadenza_agent_kinds``), used by many
+steps concurrently, and closed with ``aclose()`` when the run ends. They run
+on trio; blocking work belongs in ``trio.to_thread.run_sync``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from ._spec import AgentConfig
+
+
+@attrs.frozen(kw_only=True)
+class Usage:
+    """Tokens a call consumed, as reported by the provider (0 when not applicable)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@attrs.frozen(kw_only=True)
+class AgentRequest:
+    """One call to an agent for one attempt of one step.
+
+    ``idempotency_key`` is stable across retries of the same step in the same
+    run (and, once runs are resumable, across resume), so a provider can
+    deduplicate side effects. ``deadline`` is the attempt's deadline on the trio
+    clock (``trio.current_time()``), or ``None``; the kernel enforces it with a
+    cancel scope, agents may use it to pass a timeout on to their provider.
+    """
+
+    run_id: str
+    step_id: str
+    task_type: str
+    inputs: Mapping[str, Any]
+    attempt: int
+    idempotency_key: str
+    priority: int = 0
+    deadline: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AgentResult:
+    """What an agent produced.
+
+    ``output`` must be JSON-serialisable (it is journaled and referenced by other
+    steps as ``steps.<id>.output``). ``degraded`` is true when the output is not
+    the real thing (a fallback's template, a cached stand-in); ``source`` then
+    says where it came from.
+    """
+
+    output: Any
+    confidence: float | None = None
+    usage: Usage = Usage()
+    cost_usd: float | None = None
+    degraded: bool = False
+    source: str = ""
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """The interface every agent kind implements.
+
+    ``run`` raises :class:`~cadenza.RetryableError` or
+    :class:`~cadenza.PermanentError` (or their subclasses) on failure; any other
+    exception is treated as a bug in the agent and fails the step without retry.
+    """
+
+    name: str
+    capabilities: frozenset[str]
+
+    async def run(self, request: AgentRequest) -> AgentResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class SupportsHealth(Protocol):
+    """Agents that can report health implement ``health()``; True means healthy."""
+
+    async def health(self) -> bool: ...
+
+
+AgentFactory = Callable[[AgentConfig], Agent]
+"""Builds an agent from its configuration; registered per kind."""

@@ -1,0 +1,59 @@
+"""Fan-out of run events to observers: logs, progress display, plugins, callers.
+
+Emission is synchronous and in order. An observer that raises is logged once
+and dropped for the rest of the run: a broken dashboard or metrics plugin must
+never break the workflow it watches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import structlog
+
+from ._events import Event
+from ._redact import redact
+
+log = structlog.get_logger()
+
+Observer = Callable[[Event], Any]
+
+
+@attrs.define(eq=False)
+class EventBus:
+    """Builds events for one run (``run_id``, ``seq``, ``at``) and hands them to observers."""
+
+    run_id: str
+    observers: list[tuple[str, Observer]] = attrs.field(factory=list)
+    secrets: frozenset[str] = frozenset()
+    clock: Callable[[], float] = attrs.field(default=None)
+    events_emitted: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.clock is None:
+            import time
+
+            self.clock = time.time
+
+    def subscribe(self, name: str, observer: Observer) -> None:
+        self.observers.append((name, observer))
+
+    def subscribe_all(self, observers: Iterable[tuple[str, Observer]]) -> None:
+        self.observers.extend(observers)
+
+    def emit(self, cls: type[Event], **fields: Any) -> Event:
+        """Create an event of type ``cls`` with the next sequence number and send it out."""
+        if self.secrets:
+            fields = redact(fields, self.secrets)
+        event = cls(run_id=self.run_id, seq=self.events_emitted, at=self.clock(), **fields)
+        self.events_emitted += 1
+        for item in list(self.observers):
+            name, observer = item
+            try:
+                observer(event)
+            except Exception:
+                log.exception("observer_failed", observer=name, event_kind=event.kind)
+                self.observers.remove(item)
+        return event

@@ -1,0 +1,89 @@
+"""The ``cadenza`` command line.
+
+Built-in commands live one per module in this package; plugins add commands
+through the ``cadenza_commands`` hook. ``main`` maps every failure to a
+documented exit code (see ``_exit.ExitCode``) and never shows a traceback for
+user errors unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ._common import CliState
+from ._exit import ExitCode
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(__version__, prog_name="cadenza")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Run AI workflows: DAGs of agent steps with retries, limits and live progress."""
+    ctx.ensure_object(CliState).debug = debug
+
+
+def _add_builtin_commands() -> None:
+    from ._graph import graph
+    from ._plugins_cmd import plugins
+    from ._run import run
+    from ._validate import validate
+
+    for command in (run, validate, graph, plugins):
+        cli.add_command(command)
+
+
+_plugin_command_names: set[str] = set()
+
+
+def _add_plugin_commands(state: CliState) -> None:
+    """Add the commands plugins register through ``cadenza_commands``.
+
+    A broken plugin never breaks the CLI: if loading fails here, the commands
+    that need plugins load them again and report the problem with its exit
+    code (``cadenza plugins`` lists every plugin that failed or was refused).
+    """
+    from cadenza._plugins import load_plugins
+
+    for name in _plugin_command_names:  # added by an earlier main() in this process
+        cli.commands.pop(name, None)
+    _plugin_command_names.clear()
+    try:
+        state.plugins = load_plugins()
+    except Exception:  # reported by the command that needs plugins; see docstring
+        return
+    for name, reg in state.plugins.registered("cadenza_commands").items():
+        if name in cli.commands:
+            click.echo(
+                f"warning: {reg.plugin} registers a command {name!r}, which is a built-in "
+                "command; the plugin's command is ignored.",
+                err=True,
+            )
+            continue
+        cli.add_command(reg.obj, name)
+        _plugin_command_names.add(name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``cadenza`` script."""
+    _add_builtin_commands()
+    state = CliState()
+    _add_plugin_commands(state)
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="cadenza", standalone_mode=True, obj=state)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except Exception as exc:  # a bug, not a user error: say so and how to report it
+        if debug:
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  This is a bug in Cadenza or a plugin. Rerun with --debug for the traceback.",
+            err=True,
+        )
+        sys.exit(int(ExitCode.INTERNAL_ERROR))

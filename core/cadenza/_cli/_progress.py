@@ -1,0 +1,229 @@
+"""Live progress for ``cadenza run``: a rich table on a terminal, plain lines otherwise.
+
+The display is an event observer: it never reads scheduler internals, so what
+it shows is exactly what the journal and other observers see.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import attrs
+import trio
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .. import _events as ev
+from .._outcome import RunResult
+from .._spec import Workflow
+
+_STYLE = {
+    "pending": ("·", "dim"),
+    "ready": ("◌", "cyan"),
+    "running": ("▶", "bold blue"),
+    "retrying": ("↻", "yellow"),
+    "succeeded": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "skipped": ("⤳", "magenta"),
+    "cancelled": ("■", "red"),
+}
+_MAX_ROWS = 24
+
+
+@attrs.define
+class _Row:
+    state: str = "pending"
+    agent: str = ""
+    attempts: int = 0
+    started: float | None = None
+    ended: float | None = None
+    note: str = ""
+    degraded: bool = False
+    order: int = 0
+
+
+@attrs.define(eq=False)
+class Progress:
+    """Tracks step states from events and renders them."""
+
+    workflow: Workflow
+    console: Console
+    live: bool
+    rows: dict[str, _Row] = attrs.field(init=False)
+    run_id: str = ""
+    started: float = attrs.field(factory=time.monotonic)
+    _live: Live | None = None
+    _last_refresh: float = 0.0
+    _tick: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        self.rows = {step_id: _Row() for step_id in self.workflow.steps}
+
+    def __enter__(self) -> Progress:
+        if self.live:
+            self._live = Live(
+                self.render(), console=self.console, auto_refresh=False, transient=False
+            )
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self.render(), refresh=True)
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def observe(self, event: ev.Event) -> None:
+        """Event observer: update the row of the step the event is about."""
+        self._tick += 1
+        if isinstance(event, ev.RunStarted):
+            self.run_id = event.run_id
+            self._line(f"run {event.run_id} of workflow {event.workflow!r} started")
+            return
+        step_id = getattr(event, "step_id", None)
+        row = self.rows.get(step_id) if step_id else None
+        if row is None:
+            return
+        if isinstance(event, ev.StepReady):
+            row.state = "ready"
+        elif isinstance(event, ev.AttemptStarted):
+            row.state, row.agent, row.attempts = "running", event.agent, event.attempt
+            row.started = row.started or time.monotonic()
+            row.order = self._tick
+        elif isinstance(event, ev.AttemptFailed):
+            row.note = f"{event.error_type}: {event.message}"
+            if event.retry_in is not None:
+                row.state = "retrying"
+                self._line(
+                    f"! {event.step_id}: attempt {event.attempt} failed ({row.note}); "
+                    f"retry in {event.retry_in:.1f}s"
+                )
+        elif isinstance(event, ev.StepSucceeded):
+            row.state, row.ended, row.note = "succeeded", time.monotonic(), ""
+            row.degraded = event.degraded
+            if event.degraded:
+                row.note = f"degraded ({event.source or 'fallback'})"
+            self._done(step_id, row)
+        elif isinstance(event, ev.StepFailed):
+            row.state, row.ended, row.note = "failed", time.monotonic(), event.message
+            self._done(step_id, row)
+        elif isinstance(event, ev.StepSkipped):
+            row.state, row.note = "skipped", event.reason
+            self._done(step_id, row)
+        elif isinstance(event, ev.StepCancelled):
+            row.state, row.note = "cancelled", event.reason
+        self.refresh()
+
+    def _done(self, step_id: str, row: _Row) -> None:
+        row.order = self._tick
+        icon, _ = _STYLE[row.state]
+        took = ""
+        if row.started is not None and row.ended is not None:
+            took = f" in {row.ended - row.started:.2f}s"
+        agent = f" [{row.agent}]" if row.agent and row.state != "skipped" else ""
+        note = f": {row.note}" if row.note else ""
+        self._line(f"{icon} {step_id}{agent}{took}{note}")
+
+    def _line(self, text: str) -> None:
+        if not self.live:
+            self.console.print(f"[{self.elapsed():7.2f}s] {text}", markup=False, highlight=False)
+
+    def refresh(self, *, force: bool = False) -> None:
+        if self._live is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last_refresh > 0.05:
+            self._last_refresh = now
+            self._live.update(self.render(), refresh=True)
+
+    async def keep_fresh(self) -> None:
+        """Redraw a few times a second so the elapsed time moves between events."""
+        while True:
+            await trio.sleep(0.25)
+            self.refresh(force=True)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.rows.values():
+            out[row.state] = out.get(row.state, 0) + 1
+        return out
+
+    def render(self) -> Any:
+        counts = self.counts()
+        header = Text()
+        header.append(f"{self.workflow.name}", style="bold")
+        header.append(f"  run {self.run_id}  {self.elapsed():.1f}s  ")
+        for state in ("succeeded", "running", "retrying", "ready", "pending", "failed", "skipped"):
+            if counts.get(state):
+                icon, style = _STYLE[state]
+                header.append(f"{icon} {counts[state]} {state}  ", style=style)
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="dim")
+        for col in ("", "step", "agent", "try", "time", "note"):
+            table.add_column(col, no_wrap=col != "note", overflow="ellipsis")
+        shown = sorted(
+            self.rows.items(),
+            key=lambda kv: (kv[1].state not in ("running", "retrying", "failed"), -kv[1].order),
+        )
+        if len(shown) > _MAX_ROWS:
+            shown = shown[:_MAX_ROWS]
+        now = time.monotonic()
+        for step_id, row in shown:
+            icon, style = _STYLE[row.state]
+            took = ""
+            if row.started is not None:
+                took = f"{(row.ended or now) - row.started:.2f}s"
+            table.add_row(
+                Text(icon, style=style),
+                step_id,
+                row.agent,
+                str(row.attempts or ""),
+                took,
+                Text(row.note[:120], style="dim" if row.state != "failed" else "red"),
+            )
+        hidden = len(self.rows) - len(shown)
+        parts: list[Any] = [header, table]
+        if hidden > 0:
+            parts.append(Text(f"… {hidden} more steps", style="dim"))
+        return Group(*parts)
+
+
+def summary_text(result: RunResult, workflow: Workflow) -> str:
+    """The human summary printed after a run: status, counts, problems, leaf outputs."""
+    import json
+
+    counts = result.counts
+    lines = [
+        f"run {result.run_id}: {result.status.upper()} in {result.duration:.2f}s — "
+        f"{counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {counts['cancelled']} cancelled"
+    ]
+    if result.reason:
+        lines.append(f"  reason: {result.reason}")
+    for outcome in result.steps.values():
+        if outcome.status == "failed":
+            lines.append(
+                f"  ✗ {outcome.step_id} failed after {outcome.attempts} attempt(s): {outcome.error}"
+            )
+    for outcome in result.steps.values():
+        if outcome.status == "skipped":
+            lines.append(f"  ⤳ {outcome.step_id} skipped: {outcome.reason}")
+    if result.degraded:
+        lines.append(f"  degraded (fallback output): {', '.join(result.degraded)}")
+    needed = {n for step in workflow.steps.values() for n in step.needs}
+    leaves = [
+        o for sid, o in result.steps.items() if sid not in needed and o.status == "succeeded"
+    ]
+    if leaves:
+        lines.append("outputs:")
+        for outcome in leaves:
+            text = json.dumps(outcome.output, default=str)
+            if len(text) > 300:
+                text = text[:297] + "..."
+            lines.append(f"  {outcome.step_id}: {text}")
+    return "\n".join(lines)

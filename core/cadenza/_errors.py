@@ -1,0 +1,125 @@
+"""Every error Cadenza raises, rooted at :class:`CadenzaError`.
+
+The hierarchy::
+
+    CadenzaError
+    ├── WorkflowError            the workflow file is invalid (carries every Problem)
+    ├── ExpressionError          a ``${{ }}`` or ``when:`` expression failed to evaluate
+    ├── PluginError              a plugin could not be loaded or registered
+    │   └── DuplicateRegistrationError   two distributions registered one name
+    └── AgentError               an agent call failed; ``retryable`` says what to do next
+        ├── RetryableError       transient: try again (optionally after ``retry_after``)
+        │   ├── AgentTimeoutError    the attempt ran past its timeout
+        │   └── UnavailableError     no agent can take the call right now
+        ├── PermanentError       retrying cannot help (bad request, auth, missing agent)
+        └── BudgetExceededError  the call would exceed a budget
+
+Exceptions carry the objects involved (``.step_id``, ``.agent``, ``.plugin``,
+``.problems``) so callers can act on them without parsing messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._problems import Problem
+
+
+class CadenzaError(Exception):
+    """Root of every error Cadenza raises on purpose."""
+
+
+class WorkflowError(CadenzaError):
+    """A workflow file is invalid; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """Return all problems, one block each, in file order."""
+        return "\n".join(p.render() for p in self.problems)
+
+
+class ExpressionError(CadenzaError):
+    """An expression could not be compiled or evaluated.
+
+    ``expression`` is the source text and ``where`` says which field it came from.
+    """
+
+    def __init__(self, message: str, *, expression: str, where: str = "") -> None:
+        self.expression = expression
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{message} in expression {expression!r}")
+
+
+class PluginError(CadenzaError):
+    """A plugin could not be loaded, is incompatible, or misbehaved while registering."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        self.plugin = plugin
+        super().__init__(message)
+
+
+class DuplicateRegistrationError(PluginError):
+    """Two plugins registered the same name for the same hook."""
+
+    def __init__(self, *, hook: str, name: str, first: str, second: str) -> None:
+        self.hook = hook
+        self.name = name
+        self.first = first
+        self.second = second
+        super().__init__(
+            f"{hook}: {name!r} is registered by both {first} and {second}. "
+            f"Uninstall one of them, or limit loading with CADENZA_LOAD_PLUGINS.",
+            plugin=second,
+        )
+
+
+class AgentError(CadenzaError):
+    """An agent call failed. ``retryable`` tells the scheduler whether to try again."""
+
+    retryable: bool = False
+
+    def __init__(
+        self, message: str, *, agent: str | None = None, step_id: str | None = None
+    ) -> None:
+        self.agent = agent
+        self.step_id = step_id
+        super().__init__(message)
+
+
+class RetryableError(AgentError):
+    """A transient failure; ``retry_after`` (seconds) is the server's requested delay, if any."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        agent: str | None = None,
+        step_id: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, agent=agent, step_id=step_id)
+
+
+class AgentTimeoutError(RetryableError):
+    """An attempt ran past its per-attempt timeout and was cancelled."""
+
+
+class UnavailableError(RetryableError):
+    """No agent could take the call (all busy elsewhere, unhealthy, or circuit open)."""
+
+
+class PermanentError(AgentError):
+    """Retrying cannot help: the request is wrong, unauthorised, or cannot be served."""
+
+
+class BudgetExceededError(AgentError):
+    """The call would exceed a run, step or agent budget."""

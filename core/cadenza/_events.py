@@ -1,0 +1,165 @@
+"""Run events: every state change of a run, as a frozen, journal-ready record.
+
+Events are the one stream that the log, the progress display, ``cadenza_on_event``
+observers and (next) the journal consume. Each event is plain data: strings,
+numbers, booleans, lists and mappings of those, so ``to_dict`` gives JSON and
+``event_from_dict`` reverses it. ``kind`` is a stable, documented snake_case
+name; ``seq`` orders events within a run; ``at`` is wall-clock epoch seconds
+(for humans and reports; durations come from the monotonic trio clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import attrs
+
+RunStatus = Literal["succeeded", "failed", "cancelled"]
+
+_KINDS: dict[str, type[Event]] = {}
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of all run events."""
+
+    kind: ClassVar[str] = "event"
+    run_id: str
+    seq: int
+    at: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            _KINDS[cls.kind] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the event as JSON-ready data, with ``kind`` first."""
+        data: dict[str, Any] = {"kind": self.kind}
+        data.update(attrs.asdict(self, recurse=True))
+        return data
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from :meth:`Event.to_dict` output.
+
+    Raises ``KeyError`` for an unknown ``kind`` and ``TypeError`` for fields that
+    do not match it.
+    """
+    fields = dict(data)
+    cls = _KINDS[fields.pop("kind")]
+    for field in attrs.fields(cls):
+        if field.name in fields and isinstance(fields[field.name], list):
+            fields[field.name] = tuple(fields[field.name])
+    return cls(**fields)
+
+
+@attrs.frozen(kw_only=True)
+class RunStarted(Event):
+    """A run began: its workflow, inputs (secrets redacted) and steps in file order."""
+
+    kind: ClassVar[str] = "run_started"
+    workflow: str
+    source: str
+    source_hash: str
+    inputs: Mapping[str, Any]
+    steps: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class StepReady(Event):
+    """Every need of a step is satisfied and its ``when:`` held; it waits for capacity."""
+
+    kind: ClassVar[str] = "step_ready"
+    step_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AttemptStarted(Event):
+    """An agent call began for a step. ``attempt`` counts from 1."""
+
+    kind: ClassVar[str] = "attempt_started"
+    step_id: str
+    attempt: int
+    agent: str
+    idempotency_key: str
+    queue_wait: float
+
+
+@attrs.frozen(kw_only=True)
+class AttemptFailed(Event):
+    """An agent call failed. ``retry_in`` is the delay before the next attempt, or None."""
+
+    kind: ClassVar[str] = "attempt_failed"
+    step_id: str
+    attempt: int
+    agent: str
+    error_type: str
+    message: str
+    retryable: bool
+    duration: float
+    retry_in: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepSucceeded(Event):
+    """A step finished with an output."""
+
+    kind: ClassVar[str] = "step_succeeded"
+    step_id: str
+    attempt: int
+    agent: str
+    output: Any
+    duration: float
+    degraded: bool = False
+    source: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepFailed(Event):
+    """A step failed for good after ``attempts`` attempts."""
+
+    kind: ClassVar[str] = "step_failed"
+    step_id: str
+    attempts: int
+    error_type: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class StepSkipped(Event):
+    """A step will not run. ``cause`` is the step whose failure or skip led here, if any."""
+
+    kind: ClassVar[str] = "step_skipped"
+    step_id: str
+    reason: str
+    cause: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepCancelled(Event):
+    """A step stopped (in flight) or never started because the run was cancelled."""
+
+    kind: ClassVar[str] = "step_cancelled"
+    step_id: str
+    reason: str
+    in_flight: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RunFinished(Event):
+    """A run ended. ``counts`` maps step states to how many steps ended in each."""
+
+    kind: ClassVar[str] = "run_finished"
+    status: RunStatus
+    duration: float
+    counts: Mapping[str, int]
+    reason: str = ""
+
+
+EVENT_KINDS: Mapping[str, type[Event]] = _KINDS
+"""Every event class by its ``kind``."""

@@ -1,0 +1,66 @@
+"""What a run produced: per-step outcomes and the run's status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from ._events import RunStatus
+
+StepStatus = Literal["succeeded", "failed", "skipped", "cancelled"]
+
+
+@attrs.frozen(kw_only=True)
+class StepOutcome:
+    """How one step ended. ``output`` is set when it succeeded; ``error`` or ``reason`` otherwise."""
+
+    step_id: str
+    status: StepStatus
+    output: Any = None
+    attempts: int = 0
+    agent: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    degraded: bool = False
+    duration: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RunResult:
+    """The outcome of :func:`cadenza.run_workflow`."""
+
+    run_id: str
+    workflow: str
+    status: RunStatus
+    steps: Mapping[str, StepOutcome]
+    duration: float
+    reason: str = ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
+        for outcome in self.steps.values():
+            counts[outcome.status] += 1
+        return counts
+
+    @property
+    def degraded(self) -> list[str]:
+        return [s.step_id for s in self.steps.values() if s.degraded]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (what ``cadenza run --json`` prints)."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "status": self.status,
+            "reason": self.reason,
+            "duration": round(self.duration, 6),
+            "counts": self.counts,
+            "degraded": self.degraded,
+            "steps": {
+                sid: attrs.asdict(o, filter=lambda a, v: a.name != "step_id")
+                for sid, o in self.steps.items()
+            },
+        }

@@ -1,0 +1,614 @@
+"""The scheduler: runs one workflow as one trio nursery tree.
+
+Event-driven, with no polling: every state change (a step became ready, an
+attempt ended, a backoff expired) calls :meth:`_Run._dispatch` synchronously,
+which starts as many ready steps as the limits allow.
+
+Ready steps wait in *pools*: one per distinct ``uses`` (the set of agents that
+can serve it), each a heap ordered by priority (higher first), then by the
+order in which steps became ready. ``_dispatch`` repeatedly takes the
+highest-priority step among pools that have an agent with free capacity, so a
+busy agent never blocks ready steps of other agents, and the global
+``concurrency`` limit bounds all attempts in flight. Limits are plain counters:
+dispatch is synchronous on the trio thread, so nothing can race between the
+check and the start.
+
+A retryable failure releases the agent's slot while the step waits out its
+backoff in a sleeping child task; the step then re-enters its pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import random
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import structlog
+import trio
+
+from . import _events as ev
+from ._agent import Agent, AgentRequest, AgentResult
+from ._bus import EventBus, Observer
+from ._errors import AgentError, AgentTimeoutError, ExpressionError, PermanentError
+from ._expr import ExpressionContext, StepView
+from ._outcome import RunResult, StepOutcome, StepStatus
+from ._plugins import Plugins
+from ._redact import redact
+from ._spec import Step, Workflow
+
+log = structlog.get_logger()
+
+_TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+
+
+def new_run_id() -> str:
+    """A sortable, human-friendly run id: UTC timestamp plus 6 random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def idempotency_key(run_id: str, step_id: str) -> str:
+    """Stable for a step within a run: the same across retries (and resume)."""
+    return hashlib.sha256(f"{run_id}\0{step_id}".encode()).hexdigest()[:32]
+
+
+@attrs.define(eq=False, slots=True)
+class _AgentSlot:
+    name: str
+    agent: Agent
+    limit: int | None
+    in_flight: int = 0
+
+    def has_room(self) -> bool:
+        return self.limit is None or self.in_flight < self.limit
+
+
+@attrs.define(eq=False, slots=True)
+class _Pool:
+    """Ready steps that the same agents can serve, by priority."""
+
+    agents: tuple[_AgentSlot, ...]
+    heap: list[tuple[int, int, str]] = attrs.field(factory=list)
+
+    def free_agent(self) -> _AgentSlot | None:
+        """The agent with room and the fewest calls in flight (ties: file order)."""
+        best: _AgentSlot | None = None
+        for slot in self.agents:
+            if slot.has_room() and (best is None or slot.in_flight < best.in_flight):
+                best = slot
+        return best
+
+
+@attrs.define(eq=False, slots=True)
+class _StepState:
+    step: Step
+    pool: _Pool | None
+    status: str = "pending"  # pending → ready → running ⇄ backoff → terminal
+    waiting: int = 0
+    attempts: int = 0
+    inputs: Mapping[str, Any] | None = None
+    output: Any = None
+    result: AgentResult | None = None
+    agent: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    ready_at: float = 0.0
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+@attrs.define(eq=False)
+class _Run:
+    workflow: Workflow
+    agents: Mapping[str, Agent]
+    bus: EventBus
+    inputs: Mapping[str, Any]
+    rng: random.Random
+    run_id: str
+    states: dict[str, _StepState] = attrs.field(factory=dict)
+    dependents: dict[str, list[str]] = attrs.field(factory=dict)
+    in_flight: int = 0
+    unfinished: int = 0
+    fail_reason: str = ""
+    cancel_reason: str = ""
+    _nursery: trio.Nursery | None = None
+    _scope: trio.CancelScope | None = None
+    _seq: itertools.count[int] = attrs.field(factory=itertools.count)
+    _pools: list[_Pool] = attrs.field(factory=list)
+    _releases: list[tuple[str, bool]] = attrs.field(factory=list)
+    _releasing: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        slots = {
+            name: _AgentSlot(name=name, agent=agent, limit=self.workflow.agents[name].max_concurrent)
+            for name, agent in self.agents.items()
+        }
+        pools: dict[tuple[str, ...], _Pool] = {}
+        for step_id, step in self.workflow.steps.items():
+            names = self.workflow.agents_for(step.uses)
+            pool = None
+            if names:
+                pool = pools.get(names)
+                if pool is None:
+                    pool = pools[names] = _Pool(agents=tuple(slots[n] for n in names))
+            self.states[step_id] = _StepState(step=step, pool=pool, waiting=len(step.needs))
+            self.dependents.setdefault(step_id, [])
+            for need in step.needs:
+                self.dependents.setdefault(need, []).append(step_id)
+        self._pools = list(pools.values())
+        self.unfinished = len(self.states)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def execute(self) -> None:
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                for step_id, state in self.states.items():
+                    if state.waiting == 0:
+                        self._on_needs_met(step_id)
+                self._dispatch()
+        self._nursery = None
+
+    def cancel(self, reason: str) -> None:
+        """Stop the run: in-flight calls are cancelled, nothing new starts."""
+        if not self.cancel_reason:
+            self.cancel_reason = reason
+        if self._scope is not None:
+            self._scope.cancel()
+
+    # -- readiness -------------------------------------------------------------
+
+    def _on_needs_met(self, step_id: str) -> None:
+        """Every need is terminal and none blocks: check ``when:``, render inputs, queue."""
+        state = self.states[step_id]
+        step = state.step
+        ctx = self._context(step)
+        if step.condition is not None:
+            try:
+                go = step.condition.evaluate(ctx)
+            except ExpressionError as exc:
+                self._fail(step_id, type(exc).__name__, str(exc))
+                return
+            if not go:
+                self._skip(step_id, f"when: {step.condition.source!r} was false", cause=None)
+                return
+        try:
+            state.inputs = step.inputs.render(ctx)
+        except ExpressionError as exc:
+            self._fail(step_id, type(exc).__name__, str(exc))
+            return
+        if not isinstance(state.inputs, Mapping):
+            self._fail(
+                step_id, "ExpressionError", f"with: must produce a mapping, got {state.inputs!r}"
+            )
+            return
+        if state.pool is None:
+            self._fail(
+                step_id,
+                "PermanentError",
+                f"no agent serves {step.uses!r}; add an agent with "
+                f"capabilities: [{step.uses}] (seed format: type: {step.uses})",
+            )
+            return
+        self.bus.emit(ev.StepReady, step_id=step_id)
+        state.status = "ready"
+        state.ready_at = trio.current_time()
+        self._enqueue(state)
+
+    def _context(self, step: Step) -> ExpressionContext:
+        views = {}
+        for need in step.needs:
+            dep = self.states[need]
+            views[need] = StepView(status=dep.status, output=dep.output)
+        return ExpressionContext(inputs=self.inputs, steps=views)
+
+    def _enqueue(self, state: _StepState) -> None:
+        assert state.pool is not None
+        heapq.heappush(state.pool.heap, (-state.step.priority, next(self._seq), state.step.id))
+
+    # -- dispatch --------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start ready steps while the global limit and their agents' limits allow."""
+        nursery = self._nursery
+        if nursery is None or self.cancel_reason:
+            return
+        limit = self.workflow.concurrency
+        while self.in_flight < limit:
+            best_pool: _Pool | None = None
+            best_slot: _AgentSlot | None = None
+            for pool in self._pools:
+                if not pool.heap or (best_pool is not None and pool.heap[0] >= best_pool.heap[0]):
+                    continue
+                slot = pool.free_agent()
+                if slot is not None:
+                    best_pool, best_slot = pool, slot
+            if best_pool is None or best_slot is None:
+                return
+            _, _, step_id = heapq.heappop(best_pool.heap)
+            state = self.states[step_id]
+            state.status = "running"
+            state.attempts += 1
+            best_slot.in_flight += 1
+            self.in_flight += 1
+            nursery.start_soon(self._attempt, state, best_slot, name=f"step {step_id}")
+
+    async def _attempt(self, state: _StepState, slot: _AgentSlot) -> None:
+        step = state.step
+        attempt = state.attempts
+        now = trio.current_time()
+        if state.started_at is None:
+            state.started_at = now
+        key = idempotency_key(self.run_id, step.id)
+        self.bus.emit(
+            ev.AttemptStarted,
+            step_id=step.id,
+            attempt=attempt,
+            agent=slot.name,
+            idempotency_key=key,
+            queue_wait=now - state.ready_at,
+        )
+        deadline = now + step.timeout if step.timeout is not None else None
+        request = AgentRequest(
+            run_id=self.run_id,
+            step_id=step.id,
+            task_type=step.uses,
+            inputs=state.inputs or {},
+            attempt=attempt,
+            idempotency_key=key,
+            priority=step.priority,
+            deadline=deadline,
+        )
+        result: AgentResult | None = None
+        error: BaseException | None = None
+        try:
+            with trio.CancelScope(deadline=deadline if deadline is not None else float("inf")) as sc:
+                result = await slot.agent.run(request)
+            if sc.cancelled_caught:
+                error = AgentTimeoutError(
+                    f"attempt timed out after {step.timeout:g}s", agent=slot.name, step_id=step.id
+                )
+        except AgentError as exc:
+            error = exc
+        except Exception as exc:  # an agent bug: report it, do not retry it
+            log.exception("agent_raised", step_id=step.id, agent=slot.name)
+            error = exc
+        finally:
+            slot.in_flight -= 1
+            self.in_flight -= 1
+        end = trio.current_time()
+        if error is None and result is not None and not isinstance(result, AgentResult):
+            error = PermanentError(
+                f"agent {slot.name!r} returned {type(result).__name__}, expected AgentResult",
+                agent=slot.name,
+                step_id=step.id,
+            )
+        if error is None and result is not None:
+            self._succeed(state, slot.name, result, end)
+        else:
+            assert error is not None
+            self._attempt_failed(state, slot.name, error, end - now)
+        self._dispatch()
+
+    # -- outcomes --------------------------------------------------------------
+
+    def _succeed(self, state: _StepState, agent: str, result: AgentResult, end: float) -> None:
+        step_id = state.step.id
+        state.status = "succeeded"
+        state.output = result.output
+        state.result = result
+        state.agent = agent
+        state.ended_at = end
+        self.unfinished -= 1
+        self.bus.emit(
+            ev.StepSucceeded,
+            step_id=step_id,
+            attempt=state.attempts,
+            agent=agent,
+            output=result.output,
+            duration=end - (state.started_at or end),
+            degraded=result.degraded,
+            source=result.source,
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            cost_usd=result.cost_usd,
+        )
+        self._release(step_id, blocked=False)
+
+    def _attempt_failed(
+        self, state: _StepState, agent: str, error: BaseException, duration: float
+    ) -> None:
+        step = state.step
+        retryable = isinstance(error, AgentError) and error.retryable
+        can_retry = retryable and state.attempts < step.retry.max_attempts
+        retry_in: float | None = None
+        if can_retry:
+            retry_in = step.retry.delay(state.attempts, self.rng)
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after is not None:
+                retry_in = min(max(retry_in, float(retry_after)), step.retry.max_backoff)
+        self.bus.emit(
+            ev.AttemptFailed,
+            step_id=step.id,
+            attempt=state.attempts,
+            agent=agent,
+            error_type=type(error).__name__,
+            message=str(error),
+            retryable=retryable,
+            duration=duration,
+            retry_in=retry_in,
+        )
+        state.agent = agent
+        if retry_in is None:
+            self._fail(step.id, type(error).__name__, str(error))
+        elif retry_in <= 0:
+            state.status = "ready"
+            state.ready_at = trio.current_time()
+            self._enqueue(state)
+        else:
+            state.status = "backoff"
+            assert self._nursery is not None
+            self._nursery.start_soon(self._requeue_after, state, retry_in)
+
+    async def _requeue_after(self, state: _StepState, delay: float) -> None:
+        await trio.sleep(delay)
+        state.status = "ready"
+        state.ready_at = trio.current_time()
+        self._enqueue(state)
+        self._dispatch()
+
+    def _fail(self, step_id: str, error_type: str, message: str) -> None:
+        state = self.states[step_id]
+        state.status = "failed"
+        state.error = message
+        state.ended_at = trio.current_time()
+        self.unfinished -= 1
+        self.bus.emit(
+            ev.StepFailed,
+            step_id=step_id,
+            attempts=state.attempts,
+            error_type=error_type,
+            message=message,
+        )
+        if self.workflow.fail_fast:
+            self.fail_reason = f"fail_fast: step {step_id!r} failed"
+            self.cancel(self.fail_reason)
+            return
+        self._skip_descendants(step_id)
+
+    def _skip(self, step_id: str, reason: str, cause: str | None) -> None:
+        state = self.states[step_id]
+        state.status = "skipped"
+        state.reason = reason
+        state.ended_at = trio.current_time()
+        self.unfinished -= 1
+        self.bus.emit(ev.StepSkipped, step_id=step_id, reason=reason, cause=cause)
+        self._release(step_id, blocked=True)
+
+    def _skip_descendants(self, failed: str) -> None:
+        """Skip every transitive dependent of a failed step, naming the failure as cause."""
+        stack = list(self.dependents[failed])
+        while stack:
+            step_id = stack.pop()
+            state = self.states[step_id]
+            if state.status in _TERMINAL:
+                continue
+            state.status = "skipped"
+            state.reason = f"needs {failed!r}, which failed"
+            state.ended_at = trio.current_time()
+            self.unfinished -= 1
+            self.bus.emit(ev.StepSkipped, step_id=step_id, reason=state.reason, cause=failed)
+            stack.extend(self.dependents[step_id])
+
+    def _release(self, step_id: str, *, blocked: bool) -> None:
+        """A need ended (succeeded, or skipped when ``blocked``): update its dependents.
+
+        Iterative (a work list, not recursion) so a long chain of skips cannot
+        overflow the stack.
+        """
+        self._releases.append((step_id, blocked))
+        if self._releasing:
+            return
+        self._releasing = True
+        try:
+            while self._releases:
+                need, need_blocked = self._releases.pop()
+                for dep_id in self.dependents[need]:
+                    dep = self.states[dep_id]
+                    if dep.status in _TERMINAL:
+                        continue
+                    if need_blocked and dep.step.if_needs_skipped == "skip":
+                        self._skip(dep_id, f"needs {need!r}, which was skipped", cause=need)
+                        continue
+                    dep.waiting -= 1
+                    if dep.waiting == 0:
+                        self._on_needs_met(dep_id)
+        finally:
+            self._releasing = False
+
+    # -- summary ---------------------------------------------------------------
+
+    def mark_cancelled(self, reason: str) -> None:
+        for step_id, state in self.states.items():
+            if state.status in _TERMINAL:
+                continue
+            in_flight = state.status == "running"
+            state.status = "cancelled"
+            state.reason = reason
+            self.bus.emit(ev.StepCancelled, step_id=step_id, reason=reason, in_flight=in_flight)
+
+    def outcomes(self) -> dict[str, StepOutcome]:
+        out = {}
+        for step_id, s in self.states.items():
+            status: StepStatus = s.status  # type: ignore[assignment]
+            duration = None
+            if s.started_at is not None and s.ended_at is not None:
+                duration = s.ended_at - s.started_at
+            out[step_id] = StepOutcome(
+                step_id=step_id,
+                status=status,
+                output=s.output,
+                attempts=s.attempts,
+                agent=s.agent,
+                error=s.error,
+                reason=s.reason,
+                degraded=bool(s.result and s.result.degraded),
+                duration=duration,
+            )
+        return out
+
+
+def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
+    agents: dict[str, Agent] = {}
+    for name, config in workflow.agents.items():
+        reg = plugins.agent_kinds.get(config.kind)
+        if reg is None:
+            known = ", ".join(sorted(plugins.agent_kinds)) or "none"
+            raise PermanentError(
+                f"agent {name!r}: unknown agent kind {config.kind!r} (known kinds: {known})",
+                agent=name,
+            )
+        agents[name] = reg.obj(config)
+    return agents
+
+
+async def _close_agents(agents: Iterable[Agent]) -> None:
+    with trio.move_on_after(5, shield=True):
+        for agent in agents:
+            try:
+                await agent.aclose()
+            except Exception:
+                log.exception("agent_close_failed", agent=getattr(agent, "name", "?"))
+
+
+_LOGGED_AT = {
+    "attempt_failed": "warning",
+    "step_failed": "warning",
+    "run_started": "info",
+    "run_finished": "info",
+    "step_succeeded": "info",
+    "step_skipped": "info",
+    "step_cancelled": "info",
+}
+_NOT_LOGGED = frozenset({"run_id", "seq", "at", "output", "inputs", "steps"})
+
+
+def _log_observer(event: ev.Event) -> None:
+    """Log step- and run-level events (outputs are not logged: they may be large)."""
+    level = _LOGGED_AT.get(event.kind, "debug")
+    fields = {k: v for k, v in attrs.asdict(event, recurse=False).items() if k not in _NOT_LOGGED}
+    getattr(log, level)(event.kind, **fields)
+
+
+async def run_workflow(
+    workflow: Workflow,
+    *,
+    plugins: Plugins,
+    inputs: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    observers: Sequence[Observer] = (),
+    rng: random.Random | None = None,
+    task_status: trio.TaskStatus[RunHandle] = trio.TASK_STATUS_IGNORED,
+) -> RunResult:
+    """Run ``workflow`` to the end and return what happened.
+
+    ``inputs`` are the resolved run inputs (defaults applied, see
+    ``resolve_inputs``). ``observers`` receive every event, after the log and
+    the ``cadenza_on_event`` plugins. ``rng`` drives retry jitter (inject a
+    seeded ``random.Random`` for reproducible runs). Started with
+    ``nursery.start(run_workflow, ...)``, it reports a :class:`RunHandle`
+    whose ``cancel()`` stops the run cleanly; the result then has status
+    ``"cancelled"``. If the *caller's* scope is cancelled instead, the run's
+    ``run_finished`` event is still emitted before ``Cancelled`` propagates.
+    """
+    run_id = run_id or new_run_id()
+    bus = EventBus(run_id=run_id, secrets=workflow.secrets)
+    bus.subscribe("log", _log_observer)
+    for impl in plugins.pm.hook.cadenza_on_event.get_hookimpls():
+        fn = impl.function
+        bus.subscribe(f"plugin {impl.plugin_name}", lambda e, fn=fn: fn(event=e))
+    for i, observer in enumerate(observers):
+        bus.subscribe(f"observer {i}", observer)
+    resolved_inputs = dict(inputs or {})
+    agents = _make_agents(workflow, plugins)
+    run = _Run(
+        workflow=workflow,
+        agents=agents,
+        bus=bus,
+        inputs=resolved_inputs,
+        rng=rng or random.Random(),
+        run_id=run_id,
+    )
+    started = trio.current_time()
+    bus.emit(
+        ev.RunStarted,
+        workflow=workflow.name,
+        source=str(workflow.source or ""),
+        source_hash=workflow.source_hash,
+        inputs=redact(resolved_inputs, workflow.secrets),
+        steps=tuple(workflow.steps),
+    )
+    task_status.started(RunHandle(run))
+    status: ev.RunStatus = "cancelled"
+    reason = "cancelled by the caller"
+    try:
+        with structlog.contextvars.bound_contextvars(run_id=run_id):
+            await run.execute()
+        if run.fail_reason:
+            run.mark_cancelled(run.fail_reason)
+            status, reason = "failed", run.fail_reason
+        elif run.cancel_reason:
+            run.mark_cancelled(run.cancel_reason)
+            status, reason = "cancelled", run.cancel_reason
+        else:
+            failed = sorted(s for s, st in run.states.items() if st.status == "failed")
+            status = "failed" if failed else "succeeded"
+            reason = f"failed steps: {', '.join(failed)}" if failed else ""
+    except BaseException:
+        run.mark_cancelled(reason)
+        raise
+    finally:
+        await _close_agents(agents.values())
+        outcomes = run.outcomes()
+        counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
+        for outcome in outcomes.values():
+            counts[outcome.status] += 1
+        duration = trio.current_time() - started
+        bus.emit(ev.RunFinished, status=status, duration=duration, counts=counts, reason=reason)
+    return RunResult(
+        run_id=run_id,
+        workflow=workflow.name,
+        status=status,
+        steps=outcomes,
+        duration=duration,
+        reason=reason,
+    )
+
+
+@attrs.define(eq=False)
+class RunHandle:
+    """Control of a run started with ``nursery.start(run_workflow, ...)``."""
+
+    _run: _Run
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    @property
+    def cancel_requested(self) -> bool:
+        return bool(self._run.cancel_reason)
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Cancel the run: in-flight calls stop, remaining steps are marked cancelled."""
+        self._run.cancel(reason)
+
+    def step_status(self, step_id: str) -> str:
+        return self._run.states[step_id].status

@@ -1,0 +1,177 @@
+"""The validated, immutable shape of a workflow: what the scheduler runs.
+
+The loader (``_loader``) turns YAML in either supported format into these
+classes; nothing else builds them from files. Durations are float seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NewType
+
+import attrs
+
+from ._problems import SourceLocation
+
+if TYPE_CHECKING:
+    from ._expr import Condition, ValueTemplate
+
+
+Duration = NewType("Duration", float)
+"""Seconds, written in files as ``1.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h30m"`` or ``"2d"``.
+
+Option classes of agent kinds annotate duration fields with ``Duration``; the
+kernel's converter parses them and reports bad ones with file:line.
+"""
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object) -> Duration:
+    """Parse a duration; raise ``ValueError`` saying what forms are accepted.
+
+    Numbers are seconds. Strings are one or more ``<number><unit>`` parts with
+    units ms, s, m, h, d (``"1h30m"``), optionally separated by spaces.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"a duration cannot be negative, got {value!r}")
+        return Duration(float(value))
+    if isinstance(value, str):
+        text = value.replace(" ", "")
+        pos = 0
+        total = 0.0
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != pos:
+                break
+            total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        else:
+            if pos == len(text) and pos > 0:
+                return Duration(total)
+    raise ValueError(
+        f"expected a duration like 30s, 500ms, 5m or 1h30m (units ms, s, m, h, d), got {value!r}"
+    )
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How often and how patiently a step is retried.
+
+    ``max_attempts`` counts every attempt, the first included (the seed format's
+    ``max_retries: 3`` means ``max_attempts: 4``). The delay before attempt
+    ``n + 1`` is drawn with *full jitter*: uniform in ``[0, min(max_backoff,
+    backoff * multiplier ** (n - 1))]`` (AWS architecture blog, "Exponential
+    Backoff And Jitter"), so a fleet of retries does not stampede a provider.
+    """
+
+    max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    backoff: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    max_backoff: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    multiplier: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
+    jitter: Literal["full", "none"] = "full"
+
+    def delay(self, failed_attempts: int, rng: random.Random) -> float:
+        """Seconds to wait after ``failed_attempts`` failures (>= 1) before the next try."""
+        ceiling = min(self.max_backoff, self.backoff * self.multiplier ** (failed_attempts - 1))
+        if self.jitter == "none":
+            return ceiling
+        return rng.uniform(0.0, ceiling)
+
+
+@attrs.frozen(kw_only=True)
+class InputSpec:
+    """A run input: ``--set name=value`` on the command line overrides ``default``."""
+
+    name: str
+    default: Any = None
+    required: bool = False
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AgentConfig:
+    """One configured agent: which kind serves it, with which options and limits.
+
+    ``options`` is the kind's own options object (an attrs class the kernel's
+    converter structured) or a plain mapping for kinds without one. ``secrets``
+    holds the resolved values of secret fields (``api_key``, ``${ENV}``
+    references) so every output channel can redact them.
+    """
+
+    name: str
+    kind: str
+    options: Any = attrs.field(factory=dict, repr=False)
+    max_concurrent: int | None = attrs.field(default=None, validator=_positive)
+    capabilities: frozenset[str] = frozenset()
+    secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    base_dir: Path = Path()
+    location: SourceLocation | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Step:
+    """One node of the DAG.
+
+    ``uses`` names an agent or a capability served by one or more agents.
+    ``inputs`` is the compiled ``with:`` mapping; ``condition`` the compiled
+    ``when:``. ``if_needs_skipped`` says what happens when a needed step was
+    skipped by its ``when:`` (a *failed* need always skips its dependents).
+    """
+
+    id: str
+    uses: str
+    inputs: ValueTemplate
+    needs: tuple[str, ...] = ()
+    priority: int = 0
+    condition: Condition | None = None
+    retry: RetryPolicy = RetryPolicy()
+    timeout: float | None = attrs.field(default=None, validator=_positive)
+    if_needs_skipped: Literal["skip", "run"] = "skip"
+    location: SourceLocation | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Workflow:
+    """A validated workflow, ready to run.
+
+    ``steps`` keeps file order. ``concurrency`` bounds in-flight attempts over
+    the whole run; each agent's ``max_concurrent`` bounds its own.
+    ``fail_fast`` cancels the run at the first final step failure instead of
+    skipping only the failed step's dependents.
+    """
+
+    name: str
+    steps: Mapping[str, Step]
+    agents: Mapping[str, AgentConfig]
+    inputs: Mapping[str, InputSpec] = attrs.field(factory=dict)
+    concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    fail_fast: bool = False
+    description: str = ""
+    source: Path | None = None
+    source_hash: str = ""
+
+    def agents_for(self, uses: str) -> tuple[str, ...]:
+        """Names of the agents that can serve ``uses`` (an agent name or a capability)."""
+        if uses in self.agents:
+            return (uses,)
+        return tuple(name for name, a in self.agents.items() if uses in a.capabilities)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every secret value of every agent, for redaction."""
+        out: set[str] = set()
+        for agent in self.agents.values():
+            out |= agent.secrets
+        return frozenset(out)

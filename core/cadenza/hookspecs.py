@@ -1,0 +1,184 @@
+"""Every hook the Cadenza kernel calls, grouped by lifecycle phase.
+
+Plugins implement these with :data:`cadenza.hookimpl`. Registration hooks all
+follow one pattern: the kernel calls ``cadenza_<things>(register)`` once, after
+every plugin is loaded, and the plugin calls ``register(name, factory, ...)``
+for each thing it provides. Hooks are synchronous and cheap; async work lives
+on the registered objects (``Agent.run``, ``Agent.aclose``) and is awaited by
+the kernel inside the run's nursery. ``async def`` hook implementations are
+refused at load time.
+
+The hook API version is :data:`cadenza.HOOK_API_VERSION`. A plugin module
+declares the range it supports as ``CADENZA_HOOK_API = ">=1.0,<2"`` (a PEP 440
+specifier); plugins outside the range are refused with the versions that work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import click
+
+    from ._agent import AgentFactory
+    from ._events import Event
+
+PROJECT_NAME = "cadenza"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+class RegisterAgentKind(Protocol):
+    """``register(name, factory, *, options=None, capabilities=())``.
+
+    ``factory(config)`` returns an :class:`~cadenza.Agent`. ``options`` is an
+    attrs class the kernel's converter structures the agent's ``options:``
+    mapping into (unknown keys and wrong types are reported with file:line);
+    without it the factory receives a plain dict. ``capabilities`` are the
+    capabilities every agent of this kind has, added to the ones its config
+    lists.
+    """
+
+    def __call__(
+        self,
+        name: str,
+        factory: AgentFactory,
+        *,
+        options: type[Any] | None = None,
+        capabilities: Iterable[str] = (),
+    ) -> None: ...
+
+
+class Register(Protocol):
+    """``register(name, factory)``: offer one named thing."""
+
+    def __call__(self, name: str, factory: Callable[..., Any]) -> None: ...
+
+
+class RegisterCommand(Protocol):
+    """``register(command)``: add a click command to the ``cadenza`` CLI."""
+
+    def __call__(self, command: click.Command) -> None: ...
+
+
+# -- Phase 1: registration (called once per process, after every plugin is loaded) --
+
+
+@hookspec
+def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
+    """Offer agent kinds, selectable with ``kind:`` in a workflow file.
+
+    Called once, after all plugins are loaded. Call ``register(name, factory,
+    options=OptionsClass, capabilities=(...))`` once per kind; ``factory(config)``
+    receives the :class:`~cadenza.AgentConfig` and returns an
+    :class:`~cadenza.Agent`. The factory runs once per agent per run, outside
+    any async context: do not do I/O in it; open clients lazily or in ``run``.
+    Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_routers(register: Register) -> None:
+    """Offer routing strategies, selectable by name in a workflow file.
+
+    Called once, after all plugins are loaded. Call ``register(name, factory)``
+    per strategy; ``factory(options)`` returns a router. The kernel records the
+    registrations and shows them in ``cadenza plugins``; routing strategies are
+    selected per step from Cadenza 0.2. Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_aggregators(register: Register) -> None:
+    """Offer aggregation strategies that combine several agents' results.
+
+    Called once, after all plugins are loaded. Call ``register(name, factory)``
+    per strategy; ``factory(options)`` returns an aggregator. Multi-agent steps
+    arrive in Cadenza 0.2; until then registrations are listed, not used.
+    Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_fallbacks(register: Register) -> None:
+    """Offer fallback strategies, used when every agent for a step failed.
+
+    Called once, after all plugins are loaded. Call ``register(name, factory)``
+    per strategy. A fallback's output must be marked degraded
+    (``AgentResult(degraded=True, source=...)``). Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_validators(register: Register) -> None:
+    """Offer result validators and quality scorers.
+
+    Called once, after all plugins are loaded. Call ``register(name, factory)``
+    per validator. Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_stores(register: Register) -> None:
+    """Offer journal backends, selected by the URL scheme of ``--store``.
+
+    Called once, after all plugins are loaded. Call ``register(scheme,
+    factory)``; ``factory(url)`` returns a store. Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_executors(register: Register) -> None:
+    """Offer executors: places where CPU-heavy agent work runs.
+
+    Called once, after all plugins are loaded. Call ``register(name,
+    factory)``. Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_commands(register: RegisterCommand) -> None:
+    """Add commands to the ``cadenza`` command line.
+
+    Called once when the CLI starts, after all plugins are loaded. Call
+    ``register(command)`` with a :class:`click.Command`; its name must not
+    clash with a built-in command or another plugin's. Return value ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -- Phase 2: running (called many times per run) --
+
+
+@hookspec
+def cadenza_on_event(event: Event) -> None:
+    """Observe a run event (see the event reference).
+
+    Called synchronously for every event of every run, in order, on the trio
+    thread: keep it cheap and never block. To do I/O, hand the event to your own
+    task or thread (for example through a ``trio`` memory channel you own). An
+    exception raised here is logged and the observer is disabled for the rest of
+    the run; the run itself goes on. Return value ignored.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,76 @@
+"""Run a workflow from a dict or a YAML string and capture every event (for tests)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .._events import Event
+from .._loader import load_workflow_data, load_workflow_text, resolve_inputs
+from .._outcome import RunResult
+from .._plugins import Plugins, load_plugins
+from .._scheduler import run_workflow
+
+
+@attrs.frozen(kw_only=True)
+class CapturedRun:
+    """A finished run and every event it emitted, in order."""
+
+    result: RunResult
+    events: tuple[Event, ...]
+
+    def kinds(self) -> list[str]:
+        """Event kinds in order, e.g. ``["run_started", "step_ready", ...]``."""
+        return [e.kind for e in self.events]
+
+    def of(self, kind: str) -> list[Event]:
+        """Events of one kind."""
+        return [e for e in self.events if e.kind == kind]
+
+    def for_step(self, step_id: str) -> list[Event]:
+        """Events about one step."""
+        return [e for e in self.events if getattr(e, "step_id", None) == step_id]
+
+
+async def run_captured(
+    source: Mapping[str, Any] | str,
+    *,
+    plugins: Plugins | None = None,
+    extra_plugins: Sequence[object] = (),
+    inputs: Mapping[str, Any] | None = None,
+    workflow: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    rng: random.Random | None = None,
+) -> CapturedRun:
+    """Load ``source`` (a workflow as a dict, or YAML text), run it, return result and events.
+
+    ``plugins`` defaults to the built-ins plus ``extra_plugins`` (entry points are
+    not loaded, so tests see only what they ask for). ``inputs`` are set like
+    ``--set`` (non-string values are passed as JSON). Use trio's
+    ``autojump_clock`` fixture to make backoff and timeouts instant.
+    """
+    if plugins is None:
+        plugins = load_plugins(extra=extra_plugins, entry_points=False)
+    if isinstance(source, str):
+        loaded = load_workflow_text(
+            source, plugins=plugins, base_dir=base_dir, workflow=workflow, environ=environ
+        )
+    else:
+        loaded = load_workflow_data(
+            source, plugins=plugins, base_dir=base_dir, workflow=workflow, environ=environ
+        )
+    overrides = {
+        k: v if isinstance(v, str) else json.dumps(v) for k, v in (inputs or {}).items()
+    }
+    resolved = resolve_inputs(loaded.workflow, overrides)
+    events: list[Event] = []
+    result = await run_workflow(
+        loaded.workflow, plugins=plugins, inputs=resolved, observers=[events.append], rng=rng
+    )
+    return CapturedRun(result=result, events=tuple(events))

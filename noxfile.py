@@ -1,0 +1,64 @@
+"""Development sessions: ``nox`` runs tests, lint and types; ``nox -s bench`` is opt-in.
+
+Each distribution is tested in its own virtualenv holding only what it
+declares: the kernel alone (``tests``), and each plugin beside the kernel and
+nothing else (``plugin``). Extra arguments reach pytest: ``nox -s tests -- -k retry``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+
+nox.options.sessions = ["tests", "lint", "types", "plugin"]
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Kernel tests with no plugin installed."""
+    session.install("-e", ".", *_group("test"))
+    session.run("pytest", *(session.posargs or ["-q", "-p", "no:cacheprovider"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: style, imports, bugbear and the ASYNC (trio) rules."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", "core", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "core", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def types(session: nox.Session) -> None:
+    """mypy --strict on the kernel."""
+    session.install("-e", ".", *_group("types"))
+    session.run("mypy")
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS or [None])
+def plugin(session: nox.Session, plugin: str | None) -> None:
+    """One plugin's tests, installed beside the kernel and nothing else."""
+    if plugin is None:
+        session.skip("no plugins in plugins/ yet")
+    path = ROOT / "plugins" / plugin
+    session.install("-e", ".", "-e", str(path), *_group("test"))
+    session.run("pytest", str(path / "tests"), *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The performance suite (not part of CI): kernel vs raw trio ratios."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/bench_scheduler.py", *session.posargs)

@@ -1,0 +1,126 @@
+"""Property tests of the scheduler on random DAGs (hypothesis, trio's virtual clock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import trio
+import trio.testing
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cadenza
+from cadenza import _events as ev
+from cadenza._graph import descendants
+from cadenza._scheduler import run_workflow
+
+from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+
+
+@attrs.frozen
+class Dag:
+    needs: dict[str, list[str]]
+    priority: dict[str, int]
+    duration: dict[str, int]
+    failing: frozenset[str]
+    concurrency: int
+
+
+@st.composite
+def dags(draw: Any, *, max_steps: int = 25) -> Dag:
+    n = draw(st.integers(1, max_steps))
+    ids = [f"s{i}" for i in range(n)]
+    needs: dict[str, list[str]] = {}
+    for i, sid in enumerate(ids):
+        if i == 0:
+            needs[sid] = []
+        else:
+            needs[sid] = sorted(draw(st.sets(st.sampled_from(ids[:i]), max_size=3)))
+    priority = {sid: draw(st.integers(0, 5)) for sid in ids}
+    duration = {sid: draw(st.integers(0, 3)) for sid in ids}
+    failing = frozenset(draw(st.sets(st.sampled_from(ids), max_size=max(1, n // 4))))
+    concurrency = draw(st.integers(1, 4))
+    return Dag(needs, priority, duration, failing, concurrency)
+
+
+def run_dag(dag: Dag) -> list[ev.Event]:
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        await trio.sleep(dag.duration[request.step_id])
+        if request.step_id in dag.failing:
+            raise cadenza.PermanentError("planned failure")
+        return request.step_id
+
+    agent = ProgrammableAgent("a", behaviour)
+    workflow = make_workflow(
+        {
+            sid: {"needs": dag.needs[sid], "priority": dag.priority[sid]}
+            for sid in dag.needs
+        },
+        concurrency=dag.concurrency,
+    )
+    events: list[ev.Event] = []
+
+    async def main() -> None:
+        await run_workflow(workflow, plugins=plugins_with({"a": agent}), observers=[events.append])
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    return events
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TERMINAL = (ev.StepSucceeded, ev.StepFailed, ev.StepSkipped, ev.StepCancelled)
+
+
+@SETTINGS
+@given(dags())
+def test_no_step_starts_before_its_needs_succeed(dag: Dag) -> None:
+    """Every attempt starts after each of its step's needs emitted step_succeeded."""
+    succeeded: set[str] = set()
+    for event in run_dag(dag):
+        if isinstance(event, ev.StepSucceeded):
+            succeeded.add(event.step_id)
+        if isinstance(event, ev.AttemptStarted):
+            assert set(dag.needs[event.step_id]) <= succeeded
+
+
+@SETTINGS
+@given(dags())
+def test_every_step_ends_exactly_once(dag: Dag) -> None:
+    """Each step gets exactly one terminal event, and the run finishes last."""
+    events = run_dag(dag)
+    ended = [e.step_id for e in events if isinstance(e, TERMINAL)]
+    assert sorted(ended) == sorted(dag.needs)
+    assert isinstance(events[-1], ev.RunFinished)
+
+
+@SETTINGS
+@given(dags())
+def test_a_failure_skips_exactly_its_descendants(dag: Dag) -> None:
+    """Skipped steps are exactly the descendants of failed steps; the rest succeed."""
+    events = run_dag(dag)
+    failed = {e.step_id for e in events if isinstance(e, ev.StepFailed)}
+    skipped = {e.step_id for e in events if isinstance(e, ev.StepSkipped)}
+    expected_skipped: set[str] = set()
+    for step_id in failed:
+        expected_skipped |= descendants(dag.needs, step_id)
+    assert skipped == expected_skipped
+    assert failed == dag.failing - expected_skipped
+    succeeded = {e.step_id for e in events if isinstance(e, ev.StepSucceeded)}
+    assert succeeded == set(dag.needs) - failed - skipped
+
+
+@SETTINGS
+@given(dags())
+def test_with_concurrency_one_highest_priority_ready_step_starts_first(dag: Dag) -> None:
+    """With one slot, each start picks the highest priority among ready steps (FIFO on ties)."""
+    dag = attrs.evolve(dag, concurrency=1)
+    ready: list[str] = []
+    for event in run_dag(dag):
+        if isinstance(event, ev.StepReady):
+            ready.append(event.step_id)
+        elif isinstance(event, ev.AttemptStarted):
+            best = max(dag.priority[s] for s in ready)
+            first_best = next(s for s in ready if dag.priority[s] == best)
+            assert event.step_id == first_best
+            ready.remove(event.step_id)
