@@ -8,6 +8,7 @@ never break the workflow it watches.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+import time
 from typing import Any
 
 import attrs
@@ -28,14 +29,8 @@ class EventBus:
     run_id: str
     observers: list[tuple[str, Observer]] = attrs.field(factory=list)
     secrets: frozenset[str] = frozenset()
-    clock: Callable[[], float] = attrs.field(default=None)
+    clock: Callable[[], float] = time.time
     events_emitted: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if self.clock is None:
-            import time
-
-            self.clock = time.time
 
     def subscribe(self, name: str, observer: Observer) -> None:
         self.observers.append((name, observer))

@@ -266,7 +266,7 @@ class _Run:
             priority=step.priority,
             deadline=deadline,
         )
-        result: AgentResult | None = None
+        result: object = None  # typed loosely: plugin agents may break the protocol
         error: BaseException | None = None
         try:
             with trio.CancelScope(deadline=deadline if deadline is not None else float("inf")) as sc:
@@ -284,13 +284,13 @@ class _Run:
             slot.in_flight -= 1
             self.in_flight -= 1
         end = trio.current_time()
-        if error is None and result is not None and not isinstance(result, AgentResult):
+        if error is None and not isinstance(result, AgentResult):
             error = PermanentError(
                 f"agent {slot.name!r} returned {type(result).__name__}, expected AgentResult",
                 agent=slot.name,
                 step_id=step.id,
             )
-        if error is None and result is not None:
+        if isinstance(result, AgentResult) and error is None:
             self._succeed(state, slot.name, result, end)
         else:
             assert error is not None
@@ -531,9 +531,7 @@ async def run_workflow(
     run_id = run_id or new_run_id()
     bus = EventBus(run_id=run_id, secrets=workflow.secrets)
     bus.subscribe("log", _log_observer)
-    for impl in plugins.pm.hook.cadenza_on_event.get_hookimpls():
-        fn = impl.function
-        bus.subscribe(f"plugin {impl.plugin_name}", lambda e, fn=fn: fn(event=e))
+    bus.subscribe_all(plugins.observers())
     for i, observer in enumerate(observers):
         bus.subscribe(f"observer {i}", observer)
     resolved_inputs = dict(inputs or {})

@@ -22,7 +22,7 @@ def _walk(root: str) -> list[Path]:
         raise ValueError(f"root {root!r} is not a directory")
     found = []
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         found.extend(Path(dirpath) / name for name in sorted(filenames))
     return found
 

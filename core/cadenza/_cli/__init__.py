@@ -8,9 +8,12 @@ user errors unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
+
+from cadenza._logging import configure_logging
 
 from .. import __version__
 from ._common import CliState
@@ -70,14 +73,22 @@ def _add_plugin_commands(state: CliState) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cadenza`` script."""
     _add_builtin_commands()
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    # Plugins load before any command runs: send their logs (CADENZA_TRACE_HOOKS) to stderr.
+    configure_logging(level=logging.DEBUG if debug else logging.WARNING)
     state = CliState()
     _add_plugin_commands(state)
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="cadenza", standalone_mode=True, obj=state)
+        code = cli.main(args=argv, prog_name="cadenza", standalone_mode=False, obj=state)
+    except click.exceptions.Abort:  # click's name for Ctrl-C at a prompt or outside a run
+        click.echo("interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
+    except click.ClickException as exc:  # usage errors: bad option, missing file
+        exc.show()
+        sys.exit(int(ExitCode.BAD_INPUT))
     except Exception as exc:  # a bug, not a user error: say so and how to report it
         if debug:
             raise
@@ -87,3 +98,4 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(int(ExitCode.INTERNAL_ERROR))
+    sys.exit(code if isinstance(code, int) else 0)

@@ -55,7 +55,7 @@ class Progress:
     rows: dict[str, _Row] = attrs.field(init=False)
     run_id: str = ""
     started: float = attrs.field(factory=time.monotonic)
-    _live: Live | None = None
+    _display: Live | None = None
     _last_refresh: float = 0.0
     _tick: int = 0
 
@@ -64,17 +64,17 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.live:
-            self._live = Live(
+            self._display = Live(
                 self.render(), console=self.console, auto_refresh=False, transient=False
             )
-            self._live.__enter__()
+            self._display.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.update(self.render(), refresh=True)
-            self._live.__exit__(None, None, None)
-            self._live = None
+        if self._display is not None:
+            self._display.update(self.render(), refresh=True)
+            self._display.__exit__(None, None, None)
+            self._display = None
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -86,8 +86,8 @@ class Progress:
             self.run_id = event.run_id
             self._line(f"run {event.run_id} of workflow {event.workflow!r} started")
             return
-        step_id = getattr(event, "step_id", None)
-        row = self.rows.get(step_id) if step_id else None
+        step_id: str = getattr(event, "step_id", "")
+        row = self.rows.get(step_id)
         if row is None:
             return
         if isinstance(event, ev.StepReady):
@@ -135,12 +135,12 @@ class Progress:
             self.console.print(f"[{self.elapsed():7.2f}s] {text}", markup=False, highlight=False)
 
     def refresh(self, *, force: bool = False) -> None:
-        if self._live is None:
+        if self._display is None:
             return
         now = time.monotonic()
         if force or now - self._last_refresh > 0.05:
             self._last_refresh = now
-            self._live.update(self.render(), refresh=True)
+            self._display.update(self.render(), refresh=True)
 
     async def keep_fresh(self) -> None:
         """Redraw a few times a second so the elapsed time moves between events."""

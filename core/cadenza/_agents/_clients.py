@@ -1,0 +1,42 @@
+"""The one place Cadenza creates HTTP clients.
+
+Every built-in agent that talks HTTP gets its client from
+:func:`open_http_client`, so timeouts, redirects, proxies and the user agent are
+decided once, and swapping httpx for another client (measured in benchmarks/)
+touches one function. Clients are created lazily, on first use inside the run,
+never in an agent factory (factories run outside any async context).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+
+def user_agent() -> str:
+    """The ``User-Agent`` Cadenza sends: ``cadenza/<version> httpx/<version>``."""
+    from cadenza import __version__
+
+    return f"cadenza/{__version__} httpx/{httpx.__version__}"
+
+
+def open_http_client(
+    *, timeout: float, connect_timeout: float, headers: Mapping[str, str]
+) -> httpx.AsyncClient:
+    """Return a new client (one connection pool); the caller owns it and must ``aclose()`` it.
+
+    ``timeout`` bounds each read, write and wait for a pooled connection;
+    ``connect_timeout`` bounds opening a connection. Neither is a whole-call
+    deadline: callers set those with trio cancel scopes. ``headers`` are sent with
+    every request (a ``User-Agent`` is added unless given). Redirects are not
+    followed: a POST that is redirected is reported, not silently replayed.
+    Proxy settings come from the environment (``HTTPS_PROXY``, ``NO_PROXY``).
+    """
+    all_headers = httpx.Headers({"User-Agent": user_agent()})
+    all_headers.update(headers)  # case-insensitive: a configured User-Agent wins
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        headers=all_headers,
+        follow_redirects=False,
+    )

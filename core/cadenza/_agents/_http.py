@@ -1,0 +1,357 @@
+"""The ``http`` agent kind: the seed's JSON-over-HTTP protocol.
+
+A call is ``POST <endpoint>`` with the JSON body ``{"task_id", "task_type",
+"data", "priority"}``, ``Authorization: Bearer <api_key>`` when a key is set,
+``Idempotency-Key`` (stable across retries) and ``X-Cadenza-Run`` /
+``X-Cadenza-Attempt``. A 2xx JSON answer is the result: either
+``{"output": ..., "confidence": 0.9, "usage": {"input_tokens": 1,
+"output_tokens": 2}, "cost_usd": 0.01}`` or any other JSON value, which is the
+output as a whole. Health is ``GET <endpoint>/health`` (``health_path``).
+
+Failures map onto the kernel's error classes:
+
+=====================================================  ==================================
+what happened                                          raised
+=====================================================  ==================================
+429, 503 (``Retry-After`` honoured), other 5xx, 408    ``RetryableError``
+connection refused or dropped, protocol error,         ``RetryableError``
+malformed JSON in a 2xx answer
+read or write timeout (``timeout``)                    ``AgentTimeoutError`` (retryable)
+other 4xx, 3xx, inputs that are not JSON               ``PermanentError``
+=====================================================  ==================================
+
+The API key and every other secret of the agent are redacted from messages;
+they are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+import httpx
+import structlog
+
+from cadenza._agent import AgentRequest, AgentResult, Usage
+from cadenza._errors import AgentTimeoutError, PermanentError, RetryableError
+from cadenza._redact import redact
+from cadenza._spec import AgentConfig, Duration
+
+from ._clients import open_http_client
+
+log = structlog.get_logger()
+
+SNIPPET_LIMIT = 200
+"""Characters of a response body quoted in an error message, at most."""
+
+_DEFAULT_TIMEOUT = Duration(300.0)
+_DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_DELTA_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _check_endpoint(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"endpoint: expected an http:// or https:// URL, got {value!r}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"endpoint: expected an absolute http:// or https:// URL such as "
+            f"'https://agents.example.com/v1/tasks', got {value!r}"
+        )
+
+
+def _check_api_key(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    # Never quote the value: it is a secret.
+    if value is not None and (
+        not value or not value.isprintable() or any(c.isspace() for c in value)
+    ):
+        raise ValueError(
+            "api_key: expected a non-empty key without spaces or control characters "
+            "(check for a trailing newline in the environment variable or file it came from)"
+        )
+
+
+def _check_headers(
+    instance: object, attribute: attrs.Attribute[Any], value: Mapping[str, str]
+) -> None:
+    for name, header in value.items():
+        if not _TOKEN.match(name):
+            raise ValueError(f"headers: {name!r} is not a valid HTTP header name")
+        if not header.isprintable():
+            # The value may be a secret (X-Api-Key): name the header only.
+            raise ValueError(
+                f"headers: the value of {name!r} contains control characters or newlines"
+            )
+
+
+def _check_health_path(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if not value.startswith("/"):
+        raise ValueError(f"health_path: expected a path starting with '/', got {value!r}")
+
+
+def _header_names(headers: Mapping[str, str]) -> str:
+    return repr(sorted(headers))
+
+
+@attrs.frozen(kw_only=True)
+class HttpOptions:
+    """``options:`` of an ``http`` agent.
+
+    ``timeout`` bounds each read and write on the connection, ``connect_timeout``
+    opening it; the whole call is bounded by the step's ``timeout``. ``headers``
+    are sent with every request (their values are hidden from reprs, since
+    they may hold credentials). ``health_path`` is appended to the endpoint
+    for ``health()``.
+    """
+
+    endpoint: str = attrs.field(validator=_check_endpoint)
+    api_key: str | None = attrs.field(default=None, repr=False, validator=_check_api_key)
+    timeout: Duration = _DEFAULT_TIMEOUT
+    connect_timeout: Duration = _DEFAULT_CONNECT_TIMEOUT
+    headers: dict[str, str] = attrs.field(
+        factory=dict, validator=_check_headers, repr=_header_names
+    )
+    health_path: str = attrs.field(default="/health", validator=_check_health_path)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, or ``None`` if absent or unreadable.
+
+    Accepts delta-seconds (``"120"``) and an HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``, measured from ``now``, default the
+    current UTC time; a date in the past means 0). Anything else is ignored.
+    """
+    if value is None:
+        return None
+    match = _DELTA_SECONDS.match(value)
+    if match:
+        return float(match.group(1))
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    return str(redact(text, secrets))
+
+
+def _snippet(response: httpx.Response, secrets: Iterable[str]) -> str:
+    try:
+        text = response.text
+    except (UnicodeDecodeError, LookupError):
+        text = response.content.decode("utf-8", errors="replace")
+    text = _redact(" ".join(text.split()), secrets)
+    if len(text) > SNIPPET_LIMIT:
+        text = text[: SNIPPET_LIMIT - 1] + "…"
+    return text or "(empty body)"
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """The URL without credentials or query string, fit for messages."""
+    return str(url.copy_with(userinfo=b"", query=None, fragment=None))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return 0
+
+
+@attrs.define(eq=False)
+class HttpAgent:
+    """An agent served by a remote endpoint speaking the seed protocol.
+
+    One connection pool per agent, opened on first use and closed by
+    :meth:`aclose`; concurrent calls share it.
+    """
+
+    name: str
+    options: HttpOptions
+    capabilities: frozenset[str] = frozenset()
+    secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    _client: httpx.AsyncClient | None = attrs.field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_config(cls, config: AgentConfig) -> HttpAgent:
+        """Build the agent; no I/O happens until the first call."""
+        options = config.options
+        if not isinstance(options, HttpOptions):
+            raise TypeError(
+                f"agent {config.name!r}: options must be HttpOptions, got {type(options).__name__}"
+            )
+        secrets = set(config.secrets)
+        if options.api_key:
+            secrets.add(options.api_key)
+        return cls(
+            name=config.name,
+            options=options,
+            capabilities=config.capabilities,
+            secrets=frozenset(secrets),
+        )
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            headers = dict(self.options.headers)
+            if self.options.api_key:
+                headers["Authorization"] = f"Bearer {self.options.api_key}"
+            self._client = open_http_client(
+                timeout=self.options.timeout,
+                connect_timeout=self.options.connect_timeout,
+                headers=headers,
+            )
+        return self._client
+
+    @property
+    def health_url(self) -> str:
+        """Where :meth:`health` sends its ``GET``."""
+        return self.options.endpoint.rstrip("/") + self.options.health_path
+
+    async def run(self, request: AgentRequest) -> AgentResult:
+        """POST the request; return the result or raise a typed error (see the module doc)."""
+        payload = {
+            "task_id": request.step_id,
+            "task_type": request.task_type,
+            "data": dict(request.inputs),
+            "priority": request.priority,
+        }
+        try:
+            content = json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise PermanentError(
+                f"http agent {self.name!r}: the step's inputs are not JSON-serialisable: {exc}",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from exc
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Idempotency-Key": request.idempotency_key,
+            "X-Cadenza-Run": request.run_id,
+            "X-Cadenza-Attempt": str(request.attempt),
+        }
+        url = httpx.URL(self.options.endpoint)
+        where = f"http agent {self.name!r}: POST {_safe_url(url)}"
+        try:
+            response = await self._http().post(url, content=content, headers=headers)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            raise AgentTimeoutError(
+                f"{where}: no answer within timeout={self.options.timeout:g}s "
+                f"({type(exc).__name__})",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL) as exc:
+            raise PermanentError(
+                f"{where}: cannot send the request: {_redact(str(exc), self.secrets)}",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from exc
+        except httpx.HTTPError as exc:
+            detail = _redact(str(exc), self.secrets) or "no details"
+            raise RetryableError(
+                f"{where}: {type(exc).__name__}: {detail}",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from exc
+        return self._result(response, where, request)
+
+    def _result(self, response: httpx.Response, where: str, request: AgentRequest) -> AgentResult:
+        status = response.status_code
+        if response.is_success:
+            if status == 204:
+                return AgentResult(output=None)
+            try:
+                body = json.loads(response.content)
+            except ValueError as exc:
+                raise RetryableError(
+                    f"{where}: HTTP {status} with a body that is not valid JSON: "
+                    f"{_snippet(response, self.secrets)}",
+                    agent=self.name,
+                    step_id=request.step_id,
+                ) from exc
+            return self._parse_body(body)
+        snippet = _snippet(response, self.secrets)
+        message = f"{where}: HTTP {status}: {snippet}"
+        if status in (408, 429) or status >= 500:
+            raise RetryableError(
+                message,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                agent=self.name,
+                step_id=request.step_id,
+            )
+        if status in (401, 403):
+            has_key = "an api_key is set" if self.options.api_key else "no api_key is set"
+            message += (
+                f"\n  The endpoint refused the credentials ({has_key}). Check the agent's "
+                "api_key option and the environment variable it comes from."
+            )
+        elif response.is_redirect:
+            location = response.headers.get("Location", "(no Location header)")
+            message += f"\n  The endpoint redirects to {location}; set endpoint to the final URL."
+        raise PermanentError(message, agent=self.name, step_id=request.step_id)
+
+    def _parse_body(self, body: Any) -> AgentResult:
+        if not (isinstance(body, dict) and "output" in body):
+            return AgentResult(output=body)
+        confidence = _number(body.get("confidence"))
+        cost = _number(body.get("cost_usd"))
+        usage = body.get("usage")
+        for field, raw, parsed in (
+            ("confidence", body.get("confidence"), confidence),
+            ("cost_usd", body.get("cost_usd"), cost),
+        ):
+            if raw is not None and parsed is None:
+                log.warning("agent_response_field_ignored", agent=self.name, field=field)
+        if usage is not None and not isinstance(usage, dict):
+            log.warning("agent_response_field_ignored", agent=self.name, field="usage")
+        tokens = usage if isinstance(usage, dict) else {}
+        return AgentResult(
+            output=body["output"],
+            confidence=confidence,
+            usage=Usage(
+                input_tokens=_count(tokens.get("input_tokens")),
+                output_tokens=_count(tokens.get("output_tokens")),
+            ),
+            cost_usd=cost,
+        )
+
+    async def health(self) -> bool:
+        """``GET`` :attr:`health_url`: True on 2xx; False on any other answer or transport error."""
+        try:
+            response = await self._http().get(self.health_url)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            log.info(
+                "agent_health_check_failed",
+                agent=self.name,
+                error=type(exc).__name__,
+                detail=_redact(str(exc), self.secrets),
+            )
+            return False
+        if not response.is_success:
+            log.info("agent_health_check_failed", agent=self.name, status=response.status_code)
+        return response.is_success
+
+    async def aclose(self) -> None:
+        """Close the connection pool; a later call opens a new one."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()

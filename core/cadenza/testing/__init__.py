@@ -1,0 +1,76 @@
+"""Helpers for testing Cadenza plugins and workflows: fake agents and fault-injecting servers.
+
+:class:`ScriptedAgent` answers from a script in-process (pair it with
+:func:`scripted_agent_kind` to use it from workflow files);
+:class:`SeedAgentServer` is a real loopback HTTP server speaking the seed agent
+protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
+:class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random.
+"""
+
+from __future__ import annotations
+
+from ._fake_agent import NO_DEFAULT as NO_DEFAULT
+from ._fake_agent import Delay as Delay
+from ._fake_agent import Responder as Responder
+from ._fake_agent import ScriptedAgent as ScriptedAgent
+from ._fake_agent import ScriptedAgentKind as ScriptedAgentKind
+from ._fake_agent import ScriptExhaustedError as ScriptExhaustedError
+from ._fake_agent import scripted_agent_kind as scripted_agent_kind
+from ._run import CapturedRun as CapturedRun
+from ._run import run_captured as run_captured
+from ._seed_server import ECHO as ECHO
+from ._seed_server import Drop as Drop
+from ._seed_server import Handler as Handler
+from ._seed_server import MalformedJson as MalformedJson
+from ._seed_server import Ok as Ok
+from ._seed_server import Response as Response
+from ._seed_server import SeedAgentServer as SeedAgentServer
+from ._seed_server import SeedCall as SeedCall
+from ._seed_server import Stall as Stall
+from ._seed_server import Status as Status
+from ._seed_server import open_seed_agent_server as open_seed_agent_server
+from ._seed_server import serve_seed_agent as serve_seed_agent
+
+for _obj in (
+    CapturedRun,
+    run_captured,
+    Delay,
+    ScriptedAgent,
+    ScriptedAgentKind,
+    ScriptExhaustedError,
+    scripted_agent_kind,
+    Drop,
+    MalformedJson,
+    Ok,
+    SeedAgentServer,
+    SeedCall,
+    Stall,
+    Status,
+    open_seed_agent_server,
+    serve_seed_agent,
+):
+    _obj.__module__ = __name__
+del _obj
+
+__all__ = [
+    "ECHO",
+    "CapturedRun",
+    "NO_DEFAULT",
+    "Delay",
+    "Drop",
+    "Handler",
+    "MalformedJson",
+    "Ok",
+    "Responder",
+    "ScriptExhaustedError",
+    "ScriptedAgent",
+    "ScriptedAgentKind",
+    "SeedAgentServer",
+    "SeedCall",
+    "Stall",
+    "Status",
+    "open_seed_agent_server",
+    "run_captured",
+    "scripted_agent_kind",
+    "serve_seed_agent",
+]

@@ -1,0 +1,138 @@
+"""End-to-end tests of ``cadenza run``, as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "project_report" / "workflow.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+def cadenza(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cadenza", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_example_workflow_runs_offline_and_writes_its_report(tmp_path: Path) -> None:
+    """The README's main job: the example runs, prints a summary and writes the report."""
+    out = tmp_path / "report.md"
+    proc = cadenza(
+        "run", str(EXAMPLE), "--set", f"root={ROOT / 'core'}", "--set", f"out={out}", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SUCCEEDED" in proc.stdout
+    assert "5 succeeded, 0 failed" in proc.stdout
+    text = out.read_text()
+    assert text.startswith(f"# Project report: {ROOT / 'core'}")
+    assert "| .py |" in text
+    assert "Traceback" not in proc.stderr
+
+
+def test_json_summary_and_when_skip(tmp_path: Path) -> None:
+    """--json prints a machine-readable summary; a false when: skips the step, run succeeds."""
+    out = tmp_path / "r.md"
+    proc = cadenza(
+        "run", str(EXAMPLE), "--json", "--no-progress",
+        "--set", f"root={ROOT / 'examples'}", "--set", "include_docs=false", "--set", f"out={out}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "succeeded"
+    assert summary["counts"] == {"succeeded": 4, "failed": 0, "skipped": 1, "cancelled": 0}
+    assert summary["steps"]["words"]["status"] == "skipped"
+    assert summary["steps"]["report"]["output"]["path"] == str(out)
+
+
+def test_failed_step_exits_1_and_names_the_error(tmp_path: Path) -> None:
+    """A step that fails for good gives exit code 1 and its error in the summary."""
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(
+        textwrap.dedent(
+            """
+            agents:
+              t: {kind: template, options: {output: "hello {name}"}}
+            steps:
+              greet: {uses: t, with: {}}
+              after: {uses: t, needs: [greet], with: {name: x}}
+            """
+        )
+    )
+    proc = cadenza("run", str(wf), "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "greet failed after 1 attempt(s)" in proc.stdout
+    assert "name" in proc.stdout
+    assert "after skipped: needs 'greet', which failed" in proc.stdout
+
+
+def test_invalid_file_exits_2_without_traceback(tmp_path: Path) -> None:
+    """Running an invalid file prints file:line problems and exits 2."""
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("agents:\n  t: {kind: template}\nsteps:\n  a: {uses: t, needs: [nope]}\n")
+    proc = cadenza("run", str(wf), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"{wf}:4:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_set_exits_2(tmp_path: Path) -> None:
+    """--set without '=' or naming an unknown input is a usage error, exit 2."""
+    proc = cadenza("run", str(EXAMPLE), "--set", "rooot=.", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "rooot" in proc.stderr
+    proc = cadenza("run", str(EXAMPLE), "--set", "novalue", cwd=tmp_path)
+    assert proc.returncode == 2
+
+
+def test_ctrl_c_cancels_in_flight_calls_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT during a run cancels every in-flight call promptly and exits 130."""
+    wf = tmp_path / "slow.yaml"
+    wf.write_text(
+        textwrap.dedent(
+            """
+            agents:
+              slow: {kind: template, max_concurrent: 10, options: {output: done, delay: 1h}}
+            steps:
+            """
+        )
+        + "".join(f"  s{i}: {{uses: slow}}\n" for i in range(10))
+        + "  last: {uses: slow, needs: [s0]}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cadenza", "run", str(wf), "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "started" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    time.sleep(0.5)  # let the attempts start; the run itself would take an hour
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["status"] == "cancelled"
+    assert summary["counts"]["cancelled"] == 11
+    assert "interrupted by SIGINT" in summary["reason"]
+    assert "Traceback" not in stderr
