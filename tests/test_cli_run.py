@@ -19,7 +19,9 @@ EXAMPLE = ROOT / "examples" / "project_report" / "workflow.yaml"
 pytestmark = pytest.mark.slow
 
 
-def cadenza(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cadenza(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cadenza", *args],
         cwd=cwd,

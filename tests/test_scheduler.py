@@ -11,7 +11,8 @@ import trio.testing
 
 import cadenza
 from cadenza import _events as ev
-from cadenza._scheduler import RunHandle, idempotency_key, run_workflow
+from cadenza._runner import RunHandle, run_workflow
+from cadenza._scheduler import idempotency_key
 
 from .scheduler_helpers import ProgrammableAgent, echo, make_workflow, plugins_with
 
@@ -43,7 +44,9 @@ async def test_chain_runs_in_dependency_order(autojump_clock: trio.testing.MockC
     assert agent.closed
 
 
-async def test_priority_orders_ready_steps_under_concurrency_one(autojump_clock: trio.testing.MockClock) -> None:
+async def test_priority_orders_ready_steps_under_concurrency_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """With one slot, higher-priority ready steps start first; ties keep file order."""
     agent = ProgrammableAgent("a", sleeper(1))
     wf = make_workflow(
@@ -59,7 +62,9 @@ async def test_priority_orders_ready_steps_under_concurrency_one(autojump_clock:
     assert [s for _, s, _ in agent.starts] == ["high", "mid", "mid2", "low"]
 
 
-async def test_global_concurrency_limit_bounds_in_flight_attempts(autojump_clock: trio.testing.MockClock) -> None:
+async def test_global_concurrency_limit_bounds_in_flight_attempts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """No more than ``concurrency`` calls are in flight over the whole run."""
     agent = ProgrammableAgent("a", sleeper(1))
     wf = make_workflow({f"s{i}": {} for i in range(20)}, concurrency=3)
@@ -68,11 +73,15 @@ async def test_global_concurrency_limit_bounds_in_flight_attempts(autojump_clock
     assert agent.max_in_flight == 3
 
 
-async def test_busy_agent_does_not_block_other_agents(autojump_clock: trio.testing.MockClock) -> None:
+async def test_busy_agent_does_not_block_other_agents(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """Steps for a saturated agent wait while ready steps of another agent run."""
     slow = ProgrammableAgent("slow", sleeper(10))
     fast = ProgrammableAgent("fast", sleeper(1))
-    steps: dict[str, dict[str, Any]] = {f"slow{i}": {"uses": "slow", "priority": 9} for i in range(3)}
+    steps: dict[str, dict[str, Any]] = {
+        f"slow{i}": {"uses": "slow", "priority": 9} for i in range(3)
+    }
     steps.update({f"fast{i}": {"uses": "fast"} for i in range(3)})
     wf = make_workflow(steps, agents={"slow": {"max_concurrent": 1}, "fast": {}})
     await run(wf, {"slow": slow, "fast": fast})
@@ -81,20 +90,27 @@ async def test_busy_agent_does_not_block_other_agents(autojump_clock: trio.testi
     assert [t for t, _, _ in slow.starts] == [0.0, 10.0, 20.0]
 
 
-async def test_capability_spreads_work_over_agents_with_room(autojump_clock: trio.testing.MockClock) -> None:
+async def test_capability_spreads_work_over_agents_with_room(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """A step using a capability goes to the least busy agent that has it."""
     a = ProgrammableAgent("a", sleeper(1))
     b = ProgrammableAgent("b", sleeper(1))
     wf = make_workflow(
         {f"s{i}": {"uses": "gen"} for i in range(4)},
-        agents={"a": {"capabilities": ["gen"], "max_concurrent": 2}, "b": {"capabilities": ["gen"]}},
+        agents={
+            "a": {"capabilities": ["gen"], "max_concurrent": 2},
+            "b": {"capabilities": ["gen"]},
+        },
     )
     await run(wf, {"a": a, "b": b})
     assert len(a.starts) == 2
     assert len(b.starts) == 2
 
 
-async def test_failure_skips_descendants_and_independent_branch_runs(autojump_clock: trio.testing.MockClock) -> None:
+async def test_failure_skips_descendants_and_independent_branch_runs(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """A final failure skips every transitive dependent; other branches finish."""
 
     async def behaviour(request: cadenza.AgentRequest) -> Any:
@@ -156,7 +172,9 @@ async def test_fail_fast_cancels_the_run(autojump_clock: trio.testing.MockClock)
     assert finished[0].status == "failed"
 
 
-async def test_when_false_skips_step_and_its_dependents_unless_they_opt_in(autojump_clock: trio.testing.MockClock) -> None:
+async def test_when_false_skips_step_and_its_dependents_unless_they_opt_in(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """A false when: skips the step; needers skip too unless if_needs_skipped is run."""
     agent = ProgrammableAgent("a", echo)
     wf = make_workflow(
@@ -178,7 +196,9 @@ async def test_when_false_skips_step_and_its_dependents_unless_they_opt_in(autoj
     assert result.status == "succeeded"
 
 
-async def test_outputs_flow_to_dependents_through_expressions(autojump_clock: trio.testing.MockClock) -> None:
+async def test_outputs_flow_to_dependents_through_expressions(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """${{ steps.x.output... }} in with: resolves to the needed step's output."""
 
     async def behaviour(request: cadenza.AgentRequest) -> Any:
@@ -200,7 +220,9 @@ async def test_outputs_flow_to_dependents_through_expressions(autojump_clock: tr
     assert result.steps["y"].output == {"doubled": 42, "text": "n is 21"}
 
 
-async def test_retries_use_exponential_backoff_with_injected_jitter(autojump_clock: trio.testing.MockClock) -> None:
+async def test_retries_use_exponential_backoff_with_injected_jitter(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """Retryable failures are retried after policy.delay() drawn from the injected rng."""
     calls = 0
 
@@ -228,7 +250,9 @@ async def test_retries_use_exponential_backoff_with_injected_jitter(autojump_clo
     assert keys == {idempotency_key(result.run_id, "s")}
 
 
-async def test_retry_after_sets_the_next_attempt_time(autojump_clock: trio.testing.MockClock) -> None:
+async def test_retry_after_sets_the_next_attempt_time(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """A retryable error's retry_after delays the next attempt (capped by max_backoff)."""
     calls = 0
 
@@ -258,7 +282,9 @@ async def test_permanent_error_is_not_retried(autojump_clock: trio.testing.MockC
     assert result.steps["s"].error == "bad request"
 
 
-async def test_agent_bug_fails_the_step_without_retry(autojump_clock: trio.testing.MockClock) -> None:
+async def test_agent_bug_fails_the_step_without_retry(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """An unexpected exception from an agent fails the step and is named in the error."""
 
     async def behaviour(request: cadenza.AgentRequest) -> Any:
@@ -272,7 +298,9 @@ async def test_agent_bug_fails_the_step_without_retry(autojump_clock: trio.testi
     assert failed[0].error_type == "ZeroDivisionError"
 
 
-async def test_attempt_timeout_cancels_the_call_and_retries(autojump_clock: trio.testing.MockClock) -> None:
+async def test_attempt_timeout_cancels_the_call_and_retries(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """An attempt past its timeout is cancelled and counts as a retryable timeout."""
     cancelled = 0
 
@@ -296,7 +324,9 @@ async def test_attempt_timeout_cancels_the_call_and_retries(autojump_clock: trio
     assert [t for t, _, _ in agent.starts] == [0.0, 5.0]
 
 
-async def test_cancel_stops_in_flight_calls_promptly(autojump_clock: trio.testing.MockClock) -> None:
+async def test_cancel_stops_in_flight_calls_promptly(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """RunHandle.cancel() cancels every in-flight call and marks steps cancelled."""
     cancelled: list[str] = []
 
@@ -328,7 +358,9 @@ async def test_cancel_stops_in_flight_calls_promptly(autojump_clock: trio.testin
     assert result.counts["cancelled"] == 6
 
 
-async def test_outer_cancellation_still_emits_run_finished(autojump_clock: trio.testing.MockClock) -> None:
+async def test_outer_cancellation_still_emits_run_finished(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """If the caller's scope is cancelled, run_finished is emitted before Cancelled propagates."""
     agent = ProgrammableAgent("a", sleeper(100))
     wf = make_workflow({"s": {}})
@@ -340,7 +372,9 @@ async def test_outer_cancellation_still_emits_run_finished(autojump_clock: trio.
     assert agent.closed
 
 
-async def test_broken_observer_is_dropped_and_run_goes_on(autojump_clock: trio.testing.MockClock) -> None:
+async def test_broken_observer_is_dropped_and_run_goes_on(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """An observer that raises is removed; the run and other observers are unaffected."""
     agent = ProgrammableAgent("a", echo)
     seen: list[str] = []
@@ -373,7 +407,9 @@ async def test_secrets_are_redacted_from_events(autojump_clock: trio.testing.Moc
     assert done[0].output == {"leak": "key=***"}
 
 
-async def test_step_without_any_agent_fails_with_a_clear_reason(autojump_clock: trio.testing.MockClock) -> None:
+async def test_step_without_any_agent_fails_with_a_clear_reason(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """A step whose capability no agent serves fails and says how to fix it."""
     agent = ProgrammableAgent("a", echo)
     wf = make_workflow({"docs": {"uses": "documentation"}, "after": {"needs": ["docs"]}})

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import cadenza
 from cadenza import _events as ev
 from cadenza._graph import descendants
-from cadenza._scheduler import run_workflow
+from cadenza._runner import run_workflow
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 
@@ -53,10 +53,7 @@ def run_dag(dag: Dag) -> list[ev.Event]:
 
     agent = ProgrammableAgent("a", behaviour)
     workflow = make_workflow(
-        {
-            sid: {"needs": dag.needs[sid], "priority": dag.priority[sid]}
-            for sid in dag.needs
-        },
+        {sid: {"needs": dag.needs[sid], "priority": dag.priority[sid]} for sid in dag.needs},
         concurrency=dag.concurrency,
     )
     events: list[ev.Event] = []

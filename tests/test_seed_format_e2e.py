@@ -39,7 +39,10 @@ async def test_seed_workflow_runs_against_loopback_seed_agents() -> None:
     assert steps["generate_component_code"].status == "succeeded"
     assert steps["optimize_assets"].status == "succeeded"
     assert steps["optimize_assets"].attempts == 2  # the 503 was retried after Retry-After
-    for unserved, capability in (("generate_documentation", "documentation"), ("generate_tests", "testing")):
+    for unserved, capability in (
+        ("generate_documentation", "documentation"),
+        ("generate_tests", "testing"),
+    ):
         assert steps[unserved].status == "failed"
         assert f"no agent serves {capability!r}" in (steps[unserved].error or "")
 

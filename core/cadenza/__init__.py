@@ -1,4 +1,8 @@
-"""Cadenza: reliable AI workflows on trio, extended through pluggy."""
+"""Cadenza: reliable AI workflows on trio, extended through pluggy.
+
+Everything importable from here is public and documented; modules whose names
+start with an underscore are private.
+"""
 
 from __future__ import annotations
 
@@ -19,22 +23,47 @@ from ._errors import PluginError as PluginError
 from ._errors import RetryableError as RetryableError
 from ._errors import UnavailableError as UnavailableError
 from ._errors import WorkflowError as WorkflowError
+from ._events import EVENT_KINDS as EVENT_KINDS
+from ._events import AttemptFailed as AttemptFailed
+from ._events import AttemptStarted as AttemptStarted
+from ._events import Event as Event
+from ._events import RunFinished as RunFinished
+from ._events import RunStarted as RunStarted
+from ._events import StepCancelled as StepCancelled
+from ._events import StepFailed as StepFailed
+from ._events import StepReady as StepReady
+from ._events import StepSkipped as StepSkipped
+from ._events import StepSucceeded as StepSucceeded
+from ._events import event_from_dict as event_from_dict
+from ._loader import LoadResult as LoadResult
+from ._loader import load_workflow as load_workflow
+from ._loader import load_workflow_data as load_workflow_data
+from ._loader import load_workflow_text as load_workflow_text
+from ._loader import resolve_inputs as resolve_inputs
+from ._outcome import RunResult as RunResult
+from ._outcome import StepOutcome as StepOutcome
+from ._plugins import PluginInfo as PluginInfo
+from ._plugins import Plugins as Plugins
+from ._plugins import Registration as Registration
+from ._plugins import load_plugins as load_plugins
 from ._problems import Problem as Problem
 from ._problems import SourceLocation as SourceLocation
+from ._runner import RunHandle as RunHandle
+from ._runner import run_workflow as run_workflow
 from ._spec import AgentConfig as AgentConfig
+from ._spec import Duration as Duration
 from ._spec import InputSpec as InputSpec
 from ._spec import RetryPolicy as RetryPolicy
 from ._spec import Step as Step
 from ._spec import Workflow as Workflow
+from ._spec import parse_duration as parse_duration
+from ._version import HOOK_API_VERSION as HOOK_API_VERSION
+from ._version import __version__ as __version__
 from .hookspecs import hookimpl as hookimpl
 from .hookspecs import hookspec as hookspec
 
-__version__ = "0.1.0"
-
-HOOK_API_VERSION = "1.0"
-"""The version of the hook API this kernel implements (see cadenza.hookspecs)."""
-
 __all__ = [
+    "EVENT_KINDS",
     "HOOK_API_VERSION",
     "Agent",
     "AgentConfig",
@@ -43,24 +72,64 @@ __all__ = [
     "AgentRequest",
     "AgentResult",
     "AgentTimeoutError",
+    "AttemptFailed",
+    "AttemptStarted",
     "BudgetExceededError",
     "CadenzaError",
     "DuplicateRegistrationError",
+    "Duration",
+    "Event",
     "ExpressionError",
     "InputSpec",
+    "LoadResult",
     "PermanentError",
     "PluginError",
+    "PluginInfo",
+    "Plugins",
     "Problem",
+    "Registration",
     "RetryPolicy",
     "RetryableError",
+    "RunFinished",
+    "RunHandle",
+    "RunResult",
+    "RunStarted",
     "SourceLocation",
     "Step",
+    "StepCancelled",
+    "StepFailed",
+    "StepOutcome",
+    "StepReady",
+    "StepSkipped",
+    "StepSucceeded",
     "SupportsHealth",
     "UnavailableError",
     "Usage",
     "Workflow",
     "WorkflowError",
     "__version__",
+    "event_from_dict",
     "hookimpl",
     "hookspec",
+    "load_plugins",
+    "load_workflow",
+    "load_workflow_data",
+    "load_workflow_text",
+    "parse_duration",
+    "resolve_inputs",
+    "run_workflow",
 ]
+
+
+def _fix_module_paths() -> None:
+    """Make public classes and functions say ``cadenza.X`` in reprs and tracebacks."""
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) or callable(obj):
+            try:
+                obj.__module__ = __name__
+            except (AttributeError, TypeError):  # NewType or builtins refuse; harmless
+                pass
+
+
+_fix_module_paths()

@@ -232,7 +232,8 @@ def load_plugins(
         _enable_pluggy_tracing(pm)
     loader = _Loader(pm=pm, trace=trace)
     if builtins:
-        from . import __version__, _builtins
+        from . import _builtins
+        from ._version import __version__
 
         loader.add_loaded(
             _Candidate(
@@ -588,7 +589,7 @@ def _declared_range(plugin: object) -> object:
 
 
 def _kernel_hook_api() -> str:
-    from . import HOOK_API_VERSION
+    from ._version import HOOK_API_VERSION
 
     return HOOK_API_VERSION
 

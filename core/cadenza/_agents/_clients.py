@@ -16,7 +16,7 @@ import httpx
 
 def user_agent() -> str:
     """The ``User-Agent`` Cadenza sends: ``cadenza/<version> httpx/<version>``."""
-    from cadenza import __version__
+    from cadenza._version import __version__
 
     return f"cadenza/{__version__} httpx/{httpx.__version__}"
 

@@ -15,7 +15,7 @@ import click
 
 from cadenza._logging import configure_logging
 
-from .. import __version__
+from .._version import __version__
 from ._common import CliState
 from ._exit import ExitCode
 

@@ -216,9 +216,7 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
     if result.degraded:
         lines.append(f"  degraded (fallback output): {', '.join(result.degraded)}")
     needed = {n for step in workflow.steps.values() for n in step.needs}
-    leaves = [
-        o for sid, o in result.steps.items() if sid not in needed and o.status == "succeeded"
-    ]
+    leaves = [o for sid, o in result.steps.items() if sid not in needed and o.status == "succeeded"]
     if leaves:
         lines.append("outputs:")
         for outcome in leaves:

@@ -17,7 +17,7 @@ from .._loader import load_workflow, resolve_inputs
 from .._logging import add_secrets, configure_logging
 from .._outcome import RunResult
 from .._plugins import Plugins
-from .._scheduler import RunHandle, run_workflow
+from .._runner import RunHandle, run_workflow
 from .._spec import Workflow
 from ._common import echo_json, fail, get_plugins, get_state, handle_errors
 from ._exit import ExitCode
@@ -82,8 +82,12 @@ async def _run_main(
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--workflow", "workflow_name", metavar="NAME", help="Workflow to run, for files with several.")
-@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a run input (repeatable).")
+@click.option(
+    "--workflow", "workflow_name", metavar="NAME", help="Workflow to run, for files with several."
+)
+@click.option(
+    "--set", "sets", multiple=True, metavar="NAME=VALUE", help="Set a run input (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
 @click.option("--seed", type=int, default=None, help="Seed retry jitter, for reproducible runs.")
@@ -114,7 +118,9 @@ def run(
     err = Console(stderr=True, highlight=False)
     progress = None
     if not no_progress:
-        progress = Progress(workflow=workflow, console=err, live=err.is_terminal and not state.debug)
+        progress = Progress(
+            workflow=workflow, console=err, live=err.is_terminal and not state.debug
+        )
     if progress is not None:
         with progress:
             result = trio.run(_run_main, workflow, plugins, inputs, progress, seed)

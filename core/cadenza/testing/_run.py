@@ -14,7 +14,7 @@ from .._events import Event
 from .._loader import load_workflow_data, load_workflow_text, resolve_inputs
 from .._outcome import RunResult
 from .._plugins import Plugins, load_plugins
-from .._scheduler import run_workflow
+from .._runner import run_workflow
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,176 @@
+"""``run_workflow``: one run of a workflow, from agents created to agents closed.
+
+This module owns a run's lifecycle around the scheduler (``_scheduler._Run``):
+it builds the agents from their kinds, wires the event bus to the log, the
+``cadenza_on_event`` plugins and the caller's observers, emits ``run_started``
+and ``run_finished``, and closes every agent whatever happens.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import structlog
+import trio
+
+from . import _events as ev
+from ._agent import Agent
+from ._bus import EventBus, Observer
+from ._errors import PermanentError
+from ._outcome import RunResult
+from ._plugins import Plugins
+from ._redact import redact
+from ._scheduler import _Run, new_run_id
+from ._spec import Workflow
+
+log = structlog.get_logger()
+
+
+def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
+    agents: dict[str, Agent] = {}
+    for name, config in workflow.agents.items():
+        reg = plugins.agent_kinds.get(config.kind)
+        if reg is None:
+            known = ", ".join(sorted(plugins.agent_kinds)) or "none"
+            raise PermanentError(
+                f"agent {name!r}: unknown agent kind {config.kind!r} (known kinds: {known})",
+                agent=name,
+            )
+        agents[name] = reg.obj(config)
+    return agents
+
+
+async def _close_agents(agents: Iterable[Agent]) -> None:
+    with trio.move_on_after(5, shield=True):
+        for agent in agents:
+            try:
+                await agent.aclose()
+            except Exception:
+                log.exception("agent_close_failed", agent=getattr(agent, "name", "?"))
+
+
+_LOGGED_AT = {
+    "attempt_failed": "warning",
+    "step_failed": "warning",
+    "run_started": "info",
+    "run_finished": "info",
+    "step_succeeded": "info",
+    "step_skipped": "info",
+    "step_cancelled": "info",
+}
+_NOT_LOGGED = frozenset({"run_id", "seq", "at", "output", "inputs", "steps"})
+
+
+def _log_observer(event: ev.Event) -> None:
+    """Log step- and run-level events (outputs are not logged: they may be large)."""
+    level = _LOGGED_AT.get(event.kind, "debug")
+    fields = {k: v for k, v in attrs.asdict(event, recurse=False).items() if k not in _NOT_LOGGED}
+    getattr(log, level)(event.kind, **fields)
+
+
+async def run_workflow(
+    workflow: Workflow,
+    *,
+    plugins: Plugins,
+    inputs: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    observers: Sequence[Observer] = (),
+    rng: random.Random | None = None,
+    task_status: trio.TaskStatus[RunHandle] = trio.TASK_STATUS_IGNORED,
+) -> RunResult:
+    """Run ``workflow`` to the end and return what happened.
+
+    ``inputs`` are the resolved run inputs (defaults applied, see
+    ``resolve_inputs``). ``observers`` receive every event, after the log and
+    the ``cadenza_on_event`` plugins. ``rng`` drives retry jitter (inject a
+    seeded ``random.Random`` for reproducible runs). Started with
+    ``nursery.start(run_workflow, ...)``, it reports a :class:`RunHandle`
+    whose ``cancel()`` stops the run cleanly; the result then has status
+    ``"cancelled"``. If the *caller's* scope is cancelled instead, the run's
+    ``run_finished`` event is still emitted before ``Cancelled`` propagates.
+    """
+    run_id = run_id or new_run_id()
+    bus = EventBus(run_id=run_id, secrets=workflow.secrets)
+    bus.subscribe("log", _log_observer)
+    bus.subscribe_all(plugins.observers())
+    for i, observer in enumerate(observers):
+        bus.subscribe(f"observer {i}", observer)
+    resolved_inputs = dict(inputs or {})
+    agents = _make_agents(workflow, plugins)
+    run = _Run(
+        workflow=workflow,
+        agents=agents,
+        bus=bus,
+        inputs=resolved_inputs,
+        rng=rng or random.Random(),
+        run_id=run_id,
+    )
+    started = trio.current_time()
+    bus.emit(
+        ev.RunStarted,
+        workflow=workflow.name,
+        source=str(workflow.source or ""),
+        source_hash=workflow.source_hash,
+        inputs=redact(resolved_inputs, workflow.secrets),
+        steps=tuple(workflow.steps),
+    )
+    task_status.started(RunHandle(run))
+    status: ev.RunStatus = "cancelled"
+    reason = "cancelled by the caller"
+    try:
+        with structlog.contextvars.bound_contextvars(run_id=run_id):
+            await run.execute()
+        if run.fail_reason:
+            run.mark_cancelled(run.fail_reason)
+            status, reason = "failed", run.fail_reason
+        elif run.cancel_reason:
+            run.mark_cancelled(run.cancel_reason)
+            status, reason = "cancelled", run.cancel_reason
+        else:
+            failed = sorted(s for s, st in run.states.items() if st.status == "failed")
+            status = "failed" if failed else "succeeded"
+            reason = f"failed steps: {', '.join(failed)}" if failed else ""
+    except BaseException:
+        run.mark_cancelled(reason)
+        raise
+    finally:
+        await _close_agents(agents.values())
+        outcomes = run.outcomes()
+        counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
+        for outcome in outcomes.values():
+            counts[outcome.status] += 1
+        duration = trio.current_time() - started
+        bus.emit(ev.RunFinished, status=status, duration=duration, counts=counts, reason=reason)
+    return RunResult(
+        run_id=run_id,
+        workflow=workflow.name,
+        status=status,
+        steps=outcomes,
+        duration=duration,
+        reason=reason,
+    )
+
+
+@attrs.define(eq=False)
+class RunHandle:
+    """Control of a run started with ``nursery.start(run_workflow, ...)``."""
+
+    _run: _Run
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    @property
+    def cancel_requested(self) -> bool:
+        return bool(self._run.cancel_reason)
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Cancel the run: in-flight calls stop, remaining steps are marked cancelled."""
+        self._run.cancel(reason)
+
+    def step_status(self, step_id: str) -> str:
+        return self._run.states[step_id].status
