@@ -401,10 +401,11 @@ async def test_secrets_are_redacted_from_events(autojump_clock: trio.testing.Moc
 
     agent = ProgrammableAgent("a", behaviour)
     wf = make_workflow({"s": {}}, agents={"a": {"secrets": [secret]}})
-    _, events = await run(wf, {"a": agent})
+    result, events = await run(wf, {"a": agent})
     assert secret not in repr([e.to_dict() for e in events])
     done = [e for e in events if isinstance(e, ev.StepSucceeded)]
     assert done[0].output == {"leak": "key=***"}
+    assert secret not in repr(result.to_dict())
 
 
 async def test_step_without_any_agent_fails_with_a_clear_reason(

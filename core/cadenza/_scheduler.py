@@ -39,6 +39,7 @@ from ._bus import EventBus
 from ._errors import AgentError, AgentTimeoutError, ExpressionError, PermanentError
 from ._expr import ExpressionContext, StepView
 from ._outcome import StepOutcome, StepStatus
+from ._redact import redact
 from ._spec import Step, Workflow
 
 log = structlog.get_logger()
@@ -446,6 +447,8 @@ class _Run:
             self.bus.emit(ev.StepCancelled, step_id=step_id, reason=reason, in_flight=in_flight)
 
     def outcomes(self) -> dict[str, StepOutcome]:
+        """How each step ended, with secrets redacted from outputs and errors."""
+        hidden = self.bus.secrets
         out = {}
         for step_id, s in self.states.items():
             status: StepStatus = s.status  # type: ignore[assignment]
@@ -455,10 +458,10 @@ class _Run:
             out[step_id] = StepOutcome(
                 step_id=step_id,
                 status=status,
-                output=s.output,
+                output=redact(s.output, hidden),
                 attempts=s.attempts,
                 agent=s.agent,
-                error=s.error,
+                error=redact(s.error, hidden),
                 reason=s.reason,
                 degraded=bool(s.result and s.result.degraded),
                 duration=duration,
