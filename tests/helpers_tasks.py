@@ -6,9 +6,10 @@ import threading
 import time
 from typing import Any
 
-import cadenza
 import trio
 import trio.lowlevel
+
+import cadenza
 
 NOT_CALLABLE = {"a": 1}
 

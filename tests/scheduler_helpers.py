@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 import trio
+import trio.lowlevel
 
 import cadenza
 from cadenza._expr import compile_value
@@ -45,7 +46,7 @@ class ProgrammableAgent:
 
 
 async def echo(request: cadenza.AgentRequest) -> Any:
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
     return {"step": request.step_id, **request.inputs}
 
 

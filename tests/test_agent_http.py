@@ -12,6 +12,7 @@ import httpx
 import pytest
 import structlog
 import trio
+
 from cadenza import (
     AgentConfig,
     AgentRequest,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+
 from cadenza import (
     AgentConfig,
     AgentRequest,

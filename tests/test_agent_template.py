@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import trio
+
 from cadenza import AgentConfig, AgentRequest, PermanentError
 from cadenza._agents._template import TemplateAgent, TemplateOptions
 from cadenza._spec import Duration

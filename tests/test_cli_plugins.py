@@ -15,12 +15,13 @@ from typing import Any
 
 import click
 import pytest
+from click.testing import CliRunner
+from structlog.testing import capture_logs
+
 from cadenza._cli import _add_plugin_commands, cli
 from cadenza._cli._common import CliState
 from cadenza._cli._exit import ExitCode
 from cadenza._cli._plugins_cmd import plugins as plugins_command
-from click.testing import CliRunner
-from structlog.testing import capture_logs
 
 from .plugin_helpers import Site, clear_plugin_env, open_site
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cadenza
 import pytest
+
+import cadenza
 from cadenza import hookspecs
 from cadenza._plugins import load_plugins
 

@@ -8,14 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cadenza
 import click
 import pytest
 import structlog
+from structlog.testing import capture_logs
+
+import cadenza
 from cadenza import _events as ev
 from cadenza._plugins import BUILTIN, PluginInfo, Plugins, load_plugins
 from cadenza.hookspecs import Register, RegisterAgentKind, RegisterCommand
-from structlog.testing import capture_logs
 
 from .plugin_helpers import Site, clear_plugin_env, open_site
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,6 +100,8 @@ def test_seed_file_runs_from_the_cli(tmp_path: Path) -> None:
     assert summary["steps"]["generate_component_code"]["output"] == {"ok": True}
     assert result["calls"] == 2
     stderr = str(result["stderr"])
-    assert "warning" in stderr and "documentation" in stderr
+    assert "warning" in stderr
+    assert "documentation" in stderr
     for secret in ENV.values():
-        assert secret not in stderr and secret not in str(result["stdout"])
+        assert secret not in stderr
+        assert secret not in str(result["stdout"])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import cadenza
-import cadenza.testing
 import pluggy
 import pytest
 import trio
+
+import cadenza
+import cadenza.testing
 from cadenza import (
     Agent,
     AgentConfig,

@@ -12,6 +12,7 @@ import pytest
 import trio
 import trio.lowlevel
 import trio.testing
+
 from cadenza.testing import (
     Drop,
     MalformedJson,

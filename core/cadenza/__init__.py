@@ -123,13 +123,12 @@ __all__ = [
 
 def _fix_module_paths() -> None:
     """Make public classes and functions say ``cadenza.X`` in reprs and tracebacks."""
+    import inspect
+
     for name in __all__:
         obj = globals()[name]
-        if isinstance(obj, type) or callable(obj):
-            try:
-                obj.__module__ = __name__
-            except (AttributeError, TypeError):  # NewType or builtins refuse; harmless
-                pass
+        if isinstance(obj, type) or inspect.isfunction(obj):
+            obj.__module__ = __name__
 
 
 _fix_module_paths()

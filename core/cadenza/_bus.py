@@ -7,8 +7,8 @@ never break the workflow it watches.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs

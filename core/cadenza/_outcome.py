@@ -14,7 +14,7 @@ StepStatus = Literal["succeeded", "failed", "skipped", "cancelled"]
 
 @attrs.frozen(kw_only=True)
 class StepOutcome:
-    """How one step ended. ``output`` is set when it succeeded; ``error`` or ``reason`` otherwise."""
+    """How one step ended: ``output`` when it succeeded, else ``error`` or ``reason``."""
 
     step_id: str
     status: StepStatus

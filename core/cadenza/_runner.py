@@ -8,6 +8,7 @@ and ``run_finished``, and closes every agent whatever happens.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -53,22 +54,37 @@ async def _close_agents(agents: Iterable[Agent]) -> None:
 
 
 _LOGGED_AT = {
-    "attempt_failed": "warning",
-    "step_failed": "warning",
-    "run_started": "info",
-    "run_finished": "info",
-    "step_succeeded": "info",
-    "step_skipped": "info",
-    "step_cancelled": "info",
+    "attempt_failed": logging.WARNING,
+    "step_failed": logging.WARNING,
+    "run_started": logging.INFO,
+    "run_finished": logging.INFO,
+    "step_succeeded": logging.INFO,
+    "step_skipped": logging.INFO,
+    "step_cancelled": logging.INFO,
 }
 _NOT_LOGGED = frozenset({"run_id", "seq", "at", "output", "inputs", "steps"})
 
 
-def _log_observer(event: ev.Event) -> None:
-    """Log step- and run-level events (outputs are not logged: they may be large)."""
-    level = _LOGGED_AT.get(event.kind, "debug")
-    fields = {k: v for k, v in attrs.asdict(event, recurse=False).items() if k not in _NOT_LOGGED}
-    getattr(log, level)(event.kind, **fields)
+def _log_observer() -> Observer:
+    """An observer logging step- and run-level events (never outputs: they may be large).
+
+    The logger is resolved once per run, and events below its level are
+    dropped before their fields are copied: the log observer sees every event,
+    so this is on the per-step hot path (see benchmarks/README.md).
+    """
+    logger = log.bind()
+    is_enabled_for = getattr(logger, "is_enabled_for", None)
+
+    def observe(event: ev.Event) -> None:
+        level = _LOGGED_AT.get(event.kind, logging.DEBUG)
+        if is_enabled_for is not None and not is_enabled_for(level):
+            return
+        fields = {
+            k: v for k, v in attrs.asdict(event, recurse=False).items() if k not in _NOT_LOGGED
+        }
+        logger.log(level, event.kind, **fields)
+
+    return observe
 
 
 async def run_workflow(
@@ -94,7 +110,7 @@ async def run_workflow(
     """
     run_id = run_id or new_run_id()
     bus = EventBus(run_id=run_id, secrets=workflow.secrets)
-    bus.subscribe("log", _log_observer)
+    bus.subscribe("log", _log_observer())
     bus.subscribe_all(plugins.observers())
     for i, observer in enumerate(observers):
         bus.subscribe(f"observer {i}", observer)

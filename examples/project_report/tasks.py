@@ -12,8 +12,30 @@ import re
 from pathlib import Path
 from typing import Any
 
-SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".nox", ".cadenza", ".mypy_cache"}
-TEXT_SUFFIXES = {".py", ".md", ".txt", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".json", ".cs", ".sh", ".rst"}
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".nox",
+    ".cadenza",
+    ".mypy_cache",
+}
+TEXT_SUFFIXES = {
+    ".py",
+    ".md",
+    ".txt",
+    ".yaml",
+    ".yml",
+    ".toml",
+    ".cfg",
+    ".ini",
+    ".json",
+    ".cs",
+    ".sh",
+    ".rst",
+}
 
 
 def _walk(root: str) -> list[Path]:
@@ -29,7 +51,9 @@ def _walk(root: str) -> list[Path]:
 
 def scan_files(root: str) -> dict[str, Any]:
     """Count files, lines and bytes per file type under ``root``."""
-    by_type: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"files": 0, "lines": 0, "bytes": 0})
+    by_type: dict[str, dict[str, int]] = collections.defaultdict(
+        lambda: {"files": 0, "lines": 0, "bytes": 0}
+    )
     largest: list[tuple[int, str]] = []
     for path in _walk(root):
         suffix = path.suffix.lower() or "(none)"
@@ -91,13 +115,24 @@ def doc_words(root: str, top: int = 10) -> dict[str, Any]:
     for path in _walk(root):
         if path.suffix.lower() == ".md":
             files += 1
-            counter.update(w.lower() for w in WORD.findall(path.read_text(encoding="utf-8", errors="replace")))
+            counter.update(
+                w.lower() for w in WORD.findall(path.read_text(encoding="utf-8", errors="replace"))
+            )
     return {"markdown_files": files, "top_words": counter.most_common(top)}
 
 
-def write_report(title: str, out: str, scan: dict[str, Any], symbols: dict[str, Any], words: Any = None) -> dict[str, Any]:
+def write_report(
+    title: str, out: str, scan: dict[str, Any], symbols: dict[str, Any], words: Any = None
+) -> dict[str, Any]:
     """Write the Markdown report to ``out`` and return where it went."""
-    lines = [f"# {title}", "", f"{scan['files']} files, {scan['lines']} lines of text.", "", "| type | files | lines | bytes |", "|---|---:|---:|---:|"]
+    lines = [
+        f"# {title}",
+        "",
+        f"{scan['files']} files, {scan['lines']} lines of text.",
+        "",
+        "| type | files | lines | bytes |",
+        "|---|---:|---:|---:|",
+    ]
     for suffix, entry in list(scan["by_type"].items())[:12]:
         lines.append(f"| {suffix} | {entry['files']} | {entry['lines']} | {entry['bytes']} |")
     lines += ["", "## Largest files", ""]
@@ -106,7 +141,8 @@ def write_report(title: str, out: str, scan: dict[str, Any], symbols: dict[str, 
         "",
         "## Python",
         "",
-        f"{symbols['modules']} modules, {symbols['classes']} classes, {symbols['functions']} functions; "
+        f"{symbols['modules']} modules, {symbols['classes']} classes, "
+        f"{symbols['functions']} functions; "
         f"docstring coverage {symbols['docstring_coverage']}.",
     ]
     if words:

@@ -7,7 +7,7 @@ import enum
 
 class ExitCode(enum.IntEnum):
     OK = 0
-    """The command did what was asked; for ``run``, every step succeeded or was skipped by ``when:``."""
+    """The command did what was asked; for ``run``: no step failed."""
     RUN_FAILED = 1
     """The run finished but at least one step failed (or was skipped because of a failure)."""
     BAD_INPUT = 2

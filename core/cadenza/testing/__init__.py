@@ -54,8 +54,8 @@ del _obj
 
 __all__ = [
     "ECHO",
-    "CapturedRun",
     "NO_DEFAULT",
+    "CapturedRun",
     "Delay",
     "Drop",
     "Handler",

@@ -65,9 +65,7 @@ async def run_captured(
         loaded = load_workflow_data(
             source, plugins=plugins, base_dir=base_dir, workflow=workflow, environ=environ
         )
-    overrides = {
-        k: v if isinstance(v, str) else json.dumps(v) for k, v in (inputs or {}).items()
-    }
+    overrides = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (inputs or {}).items()}
     resolved = resolve_inputs(loaded.workflow, overrides)
     events: list[Event] = []
     result = await run_workflow(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+
 import cadenza
 from cadenza.hookspecs import RegisterAgentKind
 
