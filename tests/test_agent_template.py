@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import trio
 
-from cadenza import AgentConfig, AgentRequest, PermanentError
+from cadenza import AgentConfig, AgentRequest, PermanentError, WorkflowError, load_plugins
 from cadenza._agents._template import TemplateAgent, TemplateOptions
+from cadenza._loader import load_workflow_text
 from cadenza._spec import Duration
 
 
@@ -80,19 +81,30 @@ async def test_without_output_the_inputs_are_echoed() -> None:
         ("oops }", "literal brace"),
     ],
 )
-def test_unsafe_or_malformed_placeholders_are_refused_when_built(
+def test_unsafe_or_malformed_placeholders_are_refused_when_loaded(
     template: str, message: str
 ) -> None:
-    """Attribute/index lookups and other non-plain fields fail at from_config time."""
-    with pytest.raises(PermanentError, match=message) as info:
+    """Attribute/index lookups and other non-plain fields fail when the options are built."""
+    with pytest.raises(ValueError, match=message) as info:
         make_agent(output={"items": ["ok", template]})
     assert "output.items[1]" in str(info.value)
-    assert info.value.agent == "offline"
+
+
+def test_bad_placeholder_is_a_validation_problem_with_its_location() -> None:
+    """cadenza validate reports a sandbox-escaping placeholder at file:line, before any run."""
+    text = 'agents:\n  t: {kind: template, options: {output: "hi {x.y}"}}\nsteps:\n  a: {uses: t}\n'
+    with pytest.raises(WorkflowError) as info:
+        load_workflow_text(text, plugins=load_plugins(entry_points=False), filename="wf.yaml")
+    (problem,) = info.value.problems
+    assert problem.path == "agents.t.options.output"
+    assert problem.location is not None
+    assert problem.location.line == 2
+    assert "attribute or index lookup" in problem.message
 
 
 def test_non_json_output_is_refused_when_built() -> None:
     """Values that are not JSON in output are refused with their path."""
-    with pytest.raises(PermanentError, match=r"output.when: set is not JSON"):
+    with pytest.raises(ValueError, match=r"output.when: set is not JSON"):
         make_agent(output={"when": {1, 2}})
 
 

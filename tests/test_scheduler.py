@@ -428,3 +428,25 @@ async def test_events_round_trip_through_dicts(autojump_clock: trio.testing.Mock
     for event in events:
         assert ev.event_from_dict(event.to_dict()).to_dict() == event.to_dict()
     assert [e.seq for e in events] == list(range(len(events)))
+
+
+async def test_agent_factory_error_is_a_workflow_problem() -> None:
+    """An agent kind whose factory raises gives a WorkflowError naming the agent, not a crash."""
+
+    class BrokenKind:
+        @cadenza.hookimpl
+        def cadenza_agent_kinds(self, register: Any) -> None:
+            def factory(config: Any) -> Any:
+                raise ValueError("model 'x' is not installed")
+
+            register("prog", factory)
+
+    wf = make_workflow({"s": {}})
+    plugins = cadenza.load_plugins(extra=[BrokenKind()], entry_points=False)
+    with pytest.raises(cadenza.WorkflowError) as info:
+        await run_workflow(wf, plugins=plugins)
+    (problem,) = info.value.problems
+    assert problem.path == "agents.a"
+    assert "agent 'a' (kind prog) could not be created: model 'x' is not installed" in str(
+        problem.message
+    )

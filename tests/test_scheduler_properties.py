@@ -25,10 +25,12 @@ class Dag:
     duration: dict[str, int]
     failing: frozenset[str]
     concurrency: int
+    gated: frozenset[str] = frozenset()  # when: false
+    run_anyway: frozenset[str] = frozenset()  # if_needs_skipped: run
 
 
 @st.composite
-def dags(draw: Any, *, max_steps: int = 25) -> Dag:
+def dags(draw: Any, *, max_steps: int = 25, with_when: bool = False) -> Dag:
     n = draw(st.integers(1, max_steps))
     ids = [f"s{i}" for i in range(n)]
     needs: dict[str, list[str]] = {}
@@ -41,7 +43,12 @@ def dags(draw: Any, *, max_steps: int = 25) -> Dag:
     duration = {sid: draw(st.integers(0, 3)) for sid in ids}
     failing = frozenset(draw(st.sets(st.sampled_from(ids), max_size=max(1, n // 4))))
     concurrency = draw(st.integers(1, 4))
-    return Dag(needs, priority, duration, failing, concurrency)
+    gated = frozenset()
+    run_anyway = frozenset()
+    if with_when:
+        gated = frozenset(draw(st.sets(st.sampled_from(ids), max_size=max(1, n // 4))))
+        run_anyway = frozenset(draw(st.sets(st.sampled_from(ids), max_size=n // 2)))
+    return Dag(needs, priority, duration, failing, concurrency, gated, run_anyway)
 
 
 def run_dag(dag: Dag) -> list[ev.Event]:
@@ -53,7 +60,15 @@ def run_dag(dag: Dag) -> list[ev.Event]:
 
     agent = ProgrammableAgent("a", behaviour)
     workflow = make_workflow(
-        {sid: {"needs": dag.needs[sid], "priority": dag.priority[sid]} for sid in dag.needs},
+        {
+            sid: {
+                "needs": dag.needs[sid],
+                "priority": dag.priority[sid],
+                **({"when": "false"} if sid in dag.gated else {}),
+                "if_needs_skipped": "run" if sid in dag.run_anyway else "skip",
+            }
+            for sid in dag.needs
+        },
         concurrency=dag.concurrency,
     )
     events: list[ev.Event] = []
@@ -82,13 +97,32 @@ def test_no_step_starts_before_its_needs_succeed(dag: Dag) -> None:
 
 
 @SETTINGS
-@given(dags())
+@given(dags(with_when=True))
 def test_every_step_ends_exactly_once(dag: Dag) -> None:
-    """Each step gets exactly one terminal event, and the run finishes last."""
+    """Each step is readied at most once, ends exactly once, and the run finishes last."""
     events = run_dag(dag)
     ended = [e.step_id for e in events if isinstance(e, TERMINAL)]
     assert sorted(ended) == sorted(dag.needs)
+    readied = [e.step_id for e in events if isinstance(e, ev.StepReady)]
+    assert len(readied) == len(set(readied))
     assert isinstance(events[-1], ev.RunFinished)
+
+
+@SETTINGS
+@given(dags(with_when=True))
+def test_when_skips_follow_if_needs_skipped(dag: Dag) -> None:
+    """A step runs iff its needs succeeded or were skipped with if_needs_skipped: run."""
+    events = run_dag(dag)
+    status: dict[str, str] = {}
+    for event in events:
+        if isinstance(event, ev.AttemptStarted):
+            for need in dag.needs[event.step_id]:
+                assert status[need] == "succeeded" or (
+                    status[need] == "skipped" and event.step_id in dag.run_anyway
+                )
+            assert event.step_id not in dag.gated
+        if isinstance(event, TERMINAL):
+            status[event.step_id] = event.kind.removeprefix("step_")
 
 
 @SETTINGS

@@ -35,10 +35,12 @@ class Problem:
     severity: Literal["error", "warning"] = "error"
 
     def render(self) -> str:
-        where = self.location.render() if self.location else "<workflow>"
         path = f" {self.path}:" if self.path else ""
-        tag = " warning:" if self.severity == "warning" else ""
-        text = f"{where}:{tag}{path} {self.message}"
+        if self.location is not None:
+            tag = " warning:" if self.severity == "warning" else ""
+            text = f"{self.location.render()}:{tag}{path} {self.message}"
+        else:  # not tied to a file position (e.g. --set values): say what kind of problem
+            text = f"{self.severity}:{path} {self.message}"
         if self.hint:
             text += "\n  " + self.hint.replace("\n", "\n  ")
         return text

@@ -20,9 +20,10 @@ import trio
 from . import _events as ev
 from ._agent import Agent
 from ._bus import EventBus, Observer
-from ._errors import PermanentError
+from ._errors import PermanentError, WorkflowError
 from ._outcome import RunResult
 from ._plugins import Plugins
+from ._problems import Problem
 from ._redact import redact
 from ._scheduler import _Run, new_run_id
 from ._spec import Workflow
@@ -31,16 +32,29 @@ log = structlog.get_logger()
 
 
 def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
+    """Build every agent from its kind's factory; a factory's error is a workflow problem."""
     agents: dict[str, Agent] = {}
+    problems: list[Problem] = []
     for name, config in workflow.agents.items():
         reg = plugins.agent_kinds.get(config.kind)
-        if reg is None:
-            known = ", ".join(sorted(plugins.agent_kinds)) or "none"
-            raise PermanentError(
-                f"agent {name!r}: unknown agent kind {config.kind!r} (known kinds: {known})",
-                agent=name,
+        try:
+            if reg is None:
+                known = ", ".join(sorted(plugins.agent_kinds)) or "none"
+                raise PermanentError(f"unknown agent kind {config.kind!r} (known kinds: {known})")
+            agents[name] = reg.obj(config)
+        except Exception as exc:
+            log.debug("agent_factory_failed", agent=name, exc_info=True)
+            problems.append(
+                Problem(
+                    message=f"agent {name!r} (kind {config.kind}) could not be created: "
+                    + redact(str(exc), workflow.secrets),
+                    path=f"agents.{name}",
+                    location=config.location,
+                    hint="Fix the agent's options; run with --debug to see the traceback.",
+                )
             )
-        agents[name] = reg.obj(config)
+    if problems:
+        raise WorkflowError(problems)
     return agents
 
 
@@ -109,13 +123,26 @@ async def run_workflow(
     ``run_finished`` event is still emitted before ``Cancelled`` propagates.
     """
     run_id = run_id or new_run_id()
+    with structlog.contextvars.bound_contextvars(run_id=run_id):
+        return await _run_bound(workflow, plugins, inputs, run_id, observers, rng, task_status)
+
+
+async def _run_bound(
+    workflow: Workflow,
+    plugins: Plugins,
+    inputs: Mapping[str, Any] | None,
+    run_id: str,
+    observers: Sequence[Observer],
+    rng: random.Random | None,
+    task_status: trio.TaskStatus[RunHandle],
+) -> RunResult:
+    agents = _make_agents(workflow, plugins)
     bus = EventBus(run_id=run_id, secrets=workflow.secrets)
     bus.subscribe("log", _log_observer())
     bus.subscribe_all(plugins.observers())
     for i, observer in enumerate(observers):
         bus.subscribe(f"observer {i}", observer)
     resolved_inputs = dict(inputs or {})
-    agents = _make_agents(workflow, plugins)
     run = _Run(
         workflow=workflow,
         agents=agents,
@@ -130,15 +157,14 @@ async def run_workflow(
         workflow=workflow.name,
         source=str(workflow.source or ""),
         source_hash=workflow.source_hash,
-        inputs=redact(resolved_inputs, workflow.secrets),
+        inputs=resolved_inputs,
         steps=tuple(workflow.steps),
     )
     task_status.started(RunHandle(run))
     status: ev.RunStatus = "cancelled"
     reason = "cancelled by the caller"
     try:
-        with structlog.contextvars.bound_contextvars(run_id=run_id):
-            await run.execute()
+        await run.execute()
         if run.fail_reason:
             run.mark_cancelled(run.fail_reason)
             status, reason = "failed", run.fail_reason
@@ -154,20 +180,22 @@ async def run_workflow(
         raise
     finally:
         await _close_agents(agents.values())
-        outcomes = run.outcomes()
-        counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
-        for outcome in outcomes.values():
-            counts[outcome.status] += 1
-        duration = trio.current_time() - started
-        bus.emit(ev.RunFinished, status=status, duration=duration, counts=counts, reason=reason)
-    return RunResult(
-        run_id=run_id,
-        workflow=workflow.name,
-        status=status,
-        steps=outcomes,
-        duration=duration,
-        reason=reason,
-    )
+        result = RunResult(
+            run_id=run_id,
+            workflow=workflow.name,
+            status=status,
+            steps=run.outcomes(),
+            duration=trio.current_time() - started,
+            reason=reason,
+        )
+        bus.emit(
+            ev.RunFinished,
+            status=status,
+            duration=result.duration,
+            counts=result.counts,
+            reason=reason,
+        )
+    return result
 
 
 @attrs.define(eq=False)

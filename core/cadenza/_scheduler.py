@@ -152,8 +152,9 @@ class _Run:
             self._scope = scope
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for step_id, state in self.states.items():
-                    if state.waiting == 0:
+                for step_id, state in list(self.states.items()):
+                    # A root's skip may already have readied a later step: check status.
+                    if state.waiting == 0 and state.status == "pending":
                         self._on_needs_met(step_id)
                 self._dispatch()
         self._nursery = None
@@ -170,6 +171,7 @@ class _Run:
     def _on_needs_met(self, step_id: str) -> None:
         """Every need is terminal and none blocks: check ``when:``, render inputs, queue."""
         state = self.states[step_id]
+        assert state.status == "pending", f"step {step_id} readied twice"
         step = state.step
         ctx = self._context(step)
         if step.condition is not None:

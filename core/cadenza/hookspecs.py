@@ -112,11 +112,13 @@ def cadenza_aggregators(register: Register) -> None:
 
 @hookspec
 def cadenza_fallbacks(register: Register) -> None:
-    """Offer fallback strategies, used when every agent for a step failed.
+    """Offer fallback strategies, for steps whose agents all failed.
 
     Called once, after all plugins are loaded. Call ``register(name, factory)``
     per strategy. A fallback's output must be marked degraded
-    (``AgentResult(degraded=True, source=...)``). Return value ignored.
+    (``AgentResult(degraded=True, source=...)``). The kernel records and lists
+    the registrations; steps select fallbacks with ``fallback:`` from Cadenza
+    0.2. Return value ignored.
 
     .. versionadded:: 0.1
     """
@@ -135,10 +137,12 @@ def cadenza_validators(register: Register) -> None:
 
 @hookspec
 def cadenza_stores(register: Register) -> None:
-    """Offer journal backends, selected by the URL scheme of ``--store``.
+    """Offer journal backends, selected by URL scheme.
 
     Called once, after all plugins are loaded. Call ``register(scheme,
-    factory)``; ``factory(url)`` returns a store. Return value ignored.
+    factory)``; ``factory(url)`` returns a store. The kernel records and lists
+    the registrations; the durable journal, which picks a store by the scheme
+    of ``--store URL``, arrives in Cadenza 0.2. Return value ignored.
 
     .. versionadded:: 0.1
     """

@@ -41,15 +41,6 @@ Render = Callable[[Mapping[str, Any], set[str]], Any]
 """Renders one compiled part of the template; collects missing placeholders."""
 
 
-@attrs.frozen(kw_only=True)
-class TemplateOptions:
-    """``options:`` of a ``template`` agent (``output`` null or omitted: echo the inputs)."""
-
-    output: Any = None
-    degraded: bool = False
-    delay: Duration = _NO_DELAY
-
-
 class _TemplateSyntaxError(ValueError):
     pass
 
@@ -124,6 +115,21 @@ def _compile(value: Any, path: str) -> Render:
         f"{path}: {type(value).__name__} is not JSON; use objects, lists, strings, "
         f"numbers, booleans and null"
     )
+
+
+def _check_output(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """Refuse bad placeholders when the file is loaded, so ``cadenza validate`` reports them."""
+    if value is not None:
+        _compile(value, "output")
+
+
+@attrs.frozen(kw_only=True)
+class TemplateOptions:
+    """``options:`` of a ``template`` agent (``output`` null or omitted: echo the inputs)."""
+
+    output: Any = attrs.field(default=None, validator=_check_output)
+    degraded: bool = False
+    delay: Duration = _NO_DELAY
 
 
 def _echo_inputs(inputs: Mapping[str, Any], missing: set[str]) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 import click
 
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.BAD_INPUT))
     except Exception as exc:  # a bug, not a user error: say so and how to report it
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "  This is a bug in Cadenza or a plugin. Rerun with --debug for the traceback.",

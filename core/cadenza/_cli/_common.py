@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -50,25 +51,45 @@ def fail(message: str, code: ExitCode) -> NoReturn:
     sys.exit(int(code))
 
 
+def _single_cadenza_error(exc: BaseException) -> CadenzaError | None:
+    """The Cadenza error inside a trio exception group, when that is all the group holds."""
+    if isinstance(exc, CadenzaError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = [_single_cadenza_error(e) for e in exc.exceptions]
+        if leaves and all(leaf is not None for leaf in leaves):
+            return leaves[0]
+    return None
+
+
+def _exit_code(exc: CadenzaError) -> tuple[str, ExitCode]:
+    if isinstance(exc, WorkflowError):
+        return exc.render(), ExitCode.BAD_INPUT
+    if isinstance(exc, PluginError):
+        return f"plugin error: {exc}", ExitCode.PLUGIN_ERROR
+    return f"error: {exc}", ExitCode.BAD_INPUT
+
+
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn Cadenza errors into a message and a documented exit code (tracebacks with --debug)."""
+    """Turn Cadenza errors into a message and a documented exit code.
+
+    Errors raised inside a trio run arrive wrapped in exception groups; they are
+    unwrapped first. With ``--debug`` the traceback is printed too, and the exit
+    code stays the documented one.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except WorkflowError as exc:
-            if get_state().debug:
+        except (CadenzaError, BaseExceptionGroup) as exc:
+            error = _single_cadenza_error(exc)
+            if error is None:
                 raise
-            fail(exc.render(), ExitCode.BAD_INPUT)
-        except PluginError as exc:
             if get_state().debug:
-                raise
-            fail(f"plugin error: {exc}", ExitCode.PLUGIN_ERROR)
-        except CadenzaError as exc:
-            if get_state().debug:
-                raise
-            fail(f"error: {exc}", ExitCode.BAD_INPUT)
+                traceback.print_exception(exc, file=sys.stderr)
+            message, code = _exit_code(error)
+            fail(message, code)
 
     return wrapper
 

@@ -215,8 +215,16 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
             lines.append(f"  ⤳ {outcome.step_id} skipped: {outcome.reason}")
     if result.degraded:
         lines.append(f"  degraded (fallback output): {', '.join(result.degraded)}")
-    needed = {n for step in workflow.steps.values() for n in step.needs}
-    leaves = [o for sid, o in result.steps.items() if sid not in needed and o.status == "succeeded"]
+    # The run's results: outputs that no succeeded step went on to consume.
+    consumed = {
+        need
+        for sid, step in workflow.steps.items()
+        if result.steps[sid].status == "succeeded"
+        for need in step.needs
+    }
+    leaves = [
+        o for sid, o in result.steps.items() if sid not in consumed and o.status == "succeeded"
+    ]
     if leaves:
         lines.append("outputs:")
         for outcome in leaves:

@@ -106,7 +106,9 @@ def run(
     2 bad input, 3 plugin error, 130 interrupted.
     """
     state = get_state()
-    configure_logging(level=logging.DEBUG if state.debug else logging.WARNING)
+    # The progress display reports every failure; logs would only repeat it.
+    quiet = logging.ERROR if not no_progress else logging.WARNING
+    configure_logging(level=logging.DEBUG if state.debug else quiet)
     plugins = get_plugins()
     loaded = load_workflow(file, plugins=plugins, workflow=workflow_name)
     workflow = loaded.workflow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -52,7 +51,7 @@ async def run_captured(
 
     ``plugins`` defaults to the built-ins plus ``extra_plugins`` (entry points are
     not loaded, so tests see only what they ask for). ``inputs`` are set like
-    ``--set`` (non-string values are passed as JSON). Use trio's
+    ``--set`` (strings are parsed as YAML scalars; other values are used unchanged). Use trio's
     ``autojump_clock`` fixture to make backoff and timeouts instant.
     """
     if plugins is None:
@@ -65,8 +64,12 @@ async def run_captured(
         loaded = load_workflow_data(
             source, plugins=plugins, base_dir=base_dir, workflow=workflow, environ=environ
         )
-    overrides = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (inputs or {}).items()}
+    given = dict(inputs or {})
+    # Strings are parsed like --set values; other values are used as they are, but
+    # their names still go through resolve_inputs so unknown inputs are refused.
+    overrides = {k: v if isinstance(v, str) else "null" for k, v in given.items()}
     resolved = resolve_inputs(loaded.workflow, overrides)
+    resolved.update({k: v for k, v in given.items() if not isinstance(v, str)})
     events: list[Event] = []
     result = await run_workflow(
         loaded.workflow, plugins=plugins, inputs=resolved, observers=[events.append], rng=rng
