@@ -46,18 +46,26 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 def render_path(path: Iterable[PathKey]) -> str:
     """``("steps", "build", "needs", 0)`` -> ``steps.build.needs[0]``.
 
-    Keys that are not plain names are JSON-quoted (``steps["build docs"]``), the
-    same way ``_expr`` names the strings it reports on.
+    Keys that are not plain names are JSON-quoted (``steps["build docs"]``).
     """
     out = ""
     for key in path:
-        if isinstance(key, int) and not isinstance(key, bool):
-            out += f"[{key}]"
-        elif isinstance(key, str) and _PLAIN_KEY.match(key):
-            out += f".{key}" if out else key
-        else:
-            out += f"[{json.dumps(key, ensure_ascii=False, default=str)}]"
+        out = child_path(out, key)
     return out
+
+
+def child_path(parent: str, key: Any) -> str:
+    """The rendered path of ``key`` under the rendered path ``parent``.
+
+    ``child_path("steps.build", "with")`` -> ``steps.build.with``; an index or
+    a key that is not a plain name goes in brackets. ``_expr`` names the
+    strings it compiles with this, so the loader can map its paths back.
+    """
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{parent}[{key}]"
+    if isinstance(key, str) and _PLAIN_KEY.match(key):
+        return f"{parent}.{key}" if parent else key
+    return f"{parent}[{json.dumps(key, ensure_ascii=False, default=str)}]"
 
 
 converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)

@@ -1,0 +1,214 @@
+"""Running compiled expressions: render trees for ``with:`` values, and evaluation.
+
+:func:`~cadenza._expr.compile_value` turns a ``with:`` value into a tree of
+nodes, built only where there is something to evaluate; rendering walks it
+with one :class:`Scope` per render, which converts just the inputs and step
+outputs the expressions reference into CEL (outputs can be large), once.
+Every failure becomes an :class:`~cadenza.ExpressionError` naming the
+expression and the path of the string it came from.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+import celpy
+import celpy.celtypes as celtypes
+from celpy.adapter import json_to_cel
+from celpy.evaluation import CELEvalError, CELUnsupportedError
+
+from ._errors import ExpressionError
+from ._expr_explain import explain_failure, tidy_message
+from ._expr_values import NotJSONError, compact_json, to_plain
+
+if TYPE_CHECKING:
+    from ._expr import ExpressionContext
+
+__all__ = [
+    "ExpressionNode",
+    "InterpolationNode",
+    "LiteralNode",
+    "MappingNode",
+    "Node",
+    "Program",
+    "Scope",
+    "SequenceNode",
+]
+
+
+@attrs.frozen(eq=False)
+class Program:
+    """One compiled expression text: its runner, references and problems (shared via cache)."""
+
+    text: str
+    runner: celpy.Runner | None
+    step_refs: frozenset[str]
+    input_refs: frozenset[str]
+    problems: tuple[tuple[str, str], ...]  # (message, hint)
+
+
+class Node(Protocol):
+    """A part of a compiled ``with:`` value that can produce its rendered value."""
+
+    def render(self, scope: Scope) -> Any: ...
+
+
+@attrs.frozen(eq=False)
+class LiteralNode:
+    """A value with nothing to evaluate, rendered as it is (or with its escapes undone)."""
+
+    value: Any
+
+    def render(self, scope: Scope) -> Any:
+        return self.value
+
+
+@attrs.frozen(eq=False)
+class ExpressionNode:
+    """A string that is exactly one ``${{ }}``: the expression's value, with its type."""
+
+    program: Program
+    path: str
+
+    def render(self, scope: Scope) -> Any:
+        return scope.evaluate(self.program, self.path)
+
+
+@attrs.frozen(eq=False)
+class InterpolationNode:
+    """Text around or between expressions: a string, non-strings written as compact JSON."""
+
+    parts: tuple[str | Program, ...]
+    path: str
+
+    def render(self, scope: Scope) -> str:
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            else:
+                value = scope.evaluate(part, self.path)
+                out.append(value if isinstance(value, str) else compact_json(value))
+        return "".join(out)
+
+
+@attrs.frozen(eq=False)
+class MappingNode:
+    """A mapping with something to render in it; keys are plain text."""
+
+    items: tuple[tuple[Any, Node], ...]
+
+    def render(self, scope: Scope) -> dict[Any, Any]:
+        return {key: node.render(scope) for key, node in self.items}
+
+
+@attrs.frozen(eq=False)
+class SequenceNode:
+    """A list with something to render in it."""
+
+    items: tuple[Node, ...]
+
+    def render(self, scope: Scope) -> list[Any]:
+        return [node.render(scope) for node in self.items]
+
+
+class Scope:
+    """One render or evaluation: the context, and its CEL activation built on first use."""
+
+    __slots__ = ("_activation", "ctx", "input_refs", "step_refs")
+
+    def __init__(
+        self, ctx: ExpressionContext, input_refs: frozenset[str], step_refs: frozenset[str]
+    ) -> None:
+        self.ctx = ctx
+        self.input_refs = input_refs
+        self.step_refs = step_refs
+        self._activation: dict[str, Any] | None = None
+
+    def activation(self, program: Program, where: str) -> dict[str, Any]:
+        """The CEL values of the referenced inputs and steps, converted once per scope."""
+        # Only what the expressions reference is converted: outputs can be large.
+        if self._activation is None:
+            inputs: dict[Any, Any] = {}
+            for name in sorted(self.input_refs):
+                if name in self.ctx.inputs:
+                    label = f"inputs.{name}"
+                    inputs[celtypes.StringType(name)] = _to_cel(
+                        self.ctx.inputs[name], label, program, where
+                    )
+            steps: dict[Any, Any] = {}
+            for step_id in sorted(self.step_refs):
+                view = self.ctx.steps.get(step_id)
+                if view is not None:
+                    label = f"steps.{step_id}.output"
+                    steps[celtypes.StringType(step_id)] = celtypes.MapType(
+                        {
+                            celtypes.StringType("status"): celtypes.StringType(view.status),
+                            celtypes.StringType("output"): _to_cel(
+                                view.output, label, program, where
+                            ),
+                        }
+                    )
+            self._activation = {
+                "inputs": celtypes.MapType(inputs),
+                "steps": celtypes.MapType(steps),
+            }
+        return self._activation
+
+    def evaluate(self, program: Program, where: str) -> Any:
+        """Run ``program`` and return its result as a plain JSON value."""
+        runner = program.runner
+        if runner is None:
+            message, _hint = program.problems[0] if program.problems else ("not compiled", "")
+            raise ExpressionError(message, expression=program.text, where=where)
+        activation = self.activation(program, where)
+        try:
+            result = runner.evaluate(activation)
+        except CELEvalError as exc:
+            raise self._explained(exc, program, activation, where) from exc
+        except CELUnsupportedError as exc:
+            raise ExpressionError(
+                f"not supported by this CEL implementation: {exc}",
+                expression=program.text,
+                where=where,
+            ) from exc
+        except Exception as exc:  # celpy bugs surface as arbitrary exceptions
+            raise ExpressionError(
+                f"evaluation failed: {type(exc).__name__}: {tidy_message(str(exc))}",
+                expression=program.text,
+                where=where,
+            ) from exc
+        try:
+            return to_plain(result)
+        except CELEvalError as exc:
+            raise self._explained(exc, program, activation, where) from exc
+        except NotJSONError as exc:
+            raise ExpressionError(str(exc), expression=program.text, where=where) from None
+
+    def _explained(
+        self, exc: CELEvalError, program: Program, activation: dict[str, Any], where: str
+    ) -> ExpressionError:
+        """celpy's evaluation error as an ExpressionError saying what failed and why."""
+        return ExpressionError(
+            explain_failure(exc, program, activation, self.ctx),
+            expression=program.text,
+            where=where,
+        )
+
+
+def _to_cel(value: Any, label: str, program: Program, where: str) -> Any:
+    """``value`` (``label`` says whose) as CEL; an ExpressionError when CEL cannot hold it."""
+    try:
+        return json_to_cel(value)
+    except (ValueError, TypeError) as exc:
+        reason = (
+            "an integer is outside CEL's 64-bit range"
+            if str(exc) == "overflow"
+            else tidy_message(str(exc))
+        )
+        raise ExpressionError(
+            f"{label} holds a value expressions cannot use: {reason}",
+            expression=program.text,
+            where=where,
+        ) from exc

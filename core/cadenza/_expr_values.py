@@ -1,0 +1,93 @@
+"""CEL values as plain JSON, and how CEL names and shows them in messages.
+
+What an expression gives back leaves ``_expr`` as plain JSON data (``bool``,
+``int``, ``float``, ``str``, ``None``, ``list``, ``dict``), never celpy's own
+types, so rendered ``with:`` values can be stored, compared and sent as they
+are. Timestamps and durations become their text, map keys become strings the
+way JSON writes them, and a result JSON cannot hold is an error, not a repr.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import celpy.celtypes as celtypes
+from celpy.evaluation import CELEvalError
+
+__all__ = ["NotJSONError", "cel_type_name", "compact_json", "to_plain"]
+
+
+class NotJSONError(Exception):
+    """A CEL result that JSON cannot hold (bytes, a type): the message says which."""
+
+
+def to_plain(value: Any) -> Any:
+    """A CEL result as plain JSON data (celpy's types subclass Python's, so test in order)."""
+    if value is None:
+        return None
+    if isinstance(value, CELEvalError):
+        raise value
+    if isinstance(value, bool | celtypes.BoolType):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, celtypes.TimestampType | celtypes.DurationType):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_plain_key(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_plain(item) for item in value]
+    if isinstance(value, bytes):
+        raise NotJSONError("the result is bytes, which have no JSON form; convert with string(...)")
+    raise NotJSONError(f"the result is a {cel_type_name(value)}, which has no JSON form")
+
+
+def _plain_key(key: Any) -> str:
+    """A map key as JSON writes it: a string, or the compact JSON of anything else."""
+    plain = to_plain(key)
+    return plain if isinstance(plain, str) else compact_json(plain)
+
+
+def cel_type_name(value: Any) -> str:
+    """``value``'s type as CEL names it (``int``, ``map``, ``null``), for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, CELEvalError):
+        return "error"
+    if isinstance(value, bool | celtypes.BoolType):
+        return "bool"
+    if isinstance(value, celtypes.UintType):
+        return "uint"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, Mapping):
+        return "map"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, celtypes.TimestampType):
+        return "timestamp"
+    if isinstance(value, celtypes.DurationType):
+        return "duration"
+    if isinstance(value, type):
+        return "type"
+    return type(value).__name__
+
+
+def compact_json(value: Any, *, limit: int | None = None) -> str:
+    """``value`` as JSON without spaces, cut to ``limit`` characters: how values are shown."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if limit is not None and len(text) > limit:
+        return text[: limit - 3] + "..."
+    return text
