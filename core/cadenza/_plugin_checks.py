@@ -1,0 +1,197 @@
+"""The checks that decide whether a plugin that imported may load.
+
+They are kept apart from the loader because they are its policy, not its
+mechanics: each one looks at a single plugin and returns the reasons to refuse
+it (empty when there are none), so the loader can record a plugin as
+``refused`` without stopping the others. That is also where the messages
+live, and a refusal message has to say what is wrong and how to fix it:
+
+- :func:`check_fence`: the plugin's ``CADENZA_HOOK_API`` must be a PEP 440
+  specifier containing :data:`cadenza.HOOK_API_VERSION`; a refusal says
+  which side (kernel or plugin) to upgrade.
+- :func:`check_hookimpls`: every hook implementation must name a kernel hook
+  (``check_pending`` semantics, per plugin, with a did-you-mean), be a plain
+  ``def`` (``async def`` is refused with the wrong and the right form) and not
+  be a wrapper (the kernel calls registration hooks and observers one by one).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Iterable, Sequence
+
+import pluggy
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from ._plugins import HOOK_API_ATTRIBUTE, OBSERVER_HOOK, object_label
+
+__all__ = ["check_fence", "check_hookimpls", "did_you_mean"]
+
+
+# -- the hook API version fence ------------------------------------------------
+
+
+def check_fence(plugin: object, *, label: str, distribution: str, require_declaration: bool) -> str:
+    """Return why ``plugin``'s declared hook API range excludes this kernel, or ``""``.
+
+    ``label`` names the plugin in the message and ``distribution`` is what to
+    upgrade; without ``require_declaration`` a plugin that declares no range passes.
+    """
+    declared = _declared_range(plugin)
+    current = _kernel_hook_api()
+    if declared is None:
+        if not require_declaration:
+            return ""
+        return (
+            f"{label} does not declare which hook API versions it supports; this cadenza "
+            f"implements {current}. Its module {_module_name(plugin)} needs a line like "
+            f'{HOOK_API_ATTRIBUTE} = ">={current},<{Version(current).major + 1}". '
+            f"Upgrade {distribution or label}, or ask its author to add it."
+        )
+    try:
+        if not isinstance(declared, str):
+            raise InvalidSpecifier(repr(declared))
+        spec = SpecifierSet(declared)
+    except InvalidSpecifier:
+        return (
+            f"{label} declares {HOOK_API_ATTRIBUTE} = {declared!r}, which is not a PEP 440 "
+            f'version specifier; this cadenza implements {current}. Write e.g. ">={current},'
+            f'<{Version(current).major + 1}" in {_module_name(plugin)}.'
+        )
+    if spec.contains(current, prereleases=True):
+        return ""
+    dist = distribution or label
+    if _needs_newer_kernel(spec, Version(current)):
+        advice = (
+            f"Upgrade cadenza to a release that implements a version in {spec}, "
+            f"or install an older {dist} that supports {current}."
+        )
+    else:
+        advice = f"Upgrade {dist}, or install a cadenza that implements a version in its range."
+    return f"{label} supports hook API {spec}; this cadenza implements {current}. {advice}"
+
+
+def _declared_range(plugin: object) -> object:
+    """The plugin's ``CADENZA_HOOK_API``: on the object itself, else on its module."""
+    missing = object()
+    value = getattr(plugin, HOOK_API_ATTRIBUTE, missing)
+    if value is missing:
+        module = inspect.getmodule(plugin)
+        value = getattr(module, HOOK_API_ATTRIBUTE, None) if module is not None else None
+    return None if value is missing else value
+
+
+def _kernel_hook_api() -> str:
+    from ._version import HOOK_API_VERSION
+
+    return HOOK_API_VERSION
+
+
+def _needs_newer_kernel(spec: SpecifierSet, current: Version) -> bool:
+    """Whether ``spec`` only admits hook API versions newer than ``current``."""
+    for item in spec:
+        if item.operator not in (">", ">=", "~=", "=="):
+            continue
+        try:
+            lowest = Version(item.version.removesuffix(".*"))
+        except InvalidVersion:
+            continue
+        if lowest > current:
+            return True
+    return False
+
+
+# -- hook implementations ------------------------------------------------------
+
+
+def check_hookimpls(
+    pm: pluggy.PluginManager,
+    plugin: object,
+    impls: Sequence[tuple[str, pluggy.HookImpl]],
+    *,
+    label: str,
+    value: str,
+) -> list[str]:
+    """Per-plugin ``check_pending`` plus Cadenza's rules (no async, no wrappers).
+
+    ``impls`` are ``plugin``'s own ``(hook name, implementation)`` pairs,
+    ``label`` names it in messages and ``value`` is its entry-point target.
+    """
+    known = _known_hooks(pm)
+    problems: list[str] = []
+    if not impls:
+        problems.append(
+            f"{label}: {value} implements no Cadenza hook: decorate its hook "
+            f"functions with @cadenza.hookimpl (known hooks: {', '.join(known)})."
+        )
+    for hook_name, impl in impls:
+        if hook_name not in known:
+            if not impl.optionalhook:
+                problems.append(
+                    f"{label}: unknown hook {hook_name!r} in {_module_name(plugin)}."
+                    f"{did_you_mean(hook_name, known)} Known hooks: {', '.join(known)}."
+                )
+            continue
+        fn = impl.function
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            problems.append(_async_problem(label, hook_name, impl))
+        elif impl.wrapper or impl.hookwrapper:
+            problems.append(
+                f"{label}: {hook_name} is declared as a hook wrapper; the kernel calls "
+                f"{hook_name} implementations one by one, so wrappers are not supported. "
+                "Drop wrapper=True/hookwrapper=True and return normally."
+            )
+    return problems
+
+
+def _known_hooks(pm: pluggy.PluginManager) -> list[str]:
+    return sorted(
+        name
+        for name, caller in vars(pm.hook).items()
+        if not name.startswith("_") and isinstance(caller, pluggy.HookCaller) and caller.has_spec()
+    )
+
+
+def _async_problem(label: str, hook_name: str, impl: pluggy.HookImpl) -> str:
+    params = ", ".join(impl.argnames)
+    wrong = f"    @cadenza.hookimpl\n    async def {hook_name}({params}):\n        ..."
+    if hook_name == OBSERVER_HOOK:
+        where = (
+            "Observers run synchronously on the trio thread: hand the event to a task "
+            "you own and await there"
+        )
+        right = (
+            f"    @cadenza.hookimpl\n    def {hook_name}({params}):\n"
+            "        send_channel.send_nowait(event)  # a trio memory channel your task reads"
+        )
+    else:
+        where = (
+            "Hooks are called synchronously and never awaited: register factories, "
+            "and await inside the registered objects (Agent.run, Agent.aclose)"
+        )
+        right = (
+            f"    @cadenza.hookimpl\n    def {hook_name}({params}):\n"
+            '        register("mykind", MyAgent.from_config)\n\n'
+            "    class MyAgent:\n"
+            "        async def run(self, request):  # await here\n            ..."
+        )
+    return (
+        f"{label}: {hook_name} is an 'async def' hook implementation. {where}.\n"
+        f"  Wrong:\n{wrong}\n  Right:\n{right}"
+    )
+
+
+# -- message helpers -------------------------------------------------------------
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``" Did you mean 'x'?"`` for the closest of ``known`` to ``name``, else ``""``."""
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def _module_name(plugin: object) -> str:
+    module = inspect.getmodule(plugin)
+    return module.__name__ if module is not None else object_label(plugin)
