@@ -1,11 +1,12 @@
-"""The kernel's own plugin: built-in agent kinds, registered like any plugin's."""
+"""The kernel's own plugin: built-in agent kinds and the SQLite store, registered as plugins do."""
 
 from __future__ import annotations
 
 from ._agents._http import HttpAgent, HttpOptions
 from ._agents._python import PythonAgent, PythonOptions
 from ._agents._template import TemplateAgent, TemplateOptions
-from .hookspecs import RegisterAgentKind, hookimpl
+from ._store_sqlite import SqliteStore
+from .hookspecs import Register, RegisterAgentKind, hookimpl
 
 CADENZA_HOOK_API = ">=1.0,<2"
 
@@ -15,3 +16,8 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
     register("http", HttpAgent.from_config, options=HttpOptions)
     register("python", PythonAgent.from_config, options=PythonOptions)
     register("template", TemplateAgent.from_config, options=TemplateOptions)
+
+
+@hookimpl
+def cadenza_stores(register: Register) -> None:
+    register("sqlite", SqliteStore)

@@ -31,6 +31,8 @@ class EventBus:
     secrets: frozenset[str] = frozenset()
     clock: Callable[[], float] = time.time
     events_emitted: int = 0
+    recorder: Observer | None = None
+    """Sees every event first; unlike observers, its errors propagate (the journal)."""
 
     def subscribe(self, name: str, observer: Observer) -> None:
         self.observers.append((name, observer))
@@ -44,6 +46,8 @@ class EventBus:
             fields = redact(fields, self.secrets)
         event = cls(run_id=self.run_id, seq=self.events_emitted, at=self.clock(), **fields)
         self.events_emitted += 1
+        if self.recorder is not None:
+            self.recorder(event)
         for item in list(self.observers):
             name, observer = item
             try:

@@ -68,6 +68,23 @@ class RunStarted(Event):
 
 
 @attrs.frozen(kw_only=True)
+class RunResumed(Event):
+    """A run continues from its journal in a new process.
+
+    ``restored`` steps keep the outputs journaled earlier and are not executed
+    again; every other step runs (again). ``from_step`` is set when the user
+    asked to re-run a step and its descendants.
+    """
+
+    kind: ClassVar[str] = "run_resumed"
+    workflow: str
+    source_hash: str
+    restored: tuple[str, ...]
+    rerun: tuple[str, ...]
+    from_step: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class StepReady(Event):
     """Every need of a step is satisfied and its ``when:`` held; it waits for capacity."""
 
@@ -117,6 +134,22 @@ class StepSucceeded(Event):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StepCacheHit(Event):
+    """A step's output was reused from the cache instead of calling an agent.
+
+    ``key`` identifies agent kind, options (secrets excluded), ``uses`` and the
+    resolved inputs; ``source_run`` and ``source_step`` say where it came from.
+    """
+
+    kind: ClassVar[str] = "step_cache_hit"
+    step_id: str
+    key: str
+    source_run: str
+    source_step: str
+    created_at: float
 
 
 @attrs.frozen(kw_only=True)

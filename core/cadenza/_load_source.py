@@ -52,6 +52,7 @@ class LoadRequest:
     select: str | None
     every: bool
     environ: Mapping[str, str] | None
+    text: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -101,7 +102,7 @@ def check_text(text: str, *, filename: str, request: LoadRequest) -> Checked:
             hint="A workflow needs at least agents: and steps: (see docs/workflow-reference.md).",
         )
         return Checked(workflows={}, names=(), problems=[empty])
-    checked = check_data(doc.data, doc=doc, request=request)
+    checked = check_data(doc.data, doc=doc, request=attrs.evolve(request, text=text))
     checked.problems.extend(doc.problems)
     if doc.problems:  # a duplicate key makes the file invalid even if the rest is fine
         checked.workflows.clear()
@@ -123,7 +124,11 @@ def check_data(data: Any, *, doc: YamlDocument | None, request: LoadRequest) -> 
             "Start the file with keys like agents: and steps:.",
         )
         return Checked(workflows={}, names=(), problems=ctx.finish())
-    common = {"source": request.source, "source_hash": request.digest}
+    common = {
+        "source": request.source,
+        "source_hash": request.digest,
+        "source_text": request.text,
+    }
     if "workflows" in data:
         workflows, names = SeedFormat(ctx).load(
             data, select=request.select, every=request.every, common=common

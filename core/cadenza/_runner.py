@@ -20,13 +20,17 @@ import trio
 from . import _events as ev
 from ._agent import Agent
 from ._bus import EventBus, Observer
+from ._cache import StepCache
 from ._errors import PermanentError, WorkflowError
+from ._journal import Journal
 from ._outcome import RunResult
 from ._plugins import Plugins
 from ._problems import Problem
 from ._redact import redact
+from ._resume import ResumePlan
 from ._scheduler import _Run, new_run_id
 from ._spec import Workflow
+from ._store import Store
 
 log = structlog.get_logger()
 
@@ -109,6 +113,9 @@ async def run_workflow(
     run_id: str | None = None,
     observers: Sequence[Observer] = (),
     rng: random.Random | None = None,
+    store: Store | None = None,
+    resume: ResumePlan | None = None,
+    use_cache: bool = True,
     task_status: trio.TaskStatus[RunHandle] = trio.TASK_STATUS_IGNORED,
 ) -> RunResult:
     """Run ``workflow`` to the end and return what happened.
@@ -116,54 +123,99 @@ async def run_workflow(
     ``inputs`` are the resolved run inputs (defaults applied, see
     ``resolve_inputs``). ``observers`` receive every event, after the log and
     the ``cadenza_on_event`` plugins. ``rng`` drives retry jitter (inject a
-    seeded ``random.Random`` for reproducible runs). Started with
-    ``nursery.start(run_workflow, ...)``, it reports a :class:`RunHandle`
-    whose ``cancel()`` stops the run cleanly; the result then has status
-    ``"cancelled"``. If the *caller's* scope is cancelled instead, the run's
-    ``run_finished`` event is still emitted before ``Cancelled`` propagates.
+    seeded ``random.Random`` for reproducible runs).
+
+    With a ``store``, the run is journaled (see ``_journal``): it is recorded
+    before its first step starts, each step's success is durable before its
+    dependents start, ``cache:`` steps reuse earlier outputs (unless
+    ``use_cache`` is false), and ``cadenza cancel`` from another process stops
+    it. ``resume`` (from :func:`plan_resume`) continues a journaled run:
+    its kept outputs are restored and the rest runs, under the same run id.
+
+    Started with ``nursery.start(run_workflow, ...)``, it reports a
+    :class:`RunHandle` whose ``cancel()`` stops the run cleanly; the result then
+    has status ``"cancelled"``. If the *caller's* scope is cancelled instead,
+    ``run_finished`` is still emitted (and journaled) before ``Cancelled``
+    propagates.
     """
+    if resume is not None:
+        run_id = resume.run_id
+        inputs = resume.record.inputs
     run_id = run_id or new_run_id()
     with structlog.contextvars.bound_contextvars(run_id=run_id):
-        return await _run_bound(workflow, plugins, inputs, run_id, observers, rng, task_status)
+        agents = _make_agents(workflow, plugins)
+        bus = EventBus(
+            run_id=run_id,
+            secrets=workflow.secrets,
+            events_emitted=resume.next_seq if resume is not None else 0,
+        )
+        bus.subscribe("log", _log_observer())
+        bus.subscribe_all(plugins.observers())
+        for i, observer in enumerate(observers):
+            bus.subscribe(f"observer {i}", observer)
+        run = _Run(
+            workflow=workflow,
+            agents=agents,
+            bus=bus,
+            inputs=dict(inputs or {}),
+            rng=rng or random.Random(),
+            run_id=run_id,
+        )
+        if store is None:
+            return await _execute(run, agents, resume, task_status)
+        journal = Journal(store=store, run_id=run_id)
+        bus.recorder = journal.observe
+        run.journal = journal
+        if use_cache:
+            run.cache = StepCache(store=store, limiter=trio.CapacityLimiter(1))
+        async with trio.open_nursery() as journal_nursery:
+            await journal_nursery.start(journal.run_writer)
+            journal_nursery.start_soon(journal.watch_cancel, run.cancel)
+            if resume is not None:
+                journal.adopt(resume.record)
+            else:
+                journal.add_source(workflow.source_text)
+            try:
+                return await _execute(run, agents, resume, task_status)
+            finally:
+                with trio.move_on_after(30, shield=True):
+                    await journal.flush()
+                journal_nursery.cancel_scope.cancel()
 
 
-async def _run_bound(
-    workflow: Workflow,
-    plugins: Plugins,
-    inputs: Mapping[str, Any] | None,
-    run_id: str,
-    observers: Sequence[Observer],
-    rng: random.Random | None,
+async def _execute(
+    run: _Run,
+    agents: Mapping[str, Agent],
+    resume: ResumePlan | None,
     task_status: trio.TaskStatus[RunHandle],
 ) -> RunResult:
-    agents = _make_agents(workflow, plugins)
-    bus = EventBus(run_id=run_id, secrets=workflow.secrets)
-    bus.subscribe("log", _log_observer())
-    bus.subscribe_all(plugins.observers())
-    for i, observer in enumerate(observers):
-        bus.subscribe(f"observer {i}", observer)
-    resolved_inputs = dict(inputs or {})
-    run = _Run(
-        workflow=workflow,
-        agents=agents,
-        bus=bus,
-        inputs=resolved_inputs,
-        rng=rng or random.Random(),
-        run_id=run_id,
-    )
+    workflow, bus = run.workflow, run.bus
     started = trio.current_time()
-    bus.emit(
-        ev.RunStarted,
-        workflow=workflow.name,
-        source=str(workflow.source or ""),
-        source_hash=workflow.source_hash,
-        inputs=resolved_inputs,
-        steps=tuple(workflow.steps),
-    )
-    task_status.started(RunHandle(run))
+    if resume is None:
+        first = bus.emit(
+            ev.RunStarted,
+            workflow=workflow.name,
+            source=str(workflow.source or ""),
+            source_hash=workflow.source_hash,
+            inputs=run.inputs,
+            steps=tuple(workflow.steps),
+        )
+    else:
+        run.restore(resume.outputs)
+        first = bus.emit(
+            ev.RunResumed,
+            workflow=workflow.name,
+            source_hash=workflow.source_hash,
+            restored=tuple(resume.outputs),
+            rerun=tuple(s for s in workflow.steps if s not in resume.outputs),
+            from_step=resume.from_step,
+        )
     status: ev.RunStatus = "cancelled"
     reason = "cancelled by the caller"
     try:
+        if run.journal is not None:  # the run is on record before any step starts
+            await run.journal.wait_durable(first.seq)
+        task_status.started(RunHandle(run))
         await run.execute()
         if run.fail_reason:
             run.mark_cancelled(run.fail_reason)
@@ -181,7 +233,7 @@ async def _run_bound(
     finally:
         await _close_agents(agents.values())
         result = RunResult(
-            run_id=run_id,
+            run_id=run.run_id,
             workflow=workflow.name,
             status=status,
             steps=run.outcomes(),

@@ -36,8 +36,11 @@ import trio
 from . import _events as ev
 from ._agent import Agent, AgentRequest, AgentResult
 from ._bus import EventBus
+from ._cache import StepCache
+from ._cache import cache_key as step_cache_key
 from ._errors import AgentError, AgentTimeoutError, ExpressionError, PermanentError
 from ._expr import ExpressionContext, StepView
+from ._journal import Journal
 from ._outcome import StepOutcome, StepStatus
 from ._redact import redact
 from ._spec import Step, Workflow
@@ -122,6 +125,8 @@ class _Run:
     _pools: list[_Pool] = attrs.field(factory=list)
     _releases: list[tuple[str, bool]] = attrs.field(factory=list)
     _releasing: bool = False
+    journal: Journal | None = None
+    cache: StepCache | None = None
 
     def __attrs_post_init__(self) -> None:
         slots = {
@@ -165,6 +170,16 @@ class _Run:
             self.cancel_reason = reason
         if self._scope is not None:
             self._scope.cancel()
+
+    def restore(self, outputs: Mapping[str, Any]) -> None:
+        """Mark steps as succeeded with journaled outputs (resume); they will not run."""
+        for step_id, output in outputs.items():
+            state = self.states[step_id]
+            state.status = "succeeded"
+            state.output = output
+            self.unfinished -= 1
+            for dep_id in self.dependents[step_id]:
+                self.states[dep_id].waiting -= 1
 
     # -- readiness -------------------------------------------------------------
 
@@ -246,10 +261,15 @@ class _Run:
 
     async def _attempt(self, state: _StepState, slot: _AgentSlot) -> None:
         step = state.step
-        attempt = state.attempts
         now = trio.current_time()
         if state.started_at is None:
             state.started_at = now
+        cache_key = None
+        if step.cache is not None and self.cache is not None:
+            cache_key = step_cache_key(self.workflow.agents[slot.name], step, state.inputs or {})
+            if await self._reuse_cached(state, slot, cache_key):
+                return
+        attempt = state.attempts
         key = idempotency_key(self.run_id, step.id)
         self.bus.emit(
             ev.AttemptStarted,
@@ -295,15 +315,58 @@ class _Run:
                 step_id=step.id,
             )
         if isinstance(result, AgentResult) and error is None:
-            self._succeed(state, slot.name, result, end)
+            seq = self._succeed(state, slot.name, result, end)
+            if cache_key is not None and self.journal is not None and step.cache is not None:
+                self.journal.add_cache(
+                    StepCache.entry(
+                        cache_key, result.output, step.cache, run_id=self.run_id, step_id=step.id
+                    )
+                )
+            await self._released_when_durable(step.id, seq)
         else:
             assert error is not None
             self._attempt_failed(state, slot.name, error, end - now)
         self._dispatch()
 
+    async def _reuse_cached(self, state: _StepState, slot: _AgentSlot, key: str) -> bool:
+        """Serve the step from the cache if an entry exists; True when it did."""
+        assert self.cache is not None
+        try:
+            entry = await self.cache.lookup(key)
+        except BaseException:
+            slot.in_flight -= 1
+            self.in_flight -= 1
+            raise
+        if entry is None:
+            return False
+        slot.in_flight -= 1
+        self.in_flight -= 1
+        state.attempts -= 1  # no agent was called
+        self.bus.emit(
+            ev.StepCacheHit,
+            step_id=state.step.id,
+            key=key,
+            source_run=entry.run_id,
+            source_step=entry.step_id,
+            created_at=entry.created_at,
+        )
+        result = AgentResult(output=entry.output, source="cache")
+        seq = self._succeed(state, "cache", result, trio.current_time())
+        await self._released_when_durable(state.step.id, seq)
+        self._dispatch()
+        return True
+
+    async def _released_when_durable(self, step_id: str, seq: int) -> None:
+        """Release dependents once the success (event ``seq``) is durable in the journal."""
+        if self.journal is not None:
+            self._dispatch()  # the freed slot can serve other ready steps meanwhile
+            await self.journal.wait_durable(seq)
+        self._release(step_id, blocked=False)
+
     # -- outcomes --------------------------------------------------------------
 
-    def _succeed(self, state: _StepState, agent: str, result: AgentResult, end: float) -> None:
+    def _succeed(self, state: _StepState, agent: str, result: AgentResult, end: float) -> int:
+        """Record the success and return its event's ``seq``; the caller releases dependents."""
         step_id = state.step.id
         state.status = "succeeded"
         state.output = result.output
@@ -311,7 +374,7 @@ class _Run:
         state.agent = agent
         state.ended_at = end
         self.unfinished -= 1
-        self.bus.emit(
+        event = self.bus.emit(
             ev.StepSucceeded,
             step_id=step_id,
             attempt=state.attempts,
@@ -324,7 +387,7 @@ class _Run:
             output_tokens=result.usage.output_tokens,
             cost_usd=result.cost_usd,
         )
-        self._release(step_id, blocked=False)
+        return event.seq
 
     def _attempt_failed(
         self, state: _StepState, agent: str, error: BaseException, duration: float

@@ -91,6 +91,18 @@ class RetryPolicy:
 
 
 @attrs.frozen(kw_only=True)
+class CachePolicy:
+    """``cache:`` on a step: reuse an earlier output for identical work.
+
+    Identical means the same agent kind, agent options (secrets excluded),
+    ``uses`` and resolved inputs. ``ttl`` (seconds) bounds the age of a reused
+    output; None keeps outputs until the journal is deleted.
+    """
+
+    ttl: float | None = attrs.field(default=None, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
 class InputSpec:
     """A run input: ``--set name=value`` on the command line overrides ``default``."""
 
@@ -128,6 +140,7 @@ class Step:
     ``inputs`` is the compiled ``with:`` mapping; ``condition`` the compiled
     ``when:``. ``if_needs_skipped`` says what happens when a needed step was
     skipped by its ``when:`` (a *failed* need always skips its dependents).
+    ``cache`` (when set) lets the step reuse an earlier identical output.
     """
 
     id: str
@@ -139,6 +152,7 @@ class Step:
     retry: RetryPolicy = RetryPolicy()
     timeout: float | None = attrs.field(default=None, validator=_positive)
     if_needs_skipped: Literal["skip", "run"] = "skip"
+    cache: CachePolicy | None = None
     location: SourceLocation | None = None
 
 
@@ -149,7 +163,8 @@ class Workflow:
     ``steps`` keeps file order. ``concurrency`` bounds in-flight attempts over
     the whole run; each agent's ``max_concurrent`` bounds its own.
     ``fail_fast`` cancels the run at the first final step failure instead of
-    skipping only the failed step's dependents.
+    skipping only the failed step's dependents. ``source_text`` is the file as
+    loaded, kept so a resumed run can show what changed since it started.
     """
 
     name: str
@@ -161,6 +176,7 @@ class Workflow:
     description: str = ""
     source: Path | None = None
     source_hash: str = ""
+    source_text: str = attrs.field(default="", repr=False, eq=False)
 
     def agents_for(self, uses: str) -> tuple[str, ...]:
         """Names of the agents that can serve ``uses`` (an agent name or a capability)."""

@@ -33,10 +33,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _add_builtin_commands() -> None:
     from ._graph import graph
     from ._plugins_cmd import plugins
+    from ._resume_cmd import resume
     from ._run import run
     from ._validate import validate
 
-    for command in (run, validate, graph, plugins):
+    for command in (run, resume, validate, graph, plugins):
         cli.add_command(command)
 
 

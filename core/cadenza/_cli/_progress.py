@@ -86,6 +86,16 @@ class Progress:
             self.run_id = event.run_id
             self._line(f"run {event.run_id} of workflow {event.workflow!r} started")
             return
+        if isinstance(event, ev.RunResumed):
+            self.run_id = event.run_id
+            for restored in event.restored:
+                if restored in self.rows:
+                    self.rows[restored] = _Row(state="succeeded", note="restored from the journal")
+            self._line(
+                f"run {event.run_id} of workflow {event.workflow!r} resumed: "
+                f"{len(event.restored)} steps restored, {len(event.rerun)} to run"
+            )
+            return
         step_id: str = getattr(event, "step_id", "")
         row = self.rows.get(step_id)
         if row is None:
@@ -104,8 +114,11 @@ class Progress:
                     f"! {event.step_id}: attempt {event.attempt} failed ({row.note}); "
                     f"retry in {event.retry_in:.1f}s"
                 )
+        elif isinstance(event, ev.StepCacheHit):
+            row.agent, row.note = "cache", f"cached output of run {event.source_run}"
         elif isinstance(event, ev.StepSucceeded):
-            row.state, row.ended, row.note = "succeeded", time.monotonic(), ""
+            row.state, row.ended = "succeeded", time.monotonic()
+            row.note = row.note if event.agent == "cache" else ""
             row.degraded = event.degraded
             if event.degraded:
                 row.note = f"degraded ({event.source or 'fallback'})"
@@ -132,7 +145,9 @@ class Progress:
 
     def _line(self, text: str) -> None:
         if not self.live:
-            self.console.print(f"[{self.elapsed():7.2f}s] {text}", markup=False, highlight=False)
+            self.console.print(
+                f"[{self.elapsed():7.2f}s] {text}", markup=False, highlight=False, soft_wrap=True
+            )
 
     def refresh(self, *, force: bool = False) -> None:
         if self._display is None:

@@ -1,0 +1,74 @@
+"""Step output caching across runs (``cache:`` on a step), kept in the journal store.
+
+A cache key is a SHA-256 over the agent kind, the agent's options with
+secrets removed (rotating an API key must not invalidate the cache, and a key
+must never be hashed into something stored), the step's ``uses`` and its
+resolved inputs. Lookups run in a worker thread, like every store call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from ._convert import converter
+from ._redact import redact
+from ._spec import AgentConfig, CachePolicy, Step
+from ._store import CacheEntry, Store
+
+_SECRET_OPTION_NAMES = frozenset({"api_key", "headers", "token", "password", "secret"})
+_KEY_VERSION = 1
+
+
+def _options_data(config: AgentConfig) -> Any:
+    options = config.options
+    data = options if isinstance(options, Mapping) else converter.unstructure(options)
+    if isinstance(data, Mapping):
+        data = {k: v for k, v in data.items() if k not in _SECRET_OPTION_NAMES}
+    return redact(data, config.secrets)
+
+
+def cache_key(config: AgentConfig, step: Step, inputs: Mapping[str, Any]) -> str:
+    """The key under which ``step``'s output for ``inputs`` from this agent is cached."""
+    material = {
+        "v": _KEY_VERSION,
+        "kind": config.kind,
+        "options": _options_data(config),
+        "uses": step.uses,
+        "inputs": inputs,
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@attrs.define(eq=False)
+class StepCache:
+    """Looks up and remembers step outputs in a store."""
+
+    store: Store
+    limiter: trio.CapacityLimiter
+
+    async def lookup(self, key: str) -> CacheEntry | None:
+        return await trio.to_thread.run_sync(
+            lambda: self.store.get_cache(key, now=time.time()), limiter=self.limiter
+        )
+
+    @staticmethod
+    def entry(
+        key: str, output: Any, policy: CachePolicy, *, run_id: str, step_id: str
+    ) -> CacheEntry:
+        now = time.time()
+        return CacheEntry(
+            key=key,
+            output=output,
+            created_at=now,
+            expires_at=None if policy.ttl is None else now + policy.ttl,
+            run_id=run_id,
+            step_id=step_id,
+        )

@@ -1,0 +1,66 @@
+"""``cadenza resume RUN``: finish an interrupted or failed run from its journal."""
+
+from __future__ import annotations
+
+import click
+
+from .._loader import load_workflow
+from .._resume import find_run, plan_resume
+from .._store import DEFAULT_STORE_URL, open_store
+from ._common import fail, get_plugins, handle_errors
+from ._execute import Display, execute, store_option
+from ._exit import ExitCode
+
+
+@click.command()
+@click.argument("run_id", metavar="RUN")
+@click.option("--from", "from_step", metavar="STEP", help="Re-run STEP and everything after it.")
+@click.option(
+    "--allow-changed", is_flag=True, help="Resume even if the workflow file changed since."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("--no-progress", is_flag=True, help="Do not show live progress.")
+@click.option("--no-cache", is_flag=True, help="Ignore cached outputs (cache: steps run anew).")
+@store_option
+@handle_errors
+def resume(
+    run_id: str,
+    from_step: str | None,
+    allow_changed: bool,
+    as_json: bool,
+    no_progress: bool,
+    no_cache: bool,
+    store_url: str | None,
+) -> None:
+    """Finish run RUN: steps that succeeded keep their outputs, the rest run again.
+
+    Steps that were in flight when the run stopped are called again with the
+    same idempotency key. The workflow file must be unchanged (or pass
+    --allow-changed). Exit codes as for `cadenza run`.
+    """
+    plugins = get_plugins()
+    store = open_store(store_url or DEFAULT_STORE_URL, plugins.registered("cadenza_stores"))
+    try:
+        record = find_run(store, run_id)
+        if not record.source:
+            fail(
+                f"error: run {run_id} was not started from a workflow file; it cannot be resumed "
+                "from the command line.",
+                ExitCode.BAD_INPUT,
+            )
+        loaded = load_workflow(record.source, plugins=plugins, workflow=record.workflow)
+        plan = plan_resume(
+            store, run_id, loaded.workflow, from_step=from_step, allow_changed=allow_changed
+        )
+    except BaseException:
+        store.close()
+        raise
+    execute(
+        loaded.workflow,
+        plugins,
+        inputs=plan.record.inputs,
+        display=Display(as_json=as_json, progress=not no_progress),
+        store=store,
+        resume=plan,
+        use_cache=not no_cache,
+    )

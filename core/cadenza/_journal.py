@@ -1,0 +1,161 @@
+"""The journal: a run's events, written durably off the trio thread with group commit.
+
+The journal observes the run's event bus. Each event is queued; one writer
+task (a child of the run's nursery) takes everything queued, writes it as one
+:class:`~cadenza._store.WriteBatch` in a worker thread, and wakes whoever
+waits for it. While a write is in flight new events pile up and go in the next
+batch: under load, one transaction carries many events (group commit); when
+idle, an event is written as soon as it arrives. Nothing sleeps or polls.
+
+Two promises rest on :meth:`Journal.wait_durable`: the run is recorded before
+its first step starts, and a step's success is durable before any dependent
+starts (so a resumed run never re-executes a step whose output it restored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import structlog
+import trio
+
+from . import _events as ev
+from ._store import CacheEntry, RunRecord, Store, WriteBatch
+
+log = structlog.get_logger()
+
+CANCEL_CHECK_INTERVAL = 0.5
+"""Seconds between checks for a ``cadenza cancel`` request from another process."""
+
+
+@attrs.define(eq=False)
+class Journal:
+    """Persists one run's events to a store; see the module docstring."""
+
+    store: Store
+    run_id: str
+    _events: list[dict[str, Any]] = attrs.field(factory=list)
+    _runs: list[RunRecord] = attrs.field(factory=list)
+    _sources: list[tuple[str, str]] = attrs.field(factory=list)
+    _cache: list[CacheEntry] = attrs.field(factory=list)
+    _queued_seq: int = -1
+    _durable_seq: int = -1
+    _wakeup: trio.Event = attrs.field(factory=trio.Event)
+    _flushed: trio.Event = attrs.field(factory=trio.Event)
+    _limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    _record: RunRecord | None = None
+    _failure: BaseException | None = None
+    batches_written: int = 0
+
+    # -- feeding -------------------------------------------------------------------
+
+    def observe(self, event: ev.Event) -> None:
+        """Event observer: queue the event (and the run record it changes) for writing."""
+        self._events.append(event.to_dict())
+        self._queued_seq = event.seq
+        if isinstance(event, ev.RunStarted):
+            self._record = RunRecord(
+                run_id=event.run_id,
+                workflow=event.workflow,
+                source=event.source,
+                source_hash=event.source_hash,
+                started_at=event.at,
+                inputs=dict(event.inputs),
+                pid=os.getpid(),
+                host=socket.gethostname(),
+            )
+            self._runs.append(self._record)
+        elif isinstance(event, ev.RunResumed) and self._record is not None:
+            self._record = attrs.evolve(
+                self._record, status="running", finished_at=None, pid=os.getpid(), reason=""
+            )
+            self._runs.append(self._record)
+        elif isinstance(event, ev.RunFinished) and self._record is not None:
+            self._record = attrs.evolve(
+                self._record,
+                status=event.status,
+                finished_at=event.at,
+                counts=dict(event.counts),
+                reason=event.reason,
+            )
+            self._runs.append(self._record)
+        self._wakeup.set()
+
+    def adopt(self, record: RunRecord) -> None:
+        """Continue an existing run (resume): later run-level events update ``record``."""
+        self._record = record
+
+    def add_source(self, text: str) -> None:
+        """Keep the workflow file's text with the run (written once, with the next batch)."""
+        if text:
+            self._sources.append((self.run_id, text))
+            self._wakeup.set()
+
+    def add_cache(self, entry: CacheEntry) -> None:
+        self._cache.append(entry)
+        self._wakeup.set()
+
+    # -- writing -------------------------------------------------------------------
+
+    def _take(self) -> tuple[WriteBatch, int]:
+        batch = WriteBatch(
+            events=self._events, runs=self._runs, sources=self._sources, cache=self._cache
+        )
+        self._events, self._runs, self._sources, self._cache = [], [], [], []
+        return batch, self._queued_seq
+
+    async def _write_pending(self) -> None:
+        batch, seq = self._take()
+        if batch:
+            await trio.to_thread.run_sync(self.store.write, batch, limiter=self._limiter)
+            self.batches_written += 1
+        self._durable_seq = max(self._durable_seq, seq)
+        flushed, self._flushed = self._flushed, trio.Event()
+        flushed.set()
+
+    async def run_writer(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The writer task: write whatever is queued, as soon as the previous write is done."""
+        task_status.started()
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup = trio.Event()
+                await self._write_pending()
+        except BaseException as exc:
+            self._failure = exc
+            self._flushed.set()  # wake waiters; they re-raise below
+            raise
+
+    async def wait_durable(self, seq: int) -> None:
+        """Return once every event up to ``seq`` is committed to the store."""
+        while self._durable_seq < seq:
+            if self._failure is not None:
+                raise self._failure
+            await self._flushed.wait()
+
+    async def flush(self) -> None:
+        """Write everything queued now (at the end of a run; the caller shields it).
+
+        Safe beside the writer task: writes are serialised, in order, by the
+        journal's one-slot FIFO limiter, and ``_durable_seq`` only grows.
+        """
+        await self._write_pending()
+
+    # -- cross-process cancel ----------------------------------------------------------
+
+    async def watch_cancel(self, cancel: Callable[[str], None]) -> None:
+        """Call ``cancel(reason)`` when another process asks for this run to be cancelled."""
+        while True:
+            await trio.sleep(CANCEL_CHECK_INTERVAL)
+            record = await trio.to_thread.run_sync(
+                self.store.get_run, self.run_id, limiter=self._limiter
+            )
+            if record is not None and record.cancel_requested:
+                cancel("cancelled by cadenza cancel")
+                return

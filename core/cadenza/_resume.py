@@ -1,0 +1,137 @@
+"""Resuming a run from its journal: what to keep, what to run again, and when to refuse.
+
+A resumed run keeps the journaled output of every step whose ``step_succeeded``
+event is in the journal (the scheduler made that event durable before any
+dependent started, so such a step is never executed again). Every other step
+runs: steps that were in flight when the process died run again with the same
+idempotency key (at-least-once for the agent call, exactly-once for the run's
+record). ``--from STEP`` drops STEP and its descendants from what is kept.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import CadenzaError
+from ._graph import descendants
+from ._spec import Workflow
+from ._store import RunRecord, Store, UnknownRunError
+
+
+class ResumeError(CadenzaError):
+    """A run cannot be resumed as asked; the message says why and what to do."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(message)
+
+
+@attrs.frozen(kw_only=True)
+class ResumePlan:
+    """What a resumed run restores and where its event sequence continues."""
+
+    record: RunRecord
+    outputs: Mapping[str, Any]
+    next_seq: int
+    from_step: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+
+def find_run(store: Store, run_id: str) -> RunRecord:
+    """The run's record, or :class:`UnknownRunError` naming recent runs."""
+    record = store.get_run(run_id)
+    if record is None:
+        recent = [r.run_id for r in store.list_runs(limit=5)]
+        raise UnknownRunError(run_id, url=store.url, recent=recent)
+    return record
+
+
+def is_alive_elsewhere(record: RunRecord) -> bool:
+    """True when the run's process is still running on this host (and is not us)."""
+    if record.status != "running" or record.pid is None or record.pid == os.getpid():
+        return False
+    if record.host and record.host != socket.gethostname():
+        return False
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def source_diff(old: str, new: str, *, name: str) -> str:
+    """A unified diff of the workflow file between the run's start and now."""
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"{name} (when the run started)",
+        tofile=f"{name} (now)",
+        n=1,
+    )
+    return "".join(lines)
+
+
+def plan_resume(
+    store: Store,
+    run_id: str,
+    workflow: Workflow,
+    *,
+    from_step: str | None = None,
+    allow_changed: bool = False,
+) -> ResumePlan:
+    """Decide how to resume ``run_id`` with ``workflow`` (the file as it is now)."""
+    record = find_run(store, run_id)
+    if is_alive_elsewhere(record):
+        raise ResumeError(
+            f"run {run_id} is still running (pid {record.pid} on {record.host}); "
+            f"stop it first (cadenza cancel {run_id}) or wait for it to finish.",
+            run_id=run_id,
+        )
+    if record.source_hash and record.source_hash != workflow.source_hash and not allow_changed:
+        old = store.read_source(run_id) or ""
+        diff = source_diff(old, workflow.source_text, name=record.source or "workflow")
+        raise ResumeError(
+            f"the workflow file changed since run {run_id} started; resuming could mix "
+            f"outputs of two different workflows.\n{diff or '(the stored text is unavailable)'}"
+            "\nUndo the change, or pass --allow-changed to resume with the file as it is now.",
+            run_id=run_id,
+        )
+    if from_step is not None and from_step not in workflow.steps:
+        raise ResumeError(
+            f"--from {from_step!r}: no such step in workflow {workflow.name!r}. "
+            + _did_you_mean(from_step, workflow.steps),
+            run_id=run_id,
+        )
+    events = store.read_events(run_id)
+    outputs: dict[str, Any] = {}
+    for event in events:
+        if event.get("kind") == "step_succeeded" and event.get("step_id") in workflow.steps:
+            outputs[event["step_id"]] = event.get("output")
+    if from_step is not None:
+        needs = {sid: list(step.needs) for sid, step in workflow.steps.items()}
+        for step_id in {from_step} | descendants(needs, from_step):
+            outputs.pop(step_id, None)
+    elif record.status == "succeeded":
+        raise ResumeError(
+            f"run {run_id} already succeeded; nothing to resume. "
+            f"To run part of it again: cadenza resume {run_id} --from STEP",
+            run_id=run_id,
+        )
+    next_seq = int(events[-1]["seq"]) + 1 if events else 0
+    return ResumePlan(record=record, outputs=outputs, next_seq=next_seq, from_step=from_step)
+
+
+def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"Did you mean {close[0]!r}?" if close else f"Steps: {', '.join(known)}."

@@ -1,0 +1,176 @@
+"""Journal stores: where runs, their events and cached outputs are kept.
+
+A store is a small, *blocking* interface: the kernel calls it from a worker
+thread (one call at a time per store), never on the trio thread, so a store
+can use any ordinary database driver. Writes arrive as a :class:`WriteBatch`
+that must be applied atomically (one transaction): that is the unit of group
+commit, and the unit of durability the scheduler waits for.
+
+Stores are selected by URL scheme (``sqlite:///path``) through the
+``cadenza_stores`` hook; the SQLite store is built in. Everything stored is
+data (JSON-compatible values), never pickles. ``cadenza.testing`` ships a
+conformance suite that every store must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+from ._errors import CadenzaError
+
+SCHEMA_VERSION = 1
+"""Version of the journal's data layout; a store refuses data from a newer one."""
+
+RunState = Literal["running", "succeeded", "failed", "cancelled"]
+
+
+class StoreError(CadenzaError):
+    """The journal store cannot be used; the message says why and what to do."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class UnknownRunError(StoreError):
+    """No run with this id is in the journal."""
+
+    def __init__(self, run_id: str, *, url: str = "", recent: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        hint = f" Recent runs: {', '.join(recent)}." if recent else " The journal has no runs."
+        super().__init__(
+            f"no run {run_id!r} in the journal {url}.{hint} List them with: cadenza runs",
+            url=url,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class RunRecord:
+    """One run, as ``cadenza runs`` and ``cadenza status`` show it.
+
+    ``status`` is ``running`` until the run finishes (a run whose process died
+    stays ``running`` in the journal until it is resumed or cancelled).
+    ``counts`` maps step states to how many steps ended in each.
+    """
+
+    run_id: str
+    workflow: str
+    source: str = ""
+    source_hash: str = ""
+    status: RunState = "running"
+    started_at: float
+    finished_at: float | None = None
+    counts: Mapping[str, int] = attrs.field(factory=dict)
+    inputs: Mapping[str, Any] = attrs.field(factory=dict)
+    pid: int | None = None
+    host: str = ""
+    reason: str = ""
+    cancel_requested: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class CacheEntry:
+    """A step output kept for reuse; ``expires_at`` None means it never expires."""
+
+    key: str
+    output: Any
+    created_at: float
+    expires_at: float | None = None
+    run_id: str = ""
+    step_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class WriteBatch:
+    """Everything one group commit writes, atomically.
+
+    ``events`` are :meth:`cadenza.Event.to_dict` data (each has ``run_id`` and
+    ``seq``; ``(run_id, seq)`` is unique). ``runs`` are upserts of run records
+    (identity fields are kept from the first insert); an upsert keeps a
+    ``cancel_requested`` flag another process set, except that a finished run
+    coming back to ``running`` (a resume) starts with the flag cleared.
+    ``sources`` are ``(run_id, workflow file text)`` pairs, written once per run.
+    """
+
+    events: Sequence[Mapping[str, Any]] = ()
+    runs: Sequence[RunRecord] = ()
+    sources: Sequence[tuple[str, str]] = ()
+    cache: Sequence[CacheEntry] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.runs or self.sources or self.cache)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A journal backend. Every method blocks; the kernel calls them off the trio thread.
+
+    Errors are :class:`StoreError` with a message that says what is wrong and
+    how to fix it; a store never overwrites data it does not recognise.
+    """
+
+    url: str
+
+    def write(self, batch: WriteBatch) -> None:
+        """Apply ``batch`` atomically; when this returns, it is durable."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run's record, or None."""
+        ...
+
+    def list_runs(
+        self, *, limit: int = 20, status: str | None = None, workflow: str | None = None
+    ) -> list[RunRecord]:
+        """Most recent runs first, optionally filtered."""
+        ...
+
+    def read_events(self, run_id: str, *, after: int = -1) -> list[dict[str, Any]]:
+        """The run's events with ``seq > after``, in ``seq`` order."""
+        ...
+
+    def read_source(self, run_id: str) -> str | None:
+        """The workflow file text the run started from, if stored."""
+        ...
+
+    def request_cancel(self, run_id: str) -> bool:
+        """Flag the run for cancellation; False if there is no such run."""
+        ...
+
+    def get_cache(self, key: str, *, now: float) -> CacheEntry | None:
+        """The cache entry for ``key`` unless missing or expired at ``now``."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources; further calls are errors."""
+        ...
+
+
+StoreFactory = Callable[[str], Store]
+"""Opens a store from its URL; registered per URL scheme with ``cadenza_stores``."""
+
+
+DEFAULT_STORE_URL = "sqlite:///.cadenza/journal.db"
+"""Where runs are journaled unless ``--store`` says otherwise (relative to the working dir)."""
+
+
+def open_store(url: str, registered: Mapping[str, Any]) -> Store:
+    """Open the store for ``url`` with the factory registered for its scheme.
+
+    ``registered`` is ``plugins.registered("cadenza_stores")``. A URL without
+    ``scheme://`` is a path to an SQLite file.
+    """
+    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    reg = registered.get(scheme)
+    if reg is None:
+        known = ", ".join(sorted(registered)) or "none"
+        raise StoreError(
+            f"no journal store for {scheme}:// URLs (known schemes: {known}). "
+            f"Install the plugin that provides it, or use sqlite:///path/to/journal.db.",
+            url=url,
+        )
+    store: Store = reg.obj(url)
+    return store
