@@ -15,6 +15,9 @@ PUBLIC = {
     "UnavailableError", "Usage", "Workflow", "WorkflowError", "__version__", "event_from_dict",
     "hookimpl", "hookspec", "load_plugins", "load_workflow", "load_workflow_data",
     "load_workflow_text", "parse_duration", "resolve_inputs", "run_workflow",
+    "RunResumed", "StepCacheHit", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy",
+    "SCHEMA_VERSION", "CacheEntry", "RunRecord", "Store", "StoreError", "UnknownRunError",
+    "WriteBatch", "open_store", "SqliteStore",
 }  # fmt: skip
 
 

@@ -28,7 +28,9 @@ from ._events import AttemptFailed as AttemptFailed
 from ._events import AttemptStarted as AttemptStarted
 from ._events import Event as Event
 from ._events import RunFinished as RunFinished
+from ._events import RunResumed as RunResumed
 from ._events import RunStarted as RunStarted
+from ._events import StepCacheHit as StepCacheHit
 from ._events import StepCancelled as StepCancelled
 from ._events import StepFailed as StepFailed
 from ._events import StepReady as StepReady
@@ -48,15 +50,28 @@ from ._plugins import Registration as Registration
 from ._plugins import load_plugins as load_plugins
 from ._problems import Problem as Problem
 from ._problems import SourceLocation as SourceLocation
+from ._resume import ResumeError as ResumeError
+from ._resume import ResumePlan as ResumePlan
+from ._resume import plan_resume as plan_resume
 from ._runner import RunHandle as RunHandle
 from ._runner import run_workflow as run_workflow
 from ._spec import AgentConfig as AgentConfig
+from ._spec import CachePolicy as CachePolicy
 from ._spec import Duration as Duration
 from ._spec import InputSpec as InputSpec
 from ._spec import RetryPolicy as RetryPolicy
 from ._spec import Step as Step
 from ._spec import Workflow as Workflow
 from ._spec import parse_duration as parse_duration
+from ._store import SCHEMA_VERSION as SCHEMA_VERSION
+from ._store import CacheEntry as CacheEntry
+from ._store import RunRecord as RunRecord
+from ._store import Store as Store
+from ._store import StoreError as StoreError
+from ._store import UnknownRunError as UnknownRunError
+from ._store import WriteBatch as WriteBatch
+from ._store import open_store as open_store
+from ._store_sqlite import SqliteStore as SqliteStore
 from ._version import HOOK_API_VERSION as HOOK_API_VERSION
 from ._version import __version__ as __version__
 from .hookspecs import hookimpl as hookimpl
@@ -65,6 +80,7 @@ from .hookspecs import hookspec as hookspec
 __all__ = [
     "EVENT_KINDS",
     "HOOK_API_VERSION",
+    "SCHEMA_VERSION",
     "Agent",
     "AgentConfig",
     "AgentError",
@@ -75,6 +91,8 @@ __all__ = [
     "AttemptFailed",
     "AttemptStarted",
     "BudgetExceededError",
+    "CacheEntry",
+    "CachePolicy",
     "CadenzaError",
     "DuplicateRegistrationError",
     "Duration",
@@ -88,25 +106,35 @@ __all__ = [
     "Plugins",
     "Problem",
     "Registration",
+    "ResumeError",
+    "ResumePlan",
     "RetryPolicy",
     "RetryableError",
     "RunFinished",
     "RunHandle",
+    "RunRecord",
     "RunResult",
+    "RunResumed",
     "RunStarted",
     "SourceLocation",
+    "SqliteStore",
     "Step",
+    "StepCacheHit",
     "StepCancelled",
     "StepFailed",
     "StepOutcome",
     "StepReady",
     "StepSkipped",
     "StepSucceeded",
+    "Store",
+    "StoreError",
     "SupportsHealth",
     "UnavailableError",
+    "UnknownRunError",
     "Usage",
     "Workflow",
     "WorkflowError",
+    "WriteBatch",
     "__version__",
     "event_from_dict",
     "hookimpl",
@@ -115,7 +143,9 @@ __all__ = [
     "load_workflow",
     "load_workflow_data",
     "load_workflow_text",
+    "open_store",
     "parse_duration",
+    "plan_resume",
     "resolve_inputs",
     "run_workflow",
 ]

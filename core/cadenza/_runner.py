@@ -174,7 +174,7 @@ async def run_workflow(
             if resume is not None:
                 journal.adopt(resume.record)
             else:
-                journal.add_source(workflow.source_text)
+                journal.add_source(redact(workflow.source_text, workflow.secrets))
             try:
                 return await _execute(run, agents, resume, task_status)
             finally:

@@ -317,9 +317,10 @@ class _Run:
         if isinstance(result, AgentResult) and error is None:
             seq = self._succeed(state, slot.name, result, end)
             if cache_key is not None and self.journal is not None and step.cache is not None:
+                output = redact(result.output, self.bus.secrets)  # as journaled
                 self.journal.add_cache(
                     StepCache.entry(
-                        cache_key, result.output, step.cache, run_id=self.run_id, step_id=step.id
+                        cache_key, output, step.cache, run_id=self.run_id, step_id=step.id
                     )
                 )
             await self._released_when_durable(step.id, seq)

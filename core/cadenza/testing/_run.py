@@ -14,6 +14,7 @@ from .._loader import load_workflow_data, load_workflow_text, resolve_inputs
 from .._outcome import RunResult
 from .._plugins import Plugins, load_plugins
 from .._runner import run_workflow
+from .._store import Store
 
 
 @attrs.frozen(kw_only=True)
@@ -46,12 +47,14 @@ async def run_captured(
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
     rng: random.Random | None = None,
+    store: Store | None = None,
 ) -> CapturedRun:
     """Load ``source`` (a workflow as a dict, or YAML text), run it, return result and events.
 
     ``plugins`` defaults to the built-ins plus ``extra_plugins`` (entry points are
     not loaded, so tests see only what they ask for). ``inputs`` are set like
-    ``--set`` (strings are parsed as YAML scalars; other values are used unchanged). Use trio's
+    ``--set`` (strings are parsed as YAML scalars; other values are used unchanged).
+    With a ``store`` the run is journaled there. Use trio's
     ``autojump_clock`` fixture to make backoff and timeouts instant.
     """
     if plugins is None:
@@ -72,6 +75,11 @@ async def run_captured(
     resolved.update({k: v for k, v in given.items() if not isinstance(v, str)})
     events: list[Event] = []
     result = await run_workflow(
-        loaded.workflow, plugins=plugins, inputs=resolved, observers=[events.append], rng=rng
+        loaded.workflow,
+        plugins=plugins,
+        inputs=resolved,
+        observers=[events.append],
+        rng=rng,
+        store=store,
     )
     return CapturedRun(result=result, events=tuple(events))
