@@ -1,9 +1,12 @@
 """Step output caching across runs (``cache:`` on a step), kept in the journal store.
 
-A cache key is a SHA-256 over the agent kind, the agent's options with
-secrets removed (rotating an API key must not invalidate the cache, and a key
-must never be hashed into something stored), the step's ``uses`` and its
-resolved inputs. Lookups run in a worker thread, like every store call.
+A cache key is a SHA-256 over the agent kind, the agent's options without
+their credential fields (``api_key``, ``headers``, ``token``, ``password``,
+``secret``: rotating a key must not invalidate the cache, and a credential is
+never hashed into something stored), the step's ``uses`` and its resolved
+inputs. Other options count with their values, including values that came
+from ``${ENV}`` (a model name from the environment is part of the work's
+identity). Lookups run in a worker thread, like every store call.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import attrs
 import trio
 
 from ._convert import converter
-from ._redact import redact
 from ._spec import AgentConfig, CachePolicy, Step
 from ._store import CacheEntry, Store
 
@@ -31,7 +33,7 @@ def _options_data(config: AgentConfig) -> Any:
     data = options if isinstance(options, Mapping) else converter.unstructure(options)
     if isinstance(data, Mapping):
         data = {k: v for k, v in data.items() if k not in _SECRET_OPTION_NAMES}
-    return redact(data, config.secrets)
+    return data
 
 
 def cache_key(config: AgentConfig, step: Step, inputs: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from ._convert import ValuePath, describe_value, suggest
 from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
 from ._load_checks import StepDraft, finish_steps
 from ._load_context import LoadContext
-from ._spec import AgentConfig, InputSpec, RetryPolicy, Workflow
+from ._spec import AgentConfig, CachePolicy, InputSpec, RetryPolicy, Workflow
 
 __all__ = ["NativeFormat"]
 
@@ -42,8 +42,9 @@ _NATIVE_KEYS = (
     "steps",
 )
 _INPUT_KEYS = ("default", "description", "required")
-_DEFAULTS_KEYS = ("retry", "timeout")
+_DEFAULTS_KEYS = ("retry", "timeout", "cache")
 _RETRY_KEYS = ("max_attempts", "backoff", "max_backoff", "multiplier", "jitter")
+_CACHE_KEYS = ("ttl",)
 _AGENT_KEYS = ("kind", "capabilities", "max_concurrent", "options")
 _STEP_KEYS = (
     "uses",
@@ -54,6 +55,7 @@ _STEP_KEYS = (
     "retry",
     "timeout",
     "if_needs_skipped",
+    "cache",
     "description",
 )
 
@@ -63,6 +65,8 @@ class NativeFormat:
     """Reads a native-format file: one workflow, its inputs, defaults, agents and steps."""
 
     ctx: LoadContext
+    caches: dict[str, CachePolicy | None] = attrs.field(factory=dict, init=False)
+    """Each step's ``cache:`` policy, by step id (step drafts do not carry it)."""
 
     def load(
         self,
@@ -90,7 +94,7 @@ class NativeFormat:
             hint="concurrency bounds attempts in flight over the whole run; use 1 or more.",
         )
         fail_fast = ctx.boolean(data, "fail_fast", (), default=False)
-        retry, timeout = RetryPolicy(), None
+        retry, timeout, cache = RetryPolicy(), None, None
         if data.get("defaults") is not None:
             defaults = ctx.mapping(data["defaults"], ("defaults",), "defaults")
             if defaults is not None:
@@ -101,11 +105,16 @@ class NativeFormat:
                     timeout = ctx.duration(
                         defaults["timeout"], ("defaults", "timeout"), allow_zero=False
                     )
+                if "cache" in defaults:
+                    cache = _cache(ctx, defaults["cache"], ("defaults", "cache"))
         agents = self.agents(data.get("agents"))
-        drafts = self.steps(data, retry=retry, timeout=timeout)
+        drafts = self.steps(data, retry=retry, timeout=timeout, cache=cache)
         steps = finish_steps(
             ctx, drafts, agents=agents, inputs=inputs, steps_path=("steps",), seed=False
         )
+        for step_id, policy in self.caches.items():
+            if policy is not None and step_id in steps:
+                steps[step_id] = attrs.evolve(steps[step_id], cache=policy)
         workflow = Workflow(
             name=name,
             steps=steps,
@@ -231,7 +240,12 @@ class NativeFormat:
         return result
 
     def steps(
-        self, data: Mapping[Any, Any], *, retry: RetryPolicy, timeout: float | None
+        self,
+        data: Mapping[Any, Any],
+        *,
+        retry: RetryPolicy,
+        timeout: float | None,
+        cache: CachePolicy | None = None,
     ) -> list[StepDraft]:
         """``steps:``, step id -> step, each read into a draft over the file's defaults."""
         ctx = self.ctx
@@ -273,6 +287,9 @@ class NativeFormat:
                 continue
             ctx.keys(spec, path, _STEP_KEYS, f"in step {step_id!r}")
             drafts.append(self.step(step_id, spec, path, retry=retry, timeout=timeout))
+            self.caches[step_id] = (
+                _cache(ctx, spec["cache"], (*path, "cache")) if "cache" in spec else cache
+            )
         return drafts
 
     def step(
@@ -346,6 +363,28 @@ class NativeFormat:
             'Write when: "inputs.publish" (a CEL expression).',
         )
         return None
+
+
+def _cache(ctx: LoadContext, value: Any, path: ValuePath) -> CachePolicy | None:
+    """``cache:`` as ``true``/``false``/``null`` or a mapping ``{ttl: <duration>}``."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return CachePolicy()
+    if not isinstance(value, Mapping):
+        ctx.error(
+            path,
+            f"cache must be true, false or a mapping, got {describe_value(value)}",
+            "Write cache: true (reuse outputs with no age limit) or cache: {ttl: 1h}.",
+        )
+        return None
+    ctx.keys(value, path, _CACHE_KEYS, "in cache")
+    ttl = None
+    if value.get("ttl") is not None:
+        ttl = ctx.duration(value["ttl"], (*path, "ttl"), allow_zero=False)
+        if ttl is None:
+            return None
+    return CachePolicy(ttl=ttl)
 
 
 def _retry(ctx: LoadContext, value: Any, path: ValuePath, base: RetryPolicy) -> RetryPolicy:

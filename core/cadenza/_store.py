@@ -1,8 +1,9 @@
 """Journal stores: where runs, their events and cached outputs are kept.
 
-A store is a small, *blocking* interface: the kernel calls it from a worker
-thread (one call at a time per store), never on the trio thread, so a store
-can use any ordinary database driver. Writes arrive as a :class:`WriteBatch`
+A store is a small, *blocking* interface: the kernel calls it from worker
+threads, never on the trio thread, so a store can use any ordinary database
+driver. Calls may come from more than one thread at a time (the journal
+writer, cache lookups, CLI commands): a store must be thread-safe. Writes arrive as a :class:`WriteBatch`
 that must be applied atomically (one transaction): that is the unit of group
 commit, and the unit of durability the scheduler waits for.
 
@@ -89,7 +90,9 @@ class WriteBatch:
 
     ``events`` are :meth:`cadenza.Event.to_dict` data (each has ``run_id`` and
     ``seq``; ``(run_id, seq)`` is unique). ``runs`` are upserts of run records
-    (identity fields are kept from the first insert); an upsert keeps a
+    (the identity fields ``workflow``, ``source``, ``source_hash``,
+    ``started_at`` and ``inputs`` are kept from the first insert; the others
+    are updated); an upsert keeps a
     ``cancel_requested`` flag another process set, except that a finished run
     coming back to ``running`` (a resume) starts with the flag cleared.
     ``sources`` are ``(run_id, workflow file text)`` pairs, written once per run.

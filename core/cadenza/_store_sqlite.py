@@ -89,6 +89,7 @@ class SqliteStore:
         self.url = url
         self.path = path_from_url(url)
         self._lock = threading.Lock()
+        self._closed = False
         self._db = self._open()
 
     # -- opening -----------------------------------------------------------------
@@ -137,15 +138,15 @@ class SqliteStore:
                 head = fh.read(len(_SQLITE_MAGIC))
         except OSError as exc:
             raise self._fail(f"cannot read it ({exc})", "Check the path and permissions.") from exc
+        if 0 < len(head) < len(_SQLITE_MAGIC) and _SQLITE_MAGIC.startswith(head):
+            raise self._fail(
+                "the file is truncated",
+                "Restore it from a backup or move it aside; it was left untouched.",
+            )
         if head and head != _SQLITE_MAGIC:
             raise self._fail(
                 "this file is not an SQLite database",
                 "Point --store at another file; this one was left untouched.",
-            )
-        if 0 < len(head) < len(_SQLITE_MAGIC):
-            raise self._fail(
-                "the file is truncated",
-                "Restore it from a backup or move it aside; it was left untouched.",
             )
 
     def _create(self, db: sqlite3.Connection) -> None:
@@ -183,6 +184,8 @@ class SqliteStore:
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._closed:
+                raise StoreError(f"journal {self.path} is closed", url=self.url)
             try:
                 yield self._db
             except sqlite3.DatabaseError as exc:
@@ -313,6 +316,7 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._db.close()
 
 

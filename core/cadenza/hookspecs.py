@@ -140,9 +140,10 @@ def cadenza_stores(register: Register) -> None:
     """Offer journal backends, selected by URL scheme.
 
     Called once, after all plugins are loaded. Call ``register(scheme,
-    factory)``; ``factory(url)`` returns a store. The kernel records and lists
-    the registrations; the durable journal, which picks a store by the scheme
-    of ``--store URL``, arrives in Cadenza 0.2. Return value ignored.
+    factory)``; ``factory(url)`` returns a :class:`~cadenza.Store`. The journal
+    picks the store by the scheme of ``--store URL`` (``sqlite`` is built in);
+    check a store with ``cadenza.testing.StoreConformance``. Return value
+    ignored.
 
     .. versionadded:: 0.1
     """

@@ -30,6 +30,7 @@ from ._seed_server import Stall as Stall
 from ._seed_server import Status as Status
 from ._seed_server import open_seed_agent_server as open_seed_agent_server
 from ._seed_server import serve_seed_agent as serve_seed_agent
+from ._store_suite import StoreConformance as StoreConformance
 
 for _obj in (
     CapturedRun,
@@ -48,6 +49,7 @@ for _obj in (
     Status,
     open_seed_agent_server,
     serve_seed_agent,
+    StoreConformance,
 ):
     _obj.__module__ = __name__
 del _obj
@@ -69,6 +71,7 @@ __all__ = [
     "SeedCall",
     "Stall",
     "Status",
+    "StoreConformance",
     "open_seed_agent_server",
     "run_captured",
     "scripted_agent_kind",

@@ -1,0 +1,297 @@
+"""The built-in SQLite store: the conformance suite, URLs, file safety, WAL and sharing a file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import cadenza
+from cadenza import RunRecord, SqliteStore, StoreError, WriteBatch
+from cadenza._plugins import load_plugins
+from cadenza._store import SCHEMA_VERSION, open_store
+from cadenza.testing import StoreConformance
+
+
+class TestSqliteStoreConformance(StoreConformance):
+    """SqliteStore passes the store conformance suite."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> SqliteStore:
+        return SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
+
+
+def record(run_id: str = "r") -> RunRecord:
+    return RunRecord(run_id=run_id, workflow="w", started_at=1.0)
+
+
+@pytest.fixture
+def opened() -> Iterator[list[SqliteStore]]:
+    """Stores a test opens, closed at the end."""
+    stores: list[SqliteStore] = []
+    yield stores
+    for store in stores:
+        store.close()
+
+
+def open_at(url: str, opened: list[SqliteStore]) -> SqliteStore:
+    store = SqliteStore(url)
+    opened.append(store)
+    return store
+
+
+def make_journal(path: Path) -> None:
+    store = SqliteStore(str(path))
+    store.write(WriteBatch(runs=[record()]))
+    store.close()
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file in ``directory`` with its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+# -- URLs -------------------------------------------------------------------------
+
+
+def test_three_slash_url_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[SqliteStore]
+) -> None:
+    """``sqlite:///rel/j.db`` opens ``rel/j.db`` under the current directory."""
+    monkeypatch.chdir(tmp_path)
+    store = open_at("sqlite:///rel/j.db", opened)
+    assert store.path == Path("rel/j.db")
+    assert (tmp_path / "rel" / "j.db").is_file()
+
+
+def test_four_slash_url_is_absolute(tmp_path: Path, opened: list[SqliteStore]) -> None:
+    """``sqlite:////abs/j.db`` opens the absolute path ``/abs/j.db``."""
+    path = tmp_path / "abs.db"
+    store = open_at("sqlite:////" + str(path).lstrip("/"), opened)
+    assert store.path == path
+    assert path.is_file()
+
+
+def test_plain_path_opens_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[SqliteStore]
+) -> None:
+    """A URL without a scheme is a file path, relative or absolute."""
+    monkeypatch.chdir(tmp_path)
+    open_at("plain.db", opened)
+    open_at(str(tmp_path / "absolute.db"), opened)
+    assert (tmp_path / "plain.db").is_file()
+    assert (tmp_path / "absolute.db").is_file()
+
+
+@pytest.mark.parametrize("url", ["sqlite:j.db", "sqlite://host/j.db", "sqlite:/j.db"])
+def test_malformed_sqlite_url_says_how_to_write_one(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``sqlite:`` URL without three slashes is a StoreError showing both right forms."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"sqlite:///relative/path\.db") as info:
+        SqliteStore(url)
+    assert "sqlite:////absolute/path.db" in str(info.value)
+    assert info.value.url == url
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_open_store_picks_sqlite_by_scheme_and_for_plain_paths(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """open_store() opens the built-in SQLite store for sqlite:// URLs and for plain paths."""
+    registered = load_plugins(entry_points=False).registered("cadenza_stores")
+    for url in (f"sqlite:///{tmp_path / 'a.db'}", str(tmp_path / "b.db")):
+        store = open_store(url, registered)
+        assert isinstance(store, SqliteStore)
+        opened.append(store)
+    assert (tmp_path / "a.db").is_file()
+    assert (tmp_path / "b.db").is_file()
+
+
+def test_open_store_with_an_unknown_scheme_lists_the_known_ones(tmp_path: Path) -> None:
+    """An unregistered scheme is a StoreError naming the schemes that are registered."""
+    registered = load_plugins(entry_points=False).registered("cadenza_stores")
+    with pytest.raises(StoreError, match=r"no journal store for postgres:// URLs") as info:
+        open_store("postgres://db/journal", registered)
+    assert "known schemes: sqlite" in str(info.value)
+
+
+# -- creating --------------------------------------------------------------------
+
+
+def test_missing_parent_directories_are_created(tmp_path: Path, opened: list[SqliteStore]) -> None:
+    """Opening a journal in a directory that does not exist yet creates the directories."""
+    path = tmp_path / "a" / "b" / "c" / "journal.db"
+    store = open_at(str(path), opened)
+    store.write(WriteBatch(runs=[record()]))
+    assert path.is_file()
+
+
+def test_new_journal_records_its_schema_version(tmp_path: Path) -> None:
+    """A new journal stores the schema version it was written with."""
+    path = tmp_path / "j.db"
+    make_journal(path)
+    db = sqlite3.connect(path)
+    try:
+        (version,) = db.execute(
+            "SELECT value FROM cadenza_meta WHERE key = 'schema_version'"
+        ).fetchone()
+    finally:
+        db.close()
+    assert int(version) == SCHEMA_VERSION
+
+
+def test_empty_file_becomes_a_journal(tmp_path: Path, opened: list[SqliteStore]) -> None:
+    """A zero-byte file holds no data, so it is initialised as a new journal."""
+    path = tmp_path / "empty.db"
+    path.touch()
+    store = open_at(str(path), opened)
+    store.write(WriteBatch(runs=[record()]))
+    assert store.get_run("r") == record()
+
+
+def test_journal_uses_wal_and_full_sync(tmp_path: Path, opened: list[SqliteStore]) -> None:
+    """The journal file is in WAL mode, and the store commits with synchronous=FULL."""
+    path = tmp_path / "j.db"
+    store = open_at(str(path), opened)
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        db.close()
+    assert store._db.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+
+
+def test_values_that_are_not_json_are_stored_as_text(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """A value JSON cannot encode is stored as its ``str()``: data, never a pickle."""
+    store = open_at(str(tmp_path / "j.db"), opened)
+    event = {"kind": "step_succeeded", "run_id": "r", "seq": 0, "at": 1.0, "output": tmp_path}
+    store.write(WriteBatch(events=[event]))
+    assert store.read_events("r")[0]["output"] == str(tmp_path)
+
+
+# -- refusing files it does not recognise ------------------------------------------
+
+
+def test_refuses_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
+    """A text file is refused with StoreError, and left exactly as it was."""
+    path = tmp_path / "notes.txt"
+    path.write_text("my precious notes\n")
+    before = snapshot(tmp_path)
+    with pytest.raises(StoreError, match="not an SQLite database") as info:
+        SqliteStore(str(path))
+    assert "left untouched" in str(info.value)
+    assert snapshot(tmp_path) == before
+
+
+def test_refuses_another_applications_sqlite_database(tmp_path: Path) -> None:
+    """An SQLite database without Cadenza's tables is refused and left exactly as it was."""
+    path = tmp_path / "app.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.execute("INSERT INTO users VALUES ('ada')")
+    db.commit()
+    db.close()
+    before = snapshot(tmp_path)
+    with pytest.raises(StoreError, match="not a Cadenza journal"):
+        SqliteStore(str(path))
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("size", [100, 4096, 8192])
+def test_refuses_a_truncated_journal(size: int, tmp_path: Path) -> None:
+    """A journal cut short is refused as damaged or truncated, and left exactly as it was."""
+    whole = tmp_path / "whole.db"
+    make_journal(whole)
+    path = tmp_path / "cut" / "j.db"
+    path.parent.mkdir()
+    path.write_bytes(whole.read_bytes()[:size])
+    before = snapshot(path.parent)
+    with pytest.raises(StoreError, match="damaged or truncated") as info:
+        SqliteStore(str(path))
+    assert "left untouched" in str(info.value)
+    assert snapshot(path.parent) == before
+
+
+def test_refuses_a_journal_from_a_newer_cadenza(tmp_path: Path) -> None:
+    """A journal with a newer schema version is refused with both versions, and left as it was."""
+    path = tmp_path / "j.db"
+    make_journal(path)
+    db = sqlite3.connect(path)
+    db.execute(
+        "UPDATE cadenza_meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION + 1,)
+    )
+    db.commit()
+    db.close()
+    before = snapshot(tmp_path)
+    with pytest.raises(StoreError, match="newer Cadenza") as info:
+        SqliteStore(str(path))
+    message = str(info.value)
+    assert f"journal schema {SCHEMA_VERSION + 1}" in message
+    assert f"reads up to {SCHEMA_VERSION}" in message
+    assert "Upgrade Cadenza" in message
+    assert snapshot(tmp_path) == before
+
+
+def test_refuses_a_journal_without_a_schema_version(tmp_path: Path) -> None:
+    """A journal whose schema version is missing is refused and left as it was."""
+    path = tmp_path / "j.db"
+    make_journal(path)
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM cadenza_meta")
+    db.commit()
+    db.close()
+    before = snapshot(tmp_path)
+    with pytest.raises(StoreError, match="schema version is missing"):
+        SqliteStore(str(path))
+    assert snapshot(tmp_path) == before
+
+
+def test_store_error_is_a_cadenza_error(tmp_path: Path) -> None:
+    """Callers can catch every store problem as CadenzaError."""
+    path = tmp_path / "x.txt"
+    path.write_text("x" * 32)
+    with pytest.raises(cadenza.CadenzaError):
+        SqliteStore(str(path))
+
+
+# -- sharing a file ----------------------------------------------------------------
+
+
+def test_second_store_on_the_same_file_sees_committed_writes(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """A store opened before another one writes sees that write once it is committed."""
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    writer, reader = open_at(url, opened), open_at(url, opened)
+    assert reader.get_run("r") is None
+    writer.write(
+        WriteBatch(
+            events=[{"kind": "step_ready", "run_id": "r", "seq": 0, "at": 1.0, "step_id": "a"}],
+            runs=[record()],
+        )
+    )
+    assert reader.get_run("r") == record()
+    assert [e["seq"] for e in reader.read_events("r")] == [0]
+
+
+def test_cancel_request_from_another_store_reaches_the_writer(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """``cadenza cancel`` in another process flags the run the running process reads."""
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    running, canceller = open_at(url, opened), open_at(url, opened)
+    running.write(WriteBatch(runs=[record()]))
+    assert canceller.request_cancel("r") is True
+    seen = running.get_run("r")
+    assert seen is not None
+    assert seen.cancel_requested is True
+    running.write(WriteBatch(runs=[record()]))
+    kept = canceller.get_run("r")
+    assert kept is not None
+    assert kept.cancel_requested is True
