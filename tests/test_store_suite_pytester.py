@@ -175,7 +175,14 @@ def test_correct_memory_store_passes_every_test(project: pytest.Pytester) -> Non
         pytest.param(
             "InsertionOrderStore", {"test_events_read_back_in_seq_order"}, id="wrong-order"
         ),
-        pytest.param("ForgetsCancelStore", {"test_cancel_flag_survives_upserts"}, id="cancel-lost"),
+        pytest.param(
+            "ForgetsCancelStore",
+            {
+                "test_cancel_flag_survives_upserts",
+                "test_cancel_flag_clears_when_another_process_takes_over",
+            },
+            id="cancel-lost",
+        ),
         pytest.param(
             "OverwritesIdentityStore",
             {"test_run_upsert_keeps_identity_and_updates_progress"},

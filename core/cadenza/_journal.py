@@ -3,9 +3,12 @@
 The journal observes the run's event bus. Each event is queued; one writer
 task (a child of the run's nursery) takes everything queued, writes it as one
 :class:`~cadenza._store.WriteBatch` in a worker thread, and wakes whoever
-waits for it. While a write is in flight new events pile up and go in the next
-batch: under load, one transaction carries many events (group commit); when
-idle, an event is written as soon as it arrives. Nothing sleeps or polls.
+waits for it. A batch is written as soon as someone needs an event durable
+(or the queue is long); events nobody waits for ride along, or are written
+within ``LAZY_WRITE_DELAY``. While a write is in flight new events pile up
+and go in the next batch: under load one transaction carries many events
+(group commit), and a commit is paid where durability is promised, not per
+event.
 
 Two promises rest on :meth:`Journal.wait_durable`: the run is recorded before
 its first step starts, and a step's success is durable before any dependent
@@ -28,6 +31,12 @@ from ._store import CacheEntry, RunRecord, Store, WriteBatch
 
 log = structlog.get_logger()
 
+LAZY_WRITE_DELAY = 0.2
+"""Seconds an event nobody waits for may stay queued before it is written anyway."""
+
+MAX_BATCH_EVENTS = 2048
+"""A queue this long is written at once, bounding memory and batch size."""
+
 CANCEL_CHECK_INTERVAL = 0.5
 """Seconds between checks for a ``cadenza cancel`` request from another process."""
 
@@ -43,8 +52,10 @@ class Journal:
     _sources: list[tuple[str, str]] = attrs.field(factory=list)
     _cache: list[CacheEntry] = attrs.field(factory=list)
     _queued_seq: int = -1
+    _writing_seq: int = -1
     _durable_seq: int = -1
-    _wakeup: trio.Event = attrs.field(factory=trio.Event)
+    _queued: trio.Event = attrs.field(factory=trio.Event)
+    _urgent: trio.Event = attrs.field(factory=trio.Event)
     _flushed: trio.Event = attrs.field(factory=trio.Event)
     _limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
     _record: RunRecord | None = None
@@ -57,6 +68,9 @@ class Journal:
         """Event observer: queue the event (and the run record it changes) for writing."""
         self._events.append(event.to_dict())
         self._queued_seq = event.seq
+        self._queued.set()
+        if len(self._events) >= MAX_BATCH_EVENTS:
+            self._urgent.set()
         if isinstance(event, ev.RunStarted):
             self._record = RunRecord(
                 run_id=event.run_id,
@@ -83,7 +97,6 @@ class Journal:
                 reason=event.reason,
             )
             self._runs.append(self._record)
-        self._wakeup.set()
 
     def adopt(self, record: RunRecord) -> None:
         """Continue an existing run (resume): later run-level events update ``record``."""
@@ -93,11 +106,11 @@ class Journal:
         """Keep the workflow file's text with the run (written once, with the next batch)."""
         if text:
             self._sources.append((self.run_id, text))
-            self._wakeup.set()
+            self._queued.set()
 
     def add_cache(self, entry: CacheEntry) -> None:
         self._cache.append(entry)
-        self._wakeup.set()
+        self._queued.set()
 
     # -- writing -------------------------------------------------------------------
 
@@ -109,9 +122,14 @@ class Journal:
         return batch, self._queued_seq
 
     async def _write_pending(self) -> None:
+        self._queued, self._urgent = trio.Event(), trio.Event()
         batch, seq = self._take()
+        self._writing_seq = max(self._writing_seq, seq)
         if batch:
-            await trio.to_thread.run_sync(self.store.write, batch, limiter=self._limiter)
+            # Once taken off the queue a batch must reach the store: a cancel
+            # arriving here (Ctrl-C, fail_fast) would otherwise drop its events.
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.store.write, batch, limiter=self._limiter)
             self.batches_written += 1
         self._durable_seq = max(self._durable_seq, seq)
         flushed, self._flushed = self._flushed, trio.Event()
@@ -120,12 +138,20 @@ class Journal:
     async def run_writer(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """The writer task: write whatever is queued, as soon as the previous write is done."""
+        """The writer task: write what is queued when someone waits for it, or soon after.
+
+        A batch is written as soon as a caller of :meth:`wait_durable` needs an
+        event not yet being written (or the queue is large); events nobody waits
+        for (``step_ready``, ``attempt_started``, ...) ride along with the next
+        such batch, or are written ``LAZY_WRITE_DELAY`` seconds after they were
+        queued. So a commit is paid where durability is promised, not per event.
+        """
         task_status.started()
         try:
             while True:
-                await self._wakeup.wait()
-                self._wakeup = trio.Event()
+                await self._queued.wait()
+                with trio.move_on_after(LAZY_WRITE_DELAY):
+                    await self._urgent.wait()
                 await self._write_pending()
         except BaseException as exc:
             self._failure = exc
@@ -134,6 +160,8 @@ class Journal:
 
     async def wait_durable(self, seq: int) -> None:
         """Return once every event up to ``seq`` is committed to the store."""
+        if seq > self._writing_seq:
+            self._urgent.set()
         while self._durable_seq < seq:
             if self._failure is not None:
                 raise self._failure

@@ -40,6 +40,10 @@ class ResumePlan:
     outputs: Mapping[str, Any]
     next_seq: int
     from_step: str | None = None
+    key_generation: Mapping[str, str] = attrs.field(factory=dict)
+    """Per step re-run on purpose (``--from``, now or in an earlier resume), the
+    generation mixed into its idempotency key: a provider that deduplicates
+    must not answer a deliberate re-run from its memory of the first one."""
 
     @property
     def run_id(self) -> str:
@@ -89,9 +93,21 @@ def plan_resume(
     *,
     from_step: str | None = None,
     allow_changed: bool = False,
+    force: bool = False,
 ) -> ResumePlan:
     """Decide how to resume ``run_id`` with ``workflow`` (the file as it is now)."""
     record = find_run(store, run_id)
+    if (
+        record.status == "running"
+        and record.host
+        and record.host != socket.gethostname()
+        and not force
+    ):
+        raise ResumeError(
+            f"run {run_id} is marked running on host {record.host}, whose process cannot be "
+            f"checked from here. If it is gone, pass --force to resume it here.",
+            run_id=run_id,
+        )
     if is_alive_elsewhere(record):
         raise ResumeError(
             f"run {run_id} is still running (pid {record.pid} on {record.host}); "
@@ -114,22 +130,47 @@ def plan_resume(
             run_id=run_id,
         )
     events = store.read_events(run_id)
+    needs = {sid: list(step.needs) for sid, step in workflow.steps.items()}
     outputs: dict[str, Any] = {}
+    generations: dict[str, str] = {}
     for event in events:
-        if event.get("kind") == "step_succeeded" and event.get("step_id") in workflow.steps:
+        kind = event.get("kind")
+        if kind == "step_succeeded" and event.get("step_id") in workflow.steps:
             outputs[event["step_id"]] = event.get("output")
+        elif kind == "run_resumed":
+            # An earlier resume kept only these; the rest was to run again.
+            kept = set(event.get("restored", ()))
+            outputs = {k: v for k, v in outputs.items() if k in kept}
+            earlier_from = event.get("from_step")
+            if isinstance(earlier_from, str) and earlier_from in workflow.steps:
+                for step_id in _from_set(needs, earlier_from):
+                    generations[step_id] = _generation(int(event["seq"]))
+    next_seq = int(events[-1]["seq"]) + 1 if events else 0
     if from_step is not None:
-        needs = {sid: list(step.needs) for sid, step in workflow.steps.items()}
-        for step_id in {from_step} | descendants(needs, from_step):
+        for step_id in _from_set(needs, from_step):
             outputs.pop(step_id, None)
+            generations[step_id] = _generation(next_seq)  # next_seq: this resume's event
     elif record.status == "succeeded":
         raise ResumeError(
             f"run {run_id} already succeeded; nothing to resume. "
             f"To run part of it again: cadenza resume {run_id} --from STEP",
             run_id=run_id,
         )
-    next_seq = int(events[-1]["seq"]) + 1 if events else 0
-    return ResumePlan(record=record, outputs=outputs, next_seq=next_seq, from_step=from_step)
+    return ResumePlan(
+        record=record,
+        outputs=outputs,
+        next_seq=next_seq,
+        from_step=from_step,
+        key_generation=generations,
+    )
+
+
+def _from_set(needs: Mapping[str, list[str]], step_id: str) -> set[str]:
+    return {step_id} | descendants(needs, step_id)
+
+
+def _generation(resume_seq: int) -> str:
+    return f"resume-{resume_seq}"
 
 
 def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:

@@ -202,6 +202,7 @@ async def _execute(
         )
     else:
         run.restore(resume.outputs)
+        run.key_generation = dict(resume.key_generation)
         first = bus.emit(
             ev.RunResumed,
             workflow=workflow.name,

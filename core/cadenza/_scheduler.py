@@ -55,9 +55,13 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def idempotency_key(run_id: str, step_id: str) -> str:
-    """Stable for a step within a run: the same across retries (and resume)."""
-    return hashlib.sha256(f"{run_id}\0{step_id}".encode()).hexdigest()[:32]
+def idempotency_key(run_id: str, step_id: str, generation: str = "") -> str:
+    """Stable for a step within a run: the same across retries and crash resume.
+
+    ``generation`` changes it for deliberate re-runs (``resume --from``).
+    """
+    material = f"{run_id}\0{step_id}" + (f"\0{generation}" if generation else "")
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 @attrs.define(eq=False, slots=True)
@@ -127,6 +131,7 @@ class _Run:
     _releasing: bool = False
     journal: Journal | None = None
     cache: StepCache | None = None
+    key_generation: dict[str, str] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         slots = {
@@ -270,7 +275,7 @@ class _Run:
             if await self._reuse_cached(state, slot, cache_key):
                 return
         attempt = state.attempts
-        key = idempotency_key(self.run_id, step.id)
+        key = idempotency_key(self.run_id, step.id, self.key_generation.get(step.id, ""))
         self.bus.emit(
             ev.AttemptStarted,
             step_id=step.id,

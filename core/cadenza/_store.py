@@ -3,9 +3,10 @@
 A store is a small, *blocking* interface: the kernel calls it from worker
 threads, never on the trio thread, so a store can use any ordinary database
 driver. Calls may come from more than one thread at a time (the journal
-writer, cache lookups, CLI commands): a store must be thread-safe. Writes arrive as a :class:`WriteBatch`
-that must be applied atomically (one transaction): that is the unit of group
-commit, and the unit of durability the scheduler waits for.
+writer, cache lookups, CLI commands): a store must be thread-safe. Writes
+arrive as a :class:`WriteBatch` that must be applied atomically (one
+transaction): that is the unit of group commit, and the unit of durability
+the scheduler waits for.
 
 Stores are selected by URL scheme (``sqlite:///path``) through the
 ``cadenza_stores`` hook; the SQLite store is built in. Everything stored is

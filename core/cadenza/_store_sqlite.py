@@ -78,8 +78,11 @@ def path_from_url(url: str) -> Path:
     return Path(url)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 class SqliteStore:
@@ -108,19 +111,18 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise self._fail(f"cannot open it ({exc})", "Check the path and permissions.") from exc
         try:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            db.execute("PRAGMA busy_timeout=5000")
+            tables = self._tables(db)
             if not tables:
-                self._create(db)
-            elif "cadenza_meta" not in tables:
+                tables = self._create(db)
+            if "cadenza_meta" not in tables:
                 raise self._fail(
                     "this is an SQLite database, but not a Cadenza journal",
                     "Point --store at another file; this one was left untouched.",
                 )
-            else:
-                self._check_version(db)
+            self._check_version(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=5000")
         except sqlite3.DatabaseError as exc:
             db.close()
             raise self._fail(
@@ -149,9 +151,18 @@ class SqliteStore:
                 "Point --store at another file; this one was left untouched.",
             )
 
-    def _create(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
+    @staticmethod
+    def _tables(db: sqlite3.Connection) -> set[str]:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+
+    def _create(self, db: sqlite3.Connection) -> set[str]:
+        """Create the schema, unless another process did since we looked; return the tables."""
+        db.execute("BEGIN IMMEDIATE")  # serialises concurrent creators
         try:
+            tables = self._tables(db)
+            if tables:
+                db.execute("ROLLBACK")
+                return tables
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -162,6 +173,7 @@ class SqliteStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        return self._tables(db)
 
     def _check_version(self, db: sqlite3.Connection) -> None:
         row = db.execute("SELECT value FROM cadenza_meta WHERE key = 'schema_version'").fetchone()
@@ -219,7 +231,9 @@ class SqliteStore:
                            counts = excluded.counts, pid = excluded.pid, host = excluded.host,
                            reason = excluded.reason,
                            cancel_requested = CASE
-                               WHEN excluded.status = 'running' AND runs.status != 'running'
+                               WHEN excluded.status = 'running' AND (
+                                   runs.status != 'running' OR runs.pid IS NOT excluded.pid
+                               )
                                THEN 0 ELSE runs.cancel_requested END""",
                     [
                         (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from .._loader import load_workflow
-from .._resume import find_run, plan_resume
-from .._store import DEFAULT_STORE_URL, open_store
+from .._resume import plan_resume
 from ._common import fail, get_plugins, handle_errors
 from ._execute import Display, execute, store_option
 from ._exit import ExitCode
+from ._history import existing_store, require_run
 
 
 @click.command()
@@ -21,6 +21,11 @@ from ._exit import ExitCode
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
 @click.option("--no-cache", is_flag=True, help="Ignore cached outputs (cache: steps run anew).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Resume a run marked running on another host (only if its process is gone).",
+)
 @store_option
 @handle_errors
 def resume(
@@ -30,6 +35,7 @@ def resume(
     as_json: bool,
     no_progress: bool,
     no_cache: bool,
+    force: bool,
     store_url: str | None,
 ) -> None:
     """Finish run RUN: steps that succeeded keep their outputs, the rest run again.
@@ -39,9 +45,9 @@ def resume(
     --allow-changed). Exit codes as for `cadenza run`.
     """
     plugins = get_plugins()
-    store = open_store(store_url or DEFAULT_STORE_URL, plugins.registered("cadenza_stores"))
-    try:
-        record = find_run(store, run_id)
+    with existing_store(store_url) as store:
+        record = require_run(store, run_id, store_url)
+        assert store is not None
         if not record.source:
             fail(
                 f"error: run {run_id} was not started from a workflow file; it cannot be resumed "
@@ -50,17 +56,19 @@ def resume(
             )
         loaded = load_workflow(record.source, plugins=plugins, workflow=record.workflow)
         plan = plan_resume(
-            store, run_id, loaded.workflow, from_step=from_step, allow_changed=allow_changed
+            store,
+            run_id,
+            loaded.workflow,
+            from_step=from_step,
+            allow_changed=allow_changed,
+            force=force,
         )
-    except BaseException:
-        store.close()
-        raise
-    execute(
-        loaded.workflow,
-        plugins,
-        inputs=plan.record.inputs,
-        display=Display(as_json=as_json, progress=not no_progress),
-        store=store,
-        resume=plan,
-        use_cache=not no_cache,
-    )
+        execute(
+            loaded.workflow,
+            plugins,
+            inputs=plan.record.inputs,
+            display=Display(as_json=as_json, progress=not no_progress),
+            store=store,
+            resume=plan,
+            use_cache=not no_cache,
+        )

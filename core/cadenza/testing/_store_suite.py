@@ -368,6 +368,23 @@ class StoreConformance:
         assert record.status == "running"
         assert record.cancel_requested is False
 
+    def test_cancel_flag_clears_when_another_process_takes_over(self, store: Store) -> None:
+        """A running run upserted as running by a new pid (a resume after a crash) is unflagged.
+
+        The request was for the process that died; the one resuming must not
+        cancel itself.
+        """
+        store.write(WriteBatch(runs=[run_record("r", pid=100)]))
+        store.request_cancel("r")
+        store.write(WriteBatch(runs=[run_record("r", pid=100, counts={"succeeded": 1})]))
+        still = store.get_run("r")
+        assert still is not None
+        assert still.cancel_requested is True
+        store.write(WriteBatch(runs=[run_record("r", pid=200)]))
+        record = store.get_run("r")
+        assert record is not None
+        assert record.cancel_requested is False
+
     # -- listing runs -------------------------------------------------------------------
 
     def test_list_runs_of_empty_store_is_empty(self, store: Store) -> None:

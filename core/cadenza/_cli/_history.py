@@ -1,0 +1,325 @@
+"""What ``cadenza runs``, ``status`` and ``cancel`` share: reading runs back from the journal.
+
+A run's record says ``running`` until the run finishes; when its process died
+(crash, kill -9, power loss) it stays ``running``. These commands show such a
+run as ``interrupted`` when they can tell: same host, and no process with the
+recorded pid. On another host they cannot check, so the run shows as running.
+
+Per-step state is rebuilt from the run's journaled events (the same stream
+observers saw), not from scheduler internals.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from .._resume import is_alive_elsewhere
+from .._store import DEFAULT_STORE_URL, RunRecord, Store, UnknownRunError, open_store
+from .._store_sqlite import SqliteStore, path_from_url
+from ._common import get_plugins
+
+FINISHED = frozenset({"succeeded", "failed", "cancelled"})
+STEP_ENDED = frozenset({"succeeded", "failed", "skipped", "cancelled", "restored"})
+OUTPUT_SUMMARY_CHARS = 120
+
+
+# -- opening the journal -------------------------------------------------------------
+
+
+def _missing_sqlite_file(url: str, registered: Mapping[str, Any]) -> bool:
+    """True when ``url`` names an SQLite journal file that does not exist (yet)."""
+    scheme = url.split("://", 1)[0] if "://" in url else "sqlite"
+    reg = registered.get(scheme)
+    if reg is None or reg.obj is not SqliteStore:
+        return False
+    return not path_from_url(url).exists()
+
+
+@contextmanager
+def existing_store(store_url: str | None) -> Iterator[Store | None]:
+    """The journal at ``store_url`` (default: the working directory's), or None if it has none.
+
+    Reading commands never create a journal: a missing SQLite file means no
+    run was journaled there, which is not worth an empty database file.
+    """
+    url = store_url or DEFAULT_STORE_URL
+    registered = get_plugins().registered("cadenza_stores")
+    if _missing_sqlite_file(url, registered):
+        yield None
+        return
+    store = open_store(url, registered)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def require_run(store: Store | None, run_id: str, store_url: str | None) -> RunRecord:
+    """The run's record, or :class:`UnknownRunError` naming recent runs (exit 2)."""
+    if store is None:
+        raise UnknownRunError(run_id, url=store_url or DEFAULT_STORE_URL)
+    record = store.get_run(run_id)
+    if record is None:
+        recent = [r.run_id for r in store.list_runs(limit=5)]
+        raise UnknownRunError(run_id, url=store.url, recent=recent)
+    return record
+
+
+# -- run state -----------------------------------------------------------------------
+
+
+def same_host(record: RunRecord) -> bool:
+    return not record.host or record.host == socket.gethostname()
+
+
+def effective_status(record: RunRecord) -> str:
+    """The record's status, or ``interrupted`` for a running run whose process is gone."""
+    if record.status != "running" or record.pid is None or not same_host(record):
+        return record.status
+    if record.pid == os.getpid() or is_alive_elsewhere(record):
+        return "running"
+    return "interrupted"
+
+
+# -- per-step state from events ------------------------------------------------------
+
+
+@attrs.define
+class StepState:
+    """One step as the journal tells it; ``state`` is one of :data:`STEP_STATES`."""
+
+    step_id: str
+    state: str = "pending"
+    attempts: int = 0
+    agent: str | None = None
+    last_error: str | None = None
+    error_type: str | None = None
+    reason: str | None = None
+    cause: str | None = None
+    output: Any = None
+    degraded: bool = False
+    cost_usd: float | None = None
+    cached_from: dict[str, str] | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    duration: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self, filter=lambda a, v: a.name != "step_id")
+
+
+STEP_STATES = (
+    "pending", "ready", "running", "retrying", "succeeded", "restored", "failed", "skipped",
+    "cancelled",
+)  # fmt: skip
+
+
+def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
+    """Rebuild every step's state from a run's events, in file order.
+
+    A ``run_resumed`` event starts a new segment: its ``restored`` steps keep
+    the output journaled earlier (state ``restored``), its ``rerun`` steps
+    start over as pending.
+    """
+    steps: dict[str, StepState] = {}
+
+    def get(step_id: str) -> StepState:
+        if step_id not in steps:
+            steps[step_id] = StepState(step_id=step_id)
+        return steps[step_id]
+
+    for event in events:
+        kind = event.get("kind")
+        if kind == "run_started":
+            for step_id in event.get("steps", ()):
+                get(step_id)
+            continue
+        if kind == "run_resumed":
+            restored, rerun = list(event.get("restored", ())), list(event.get("rerun", ()))
+            keep = set(restored) | set(rerun)
+            old = {sid: s for sid, s in steps.items() if sid in keep}
+            steps.clear()
+            for step_id in [*old, *(s for s in [*restored, *rerun] if s not in old)]:
+                if step_id in restored:
+                    previous = old.get(step_id) or StepState(step_id=step_id)
+                    steps[step_id] = attrs.evolve(previous, state="restored")
+                else:
+                    steps[step_id] = StepState(step_id=step_id)
+            continue
+        step_id = event.get("step_id")
+        if not isinstance(step_id, str):
+            continue
+        step, at = get(step_id), event.get("at")
+        if kind == "step_ready":
+            step.state = "ready"
+        elif kind == "attempt_started":
+            step.state = "running"
+            step.attempts = int(event.get("attempt", step.attempts + 1))
+            step.agent = event.get("agent")
+            if step.started_at is None:
+                step.started_at = at
+        elif kind == "attempt_failed":
+            step.last_error = event.get("message")
+            step.error_type = event.get("error_type")
+            step.state = "failed" if event.get("retry_in") is None else "retrying"
+        elif kind == "step_cache_hit":
+            step.cached_from = {
+                "run": str(event.get("source_run", "")),
+                "step": str(event.get("source_step", "")),
+            }
+            if step.started_at is None:
+                step.started_at = at
+        elif kind == "step_succeeded":
+            step.state = "succeeded"
+            step.attempts = int(event.get("attempt", step.attempts))
+            step.agent = event.get("agent")
+            step.output = event.get("output")
+            step.degraded = bool(event.get("degraded", False))
+            step.cost_usd = event.get("cost_usd")
+            step.duration = event.get("duration")
+            step.ended_at = at
+        elif kind == "step_failed":
+            step.state = "failed"
+            step.attempts = int(event.get("attempts", step.attempts))
+            step.last_error = event.get("message")
+            step.error_type = event.get("error_type")
+            step.ended_at = at
+        elif kind in ("step_skipped", "step_cancelled"):
+            step.state = "skipped" if kind == "step_skipped" else "cancelled"
+            step.reason = event.get("reason")
+            step.cause = event.get("cause")
+            step.ended_at = at
+        if step.duration is None and step.ended_at is not None and step.started_at is not None:
+            step.duration = step.ended_at - step.started_at
+    return steps
+
+
+def step_counts(steps: Mapping[str, StepState]) -> dict[str, int]:
+    """Steps per state for a run in progress: ended states, then running and pending."""
+    counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0, "running": 0, "pending": 0}
+    for step in steps.values():
+        if step.state in ("succeeded", "restored"):
+            counts["succeeded"] += 1
+        elif step.state in ("running", "retrying"):
+            counts["running"] += 1
+        elif step.state in ("pending", "ready"):
+            counts["pending"] += 1
+        else:
+            counts[step.state] += 1
+    return counts
+
+
+# -- formatting ----------------------------------------------------------------------
+
+
+def local_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def iso_time(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC).astimezone()
+    return moment.isoformat(timespec="seconds")
+
+
+def human_duration(seconds: float) -> str:
+    """``0.19s``, ``42.0s``, ``3m07s``, ``2h05m``."""
+    seconds = max(seconds, 0.0)
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def run_duration(record: RunRecord, status: str, *, now: float) -> float | None:
+    """Seconds from start to finish; so far for a live run; None for an interrupted one."""
+    if record.finished_at is not None and status in FINISHED:
+        return record.finished_at - record.started_at
+    if status == "running":
+        return now - record.started_at
+    return None
+
+
+def duration_text(record: RunRecord, status: str, *, now: float) -> str:
+    seconds = run_duration(record, status, now=now)
+    if seconds is None:
+        return "-"
+    text = human_duration(seconds)
+    return f"running {text}" if status == "running" else text
+
+
+_COUNTED = ("succeeded", "failed", "skipped", "cancelled", "running", "pending")
+
+
+def counts_text(counts: Mapping[str, int], *, short: bool = False) -> str:
+    """``2 succeeded, 1 failed`` (``2 ok, 1 failed`` if short): non-zero counts, or ``-``."""
+    parts = [
+        f"{counts[key]} {'ok' if short and key == 'succeeded' else key}"
+        for key in _COUNTED
+        if counts.get(key)
+    ]
+    return ", ".join(parts) or "-"
+
+
+def output_summary(value: Any, limit: int = OUTPUT_SUMMARY_CHARS) -> str:
+    """``value`` as one line of JSON, cut to ``limit`` characters."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def run_counts(record: RunRecord, status: str, steps: Mapping[str, StepState] | None) -> Any:
+    """Counts from the record for a finished run, rebuilt from events otherwise."""
+    if status in FINISHED or steps is None:
+        return dict(record.counts)
+    return step_counts(steps)
+
+
+def run_to_dict(
+    record: RunRecord,
+    status: str,
+    *,
+    now: float,
+    counts: Mapping[str, int],
+    cost_usd: float | None = None,
+) -> dict[str, Any]:
+    """The JSON shape of a run in ``cadenza runs --json`` and ``cadenza status --json``."""
+    duration = run_duration(record, status, now=now)
+    return {
+        "run_id": record.run_id,
+        "workflow": record.workflow,
+        "status": status,
+        "reason": record.reason,
+        "source": record.source,
+        "started_at": record.started_at,
+        "started": iso_time(record.started_at),
+        "finished_at": record.finished_at if status in FINISHED else None,
+        "duration": None if duration is None else round(duration, 6),
+        "counts": dict(counts),
+        "cost_usd": cost_usd,
+        "pid": record.pid,
+        "host": record.host,
+    }
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Plain left-aligned columns, two spaces apart; the last column is never padded."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]

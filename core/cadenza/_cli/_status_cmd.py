@@ -1,0 +1,159 @@
+"""``cadenza status RUN``: one run's record and every step's state, rebuilt from its journal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+
+from .._store import RunRecord
+from ._common import echo_json, handle_errors
+from ._execute import store_option
+from ._history import (
+    StepState,
+    counts_text,
+    duration_text,
+    effective_status,
+    existing_store,
+    human_duration,
+    local_time,
+    output_summary,
+    require_run,
+    run_counts,
+    run_to_dict,
+    step_states,
+    table,
+)
+
+
+def _total_cost(events: Sequence[Mapping[str, Any]]) -> float | None:
+    """What the agents reported for every success of the run, over all its parts.
+
+    None when no agent reported a cost (unknown is not zero).
+    """
+    costs = [
+        float(e["cost_usd"])
+        for e in events
+        if e.get("kind") == "step_succeeded" and e.get("cost_usd") is not None
+    ]
+    return round(sum(costs), 6) if costs else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _detail(step: StepState) -> str:
+    """The last column of a step's row: its output, error or reason."""
+    if step.state in ("succeeded", "restored"):
+        text = output_summary(step.output)
+        if step.cached_from is not None:
+            text = f"(cache of {step.cached_from['run']}/{step.cached_from['step']}) {text}"
+        return f"(degraded) {text}" if step.degraded else text
+    if step.state in ("failed", "retrying") and step.last_error:
+        prefix = "retrying after " if step.state == "retrying" else ""
+        return _one_line(f"{prefix}{step.error_type}: {step.last_error}")
+    return _one_line(step.reason or "")
+
+
+def _hint(record: RunRecord, status: str) -> str:
+    run_id = record.run_id
+    if status == "interrupted":
+        return (
+            f"its process (pid {record.pid}) stopped without finishing the run.\n"
+            f"resume with: cadenza resume {run_id}  (or mark it cancelled: cadenza cancel {run_id})"
+        )
+    if status == "running":
+        return f"stop it with: cadenza cancel {run_id}"
+    if status in ("failed", "cancelled"):
+        return f"resume with: cadenza resume {run_id}"
+    return ""
+
+
+def render_status(
+    record: RunRecord,
+    status: str,
+    steps: Mapping[str, StepState],
+    *,
+    now: float,
+    cost: float | None = None,
+) -> str:
+    counts = run_counts(record, status, steps)
+    where = f" ({record.source})" if record.source else ""
+    if status == "running":
+        timing = f"running for {human_duration(now - record.started_at)}"
+    elif status == "interrupted":
+        timing = "did not finish"
+    else:
+        timing = f"took {duration_text(record, status, now=now)}"
+    lines = [
+        f"run {record.run_id}: {status.upper()}",
+        f"  workflow: {record.workflow}{where}",
+        f"  started:  {local_time(record.started_at)}, {timing}",
+        f"  steps:    {counts_text(counts)}",
+    ]
+    if record.reason:
+        lines.append(f"  reason:   {record.reason}")
+    if record.inputs:
+        lines.append(f"  inputs:   {output_summary(dict(record.inputs))}")
+    if cost is not None:
+        lines.append(f"  cost:     ${cost:.4f} (reported by the agents)")
+    headers = ["STEP", "STATE", "ATTEMPTS", "AGENT", "TIME", "DETAIL"]
+    rows = [
+        [
+            step.step_id,
+            step.state,
+            str(step.attempts),
+            step.agent or "-",
+            "-" if step.duration is None else human_duration(step.duration),
+            _detail(step),
+        ]
+        for step in steps.values()
+    ]
+    lines += ["", *table(headers, rows)]
+    hint = _hint(record, status)
+    if hint:
+        lines += ["", hint]
+    return "\n".join(lines)
+
+
+def status_to_dict(
+    record: RunRecord,
+    status: str,
+    steps: Mapping[str, StepState],
+    *,
+    now: float,
+    cost: float | None = None,
+) -> dict[str, Any]:
+    data = run_to_dict(
+        record, status, now=now, counts=run_counts(record, status, steps), cost_usd=cost
+    )
+    data["inputs"] = dict(record.inputs)
+    data["steps"] = {sid: step.to_dict() for sid, step in steps.items()}
+    return data
+
+
+@click.command("status")
+@click.argument("run_id", metavar="RUN")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the run and its steps as JSON.")
+@handle_errors
+def status(run_id: str, store_url: str | None, as_json: bool) -> None:
+    """Show run RUN and the state of each of its steps, from the journal.
+
+    Each step shows its state, attempts, agent, time, and its output (cut to
+    120 characters; --json has it whole), error or skip reason. Exit codes:
+    0 shown, 2 unknown run or unreadable journal.
+    """
+    now = time.time()
+    with existing_store(store_url) as store:
+        record = require_run(store, run_id, store_url)
+        assert store is not None
+        events = store.read_events(run_id)
+    steps, cost, state = step_states(events), _total_cost(events), effective_status(record)
+    if as_json:
+        echo_json(status_to_dict(record, state, steps, now=now, cost=cost))
+    else:
+        click.echo(render_status(record, state, steps, now=now, cost=cost))

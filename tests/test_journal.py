@@ -1,0 +1,322 @@
+"""The journal (``_journal.py``): group commit, the durability barrier, and writer failures.
+
+A :class:`GatedStore` holds one chosen write on a ``threading.Event`` the test
+releases, so "while the batch is not yet durable" is a state the test controls
+rather than a race it hopes to win.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+import trio.testing
+
+import cadenza
+from cadenza import SqliteStore, StoreError, _journal, _runner
+from cadenza import _events as ev
+from cadenza._bus import EventBus
+from cadenza._journal import Journal
+
+from .durability_helpers import (
+    GATE_TIMEOUT,
+    GatedStore,
+    assert_seq_contiguous,
+    has_event,
+    store_url,
+    successes,
+)
+from .scheduler_helpers import ProgrammableAgent, echo, make_workflow, plugins_with
+
+HANG_GUARD = 20  # seconds; every wait below is bounded so a broken journal fails, not hangs
+
+
+@pytest.fixture
+def sqlite(tmp_path: Path) -> Iterator[SqliteStore]:
+    store = SqliteStore(store_url(tmp_path / "journal.db"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def journals(monkeypatch: pytest.MonkeyPatch) -> list[Journal]:
+    """Every Journal that run_workflow creates during the test, to read its counters."""
+    made: list[Journal] = []
+
+    def make(**kwargs: Any) -> Journal:
+        journal = Journal(**kwargs)
+        made.append(journal)
+        return journal
+
+    monkeypatch.setattr(_runner, "Journal", make)
+    return made
+
+
+def recorder(agent_calls: list[str]) -> Callable[[cadenza.AgentRequest], Any]:
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        agent_calls.append(request.step_id)
+        return await echo(request)
+
+    return behaviour
+
+
+def succeeded(step_id: str, seq_hint: int = 0) -> dict[str, Any]:
+    return {"step_id": step_id, "attempt": 1, "agent": "a", "output": seq_hint, "duration": 0.0}
+
+
+async def test_events_queued_during_a_write_go_out_in_one_batch(sqlite: SqliteStore) -> None:
+    """While one batch is being written, every new event waits and goes out in the next one."""
+    store = GatedStore(sqlite, hold=lambda batch: True)
+    journal = Journal(store=store, run_id="r1")
+    bus = EventBus(run_id="r1", recorder=journal.observe)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run_writer)
+        bus.emit(ev.StepSucceeded, **succeeded("s0"))
+        try:
+            await store.wait_held()
+            for i in range(1, 100):
+                bus.emit(ev.StepSucceeded, **succeeded(f"s{i}", i))
+        finally:
+            store.release()
+        with trio.fail_after(HANG_GUARD):
+            await journal.wait_durable(99)
+        nursery.cancel_scope.cancel()
+    assert journal.batches_written == 2 < 100
+    assert [len(batch.events) for batch in store.batches] == [1, 99]
+    assert [e["seq"] for e in sqlite.read_events("r1")] == list(range(100))
+
+
+async def test_concurrent_successes_share_group_commits(
+    sqlite: SqliteStore, journals: list[Journal]
+) -> None:
+    """Fifty steps finishing while a write is in flight are committed together, not one by one."""
+    calls: list[str] = []
+    agent = ProgrammableAgent("a", recorder(calls))
+    workflow = make_workflow({f"s{i}": {} for i in range(50)}, concurrency=50)
+    store = GatedStore(sqlite, hold=has_event("step_succeeded"))
+    all_done = trio.Event()
+    done: list[str] = []
+
+    def observe(event: cadenza.Event) -> None:
+        if isinstance(event, cadenza.StepSucceeded):
+            done.append(event.step_id)
+            if len(done) == 50:
+                all_done.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: cadenza.run_workflow(
+                workflow, plugins=plugins_with({"a": agent}), store=store, observers=[observe]
+            )
+        )
+        try:
+            await store.wait_held()
+            with trio.fail_after(HANG_GUARD):
+                await all_done.wait()  # every success is emitted while the first is still held
+        finally:
+            store.release()
+    (journal,) = journals
+    events = sqlite.read_events(journal.run_id)
+    assert journal.batches_written == len(store.batches)
+    assert journal.batches_written < len(events)
+    per_batch = [sum(e["kind"] == "step_succeeded" for e in b.events) for b in store.batches]
+    # The held batch carried the successes queued when it was taken; the next one, the rest.
+    assert sum(per_batch) == 50
+    assert len([n for n in per_batch if n]) <= 2, per_batch
+    assert sorted(calls) == sorted(workflow.steps)
+
+
+async def test_dependent_starts_only_after_its_needs_success_is_durable(
+    sqlite: SqliteStore,
+) -> None:
+    """While a step's success is not yet committed, its dependent is not called."""
+    calls: list[str] = []
+    agent = ProgrammableAgent("a", recorder(calls))
+    workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}})
+    store = GatedStore(sqlite, hold=has_event("step_succeeded", "first"))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: cadenza.run_workflow(
+                workflow, plugins=plugins_with({"a": agent}), store=store, run_id="r-barrier"
+            )
+        )
+        try:
+            await store.wait_held()
+            await trio.testing.wait_all_tasks_blocked()  # all that could start has started
+            assert calls == ["first"]
+            assert not any(e["kind"] == "step_succeeded" for e in sqlite.read_events("r-barrier"))
+        finally:
+            store.release()
+    assert calls == ["first", "second"]
+
+
+async def test_run_is_recorded_before_its_first_step_starts(sqlite: SqliteStore) -> None:
+    """No step is called until the run's record and workflow text are committed."""
+    seen: list[tuple[cadenza.RunRecord | None, str | None]] = []
+
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        record = await trio.to_thread.run_sync(sqlite.get_run, request.run_id)
+        source = await trio.to_thread.run_sync(sqlite.read_source, request.run_id)
+        seen.append((record, source))
+        return await echo(request)
+
+    agent = ProgrammableAgent("a", behaviour)
+    workflow = attrs.evolve(
+        make_workflow({"only": {}}), source_text="steps: {only: {uses: a}}\n", source_hash="h1"
+    )
+    store = GatedStore(sqlite, hold=has_event("run_started"))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            lambda: cadenza.run_workflow(
+                workflow, plugins=plugins_with({"a": agent}), store=store, run_id="r-first"
+            )
+        )
+        try:
+            await store.wait_held()
+            await trio.testing.wait_all_tasks_blocked()
+            assert agent.starts == []
+            assert sqlite.get_run("r-first") is None
+        finally:
+            store.release()
+    ((record, source),) = seen
+    assert record is not None
+    assert record.status == "running"
+    assert record.source_hash == "h1"
+    assert source == "steps: {only: {uses: a}}\n"
+
+
+def only_store_errors(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The group's leaves, after checking there is at least one and all are StoreErrors."""
+    matched, rest = group.split(StoreError)
+    assert rest is None, repr(rest)
+    assert matched is not None
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [matched]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        pytest.param(has_event("run_started"), id="recording-the-run"),
+        pytest.param(has_event("step_succeeded", "first"), id="recording-a-success"),
+        pytest.param(has_event("run_finished"), id="recording-the-end"),
+    ],
+)
+async def test_journal_write_failure_fails_the_run_loudly(
+    failing: Callable[[cadenza.WriteBatch], bool], sqlite: SqliteStore
+) -> None:
+    """A store that refuses a write ends the run with that StoreError instead of hanging."""
+    calls: list[str] = []
+    agent = ProgrammableAgent("a", recorder(calls))
+    workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}})
+    store = GatedStore(sqlite, fail=failing)
+    with trio.fail_after(HANG_GUARD), pytest.raises(BaseExceptionGroup) as info:
+        await cadenza.run_workflow(workflow, plugins=plugins_with({"a": agent}), store=store)
+    for leaf in only_store_errors(info.value):
+        assert "disk full (simulated)" in str(leaf)
+    if "second" in calls:  # a dependent started: its need's success must have been durable
+        assert any(has_event("step_succeeded", "first")(b) for b in store.batches)
+
+
+async def test_waiters_see_the_writer_failure(sqlite: SqliteStore) -> None:
+    """wait_durable re-raises the writer's StoreError, to the first waiter and to later ones."""
+    store = GatedStore(sqlite, fail=lambda batch: True)
+    journal = Journal(store=store, run_id="r1")
+    bus = EventBus(run_id="r1", recorder=journal.observe)
+    seen: list[BaseException] = []
+
+    async def write_and_wait() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(journal.run_writer)
+            bus.emit(ev.StepSucceeded, **succeeded("s0"))
+            for _ in range(2):
+                try:
+                    await journal.wait_durable(0)
+                except StoreError as exc:
+                    seen.append(exc)
+
+    with trio.fail_after(HANG_GUARD), pytest.raises(BaseExceptionGroup) as info:
+        await write_and_wait()
+    only_store_errors(info.value)
+    assert len(seen) == 2
+    assert all("disk full (simulated)" in str(exc) for exc in seen)
+
+
+@attrs.define(eq=False)
+class BusyCancelCheck:
+    """Wraps a store; the run's first cancel check (``get_run``) holds the journal's worker
+    slot until :meth:`release`, so a write that follows must wait for it."""
+
+    inner: SqliteStore
+    entered: threading.Event = attrs.field(factory=threading.Event)
+    _gate: threading.Event = attrs.field(factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return self.inner.url
+
+    def get_run(self, run_id: str) -> cadenza.RunRecord | None:
+        if not self.entered.is_set():
+            self.entered.set()
+            self._gate.wait(GATE_TIMEOUT)
+        return self.inner.get_run(run_id)
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+async def test_batch_taken_for_writing_survives_a_cancel_of_the_run(
+    sqlite: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A success queued for writing when the caller cancels the run still reaches the journal."""
+    monkeypatch.setattr(_journal, "CANCEL_CHECK_INTERVAL", 0.001)
+    store = BusyCancelCheck(sqlite)
+
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        with trio.fail_after(HANG_GUARD):  # answer while the cancel check holds the slot
+            await trio.to_thread.run_sync(store.entered.wait, GATE_TIMEOUT)
+        return "done"
+
+    succeeded_event = trio.Event()
+
+    def observe(event: cadenza.Event) -> None:
+        if isinstance(event, cadenza.StepSucceeded):
+            succeeded_event.set()
+
+    workflow = make_workflow({"only": {}, "after": {"needs": ["only"]}})
+    plugins = plugins_with({"a": ProgrammableAgent("a", behaviour)})
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                lambda: cadenza.run_workflow(
+                    workflow, plugins=plugins, store=store, run_id="r-cut", observers=[observe]
+                )
+            )
+            try:
+                with trio.fail_after(HANG_GUARD):
+                    await succeeded_event.wait()
+                await trio.testing.wait_all_tasks_blocked()  # the write waits for the slot
+                scope.cancel()
+            finally:
+                store.release()
+    events = sqlite.read_events("r-cut")
+    assert_seq_contiguous(events)
+    assert "only" in successes(events)
+    assert events[-1]["kind"] == "run_finished"
