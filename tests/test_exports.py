@@ -17,7 +17,7 @@ PUBLIC = {
     "load_workflow_text", "parse_duration", "resolve_inputs", "run_workflow",
     "RunResumed", "StepCacheHit", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy",
     "SCHEMA_VERSION", "CacheEntry", "RunRecord", "Store", "StoreError", "UnknownRunError",
-    "WriteBatch", "open_store", "SqliteStore",
+    "WriteBatch", "open_store", "SqliteStore", "BreakerPolicy", "CircuitChanged",
 }  # fmt: skip
 
 

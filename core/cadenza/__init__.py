@@ -12,6 +12,7 @@ from ._agent import AgentRequest as AgentRequest
 from ._agent import AgentResult as AgentResult
 from ._agent import SupportsHealth as SupportsHealth
 from ._agent import Usage as Usage
+from ._breaker import BreakerPolicy as BreakerPolicy
 from ._errors import AgentError as AgentError
 from ._errors import AgentTimeoutError as AgentTimeoutError
 from ._errors import BudgetExceededError as BudgetExceededError
@@ -26,6 +27,7 @@ from ._errors import WorkflowError as WorkflowError
 from ._events import EVENT_KINDS as EVENT_KINDS
 from ._events import AttemptFailed as AttemptFailed
 from ._events import AttemptStarted as AttemptStarted
+from ._events import CircuitChanged as CircuitChanged
 from ._events import Event as Event
 from ._events import RunFinished as RunFinished
 from ._events import RunResumed as RunResumed
@@ -90,10 +92,12 @@ __all__ = [
     "AgentTimeoutError",
     "AttemptFailed",
     "AttemptStarted",
+    "BreakerPolicy",
     "BudgetExceededError",
     "CacheEntry",
     "CachePolicy",
     "CadenzaError",
+    "CircuitChanged",
     "DuplicateRegistrationError",
     "Duration",
     "Event",

@@ -93,7 +93,12 @@ class AgentError(CadenzaError):
 
 
 class RetryableError(AgentError):
-    """A transient failure; ``retry_after`` (seconds) is the server's requested delay, if any."""
+    """A transient failure; ``retry_after`` (seconds) is the server's requested delay, if any.
+
+    ``rate_limited`` marks a provider's "too many requests" (HTTP 429): the
+    provider is healthy but busy, so it neither trips a circuit breaker nor,
+    by default, uses up the step's attempts.
+    """
 
     retryable = True
 
@@ -102,10 +107,12 @@ class RetryableError(AgentError):
         message: str,
         *,
         retry_after: float | None = None,
+        rate_limited: bool = False,
         agent: str | None = None,
         step_id: str | None = None,
     ) -> None:
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
         super().__init__(message, agent=agent, step_id=step_id)
 
 

@@ -184,6 +184,17 @@ class StepCancelled(Event):
 
 
 @attrs.frozen(kw_only=True)
+class CircuitChanged(Event):
+    """An agent's circuit breaker changed state (``closed``, ``open``, ``half_open``)."""
+
+    kind: ClassVar[str] = "circuit_changed"
+    agent: str
+    state: str
+    previous: str
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class RunFinished(Event):
     """A run ended. ``counts`` maps step states to how many steps ended in each."""
 

@@ -19,15 +19,18 @@ that span steps are ``_load_checks``'s.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
-from ._convert import ValuePath, describe_value, suggest
+from ._breaker import BreakerPolicy
+from ._convert import ValuePath, describe_value, structure, suggest
 from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
 from ._load_checks import StepDraft, finish_steps
 from ._load_context import LoadContext
 from ._spec import AgentConfig, CachePolicy, InputSpec, RetryPolicy, Workflow
+
+T = TypeVar("T")
 
 __all__ = ["NativeFormat"]
 
@@ -37,15 +40,24 @@ _NATIVE_KEYS = (
     "inputs",
     "concurrency",
     "fail_fast",
+    "deadline",
     "defaults",
     "agents",
     "steps",
 )
 _INPUT_KEYS = ("default", "description", "required")
-_DEFAULTS_KEYS = ("retry", "timeout", "cache")
-_RETRY_KEYS = ("max_attempts", "backoff", "max_backoff", "multiplier", "jitter")
+_DEFAULTS_KEYS = ("retry", "timeout", "total_timeout", "cache")
+_RETRY_KEYS = (
+    "max_attempts",
+    "backoff",
+    "max_backoff",
+    "multiplier",
+    "jitter",
+    "count_rate_limited",
+    "max_rate_limited",
+)
 _CACHE_KEYS = ("ttl",)
-_AGENT_KEYS = ("kind", "capabilities", "max_concurrent", "options")
+_AGENT_KEYS = ("kind", "capabilities", "max_concurrent", "breaker", "options")
 _STEP_KEYS = (
     "uses",
     "with",
@@ -54,6 +66,7 @@ _STEP_KEYS = (
     "when",
     "retry",
     "timeout",
+    "total_timeout",
     "if_needs_skipped",
     "cache",
     "description",
@@ -67,6 +80,8 @@ class NativeFormat:
     ctx: LoadContext
     caches: dict[str, CachePolicy | None] = attrs.field(factory=dict, init=False)
     """Each step's ``cache:`` policy, by step id (step drafts do not carry it)."""
+    total_timeouts: dict[str, float | None] = attrs.field(factory=dict, init=False)
+    """Each step's ``total_timeout:``, by step id (step drafts do not carry it)."""
 
     def load(
         self,
@@ -94,7 +109,11 @@ class NativeFormat:
             hint="concurrency bounds attempts in flight over the whole run; use 1 or more.",
         )
         fail_fast = ctx.boolean(data, "fail_fast", (), default=False)
+        deadline = None
+        if data.get("deadline") is not None:
+            deadline = ctx.duration(data["deadline"], ("deadline",), allow_zero=False)
         retry, timeout, cache = RetryPolicy(), None, None
+        total_timeout = None
         if data.get("defaults") is not None:
             defaults = ctx.mapping(data["defaults"], ("defaults",), "defaults")
             if defaults is not None:
@@ -107,6 +126,10 @@ class NativeFormat:
                     )
                 if "cache" in defaults:
                     cache = _cache(ctx, defaults["cache"], ("defaults", "cache"))
+                if defaults.get("total_timeout") is not None:
+                    total_timeout = ctx.duration(
+                        defaults["total_timeout"], ("defaults", "total_timeout"), allow_zero=False
+                    )
         agents = self.agents(data.get("agents"))
         drafts = self.steps(data, retry=retry, timeout=timeout, cache=cache)
         steps = finish_steps(
@@ -115,6 +138,10 @@ class NativeFormat:
         for step_id, policy in self.caches.items():
             if policy is not None and step_id in steps:
                 steps[step_id] = attrs.evolve(steps[step_id], cache=policy)
+        for step_id in steps:
+            total = self.total_timeouts.get(step_id, total_timeout)
+            if total is not None:
+                steps[step_id] = attrs.evolve(steps[step_id], total_timeout=total)
         workflow = Workflow(
             name=name,
             steps=steps,
@@ -122,6 +149,7 @@ class NativeFormat:
             inputs=inputs,
             concurrency=concurrency,
             fail_fast=fail_fast,
+            deadline=deadline,
             description=description,
             **common,
         )
@@ -220,6 +248,9 @@ class NativeFormat:
                     hint="max_concurrent is how many calls this agent takes at once; "
                     "leave it out for no limit.",
                 )
+            breaker = None
+            if spec.get("breaker") is not None:
+                breaker = _policy(ctx, spec["breaker"], (*path, "breaker"), BreakerPolicy)
             if reg is None or kind is None:
                 continue
             options = agent_options(
@@ -232,6 +263,7 @@ class NativeFormat:
                 kind=kind,
                 options=options,
                 max_concurrent=max_concurrent,
+                breaker=breaker,
                 capabilities=frozenset(caps),
                 secrets=frozenset(secrets),
                 base_dir=ctx.base_dir,
@@ -322,6 +354,12 @@ class NativeFormat:
                 None
                 if spec["timeout"] is None
                 else ctx.duration(spec["timeout"], (*path, "timeout"), allow_zero=False)
+            )
+        if "total_timeout" in spec:
+            self.total_timeouts[step_id] = (
+                None
+                if spec["total_timeout"] is None
+                else ctx.duration(spec["total_timeout"], (*path, "total_timeout"), allow_zero=False)
             )
         mode = spec.get("if_needs_skipped", "skip")
         if mode not in ("skip", "run"):
@@ -432,6 +470,19 @@ def _retry(ctx: LoadContext, value: Any, path: ValuePath, base: RetryPolicy) -> 
             )
         else:
             changes["multiplier"] = float(mult)
+    if "count_rate_limited" in retry:
+        changes["count_rate_limited"] = ctx.boolean(
+            retry, "count_rate_limited", path, default=base.count_rate_limited
+        )
+    if "max_rate_limited" in retry:
+        changes["max_rate_limited"] = ctx.integer(
+            retry,
+            "max_rate_limited",
+            path,
+            default=base.max_rate_limited,
+            minimum=0,
+            hint="max_rate_limited bounds the uncounted retries after HTTP 429 answers.",
+        )
     if "jitter" in retry:
         if retry["jitter"] in ("full", "none"):
             changes["jitter"] = retry["jitter"]
@@ -441,3 +492,13 @@ def _retry(ctx: LoadContext, value: Any, path: ValuePath, base: RetryPolicy) -> 
                 f"jitter must be 'full' or 'none', got {describe_value(retry['jitter'])}",
             )
     return attrs.evolve(base, **changes)
+
+
+def _policy(ctx: LoadContext, value: Any, path: ValuePath, cls: type[T]) -> T | None:
+    """A policy mapping (``breaker:``) structured into ``cls``; problems at their paths."""
+    if value is True:
+        value = {}
+    obj, issues = structure(value, cls)
+    for issue in issues:
+        ctx.error(path + issue.path, issue.message, issue.hint, key=issue.at_key)
+    return obj

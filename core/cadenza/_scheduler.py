@@ -35,10 +35,17 @@ import trio
 
 from . import _events as ev
 from ._agent import Agent, AgentRequest, AgentResult
+from ._breaker import CircuitBreaker
 from ._bus import EventBus
 from ._cache import StepCache
 from ._cache import cache_key as step_cache_key
-from ._errors import AgentError, AgentTimeoutError, ExpressionError, PermanentError
+from ._errors import (
+    AgentError,
+    AgentTimeoutError,
+    ExpressionError,
+    PermanentError,
+    RetryableError,
+)
 from ._expr import ExpressionContext, StepView
 from ._journal import Journal
 from ._outcome import StepOutcome, StepStatus
@@ -69,10 +76,13 @@ class _AgentSlot:
     name: str
     agent: Agent
     limit: int | None
+    breaker: CircuitBreaker | None = None
     in_flight: int = 0
 
     def has_room(self) -> bool:
-        return self.limit is None or self.in_flight < self.limit
+        if self.limit is not None and self.in_flight >= self.limit:
+            return False
+        return self.breaker is None or self.breaker.admits()
 
 
 @attrs.define(eq=False, slots=True)
@@ -82,13 +92,22 @@ class _Pool:
     agents: tuple[_AgentSlot, ...]
     heap: list[tuple[int, int, str]] = attrs.field(factory=list)
 
-    def free_agent(self) -> _AgentSlot | None:
-        """The agent with room and the fewest calls in flight (ties: file order)."""
+    def free_agent(self, avoid: str | None = None) -> _AgentSlot | None:
+        """The agent with room and the fewest calls in flight (ties: file order).
+
+        ``avoid`` (the agent a retried step just failed on) is chosen only when
+        no other agent has room, so a retry goes elsewhere when it can.
+        """
         best: _AgentSlot | None = None
+        fallback: _AgentSlot | None = None
         for slot in self.agents:
-            if slot.has_room() and (best is None or slot.in_flight < best.in_flight):
+            if not slot.has_room():
+                continue
+            if slot.name == avoid:
+                fallback = slot
+            elif best is None or slot.in_flight < best.in_flight:
                 best = slot
-        return best
+        return best or fallback
 
 
 @attrs.define(eq=False, slots=True)
@@ -107,6 +126,9 @@ class _StepState:
     ready_at: float = 0.0
     started_at: float | None = None
     ended_at: float | None = None
+    last_agent: str | None = None  # the agent the last failed attempt ran on
+    rate_limited: int = 0  # attempts answered "too many requests", not counted
+    deadline: float = math.inf  # total_timeout, from the first attempt
 
 
 @attrs.define(eq=False)
@@ -132,14 +154,18 @@ class _Run:
     journal: Journal | None = None
     cache: StepCache | None = None
     key_generation: dict[str, str] = attrs.field(factory=dict)
+    _slots: dict[str, _AgentSlot] = attrs.field(factory=dict)
+    _wakeups: set[float] = attrs.field(factory=set)
 
     def __attrs_post_init__(self) -> None:
-        slots = {
-            name: _AgentSlot(
-                name=name, agent=agent, limit=self.workflow.agents[name].max_concurrent
+        slots = {}
+        for name, agent in self.agents.items():
+            config = self.workflow.agents[name]
+            breaker = CircuitBreaker(policy=config.breaker) if config.breaker else None
+            slots[name] = _AgentSlot(
+                name=name, agent=agent, limit=config.max_concurrent, breaker=breaker
             )
-            for name, agent in self.agents.items()
-        }
+        self._slots = slots
         pools: dict[tuple[str, ...], _Pool] = {}
         for step_id, step in self.workflow.steps.items():
             names = self.workflow.agents_for(step.uses)
@@ -158,7 +184,10 @@ class _Run:
     # -- lifecycle -------------------------------------------------------------
 
     async def execute(self) -> None:
+        deadline = self.workflow.deadline
         with trio.CancelScope() as scope:
+            if deadline is not None:
+                scope.deadline = trio.current_time() + deadline
             self._scope = scope
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -168,6 +197,8 @@ class _Run:
                         self._on_needs_met(step_id)
                 self._dispatch()
         self._nursery = None
+        if scope.cancelled_caught and not self.cancel_reason and deadline is not None:
+            self.fail_reason = self.cancel_reason = f"run deadline of {deadline:g}s exceeded"
 
     def cancel(self, reason: str) -> None:
         """Stop the run: in-flight calls are cancelled, nothing new starts."""
@@ -244,6 +275,7 @@ class _Run:
         nursery = self._nursery
         if nursery is None or self.cancel_reason:
             return
+        self._refresh_breakers()
         limit = self.workflow.concurrency
         while self.in_flight < limit:
             best_pool: _Pool | None = None
@@ -251,7 +283,7 @@ class _Run:
             for pool in self._pools:
                 if not pool.heap or (best_pool is not None and pool.heap[0] >= best_pool.heap[0]):
                     continue
-                slot = pool.free_agent()
+                slot = pool.free_agent(avoid=self.states[pool.heap[0][2]].last_agent)
                 if slot is not None:
                     best_pool, best_slot = pool, slot
             if best_pool is None or best_slot is None:
@@ -261,14 +293,73 @@ class _Run:
             state.status = "running"
             state.attempts += 1
             best_slot.in_flight += 1
+            if best_slot.breaker is not None:
+                best_slot.breaker.call_started()
             self.in_flight += 1
             nursery.start_soon(self._attempt, state, best_slot, name=f"step {step_id}")
+
+    # -- circuit breakers --------------------------------------------------------
+
+    def _refresh_breakers(self) -> None:
+        now = trio.current_time()
+        for slot in self._slots.values():
+            if slot.breaker is not None:
+                previous = slot.breaker.state
+                if slot.breaker.refresh(now):
+                    self._breaker_changed(slot, previous, "cooldown over: one probe call allowed")
+
+    def _breaker_changed(self, slot: _AgentSlot, previous: str, reason: str) -> None:
+        assert slot.breaker is not None
+        self.bus.emit(
+            ev.CircuitChanged,
+            agent=slot.name,
+            state=slot.breaker.state,
+            previous=previous,
+            reason=reason,
+        )
+        if slot.breaker.state == "open":
+            self._wake_at(slot.breaker.reopens_at)
+
+    def _wake_at(self, when: float) -> None:
+        """Run the dispatcher again at ``when`` (one timer per instant, no polling)."""
+        if when in self._wakeups or self._nursery is None:
+            return
+        self._wakeups.add(when)
+
+        async def wake() -> None:
+            await trio.sleep_until(when)
+            self._wakeups.discard(when)
+            self._dispatch()
+
+        self._nursery.start_soon(wake, name=f"wake at {when:.3f}")
+
+    def _record_outcome(self, slot: _AgentSlot, error: BaseException | None) -> None:
+        """Tell the agent's breaker how the call went; a cancelled call says nothing."""
+        breaker = slot.breaker
+        if breaker is None:
+            return
+        previous = breaker.state
+        now = trio.current_time()
+        if error is None:
+            changed = breaker.record_success(now)
+            reason = "probe call succeeded"
+        elif isinstance(error, RetryableError) and not error.rate_limited:
+            changed = breaker.record_failure(now)
+            reason = f"{type(error).__name__}: {error}"[:200]
+        else:
+            breaker.record_neutral()
+            changed = None
+            reason = ""
+        if changed:
+            self._breaker_changed(slot, previous, reason)
 
     async def _attempt(self, state: _StepState, slot: _AgentSlot) -> None:
         step = state.step
         now = trio.current_time()
         if state.started_at is None:
             state.started_at = now
+            if step.total_timeout is not None:
+                state.deadline = now + step.total_timeout
         cache_key = None
         if step.cache is not None and self.cache is not None:
             cache_key = step_cache_key(self.workflow.agents[slot.name], step, state.inputs or {})
@@ -284,7 +375,7 @@ class _Run:
             idempotency_key=key,
             queue_wait=now - state.ready_at,
         )
-        deadline = now + step.timeout if step.timeout is not None else None
+        deadline = min(now + (step.timeout or math.inf), state.deadline)
         request = AgentRequest(
             run_id=self.run_id,
             step_id=step.id,
@@ -293,16 +384,19 @@ class _Run:
             attempt=attempt,
             idempotency_key=key,
             priority=step.priority,
-            deadline=deadline,
+            deadline=None if deadline == math.inf else deadline,
         )
         result: object = None  # typed loosely: plugin agents may break the protocol
         error: BaseException | None = None
         try:
-            with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as sc:
+            with trio.CancelScope(deadline=deadline) as sc:
                 result = await slot.agent.run(request)
             if sc.cancelled_caught:
                 error = AgentTimeoutError(
-                    f"attempt timed out after {step.timeout:g}s", agent=slot.name, step_id=step.id
+                    f"attempt timed out after {trio.current_time() - now:g}s"
+                    + (" (the step's total_timeout)" if deadline == state.deadline else ""),
+                    agent=slot.name,
+                    step_id=step.id,
                 )
         except AgentError as exc:
             error = exc
@@ -319,6 +413,7 @@ class _Run:
                 agent=slot.name,
                 step_id=step.id,
             )
+        self._record_outcome(slot, error)
         if isinstance(result, AgentResult) and error is None:
             seq = self._succeed(state, slot.name, result, end)
             if cache_key is not None and self.journal is not None and step.cache is not None:
@@ -399,14 +494,31 @@ class _Run:
         self, state: _StepState, agent: str, error: BaseException, duration: float
     ) -> None:
         step = state.step
+        policy = step.retry
         retryable = isinstance(error, AgentError) and error.retryable
-        can_retry = retryable and state.attempts < step.retry.max_attempts
+        rate_limited = isinstance(error, RetryableError) and error.rate_limited
+        if rate_limited and not policy.count_rate_limited:
+            state.rate_limited += 1
+        counted = state.attempts - (0 if policy.count_rate_limited else state.rate_limited)
+        message = str(error)
         retry_in: float | None = None
-        if can_retry:
-            retry_in = step.retry.delay(state.attempts, self.rng)
-            retry_after = getattr(error, "retry_after", None)
-            if retry_after is not None:
-                retry_in = min(max(retry_in, float(retry_after)), step.retry.max_backoff)
+        if retryable and counted < policy.max_attempts:
+            if rate_limited and state.rate_limited > policy.max_rate_limited:
+                message += f" (gave up after {state.rate_limited} rate-limited attempts)"
+            else:
+                retry_in = policy.delay(max(1, counted), self.rng)
+                retry_after = getattr(error, "retry_after", None)
+                if retry_after is not None and retry_after > policy.max_backoff:
+                    retry_in = None
+                    message += (
+                        f" (the provider asked to wait {retry_after:g}s, more than "
+                        f"max_backoff {policy.max_backoff:g}s)"
+                    )
+                elif retry_after is not None:
+                    retry_in = max(retry_in, float(retry_after))
+            if retry_in is not None and trio.current_time() + retry_in >= state.deadline:
+                retry_in = None
+                message += " (no time left in the step's total_timeout)"
         self.bus.emit(
             ev.AttemptFailed,
             step_id=step.id,
@@ -419,8 +531,9 @@ class _Run:
             retry_in=retry_in,
         )
         state.agent = agent
+        state.last_agent = agent
         if retry_in is None:
-            self._fail(step.id, type(error).__name__, str(error))
+            self._fail(step.id, type(error).__name__, message)
         elif retry_in <= 0:
             state.status = "ready"
             state.ready_at = trio.current_time()

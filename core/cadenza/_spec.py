@@ -7,57 +7,19 @@ classes; nothing else builds them from files. Durations are float seconds.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NewType
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ._breaker import BreakerPolicy
+from ._duration import Duration as Duration
+from ._duration import parse_duration as parse_duration
 from ._problems import SourceLocation
 
 if TYPE_CHECKING:
     from ._expr import Condition, ValueTemplate
-
-
-Duration = NewType("Duration", float)
-"""Seconds, written in files as ``1.5``, ``"500ms"``, ``"30s"``, ``"5m"``, ``"1h30m"`` or ``"2d"``.
-
-Option classes of agent kinds annotate duration fields with ``Duration``; the
-kernel's converter parses them and reports bad ones with file:line.
-"""
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: object) -> Duration:
-    """Parse a duration; raise ``ValueError`` saying what forms are accepted.
-
-    Numbers are seconds. Strings are one or more ``<number><unit>`` parts with
-    units ms, s, m, h, d (``"1h30m"``), optionally separated by spaces.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 30s, 5m or 1h30m, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return Duration(float(value))
-    if isinstance(value, str):
-        text = value.replace(" ", "")
-        pos = 0
-        total = 0.0
-        for match in _DURATION_PART.finditer(text):
-            if match.start() != pos:
-                break
-            total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-            pos = match.end()
-        else:
-            if pos == len(text) and pos > 0:
-                return Duration(total)
-    raise ValueError(
-        f"expected a duration like 30s, 500ms, 5m or 1h30m (units ms, s, m, h, d), got {value!r}"
-    )
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -81,6 +43,8 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     multiplier: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
     jitter: Literal["full", "none"] = "full"
+    count_rate_limited: bool = False
+    max_rate_limited: int = attrs.field(default=20, validator=attrs.validators.ge(0))
 
     def delay(self, failed_attempts: int, rng: random.Random) -> float:
         """Seconds to wait after ``failed_attempts`` failures (>= 1) before the next try."""
@@ -116,6 +80,8 @@ class InputSpec:
 class AgentConfig:
     """One configured agent: which kind serves it, with which options and limits.
 
+    ``breaker`` enables a circuit breaker for the agent (see ``_breaker``).
+
     ``options`` is the kind's own options object (an attrs class the kernel's
     converter structured) or a plain mapping for kinds without one. ``secrets``
     holds the resolved values of secret fields (``api_key``, ``${ENV}``
@@ -129,6 +95,7 @@ class AgentConfig:
     capabilities: frozenset[str] = frozenset()
     secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
     base_dir: Path = Path()
+    breaker: BreakerPolicy | None = None
     location: SourceLocation | None = None
 
 
@@ -141,6 +108,8 @@ class Step:
     ``when:``. ``if_needs_skipped`` says what happens when a needed step was
     skipped by its ``when:`` (a *failed* need always skips its dependents).
     ``cache`` (when set) lets the step reuse an earlier identical output.
+    ``timeout`` bounds each attempt; ``total_timeout`` all attempts and the
+    waits between them.
     """
 
     id: str
@@ -151,6 +120,7 @@ class Step:
     condition: Condition | None = None
     retry: RetryPolicy = RetryPolicy()
     timeout: float | None = attrs.field(default=None, validator=_positive)
+    total_timeout: float | None = attrs.field(default=None, validator=_positive)
     if_needs_skipped: Literal["skip", "run"] = "skip"
     cache: CachePolicy | None = None
     location: SourceLocation | None = None
@@ -173,6 +143,7 @@ class Workflow:
     inputs: Mapping[str, InputSpec] = attrs.field(factory=dict)
     concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     fail_fast: bool = False
+    deadline: float | None = attrs.field(default=None, validator=_positive)
     description: str = ""
     source: Path | None = None
     source_hash: str = ""

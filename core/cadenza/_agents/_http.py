@@ -295,6 +295,7 @@ class HttpAgent:
             raise RetryableError(
                 message,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                rate_limited=status == 429,
                 agent=self.name,
                 step_id=request.step_id,
             )
