@@ -29,6 +29,7 @@ from ._events import AttemptFailed as AttemptFailed
 from ._events import AttemptStarted as AttemptStarted
 from ._events import CircuitChanged as CircuitChanged
 from ._events import Event as Event
+from ._events import FallbackStarted as FallbackStarted
 from ._events import RunFinished as RunFinished
 from ._events import RunResumed as RunResumed
 from ._events import RunStarted as RunStarted
@@ -60,6 +61,7 @@ from ._runner import run_workflow as run_workflow
 from ._spec import AgentConfig as AgentConfig
 from ._spec import CachePolicy as CachePolicy
 from ._spec import Duration as Duration
+from ._spec import FallbackSpec as FallbackSpec
 from ._spec import InputSpec as InputSpec
 from ._spec import RetryPolicy as RetryPolicy
 from ._spec import Step as Step
@@ -102,6 +104,8 @@ __all__ = [
     "Duration",
     "Event",
     "ExpressionError",
+    "FallbackSpec",
+    "FallbackStarted",
     "InputSpec",
     "LoadResult",
     "PermanentError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._agents._http import HttpAgent, HttpOptions
 from ._agents._python import PythonAgent, PythonOptions
 from ._agents._template import TemplateAgent, TemplateOptions
+from ._fallbacks import CachedFallback, TemplateFallback
 from ._store_sqlite import SqliteStore
 from .hookspecs import Register, RegisterAgentKind, hookimpl
 
@@ -21,3 +22,9 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
 @hookimpl
 def cadenza_stores(register: Register) -> None:
     register("sqlite", SqliteStore)
+
+
+@hookimpl
+def cadenza_fallbacks(register: Register) -> None:
+    register("template", TemplateFallback.from_options)
+    register("cached", CachedFallback.from_options)

@@ -184,6 +184,19 @@ class StepCancelled(Event):
 
 
 @attrs.frozen(kw_only=True)
+class FallbackStarted(Event):
+    """Every attempt of a step failed; the step now tries a fallback (``source``).
+
+    Whatever the fallback produces is marked degraded in ``step_succeeded``.
+    """
+
+    kind: ClassVar[str] = "fallback_started"
+    step_id: str
+    source: str
+    error: str
+
+
+@attrs.frozen(kw_only=True)
 class CircuitChanged(Event):
     """An agent's circuit breaker changed state (``closed``, ``open``, ``half_open``)."""
 

@@ -28,7 +28,7 @@ from ._convert import ValuePath, describe_value, structure, suggest
 from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
 from ._load_checks import StepDraft, finish_steps
 from ._load_context import LoadContext
-from ._spec import AgentConfig, CachePolicy, InputSpec, RetryPolicy, Workflow
+from ._spec import AgentConfig, CachePolicy, FallbackSpec, InputSpec, RetryPolicy, Workflow
 
 T = TypeVar("T")
 
@@ -69,6 +69,7 @@ _STEP_KEYS = (
     "total_timeout",
     "if_needs_skipped",
     "cache",
+    "fallback",
     "description",
 )
 
@@ -82,6 +83,8 @@ class NativeFormat:
     """Each step's ``cache:`` policy, by step id (step drafts do not carry it)."""
     total_timeouts: dict[str, float | None] = attrs.field(factory=dict, init=False)
     """Each step's ``total_timeout:``, by step id (step drafts do not carry it)."""
+    fallbacks: dict[str, Any] = attrs.field(factory=dict, init=False)
+    """Each step's raw ``fallback:`` list, checked once the agents are known."""
 
     def load(
         self,
@@ -142,6 +145,10 @@ class NativeFormat:
             total = self.total_timeouts.get(step_id, total_timeout)
             if total is not None:
                 steps[step_id] = attrs.evolve(steps[step_id], total_timeout=total)
+        for step_id, raw in self.fallbacks.items():
+            entries = _fallbacks(ctx, raw, ("steps", step_id, "fallback"), agents)
+            if entries and step_id in steps:
+                steps[step_id] = attrs.evolve(steps[step_id], fallback=entries)
         workflow = Workflow(
             name=name,
             steps=steps,
@@ -355,6 +362,8 @@ class NativeFormat:
                 if spec["timeout"] is None
                 else ctx.duration(spec["timeout"], (*path, "timeout"), allow_zero=False)
             )
+        if spec.get("fallback") is not None:
+            self.fallbacks[step_id] = spec["fallback"]
         if "total_timeout" in spec:
             self.total_timeouts[step_id] = (
                 None
@@ -502,3 +511,47 @@ def _policy(ctx: LoadContext, value: Any, path: ValuePath, cls: type[T]) -> T | 
     for issue in issues:
         ctx.error(path + issue.path, issue.message, issue.hint, key=issue.at_key)
     return obj
+
+
+def _fallbacks(
+    ctx: LoadContext, value: Any, path: ValuePath, agents: LoadedAgents
+) -> tuple[FallbackSpec, ...]:
+    """``fallback:``: a list of agent names, strategy names or ``{strategy: NAME, ...}``."""
+    strategies = ctx.plugins.registered("cadenza_fallbacks")
+    if not isinstance(value, list):
+        value = [value]
+    entries: list[FallbackSpec] = []
+    for i, item in enumerate(value):
+        where = (*path, i)
+        options: dict[str, Any] = {}
+        if isinstance(item, Mapping):
+            options = {str(k): v for k, v in item.items() if k != "strategy"}
+            item = item.get("strategy")
+        if not isinstance(item, str):
+            ctx.error(
+                where,
+                f"a fallback must be an agent name, a strategy name or {{strategy: NAME, ...}}, "
+                f"got {describe_value(item)}",
+                "Write fallback: [backup_agent, template] or fallback: "
+                "[{strategy: template, output: 'unavailable'}].",
+            )
+            continue
+        if item in agents.configs and not options:
+            entries.append(FallbackSpec(agent=item))
+            continue
+        reg = strategies.get(item)
+        if reg is None:
+            known = [*agents.configs, *strategies]
+            ctx.error(
+                where,
+                f"unknown fallback {item!r}: neither an agent nor a fallback strategy",
+                suggest(item, known) + f"Agents and strategies: {', '.join(known) or 'none'}.",
+            )
+            continue
+        try:
+            reg.obj(options)  # strategies check their options when built; no I/O happens
+        except (ValueError, TypeError) as exc:
+            ctx.error(where, f"fallback {item!r}: {exc}", "Fix the strategy's options.")
+            continue
+        entries.append(FallbackSpec(strategy=item, options=options))
+    return tuple(entries)

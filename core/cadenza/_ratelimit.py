@@ -92,7 +92,7 @@ def _positive_finite(instance: object, attribute: attrs.Attribute[Any], value: o
 @final
 @attrs.frozen(kw_only=True)
 class RateLimitPolicy:
-    """``rate_limit:`` on an agent, shared by all steps of a run that call it.
+    """An agent's rate limits, shared by all steps of a run that call it.
 
     ``requests_per_minute`` and ``tokens_per_minute`` bound the agent's call
     starts and the tokens they use; None leaves that dimension unlimited.

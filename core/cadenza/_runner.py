@@ -116,6 +116,7 @@ async def run_workflow(
     store: Store | None = None,
     resume: ResumePlan | None = None,
     use_cache: bool = True,
+    strict: bool = False,
     task_status: trio.TaskStatus[RunHandle] = trio.TASK_STATUS_IGNORED,
 ) -> RunResult:
     """Run ``workflow`` to the end and return what happened.
@@ -129,7 +130,9 @@ async def run_workflow(
     before its first step starts, each step's success is durable before its
     dependents start, ``cache:`` steps reuse earlier outputs (unless
     ``use_cache`` is false), and ``cadenza cancel`` from another process stops
-    it. ``resume`` (from :func:`plan_resume`) continues a journaled run:
+    it. With ``strict``, steps do not fall back (``fallback:``): a step whose
+    agents failed fails instead of producing a degraded output.
+    ``resume`` (from :func:`plan_resume`) continues a journaled run:
     its kept outputs are restored and the rest runs, under the same run id.
 
     Started with ``nursery.start(run_workflow, ...)``, it reports a
@@ -160,6 +163,10 @@ async def run_workflow(
             inputs=dict(inputs or {}),
             rng=rng or random.Random(),
             run_id=run_id,
+            strict=strict,
+            fallback_strategies={
+                name: reg.obj for name, reg in plugins.registered("cadenza_fallbacks").items()
+            },
         )
         if store is None:
             return await _execute(run, agents, resume, task_status)

@@ -26,7 +26,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -47,10 +47,11 @@ from ._errors import (
     RetryableError,
 )
 from ._expr import ExpressionContext, StepView
+from ._fallbacks import FallbackContext, fallback_key
 from ._journal import Journal
 from ._outcome import StepOutcome, StepStatus
 from ._redact import redact
-from ._spec import Step, Workflow
+from ._spec import CachePolicy, FallbackSpec, Step, Workflow
 
 log = structlog.get_logger()
 
@@ -128,6 +129,8 @@ class _StepState:
     ended_at: float | None = None
     last_agent: str | None = None  # the agent the last failed attempt ran on
     rate_limited: int = 0  # attempts answered "too many requests", not counted
+    fallbacks_tried: int = 0
+    fallback_source: str | None = None  # set while a fallback serves the step
     deadline: float = math.inf  # total_timeout, from the first attempt
 
 
@@ -155,6 +158,9 @@ class _Run:
     cache: StepCache | None = None
     key_generation: dict[str, str] = attrs.field(factory=dict)
     _slots: dict[str, _AgentSlot] = attrs.field(factory=dict)
+    _fallback_pools: dict[str, _Pool | None] = attrs.field(factory=dict)
+    strict: bool = False
+    fallback_strategies: Mapping[str, Callable[..., Any]] = attrs.field(factory=dict)
     _wakeups: set[float] = attrs.field(factory=set)
 
     def __attrs_post_init__(self) -> None:
@@ -167,13 +173,19 @@ class _Run:
             )
         self._slots = slots
         pools: dict[tuple[str, ...], _Pool] = {}
+
+        def pool_of(names: tuple[str, ...]) -> _Pool | None:
+            if not names:
+                return None
+            if names not in pools:
+                pools[names] = _Pool(agents=tuple(slots[n] for n in names))
+            return pools[names]
+
         for step_id, step in self.workflow.steps.items():
-            names = self.workflow.agents_for(step.uses)
-            pool = None
-            if names:
-                pool = pools.get(names)
-                if pool is None:
-                    pool = pools[names] = _Pool(agents=tuple(slots[n] for n in names))
+            pool = pool_of(self.workflow.agents_for(step.uses))
+            for entry in step.fallback:
+                if entry.agent is not None:
+                    self._fallback_pools[entry.agent] = pool_of((entry.agent,))
             self.states[step_id] = _StepState(step=step, pool=pool, waiting=len(step.needs))
             self.dependents.setdefault(step_id, [])
             for need in step.needs:
@@ -469,6 +481,21 @@ class _Run:
     def _succeed(self, state: _StepState, agent: str, result: AgentResult, end: float) -> int:
         """Record the success and return its event's ``seq``; the caller releases dependents."""
         step_id = state.step.id
+        if state.fallback_source is not None:  # never passed off as the real thing
+            source = f"fallback {state.fallback_source}"
+            if result.source:
+                source += f": {result.source}"
+            result = attrs.evolve(result, degraded=True, source=source)
+        elif self.journal is not None and any(f.strategy == "cached" for f in state.step.fallback):
+            self.journal.add_cache(
+                StepCache.entry(
+                    fallback_key(state.step, state.inputs or {}),
+                    redact(result.output, self.bus.secrets),
+                    CachePolicy(),
+                    run_id=self.run_id,
+                    step_id=step_id,
+                )
+            )
         state.status = "succeeded"
         state.output = result.output
         state.result = result
@@ -502,7 +529,7 @@ class _Run:
         counted = state.attempts - (0 if policy.count_rate_limited else state.rate_limited)
         message = str(error)
         retry_in: float | None = None
-        if retryable and counted < policy.max_attempts:
+        if retryable and counted < policy.max_attempts and state.fallback_source is None:
             if rate_limited and state.rate_limited > policy.max_rate_limited:
                 message += f" (gave up after {state.rate_limited} rate-limited attempts)"
             else:
@@ -532,6 +559,11 @@ class _Run:
         )
         state.agent = agent
         state.last_agent = agent
+        if retry_in is None and isinstance(error, AgentError):
+            if self._fall_back(state, message):
+                return
+            if self.strict and state.step.fallback:
+                message += " (fallback not used: strict mode)"
         if retry_in is None:
             self._fail(step.id, type(error).__name__, message)
         elif retry_in <= 0:
@@ -542,6 +574,62 @@ class _Run:
             state.status = "backoff"
             assert self._nursery is not None
             self._nursery.start_soon(self._requeue_after, state, retry_in)
+
+    # -- fallbacks ---------------------------------------------------------------
+
+    def _fall_back(self, state: _StepState, error: str) -> bool:
+        """Start the step's next fallback after a final failure; False when none is left."""
+        step = state.step
+        if self.strict or state.fallbacks_tried >= len(step.fallback):
+            return False
+        entry = step.fallback[state.fallbacks_tried]
+        state.fallbacks_tried += 1
+        state.fallback_source = entry.label
+        self.bus.emit(ev.FallbackStarted, step_id=step.id, source=entry.label, error=error)
+        if entry.agent is not None:
+            pool = self._fallback_pools.get(entry.agent)
+            if pool is None:
+                return self._fall_back(state, f"agent {entry.agent} is not available")
+            state.pool = pool
+            state.status = "ready"
+            state.ready_at = trio.current_time()
+            state.last_agent = None
+            self._enqueue(state)
+            return True
+        assert self._nursery is not None
+        assert entry.strategy is not None
+        state.status = "running"
+        self._nursery.start_soon(self._run_strategy, state, entry, error)
+        return True
+
+    async def _run_strategy(self, state: _StepState, entry: FallbackSpec, error: str) -> None:
+        step = state.step
+        request = AgentRequest(
+            run_id=self.run_id,
+            step_id=step.id,
+            task_type=step.uses,
+            inputs=state.inputs or {},
+            attempt=state.attempts,
+            idempotency_key=idempotency_key(self.run_id, step.id),
+            priority=step.priority,
+        )
+        context = FallbackContext(
+            step=step, error=error, store=self.journal.store if self.journal else None
+        )
+        try:
+            factory = self.fallback_strategies[entry.strategy or ""]
+            result = await factory(dict(entry.options)).run(request, context=context)
+            if not isinstance(result, AgentResult):
+                raise PermanentError(f"returned {type(result).__name__}, expected AgentResult")
+        except Exception as exc:
+            message = f"{error}; fallback {entry.label} failed: {exc}"
+            if not self._fall_back(state, message):
+                self._fail(step.id, type(exc).__name__, message)
+            self._dispatch()
+            return
+        seq = self._succeed(state, entry.label, result, trio.current_time())
+        await self._released_when_durable(step.id, seq)
+        self._dispatch()
 
     async def _requeue_after(self, state: _StepState, delay: float) -> None:
         await trio.sleep(delay)

@@ -67,6 +67,23 @@ class CachePolicy:
 
 
 @attrs.frozen(kw_only=True)
+class FallbackSpec:
+    """One entry of a step's ``fallback:`` list: another agent, or a named strategy.
+
+    Tried in order once the step's own attempts are exhausted; whatever a
+    fallback produces is marked degraded, with this entry as its source.
+    """
+
+    agent: str | None = None
+    strategy: str | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"agent {self.agent}" if self.agent else f"{self.strategy}"
+
+
+@attrs.frozen(kw_only=True)
 class InputSpec:
     """A run input: ``--set name=value`` on the command line overrides ``default``."""
 
@@ -109,7 +126,8 @@ class Step:
     skipped by its ``when:`` (a *failed* need always skips its dependents).
     ``cache`` (when set) lets the step reuse an earlier identical output.
     ``timeout`` bounds each attempt; ``total_timeout`` all attempts and the
-    waits between them.
+    waits between them. ``fallback`` lists what to try, in order, when every
+    attempt failed.
     """
 
     id: str
@@ -123,6 +141,7 @@ class Step:
     total_timeout: float | None = attrs.field(default=None, validator=_positive)
     if_needs_skipped: Literal["skip", "run"] = "skip"
     cache: CachePolicy | None = None
+    fallback: tuple[FallbackSpec, ...] = ()
     location: SourceLocation | None = None
 
 

@@ -99,6 +99,7 @@ def execute(
     store: Store | None,
     resume: ResumePlan | None = None,
     use_cache: bool = True,
+    strict: bool = False,
 ) -> None:
     """Run ``workflow``, show it, print the outcome and exit with the documented code."""
     state = get_state()
@@ -112,7 +113,12 @@ def execute(
         progress = Progress(
             workflow=workflow, console=err, live=err.is_terminal and not state.debug
         )
-    options: dict[str, Any] = {"store": store, "resume": resume, "use_cache": use_cache}
+    options: dict[str, Any] = {
+        "store": store,
+        "resume": resume,
+        "use_cache": use_cache,
+        "strict": strict,
+    }
     if display.seed is not None:
         options["rng"] = random.Random(display.seed)
     with ExitStack() as stack:

@@ -21,6 +21,7 @@ from ._history import existing_store, require_run
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("--no-progress", is_flag=True, help="Do not show live progress.")
 @click.option("--no-cache", is_flag=True, help="Ignore cached outputs (cache: steps run anew).")
+@click.option("--strict", is_flag=True, help="No fallbacks: a step whose agents failed fails.")
 @click.option(
     "--force",
     is_flag=True,
@@ -35,6 +36,7 @@ def resume(
     as_json: bool,
     no_progress: bool,
     no_cache: bool,
+    strict: bool,
     force: bool,
     store_url: str | None,
 ) -> None:
@@ -71,4 +73,5 @@ def resume(
             store=store,
             resume=plan,
             use_cache=not no_cache,
+            strict=strict,
         )

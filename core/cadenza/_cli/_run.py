@@ -40,6 +40,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 @store_option
 @click.option("--no-journal", is_flag=True, help="Do not journal the run (it cannot be resumed).")
 @click.option("--no-cache", is_flag=True, help="Ignore cached outputs (cache: steps run anew).")
+@click.option("--strict", is_flag=True, help="No fallbacks: a step whose agents failed fails.")
 @handle_errors
 def run(
     file: Path,
@@ -51,6 +52,7 @@ def run(
     store_url: str | None,
     no_journal: bool,
     no_cache: bool,
+    strict: bool,
 ) -> None:
     """Run the workflow in FILE and report what happened.
 
@@ -75,4 +77,5 @@ def run(
         display=Display(as_json=as_json, progress=not no_progress, seed=seed),
         store=store,
         use_cache=not no_cache,
+        strict=strict,
     )
