@@ -18,7 +18,7 @@ PUBLIC = {
     "RunResumed", "StepCacheHit", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy",
     "SCHEMA_VERSION", "CacheEntry", "RunRecord", "Store", "StoreError", "UnknownRunError",
     "WriteBatch", "open_store", "SqliteStore", "BreakerPolicy", "CircuitChanged",
-    "FallbackSpec", "FallbackStarted",
+    "FallbackSpec", "FallbackStarted", "RateLimitPolicy",
 }  # fmt: skip
 
 

@@ -53,6 +53,7 @@ from ._plugins import Registration as Registration
 from ._plugins import load_plugins as load_plugins
 from ._problems import Problem as Problem
 from ._problems import SourceLocation as SourceLocation
+from ._ratelimit import RateLimitPolicy as RateLimitPolicy
 from ._resume import ResumeError as ResumeError
 from ._resume import ResumePlan as ResumePlan
 from ._resume import plan_resume as plan_resume
@@ -113,6 +114,7 @@ __all__ = [
     "PluginInfo",
     "Plugins",
     "Problem",
+    "RateLimitPolicy",
     "Registration",
     "ResumeError",
     "ResumePlan",

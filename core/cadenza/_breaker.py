@@ -94,13 +94,22 @@ class CircuitBreaker:
             return True
         return self.state == "half_open" and not self.probe_in_flight
 
-    def call_started(self) -> None:
-        """A call was dispatched; in half-open it is the probe."""
+    def call_started(self) -> bool:
+        """A call was dispatched; True when it is the half-open probe.
+
+        The caller passes that back as ``probe=`` when the call ends: while
+        half-open, only the probe's outcome counts (a call that started before
+        the breaker opened says nothing about the provider now).
+        """
         if self.state == "half_open":
             self.probe_in_flight = True
+            return True
+        return False
 
-    def record_success(self, now: float) -> BreakerState | None:
+    def record_success(self, now: float, *, probe: bool = True) -> BreakerState | None:
         if self.state == "half_open":
+            if not probe:
+                return None
             self.state = "closed"
             self.probe_in_flight = False
             self._outcomes.clear()
@@ -109,9 +118,9 @@ class CircuitBreaker:
         self._prune(now)
         return None
 
-    def record_failure(self, now: float) -> BreakerState | None:
+    def record_failure(self, now: float, *, probe: bool = True) -> BreakerState | None:
         if self.state == "half_open":
-            return self._open(now)
+            return self._open(now) if probe else None
         if self.state == "open":  # a call that started before the breaker opened
             return None
         self._outcomes.append((now, False))
@@ -125,9 +134,9 @@ class CircuitBreaker:
             return self._open(now)
         return None
 
-    def record_neutral(self) -> None:
+    def record_neutral(self, *, probe: bool = True) -> None:
         """A call ended in a way that says nothing about health (429, 4xx, cancelled)."""
-        if self.state == "half_open":
+        if self.state == "half_open" and probe:
             self.probe_in_flight = False  # let another probe try
 
     def _open(self, now: float) -> BreakerState:

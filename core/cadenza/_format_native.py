@@ -28,6 +28,7 @@ from ._convert import ValuePath, describe_value, structure, suggest
 from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
 from ._load_checks import StepDraft, finish_steps
 from ._load_context import LoadContext
+from ._ratelimit import RateLimitPolicy
 from ._spec import AgentConfig, CachePolicy, FallbackSpec, InputSpec, RetryPolicy, Workflow
 
 T = TypeVar("T")
@@ -57,7 +58,7 @@ _RETRY_KEYS = (
     "max_rate_limited",
 )
 _CACHE_KEYS = ("ttl",)
-_AGENT_KEYS = ("kind", "capabilities", "max_concurrent", "breaker", "options")
+_AGENT_KEYS = ("kind", "capabilities", "max_concurrent", "breaker", "rate_limit", "options")
 _STEP_KEYS = (
     "uses",
     "with",
@@ -258,6 +259,11 @@ class NativeFormat:
             breaker = None
             if spec.get("breaker") is not None:
                 breaker = _policy(ctx, spec["breaker"], (*path, "breaker"), BreakerPolicy)
+            rate_limit = None
+            if spec.get("rate_limit") is not None:
+                rate_limit = _policy(
+                    ctx, spec["rate_limit"], (*path, "rate_limit"), RateLimitPolicy
+                )
             if reg is None or kind is None:
                 continue
             options = agent_options(
@@ -271,6 +277,7 @@ class NativeFormat:
                 options=options,
                 max_concurrent=max_concurrent,
                 breaker=breaker,
+                rate_limit=rate_limit,
                 capabilities=frozenset(caps),
                 secrets=frozenset(secrets),
                 base_dir=ctx.base_dir,

@@ -50,6 +50,7 @@ from ._expr import ExpressionContext, StepView
 from ._fallbacks import FallbackContext, fallback_key
 from ._journal import Journal
 from ._outcome import StepOutcome, StepStatus
+from ._ratelimit import RateLimiter, estimate_tokens
 from ._redact import redact
 from ._spec import CachePolicy, FallbackSpec, Step, Workflow
 
@@ -78,12 +79,20 @@ class _AgentSlot:
     agent: Agent
     limit: int | None
     breaker: CircuitBreaker | None = None
+    limiter: RateLimiter | None = None
     in_flight: int = 0
+    rate_wait: float = 0.0  # seconds until the rate limit admits the call last asked about
 
-    def has_room(self) -> bool:
+    def has_room(self, now: float = 0.0, tokens: int = 0) -> bool:
+        self.rate_wait = 0.0
         if self.limit is not None and self.in_flight >= self.limit:
             return False
-        return self.breaker is None or self.breaker.admits()
+        if self.breaker is not None and not self.breaker.admits():
+            return False
+        if self.limiter is not None:
+            self.rate_wait = self.limiter.wait_time(now, tokens=tokens)
+            return self.rate_wait <= 0
+        return True
 
 
 @attrs.define(eq=False, slots=True)
@@ -93,7 +102,17 @@ class _Pool:
     agents: tuple[_AgentSlot, ...]
     heap: list[tuple[int, int, str]] = attrs.field(factory=list)
 
-    def free_agent(self, avoid: str | None = None) -> _AgentSlot | None:
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether an agent here limits tokens per minute (so calls need an estimate)."""
+        return any(
+            s.limiter is not None and s.limiter.policy.tokens_per_minute is not None
+            for s in self.agents
+        )
+
+    def free_agent(
+        self, avoid: str | None = None, *, now: float = 0.0, tokens: int = 0
+    ) -> _AgentSlot | None:
         """The agent with room and the fewest calls in flight (ties: file order).
 
         ``avoid`` (the agent a retried step just failed on) is chosen only when
@@ -102,7 +121,7 @@ class _Pool:
         best: _AgentSlot | None = None
         fallback: _AgentSlot | None = None
         for slot in self.agents:
-            if not slot.has_room():
+            if not slot.has_room(now, tokens):
                 continue
             if slot.name == avoid:
                 fallback = slot
@@ -130,6 +149,8 @@ class _StepState:
     last_agent: str | None = None  # the agent the last failed attempt ran on
     rate_limited: int = 0  # attempts answered "too many requests", not counted
     fallbacks_tried: int = 0
+    estimated_tokens: int = 0  # the rate limiter's estimate, when an agent limits tokens
+    probe: bool = False  # the running attempt is its agent's half-open probe
     fallback_source: str | None = None  # set while a fallback serves the step
     deadline: float = math.inf  # total_timeout, from the first attempt
 
@@ -168,8 +189,15 @@ class _Run:
         for name, agent in self.agents.items():
             config = self.workflow.agents[name]
             breaker = CircuitBreaker(policy=config.breaker) if config.breaker else None
+            limiter = None
+            if config.rate_limit is not None:
+                limiter = RateLimiter(config.rate_limit, now=trio.current_time())
             slots[name] = _AgentSlot(
-                name=name, agent=agent, limit=config.max_concurrent, breaker=breaker
+                name=name,
+                agent=agent,
+                limit=config.max_concurrent,
+                breaker=breaker,
+                limiter=limiter,
             )
         self._slots = slots
         pools: dict[tuple[str, ...], _Pool] = {}
@@ -288,17 +316,28 @@ class _Run:
         if nursery is None or self.cancel_reason:
             return
         self._refresh_breakers()
+        now = trio.current_time()
         limit = self.workflow.concurrency
         while self.in_flight < limit:
             best_pool: _Pool | None = None
             best_slot: _AgentSlot | None = None
+            rate_wait = math.inf
             for pool in self._pools:
                 if not pool.heap or (best_pool is not None and pool.heap[0] >= best_pool.heap[0]):
                     continue
-                slot = pool.free_agent(avoid=self.states[pool.heap[0][2]].last_agent)
+                top = self.states[pool.heap[0][2]]
+                if pool.counts_tokens and top.estimated_tokens == 0:
+                    top.estimated_tokens = estimate_tokens(top.inputs or {})
+                slot = pool.free_agent(top.last_agent, now=now, tokens=top.estimated_tokens)
                 if slot is not None:
                     best_pool, best_slot = pool, slot
+                else:
+                    waits = [s.rate_wait for s in pool.agents if s.rate_wait > 0]
+                    if waits:
+                        rate_wait = min(rate_wait, *waits)
             if best_pool is None or best_slot is None:
+                if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
+                    self._wake_at(now + rate_wait)
                 return
             _, _, step_id = heapq.heappop(best_pool.heap)
             state = self.states[step_id]
@@ -306,7 +345,9 @@ class _Run:
             state.attempts += 1
             best_slot.in_flight += 1
             if best_slot.breaker is not None:
-                best_slot.breaker.call_started()
+                state.probe = best_slot.breaker.call_started()
+            if best_slot.limiter is not None:
+                best_slot.limiter.acquire(now, tokens=state.estimated_tokens)
             self.in_flight += 1
             nursery.start_soon(self._attempt, state, best_slot, name=f"step {step_id}")
 
@@ -345,7 +386,9 @@ class _Run:
 
         self._nursery.start_soon(wake, name=f"wake at {when:.3f}")
 
-    def _record_outcome(self, slot: _AgentSlot, error: BaseException | None) -> None:
+    def _record_outcome(
+        self, slot: _AgentSlot, error: BaseException | None, *, probe: bool
+    ) -> None:
         """Tell the agent's breaker how the call went; a cancelled call says nothing."""
         breaker = slot.breaker
         if breaker is None:
@@ -353,13 +396,13 @@ class _Run:
         previous = breaker.state
         now = trio.current_time()
         if error is None:
-            changed = breaker.record_success(now)
+            changed = breaker.record_success(now, probe=probe)
             reason = "probe call succeeded"
         elif isinstance(error, RetryableError) and not error.rate_limited:
-            changed = breaker.record_failure(now)
+            changed = breaker.record_failure(now, probe=probe)
             reason = f"{type(error).__name__}: {error}"[:200]
         else:
-            breaker.record_neutral()
+            breaker.record_neutral(probe=probe)
             changed = None
             reason = ""
         if changed:
@@ -425,7 +468,12 @@ class _Run:
                 agent=slot.name,
                 step_id=step.id,
             )
-        self._record_outcome(slot, error)
+        self._record_outcome(slot, error, probe=state.probe)
+        if slot.limiter is not None:
+            used = state.estimated_tokens
+            if isinstance(result, AgentResult) and result.usage.total_tokens:
+                used = result.usage.total_tokens
+            slot.limiter.settle(end, estimated=state.estimated_tokens, actual=used)
         if isinstance(result, AgentResult) and error is None:
             seq = self._succeed(state, slot.name, result, end)
             if cache_key is not None and self.journal is not None and step.cache is not None:

@@ -17,6 +17,7 @@ from ._breaker import BreakerPolicy
 from ._duration import Duration as Duration
 from ._duration import parse_duration as parse_duration
 from ._problems import SourceLocation
+from ._ratelimit import RateLimitPolicy
 
 if TYPE_CHECKING:
     from ._expr import Condition, ValueTemplate
@@ -97,7 +98,8 @@ class InputSpec:
 class AgentConfig:
     """One configured agent: which kind serves it, with which options and limits.
 
-    ``breaker`` enables a circuit breaker for the agent (see ``_breaker``).
+    ``breaker`` enables a circuit breaker for the agent (see ``_breaker``);
+    ``rate_limit`` bounds its requests and tokens per minute (``_ratelimit``).
 
     ``options`` is the kind's own options object (an attrs class the kernel's
     converter structured) or a plain mapping for kinds without one. ``secrets``
@@ -113,6 +115,7 @@ class AgentConfig:
     secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
     base_dir: Path = Path()
     breaker: BreakerPolicy | None = None
+    rate_limit: RateLimitPolicy | None = None
     location: SourceLocation | None = None
 
 
