@@ -19,6 +19,7 @@ PUBLIC = {
     "SCHEMA_VERSION", "CacheEntry", "RunRecord", "Store", "StoreError", "UnknownRunError",
     "WriteBatch", "open_store", "SqliteStore", "BreakerPolicy", "CircuitChanged",
     "FallbackSpec", "FallbackStarted", "RateLimitPolicy",
+    "AgentHealthChanged", "HealthCheckPolicy",
 }  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from ._errors import RetryableError as RetryableError
 from ._errors import UnavailableError as UnavailableError
 from ._errors import WorkflowError as WorkflowError
 from ._events import EVENT_KINDS as EVENT_KINDS
+from ._events import AgentHealthChanged as AgentHealthChanged
 from ._events import AttemptFailed as AttemptFailed
 from ._events import AttemptStarted as AttemptStarted
 from ._events import CircuitChanged as CircuitChanged
@@ -63,6 +64,7 @@ from ._spec import AgentConfig as AgentConfig
 from ._spec import CachePolicy as CachePolicy
 from ._spec import Duration as Duration
 from ._spec import FallbackSpec as FallbackSpec
+from ._spec import HealthCheckPolicy as HealthCheckPolicy
 from ._spec import InputSpec as InputSpec
 from ._spec import RetryPolicy as RetryPolicy
 from ._spec import Step as Step
@@ -90,6 +92,7 @@ __all__ = [
     "AgentConfig",
     "AgentError",
     "AgentFactory",
+    "AgentHealthChanged",
     "AgentRequest",
     "AgentResult",
     "AgentTimeoutError",
@@ -107,6 +110,7 @@ __all__ = [
     "ExpressionError",
     "FallbackSpec",
     "FallbackStarted",
+    "HealthCheckPolicy",
     "InputSpec",
     "LoadResult",
     "PermanentError",

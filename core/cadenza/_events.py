@@ -208,6 +208,15 @@ class CircuitChanged(Event):
 
 
 @attrs.frozen(kw_only=True)
+class AgentHealthChanged(Event):
+    """A configured health check found an agent unhealthy (it takes no calls) or healthy again."""
+
+    kind: ClassVar[str] = "agent_health_changed"
+    agent: str
+    healthy: bool
+
+
+@attrs.frozen(kw_only=True)
 class RunFinished(Event):
     """A run ended. ``counts`` maps step states to how many steps ended in each."""
 

@@ -29,7 +29,15 @@ from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
 from ._load_checks import StepDraft, finish_steps
 from ._load_context import LoadContext
 from ._ratelimit import RateLimitPolicy
-from ._spec import AgentConfig, CachePolicy, FallbackSpec, InputSpec, RetryPolicy, Workflow
+from ._spec import (
+    AgentConfig,
+    CachePolicy,
+    FallbackSpec,
+    HealthCheckPolicy,
+    InputSpec,
+    RetryPolicy,
+    Workflow,
+)
 
 T = TypeVar("T")
 
@@ -58,7 +66,15 @@ _RETRY_KEYS = (
     "max_rate_limited",
 )
 _CACHE_KEYS = ("ttl",)
-_AGENT_KEYS = ("kind", "capabilities", "max_concurrent", "breaker", "rate_limit", "options")
+_AGENT_KEYS = (
+    "kind",
+    "capabilities",
+    "max_concurrent",
+    "breaker",
+    "rate_limit",
+    "health_check",
+    "options",
+)
 _STEP_KEYS = (
     "uses",
     "with",
@@ -259,6 +275,11 @@ class NativeFormat:
             breaker = None
             if spec.get("breaker") is not None:
                 breaker = _policy(ctx, spec["breaker"], (*path, "breaker"), BreakerPolicy)
+            health_check = None
+            if spec.get("health_check") is not None:
+                health_check = _policy(
+                    ctx, spec["health_check"], (*path, "health_check"), HealthCheckPolicy
+                )
             rate_limit = None
             if spec.get("rate_limit") is not None:
                 rate_limit = _policy(
@@ -278,6 +299,7 @@ class NativeFormat:
                 max_concurrent=max_concurrent,
                 breaker=breaker,
                 rate_limit=rate_limit,
+                health_check=health_check,
                 capabilities=frozenset(caps),
                 secrets=frozenset(secrets),
                 base_dir=ctx.base_dir,

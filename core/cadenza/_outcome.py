@@ -37,6 +37,9 @@ class RunResult:
     steps: Mapping[str, StepOutcome]
     duration: float
     reason: str = ""
+    agents: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    """Per agent, passive health from this run's traffic: ``calls``, ``failures``,
+    ``latency`` (smoothed seconds, or None) and ``breaker`` state (or None)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -59,6 +62,7 @@ class RunResult:
             "duration": round(self.duration, 6),
             "counts": self.counts,
             "degraded": self.degraded,
+            "agents": {name: dict(stats) for name, stats in self.agents.items()},
             "steps": {
                 sid: attrs.asdict(o, filter=lambda a, v: a.name != "step_id")
                 for sid, o in self.steps.items()

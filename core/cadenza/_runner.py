@@ -247,6 +247,7 @@ async def _execute(
             steps=run.outcomes(),
             duration=trio.current_time() - started,
             reason=reason,
+            agents=run.agent_stats(),
         )
         bus.emit(
             ev.RunFinished,

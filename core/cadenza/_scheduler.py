@@ -26,7 +26,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
@@ -34,7 +34,7 @@ import structlog
 import trio
 
 from . import _events as ev
-from ._agent import Agent, AgentRequest, AgentResult
+from ._agent import Agent, AgentRequest, AgentResult, SupportsHealth
 from ._breaker import CircuitBreaker
 from ._bus import EventBus
 from ._cache import StepCache
@@ -82,9 +82,24 @@ class _AgentSlot:
     limiter: RateLimiter | None = None
     in_flight: int = 0
     rate_wait: float = 0.0  # seconds until the rate limit admits the call last asked about
+    healthy: bool = True  # false after a failed configured health check
+    calls: int = 0
+    failures: int = 0
+    latency: float | None = None  # exponentially weighted mean of call durations (passive)
+
+    def observe_call(self, duration: float, *, failed: bool) -> None:
+        """Passive health from real traffic: call count, failures, smoothed latency."""
+        self.calls += 1
+        self.failures += failed
+        alpha = 0.2
+        self.latency = (
+            duration if self.latency is None else (alpha * duration + (1 - alpha) * self.latency)
+        )
 
     def has_room(self, now: float = 0.0, tokens: int = 0) -> bool:
         self.rate_wait = 0.0
+        if not self.healthy:
+            return False
         if self.limit is not None and self.in_flight >= self.limit:
             return False
         if self.breaker is not None and not self.breaker.admits():
@@ -180,6 +195,7 @@ class _Run:
     key_generation: dict[str, str] = attrs.field(factory=dict)
     _slots: dict[str, _AgentSlot] = attrs.field(factory=dict)
     _fallback_pools: dict[str, _Pool | None] = attrs.field(factory=dict)
+    _background: list[trio.CancelScope] = attrs.field(factory=list)
     strict: bool = False
     fallback_strategies: Mapping[str, Callable[..., Any]] = attrs.field(factory=dict)
     _wakeups: set[float] = attrs.field(factory=set)
@@ -231,6 +247,10 @@ class _Run:
             self._scope = scope
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                for name, slot in self._slots.items():
+                    check = self.workflow.agents[name].health_check
+                    if check is not None:
+                        self._in_background(self.watch_health, slot, check.interval)
                 for step_id, state in list(self.states.items()):
                     # A root's skip may already have readied a later step: check status.
                     if state.waiting == 0 and state.status == "pending":
@@ -313,6 +333,9 @@ class _Run:
     def _dispatch(self) -> None:
         """Start ready steps while the global limit and their agents' limits allow."""
         nursery = self._nursery
+        if self.unfinished == 0:  # nothing left to run: stop timers and health watchers
+            for scope in self._background:
+                scope.cancel()
         if nursery is None or self.cancel_reason:
             return
         self._refresh_breakers()
@@ -356,10 +379,44 @@ class _Run:
     def _refresh_breakers(self) -> None:
         now = trio.current_time()
         for slot in self._slots.values():
-            if slot.breaker is not None:
-                previous = slot.breaker.state
-                if slot.breaker.refresh(now):
-                    self._breaker_changed(slot, previous, "cooldown over: one probe call allowed")
+            if slot.breaker is None:
+                continue
+            previous = slot.breaker.state
+            if not slot.breaker.refresh(now):
+                continue
+            if isinstance(slot.agent, SupportsHealth) and self._nursery is not None:
+                # Probe with health() rather than a real, possibly billed, call.
+                slot.breaker.call_started()
+                self._breaker_changed(slot, previous, "cooldown over: checking health()")
+                self._nursery.start_soon(self._health_probe, slot, name=f"probe {slot.name}")
+            else:
+                self._breaker_changed(slot, previous, "cooldown over: one probe call allowed")
+
+    async def _health_probe(self, slot: _AgentSlot) -> None:
+        """The half-open probe of an agent with ``health()``: it decides the breaker."""
+        assert slot.breaker is not None
+        healthy = await check_health(slot.agent)
+        previous = slot.breaker.state
+        now = trio.current_time()
+        if healthy:
+            changed = slot.breaker.record_success(now, probe=True)
+        else:
+            changed = slot.breaker.record_failure(now, probe=True)
+        if changed:
+            verdict = "passed" if healthy else "failed"
+            self._breaker_changed(slot, previous, f"health check {verdict}")
+        self._dispatch()
+
+    async def watch_health(self, slot: _AgentSlot, interval: float) -> None:
+        """Configured active health checks: an unhealthy agent takes no calls until healthy."""
+        while True:
+            await trio.sleep(interval)
+            healthy = await check_health(slot.agent)
+            if healthy != slot.healthy:
+                slot.healthy = healthy
+                self.bus.emit(ev.AgentHealthChanged, agent=slot.name, healthy=healthy)
+                if healthy:
+                    self._dispatch()
 
     def _breaker_changed(self, slot: _AgentSlot, previous: str, reason: str) -> None:
         assert slot.breaker is not None
@@ -384,7 +441,22 @@ class _Run:
             self._wakeups.discard(when)
             self._dispatch()
 
-        self._nursery.start_soon(wake, name=f"wake at {when:.3f}")
+        self._in_background(wake)
+
+    def _in_background(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run a timer or health watcher that must not keep a finished run alive."""
+        assert self._nursery is not None
+        scope = trio.CancelScope()
+        self._background.append(scope)
+        if self.unfinished == 0:
+            scope.cancel()
+
+        async def guarded() -> None:
+            with scope:
+                await fn(*args)
+            self._background.remove(scope)
+
+        self._nursery.start_soon(guarded, name=getattr(fn, "__name__", "background"))
 
     def _record_outcome(
         self, slot: _AgentSlot, error: BaseException | None, *, probe: bool
@@ -469,6 +541,7 @@ class _Run:
                 step_id=step.id,
             )
         self._record_outcome(slot, error, probe=state.probe)
+        slot.observe_call(end - now, failed=error is not None)
         if slot.limiter is not None:
             used = state.estimated_tokens
             if isinstance(result, AgentResult) and result.usage.total_tokens:
@@ -766,6 +839,18 @@ class _Run:
             state.reason = reason
             self.bus.emit(ev.StepCancelled, step_id=step_id, reason=reason, in_flight=in_flight)
 
+    def agent_stats(self) -> dict[str, dict[str, Any]]:
+        """Passive health of each agent from this run's traffic (see RunResult.agents)."""
+        return {
+            name: {
+                "calls": slot.calls,
+                "failures": slot.failures,
+                "latency": slot.latency,
+                "breaker": slot.breaker.state if slot.breaker is not None else None,
+            }
+            for name, slot in self._slots.items()
+        }
+
     def outcomes(self) -> dict[str, StepOutcome]:
         """How each step ended, with secrets redacted from outputs and errors."""
         hidden = self.bus.secrets
@@ -787,3 +872,22 @@ class _Run:
                 duration=duration,
             )
         return out
+
+
+HEALTH_CHECK_TIMEOUT = 10.0
+"""Seconds a ``health()`` call may take before the agent counts as unhealthy."""
+
+
+async def check_health(agent: Agent) -> bool:
+    """``agent.health()`` bounded by a timeout; an exception or a timeout means unhealthy."""
+    if not isinstance(agent, SupportsHealth):
+        return True
+    with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
+        try:
+            return bool(await agent.health())
+        except Exception:
+            log.warning(
+                "agent_health_check_raised", agent=getattr(agent, "name", "?"), exc_info=True
+            )
+            return False
+    return False

@@ -68,6 +68,17 @@ class CachePolicy:
 
 
 @attrs.frozen(kw_only=True)
+class HealthCheckPolicy:
+    """``health_check:`` of an agent: call its ``health()`` every ``interval`` seconds.
+
+    Off unless configured (probes cost the provider something); while the
+    check fails the agent takes no calls.
+    """
+
+    interval: Duration = attrs.field(default=Duration(30.0), validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
 class FallbackSpec:
     """One entry of a step's ``fallback:`` list: another agent, or a named strategy.
 
@@ -116,6 +127,7 @@ class AgentConfig:
     base_dir: Path = Path()
     breaker: BreakerPolicy | None = None
     rate_limit: RateLimitPolicy | None = None
+    health_check: HealthCheckPolicy | None = None
     location: SourceLocation | None = None
 
 
