@@ -63,7 +63,7 @@ def test_policy_defaults() -> None:
 )
 def test_policy_rejects_out_of_range_values(field: str, value: float) -> None:
     """Each field refuses values outside its range, naming the field and the value."""
-    with pytest.raises(ValueError, match=rf"{field} must .*got {value!r}"):
+    with pytest.raises(ValueError, match=rf"{field}: must .*got {value!r}"):
         BreakerPolicy(**{field: value})
 
 
@@ -169,10 +169,10 @@ def test_failures_of_calls_that_started_before_it_opened_do_not_extend_the_coold
 
 
 def test_half_open_admits_exactly_one_probe() -> None:
-    """Half-open lets one call through; the next waits until the probe's outcome."""
+    """Half-open lets one call through, the probe; the next waits until the probe's outcome."""
     b = half_open()
     assert b.admits()
-    b.call_started()
+    assert b.call_started() is True
     assert b.probe_in_flight
     assert not b.admits()
     assert b.refresh(100.0) is None  # time alone does not free the probe slot
@@ -182,8 +182,8 @@ def test_half_open_admits_exactly_one_probe() -> None:
 def test_probe_success_closes_the_breaker_and_forgets_old_failures() -> None:
     """A successful probe closes the breaker with a clean window."""
     b = half_open(failures=2, window=100.0)
-    b.call_started()
-    assert b.record_success(31.0) == "closed"
+    probe = b.call_started()
+    assert b.record_success(31.0, probe=probe) == "closed"
     assert b.admits()
     assert b.record_failure(32.0) is None  # the failure before the opening is forgotten
     assert b.state == "closed"
@@ -192,8 +192,8 @@ def test_probe_success_closes_the_breaker_and_forgets_old_failures() -> None:
 def test_probe_failure_reopens_with_a_new_cooldown() -> None:
     """A failed probe opens the breaker again, and the cooldown starts over."""
     b = half_open(cooldown=30.0)
-    b.call_started()
-    assert b.record_failure(35.0) == "open"
+    probe = b.call_started()
+    assert b.record_failure(35.0, probe=probe) == "open"
     assert b.opened_at == 35.0
     assert not b.admits()
     assert b.refresh(64.9) is None
@@ -203,11 +203,40 @@ def test_probe_failure_reopens_with_a_new_cooldown() -> None:
 def test_neutral_probe_outcome_frees_the_probe_slot() -> None:
     """A probe answered with a neutral outcome (429) lets the next probe through."""
     b = half_open()
-    b.call_started()
+    probe = b.call_started()
     assert not b.admits()
-    b.record_neutral()
+    b.record_neutral(probe=probe)
     assert b.state == "half_open"
     assert b.admits()
+
+
+def test_calls_started_while_closed_are_not_probes() -> None:
+    """call_started() says whether the call is the probe: only in half-open."""
+    b = breaker(failures=1)
+    assert b.call_started() is False
+    b.record_failure(0.0)
+    assert b.call_started() is False  # open: the scheduler does not dispatch, but if it did
+    b.refresh(30.0)
+    assert b.call_started() is True
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure", "neutral"])
+def test_outcomes_of_older_calls_do_not_decide_a_half_open_breaker(outcome: str) -> None:
+    """While half-open, a call that started before the breaker opened changes nothing: it
+    neither closes nor reopens the breaker, nor frees the probe's slot."""
+    b = breaker(failures=2, cooldown=10.0)
+    older = b.call_started()  # a long call, started while closed
+    fail_at(b, 0.0, 0.0)
+    assert b.refresh(10.0) == "half_open"
+    assert b.call_started() is True  # the probe
+    if outcome == "neutral":
+        b.record_neutral(probe=older)
+    elif outcome == "success":
+        assert b.record_success(12.0, probe=older) is None
+    else:
+        assert b.record_failure(12.0, probe=older) is None
+    assert b.state == "half_open"
+    assert not b.admits()
 
 
 # -- properties ----------------------------------------------------------------------
@@ -250,10 +279,11 @@ class Model:
         if not b.admits():
             return
         assert b.state != "open"
-        probe = b.state == "half_open"
-        if probe:
+        half_open = b.state == "half_open"
+        if half_open:
             assert self.probes_in_flight() == 0, "a second probe was admitted"
-        b.call_started()
+        probe = b.call_started()
+        assert probe == half_open
         self.calls.append(Call(probe=probe, episode=self.episode))
 
     def expected_to_open(self, failed: bool) -> bool:
@@ -274,27 +304,29 @@ class Model:
         if not self.calls:
             return
         b = self.b
-        call = self.calls[index % len(self.calls)]
-        is_probe = call.probe and call.episode == self.episode
-        if outcome == "neutral" and b.state == "half_open" and not is_probe:
-            # A stale call's neutral outcome frees the probe slot: the known defect
-            # test_stale_neutral_outcome_frees_a_busy_probe_slot pins.
-            return
-        self.calls.remove(call)
-        before = b.state
+        call = self.calls.pop(index % len(self.calls))
+        before, busy = b.state, b.probe_in_flight
         if outcome == "neutral":
-            b.record_neutral()
+            b.record_neutral(probe=call.probe)
             assert b.state == before
+            if before == "half_open":
+                assert b.probe_in_flight == (busy and not call.probe)
             return
         failed = outcome == "failure"
         should_open = self.expected_to_open(failed) if before == "closed" else False
-        changed = b.record_failure(self.now) if failed else b.record_success(self.now)
+        if failed:
+            changed = b.record_failure(self.now, probe=call.probe)
+        else:
+            changed = b.record_success(self.now, probe=call.probe)
         if before == "closed":
             assert (changed == "open") == should_open
         elif before == "open":
             assert changed is None  # outcomes of calls from before the opening change nothing
-        else:
+        elif call.probe:
             assert changed == ("open" if failed else "closed")
+        else:  # half-open learns only from its probe
+            assert changed is None
+            assert b.probe_in_flight == busy
         if changed is not None:
             self.window = []
 
@@ -335,11 +367,26 @@ policies = st.builds(
         ("success", 0),
     ],
 )
+@example(  # a call from before the opening ends with a 429 while the probe runs
+    policy=BreakerPolicy(failures=2, cooldown=10.0),
+    ops=[
+        ("start", 0),
+        ("start", 0),
+        ("start", 0),
+        ("failure", 1),
+        ("failure", 1),
+        ("advance", 10),
+        ("start", 0),
+        ("neutral", 0),
+        ("start", 0),
+    ],
+)
 def test_breaker_never_admits_early_or_twice_in_half_open(
     policy: BreakerPolicy, ops: list[tuple[str, int]]
 ) -> None:
     """For any outcomes at any times: no call while open before the cooldown, one probe at a
-    time, and a closed breaker opens exactly when its policy says so."""
+    time, a half-open breaker decided by its probe alone, and a closed breaker opening
+    exactly when its policy says so."""
     model = Model(CircuitBreaker(policy=policy))
     for op, arg in ops:
         if op == "advance":
@@ -349,20 +396,3 @@ def test_breaker_never_admits_early_or_twice_in_half_open(
             model.start()
         else:
             model.end(arg, op)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel bug: record_neutral() cannot tell the probe from a call that started "
-    "before the breaker opened, so such a call's 429 frees the slot of a probe still in "
-    "flight (_breaker.py CircuitBreaker.record_neutral; _scheduler.py _record_outcome)",
-)
-def test_stale_neutral_outcome_frees_a_busy_probe_slot() -> None:
-    """A 429 from a call that began while closed must not let a second probe through."""
-    b = breaker(failures=2, cooldown=10.0)
-    b.call_started()  # a long call, started while closed
-    fail_at(b, 0.0, 0.0)  # two quick failures open the breaker
-    assert b.refresh(10.0) == "half_open"
-    b.call_started()  # the probe
-    b.record_neutral()  # the long call ends with a 429; the probe is still running
-    assert not b.admits()

@@ -245,7 +245,8 @@ def _class_issues(exc: ClassValidationError, *, data: Any, path: ValuePath) -> l
         elif prefixed and prefixed.group(1) in fields:
             where = (*path, prefixed.group(1))
             text = text[prefixed.end() :]
-        out.append(ConvertIssue(path=where, message=text))
+        text, _, hint = text.partition("\n")  # a validator may add a hint on its own line
+        out.append(ConvertIssue(path=where, message=text, hint=hint.strip()))
     return out
 
 

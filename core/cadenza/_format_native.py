@@ -533,9 +533,23 @@ def _retry(ctx: LoadContext, value: Any, path: ValuePath, base: RetryPolicy) -> 
 
 
 def _policy(ctx: LoadContext, value: Any, path: ValuePath, cls: type[T]) -> T | None:
-    """A policy mapping (``breaker:``) structured into ``cls``; problems at their paths."""
+    """A policy mapping (``breaker:``) structured into ``cls``; problems at their paths.
+
+    ``true`` means the defaults, ``false`` (like null) means none.
+    """
+    if value is False:
+        return None
     if value is True:
         value = {}
+    if not isinstance(value, Mapping):
+        name = path[-1] if path else "policy"
+        ctx.error(
+            path,
+            f"{name} must be a mapping (or true for the defaults), got {describe_value(value)}",
+            f"Write {name}: true, or {name}: {{...}} with the fields described in "
+            "docs/resilience.md.",
+        )
+        return None
     obj, issues = structure(value, cls)
     for issue in issues:
         ctx.error(path + issue.path, issue.message, issue.hint, key=issue.at_key)

@@ -166,6 +166,7 @@ class _StepState:
     fallbacks_tried: int = 0
     estimated_tokens: int = 0  # the rate limiter's estimate, when an agent limits tokens
     probe: bool = False  # the running attempt is its agent's half-open probe
+    error_note: str = ""  # the last attempt's error, for messages
     fallback_source: str | None = None  # set while a fallback serves the step
     deadline: float = math.inf  # total_timeout, from the first attempt
 
@@ -364,6 +365,8 @@ class _Run:
                 return
             _, _, step_id = heapq.heappop(best_pool.heap)
             state = self.states[step_id]
+            if state.status != "ready":  # expired while it waited (total_timeout)
+                continue
             state.status = "running"
             state.attempts += 1
             best_slot.in_flight += 1
@@ -388,7 +391,7 @@ class _Run:
                 # Probe with health() rather than a real, possibly billed, call.
                 slot.breaker.call_started()
                 self._breaker_changed(slot, previous, "cooldown over: checking health()")
-                self._nursery.start_soon(self._health_probe, slot, name=f"probe {slot.name}")
+                self._in_background(self._health_probe, slot)
             else:
                 self._breaker_changed(slot, previous, "cooldown over: one probe call allowed")
 
@@ -487,6 +490,7 @@ class _Run:
             state.started_at = now
             if step.total_timeout is not None:
                 state.deadline = now + step.total_timeout
+                self._in_background(self._expire, state)
         cache_key = None
         if step.cache is not None and self.cache is not None:
             cache_key = step_cache_key(self.workflow.agents[slot.name], step, state.inputs or {})
@@ -629,7 +633,7 @@ class _Run:
             attempt=state.attempts,
             agent=agent,
             output=result.output,
-            duration=end - (state.started_at or end),
+            duration=end - state.started_at if state.started_at is not None else 0.0,
             degraded=result.degraded,
             source=result.source,
             input_tokens=result.usage.input_tokens,
@@ -680,6 +684,7 @@ class _Run:
         )
         state.agent = agent
         state.last_agent = agent
+        state.error_note = str(error)[:200]
         if retry_in is None and isinstance(error, AgentError):
             if self._fall_back(state, message):
                 return
@@ -752,8 +757,23 @@ class _Run:
         await self._released_when_durable(step.id, seq)
         self._dispatch()
 
+    async def _expire(self, state: _StepState) -> None:
+        """Fail a step whose total_timeout ends while it waits (for an agent, or a backoff)."""
+        await trio.sleep_until(state.deadline)
+        if state.status in ("ready", "backoff"):
+            total = state.step.total_timeout or 0.0
+            self._fail(
+                state.step.id,
+                "AgentTimeoutError",
+                f"step ran past its total_timeout of {total:g}s while waiting to run "
+                f"(last error: {state.error_note or 'none'})",
+            )
+            self._dispatch()
+
     async def _requeue_after(self, state: _StepState, delay: float) -> None:
         await trio.sleep(delay)
+        if state.status != "backoff":  # ended meanwhile (total_timeout)
+            return
         state.status = "ready"
         state.ready_at = trio.current_time()
         self._enqueue(state)
