@@ -115,10 +115,12 @@ def cadenza_fallbacks(register: Register) -> None:
     """Offer fallback strategies, for steps whose agents all failed.
 
     Called once, after all plugins are loaded. Call ``register(name, factory)``
-    per strategy. A fallback's output must be marked degraded
-    (``AgentResult(degraded=True, source=...)``). The kernel records and lists
-    the registrations; steps select fallbacks with ``fallback:`` from Cadenza
-    0.2. Return value ignored.
+    per strategy; steps name it in ``fallback:``. ``factory(options)`` gets the
+    entry's options (``{strategy: NAME, ...options}``; raise ``ValueError``
+    for bad ones, reported when the file loads) and returns an object with
+    ``async run(request, *, context) -> AgentResult`` (``context.step``,
+    ``context.error``, ``context.store``). The kernel marks whatever it returns
+    degraded, with the strategy as its source. Return value ignored.
 
     .. versionadded:: 0.1
     """

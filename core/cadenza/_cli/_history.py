@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from .._resume import is_alive_elsewhere
+from .._resume import find_run, is_alive_elsewhere
 from .._store import DEFAULT_STORE_URL, RunRecord, Store, UnknownRunError, open_store
 from .._store_sqlite import SqliteStore, path_from_url
 from ._common import get_plugins
@@ -67,11 +67,7 @@ def require_run(store: Store | None, run_id: str, store_url: str | None) -> RunR
     """The run's record, or :class:`UnknownRunError` naming recent runs (exit 2)."""
     if store is None:
         raise UnknownRunError(run_id, url=store_url or DEFAULT_STORE_URL)
-    record = store.get_run(run_id)
-    if record is None:
-        recent = [r.run_id for r in store.list_runs(limit=5)]
-        raise UnknownRunError(run_id, url=store.url, recent=recent)
-    return record
+    return find_run(store, run_id)
 
 
 # -- run state -----------------------------------------------------------------------
