@@ -15,18 +15,22 @@ check and the start.
 
 A retryable failure releases the agent's slot while the step waits out its
 backoff in a sleeping child task; the step then re-enters its pool.
+
+This module is the core: readiness, dispatch, attempts, retries, the
+success/failure/skip cascades and cancellation. Its collaborators each have
+one job: :mod:`._slots` (which agent can take a call), :mod:`._health`
+(breakers and health checks), :mod:`._timers` (waking the dispatcher later),
+:mod:`._step_fallbacks` (fallbacks after a final failure) and
+:mod:`._summary` (how steps and agents ended).
 """
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import math
 import random
-import secrets
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -34,8 +38,7 @@ import structlog
 import trio
 
 from . import _events as ev
-from ._agent import Agent, AgentRequest, AgentResult, SupportsHealth
-from ._breaker import CircuitBreaker
+from ._agent import Agent, AgentRequest, AgentResult
 from ._bus import EventBus
 from ._cache import StepCache
 from ._cache import cache_key as step_cache_key
@@ -47,132 +50,28 @@ from ._errors import (
     RetryableError,
 )
 from ._expr import ExpressionContext, StepView
-from ._fallbacks import FallbackContext, fallback_key
+from ._fallbacks import fallback_key
+from ._health import _HealthMixin
+from ._health import check_health as check_health
+from ._ids import idempotency_key as idempotency_key
+from ._ids import new_run_id as new_run_id
 from ._journal import Journal
-from ._outcome import StepOutcome, StepStatus
-from ._ratelimit import RateLimiter, estimate_tokens
+from ._ratelimit import estimate_tokens
 from ._redact import redact
-from ._spec import CachePolicy, FallbackSpec, Step, Workflow
+from ._slots import _AgentSlot, _Pool, slots_for
+from ._spec import CachePolicy, Step, Workflow
+from ._step_fallbacks import _FallbackMixin
+from ._step_state import _TERMINAL, _StepState
+from ._summary import _SummaryMixin
+from ._timers import _TimersMixin
 
 log = structlog.get_logger()
 
-_TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
-
-
-def new_run_id() -> str:
-    """A sortable, human-friendly run id: UTC timestamp plus 6 random hex digits."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-
-
-def idempotency_key(run_id: str, step_id: str, generation: str = "") -> str:
-    """Stable for a step within a run: the same across retries and crash resume.
-
-    ``generation`` changes it for deliberate re-runs (``resume --from``).
-    """
-    material = f"{run_id}\0{step_id}" + (f"\0{generation}" if generation else "")
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
-
-
-@attrs.define(eq=False, slots=True)
-class _AgentSlot:
-    name: str
-    agent: Agent
-    limit: int | None
-    breaker: CircuitBreaker | None = None
-    limiter: RateLimiter | None = None
-    in_flight: int = 0
-    rate_wait: float = 0.0  # seconds until the rate limit admits the call last asked about
-    healthy: bool = True  # false after a failed configured health check
-    calls: int = 0
-    failures: int = 0
-    latency: float | None = None  # exponentially weighted mean of call durations (passive)
-
-    def observe_call(self, duration: float, *, failed: bool) -> None:
-        """Passive health from real traffic: call count, failures, smoothed latency."""
-        self.calls += 1
-        self.failures += failed
-        alpha = 0.2
-        self.latency = (
-            duration if self.latency is None else (alpha * duration + (1 - alpha) * self.latency)
-        )
-
-    def has_room(self, now: float = 0.0, tokens: int = 0) -> bool:
-        self.rate_wait = 0.0
-        if not self.healthy:
-            return False
-        if self.limit is not None and self.in_flight >= self.limit:
-            return False
-        if self.breaker is not None and not self.breaker.admits():
-            return False
-        if self.limiter is not None:
-            self.rate_wait = self.limiter.wait_time(now, tokens=tokens)
-            return self.rate_wait <= 0
-        return True
-
-
-@attrs.define(eq=False, slots=True)
-class _Pool:
-    """Ready steps that the same agents can serve, by priority."""
-
-    agents: tuple[_AgentSlot, ...]
-    heap: list[tuple[int, int, str]] = attrs.field(factory=list)
-
-    @property
-    def counts_tokens(self) -> bool:
-        """Whether an agent here limits tokens per minute (so calls need an estimate)."""
-        return any(
-            s.limiter is not None and s.limiter.policy.tokens_per_minute is not None
-            for s in self.agents
-        )
-
-    def free_agent(
-        self, avoid: str | None = None, *, now: float = 0.0, tokens: int = 0
-    ) -> _AgentSlot | None:
-        """The agent with room and the fewest calls in flight (ties: file order).
-
-        ``avoid`` (the agent a retried step just failed on) is chosen only when
-        no other agent has room, so a retry goes elsewhere when it can.
-        """
-        best: _AgentSlot | None = None
-        fallback: _AgentSlot | None = None
-        for slot in self.agents:
-            if not slot.has_room(now, tokens):
-                continue
-            if slot.name == avoid:
-                fallback = slot
-            elif best is None or slot.in_flight < best.in_flight:
-                best = slot
-        return best or fallback
-
-
-@attrs.define(eq=False, slots=True)
-class _StepState:
-    step: Step
-    pool: _Pool | None
-    status: str = "pending"  # pending → ready → running ⇄ backoff → terminal
-    waiting: int = 0
-    attempts: int = 0
-    inputs: Mapping[str, Any] | None = None
-    output: Any = None
-    result: AgentResult | None = None
-    agent: str | None = None
-    error: str | None = None
-    reason: str | None = None
-    ready_at: float = 0.0
-    started_at: float | None = None
-    ended_at: float | None = None
-    last_agent: str | None = None  # the agent the last failed attempt ran on
-    rate_limited: int = 0  # attempts answered "too many requests", not counted
-    fallbacks_tried: int = 0
-    estimated_tokens: int = 0  # the rate limiter's estimate, when an agent limits tokens
-    probe: bool = False  # the running attempt is its agent's half-open probe
-    error_note: str = ""  # the last attempt's error, for messages
-    fallback_source: str | None = None  # set while a fallback serves the step
-    deadline: float = math.inf  # total_timeout, from the first attempt
-
 
 @attrs.define(eq=False)
-class _Run:
+class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
+    """One workflow run: its steps' state and the core that decides what runs next."""
+
     workflow: Workflow
     agents: Mapping[str, Agent]
     bus: EventBus
@@ -202,20 +101,7 @@ class _Run:
     _wakeups: set[float] = attrs.field(factory=set)
 
     def __attrs_post_init__(self) -> None:
-        slots = {}
-        for name, agent in self.agents.items():
-            config = self.workflow.agents[name]
-            breaker = CircuitBreaker(policy=config.breaker) if config.breaker else None
-            limiter = None
-            if config.rate_limit is not None:
-                limiter = RateLimiter(config.rate_limit, now=trio.current_time())
-            slots[name] = _AgentSlot(
-                name=name,
-                agent=agent,
-                limit=config.max_concurrent,
-                breaker=breaker,
-                limiter=limiter,
-            )
+        slots = slots_for(self.workflow, self.agents)
         self._slots = slots
         pools: dict[tuple[str, ...], _Pool] = {}
 
@@ -377,111 +263,7 @@ class _Run:
             self.in_flight += 1
             nursery.start_soon(self._attempt, state, best_slot, name=f"step {step_id}")
 
-    # -- circuit breakers --------------------------------------------------------
-
-    def _refresh_breakers(self) -> None:
-        now = trio.current_time()
-        for slot in self._slots.values():
-            if slot.breaker is None:
-                continue
-            previous = slot.breaker.state
-            if not slot.breaker.refresh(now):
-                continue
-            if isinstance(slot.agent, SupportsHealth) and self._nursery is not None:
-                # Probe with health() rather than a real, possibly billed, call.
-                slot.breaker.call_started()
-                self._breaker_changed(slot, previous, "cooldown over: checking health()")
-                self._in_background(self._health_probe, slot)
-            else:
-                self._breaker_changed(slot, previous, "cooldown over: one probe call allowed")
-
-    async def _health_probe(self, slot: _AgentSlot) -> None:
-        """The half-open probe of an agent with ``health()``: it decides the breaker."""
-        assert slot.breaker is not None
-        healthy = await check_health(slot.agent)
-        previous = slot.breaker.state
-        now = trio.current_time()
-        if healthy:
-            changed = slot.breaker.record_success(now, probe=True)
-        else:
-            changed = slot.breaker.record_failure(now, probe=True)
-        if changed:
-            verdict = "passed" if healthy else "failed"
-            self._breaker_changed(slot, previous, f"health check {verdict}")
-        self._dispatch()
-
-    async def watch_health(self, slot: _AgentSlot, interval: float) -> None:
-        """Configured active health checks: an unhealthy agent takes no calls until healthy."""
-        while True:
-            await trio.sleep(interval)
-            healthy = await check_health(slot.agent)
-            if healthy != slot.healthy:
-                slot.healthy = healthy
-                self.bus.emit(ev.AgentHealthChanged, agent=slot.name, healthy=healthy)
-                if healthy:
-                    self._dispatch()
-
-    def _breaker_changed(self, slot: _AgentSlot, previous: str, reason: str) -> None:
-        assert slot.breaker is not None
-        self.bus.emit(
-            ev.CircuitChanged,
-            agent=slot.name,
-            state=slot.breaker.state,
-            previous=previous,
-            reason=reason,
-        )
-        if slot.breaker.state == "open":
-            self._wake_at(slot.breaker.reopens_at)
-
-    def _wake_at(self, when: float) -> None:
-        """Run the dispatcher again at ``when`` (one timer per instant, no polling)."""
-        if when in self._wakeups or self._nursery is None:
-            return
-        self._wakeups.add(when)
-
-        async def wake() -> None:
-            await trio.sleep_until(when)
-            self._wakeups.discard(when)
-            self._dispatch()
-
-        self._in_background(wake)
-
-    def _in_background(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
-        """Run a timer or health watcher that must not keep a finished run alive."""
-        assert self._nursery is not None
-        scope = trio.CancelScope()
-        self._background.append(scope)
-        if self.unfinished == 0:
-            scope.cancel()
-
-        async def guarded() -> None:
-            with scope:
-                await fn(*args)
-            self._background.remove(scope)
-
-        self._nursery.start_soon(guarded, name=getattr(fn, "__name__", "background"))
-
-    def _record_outcome(
-        self, slot: _AgentSlot, error: BaseException | None, *, probe: bool
-    ) -> None:
-        """Tell the agent's breaker how the call went; a cancelled call says nothing."""
-        breaker = slot.breaker
-        if breaker is None:
-            return
-        previous = breaker.state
-        now = trio.current_time()
-        if error is None:
-            changed = breaker.record_success(now, probe=probe)
-            reason = "probe call succeeded"
-        elif isinstance(error, RetryableError) and not error.rate_limited:
-            changed = breaker.record_failure(now, probe=probe)
-            reason = f"{type(error).__name__}: {error}"[:200]
-        else:
-            breaker.record_neutral(probe=probe)
-            changed = None
-            reason = ""
-        if changed:
-            self._breaker_changed(slot, previous, reason)
+    # -- attempts --------------------------------------------------------------
 
     async def _attempt(self, state: _StepState, slot: _AgentSlot) -> None:
         step = state.step
@@ -701,62 +483,6 @@ class _Run:
             assert self._nursery is not None
             self._nursery.start_soon(self._requeue_after, state, retry_in)
 
-    # -- fallbacks ---------------------------------------------------------------
-
-    def _fall_back(self, state: _StepState, error: str) -> bool:
-        """Start the step's next fallback after a final failure; False when none is left."""
-        step = state.step
-        if self.strict or state.fallbacks_tried >= len(step.fallback):
-            return False
-        entry = step.fallback[state.fallbacks_tried]
-        state.fallbacks_tried += 1
-        state.fallback_source = entry.label
-        self.bus.emit(ev.FallbackStarted, step_id=step.id, source=entry.label, error=error)
-        if entry.agent is not None:
-            pool = self._fallback_pools.get(entry.agent)
-            if pool is None:
-                return self._fall_back(state, f"agent {entry.agent} is not available")
-            state.pool = pool
-            state.status = "ready"
-            state.ready_at = trio.current_time()
-            state.last_agent = None
-            self._enqueue(state)
-            return True
-        assert self._nursery is not None
-        assert entry.strategy is not None
-        state.status = "running"
-        self._nursery.start_soon(self._run_strategy, state, entry, error)
-        return True
-
-    async def _run_strategy(self, state: _StepState, entry: FallbackSpec, error: str) -> None:
-        step = state.step
-        request = AgentRequest(
-            run_id=self.run_id,
-            step_id=step.id,
-            task_type=step.uses,
-            inputs=state.inputs or {},
-            attempt=state.attempts,
-            idempotency_key=idempotency_key(self.run_id, step.id),
-            priority=step.priority,
-        )
-        context = FallbackContext(
-            step=step, error=error, store=self.journal.store if self.journal else None
-        )
-        try:
-            factory = self.fallback_strategies[entry.strategy or ""]
-            result = await factory(dict(entry.options)).run(request, context=context)
-            if not isinstance(result, AgentResult):
-                raise PermanentError(f"returned {type(result).__name__}, expected AgentResult")
-        except Exception as exc:
-            message = f"{error}; fallback {entry.label} failed: {exc}"
-            if not self._fall_back(state, message):
-                self._fail(step.id, type(exc).__name__, message)
-            self._dispatch()
-            return
-        seq = self._succeed(state, entry.label, result, trio.current_time())
-        await self._released_when_durable(step.id, seq)
-        self._dispatch()
-
     async def _expire(self, state: _StepState) -> None:
         """Fail a step whose total_timeout ends while it waits (for an agent, or a backoff)."""
         await trio.sleep_until(state.deadline)
@@ -847,67 +573,3 @@ class _Run:
                         self._on_needs_met(dep_id)
         finally:
             self._releasing = False
-
-    # -- summary ---------------------------------------------------------------
-
-    def mark_cancelled(self, reason: str) -> None:
-        for step_id, state in self.states.items():
-            if state.status in _TERMINAL:
-                continue
-            in_flight = state.status == "running"
-            state.status = "cancelled"
-            state.reason = reason
-            self.bus.emit(ev.StepCancelled, step_id=step_id, reason=reason, in_flight=in_flight)
-
-    def agent_stats(self) -> dict[str, dict[str, Any]]:
-        """Passive health of each agent from this run's traffic (see RunResult.agents)."""
-        return {
-            name: {
-                "calls": slot.calls,
-                "failures": slot.failures,
-                "latency": slot.latency,
-                "breaker": slot.breaker.state if slot.breaker is not None else None,
-            }
-            for name, slot in self._slots.items()
-        }
-
-    def outcomes(self) -> dict[str, StepOutcome]:
-        """How each step ended, with secrets redacted from outputs and errors."""
-        hidden = self.bus.secrets
-        out = {}
-        for step_id, s in self.states.items():
-            status: StepStatus = s.status  # type: ignore[assignment]
-            duration = None
-            if s.started_at is not None and s.ended_at is not None:
-                duration = s.ended_at - s.started_at
-            out[step_id] = StepOutcome(
-                step_id=step_id,
-                status=status,
-                output=redact(s.output, hidden),
-                attempts=s.attempts,
-                agent=s.agent,
-                error=redact(s.error, hidden),
-                reason=s.reason,
-                degraded=bool(s.result and s.result.degraded),
-                duration=duration,
-            )
-        return out
-
-
-HEALTH_CHECK_TIMEOUT = 10.0
-"""Seconds a ``health()`` call may take before the agent counts as unhealthy."""
-
-
-async def check_health(agent: Agent) -> bool:
-    """``agent.health()`` bounded by a timeout; an exception or a timeout means unhealthy."""
-    if not isinstance(agent, SupportsHealth):
-        return True
-    with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
-        try:
-            return bool(await agent.health())
-        except Exception:
-            log.warning(
-                "agent_health_check_raised", agent=getattr(agent, "name", "?"), exc_info=True
-            )
-            return False
-    return False

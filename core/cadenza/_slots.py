@@ -1,0 +1,111 @@
+"""Agent slots and pools: which agent can take a call right now.
+
+A slot wraps one agent with everything that decides admission (its
+``max_concurrent`` limit, circuit breaker, rate limit and configured health
+flag) plus passive statistics from real traffic. A pool is the set of slots
+that can serve the same ``uses``, with its ready steps in a priority heap. The
+scheduler only asks "who has room?"; the answers live here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import trio
+
+from ._agent import Agent
+from ._breaker import CircuitBreaker
+from ._ratelimit import RateLimiter
+from ._spec import Workflow
+
+
+@attrs.define(eq=False, slots=True)
+class _AgentSlot:
+    name: str
+    agent: Agent
+    limit: int | None
+    breaker: CircuitBreaker | None = None
+    limiter: RateLimiter | None = None
+    in_flight: int = 0
+    rate_wait: float = 0.0  # seconds until the rate limit admits the call last asked about
+    healthy: bool = True  # false after a failed configured health check
+    calls: int = 0
+    failures: int = 0
+    latency: float | None = None  # exponentially weighted mean of call durations (passive)
+
+    def observe_call(self, duration: float, *, failed: bool) -> None:
+        """Passive health from real traffic: call count, failures, smoothed latency."""
+        self.calls += 1
+        self.failures += failed
+        alpha = 0.2
+        self.latency = (
+            duration if self.latency is None else (alpha * duration + (1 - alpha) * self.latency)
+        )
+
+    def has_room(self, now: float = 0.0, tokens: int = 0) -> bool:
+        self.rate_wait = 0.0
+        if not self.healthy:
+            return False
+        if self.limit is not None and self.in_flight >= self.limit:
+            return False
+        if self.breaker is not None and not self.breaker.admits():
+            return False
+        if self.limiter is not None:
+            self.rate_wait = self.limiter.wait_time(now, tokens=tokens)
+            return self.rate_wait <= 0
+        return True
+
+
+@attrs.define(eq=False, slots=True)
+class _Pool:
+    """Ready steps that the same agents can serve, by priority."""
+
+    agents: tuple[_AgentSlot, ...]
+    heap: list[tuple[int, int, str]] = attrs.field(factory=list)
+
+    @property
+    def counts_tokens(self) -> bool:
+        """Whether an agent here limits tokens per minute (so calls need an estimate)."""
+        return any(
+            s.limiter is not None and s.limiter.policy.tokens_per_minute is not None
+            for s in self.agents
+        )
+
+    def free_agent(
+        self, avoid: str | None = None, *, now: float = 0.0, tokens: int = 0
+    ) -> _AgentSlot | None:
+        """The agent with room and the fewest calls in flight (ties: file order).
+
+        ``avoid`` (the agent a retried step just failed on) is chosen only when
+        no other agent has room, so a retry goes elsewhere when it can.
+        """
+        best: _AgentSlot | None = None
+        fallback: _AgentSlot | None = None
+        for slot in self.agents:
+            if not slot.has_room(now, tokens):
+                continue
+            if slot.name == avoid:
+                fallback = slot
+            elif best is None or slot.in_flight < best.in_flight:
+                best = slot
+        return best or fallback
+
+
+def slots_for(workflow: Workflow, agents: Mapping[str, Agent]) -> dict[str, _AgentSlot]:
+    """One slot per agent, with the breaker and rate limiter its config asks for."""
+    slots = {}
+    for name, agent in agents.items():
+        config = workflow.agents[name]
+        breaker = CircuitBreaker(policy=config.breaker) if config.breaker else None
+        limiter = None
+        if config.rate_limit is not None:
+            limiter = RateLimiter(config.rate_limit, now=trio.current_time())
+        slots[name] = _AgentSlot(
+            name=name,
+            agent=agent,
+            limit=config.max_concurrent,
+            breaker=breaker,
+            limiter=limiter,
+        )
+    return slots

@@ -1,0 +1,45 @@
+"""The mutable state of one step within a run.
+
+Shared by the scheduler core and its helpers (fallbacks, summaries), so it
+lives in its own module rather than in any one of them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._agent import AgentResult
+from ._slots import _Pool
+from ._spec import Step
+
+_TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+
+
+@attrs.define(eq=False, slots=True)
+class _StepState:
+    step: Step
+    pool: _Pool | None
+    status: str = "pending"  # pending → ready → running ⇄ backoff → terminal
+    waiting: int = 0
+    attempts: int = 0
+    inputs: Mapping[str, Any] | None = None
+    output: Any = None
+    result: AgentResult | None = None
+    agent: str | None = None
+    error: str | None = None
+    reason: str | None = None
+    ready_at: float = 0.0
+    started_at: float | None = None
+    ended_at: float | None = None
+    last_agent: str | None = None  # the agent the last failed attempt ran on
+    rate_limited: int = 0  # attempts answered "too many requests", not counted
+    fallbacks_tried: int = 0
+    estimated_tokens: int = 0  # the rate limiter's estimate, when an agent limits tokens
+    probe: bool = False  # the running attempt is its agent's half-open probe
+    error_note: str = ""  # the last attempt's error, for messages
+    fallback_source: str | None = None  # set while a fallback serves the step
+    deadline: float = math.inf  # total_timeout, from the first attempt

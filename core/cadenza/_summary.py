@@ -1,0 +1,74 @@
+"""How a run's steps and agents ended, as the runner reports them.
+
+Read-only views over the scheduler's state (plus marking what never finished
+as cancelled), kept out of the scheduler so it only decides what runs next.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import _events as ev
+from ._bus import EventBus
+from ._outcome import StepOutcome, StepStatus
+from ._redact import redact
+from ._slots import _AgentSlot
+from ._step_state import _TERMINAL, _StepState
+
+
+class _SummaryMixin:
+    """Summary methods for :class:`~cadenza._scheduler._Run`.
+
+    The host provides ``states`` (step id to state), ``bus`` (for events and
+    the secrets to redact) and ``_slots`` (agent name to slot).
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        states: dict[str, _StepState]
+        bus: EventBus
+        _slots: dict[str, _AgentSlot]
+
+    def mark_cancelled(self, reason: str) -> None:
+        for step_id, state in self.states.items():
+            if state.status in _TERMINAL:
+                continue
+            in_flight = state.status == "running"
+            state.status = "cancelled"
+            state.reason = reason
+            self.bus.emit(ev.StepCancelled, step_id=step_id, reason=reason, in_flight=in_flight)
+
+    def agent_stats(self) -> dict[str, dict[str, Any]]:
+        """Passive health of each agent from this run's traffic (see RunResult.agents)."""
+        return {
+            name: {
+                "calls": slot.calls,
+                "failures": slot.failures,
+                "latency": slot.latency,
+                "breaker": slot.breaker.state if slot.breaker is not None else None,
+            }
+            for name, slot in self._slots.items()
+        }
+
+    def outcomes(self) -> dict[str, StepOutcome]:
+        """How each step ended, with secrets redacted from outputs and errors."""
+        hidden = self.bus.secrets
+        out = {}
+        for step_id, s in self.states.items():
+            status: StepStatus = s.status  # type: ignore[assignment]
+            duration = None
+            if s.started_at is not None and s.ended_at is not None:
+                duration = s.ended_at - s.started_at
+            out[step_id] = StepOutcome(
+                step_id=step_id,
+                status=status,
+                output=redact(s.output, hidden),
+                attempts=s.attempts,
+                agent=s.agent,
+                error=redact(s.error, hidden),
+                reason=s.reason,
+                degraded=bool(s.result and s.result.degraded),
+                duration=duration,
+            )
+        return out
