@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import platform
 import select
@@ -64,32 +63,13 @@ from typing import Any
 
 import attrs
 import httpx
-import structlog
 import trio
 import trio.testing
+from _quiet_logs import LOGGED_ERRORS
 
 import cadenza
 from cadenza import Event, Plugins, RunHandle, RunResult, SqliteStore, Workflow
 from cadenza.testing import SeedAgentServer, SeedCall, Stall
-
-# As in bench_scheduler.py: drop everything below WARNING so the numbers measure
-# the kernel, not log rendering, and record errors (a run that logs one has
-# misbehaved, and its time would mean nothing).
-_LOGGED_ERRORS: list[str] = []
-
-
-def _record_errors(logger: Any, method_name: str, event_dict: Any) -> Any:
-    if method_name in ("error", "exception", "critical"):
-        fields = " ".join(f"{k}={v}" for k, v in event_dict.items() if k != "event")
-        _LOGGED_ERRORS.append(f"{event_dict.get('event')} {fields}")
-        raise structlog.DropEvent
-    return event_dict
-
-
-structlog.configure(
-    processors=[_record_errors, *structlog.get_config()["processors"]],
-    wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-)
 
 CALLS = 100
 REPEATS = 20
@@ -331,8 +311,8 @@ def server_in_flight(watch: CloseWatch) -> int:
 
 
 def _check(result: RunResult, calls: int, store: SqliteStore | None) -> None:
-    if _LOGGED_ERRORS:
-        raise SystemExit("a run logged an error:\n  " + "\n  ".join(_LOGGED_ERRORS))
+    if LOGGED_ERRORS:
+        raise SystemExit("a run logged an error:\n  " + "\n  ".join(LOGGED_ERRORS))
     cancelled = sum(1 for o in result.steps.values() if o.status == "cancelled")
     if result.status != "cancelled" or cancelled != calls:
         raise SystemExit(f"expected a cancelled run, got {result.status} ({result.counts})")

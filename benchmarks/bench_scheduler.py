@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import math
 import os
 import platform
@@ -52,9 +51,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import structlog
 import trio
 from _instrumented_store import SYNCHRONOUS, CountingStore, IdleClock, JournalStats, NullStore
+from _quiet_logs import LOGGED_ERRORS
 from _workloads import WORKLOADS, Workload
 
 import cadenza
@@ -70,29 +69,6 @@ from cadenza import (
     run_workflow,
 )
 from cadenza._scheduler import idempotency_key
-
-# The scheduler logs every event at debug/info; measuring log rendering would
-# swamp the kernel's own cost. Configure before anything logs (structlog
-# loggers are lazy proxies, so importing cadenza first is fine). Errors are
-# recorded (and not rendered): a kernel run that logs one has misbehaved, e.g.
-# dropped a failing observer, and its time would mean nothing.
-_LOGGED_ERRORS: list[str] = []
-
-
-def _record_errors(logger: Any, method_name: str, event_dict: Any) -> Any:
-    if method_name in ("error", "exception", "critical"):
-        fields = " ".join(f"{k}={v}" for k, v in event_dict.items() if k != "event")
-        exc = sys.exc_info()[1] if event_dict.get("exc_info") else None
-        cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
-        _LOGGED_ERRORS.append(f"{event_dict.get('event')} {fields}{cause}")
-        raise structlog.DropEvent
-    return event_dict
-
-
-structlog.configure(
-    processors=[_record_errors, *structlog.get_config()["processors"]],
-    wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
-)
 
 CONCURRENCY = 64
 REPEATS = 5
@@ -212,10 +188,10 @@ class KernelRunner:
             ),
             instruments=[IdleClock(store.stats)] if store is not None else [],
         )
-        if _LOGGED_ERRORS:
+        if LOGGED_ERRORS:
             raise SystemExit(
                 f"kernel run of {workload.name} logged errors, so its timing would be "
-                "meaningless:\n  " + "\n  ".join(dict.fromkeys(_LOGGED_ERRORS))
+                "meaningless:\n  " + "\n  ".join(dict.fromkeys(LOGGED_ERRORS))
             )
         ok = sum(1 for o in result.steps.values() if o.status == "succeeded")
         if result.status != "succeeded" or ok != workload.steps:
