@@ -20,6 +20,10 @@ PUBLIC = {
     "WriteBatch", "open_store", "SqliteStore", "BreakerPolicy", "CircuitChanged",
     "FallbackSpec", "FallbackStarted", "RateLimitPolicy",
     "AgentHealthChanged", "HealthCheckPolicy",
+    "Aggregator", "Answer", "Verdict", "Budget", "Price", "AgentHistory", "Candidate", "Route",
+    "RouteRequest", "Router", "Quality", "ValidationContext", "Validator", "QualityError",
+    "AnswersCombined", "CostIncurred", "OutputValidated", "RouteChosen", "StepConflict",
+    "StrategySpec",
 }  # fmt: skip
 
 

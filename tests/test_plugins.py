@@ -73,7 +73,14 @@ def test_builtin_plugin_is_listed_first() -> None:
     assert first.status == "loaded"
     assert first.distribution == "cadenza"
     assert first.version == cadenza.__version__
-    assert first.hooks == ("cadenza_agent_kinds", "cadenza_fallbacks", "cadenza_stores")
+    assert first.hooks == (
+        "cadenza_agent_kinds",
+        "cadenza_aggregators",
+        "cadenza_fallbacks",
+        "cadenza_routers",
+        "cadenza_stores",
+        "cadenza_validators",
+    )
     assert ("cadenza_stores", "sqlite") in first.registrations
     assert ("cadenza_agent_kinds", "http") in first.registrations
     assert plugins.agent_kinds["http"].plugin == BUILTIN

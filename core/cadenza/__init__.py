@@ -12,7 +12,12 @@ from ._agent import AgentRequest as AgentRequest
 from ._agent import AgentResult as AgentResult
 from ._agent import SupportsHealth as SupportsHealth
 from ._agent import Usage as Usage
+from ._aggregation import Aggregator as Aggregator
+from ._aggregation import Answer as Answer
+from ._aggregation import Verdict as Verdict
 from ._breaker import BreakerPolicy as BreakerPolicy
+from ._cost import Budget as Budget
+from ._cost import Price as Price
 from ._errors import AgentError as AgentError
 from ._errors import AgentTimeoutError as AgentTimeoutError
 from ._errors import BudgetExceededError as BudgetExceededError
@@ -21,21 +26,27 @@ from ._errors import DuplicateRegistrationError as DuplicateRegistrationError
 from ._errors import ExpressionError as ExpressionError
 from ._errors import PermanentError as PermanentError
 from ._errors import PluginError as PluginError
+from ._errors import QualityError as QualityError
 from ._errors import RetryableError as RetryableError
 from ._errors import UnavailableError as UnavailableError
 from ._errors import WorkflowError as WorkflowError
 from ._events import EVENT_KINDS as EVENT_KINDS
 from ._events import AgentHealthChanged as AgentHealthChanged
+from ._events import AnswersCombined as AnswersCombined
 from ._events import AttemptFailed as AttemptFailed
 from ._events import AttemptStarted as AttemptStarted
 from ._events import CircuitChanged as CircuitChanged
+from ._events import CostIncurred as CostIncurred
 from ._events import Event as Event
 from ._events import FallbackStarted as FallbackStarted
+from ._events import OutputValidated as OutputValidated
+from ._events import RouteChosen as RouteChosen
 from ._events import RunFinished as RunFinished
 from ._events import RunResumed as RunResumed
 from ._events import RunStarted as RunStarted
 from ._events import StepCacheHit as StepCacheHit
 from ._events import StepCancelled as StepCancelled
+from ._events import StepConflict as StepConflict
 from ._events import StepFailed as StepFailed
 from ._events import StepReady as StepReady
 from ._events import StepSkipped as StepSkipped
@@ -58,6 +69,11 @@ from ._ratelimit import RateLimitPolicy as RateLimitPolicy
 from ._resume import ResumeError as ResumeError
 from ._resume import ResumePlan as ResumePlan
 from ._resume import plan_resume as plan_resume
+from ._routing import AgentHistory as AgentHistory
+from ._routing import Candidate as Candidate
+from ._routing import Route as Route
+from ._routing import Router as Router
+from ._routing import RouteRequest as RouteRequest
 from ._runner import RunHandle as RunHandle
 from ._runner import run_workflow as run_workflow
 from ._spec import AgentConfig as AgentConfig
@@ -68,6 +84,7 @@ from ._spec import HealthCheckPolicy as HealthCheckPolicy
 from ._spec import InputSpec as InputSpec
 from ._spec import RetryPolicy as RetryPolicy
 from ._spec import Step as Step
+from ._spec import StrategySpec as StrategySpec
 from ._spec import Workflow as Workflow
 from ._spec import parse_duration as parse_duration
 from ._store import SCHEMA_VERSION as SCHEMA_VERSION
@@ -79,6 +96,9 @@ from ._store import UnknownRunError as UnknownRunError
 from ._store import WriteBatch as WriteBatch
 from ._store import open_store as open_store
 from ._store_sqlite import SqliteStore as SqliteStore
+from ._validation import Quality as Quality
+from ._validation import ValidationContext as ValidationContext
+from ._validation import Validator as Validator
 from ._version import HOOK_API_VERSION as HOOK_API_VERSION
 from ._version import __version__ as __version__
 from .hookspecs import hookimpl as hookimpl
@@ -93,17 +113,24 @@ __all__ = [
     "AgentError",
     "AgentFactory",
     "AgentHealthChanged",
+    "AgentHistory",
     "AgentRequest",
     "AgentResult",
     "AgentTimeoutError",
+    "Aggregator",
+    "Answer",
+    "AnswersCombined",
     "AttemptFailed",
     "AttemptStarted",
     "BreakerPolicy",
+    "Budget",
     "BudgetExceededError",
     "CacheEntry",
     "CachePolicy",
     "CadenzaError",
+    "Candidate",
     "CircuitChanged",
+    "CostIncurred",
     "DuplicateRegistrationError",
     "Duration",
     "Event",
@@ -113,17 +140,25 @@ __all__ = [
     "HealthCheckPolicy",
     "InputSpec",
     "LoadResult",
+    "OutputValidated",
     "PermanentError",
     "PluginError",
     "PluginInfo",
     "Plugins",
+    "Price",
     "Problem",
+    "Quality",
+    "QualityError",
     "RateLimitPolicy",
     "Registration",
     "ResumeError",
     "ResumePlan",
     "RetryPolicy",
     "RetryableError",
+    "Route",
+    "RouteChosen",
+    "RouteRequest",
+    "Router",
     "RunFinished",
     "RunHandle",
     "RunRecord",
@@ -135,6 +170,7 @@ __all__ = [
     "Step",
     "StepCacheHit",
     "StepCancelled",
+    "StepConflict",
     "StepFailed",
     "StepOutcome",
     "StepReady",
@@ -142,10 +178,14 @@ __all__ = [
     "StepSucceeded",
     "Store",
     "StoreError",
+    "StrategySpec",
     "SupportsHealth",
     "UnavailableError",
     "UnknownRunError",
     "Usage",
+    "ValidationContext",
+    "Validator",
+    "Verdict",
     "Workflow",
     "WorkflowError",
     "WriteBatch",

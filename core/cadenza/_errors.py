@@ -10,7 +10,8 @@ The hierarchy::
     └── AgentError               an agent call failed; ``retryable`` says what to do next
         ├── RetryableError       transient: try again (optionally after ``retry_after``)
         │   ├── AgentTimeoutError    the attempt ran past its timeout
-        │   └── UnavailableError     no agent can take the call right now
+        │   ├── UnavailableError     no agent can take the call right now
+        │   └── QualityError         the output scored below the step's min_quality
         ├── PermanentError       retrying cannot help (bad request, auth, missing agent)
         └── BudgetExceededError  the call would exceed a budget
 
@@ -122,6 +123,26 @@ class AgentTimeoutError(RetryableError):
 
 class UnavailableError(RetryableError):
     """No agent could take the call (all busy elsewhere, unhealthy, or circuit open)."""
+
+
+class QualityError(RetryableError):
+    """The output scored below the step's ``min_quality``; ``findings`` say why.
+
+    Retryable: the next attempt goes to another agent when the router has one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        score: float,
+        findings: Sequence[str] = (),
+        agent: str | None = None,
+        step_id: str | None = None,
+    ) -> None:
+        self.score = score
+        self.findings = tuple(findings)
+        super().__init__(message, agent=agent, step_id=step_id)
 
 
 class PermanentError(AgentError):

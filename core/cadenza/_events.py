@@ -197,6 +197,97 @@ class FallbackStarted(Event):
 
 
 @attrs.frozen(kw_only=True)
+class RouteChosen(Event):
+    """A router chose the agent for a call among ``candidates`` (the agents that had room).
+
+    Emitted when more than one agent could serve the step; ``strategy`` is the
+    router's name and ``reason`` its explanation, with the numbers that decided.
+    """
+
+    kind: ClassVar[str] = "route_chosen"
+    step_id: str
+    attempt: int
+    agent: str
+    strategy: str
+    reason: str
+    candidates: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class OutputValidated(Event):
+    """A step's validators scored an output: ``score`` is the lowest of their scores.
+
+    ``passed`` is false when ``score`` is below the step's ``min_quality``; the
+    attempt then fails with a ``QualityError``. ``findings`` say what was wrong.
+    """
+
+    kind: ClassVar[str] = "output_validated"
+    step_id: str
+    attempt: int
+    agent: str
+    score: float
+    findings: tuple[str, ...] = ()
+    passed: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class CostIncurred(Event):
+    """A call's cost settled: its tokens and USD, and the run's totals so far.
+
+    ``estimated_usd`` is what the call reserved against budgets before it ran;
+    ``over_estimate`` marks a call that cost more than it reserved.
+    """
+
+    kind: ClassVar[str] = "cost_incurred"
+    step_id: str
+    attempt: int
+    agent: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    estimated_usd: float = 0.0
+    over_estimate: bool = False
+    run_cost_usd: float = 0.0
+    run_tokens: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class AnswersCombined(Event):
+    """A multi-agent step's answers were combined by its aggregation ``strategy``.
+
+    ``answers`` has one entry per agent asked: ``agent``, ``status`` (``ok``,
+    ``failed``, ``cancelled``), ``weight``, ``quality``, ``confidence``,
+    ``supported`` (whether it backs the result) and ``error``. ``supporters``
+    is empty when no answer was usable.
+    """
+
+    kind: ClassVar[str] = "answers_combined"
+    step_id: str
+    attempt: int
+    strategy: str
+    supporters: tuple[str, ...]
+    agreement: float
+    answers: tuple[Mapping[str, Any], ...] = ()
+    fields: Mapping[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class StepConflict(Event):
+    """A multi-agent step's answers disagreed beyond its strategy's tolerance.
+
+    ``on_conflict`` says what happens next: ``fail``, ``best`` (the best-scored
+    answer is taken) or ``judge`` (the judge agent decides).
+    """
+
+    kind: ClassVar[str] = "step_conflict"
+    step_id: str
+    attempt: int
+    strategy: str
+    message: str
+    on_conflict: str
+
+
+@attrs.frozen(kw_only=True)
 class CircuitChanged(Event):
     """An agent's circuit breaker changed state (``closed``, ``open``, ``half_open``)."""
 
@@ -225,6 +316,8 @@ class RunFinished(Event):
     duration: float
     counts: Mapping[str, int]
     reason: str = ""
+    cost_usd: float = 0.0
+    tokens: int = 0
 
 
 EVENT_KINDS: Mapping[str, type[Event]] = _KINDS

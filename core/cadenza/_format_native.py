@@ -28,6 +28,13 @@ from ._convert import ValuePath, describe_value, structure, suggest
 from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
 from ._load_checks import StepDraft, finish_steps
 from ._load_context import LoadContext
+from ._load_strategies import (
+    AGENT_KEYS,
+    STEP_KEYS,
+    agent_extras,
+    apply_step_extras,
+    workflow_extras,
+)
 from ._ratelimit import RateLimitPolicy
 from ._spec import (
     AgentConfig,
@@ -50,6 +57,8 @@ _NATIVE_KEYS = (
     "concurrency",
     "fail_fast",
     "deadline",
+    "route",
+    "budget",
     "defaults",
     "agents",
     "steps",
@@ -73,6 +82,7 @@ _AGENT_KEYS = (
     "breaker",
     "rate_limit",
     "health_check",
+    *AGENT_KEYS,
     "options",
 )
 _STEP_KEYS = (
@@ -87,6 +97,7 @@ _STEP_KEYS = (
     "if_needs_skipped",
     "cache",
     "fallback",
+    *STEP_KEYS,
     "description",
 )
 
@@ -102,6 +113,8 @@ class NativeFormat:
     """Each step's ``total_timeout:``, by step id (step drafts do not carry it)."""
     fallbacks: dict[str, Any] = attrs.field(factory=dict, init=False)
     """Each step's raw ``fallback:`` list, checked once the agents are known."""
+    extras: dict[str, Mapping[Any, Any]] = attrs.field(factory=dict, init=False)
+    """Each step's routing, aggregation, validation and budget keys, read once steps exist."""
 
     def load(
         self,
@@ -166,6 +179,7 @@ class NativeFormat:
             entries = _fallbacks(ctx, raw, ("steps", step_id, "fallback"), agents)
             if entries and step_id in steps:
                 steps[step_id] = attrs.evolve(steps[step_id], fallback=entries)
+        apply_step_extras(ctx, steps, self.extras, agents.configs)
         workflow = Workflow(
             name=name,
             steps=steps,
@@ -175,6 +189,7 @@ class NativeFormat:
             fail_fast=fail_fast,
             deadline=deadline,
             description=description,
+            **workflow_extras(ctx, data),
             **common,
         )
         return {name: workflow}, (name,)
@@ -304,6 +319,7 @@ class NativeFormat:
                 secrets=frozenset(secrets),
                 base_dir=ctx.base_dir,
                 location=ctx.loc(path, key=True),
+                **agent_extras(ctx, spec, path),
             )
         return result
 
@@ -355,6 +371,7 @@ class NativeFormat:
                 continue
             ctx.keys(spec, path, _STEP_KEYS, f"in step {step_id!r}")
             drafts.append(self.step(step_id, spec, path, retry=retry, timeout=timeout))
+            self.extras[step_id] = {k: spec[k] for k in STEP_KEYS if k in spec}
             self.caches[step_id] = (
                 _cache(ctx, spec["cache"], (*path, "cache")) if "cache" in spec else cache
             )

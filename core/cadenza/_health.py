@@ -18,7 +18,7 @@ import trio
 from . import _events as ev
 from ._agent import Agent, SupportsHealth
 from ._bus import EventBus
-from ._errors import RetryableError
+from ._errors import QualityError, RetryableError
 from ._slots import _AgentSlot
 
 log = structlog.get_logger()
@@ -111,7 +111,11 @@ class _HealthMixin:
         if error is None:
             changed = breaker.record_success(now, probe=probe)
             reason = "probe call succeeded"
-        elif isinstance(error, RetryableError) and not error.rate_limited:
+        elif (
+            isinstance(error, RetryableError)
+            and not error.rate_limited
+            and not isinstance(error, QualityError)  # a weak answer is not an outage
+        ):
             changed = breaker.record_failure(now, probe=probe)
             reason = f"{type(error).__name__}: {error}"[:200]
         else:

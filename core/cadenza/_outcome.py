@@ -14,7 +14,13 @@ StepStatus = Literal["succeeded", "failed", "skipped", "cancelled"]
 
 @attrs.frozen(kw_only=True)
 class StepOutcome:
-    """How one step ended: ``output`` when it succeeded, else ``error`` or ``reason``."""
+    """How one step ended: ``output`` when it succeeded, else ``error`` or ``reason``.
+
+    ``source`` says where a degraded or combined output came from; ``cost_usd``
+    and ``tokens`` are the settled totals of every call the step made;
+    ``provenance`` (multi-agent steps) records each agent's answer, weight,
+    quality and whether it backs the output.
+    """
 
     step_id: str
     status: StepStatus
@@ -24,7 +30,11 @@ class StepOutcome:
     error: str | None = None
     reason: str | None = None
     degraded: bool = False
+    source: str = ""
     duration: float | None = None
+    cost_usd: float = 0.0
+    tokens: int = 0
+    provenance: Mapping[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -39,7 +49,14 @@ class RunResult:
     reason: str = ""
     agents: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
     """Per agent, passive health from this run's traffic: ``calls``, ``failures``,
-    ``latency`` (smoothed seconds, or None) and ``breaker`` state (or None)."""
+    ``latency`` (smoothed seconds, or None), ``quality`` (smoothed validator
+    score, or None) and ``breaker`` state (or None)."""
+    cost: Mapping[str, Any] = attrs.field(factory=dict)
+    """What the run spent: ``usd``, ``tokens``, and ``budgets`` (label to limits and spend)."""
+
+    @property
+    def cost_usd(self) -> float:
+        return float(self.cost.get("usd", 0.0))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -63,6 +80,7 @@ class RunResult:
             "counts": self.counts,
             "degraded": self.degraded,
             "agents": {name: dict(stats) for name, stats in self.agents.items()},
+            "cost": dict(self.cost),
             "steps": {
                 sid: attrs.asdict(o, filter=lambda a, v: a.name != "step_id")
                 for sid, o in self.steps.items()

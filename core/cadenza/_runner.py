@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -19,6 +19,7 @@ import trio
 
 from . import _events as ev
 from ._agent import Agent
+from ._agent_history import agent_history
 from ._bus import EventBus, Observer
 from ._cache import StepCache
 from ._errors import PermanentError, WorkflowError
@@ -164,10 +165,15 @@ async def run_workflow(
             rng=rng or random.Random(),
             run_id=run_id,
             strict=strict,
-            fallback_strategies={
-                name: reg.obj for name, reg in plugins.registered("cadenza_fallbacks").items()
-            },
+            fallback_strategies=_factories(plugins, "cadenza_fallbacks"),
+            router_factories=_factories(plugins, "cadenza_routers"),
+            aggregator_factories=_factories(plugins, "cadenza_aggregators"),
+            validator_factories=_factories(plugins, "cadenza_validators"),
         )
+        if store is not None and run.wants_history():
+            run.history = await trio.to_thread.run_sync(
+                agent_history, store, workflow, abandon_on_cancel=False
+            )
         if store is None:
             return await _execute(run, agents, resume, task_status)
         journal = Journal(store=store, run_id=run_id)
@@ -248,6 +254,7 @@ async def _execute(
             duration=trio.current_time() - started,
             reason=reason,
             agents=run.agent_stats(),
+            cost=run.cost_summary(),
         )
         bus.emit(
             ev.RunFinished,
@@ -255,8 +262,14 @@ async def _execute(
             duration=result.duration,
             counts=result.counts,
             reason=reason,
+            cost_usd=result.cost_usd,
+            tokens=run.ledger.total_tokens,
         )
     return result
+
+
+def _factories(plugins: Plugins, hook: str) -> dict[str, Callable[..., Any]]:
+    return {name: reg.obj for name, reg in plugins.registered(hook).items()}
 
 
 @attrs.define(eq=False)

@@ -39,18 +39,17 @@ import trio
 
 from . import _events as ev
 from ._agent import Agent, AgentRequest, AgentResult
+from ._aggregation import Aggregator
+from ._aggregators import BUILTIN_AGGREGATORS
+from ._budget import Ledger
 from ._bus import EventBus
 from ._cache import StepCache
 from ._cache import cache_key as step_cache_key
-from ._errors import (
-    AgentError,
-    AgentTimeoutError,
-    ExpressionError,
-    PermanentError,
-    RetryableError,
-)
+from ._calls import _Call, _CallsMixin
+from ._errors import AgentError, ExpressionError, RetryableError
 from ._expr import ExpressionContext, StepView
 from ._fallbacks import fallback_key
+from ._fan_out import _FanOutMixin
 from ._health import _HealthMixin
 from ._health import check_health as check_health
 from ._ids import idempotency_key as idempotency_key
@@ -58,18 +57,31 @@ from ._ids import new_run_id as new_run_id
 from ._journal import Journal
 from ._ratelimit import estimate_tokens
 from ._redact import redact
+from ._route_choice import _RouteChoiceMixin, calls_needed
+from ._routers import BUILTIN_ROUTERS
+from ._routing import AgentHistory, Router
 from ._slots import _AgentSlot, _Pool, slots_for
 from ._spec import CachePolicy, Step, Workflow
 from ._step_fallbacks import _FallbackMixin
 from ._step_state import _TERMINAL, _StepState
 from ._summary import _SummaryMixin
 from ._timers import _TimersMixin
+from ._validation import Validator
+from ._validators import BUILTIN_VALIDATORS
 
 log = structlog.get_logger()
 
 
 @attrs.define(eq=False)
-class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
+class _Run(
+    _HealthMixin,
+    _TimersMixin,
+    _FallbackMixin,
+    _SummaryMixin,
+    _CallsMixin,
+    _RouteChoiceMixin,
+    _FanOutMixin,
+):
     """One workflow run: its steps' state and the core that decides what runs next."""
 
     workflow: Workflow
@@ -99,6 +111,21 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
     strict: bool = False
     fallback_strategies: Mapping[str, Callable[..., Any]] = attrs.field(factory=dict)
     _wakeups: set[float] = attrs.field(factory=set)
+    router_factories: Mapping[str, Callable[..., Any]] = attrs.field(
+        factory=lambda: dict(BUILTIN_ROUTERS)
+    )
+    aggregator_factories: Mapping[str, Callable[..., Any]] = attrs.field(
+        factory=lambda: dict(BUILTIN_AGGREGATORS)
+    )
+    validator_factories: Mapping[str, Callable[..., Any]] = attrs.field(
+        factory=lambda: dict(BUILTIN_VALIDATORS)
+    )
+    history: Mapping[tuple[str, str], AgentHistory] = attrs.field(factory=dict)
+    ledger: Ledger = attrs.field(factory=Ledger)
+    _routers: dict[str, Router] = attrs.field(factory=dict)
+    _aggregators: dict[str, Aggregator] = attrs.field(factory=dict)
+    _validators: dict[str, tuple[tuple[str, Validator], ...]] = attrs.field(factory=dict)
+    _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         slots = slots_for(self.workflow, self.agents)
@@ -112,8 +139,16 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
                 pools[names] = _Pool(agents=tuple(slots[n] for n in names))
             return pools[names]
 
+        self.ledger = Ledger.for_budgets(
+            self.workflow.budget,
+            {k: s.budget for k, s in self.workflow.steps.items()},
+            {k: a.budget for k, a in self.workflow.agents.items()},
+        )
         for step_id, step in self.workflow.steps.items():
-            pool = pool_of(self.workflow.agents_for(step.uses))
+            names = self.workflow.agents_for(step.uses)
+            if isinstance(step.fan_out, tuple):
+                names = step.fan_out
+            pool = pool_of(names)
             for entry in step.fallback:
                 if entry.agent is not None:
                     self._fallback_pools[entry.agent] = pool_of((entry.agent,))
@@ -123,6 +158,14 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
                 self.dependents.setdefault(need, []).append(step_id)
         self._pools = list(pools.values())
         self.unfinished = len(self.states)
+
+    def wants_history(self) -> bool:
+        """Whether a router of this run learns from past runs (see ``_agent_history``)."""
+        specs = {self.workflow.route.key: self.workflow.route}
+        for step in self.workflow.steps.values():
+            if step.route is not None:
+                specs[step.route.key] = step.route
+        return any(getattr(self._router(spec), "wants_history", False) for spec in specs.values())
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -218,7 +261,7 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
     # -- dispatch --------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        """Start ready steps while the global limit and their agents' limits allow."""
+        """Start ready steps while the global limit, their agents and their budgets allow."""
         nursery = self._nursery
         if self.unfinished == 0:  # nothing left to run: stop timers and health watchers
             for scope in self._background:
@@ -230,7 +273,7 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
         limit = self.workflow.concurrency
         while self.in_flight < limit:
             best_pool: _Pool | None = None
-            best_slot: _AgentSlot | None = None
+            best: list[_AgentSlot] = []
             rate_wait = math.inf
             for pool in self._pools:
                 if not pool.heap or (best_pool is not None and pool.heap[0] >= best_pool.heap[0]):
@@ -238,14 +281,14 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
                 top = self.states[pool.heap[0][2]]
                 if pool.counts_tokens and top.estimated_tokens == 0:
                     top.estimated_tokens = estimate_tokens(top.inputs or {})
-                slot = pool.free_agent(top.last_agent, now=now, tokens=top.estimated_tokens)
-                if slot is not None:
-                    best_pool, best_slot = pool, slot
+                candidates = self._admissible(top, pool, now)
+                if candidates is not None:
+                    best_pool, best = pool, candidates
                 else:
                     waits = [s.rate_wait for s in pool.agents if s.rate_wait > 0]
                     if waits:
                         rate_wait = min(rate_wait, *waits)
-            if best_pool is None or best_slot is None:
+            if best_pool is None:
                 if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
                     self._wake_at(now + rate_wait)
                 return
@@ -253,19 +296,30 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
             state = self.states[step_id]
             if state.status != "ready":  # expired while it waited (total_timeout)
                 continue
+            if state.budget_refusal:
+                self._fail(step_id, "BudgetExceededError", state.budget_refusal)
+                continue
+            need = calls_needed(state, self._hedged(state))
+            if self.in_flight + need > limit:
+                if need > limit:
+                    self._fail(
+                        step_id,
+                        "PermanentError",
+                        f"asks {need} agents at once but the workflow's concurrency is {limit}; "
+                        f"raise concurrency to at least {need}",
+                    )
+                    continue
+                heapq.heappush(best_pool.heap, (-state.step.priority, -1, step_id))
+                return
+            chosen = self._route(state, best_pool, best, need)
             state.status = "running"
             state.attempts += 1
-            best_slot.in_flight += 1
-            if best_slot.breaker is not None:
-                state.probe = best_slot.breaker.call_started()
-            if best_slot.limiter is not None:
-                best_slot.limiter.acquire(now, tokens=state.estimated_tokens)
-            self.in_flight += 1
-            nursery.start_soon(self._attempt, state, best_slot, name=f"step {step_id}")
+            calls = [self._occupy(state, slot, now) for slot in chosen]
+            nursery.start_soon(self._attempt, state, calls, name=f"step {step_id}")
 
     # -- attempts --------------------------------------------------------------
 
-    async def _attempt(self, state: _StepState, slot: _AgentSlot) -> None:
+    async def _attempt(self, state: _StepState, calls: list[_Call]) -> None:
         step = state.step
         now = trio.current_time()
         if state.started_at is None:
@@ -273,68 +327,34 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
             if step.total_timeout is not None:
                 state.deadline = now + step.total_timeout
                 self._in_background(self._expire, state)
+        first = calls[0].slot
         cache_key = None
         if step.cache is not None and self.cache is not None:
-            cache_key = step_cache_key(self.workflow.agents[slot.name], step, state.inputs or {})
-            if await self._reuse_cached(state, slot, cache_key):
+            cache_key = step_cache_key(self.workflow.agents[first.name], step, state.inputs or {})
+            if await self._reuse_cached(state, calls, cache_key):
                 return
-        attempt = state.attempts
         key = idempotency_key(self.run_id, step.id, self.key_generation.get(step.id, ""))
-        self.bus.emit(
-            ev.AttemptStarted,
-            step_id=step.id,
-            attempt=attempt,
-            agent=slot.name,
-            idempotency_key=key,
-            queue_wait=now - state.ready_at,
-        )
         deadline = min(now + (step.timeout or math.inf), state.deadline)
         request = AgentRequest(
             run_id=self.run_id,
             step_id=step.id,
             task_type=step.uses,
             inputs=state.inputs or {},
-            attempt=attempt,
+            attempt=state.attempts,
             idempotency_key=key,
             priority=step.priority,
             deadline=None if deadline == math.inf else deadline,
         )
-        result: object = None  # typed loosely: plugin agents may break the protocol
-        error: BaseException | None = None
-        try:
-            with trio.CancelScope(deadline=deadline) as sc:
-                result = await slot.agent.run(request)
-            if sc.cancelled_caught:
-                error = AgentTimeoutError(
-                    f"attempt timed out after {trio.current_time() - now:g}s"
-                    + (" (the step's total_timeout)" if deadline == state.deadline else ""),
-                    agent=slot.name,
-                    step_id=step.id,
-                )
-        except AgentError as exc:
-            error = exc
-        except Exception as exc:  # an agent bug: report it, do not retry it
-            log.exception("agent_raised", step_id=step.id, agent=slot.name)
-            error = exc
-        finally:
-            slot.in_flight -= 1
-            self.in_flight -= 1
+        result: AgentResult | None
+        error: BaseException | None
+        if step.fan_out is not None and state.fallback_source is None:
+            result, error, agent = await self._fan_out(state, calls, request)
+        else:
+            outcome = await self._call(state, calls[0], request)
+            result, error, agent = outcome.result, outcome.error, first.name
         end = trio.current_time()
-        if error is None and not isinstance(result, AgentResult):
-            error = PermanentError(
-                f"agent {slot.name!r} returned {type(result).__name__}, expected AgentResult",
-                agent=slot.name,
-                step_id=step.id,
-            )
-        self._record_outcome(slot, error, probe=state.probe)
-        slot.observe_call(end - now, failed=error is not None)
-        if slot.limiter is not None:
-            used = state.estimated_tokens
-            if isinstance(result, AgentResult) and result.usage.total_tokens:
-                used = result.usage.total_tokens
-            slot.limiter.settle(end, estimated=state.estimated_tokens, actual=used)
-        if isinstance(result, AgentResult) and error is None:
-            seq = self._succeed(state, slot.name, result, end)
+        if result is not None and error is None:
+            seq = self._succeed(state, agent, result, end)
             if cache_key is not None and self.journal is not None and step.cache is not None:
                 output = redact(result.output, self.bus.secrets)  # as journaled
                 self.journal.add_cache(
@@ -345,22 +365,20 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
             await self._released_when_durable(step.id, seq)
         else:
             assert error is not None
-            self._attempt_failed(state, slot.name, error, end - now)
+            self._attempt_failed(state, agent, error, end - now)
         self._dispatch()
 
-    async def _reuse_cached(self, state: _StepState, slot: _AgentSlot, key: str) -> bool:
+    async def _reuse_cached(self, state: _StepState, calls: list[_Call], key: str) -> bool:
         """Serve the step from the cache if an entry exists; True when it did."""
         assert self.cache is not None
         try:
             entry = await self.cache.lookup(key)
         except BaseException:
-            slot.in_flight -= 1
-            self.in_flight -= 1
+            self._release_unused(state, calls)
             raise
         if entry is None:
             return False
-        slot.in_flight -= 1
-        self.in_flight -= 1
+        self._release_unused(state, calls)
         state.attempts -= 1  # no agent was called
         self.bus.emit(
             ev.StepCacheHit,
@@ -375,6 +393,15 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
         await self._released_when_durable(state.step.id, seq)
         self._dispatch()
         return True
+
+    def _release_unused(self, state: _StepState, calls: list[_Call]) -> None:
+        """Give back slots taken for calls that were never made (a cache hit)."""
+        for call in calls:
+            call.slot.in_flight -= 1
+            self.in_flight -= 1
+            if call.slot.breaker is not None:
+                call.slot.breaker.record_neutral(probe=call.probe)
+            self._settle(state, call, None, state.attempts, billed=False)
 
     async def _released_when_durable(self, step_id: str, seq: int) -> None:
         """Release dependents once the success (event ``seq``) is durable in the journal."""
@@ -420,7 +447,7 @@ class _Run(_HealthMixin, _TimersMixin, _FallbackMixin, _SummaryMixin):
             source=result.source,
             input_tokens=result.usage.input_tokens,
             output_tokens=result.usage.output_tokens,
-            cost_usd=result.cost_usd,
+            cost_usd=state.cost_usd if state.cost_usd else result.cost_usd,
         )
         return event.seq
 

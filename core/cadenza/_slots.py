@@ -9,6 +9,7 @@ scheduler only asks "who has room?"; the answers live here.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 
 import attrs
@@ -33,6 +34,10 @@ class _AgentSlot:
     calls: int = 0
     failures: int = 0
     latency: float | None = None  # exponentially weighted mean of call durations (passive)
+    quality: float | None = None  # exponentially weighted mean of validator scores
+    recent: collections.deque[float] = attrs.field(
+        factory=lambda: collections.deque(maxlen=256)
+    )  # recent call durations, for hedging percentiles
 
     def observe_call(self, duration: float, *, failed: bool) -> None:
         """Passive health from real traffic: call count, failures, smoothed latency."""
@@ -42,6 +47,12 @@ class _AgentSlot:
         self.latency = (
             duration if self.latency is None else (alpha * duration + (1 - alpha) * self.latency)
         )
+        if not failed:
+            self.recent.append(duration)
+
+    def observe_quality(self, score: float) -> None:
+        alpha = 0.2
+        self.quality = score if self.quality is None else alpha * score + (1 - alpha) * self.quality
 
     def has_room(self, now: float = 0.0, tokens: int = 0) -> bool:
         self.rate_wait = 0.0

@@ -6,6 +6,7 @@ classes; nothing else builds them from files. Durations are float seconds.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from ._breaker import BreakerPolicy
+from ._cost import Budget, Price
 from ._duration import Duration as Duration
 from ._duration import parse_duration as parse_duration
 from ._problems import SourceLocation
@@ -96,6 +98,28 @@ class FallbackSpec:
 
 
 @attrs.frozen(kw_only=True)
+class StrategySpec:
+    """A named strategy with its options: ``route:``, ``aggregate:`` or a ``validate:`` item.
+
+    ``name`` is what the plugin registered (``cheapest``, ``majority_vote``,
+    ``json_schema``); ``options`` the rest of the mapping, already checked by
+    the strategy's factory when the file loaded.
+    """
+
+    name: str
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Identity of name and options, so equal specs share one strategy object per run."""
+        return self.name + json.dumps(self.options, sort_keys=True, default=str)
+
+
+DEFAULT_ROUTE = StrategySpec(name="least_busy")
+DEFAULT_AGGREGATE = StrategySpec(name="majority_vote")
+
+
+@attrs.frozen(kw_only=True)
 class InputSpec:
     """A run input: ``--set name=value`` on the command line overrides ``default``."""
 
@@ -111,6 +135,8 @@ class AgentConfig:
 
     ``breaker`` enables a circuit breaker for the agent (see ``_breaker``);
     ``rate_limit`` bounds its requests and tokens per minute (``_ratelimit``).
+    ``tags``, ``weight`` and ``price`` are what routers and aggregators weigh;
+    ``budget`` bounds what this agent may spend in one run.
 
     ``options`` is the kind's own options object (an attrs class the kernel's
     converter structured) or a plain mapping for kinds without one. ``secrets``
@@ -128,6 +154,10 @@ class AgentConfig:
     breaker: BreakerPolicy | None = None
     rate_limit: RateLimitPolicy | None = None
     health_check: HealthCheckPolicy | None = None
+    tags: frozenset[str] = frozenset()
+    weight: float = attrs.field(default=1.0, validator=attrs.validators.ge(0.0))
+    price: Price | None = None
+    budget: Budget | None = None
     location: SourceLocation | None = None
 
 
@@ -143,6 +173,13 @@ class Step:
     ``timeout`` bounds each attempt; ``total_timeout`` all attempts and the
     waits between them. ``fallback`` lists what to try, in order, when every
     attempt failed.
+
+    ``route`` picks the agent (None: the workflow's default). ``fan_out``
+    makes a multi-agent step: an int asks the router for that many distinct
+    agents, a tuple names them; ``aggregate`` combines their answers and
+    ``on_conflict`` (``fail``, ``best``, ``judge`` with ``judge`` naming an
+    agent) settles disagreement. ``validate`` scores outputs; below
+    ``min_quality`` an attempt fails. ``budget`` bounds the step's spend.
     """
 
     id: str
@@ -157,7 +194,25 @@ class Step:
     if_needs_skipped: Literal["skip", "run"] = "skip"
     cache: CachePolicy | None = None
     fallback: tuple[FallbackSpec, ...] = ()
+    route: StrategySpec | None = None
+    fan_out: int | tuple[str, ...] | None = None
+    aggregate: StrategySpec = DEFAULT_AGGREGATE
+    on_conflict: Literal["fail", "best", "judge"] = "fail"
+    judge: str | None = None
+    validate: tuple[StrategySpec, ...] = ()
+    min_quality: float | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(
+            attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
+        ),
+    )
+    budget: Budget | None = None
     location: SourceLocation | None = None
+
+    @property
+    def quality_threshold(self) -> float:
+        """The score an output needs: ``min_quality``, or 1.0 when validators are listed."""
+        return 1.0 if self.min_quality is None else self.min_quality
 
 
 @attrs.frozen(kw_only=True)
@@ -167,8 +222,10 @@ class Workflow:
     ``steps`` keeps file order. ``concurrency`` bounds in-flight attempts over
     the whole run; each agent's ``max_concurrent`` bounds its own.
     ``fail_fast`` cancels the run at the first final step failure instead of
-    skipping only the failed step's dependents. ``source_text`` is the file as
-    loaded, kept so a resumed run can show what changed since it started.
+    skipping only the failed step's dependents. ``route`` is the routing
+    strategy of steps that name none; ``budget`` bounds the run's spend.
+    ``source_text`` is the file as loaded, kept so a resumed run can show what
+    changed since it started.
     """
 
     name: str
@@ -178,6 +235,8 @@ class Workflow:
     concurrency: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     fail_fast: bool = False
     deadline: float | None = attrs.field(default=None, validator=_positive)
+    route: StrategySpec = DEFAULT_ROUTE
+    budget: Budget | None = None
     description: str = ""
     source: Path | None = None
     source_hash: str = ""

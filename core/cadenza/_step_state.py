@@ -39,6 +39,11 @@ class _StepState:
     rate_limited: int = 0  # attempts answered "too many requests", not counted
     fallbacks_tried: int = 0
     estimated_tokens: int = 0  # the rate limiter's estimate, when an agent limits tokens
+    input_tokens: int = 0  # the budgets' estimate of the inputs' tokens, once computed
+    cost_usd: float = 0.0  # settled cost of every call the step made
+    tokens: int = 0  # settled tokens of every call the step made
+    budget_refusal: str = ""  # why no budget can ever fit the step's next call
+    provenance: Mapping[str, Any] | None = None  # a multi-agent step's answers, for the result
     probe: bool = False  # the running attempt is its agent's half-open probe
     error_note: str = ""  # the last attempt's error, for messages
     fallback_source: str | None = None  # set while a fallback serves the step

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import _events as ev
+from ._budget import Ledger
 from ._bus import EventBus
 from ._outcome import StepOutcome, StepStatus
 from ._redact import redact
@@ -39,6 +40,25 @@ class _SummaryMixin:
             state.reason = reason
             self.bus.emit(ev.StepCancelled, step_id=step_id, reason=reason, in_flight=in_flight)
 
+    def cost_summary(self) -> dict[str, Any]:
+        """What the run spent, and its budgets with what is left (see RunResult.cost)."""
+        ledger: Ledger = self.ledger  # type: ignore[attr-defined]
+        budgets = {}
+        for account in (ledger.run, *ledger.steps.values(), *ledger.agents.values()):
+            if account is None:
+                continue
+            budgets[account.label] = {
+                "usd": account.budget.usd,
+                "tokens": account.budget.tokens,
+                "spent_usd": round(account.spent_usd, 10),
+                "spent_tokens": account.spent_tokens,
+            }
+        return {
+            "usd": round(ledger.total_usd, 10),
+            "tokens": ledger.total_tokens,
+            "budgets": budgets,
+        }
+
     def agent_stats(self) -> dict[str, dict[str, Any]]:
         """Passive health of each agent from this run's traffic (see RunResult.agents)."""
         return {
@@ -46,6 +66,7 @@ class _SummaryMixin:
                 "calls": slot.calls,
                 "failures": slot.failures,
                 "latency": slot.latency,
+                "quality": slot.quality,
                 "breaker": slot.breaker.state if slot.breaker is not None else None,
             }
             for name, slot in self._slots.items()
@@ -69,6 +90,10 @@ class _SummaryMixin:
                 error=redact(s.error, hidden),
                 reason=s.reason,
                 degraded=bool(s.result and s.result.degraded),
+                source=s.result.source if s.result is not None else "",
                 duration=duration,
+                cost_usd=s.cost_usd,
+                tokens=s.tokens,
+                provenance=redact(s.provenance, hidden),
             )
         return out

@@ -230,6 +230,7 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
             lines.append(f"  ⤳ {outcome.step_id} skipped: {outcome.reason}")
     if result.degraded:
         lines.append(f"  degraded (fallback output): {', '.join(result.degraded)}")
+    lines.extend(_cost_lines(result))
     # The run's results: outputs that no succeeded step went on to consume.
     consumed = {
         need
@@ -248,3 +249,21 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
                 text = text[:297] + "..."
             lines.append(f"  {outcome.step_id}: {text}")
     return "\n".join(lines)
+
+
+def _cost_lines(result: RunResult) -> list[str]:
+    """What the run spent, and each budget with what it allowed (only when there is a cost)."""
+    cost = result.cost
+    usd, tokens = cost.get("usd", 0.0), cost.get("tokens", 0)
+    budgets = cost.get("budgets", {})
+    if not usd and not tokens and not budgets:
+        return []
+    lines = [f"  cost: ${usd:.4f}, {tokens} tokens"]
+    for label, b in budgets.items():
+        limits = []
+        if b.get("usd") is not None:
+            limits.append(f"${b['spent_usd']:.4f} of ${b['usd']:g}")
+        if b.get("tokens") is not None:
+            limits.append(f"{b['spent_tokens']} of {b['tokens']} tokens")
+        lines.append(f"  {label} budget: {', '.join(limits)}")
+    return lines

@@ -9,6 +9,7 @@ protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
 
 from __future__ import annotations
 
+from ._aggregator_suite import AggregatorConformance as AggregatorConformance
 from ._fake_agent import NO_DEFAULT as NO_DEFAULT
 from ._fake_agent import Delay as Delay
 from ._fake_agent import Responder as Responder
@@ -16,6 +17,7 @@ from ._fake_agent import ScriptedAgent as ScriptedAgent
 from ._fake_agent import ScriptedAgentKind as ScriptedAgentKind
 from ._fake_agent import ScriptExhaustedError as ScriptExhaustedError
 from ._fake_agent import scripted_agent_kind as scripted_agent_kind
+from ._router_suite import RouterConformance as RouterConformance
 from ._run import CapturedRun as CapturedRun
 from ._run import run_captured as run_captured
 from ._seed_server import ECHO as ECHO
@@ -50,6 +52,8 @@ for _obj in (
     open_seed_agent_server,
     serve_seed_agent,
     StoreConformance,
+    AggregatorConformance,
+    RouterConformance,
 ):
     _obj.__module__ = __name__
 del _obj
@@ -57,6 +61,7 @@ del _obj
 __all__ = [
     "ECHO",
     "NO_DEFAULT",
+    "AggregatorConformance",
     "CapturedRun",
     "Delay",
     "Drop",
@@ -64,6 +69,7 @@ __all__ = [
     "MalformedJson",
     "Ok",
     "Responder",
+    "RouterConformance",
     "ScriptExhaustedError",
     "ScriptedAgent",
     "ScriptedAgentKind",

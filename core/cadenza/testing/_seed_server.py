@@ -21,7 +21,7 @@ import inspect
 import json
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from email.utils import format_datetime
 from http import HTTPStatus
@@ -125,6 +125,9 @@ class SeedAgentServer:
     handler: Handler | None = None
     calls: list[SeedCall] = attrs.field(factory=list, init=False)
     health_checks: list[SeedCall] = attrs.field(factory=list, init=False)
+    abandoned: list[SeedCall] = attrs.field(factory=list, init=False)
+    """Calls whose client hung up while the server stalled (cancelled callers show up here)."""
+    _abandon: trio.Event = attrs.field(factory=trio.Event, init=False)
     connections: int = attrs.field(default=0, init=False)
     in_flight: int = attrs.field(default=0, init=False)
     max_in_flight: int = attrs.field(default=0, init=False)
@@ -149,6 +152,11 @@ class SeedAgentServer:
         self.url = f"http://{host}:{listeners[0].socket.getsockname()[1]}"
         task_status.started(self)
         await trio.serve_listeners(self._connection, listeners)
+
+    async def wait_abandoned(self, count: int) -> None:
+        """Wait until ``count`` calls have been abandoned by their clients."""
+        while len(self.abandoned) < count:
+            await self._abandon.wait()
 
     async def _choose(self, call: SeedCall) -> Response:
         if self.handler is not None:
@@ -201,15 +209,22 @@ class SeedAgentServer:
         if call.method == "GET":
             response = self.health_faults.pop(0) if self.health_faults else self.health_default
             self.health_checks.append(attrs.evolve(call, response=response))
-            return await _answer(stream, conn, call, response, HEALTHY)
+            return bool(await _answer(stream, conn, call, response, HEALTHY))
         if call.method != "POST":
-            return await _answer(stream, conn, call, Status(405, body="use POST or GET"), Ok())
+            return bool(
+                await _answer(stream, conn, call, Status(405, body="use POST or GET"), Ok())
+            )
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             response = await self._choose(call)
             self.calls.append(attrs.evolve(call, response=response))
-            return await _answer(stream, conn, call, response, Ok())
+            answered = await _answer(stream, conn, call, response, Ok())
+            if answered is None:
+                self.abandoned.append(attrs.evolve(call, response=response))
+                self._abandon.set()
+                self._abandon = trio.Event()
+            return bool(answered)
         finally:
             self.in_flight -= 1
 
@@ -243,11 +258,35 @@ def _render(
     return status, headers, json.dumps(body).encode()
 
 
+async def _stall(stream: trio.SocketStream, seconds: float) -> bool:
+    """Wait ``seconds``; False as soon as the client closes the connection instead.
+
+    HTTP/1.1 clients send nothing more on a connection while they wait for its
+    response, so any read that returns here means the client hung up.
+    """
+    gone = False
+    async with trio.open_nursery() as nursery:
+
+        async def watch() -> None:
+            nonlocal gone
+            with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.receive_some(65536)
+            gone = True
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(watch)
+        await trio.sleep(seconds)
+        nursery.cancel_scope.cancel()
+    return not gone
+
+
 async def _answer(
     stream: trio.SocketStream, conn: h11.Connection, call: SeedCall, response: Response, usual: Ok
-) -> bool:
+) -> bool | None:
+    """Send the response; False if the connection cannot be reused, None if the client left."""
     while isinstance(response, Stall):
-        await trio.sleep(response.seconds)
+        if not await _stall(stream, response.seconds):
+            return None
         response = usual if response.then is None else response.then
     if isinstance(response, Drop):
         return False

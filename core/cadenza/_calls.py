@@ -1,0 +1,294 @@
+"""One agent call, from taking a slot to settling its cost.
+
+Single-agent steps make one call per attempt; multi-agent steps make several
+(:mod:`._fan_out`). Either way a call is the same sequence, kept here in one
+place: take the agent's slot (concurrency, breaker probe, rate limit, budget
+reservation) synchronously in dispatch; announce the attempt; run the agent
+under the attempt's deadline; score the output with the step's validators;
+give the slot back; tell the breaker and the passive stats how it went; settle
+the rate limiter and the budgets to what the call really used.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import structlog
+import trio
+
+from . import _events as ev
+from ._agent import AgentRequest, AgentResult
+from ._aggregation import Answer
+from ._budget import Ledger, Reservation
+from ._bus import EventBus
+from ._errors import AgentError, AgentTimeoutError, PermanentError, QualityError
+from ._ratelimit import estimate_tokens
+from ._slots import _AgentSlot
+from ._spec import StrategySpec, Workflow
+from ._step_state import _StepState
+from ._validation import Quality, ValidationContext, Validator
+
+log = structlog.get_logger()
+
+DEFAULT_OUTPUT_TOKENS = 256
+"""Output tokens a call is assumed to produce when its agent declares no price."""
+
+
+@attrs.define(eq=False, slots=True)
+class _Call:
+    """One call's hold on its agent: the slot, its probe flag and its budget reservation."""
+
+    slot: _AgentSlot
+    probe: bool = False
+    tokens: int = 0  # the rate limiter's and budgets' token estimate
+    reservation: Reservation | None = None
+    started: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class _CallOutcome:
+    answer: Answer
+    result: AgentResult | None
+    error: BaseException | None
+    cancelled: bool = False
+
+
+def call_estimate(workflow: Workflow, agent: str, state: _StepState) -> tuple[float, int]:
+    """The USD and tokens a call of ``state``'s step on ``agent`` reserves before it runs."""
+    if state.input_tokens == 0:
+        state.input_tokens = estimate_tokens(state.inputs or {})
+    price = workflow.agents[agent].price
+    if price is None:
+        return 0.0, state.input_tokens + DEFAULT_OUTPUT_TOKENS
+    return (
+        price.estimate(state.input_tokens),
+        state.input_tokens + price.expected_output_tokens,
+    )
+
+
+class _CallsMixin:
+    """Call methods for :class:`~cadenza._scheduler._Run`.
+
+    The host provides ``workflow``, ``bus``, ``run_id``, ``ledger``,
+    ``validator_factories`` (name to factory), ``in_flight`` and
+    ``_record_outcome()`` (see :class:`~cadenza._health._HealthMixin`).
+    """
+
+    if TYPE_CHECKING:
+        workflow: Workflow
+        bus: EventBus
+        run_id: str
+        ledger: Ledger
+        in_flight: int
+        validator_factories: Mapping[str, Any]
+        _validators: dict[str, tuple[tuple[str, Validator], ...]]
+
+        def _record_outcome(
+            self, slot: _AgentSlot, error: BaseException | None, *, probe: bool
+        ) -> None: ...
+
+    def _occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call:
+        """Take ``slot`` for one call of ``state``'s step (synchronously, in dispatch)."""
+        call = _Call(slot=slot, tokens=state.estimated_tokens, started=now)
+        slot.in_flight += 1
+        self.in_flight += 1
+        if slot.breaker is not None:
+            call.probe = slot.breaker.call_started()
+        if slot.limiter is not None:
+            slot.limiter.acquire(now, tokens=state.estimated_tokens)
+        if self.ledger.bounded:
+            usd, tokens = call_estimate(self.workflow, slot.name, state)
+            call.reservation = self.ledger.reserve(state.step.id, slot.name, usd, tokens)
+        return call
+
+    async def _call(self, state: _StepState, call: _Call, request: AgentRequest) -> _CallOutcome:
+        """Run the agent for one call and account for it; never raises for agent failures."""
+        step = state.step
+        slot = call.slot
+        start = trio.current_time()
+        self.bus.emit(
+            ev.AttemptStarted,
+            step_id=step.id,
+            attempt=request.attempt,
+            agent=slot.name,
+            idempotency_key=request.idempotency_key,
+            queue_wait=start - state.ready_at,
+        )
+        deadline = math.inf if request.deadline is None else request.deadline
+        result: object = None  # typed loosely: plugin agents may break the protocol
+        error: BaseException | None = None
+        quality: Quality | None = None
+        cancelled = False
+        try:
+            with trio.CancelScope(deadline=deadline) as sc:
+                result = await slot.agent.run(request)
+                if isinstance(result, AgentResult) and step.validate:
+                    quality = await self._validate(state, slot.name, result, request.attempt)
+            if sc.cancelled_caught:
+                error = AgentTimeoutError(
+                    f"attempt timed out after {trio.current_time() - start:g}s"
+                    + (" (the step's total_timeout)" if deadline == state.deadline else ""),
+                    agent=slot.name,
+                    step_id=step.id,
+                )
+        except AgentError as exc:
+            error = exc
+        except trio.Cancelled:
+            cancelled = True
+            raise
+        except Exception as exc:  # an agent bug: report it, do not retry it
+            log.exception("agent_raised", step_id=step.id, agent=slot.name)
+            error = exc
+        finally:
+            slot.in_flight -= 1
+            self.in_flight -= 1
+            if cancelled:  # a loser of a multi-agent step, or the run was cancelled
+                if slot.breaker is not None:
+                    slot.breaker.record_neutral(probe=call.probe)
+                self._settle(state, call, None, request.attempt, billed=True)
+        end = trio.current_time()
+        if error is None and not isinstance(result, AgentResult):
+            error = PermanentError(
+                f"agent {slot.name!r} returned {type(result).__name__}, expected AgentResult",
+                agent=slot.name,
+                step_id=step.id,
+            )
+        if error is None and quality is not None and quality.score < step.quality_threshold:
+            error = QualityError(
+                f"output scored {quality.score:.2f}, below min_quality "
+                f"{step.quality_threshold:g}: " + "; ".join(quality.findings[:3]),
+                score=quality.score,
+                findings=quality.findings,
+                agent=slot.name,
+                step_id=step.id,
+            )
+        self._record_outcome(slot, error, probe=call.probe)
+        slot.observe_call(end - start, failed=error is not None)
+        if quality is not None:
+            slot.observe_quality(quality.score)
+        good = result if isinstance(result, AgentResult) else None
+        timed_out = isinstance(error, AgentTimeoutError)
+        self._settle(state, call, good, request.attempt, billed=timed_out)
+        config = self.workflow.agents[slot.name]
+        answer = Answer(
+            agent=slot.name,
+            result=good if error is None else None,
+            error="" if error is None else str(error),
+            error_type="" if error is None else type(error).__name__,
+            retryable=isinstance(error, AgentError) and error.retryable,
+            weight=config.weight,
+            quality=None if quality is None else quality.score,
+            latency=end - start,
+        )
+        return _CallOutcome(answer=answer, result=good, error=error)
+
+    def _settle(
+        self,
+        state: _StepState,
+        call: _Call,
+        result: AgentResult | None,
+        attempt: int,
+        *,
+        billed: bool,
+    ) -> None:
+        """Settle the rate limiter and budgets to what the call used; emit its cost.
+
+        Without a result the cost is unknown: a call cut off mid-way (timed out,
+        cancelled) may still be billed by its provider, so it is settled at its
+        reservation (``billed``); a call that failed with an error answer is
+        settled at nothing.
+        """
+        slot = call.slot
+        now = trio.current_time()
+        usage_tokens = 0
+        usd = 0.0
+        input_tokens = output_tokens = 0
+        if result is not None:
+            input_tokens = result.usage.input_tokens
+            output_tokens = result.usage.output_tokens
+            usage_tokens = result.usage.total_tokens
+            if result.cost_usd is not None:
+                usd = float(result.cost_usd)
+            else:
+                price = self.workflow.agents[slot.name].price
+                usd = price.cost(result.usage) if price is not None else 0.0
+        if slot.limiter is not None and call.tokens >= 0:
+            slot.limiter.settle(now, estimated=call.tokens, actual=usage_tokens or call.tokens)
+            call.tokens = -1  # settled: a second call is a no-op
+        reservation = call.reservation
+        estimated = reservation.usd if reservation is not None else 0.0
+        if result is None and billed and reservation is not None:
+            usd, usage_tokens = reservation.usd, reservation.tokens
+        if reservation is not None:
+            self.ledger.settle(reservation, usd, usage_tokens)
+            call.reservation = None
+        elif result is not None:
+            self.ledger.total_usd += usd
+            self.ledger.total_tokens += usage_tokens
+        else:
+            return
+        if usd or usage_tokens:
+            self.bus.emit(
+                ev.CostIncurred,
+                step_id=state.step.id,
+                attempt=attempt,
+                agent=slot.name,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cost_usd=usd,
+                estimated_usd=estimated,
+                over_estimate=reservation is not None and usd > estimated + 1e-12,
+                run_cost_usd=self.ledger.total_usd,
+                run_tokens=self.ledger.total_tokens,
+            )
+            state.cost_usd += usd
+            state.tokens += usage_tokens
+
+    async def _validate(
+        self, state: _StepState, agent: str, result: AgentResult, attempt: int
+    ) -> Quality:
+        """Score ``result`` with the step's validators: the lowest score, every finding."""
+        step = state.step
+        context = ValidationContext(
+            step_id=step.id,
+            agent=agent,
+            inputs=state.inputs or {},
+            base_dir=self.workflow.source.parent if self.workflow.source else Path(),
+        )
+        score = 1.0
+        findings: list[str] = []
+        for name, validator in self._validators_for(step.id, step.validate):
+            quality = await validator.validate(result.output, context=context)
+            if not isinstance(quality, Quality):
+                raise PermanentError(
+                    f"validator {name!r} returned {type(quality).__name__}, expected Quality"
+                )
+            score = min(score, quality.score)
+            findings.extend(f"{name}: {f}" for f in quality.findings)
+        passed = score >= step.quality_threshold
+        self.bus.emit(
+            ev.OutputValidated,
+            step_id=step.id,
+            attempt=attempt,
+            agent=agent,
+            score=score,
+            findings=tuple(findings),
+            passed=passed,
+        )
+        return Quality(score=score, findings=tuple(findings))
+
+    def _validators_for(
+        self, step_id: str, specs: Sequence[StrategySpec]
+    ) -> tuple[tuple[str, Validator], ...]:
+        built = self._validators.get(step_id)
+        if built is None:
+            built = tuple(
+                (spec.name, self.validator_factories[spec.name](dict(spec.options)))
+                for spec in specs
+            )
+            self._validators[step_id] = built
+        return built

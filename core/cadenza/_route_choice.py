@@ -1,0 +1,209 @@
+"""Which agents take a step's next call: admission, budgets, then the step's router.
+
+Dispatch asks two questions of the step at the top of each pool. First,
+synchronously and without side effects, *can it start now?*: which of the
+pool's agents have room (health, breaker, concurrency, rate limit) and fit
+every budget that covers the call (:meth:`_admissible`). Then, for the one
+step dispatch picks, *which of them?*: the step's router ranks the
+candidates (:meth:`_route`) and the decision is announced as a
+``route_chosen`` event. Routers never see an agent that cannot take the
+call, and a router that misbehaves (raises, or names a stranger) cannot stall
+the run: the call goes to the least busy candidate and the event says why.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import structlog
+
+from . import _events as ev
+from ._budget import Ledger
+from ._bus import EventBus
+from ._calls import call_estimate
+from ._redact import redact
+from ._routing import AgentHistory, Candidate, Route, Router, RouteRequest
+from ._slots import _AgentSlot, _Pool
+from ._spec import StrategySpec, Workflow
+from ._step_state import _StepState
+
+log = structlog.get_logger()
+
+
+def calls_needed(state: _StepState, hedged: bool) -> int:
+    """How many agents the step's next attempt needs at once."""
+    fan_out = state.step.fan_out
+    if state.fallback_source is not None or fan_out is None or hedged:
+        return 1
+    return fan_out if isinstance(fan_out, int) else len(fan_out)
+
+
+class _RouteChoiceMixin:
+    """Routing methods for :class:`~cadenza._scheduler._Run`.
+
+    The host provides ``workflow``, ``bus``, ``rng``, ``ledger``, ``history``
+    (past runs' record per agent and ``uses``), ``router_factories`` (name to
+    factory), ``_routers`` (built routers by spec) and ``_agent_options``.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        workflow: Workflow
+        bus: EventBus
+        rng: random.Random
+        ledger: Ledger
+        history: Mapping[tuple[str, str], AgentHistory]
+        router_factories: Mapping[str, Callable[..., Any]]
+        _routers: dict[str, Router]
+        _agent_options: dict[str, Mapping[str, Any]]
+
+        def _hedged(self, state: _StepState) -> bool: ...
+
+    def _admissible(self, state: _StepState, pool: _Pool, now: float) -> list[_AgentSlot] | None:
+        """The agents that can take the step's next call now, or None if too few can.
+
+        Sets ``state.budget_refusal`` (and returns ``[]``) when no budget could
+        ever fit the call: the dispatcher then fails the step instead of letting
+        it wait for a settlement that cannot help.
+        """
+        state.budget_refusal = ""
+        need = calls_needed(state, self._hedged(state))
+        fan_out = state.step.fan_out
+        named = fan_out if isinstance(fan_out, tuple) and need > 1 else None
+        ready: list[_AgentSlot] = []
+        possible = 0
+        refusal = ""
+        for slot in pool.agents:
+            if named is not None and slot.name not in named:
+                continue
+            if self.ledger.bounded:
+                usd, tokens = call_estimate(self.workflow, slot.name, state)
+                fit, why = self.ledger.fit(state.step.id, slot.name, usd, tokens)
+                if fit == "never":
+                    refusal = refusal or why
+                    continue
+                possible += 1
+                if fit == "wait":
+                    continue
+            else:
+                possible += 1
+            if slot.has_room(now, state.estimated_tokens):
+                ready.append(slot)
+        if possible < need:
+            state.budget_refusal = (
+                f"no agent can serve the call within its budgets: {refusal}"
+                if refusal
+                else f"needs {need} agents but only {possible} can serve it"
+            )
+            return []
+        if len(ready) < need:
+            return None
+        if len(ready) > need and state.last_agent is not None:
+            ready = [s for s in ready if s.name != state.last_agent] or ready
+        return ready
+
+    def _route(
+        self, state: _StepState, pool: _Pool, candidates: list[_AgentSlot], need: int
+    ) -> tuple[_AgentSlot, ...]:
+        """Ask the step's router for ``need`` distinct agents among ``candidates``."""
+        step = state.step
+        spec = step.route or self.workflow.route
+        if len(candidates) == need:
+            if len(pool.agents) > need:
+                for only in candidates:
+                    self._announce(state, only, spec, "the only agent with room", candidates)
+            return tuple(candidates)
+        router = self._router(spec)
+        remaining = list(candidates)
+        chosen: list[_AgentSlot] = []
+        wants_history = getattr(router, "wants_history", False)
+        for _ in range(need):
+            by_name = {s.name: s for s in remaining}
+            offered = [self._candidate(s, state, wants_history) for s in remaining]
+            request = RouteRequest(
+                step_id=step.id,
+                uses=step.uses,
+                attempt=state.attempts if state.status == "running" else state.attempts + 1,
+                estimated_tokens=state.input_tokens,
+                budget_left=self.ledger.remaining_usd(),
+                budget_total=(self.ledger.run.budget.usd if self.ledger.run is not None else None),
+                rng=self.rng,
+            )
+            slot: _AgentSlot | None
+            try:
+                route = router.choose(offered, request)
+                slot = by_name.get(route.agent) if isinstance(route, Route) else None
+                reason = route.reason if slot is not None else ""
+                if slot is None:
+                    reason = f"router returned {route!r}, not a candidate; took the least busy"
+            except Exception as exc:  # a router bug must not stall the run
+                log.exception("router_raised", step_id=step.id, strategy=spec.name)
+                slot = None
+                reason = f"router raised {type(exc).__name__}: {exc}; took the least busy"
+            if slot is None:
+                slot = min(remaining, key=lambda s: s.in_flight)
+            self._announce(state, slot, spec, reason, remaining)
+            chosen.append(slot)
+            remaining.remove(slot)
+        return tuple(chosen)
+
+    def _announce(
+        self,
+        state: _StepState,
+        slot: _AgentSlot,
+        spec: StrategySpec,
+        reason: str,
+        candidates: list[_AgentSlot],
+    ) -> None:
+        # Dispatch routes before the attempt starts; a hedge routes during it.
+        attempt = state.attempts if state.status == "running" else state.attempts + 1
+        self.bus.emit(
+            ev.RouteChosen,
+            step_id=state.step.id,
+            attempt=attempt,
+            agent=slot.name,
+            strategy=spec.name,
+            reason=reason,
+            candidates=tuple(s.name for s in candidates),
+        )
+
+    def _router(self, spec: StrategySpec) -> Router:
+        router = self._routers.get(spec.key)
+        if router is None:
+            router = self.router_factories[spec.name](dict(spec.options))
+            self._routers[spec.key] = router
+        return router
+
+    def _candidate(self, slot: _AgentSlot, state: _StepState, with_history: bool) -> Candidate:
+        config = self.workflow.agents[slot.name]
+        usd, _ = call_estimate(self.workflow, slot.name, state)
+        return Candidate(
+            name=slot.name,
+            capabilities=config.capabilities,
+            tags=config.tags,
+            weight=config.weight,
+            price=config.price,
+            options=self._options_of(slot.name),
+            in_flight=slot.in_flight,
+            limit=slot.limit,
+            calls=slot.calls,
+            failures=slot.failures,
+            latency=slot.latency,
+            quality=slot.quality,
+            estimated_cost=usd,
+            history=self.history.get((slot.name, state.step.uses)) if with_history else None,
+        )
+
+    def _options_of(self, agent: str) -> Mapping[str, Any]:
+        """The agent's options as plain data with secrets redacted, computed once per run."""
+        options = self._agent_options.get(agent)
+        if options is None:
+            raw = self.workflow.agents[agent].options
+            data = attrs.asdict(raw) if attrs.has(type(raw)) else dict(raw or {})
+            options = redact(data, self.bus.secrets)
+            self._agent_options[agent] = options
+        return options
