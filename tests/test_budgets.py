@@ -246,3 +246,41 @@ def test_price_estimate_is_an_upper_bound_of_a_call_within_it() -> None:
     assert price.cost(cadenza.Usage(input_tokens=50, output_tokens=100)) == pytest.approx(
         price.estimate(50)
     )
+
+
+async def test_a_resumed_run_remembers_what_it_spent(tmp_path: Any, autojump_clock: Any) -> None:
+    """Budgets span a run and its resumes: the second part cannot spend the first part's money."""
+    from cadenza import SqliteStore, load_workflow_data, plan_resume, run_workflow
+
+    attempts: list[str] = []
+
+    async def flaky_once(request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        attempts.append(request.step_id)
+        await trio.sleep(1)
+        if request.step_id == "c" and attempts.count("c") == 1:
+            raise cadenza.AgentTimeoutError("cut off", agent="a")  # billed: cut off mid-way
+        return cadenza.AgentResult(output=request.step_id)
+
+    agent = ProgrammableAgent("a", flaky_once)
+    data = {
+        "name": "resumable",
+        "budget": {"usd": 0.07},
+        "agents": {"a": {"kind": "prog", "price": {"per_call": 0.02}}},
+        "steps": {"a1": {"uses": "a"}, "b": {"uses": "a"}, "c": {"uses": "a", "retry": 1}},
+    }
+    plugins = plugins_with({"a": agent})
+    flow = load_workflow_data(data, plugins=plugins).workflow
+    store = SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
+    try:
+        first = await run_workflow(flow, plugins=plugins, store=store)
+        assert first.steps["c"].status == "failed"
+        assert first.cost_usd == pytest.approx(0.06)
+        plan = plan_resume(store, first.run_id, flow)
+        second = await run_workflow(flow, plugins=plugins, store=store, resume=plan)
+    finally:
+        store.close()
+    # Spent 0.06 before the resume: c's 0.02 no longer fits the 0.07 budget.
+    assert second.steps["c"].status == "failed"
+    assert "run budget of $0.07" in (second.steps["c"].error or "")
+    assert attempts.count("c") == 1
+    assert second.cost["budgets"]["run"]["spent_usd"] == pytest.approx(0.06)

@@ -138,3 +138,39 @@ def test_ctrl_c_cancels_in_flight_calls_and_exits_130(tmp_path: Path) -> None:
     assert summary["counts"]["cancelled"] == 11
     assert "interrupted by SIGINT" in summary["reason"]
     assert "Traceback" not in stderr
+
+
+def test_cost_and_budgets_show_in_the_summary_and_json(tmp_path: Path) -> None:
+    """Priced agents: the summary prints what the run spent; --json carries it per budget."""
+    flow = tmp_path / "priced.yaml"
+    flow.write_text(
+        textwrap.dedent(
+            """\
+            name: priced
+            budget: {usd: 0.025}
+            agents:
+              writer:
+                kind: template
+                price: {per_call: 0.01}
+                options: {output: "draft {n}"}
+            steps:
+              a: {uses: writer, with: {n: 1}}
+              b: {uses: writer, with: {n: 2}}
+              c: {uses: writer, with: {n: 3}, needs: [a, b]}
+            """
+        )
+    )
+    proc = cadenza("run", str(flow), "--no-journal", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "cost: $0.0200, 0 tokens" in proc.stdout
+    assert "run budget: $0.0200 of $0.025" in proc.stdout
+    assert "✗ c failed" in proc.stdout
+    assert "run budget of $0.025" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+    proc = cadenza("run", str(flow), "--no-journal", "--json", cwd=tmp_path)
+    summary = json.loads(proc.stdout)
+    assert summary["cost"]["usd"] == pytest.approx(0.02)
+    assert summary["cost"]["budgets"]["run"]["spent_usd"] == pytest.approx(0.02)
+    assert summary["steps"]["a"]["cost_usd"] == pytest.approx(0.01)
+    assert summary["steps"]["c"]["status"] == "failed"

@@ -143,6 +143,10 @@ class Ledger:
         self.total_usd += usd
         self.total_tokens += tokens
 
+    def restore(self, step_id: str, agent: str, usd: float, tokens: int) -> None:
+        """Count a cost settled before a resume, against every budget that covered it."""
+        self.settle(self.reserve(step_id, agent, 0.0, 0), usd, tokens)
+
     def remaining_usd(self) -> float | None:
         """USD left in the run budget (reservations count as spent), or None without one."""
         if self.run is None or self.run.budget.usd is None:

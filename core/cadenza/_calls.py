@@ -49,12 +49,29 @@ class _Call:
     started: float = 0.0
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(eq=False, slots=True)
 class _CallOutcome:
-    answer: Answer
+    """How a call ended: its result (set even when validation failed it), error and score."""
+
+    agent: str
     result: AgentResult | None
     error: BaseException | None
-    cancelled: bool = False
+    quality: float | None
+    latency: float
+
+    def answer(self, weight: float) -> Answer:
+        """The call as an aggregator sees it (only multi-agent steps need one)."""
+        error = self.error
+        return Answer(
+            agent=self.agent,
+            result=self.result if error is None else None,
+            error="" if error is None else str(error),
+            error_type="" if error is None else type(error).__name__,
+            retryable=isinstance(error, AgentError) and error.retryable,
+            weight=weight,
+            quality=self.quality,
+            latency=self.latency,
+        )
 
 
 def call_estimate(workflow: Workflow, agent: str, state: _StepState) -> tuple[float, int]:
@@ -173,18 +190,8 @@ class _CallsMixin:
         good = result if isinstance(result, AgentResult) else None
         timed_out = isinstance(error, AgentTimeoutError)
         self._settle(state, call, good, request.attempt, billed=timed_out)
-        config = self.workflow.agents[slot.name]
-        answer = Answer(
-            agent=slot.name,
-            result=good if error is None else None,
-            error="" if error is None else str(error),
-            error_type="" if error is None else type(error).__name__,
-            retryable=isinstance(error, AgentError) and error.retryable,
-            weight=config.weight,
-            quality=None if quality is None else quality.score,
-            latency=end - start,
-        )
-        return _CallOutcome(answer=answer, result=good, error=error)
+        score = None if quality is None else quality.score
+        return _CallOutcome(slot.name, good, error, score, end - start)
 
     def _settle(
         self,
@@ -203,6 +210,13 @@ class _CallsMixin:
         settled at nothing.
         """
         slot = call.slot
+        if (
+            slot.limiter is None
+            and call.reservation is None
+            and (result is None or (result.cost_usd is None and slot.price is None))
+            and (result is None or not result.usage.total_tokens)
+        ):
+            return  # nothing to settle and nothing spent: the common unpriced call
         now = trio.current_time()
         usage_tokens = 0
         usd = 0.0
@@ -213,9 +227,8 @@ class _CallsMixin:
             usage_tokens = result.usage.total_tokens
             if result.cost_usd is not None:
                 usd = float(result.cost_usd)
-            else:
-                price = self.workflow.agents[slot.name].price
-                usd = price.cost(result.usage) if price is not None else 0.0
+            elif slot.price is not None:
+                usd = slot.price.cost(result.usage)
         if slot.limiter is not None and call.tokens >= 0:
             slot.limiter.settle(now, estimated=call.tokens, actual=usage_tokens or call.tokens)
             call.tokens = -1  # settled: a second call is a no-op

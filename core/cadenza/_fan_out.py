@@ -117,7 +117,7 @@ class _FanOutMixin:
                 outcome = await self._call(state, call, request)
                 r.running -= 1
                 r.outcomes[call.slot.name] = outcome
-                r.answers.append(outcome.answer)
+                r.answers.append(outcome.answer(self.workflow.agents[outcome.agent].weight))
                 if r.verdict is None:
                     pending = r.expected - len(r.answers)
                     r.verdict = aggregator.combine(tuple(r.answers), pending=pending)

@@ -44,6 +44,9 @@ class ResumePlan:
     """Per step re-run on purpose (``--from``, now or in an earlier resume), the
     generation mixed into its idempotency key: a provider that deduplicates
     must not answer a deliberate re-run from its memory of the first one."""
+    spent: tuple[tuple[str, str, float, int], ...] = ()
+    """Every settled cost so far, as ``(step_id, agent, usd, tokens)``: budgets
+    span a run and every resume of it, so nothing spent before is forgotten."""
 
     @property
     def run_id(self) -> str:
@@ -133,9 +136,14 @@ def plan_resume(
     needs = {sid: list(step.needs) for sid, step in workflow.steps.items()}
     outputs: dict[str, Any] = {}
     generations: dict[str, str] = {}
+    spent: list[tuple[str, str, float, int]] = []
     for event in events:
         kind = event.get("kind")
-        if kind == "step_succeeded" and event.get("step_id") in workflow.steps:
+        if kind == "cost_incurred":
+            tokens = int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
+            cost = (str(event.get("step_id")), str(event.get("agent")), event.get("cost_usd"))
+            spent.append((cost[0], cost[1], float(cost[2] or 0.0), tokens))
+        elif kind == "step_succeeded" and event.get("step_id") in workflow.steps:
             outputs[event["step_id"]] = event.get("output")
         elif kind == "run_resumed":
             # An earlier resume kept only these; the rest was to run again.
@@ -162,6 +170,7 @@ def plan_resume(
         next_seq=next_seq,
         from_step=from_step,
         key_generation=generations,
+        spent=tuple(spent),
     )
 
 

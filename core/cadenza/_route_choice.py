@@ -71,8 +71,8 @@ class _RouteChoiceMixin:
         it wait for a settlement that cannot help.
         """
         state.budget_refusal = ""
-        need = calls_needed(state, self._hedged(state))
         fan_out = state.step.fan_out
+        need = 1 if fan_out is None else calls_needed(state, self._hedged(state))
         named = fan_out if isinstance(fan_out, tuple) and need > 1 else None
         ready: list[_AgentSlot] = []
         possible = 0

@@ -215,6 +215,8 @@ async def _execute(
         )
     else:
         run.restore(resume.outputs)
+        for step_id, agent, usd, tokens in resume.spent:
+            run.ledger.restore(step_id, agent, usd, tokens)
         run.key_generation = dict(resume.key_generation)
         first = bus.emit(
             ev.RunResumed,

@@ -299,7 +299,7 @@ class _Run(
             if state.budget_refusal:
                 self._fail(step_id, "BudgetExceededError", state.budget_refusal)
                 continue
-            need = calls_needed(state, self._hedged(state))
+            need = 1 if state.step.fan_out is None else calls_needed(state, self._hedged(state))
             if self.in_flight + need > limit:
                 if need > limit:
                     self._fail(

@@ -17,6 +17,7 @@ import trio
 
 from ._agent import Agent
 from ._breaker import CircuitBreaker
+from ._cost import Price
 from ._ratelimit import RateLimiter
 from ._spec import Workflow
 
@@ -28,6 +29,7 @@ class _AgentSlot:
     limit: int | None
     breaker: CircuitBreaker | None = None
     limiter: RateLimiter | None = None
+    price: Price | None = None
     in_flight: int = 0
     rate_wait: float = 0.0  # seconds until the rate limit admits the call last asked about
     healthy: bool = True  # false after a failed configured health check
@@ -118,5 +120,6 @@ def slots_for(workflow: Workflow, agents: Mapping[str, Agent]) -> dict[str, _Age
             limit=config.max_concurrent,
             breaker=breaker,
             limiter=limiter,
+            price=config.price,
         )
     return slots
