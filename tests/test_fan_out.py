@@ -260,3 +260,21 @@ async def test_hedged_losers_disconnect_from_a_real_server() -> None:
         assert slow.in_flight == 0
         assert len(fast.calls) == 3
         nursery.cancel_scope.cancel()
+
+
+async def test_a_cached_vote_is_reused_by_the_next_run(tmp_path: Any, autojump_clock: Any) -> None:
+    from cadenza import SqliteStore
+
+    agents = panel(a=answering("yes"), b=answering("yes"), c=answering("no"))
+    data = voting_workflow(agents, agents=3, cache=True)
+    store = SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
+    try:
+        first = await run_captured(data, plugins=plugins_with(agents), store=store)
+        calls = sum(len(a.starts) for a in agents.values())
+        second = await run_captured(data, plugins=plugins_with(agents), store=store)
+    finally:
+        store.close()
+    assert first.result.steps["ask"].output == "yes"
+    assert second.result.steps["ask"].output == "yes"
+    assert second.of("step_cache_hit")
+    assert sum(len(a.starts) for a in agents.values()) == calls  # no agent asked again

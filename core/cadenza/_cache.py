@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -42,6 +42,21 @@ def cache_key(config: AgentConfig, step: Step, inputs: Mapping[str, Any]) -> str
         "v": _KEY_VERSION,
         "kind": config.kind,
         "options": _options_data(config),
+        "uses": step.uses,
+        "inputs": inputs,
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def panel_cache_key(configs: Sequence[AgentConfig], step: Step, inputs: Mapping[str, Any]) -> str:
+    """The key of a multi-agent step's combined output: every agent it may ask, and how."""
+    material = {
+        "v": _KEY_VERSION,
+        "agents": [{"kind": c.kind, "options": _options_data(c)} for c in configs],
+        "fan_out": step.fan_out,
+        "aggregate": [step.aggregate.name, step.aggregate.options],
+        "on_conflict": [step.on_conflict, step.judge],
         "uses": step.uses,
         "inputs": inputs,
     }

@@ -43,7 +43,7 @@ from ._aggregation import Aggregator
 from ._aggregators import BUILTIN_AGGREGATORS
 from ._budget import Ledger
 from ._bus import EventBus
-from ._cache import StepCache
+from ._cache import StepCache, panel_cache_key
 from ._cache import cache_key as step_cache_key
 from ._calls import _Call, _CallsMixin
 from ._errors import AgentError, ExpressionError, RetryableError
@@ -330,7 +330,13 @@ class _Run(
         first = calls[0].slot
         cache_key = None
         if step.cache is not None and self.cache is not None:
-            cache_key = step_cache_key(self.workflow.agents[first.name], step, state.inputs or {})
+            if step.fan_out is not None and state.fallback_source is None:
+                assert state.pool is not None
+                configs = [self.workflow.agents[s.name] for s in state.pool.agents]
+                cache_key = panel_cache_key(configs, step, state.inputs or {})
+            else:
+                config = self.workflow.agents[first.name]
+                cache_key = step_cache_key(config, step, state.inputs or {})
             if await self._reuse_cached(state, calls, cache_key):
                 return
         key = idempotency_key(self.run_id, step.id, self.key_generation.get(step.id, ""))
