@@ -146,3 +146,29 @@ def test_agent_and_workflow_mistakes_are_reported_together() -> None:
     assert "weight must be a number >= 0" in message
     assert "per_call" in message
     assert len(info.value.problems) == 4
+
+
+def test_router_options_naming_strangers_and_unpriced_cheapest_are_reported() -> None:
+    text = textwrap.dedent(
+        """\
+        name: t
+        route: {strategy: weighted, weights: {fsat: 2}}
+        agents:
+          fast: {kind: template, capabilities: [x], options: {output: a}}
+          slow: {kind: template, capabilities: [x], price: {per_call: 0.1}, options: {output: b}}
+        steps:
+          s: {uses: x}
+          t: {uses: x}
+        """
+    )
+    with pytest.raises(WorkflowError) as info:
+        load_workflow_text(text, plugins=PLUGINS)
+    assert len(info.value.problems) == 1  # once, not once per step
+    assert "weights names 'fsat', which is not an agent" in str(info.value)
+    assert "did you mean 'fast'?" in str(info.value).lower()
+
+    loaded = load_workflow_text(
+        text.replace("{strategy: weighted, weights: {fsat: 2}}", "cheapest"), plugins=PLUGINS
+    )
+    (warning,) = loaded.warnings
+    assert "fast has no price" in warning.render()

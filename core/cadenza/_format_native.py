@@ -179,7 +179,8 @@ class NativeFormat:
             entries = _fallbacks(ctx, raw, ("steps", step_id, "fallback"), agents)
             if entries and step_id in steps:
                 steps[step_id] = attrs.evolve(steps[step_id], fallback=entries)
-        apply_step_extras(ctx, steps, self.extras, agents.configs)
+        top = workflow_extras(ctx, data)
+        apply_step_extras(ctx, steps, self.extras, agents.configs, top.get("route"))
         workflow = Workflow(
             name=name,
             steps=steps,
@@ -189,7 +190,7 @@ class NativeFormat:
             fail_fast=fail_fast,
             deadline=deadline,
             description=description,
-            **workflow_extras(ctx, data),
+            **top,
             **common,
         )
         return {name: workflow}, (name,)

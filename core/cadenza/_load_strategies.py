@@ -128,16 +128,55 @@ def apply_step_extras(
     steps: dict[str, Step],
     raw: Mapping[str, Mapping[Any, Any]],
     agents: Mapping[str, AgentConfig],
+    default_route: StrategySpec | None = None,
 ) -> None:
     """Read each step's routing, aggregation, validation and budget keys into its Step."""
-    for step_id, spec in raw.items():
-        if step_id not in steps:
-            continue
+    seen: set[tuple[Any, ...]] = set()  # the workflow's route is checked once per finding
+    for step_id, step in list(steps.items()):
         path: ValuePath = ("steps", step_id)
-        step = steps[step_id]
+        spec = raw.get(step_id, {})
         changes = _step_changes(ctx, step, spec, path, agents)
         if changes:
-            steps[step_id] = attrs.evolve(step, **changes)
+            steps[step_id] = step = attrs.evolve(step, **changes)
+        route = step.route or default_route
+        if route is not None:
+            where = (*path, "route") if step.route is not None else ("route",)
+            _check_route(ctx, route, where, step, agents, seen)
+
+
+def _check_route(
+    ctx: LoadContext,
+    route: StrategySpec,
+    path: ValuePath,
+    step: Step,
+    agents: Mapping[str, AgentConfig],
+    seen: set[tuple[Any, ...]],
+) -> None:
+    """What a router's factory cannot see: agent names in its options, missing prices."""
+    weights = route.options.get("weights")
+    if isinstance(weights, Mapping):
+        for name in weights:
+            if name not in agents and (path, name) not in seen:
+                seen.add((path, name))
+                ctx.error(
+                    (*path, "weights", name),
+                    f"weights names {name!r}, which is not an agent",
+                    suggest(str(name), agents) + f"Agents: {', '.join(agents) or 'none'}.",
+                    key=True,
+                )
+    if route.name in ("cheapest", "budget_aware"):
+        serving = [n for n, a in agents.items() if n == step.uses or step.uses in a.capabilities]
+        unpriced = [n for n in serving if agents[n].price is None]
+        if len(serving) > 1 and unpriced and (path, *unpriced) not in seen:
+            seen.add((path, *unpriced))
+            ctx.warn(
+                path,
+                f"step {step.id!r} routes by {route.name}, but {', '.join(unpriced)} "
+                f"{'has' if len(unpriced) == 1 else 'have'} no price: "
+                f"{'it counts' if len(unpriced) == 1 else 'they count'} as free and will win",
+                "Give every agent serving the step a price: {input_per_1k: ..., "
+                "output_per_1k: ...} (see docs/budgets.md).",
+            )
 
 
 def _step_changes(

@@ -86,14 +86,23 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
 
 @hookspec
 def cadenza_routers(register: Register) -> None:
-    """Offer routing strategies, selectable by name in a workflow file.
+    """Offer routing strategies, selectable with ``route:`` in a workflow file.
 
     Called once, after all plugins are loaded. Call ``register(name, factory)``
-    per strategy; ``factory(options)`` returns a router. The kernel records the
-    registrations and shows them in ``cadenza plugins``; routing strategies are
-    selected per step from Cadenza 0.2. Return value ignored.
+    per strategy. ``factory(options)`` receives the ``route:`` mapping without
+    its ``strategy`` key (``{}`` for ``route: NAME``) and returns a
+    :class:`~cadenza.Router`: an object with ``choose(candidates, request) ->
+    Route``, called synchronously on the trio thread once per call that more
+    than one agent could take, which returns a :class:`~cadenza.Route` naming
+    one of the :class:`~cadenza.Candidate` agents. The factory runs when the
+    workflow loads: raise ``ValueError`` for bad options and the loader reports
+    the message with file:line. Return value ignored.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Routers are used: ``route:`` on a step, or at the top of the workflow,
+       selects one. ``factory(options)`` returns an object with ``choose``.
     """
 
 
@@ -102,11 +111,21 @@ def cadenza_aggregators(register: Register) -> None:
     """Offer aggregation strategies that combine several agents' results.
 
     Called once, after all plugins are loaded. Call ``register(name, factory)``
-    per strategy; ``factory(options)`` returns an aggregator. Multi-agent steps
-    arrive in Cadenza 0.2; until then registrations are listed, not used.
-    Return value ignored.
+    per strategy; multi-agent steps (``agents: 3``) select one with
+    ``aggregate:``. ``factory(options)`` receives that mapping without its
+    ``strategy`` key and returns a :class:`~cadenza.Aggregator`: an object
+    with ``combine(answers, *, pending) -> Verdict | None``, called
+    synchronously after each :class:`~cadenza.Answer` arrives, which returns
+    None to wait for more or a :class:`~cadenza.Verdict` (always one when
+    ``pending`` is 0). The factory runs when the workflow loads: raise
+    ``ValueError`` for bad options and the loader reports the message with
+    file:line. Return value ignored.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Aggregators are used by multi-agent steps. ``factory(options)`` returns
+       an object with ``combine``.
     """
 
 
@@ -131,9 +150,22 @@ def cadenza_validators(register: Register) -> None:
     """Offer result validators and quality scorers.
 
     Called once, after all plugins are loaded. Call ``register(name, factory)``
-    per validator. Return value ignored.
+    per validator; steps list validators in ``validate:``. ``factory(options)``
+    receives an item's mapping without its ``validator`` key (``{}`` for a bare
+    name) and returns a :class:`~cadenza.Validator`: an object with ``async
+    validate(output, *, context) -> Quality``, awaited inside each attempt,
+    whose score in [0, 1] fails the attempt (retryably) when it is below the
+    step's ``min_quality``. The factory runs when the workflow loads: raise
+    ``ValueError`` for bad options and the loader reports the message with
+    file:line. ``validate`` may raise :class:`~cadenza.PermanentError` for a
+    configuration problem (the attempt fails without retry); any other
+    exception is a bug in the validator. Return value ignored.
 
     .. versionadded:: 0.1
+
+    .. versionchanged:: 0.2
+       Validators are used: ``validate:`` and ``min_quality:`` on a step.
+       ``factory(options)`` returns an object with ``validate``.
     """
 
 
