@@ -284,3 +284,34 @@ async def test_a_resumed_run_remembers_what_it_spent(tmp_path: Any, autojump_clo
     assert "run budget of $0.07" in (second.steps["c"].error or "")
     assert attempts.count("c") == 1
     assert second.cost["budgets"]["run"]["spent_usd"] == pytest.approx(0.06)
+
+
+async def test_a_step_refused_by_the_budget_takes_its_fallback_marked_degraded(
+    autojump_clock: Any,
+) -> None:
+    data = workflow(2, {"a": {"price": {"per_call": 0.6}}}, budget={"usd": 1.0}, concurrency=1)
+    data["steps"]["s001"]["fallback"] = [{"strategy": "template", "output": "budget spent"}]
+    data["steps"]["s001"]["needs"] = ["s000"]
+    run = await run_captured(data, plugins=plugins_with({"a": priced_agent("a", output_tokens=1)}))
+    outcome = run.result.steps["s001"]
+    assert outcome.status == "succeeded"
+    assert outcome.degraded
+    assert outcome.output == "budget spent"
+    (started,) = run.of("fallback_started")
+    assert "run budget of $1" in started.error
+
+
+async def test_a_cut_off_call_costs_its_estimate_even_without_a_budget(
+    autojump_clock: Any,
+) -> None:
+    async def stuck(request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        await trio.sleep(100)
+        raise AssertionError("unreachable")
+
+    data = workflow(1, {"a": {"price": {"per_call": 0.05}}})
+    data["steps"]["s000"]["timeout"] = "1s"
+    run = await run_captured(data, plugins=plugins_with({"a": ProgrammableAgent("a", stuck)}))
+    assert run.result.steps["s000"].status == "failed"
+    (cost,) = run.of("cost_incurred")
+    assert cost.cost_usd == pytest.approx(0.05 + 0.0)  # per_call; no output price
+    assert run.result.cost_usd == pytest.approx(0.05)

@@ -264,8 +264,19 @@ def test_status_cuts_long_outputs_in_text_only(store: SqliteStore) -> None:
     assert json.loads(out)["steps"]["a"]["output"] == long
 
 
+def test_status_adds_up_settled_costs_failed_calls_included(store: SqliteStore) -> None:
+    """With cost events, the run's cost is what every call settled, not only successes'."""
+    events = started("r1", ("a",))
+    for attempt, cost in ((1, 0.02), (2, 0.01)):
+        events(ev.CostIncurred, step_id="a", attempt=attempt, agent="t", input_tokens=0,
+               output_tokens=0, cost_usd=cost)  # fmt: skip
+    journal(store, succeed(events, "a"))
+    _, out, _ = invoke(status, "r1", "--store", store.url, "--json")
+    assert json.loads(out)["cost_usd"] == 0.03
+
+
 def test_status_adds_up_costs_only_when_agents_report_them(store: SqliteStore) -> None:
-    """The run's cost is the sum of reported step costs; with none reported it is unknown."""
+    """Older journals: the sum of reported step costs; with none reported it is unknown."""
     events = started("r1", ("a", "b"))
     for step_id, cost in (("a", 0.01), ("b", 0.025)):
         events(ev.StepSucceeded, step_id=step_id, attempt=1, agent="t", output="x",
@@ -277,7 +288,7 @@ def test_status_adds_up_costs_only_when_agents_report_them(store: SqliteStore) -
     assert shown["cost_usd"] == 0.035
     assert shown["steps"]["b"]["cost_usd"] == 0.025
     _, out, _ = invoke(status, "r1", "--store", store.url)
-    assert "  cost:     $0.0350 (reported by the agents)" in out
+    assert "  cost:     $0.0350" in out
     _, out, _ = invoke(status, "r2", "--store", store.url, "--json")
     assert json.loads(out)["cost_usd"] is None
     _, out, _ = invoke(status, "r2", "--store", store.url)

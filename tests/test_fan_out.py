@@ -278,3 +278,33 @@ async def test_a_cached_vote_is_reused_by_the_next_run(tmp_path: Any, autojump_c
     assert second.result.steps["ask"].output == "yes"
     assert second.of("step_cache_hit")
     assert sum(len(a.starts) for a in agents.values()) == calls  # no agent asked again
+
+
+class _Raising:
+    def combine(self, answers: Any, *, pending: int) -> Any:
+        raise ZeroDivisionError("oops")
+
+
+class _RaisingAggregators:
+    @cadenza.hookimpl
+    def cadenza_aggregators(self, register: Any) -> None:
+        register("raising", lambda options: _Raising())
+
+
+async def test_an_aggregator_that_raises_fails_its_step_not_the_run(autojump_clock: Any) -> None:
+    from cadenza._plugins import load_plugins
+    from tests.scheduler_helpers import ProgrammablePlugin
+
+    agents = panel(a=answering("x"), b=answering("y"))
+    data = voting_workflow(agents, agents=2, aggregate="raising")
+    data["steps"]["other"] = {"uses": "a"}
+    plugins = load_plugins(
+        entry_points=False, extra=[ProgrammablePlugin(agents), _RaisingAggregators()]
+    )
+    run = await run_captured(data, plugins=plugins)
+    outcome = run.result.steps["ask"]
+    assert outcome.status == "failed"
+    assert "aggregation strategy 'raising' failed: combine raised ZeroDivisionError" in (
+        outcome.error or ""
+    )
+    assert run.result.steps["other"].status == "succeeded"

@@ -14,6 +14,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cadenza
 from cadenza._validation import Quality, ValidationContext, Validator
 from cadenza._validators import (
     BUILTIN_VALIDATORS,
@@ -207,14 +208,14 @@ async def test_json_schema_file_is_loaded_once(tmp_path: Path) -> None:
     assert (await validator.validate("y", context=context)).score == 1.0
 
 
-async def test_json_schema_missing_file_is_a_finding(tmp_path: Path) -> None:
-    """A missing schema file fails the attempt with a finding naming where it looked."""
+async def test_json_schema_missing_file_fails_permanently(tmp_path: Path) -> None:
+    """A missing schema file is the workflow's fault: no retry, a message naming where it looked."""
     context = ValidationContext(step_id="s", agent="a", base_dir=tmp_path)
-    quality = await check("json_schema", {}, context, schema_file="nope.json")
-    assert quality.score == 0.0
-    (finding,) = quality.findings
-    assert finding.startswith("schema_file 'nope.json' not found (looked for ")
-    assert str(tmp_path / "nope.json") in finding
+    with pytest.raises(cadenza.PermanentError) as info:
+        await check("json_schema", {}, context, schema_file="nope.json")
+    message = str(info.value)
+    assert message.startswith("json_schema: schema_file 'nope.json' not found (looked for ")
+    assert str(tmp_path / "nope.json") in message
 
 
 @pytest.mark.parametrize(
@@ -225,16 +226,15 @@ async def test_json_schema_missing_file_is_a_finding(tmp_path: Path) -> None:
         ('"just a string"', "schema_file 's.json' must be a JSON schema (a mapping)"),
     ],
 )
-async def test_json_schema_broken_file_is_a_finding(
+async def test_json_schema_broken_file_fails_permanently(
     tmp_path: Path, text: str, message: str
 ) -> None:
-    """A schema file that is not JSON or not a valid schema fails with a finding, not a crash."""
+    """A schema file that is not JSON or not a valid schema: a clear permanent error."""
     (tmp_path / "s.json").write_text(text)
     context = ValidationContext(step_id="s", agent="a", base_dir=tmp_path)
-    quality = await check("json_schema", {}, context, schema_file="s.json")
-    assert quality.score == 0.0
-    (finding,) = quality.findings
-    assert finding.startswith(message)
+    with pytest.raises(cadenza.PermanentError) as info:
+        await check("json_schema", {}, context, schema_file="s.json")
+    assert str(info.value).startswith("json_schema: " + message)
 
 
 async def test_json_schema_unresolvable_ref_is_a_finding() -> None:

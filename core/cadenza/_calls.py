@@ -206,16 +206,17 @@ class _CallsMixin:
 
         Without a result the cost is unknown: a call cut off mid-way (timed out,
         cancelled) may still be billed by its provider, so it is settled at its
-        reservation (``billed``); a call that failed with an error answer is
-        settled at nothing.
+        reservation, or its estimate when no budget asked for one (``billed``);
+        a call that failed with an error answer is settled at nothing.
         """
         slot = call.slot
-        if (
-            slot.limiter is None
-            and call.reservation is None
-            and (result is None or (result.cost_usd is None and slot.price is None))
-            and (result is None or not result.usage.total_tokens)
-        ):
+        if result is None:
+            spent_nothing = not billed or (call.reservation is None and slot.price is None)
+        else:
+            spent_nothing = (
+                result.cost_usd is None and slot.price is None and not result.usage.total_tokens
+            )
+        if slot.limiter is None and call.reservation is None and spent_nothing:
             return  # nothing to settle and nothing spent: the common unpriced call
         now = trio.current_time()
         usage_tokens = 0
@@ -234,12 +235,15 @@ class _CallsMixin:
             call.tokens = -1  # settled: a second call is a no-op
         reservation = call.reservation
         estimated = reservation.usd if reservation is not None else 0.0
-        if result is None and billed and reservation is not None:
-            usd, usage_tokens = reservation.usd, reservation.tokens
+        if result is None and billed:
+            if reservation is not None:
+                usd, usage_tokens = reservation.usd, reservation.tokens
+            elif slot.price is not None:
+                usd, usage_tokens = call_estimate(self.workflow, slot.name, state)
         if reservation is not None:
             self.ledger.settle(reservation, usd, usage_tokens)
             call.reservation = None
-        elif result is not None:
+        elif result is not None or usd or usage_tokens:
             self.ledger.total_usd += usd
             self.ledger.total_tokens += usage_tokens
         else:
@@ -253,6 +257,7 @@ class _CallsMixin:
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 cost_usd=usd,
+                tokens=usage_tokens,
                 estimated_usd=estimated,
                 over_estimate=reservation is not None and usd > estimated + 1e-12,
                 run_cost_usd=self.ledger.total_usd,

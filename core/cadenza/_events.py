@@ -234,8 +234,11 @@ class OutputValidated(Event):
 class CostIncurred(Event):
     """A call's cost settled: its tokens and USD, and the run's totals so far.
 
-    ``estimated_usd`` is what the call reserved against budgets before it ran;
-    ``over_estimate`` marks a call that cost more than it reserved.
+    ``input_tokens`` and ``output_tokens`` are what the agent reported;
+    ``tokens`` what was settled against token budgets (the reported total, or
+    the estimate of a call cut off before it could report). ``estimated_usd``
+    is what the call reserved before it ran; ``over_estimate`` marks a call
+    that cost more than it reserved.
     """
 
     kind: ClassVar[str] = "cost_incurred"
@@ -245,6 +248,7 @@ class CostIncurred(Event):
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    tokens: int = 0
     estimated_usd: float = 0.0
     over_estimate: bool = False
     run_cost_usd: float = 0.0

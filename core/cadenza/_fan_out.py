@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import structlog
 import trio
 
 from . import _events as ev
@@ -39,6 +40,8 @@ from ._step_state import _StepState
 if TYPE_CHECKING:
     from ._calls import _Call, _CallOutcome
 
+log = structlog.get_logger()
+
 
 @attrs.define(eq=False)
 class _Round:
@@ -49,11 +52,12 @@ class _Round:
     outcomes: dict[str, _CallOutcome] = attrs.field(factory=dict)
     asked: list[str] = attrs.field(factory=list)
     verdict: Verdict | None = None
+    bug: str | None = None  # the aggregator raised: the round ends as a failure
     running: int = 0
     changed: trio.Event = attrs.field(factory=trio.Event)
 
     def decided(self) -> bool:
-        return self.verdict is not None
+        return self.verdict is not None or self.bug is not None
 
 
 class _FanOutMixin:
@@ -118,10 +122,9 @@ class _FanOutMixin:
                 r.running -= 1
                 r.outcomes[call.slot.name] = outcome
                 r.answers.append(outcome.answer(self.workflow.agents[outcome.agent].weight))
-                if r.verdict is None:
-                    pending = r.expected - len(r.answers)
-                    r.verdict = aggregator.combine(tuple(r.answers), pending=pending)
-                    if r.verdict is not None:
+                if not r.decided():
+                    self._combine(state, aggregator, r, r.expected - len(r.answers))
+                    if r.decided():
                         nursery.cancel_scope.cancel()
                 r.changed.set()
 
@@ -133,7 +136,17 @@ class _FanOutMixin:
             for call in calls:
                 launch(call)
             while callable(hedge_after) and len(r.asked) < r.expected and not r.decided():
-                delay = hedge_after(self._recent_latencies(state))
+                try:
+                    delay = hedge_after(self._recent_latencies(state))
+                    delay = None if delay is None else float(delay)
+                except Exception as exc:  # an aggregator bug: end the round, not the run
+                    log.exception("aggregator_raised", step_id=state.step.id)
+                    r.bug = f"hedge_after raised {type(exc).__name__}: {exc}"
+                    nursery.cancel_scope.cancel()
+                    break
+                if delay is None:  # the strategy wants no (more) hedges
+                    r.expected = len(r.asked)
+                    break
                 with trio.move_on_after(delay if r.running else 0.0):
                     while r.running and not r.decided():
                         r.changed = trio.Event()
@@ -145,9 +158,24 @@ class _FanOutMixin:
                     r.expected = len(r.asked)  # no agent has room: do without this hedge
                     break
                 launch(extra)
-        if r.verdict is None:  # every call ended and the aggregator still wants more
-            r.verdict = aggregator.combine(tuple(r.answers), pending=0)
+        if not r.decided():  # every call ended and the aggregator still wants more
+            self._combine(state, aggregator, r, 0)
+        if r.bug is not None:
+            strategy = state.step.aggregate.name
+            error = PermanentError(
+                f"aggregation strategy {strategy!r} failed: {r.bug} (a bug in the strategy)",
+                step_id=state.step.id,
+            )
+            return None, error, ", ".join(r.asked)
         return await self._settle_verdict(state, request, r.verdict, r.answers, r.outcomes, r.asked)
+
+    def _combine(self, state: _StepState, aggregator: Aggregator, r: _Round, pending: int) -> None:
+        """Ask the aggregator for a verdict; a strategy that raises ends the round as a bug."""
+        try:
+            r.verdict = aggregator.combine(tuple(r.answers), pending=pending)
+        except Exception as exc:
+            log.exception("aggregator_raised", step_id=state.step.id)
+            r.bug = f"combine raised {type(exc).__name__}: {exc}"
 
     def _recent_latencies(self, state: _StepState) -> Sequence[float]:
         assert state.pool is not None

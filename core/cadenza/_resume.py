@@ -140,7 +140,8 @@ def plan_resume(
     for event in events:
         kind = event.get("kind")
         if kind == "cost_incurred":
-            tokens = int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
+            reported = int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
+            tokens = int(event.get("tokens", reported))
             cost = (str(event.get("step_id")), str(event.get("agent")), event.get("cost_usd"))
             spent.append((cost[0], cost[1], float(cost[2] or 0.0), tokens))
         elif kind == "step_succeeded" and event.get("step_id") in workflow.steps:

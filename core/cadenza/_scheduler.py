@@ -296,8 +296,9 @@ class _Run(
             state = self.states[step_id]
             if state.status != "ready":  # expired while it waited (total_timeout)
                 continue
-            if state.budget_refusal:
-                self._fail(step_id, "BudgetExceededError", state.budget_refusal)
+            if state.budget_refusal:  # a free fallback may still serve it, marked degraded
+                if not self._fall_back(state, state.budget_refusal):
+                    self._fail(step_id, "BudgetExceededError", state.budget_refusal)
                 continue
             need = 1 if state.step.fan_out is None else calls_needed(state, self._hedged(state))
             if self.in_flight + need > limit:

@@ -37,6 +37,7 @@ import referencing.exceptions
 import trio
 import yaml
 
+from ._errors import PermanentError
 from ._validation import Quality, ValidationContext, Validator
 
 MAX_FINDINGS = 10
@@ -325,7 +326,8 @@ class JsonSchemaValidator:
     ``schema`` is checked when the workflow loads. ``schema_file`` is a path
     relative to the workflow's folder, read at the first validation and kept
     once it is a valid schema; a missing or broken file fails the attempt with
-    a finding that says so (it is the workflow's fault, not the output's).
+    a :class:`~cadenza.PermanentError` that says so: it is the workflow's fault,
+    not the output's, so no other agent or retry could help.
     """
 
     field: DottedPath = ()
@@ -390,7 +392,7 @@ class JsonSchemaValidator:
         if self.schema_file is not None:
             checker = await self._file_checker(context.base_dir)
             if isinstance(checker, str):
-                return Quality.failed(checker)
+                raise PermanentError(f"json_schema: {checker}", step_id=context.step_id)
 
         def check() -> Quality:
             value = _select(output, self.field)

@@ -29,10 +29,15 @@ from ._history import (
 
 
 def _total_cost(events: Sequence[Mapping[str, Any]]) -> float | None:
-    """What the agents reported for every success of the run, over all its parts.
+    """What the run's calls cost, over all its parts: every settled ``cost_incurred``.
 
-    None when no agent reported a cost (unknown is not zero).
+    Journals from before cost events fall back to what the agents reported for
+    each success. None when nothing cost anything or reported a cost (unknown
+    is not zero).
     """
+    settled = [float(e.get("cost_usd") or 0.0) for e in events if e.get("kind") == "cost_incurred"]
+    if settled:
+        return round(sum(settled), 6)
     costs = [
         float(e["cost_usd"])
         for e in events
@@ -99,7 +104,7 @@ def render_status(
     if record.inputs:
         lines.append(f"  inputs:   {output_summary(dict(record.inputs))}")
     if cost is not None:
-        lines.append(f"  cost:     ${cost:.4f} (reported by the agents)")
+        lines.append(f"  cost:     ${cost:.4f}")
     headers = ["STEP", "STATE", "ATTEMPTS", "AGENT", "TIME", "DETAIL"]
     rows = [
         [
