@@ -34,6 +34,7 @@ from ._events import EVENT_KINDS as EVENT_KINDS
 from ._events import AgentHealthChanged as AgentHealthChanged
 from ._events import AnswersCombined as AnswersCombined
 from ._events import AttemptFailed as AttemptFailed
+from ._events import AttemptProgress as AttemptProgress
 from ._events import AttemptStarted as AttemptStarted
 from ._events import CircuitChanged as CircuitChanged
 from ._events import CostIncurred as CostIncurred
@@ -121,6 +122,7 @@ __all__ = [
     "Answer",
     "AnswersCombined",
     "AttemptFailed",
+    "AttemptProgress",
     "AttemptStarted",
     "BreakerPolicy",
     "Budget",

@@ -9,6 +9,7 @@ on trio; blocking work belongs in ``trio.to_thread.run_sync``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -37,6 +38,12 @@ class AgentRequest:
     deduplicate side effects. ``deadline`` is the attempt's deadline on the trio
     clock (``trio.current_time()``), or ``None``; the kernel enforces it with a
     cancel scope, agents may use it to pass a timeout on to their provider.
+
+    ``output_dir`` is where the step may write files: a folder of its own
+    inside the run's output folder (``--out``), not created until the agent
+    creates it; None when the caller gave the run no output folder. Never
+    write over a step's inputs. Call :meth:`report_progress` to show progress
+    (tokens streamed so far, a file being processed) in the live display.
     """
 
     run_id: str
@@ -47,6 +54,15 @@ class AgentRequest:
     idempotency_key: str
     priority: int = 0
     deadline: float | None = None
+    output_dir: Path | None = None
+    progress: Callable[[str, int | None], None] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )
+
+    def report_progress(self, message: str = "", *, tokens: int | None = None) -> None:
+        """Show progress of this call in the live display (cheap; the kernel throttles it)."""
+        if self.progress is not None:
+            self.progress(message, tokens)
 
 
 @attrs.frozen(kw_only=True)

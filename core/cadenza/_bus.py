@@ -44,10 +44,13 @@ class EventBus:
         """Create an event of type ``cls`` with the next sequence number and send it out."""
         if self.secrets:
             fields = redact(fields, self.secrets)
-        event = cls(run_id=self.run_id, seq=self.events_emitted, at=self.clock(), **fields)
-        self.events_emitted += 1
-        if self.recorder is not None:
-            self.recorder(event)
+        if cls.transient:
+            event = cls(run_id=self.run_id, seq=-1, at=self.clock(), **fields)
+        else:
+            event = cls(run_id=self.run_id, seq=self.events_emitted, at=self.clock(), **fields)
+            self.events_emitted += 1
+            if self.recorder is not None:
+                self.recorder(event)
         for item in list(self.observers):
             name, observer = item
             try:

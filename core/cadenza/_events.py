@@ -25,6 +25,8 @@ class Event:
     """Base of all run events."""
 
     kind: ClassVar[str] = "event"
+    transient: ClassVar[bool] = False
+    """Transient events (progress) go to observers only: never journaled, ``seq`` -1."""
     run_id: str
     seq: int
     at: float
@@ -102,6 +104,24 @@ class AttemptStarted(Event):
     agent: str
     idempotency_key: str
     queue_wait: float
+
+
+@attrs.frozen(kw_only=True)
+class AttemptProgress(Event):
+    """An agent reported progress on a call: a short ``message`` and/or ``tokens`` so far.
+
+    Transient: observers see it (the live progress display shows it), the
+    journal does not, and ``seq`` is -1. The kernel passes on at most a few
+    per second per call.
+    """
+
+    kind: ClassVar[str] = "attempt_progress"
+    transient: ClassVar[bool] = True
+    step_id: str
+    attempt: int
+    agent: str
+    message: str = ""
+    tokens: int | None = None
 
 
 @attrs.frozen(kw_only=True)

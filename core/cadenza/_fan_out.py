@@ -91,6 +91,10 @@ class _FanOutMixin:
             self, state: _StepState, pool: _Pool, candidates: list[_AgentSlot], need: int
         ) -> tuple[_AgentSlot, ...]: ...
 
+        def _reporter(
+            self, step_id: str, attempt: int, agent: str
+        ) -> Callable[[str, int | None], None]: ...
+
     def _aggregator(self, state: _StepState) -> Aggregator:
         spec = state.step.aggregate
         agg = self._aggregators.get(spec.key)
@@ -118,7 +122,11 @@ class _FanOutMixin:
         async with trio.open_nursery() as nursery:
 
             async def one(call: _Call) -> None:
-                outcome = await self._call(state, call, request)
+                own = attrs.evolve(
+                    request,
+                    progress=self._reporter(state.step.id, request.attempt, call.slot.name),
+                )
+                outcome = await self._call(state, call, own)
                 r.running -= 1
                 r.outcomes[call.slot.name] = outcome
                 r.answers.append(outcome.answer(self.workflow.agents[outcome.agent].weight))
@@ -297,7 +305,12 @@ class _FanOutMixin:
             ],
             "conflict": verdict.conflict,
         }
-        judge_request = attrs.evolve(request, inputs=inputs, task_type="judge")
+        judge_request = attrs.evolve(
+            request,
+            inputs=inputs,
+            task_type="judge",
+            progress=self._reporter(step.id, request.attempt, step.judge),
+        )
         # The judge is called at once, even if at its max_concurrent: a conflict is rare
         # and the step already holds its answers; budgets still apply.
         ledger: Ledger = self.ledger  # type: ignore[attr-defined]

@@ -51,6 +51,8 @@ class RunResult:
     """Per agent, passive health from this run's traffic: ``calls``, ``failures``,
     ``latency`` (smoothed seconds, or None), ``quality`` (smoothed validator
     score, or None) and ``breaker`` state (or None)."""
+    output_dir: str | None = None
+    """The run's output folder (agents write files in its per-step subfolders), if any."""
     cost: Mapping[str, Any] = attrs.field(factory=dict)
     """What the run spent: ``usd``, ``tokens``, and ``budgets`` (label to limits and spend)."""
 
@@ -81,6 +83,7 @@ class RunResult:
             "degraded": self.degraded,
             "agents": {name: dict(stats) for name, stats in self.agents.items()},
             "cost": dict(self.cost),
+            "output_dir": self.output_dir,
             "steps": {
                 sid: attrs.asdict(o, filter=lambda a, v: a.name != "step_id")
                 for sid, o in self.steps.items()

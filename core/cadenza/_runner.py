@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -118,6 +119,7 @@ async def run_workflow(
     resume: ResumePlan | None = None,
     use_cache: bool = True,
     strict: bool = False,
+    output_dir: Path | str | None = None,
     task_status: trio.TaskStatus[RunHandle] = trio.TASK_STATUS_IGNORED,
 ) -> RunResult:
     """Run ``workflow`` to the end and return what happened.
@@ -135,6 +137,9 @@ async def run_workflow(
     agents failed fails instead of producing a degraded output.
     ``resume`` (from :func:`plan_resume`) continues a journaled run:
     its kept outputs are restored and the rest runs, under the same run id.
+    ``output_dir`` is the run's output folder (``{run_id}`` in it is replaced
+    by the run id): each step's agent gets ``<output_dir>/<step id>`` as
+    ``request.output_dir`` to write files into; None gives agents none.
 
     Started with ``nursery.start(run_workflow, ...)``, it reports a
     :class:`RunHandle` whose ``cancel()`` stops the run cleanly; the result then
@@ -146,6 +151,8 @@ async def run_workflow(
         run_id = resume.run_id
         inputs = resume.record.inputs
     run_id = run_id or new_run_id()
+    if output_dir is not None:
+        output_dir = Path(str(output_dir).replace("{run_id}", run_id))
     with structlog.contextvars.bound_contextvars(run_id=run_id):
         agents = _make_agents(workflow, plugins)
         bus = EventBus(
@@ -169,6 +176,7 @@ async def run_workflow(
             router_factories=_factories(plugins, "cadenza_routers"),
             aggregator_factories=_factories(plugins, "cadenza_aggregators"),
             validator_factories=_factories(plugins, "cadenza_validators"),
+            output_dir=output_dir,
         )
         if store is not None and run.wants_history():
             run.history = await trio.to_thread.run_sync(
@@ -257,6 +265,7 @@ async def _execute(
             reason=reason,
             agents=run.agent_stats(),
             cost=run.cost_summary(),
+            output_dir=str(run.output_dir) if run.output_dir is not None else None,
         )
         bus.emit(
             ev.RunFinished,

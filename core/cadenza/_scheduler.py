@@ -31,6 +31,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -70,6 +71,9 @@ from ._validation import Validator
 from ._validators import BUILTIN_VALIDATORS
 
 log = structlog.get_logger()
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between two progress events of one call (agents may report far more often)."""
 
 
 @attrs.define(eq=False)
@@ -126,6 +130,7 @@ class _Run(
     _aggregators: dict[str, Aggregator] = attrs.field(factory=dict)
     _validators: dict[str, tuple[tuple[str, Validator], ...]] = attrs.field(factory=dict)
     _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    output_dir: Path | None = None
 
     def __attrs_post_init__(self) -> None:
         slots = slots_for(self.workflow, self.agents)
@@ -351,6 +356,8 @@ class _Run(
             idempotency_key=key,
             priority=step.priority,
             deadline=None if deadline == math.inf else deadline,
+            output_dir=self.output_dir / step.id if self.output_dir is not None else None,
+            progress=self._reporter(step.id, state.attempts, first.name),
         )
         result: AgentResult | None
         error: BaseException | None
@@ -416,6 +423,35 @@ class _Run(
             self._dispatch()  # the freed slot can serve other ready steps meanwhile
             await self.journal.wait_durable(seq)
         self._release(step_id, blocked=False)
+
+    def _reporter(
+        self, step_id: str, attempt: int, agent: str
+    ) -> Callable[[str, int | None], None]:
+        """The ``progress`` callback of one call: transient events, a few per second at most."""
+        last = -math.inf
+
+        def report(message: str, tokens: int | None) -> None:
+            nonlocal last
+            try:
+                now = trio.current_time()
+            except RuntimeError:
+                raise RuntimeError(
+                    "report_progress() must be called from the run's trio thread; from a "
+                    "worker thread, use trio.from_thread.run_sync(request.report_progress, ...)"
+                ) from None
+            if now - last < PROGRESS_INTERVAL:
+                return
+            last = now
+            self.bus.emit(
+                ev.AttemptProgress,
+                step_id=step_id,
+                attempt=attempt,
+                agent=agent,
+                message=str(message)[:200],
+                tokens=tokens,
+            )
+
+        return report
 
     # -- outcomes --------------------------------------------------------------
 

@@ -8,6 +8,7 @@ run cleanly, a second stops at once), the journal store, and the summary or
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import sys
@@ -90,6 +91,20 @@ async def _main(
     return box[0] if box else None
 
 
+DEFAULT_OUTPUT_DIR = ".cadenza/out/{run_id}"
+"""Where a run's agents write files unless ``--out`` says otherwise (relative to the cwd)."""
+
+
+out_option = click.option(
+    "--out",
+    "out_dir",
+    metavar="DIR",
+    default=DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Folder for the files agents write, one subfolder per step ({run_id} is replaced).",
+)
+
+
 def execute(
     workflow: Workflow,
     plugins: Plugins,
@@ -100,6 +115,7 @@ def execute(
     resume: ResumePlan | None = None,
     use_cache: bool = True,
     strict: bool = False,
+    output_dir: str = DEFAULT_OUTPUT_DIR,
 ) -> None:
     """Run ``workflow``, show it, print the outcome and exit with the documented code."""
     state = get_state()
@@ -118,6 +134,7 @@ def execute(
         "resume": resume,
         "use_cache": use_cache,
         "strict": strict,
+        "output_dir": os.path.abspath(output_dir),  # {run_id} survives: the runner fills it
     }
     if display.seed is not None:
         options["rng"] = random.Random(display.seed)
@@ -134,6 +151,8 @@ def execute(
         echo_json(result.to_dict())
     else:
         click.echo(summary_text(result, workflow))
+        if result.output_dir and os.path.isdir(result.output_dir):
+            click.echo(f"files written to {result.output_dir}")
         if store is not None and result.status != "succeeded":
             click.echo(f"resume with: cadenza resume {result.run_id}")
     if result.status == "cancelled":

@@ -106,6 +106,11 @@ class Progress:
             row.state, row.agent, row.attempts = "running", event.agent, event.attempt
             row.started = row.started or time.monotonic()
             row.order = self._tick
+        elif isinstance(event, ev.AttemptProgress):
+            parts = [event.message] if event.message else []
+            if event.tokens is not None:
+                parts.append(f"{event.tokens} tokens")
+            row.note = ", ".join(parts)
         elif isinstance(event, ev.AttemptFailed):
             row.note = f"{event.error_type}: {event.message}"
             if event.retry_in is not None:

@@ -7,7 +7,7 @@ import click
 from .._loader import load_workflow
 from .._resume import plan_resume
 from ._common import fail, get_plugins, handle_errors
-from ._execute import Display, execute, store_option
+from ._execute import Display, execute, out_option, store_option
 from ._exit import ExitCode
 from ._history import existing_store, require_run
 
@@ -28,6 +28,7 @@ from ._history import existing_store, require_run
     help="Resume a run marked running on another host (only if its process is gone).",
 )
 @store_option
+@out_option
 @handle_errors
 def resume(
     run_id: str,
@@ -39,6 +40,7 @@ def resume(
     strict: bool,
     force: bool,
     store_url: str | None,
+    out_dir: str,
 ) -> None:
     """Finish run RUN: steps that succeeded keep their outputs, the rest run again.
 
@@ -74,4 +76,5 @@ def resume(
             resume=plan,
             use_cache=not no_cache,
             strict=strict,
+            output_dir=out_dir,
         )

@@ -9,7 +9,7 @@ import click
 from .._loader import load_workflow, resolve_inputs
 from .._store import DEFAULT_STORE_URL, open_store
 from ._common import fail, get_plugins, handle_errors
-from ._execute import Display, execute, store_option
+from ._execute import Display, execute, out_option, store_option
 from ._exit import ExitCode
 
 
@@ -41,6 +41,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--no-journal", is_flag=True, help="Do not journal the run (it cannot be resumed).")
 @click.option("--no-cache", is_flag=True, help="Ignore cached outputs (cache: steps run anew).")
 @click.option("--strict", is_flag=True, help="No fallbacks: a step whose agents failed fails.")
+@out_option
 @handle_errors
 def run(
     file: Path,
@@ -53,6 +54,7 @@ def run(
     no_journal: bool,
     no_cache: bool,
     strict: bool,
+    out_dir: str,
 ) -> None:
     """Run the workflow in FILE and report what happened.
 
@@ -78,4 +80,5 @@ def run(
         store=store,
         use_cache=not no_cache,
         strict=strict,
+        output_dir=out_dir,
     )
