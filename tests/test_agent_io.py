@@ -78,3 +78,53 @@ async def test_without_an_output_folder_agents_get_none(autojump_clock: Any) -> 
     result = await run_workflow(flow, plugins=plugins)
     assert result.steps["a"].output is None
     assert result.output_dir is None
+
+
+async def test_an_agent_can_ask_another_agent_of_the_run(autojump_clock: Any) -> None:
+    async def lead(request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        summary = await request.ask("helper", {"text": "long text"}, task_type="summary")
+        try:
+            await request.ask("nobody", {})
+        except cadenza.PermanentError as exc:
+            missing = str(exc)
+        return cadenza.AgentResult(output={"summary": summary.output, "missing": missing})
+
+    async def helper(request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        await trio.sleep(1)
+        usage = cadenza.Usage(input_tokens=100, output_tokens=20)
+        return cadenza.AgentResult(
+            output=f"{request.task_type}: {request.inputs['text']}", usage=usage
+        )
+
+    agents = {
+        "lead": ProgrammableAgent("lead", lead),
+        "helper": ProgrammableAgent("helper", helper),
+    }
+    plugins = plugins_with(agents)
+    flow = load_workflow_data(
+        {
+            "name": "ask",
+            "agents": {
+                "lead": {"kind": "prog"},
+                "helper": {"kind": "prog", "price": {"input_per_1k": 1.0, "output_per_1k": 5.0}},
+            },
+            "steps": {
+                "write": {
+                    "uses": "lead",
+                    "validate": [{"validator": "required_keys", "keys": ["summary"]}],
+                }
+            },
+        },
+        plugins=plugins,
+    ).workflow
+    seen: list[cadenza.Event] = []
+    result = await run_workflow(flow, plugins=plugins, observers=[seen.append])
+    outcome = result.steps["write"]
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.output["summary"] == "summary: long text"
+    assert "does not define" in outcome.output["missing"]
+    assert outcome.cost_usd == 0.2  # 100 input tokens at $1/1k + 20 output at $5/1k
+    asked = [e for e in seen if isinstance(e, cadenza.AttemptStarted) and e.agent == "helper"]
+    assert len(asked) == 1
+    # Validators judged the step's output once, not the helper's answer.
+    assert len([e for e in seen if isinstance(e, cadenza.OutputValidated)]) == 1

@@ -8,7 +8,7 @@ on trio; blocking work belongs in ``trio.to_thread.run_sync``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,10 +59,33 @@ class AgentRequest:
         default=None, eq=False, repr=False
     )
 
+    delegate: Callable[..., Awaitable[AgentResult]] | None = attrs.field(
+        default=None, eq=False, repr=False
+    )
+
     def report_progress(self, message: str = "", *, tokens: int | None = None) -> None:
         """Show progress of this call in the live display (cheap; the kernel throttles it)."""
         if self.progress is not None:
             self.progress(message, tokens)
+
+    async def ask(
+        self, agent: str, inputs: Mapping[str, Any], *, task_type: str | None = None
+    ) -> AgentResult:
+        """Ask another agent of the run for help with this call (an LLM to summarise, say).
+
+        The kernel makes the call on ``agent`` for this step: its budget and
+        circuit breaker apply, it shows in the step's events, and its cost is
+        the step's. Raises the agent's :class:`~cadenza.AgentError` if it fails,
+        :class:`~cadenza.PermanentError` if the run has no such agent.
+        """
+        if self.delegate is None:
+            from ._errors import PermanentError
+
+            raise PermanentError(
+                f"cannot ask agent {agent!r}: this request was not made by a run",
+                step_id=self.step_id,
+            )
+        return await self.delegate(agent, inputs, task_type=task_type)
 
 
 @attrs.frozen(kw_only=True)

@@ -25,7 +25,14 @@ from ._agent import AgentRequest, AgentResult
 from ._aggregation import Answer
 from ._budget import Ledger, Reservation
 from ._bus import EventBus
-from ._errors import AgentError, AgentTimeoutError, PermanentError, QualityError
+from ._errors import (
+    AgentError,
+    AgentTimeoutError,
+    BudgetExceededError,
+    PermanentError,
+    QualityError,
+    UnavailableError,
+)
 from ._ratelimit import estimate_tokens
 from ._slots import _AgentSlot
 from ._spec import StrategySpec, Workflow
@@ -122,7 +129,71 @@ class _CallsMixin:
             call.reservation = self.ledger.reserve(state.step.id, slot.name, usd, tokens)
         return call
 
-    async def _call(self, state: _StepState, call: _Call, request: AgentRequest) -> _CallOutcome:
+    async def _ask(
+        self,
+        state: _StepState,
+        agent: str,
+        inputs: Mapping[str, Any],
+        *,
+        task_type: str | None = None,
+    ) -> AgentResult:
+        """``request.ask()``: one call on another agent, for the step that asked.
+
+        Budgets and the agent's health and breaker apply; its concurrency limit
+        does not (the asking call already holds a slot, and waiting for another
+        could deadlock a full pool). No validators run: they judge the step's
+        output, not its helpers'.
+        """
+        slots: Mapping[str, _AgentSlot] = self._slots  # type: ignore[attr-defined]
+        slot = slots.get(agent)
+        if slot is None:
+            known = ", ".join(slots) or "none"
+            raise PermanentError(
+                f"asked agent {agent!r}, which this workflow does not define (agents: {known})",
+                step_id=state.step.id,
+            )
+        if not slot.healthy or (slot.breaker is not None and not slot.breaker.admits()):
+            raise UnavailableError(
+                f"asked agent {agent!r}, which is unhealthy or has its circuit open",
+                agent=agent,
+                step_id=state.step.id,
+            )
+        if self.ledger.bounded:
+            usd, tokens = call_estimate(self.workflow, agent, state)
+            fit, why = self.ledger.fit(state.step.id, agent, usd, tokens)
+            if fit != "fits":
+                raise BudgetExceededError(
+                    f"asked agent {agent!r}, but the call does not fit: {why}",
+                    agent=agent,
+                    step_id=state.step.id,
+                )
+        call = self._occupy(state, slot, trio.current_time())
+        deadline = trio.current_effective_deadline()  # the asking call's, which bounds this one
+        request = AgentRequest(
+            run_id=self.run_id,
+            step_id=state.step.id,
+            task_type=task_type or state.step.uses,
+            inputs=inputs,
+            attempt=state.attempts,
+            idempotency_key=f"{state.step.id}-{state.attempts}-{agent}-{next(state.asks)}",
+            priority=state.step.priority,
+            deadline=None if deadline == math.inf else deadline,
+        )
+        outcome = await self._call(state, call, request, validate=False)
+        if outcome.error is not None:
+            if isinstance(outcome.error, AgentError):
+                raise outcome.error
+            raise PermanentError(
+                f"asked agent {agent!r} failed: {type(outcome.error).__name__}: {outcome.error}",
+                agent=agent,
+                step_id=state.step.id,
+            )
+        assert outcome.result is not None
+        return outcome.result
+
+    async def _call(
+        self, state: _StepState, call: _Call, request: AgentRequest, *, validate: bool = True
+    ) -> _CallOutcome:
         """Run the agent for one call and account for it; never raises for agent failures."""
         step = state.step
         slot = call.slot
@@ -143,7 +214,7 @@ class _CallsMixin:
         try:
             with trio.CancelScope(deadline=deadline) as sc:
                 result = await slot.agent.run(request)
-                if isinstance(result, AgentResult) and step.validate:
+                if isinstance(result, AgentResult) and step.validate and validate:
                     quality = await self._validate(state, slot.name, result, request.attempt)
             if sc.cancelled_caught:
                 error = AgentTimeoutError(

@@ -26,6 +26,7 @@ one job: :mod:`._slots` (which agent can take a call), :mod:`._health`
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
@@ -358,6 +359,7 @@ class _Run(
             deadline=None if deadline == math.inf else deadline,
             output_dir=self.output_dir / step.id if self.output_dir is not None else None,
             progress=self._reporter(step.id, state.attempts, first.name),
+            delegate=functools.partial(self._ask, state),
         )
         result: AgentResult | None
         error: BaseException | None

@@ -6,6 +6,7 @@ lives in its own module rather than in any one of them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +45,7 @@ class _StepState:
     tokens: int = 0  # settled tokens of every call the step made
     budget_refusal: str = ""  # why no budget can ever fit the step's next call
     provenance: Mapping[str, Any] | None = None  # a multi-agent step's answers, for the result
+    asks: itertools.count[int] = attrs.field(factory=itertools.count)  # request.ask() calls
     probe: bool = False  # the running attempt is its agent's half-open probe
     error_note: str = ""  # the last attempt's error, for messages
     fallback_source: str | None = None  # set while a fallback serves the step
