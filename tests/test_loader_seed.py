@@ -287,3 +287,46 @@ def test_seed_without_http_kind() -> None:
         plugins=plugins,
     )
     assert problem.message == "unknown agent kind 'http'"
+
+
+SEED_WITH_KINDS = """\
+agents:
+  - id: coder
+    type: code_generator
+    kind: template
+    api_endpoint: "https://api.example.com/v1/chat/completions"
+    options: {output: "class {feature} {{}}"}
+  - id: remote
+    type: reviewer
+    api_endpoint: "https://agents.example.com/v1/tasks"
+workflows:
+  build:
+    steps:
+      - {name: gen, agent_type: code_generator, data: {feature: Jump}}
+      - {name: review, agent_type: reviewer, dependencies: [gen]}
+"""
+
+
+def test_seed_agents_may_name_a_kind_and_its_options() -> None:
+    """Our extension of the seed format: kind: (default http) and options: per agent."""
+    plugins = load_plugins(entry_points=False)
+    loaded = cadenza.load_workflow_text(SEED_WITH_KINDS, plugins=plugins)
+    coder = loaded.workflow.agents["coder"]
+    assert coder.kind == "template"
+    assert "code_generator" in coder.capabilities
+    assert loaded.workflow.agents["remote"].kind == "http"
+    # The template kind has no endpoint option: the seed's api_endpoint is ignored, said so.
+    (warning,) = loaded.warnings
+    assert "agent kind 'template' has no 'endpoint' option: api_endpoint is ignored" in (
+        warning.render()
+    )
+    assert ":5:" in warning.render()
+
+
+def test_seed_agent_with_an_unknown_kind_names_the_plugin_to_install() -> None:
+    plugins = load_plugins(entry_points=False)
+    text = SEED_WITH_KINDS.replace("kind: template", "kind: openai")
+    with pytest.raises(cadenza.WorkflowError) as info:
+        cadenza.load_workflow_text(text, plugins=plugins)
+    assert "unknown agent kind 'openai'" in str(info.value)
+    assert "pip install cadenza-openai" in str(info.value)

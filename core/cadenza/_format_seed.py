@@ -27,7 +27,16 @@ from ._spec import AgentConfig, RetryPolicy, Workflow
 __all__ = ["SeedFormat"]
 
 _SEED_KEYS = ("agents", "workflows")
-_SEED_AGENT_KEYS = ("id", "type", "api_endpoint", "api_key", "max_concurrent_tasks")
+_SEED_AGENT_KEYS = (
+    "id",
+    "type",
+    "api_endpoint",
+    "api_key",
+    "max_concurrent_tasks",
+    "kind",
+    "options",
+)
+"""The seed's agent keys, plus two of ours: ``kind`` (default ``http``) and ``options``."""
 _SEED_WORKFLOW_KEYS = ("description", "steps")
 _SEED_STEP_KEYS = ("name", "agent_type", "priority", "dependencies", "data", "max_retries")
 
@@ -139,11 +148,12 @@ class SeedFormat:
                 path,
                 required="Add type: the capability it serves, e.g. code_generator.",
             )
+            kind = ctx.string(entry, "kind", path) or "http"
             endpoint = ctx.string(
                 entry,
                 "api_endpoint",
                 path,
-                required="Add api_endpoint: the URL tasks are POSTed to.",
+                required="Add api_endpoint: the URL tasks are POSTed to." if kind == "http" else "",
             )
             max_tasks = ctx.integer(
                 entry,
@@ -163,24 +173,21 @@ class SeedFormat:
             result.serves[agent_id] = {agent_type} if agent_type else set()
             if agent_type is None:
                 ctx.malformed.add(("agents",))  # what it serves is unknown
-            if agent_type is None or endpoint is None:
+            if agent_type is None or (kind == "http" and endpoint is None):
                 continue
-            if "http" not in ctx.plugins.agent_kinds:
-                report_unknown_kind(ctx, "http", path)
+            reg = ctx.plugins.agent_kinds.get(kind)
+            if reg is None:
+                report_unknown_kind(ctx, kind, (*path, "kind") if "kind" in entry else path)
                 continue
-            options_data: dict[str, Any] = {"endpoint": endpoint}
-            rename: dict[str, ValuePath] = {"endpoint": (*path, "api_endpoint")}
-            if "api_key" in entry:
-                options_data["api_key"] = entry["api_key"]
-                rename["api_key"] = (*path, "api_key")
-            options = agent_options(ctx, kind="http", data=options_data, path=path, rename=rename)
+            options_data, rename = self._seed_options(entry, path, reg.options, kind)
+            options = agent_options(ctx, kind=kind, data=options_data, path=path, rename=rename)
             if options is None:
                 continue
-            caps = {agent_type} | set(ctx.plugins.agent_kinds["http"].capabilities)
+            caps = {agent_type} | set(reg.capabilities)
             result.serves[agent_id] = caps
             result.configs[agent_id] = AgentConfig(
                 name=agent_id,
-                kind="http",
+                kind=kind,
                 options=options,
                 max_concurrent=max_tasks,
                 capabilities=frozenset(caps),
@@ -189,6 +196,37 @@ class SeedFormat:
                 location=ctx.loc(path),
             )
         return result
+
+    def _seed_options(
+        self, entry: Mapping[Any, Any], path: ValuePath, options_cls: Any, kind: str
+    ) -> tuple[dict[str, Any], dict[str, ValuePath]]:
+        """A seed agent's options: its ``options:``, plus ``api_endpoint``/``api_key``.
+
+        The seed's two connection keys become the kind's ``endpoint`` and
+        ``api_key`` options when the kind has them (the ``http`` kind does);
+        for a kind without them (a local one) they are ignored, with a warning.
+        """
+        ctx = self.ctx
+        data: dict[str, Any] = {}
+        raw = entry.get("options")
+        if raw is not None:
+            given = ctx.mapping(raw, (*path, "options"), "options", "Write options: {key: value}.")
+            data.update(given or {})
+        fields = set(attrs.fields_dict(options_cls)) if attrs.has(options_cls) else None
+        rename: dict[str, ValuePath] = {}
+        for seed_key, option in (("api_endpoint", "endpoint"), ("api_key", "api_key")):
+            if seed_key not in entry or option in data:
+                continue
+            if fields is not None and option not in fields:
+                ctx.warn(
+                    (*path, seed_key),
+                    f"agent kind {kind!r} has no {option!r} option: {seed_key} is ignored",
+                    f"Remove {seed_key}, or give the kind's own options under options:.",
+                )
+                continue
+            data[option] = entry[seed_key]
+            rename[option] = (*path, seed_key)
+        return data, rename
 
     def workflow(
         self,
