@@ -765,3 +765,25 @@ def test_resolve_inputs_reports_unknown_and_missing_required() -> None:
 def test_parse_input_value(text: str, value: object) -> None:
     """--set values are YAML scalars; anything else stays the raw string."""
     assert parse_input_value(text) == value
+
+
+def test_env_reference_with_a_default_is_used_when_the_variable_is_unset() -> None:
+    """``${NAME:-default}``: the shell's fallback form, so a file can run without a variable."""
+    from cadenza._plugins import load_plugins
+
+    text = (
+        "name: t\n"
+        "agents:\n"
+        '  a: {kind: template, options: {output: "${GREETING:-hello} {who}"}}\n'
+        "steps:\n"
+        "  s: {uses: a, with: {who: x}}\n"
+    )
+    plugins = load_plugins(entry_points=False)
+    unset = cadenza.load_workflow_text(text, plugins=plugins, environ={})
+    assert unset.workflow.agents["a"].options.output == "hello {who}"
+    assert unset.workflow.agents["a"].secrets == frozenset()  # written in the file: no secret
+    empty = cadenza.load_workflow_text(text, plugins=plugins, environ={"GREETING": ""})
+    assert empty.workflow.agents["a"].options.output == "hello {who}"
+    given = cadenza.load_workflow_text(text, plugins=plugins, environ={"GREETING": "hi"})
+    assert given.workflow.agents["a"].options.output == "hi {who}"
+    assert given.workflow.agents["a"].secrets == frozenset({"hi"})

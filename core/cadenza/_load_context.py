@@ -25,7 +25,8 @@ from ._yaml import YamlDocument
 
 __all__ = ["LoadContext", "listing", "quote_hint"]
 
-_ENV_REF = re.compile(r"(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+"""``${NAME}``, or ``${NAME:-default}`` (the default when NAME is unset or empty)."""
 
 _MISSING: Any = object()
 
@@ -260,21 +261,27 @@ class LoadContext:
         return value
 
     def _expand_string(self, text: str, path: ValuePath, found: set[str]) -> tuple[str, bool]:
-        """``text`` with ``${NAME}`` expanded (``$${NAME}`` is literal); False if one is unset."""
+        """``text`` with ``${NAME}`` expanded (``$${NAME}`` is literal); False if one is unset.
+
+        ``${NAME:-default}`` takes ``default`` (written in the file, so not a
+        secret) when NAME is unset or empty, as in the shell.
+        """
         missing = False
 
         def sub(match: re.Match[str]) -> str:
             nonlocal missing
-            escaped, name = match.group(1), match.group(2)
+            escaped, name, default = match.group(1), match.group(2), match.group(3)
             if escaped:
                 return match.group(0)[1:]
             value = self.environ.get(name)
+            if default is not None and not value:
+                return default
             if value is None:
                 self.error(
                     path,
                     f"environment variable {name} is not set",
-                    f"export {name}=... before running cadenza "
-                    f"(or write $${{{name}}} for a literal).",
+                    f"export {name}=... before running cadenza, write ${{{name}:-default}} "
+                    f"for a fallback value (or $${{{name}}} for a literal).",
                 )
                 missing = True
                 return match.group(0)
