@@ -82,16 +82,26 @@ class _CallOutcome:
 
 
 def call_estimate(workflow: Workflow, agent: str, state: _StepState) -> tuple[float, int]:
-    """The USD and tokens a call of ``state``'s step on ``agent`` reserves before it runs."""
+    """The USD and tokens a call of ``state``'s step on ``agent`` reserves before it runs.
+
+    Fixed for the step (its inputs and the agent's price do not change), so
+    computed once per step and agent: dispatch asks for it often.
+    """
+    known = state.estimates.get(agent)
+    if known is not None:
+        return known
     if state.input_tokens == 0:
         state.input_tokens = estimate_tokens(state.inputs or {})
     price = workflow.agents[agent].price
     if price is None:
-        return 0.0, state.input_tokens + DEFAULT_OUTPUT_TOKENS
-    return (
-        price.estimate(state.input_tokens),
-        state.input_tokens + price.expected_output_tokens,
-    )
+        estimate = (0.0, state.input_tokens + DEFAULT_OUTPUT_TOKENS)
+    else:
+        estimate = (
+            price.estimate(state.input_tokens),
+            state.input_tokens + price.expected_output_tokens,
+        )
+    state.estimates[agent] = estimate
+    return estimate
 
 
 class _CallsMixin:

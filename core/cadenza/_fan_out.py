@@ -75,7 +75,7 @@ class _FanOutMixin:
         bus: EventBus
         in_flight: int
         aggregator_factories: Mapping[str, Callable[..., Any]]
-        _aggregators: dict[str, Aggregator]
+        _aggregators: dict[str | int, Aggregator]
 
         def _occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call: ...
 
@@ -97,10 +97,14 @@ class _FanOutMixin:
 
     def _aggregator(self, state: _StepState) -> Aggregator:
         spec = state.step.aggregate
-        agg = self._aggregators.get(spec.key)
+        agg = self._aggregators.get(id(spec))  # specs live as long as the workflow
         if agg is None:
-            agg = self.aggregator_factories[spec.name](dict(spec.options))
-            self._aggregators[spec.key] = agg
+            key = spec.key
+            agg = self._aggregators.get(key)
+            if agg is None:
+                agg = self.aggregator_factories[spec.name](dict(spec.options))
+                self._aggregators[key] = agg
+            self._aggregators[id(spec)] = agg
         return agg
 
     def _hedged(self, state: _StepState) -> bool:
@@ -132,7 +136,7 @@ class _FanOutMixin:
                 r.answers.append(outcome.answer(self.workflow.agents[outcome.agent].weight))
                 if not r.decided():
                     self._combine(state, aggregator, r, r.expected - len(r.answers))
-                    if r.decided():
+                    if r.decided() and r.running:  # cut off the calls still running
                         nursery.cancel_scope.cancel()
                 r.changed.set()
 

@@ -58,7 +58,7 @@ class _RouteChoiceMixin:
         ledger: Ledger
         history: Mapping[tuple[str, str], AgentHistory]
         router_factories: Mapping[str, Callable[..., Any]]
-        _routers: dict[str, Router]
+        _routers: dict[str | int, Router]
         _agent_options: dict[str, Mapping[str, Any]]
 
         def _hedged(self, state: _StepState) -> bool: ...
@@ -172,15 +172,20 @@ class _RouteChoiceMixin:
         )
 
     def _router(self, spec: StrategySpec) -> Router:
-        router = self._routers.get(spec.key)
+        router = self._routers.get(id(spec))  # specs live as long as the workflow
         if router is None:
-            router = self.router_factories[spec.name](dict(spec.options))
-            self._routers[spec.key] = router
+            key = spec.key  # equal specs share one router, so its state spans their steps
+            router = self._routers.get(key)
+            if router is None:
+                router = self.router_factories[spec.name](dict(spec.options))
+                self._routers[key] = router
+            self._routers[id(spec)] = router
         return router
 
     def _candidate(self, slot: _AgentSlot, state: _StepState, with_history: bool) -> Candidate:
         config = self.workflow.agents[slot.name]
-        usd, _ = call_estimate(self.workflow, slot.name, state)
+        # Unpriced agents cost nothing: skip estimating the inputs' tokens for them.
+        usd = call_estimate(self.workflow, slot.name, state)[0] if config.price else 0.0
         return Candidate(
             name=slot.name,
             capabilities=config.capabilities,

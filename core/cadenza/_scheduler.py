@@ -127,8 +127,8 @@ class _Run(
     )
     history: Mapping[tuple[str, str], AgentHistory] = attrs.field(factory=dict)
     ledger: Ledger = attrs.field(factory=Ledger)
-    _routers: dict[str, Router] = attrs.field(factory=dict)
-    _aggregators: dict[str, Aggregator] = attrs.field(factory=dict)
+    _routers: dict[str | int, Router] = attrs.field(factory=dict)
+    _aggregators: dict[str | int, Aggregator] = attrs.field(factory=dict)
     _validators: dict[str, tuple[tuple[str, Validator], ...]] = attrs.field(factory=dict)
     _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
     output_dir: Path | None = None

@@ -46,6 +46,7 @@ class _StepState:
     budget_refusal: str = ""  # why no budget can ever fit the step's next call
     provenance: Mapping[str, Any] | None = None  # a multi-agent step's answers, for the result
     asks: itertools.count[int] = attrs.field(factory=itertools.count)  # request.ask() calls
+    estimates: dict[str, tuple[float, int]] = attrs.field(factory=dict)  # per agent: usd, tokens
     probe: bool = False  # the running attempt is its agent's half-open probe
     error_note: str = ""  # the last attempt's error, for messages
     fallback_source: str | None = None  # set while a fallback serves the step
