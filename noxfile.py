@@ -35,8 +35,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: style, imports, bugbear and the ASYNC (trio) rules."""
     session.install(*_group("lint"))
-    session.run("ruff", "check", "core", "tests", "benchmarks", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "core", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "core", "tests", "benchmarks", "examples", "plugins", "noxfile.py")
+    session.run("ruff", "format", "--check", "core", "tests", "benchmarks", "plugins", "noxfile.py")
 
 
 @nox.session
@@ -49,12 +49,14 @@ def types(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("plugin", PLUGINS or [None])
 def plugin(session: nox.Session, plugin: str | None) -> None:
-    """One plugin's tests, installed beside the kernel and nothing else."""
+    """One plugin's tests and mypy --strict, installed beside the kernel and nothing else."""
     if plugin is None:
         session.skip("no plugins in plugins/ yet")
     path = ROOT / "plugins" / plugin
-    session.install("-e", ".", "-e", str(path), *_group("test"))
-    session.run("pytest", str(path / "tests"), *session.posargs)
+    session.install("-e", ".", "-e", str(path), *_group("test"), "mypy>=1.13")
+    session.run("pytest", str(path / "tests"), "-q", "-p", "no:cacheprovider", *session.posargs)
+    with session.chdir(path):
+        session.run("mypy")
 
 
 @nox.session

@@ -23,7 +23,7 @@ PUBLIC = {
     "Aggregator", "Answer", "Verdict", "Budget", "Price", "AgentHistory", "Candidate", "Route",
     "RouteRequest", "Router", "Quality", "ValidationContext", "Validator", "QualityError",
     "AnswersCombined", "CostIncurred", "OutputValidated", "RouteChosen", "StepConflict",
-    "StrategySpec", "AttemptProgress",
+    "StrategySpec", "AttemptProgress", "Fallback", "FallbackContext",
 }  # fmt: skip
 
 

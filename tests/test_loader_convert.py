@@ -114,3 +114,28 @@ def test_render_path_and_helpers() -> None:
     assert suggest("zzz", ["build"]) == ""
     assert describe_type(Duration) == "a duration like 30s, 5m or 1h30m"
     assert describe_type(int | None) == "an integer or null"
+
+
+def test_a_string_is_never_split_into_a_list() -> None:
+    """cattrs would iterate 'csharp' into its letters; the loader refuses it instead."""
+    import attrs
+
+    from cadenza._convert import structure
+
+    @attrs.frozen(kw_only=True)
+    class Options:
+        languages: tuple[str, ...] = ()
+        tags: list[str] = attrs.field(factory=list)
+        kinds: frozenset[str] = frozenset()
+
+    _, issues = structure({"languages": "csharp"}, Options)
+    assert [(i.path, i.message) for i in issues] == [
+        (("languages",), "expected a list, got a string 'csharp'; write [csharp] for a list of one")
+    ]
+    _, issues = structure({"tags": {"a": 1}}, Options)
+    assert issues[0].message.startswith("expected a list, got a mapping")
+    _, issues = structure({"languages": ["a", 3]}, Options)
+    assert issues[0].path == ("languages", 1)
+    ok, issues = structure({"languages": ["cs"], "tags": ["x"], "kinds": ["k", "k"]}, Options)
+    assert not issues
+    assert ok == Options(languages=("cs",), tags=["x"], kinds=frozenset({"k"}))

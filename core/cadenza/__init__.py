@@ -53,6 +53,8 @@ from ._events import StepReady as StepReady
 from ._events import StepSkipped as StepSkipped
 from ._events import StepSucceeded as StepSucceeded
 from ._events import event_from_dict as event_from_dict
+from ._fallbacks import Fallback as Fallback
+from ._fallbacks import FallbackContext as FallbackContext
 from ._loader import LoadResult as LoadResult
 from ._loader import load_workflow as load_workflow
 from ._loader import load_workflow_data as load_workflow_data
@@ -137,6 +139,8 @@ __all__ = [
     "Duration",
     "Event",
     "ExpressionError",
+    "Fallback",
+    "FallbackContext",
     "FallbackSpec",
     "FallbackStarted",
     "HealthCheckPolicy",

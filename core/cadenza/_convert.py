@@ -11,17 +11,19 @@ relative to the structured mapping, so the loader can point at file:line:col.
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import enum
 import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
+import cattrs.cols
 from cattrs.errors import (
     AttributeValidationNote,
     ClassValidationError,
@@ -175,6 +177,45 @@ def _duration(value: object, _: object) -> Duration:
     return parse_duration(value)
 
 
+def _is_plain_collection(tp: Any) -> bool:
+    """list/tuple[X, ...]/set/frozenset/Sequence annotations (not heterogeneous tuples)."""
+    origin = typing.get_origin(tp) or tp
+    if origin is tuple:
+        args = typing.get_args(tp)
+        return len(args) == 2 and args[1] is Ellipsis
+    return origin in (list, set, frozenset, collections.abc.Sequence, collections.abc.Set)
+
+
+def _collection_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    """cattrs' own hook for ``tp``, refusing a string or mapping where a list belongs.
+
+    cattrs would iterate a string into its characters (``languages: csharp``
+    becoming ``('c', 's', ...)``): a silent coercion, which the loader forbids.
+    """
+    origin = typing.get_origin(tp) or tp
+    if origin is tuple:
+        inner = cattrs.cols.homogenous_tuple_structure_factory(tp, converter)
+    else:
+        (arg,) = typing.get_args(tp) or (Any,)
+        inner = cattrs.cols.list_structure_factory(list[arg], converter)  # type: ignore[valid-type]
+
+    def hook(value: Any, _: Any) -> Any:
+        if isinstance(value, str | bytes | Mapping) or not isinstance(
+            value, list | tuple | set | frozenset
+        ):
+            one = f"; write [{value}] for a list of one" if isinstance(value, str) else ""
+            raise TypeError(f"expected a list, got {describe_value(value)}{one}")
+        out = inner(value, tp)
+        if origin in (set, collections.abc.Set):
+            return set(out)
+        if origin is frozenset:
+            return frozenset(out)
+        return out
+
+    return hook
+
+
+converter.register_structure_hook_factory(_is_plain_collection, _collection_hook)
 converter.register_structure_hook(str, _strict_str)
 converter.register_structure_hook(int, _strict_int)
 converter.register_structure_hook(float, _strict_float)

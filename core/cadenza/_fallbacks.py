@@ -42,6 +42,8 @@ class FallbackContext:
 
 
 class Fallback(Protocol):
+    """A fallback strategy, built by the factory registered with ``cadenza_fallbacks``."""
+
     async def run(self, request: AgentRequest, *, context: FallbackContext) -> AgentResult: ...
 
 

@@ -9,6 +9,7 @@ step fails with every error in its message.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -84,6 +85,7 @@ class _FallbackMixin:
 
     async def _run_strategy(self, state: _StepState, entry: FallbackSpec, error: str) -> None:
         step = state.step
+        output_dir: Path | None = self.output_dir  # type: ignore[attr-defined]
         request = AgentRequest(
             run_id=self.run_id,
             step_id=step.id,
@@ -92,6 +94,10 @@ class _FallbackMixin:
             attempt=state.attempts,
             idempotency_key=idempotency_key(self.run_id, step.id),
             priority=step.priority,
+            output_dir=output_dir / step.id if output_dir is not None else None,
+            progress=self._reporter(  # type: ignore[attr-defined]
+                step.id, state.attempts, entry.label
+            ),
         )
         context = FallbackContext(
             step=step, error=error, store=self.journal.store if self.journal else None

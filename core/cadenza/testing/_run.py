@@ -48,13 +48,15 @@ async def run_captured(
     base_dir: Path | None = None,
     rng: random.Random | None = None,
     store: Store | None = None,
+    output_dir: Path | str | None = None,
 ) -> CapturedRun:
     """Load ``source`` (a workflow as a dict, or YAML text), run it, return result and events.
 
     ``plugins`` defaults to the built-ins plus ``extra_plugins`` (entry points are
     not loaded, so tests see only what they ask for). ``inputs`` are set like
     ``--set`` (strings are parsed as YAML scalars; other values are used unchanged).
-    With a ``store`` the run is journaled there. Use trio's
+    With a ``store`` the run is journaled there; with an ``output_dir`` agents
+    write their files in its per-step folders (``{run_id}`` is filled in). Use trio's
     ``autojump_clock`` fixture to make backoff and timeouts instant.
     """
     if plugins is None:
@@ -81,5 +83,6 @@ async def run_captured(
         observers=[events.append],
         rng=rng,
         store=store,
+        output_dir=output_dir,
     )
     return CapturedRun(result=result, events=tuple(events))

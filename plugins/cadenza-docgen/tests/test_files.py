@@ -1,0 +1,89 @@
+"""Resolving the step's files, folders and globs; where pages go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cadenza_docgen._files import MissingSourceError, SourceFile, find_sources, page_paths
+
+BOTH = frozenset({"csharp", "python"})
+
+
+def names(found: tuple[SourceFile, ...]) -> list[str]:
+    return [f.name for f in found]
+
+
+def test_folders_are_walked_in_order_skipping_generated_folders(project: Path) -> None:
+    """Hidden, __pycache__ and Unity Library folders are not searched."""
+    (project / "unity" / "Library").mkdir()
+    (project / "unity" / "Library" / "Cached.cs").write_text("class Cached {}")
+    (project / "python" / ".venv").mkdir()
+    (project / "python" / ".venv" / "x.py").write_text("")
+    found = find_sources(["unity", "python"], base_dir=project, languages=BOTH)
+    assert names(found.files) == [
+        "unity/Broken.cs",
+        "unity/Items/Inventory.cs",
+        "unity/Items/WeaponData.cs",
+        "unity/Player/PlayerController.cs",
+        "python/broken.py",
+        "python/shop/inventory.py",
+        "python/shop/pricing.py",
+    ]
+    assert found.warnings == ()
+
+
+def test_globs_languages_exclude_and_duplicates(project: Path) -> None:
+    """A glob and a file naming the same source give it once; exclude and languages filter."""
+    found = find_sources(
+        ["unity/**/*.cs", "unity/Broken.cs", "python"],
+        base_dir=project,
+        languages=frozenset({"csharp"}),
+        exclude=["*/Items/*"],
+    )
+    assert names(found.files) == ["unity/Broken.cs", "unity/Player/PlayerController.cs"]
+
+
+def test_absolute_paths_and_explicit_files_of_other_languages(
+    project: Path, tmp_path: Path
+) -> None:
+    """Absolute entries work; a named file of another kind is skipped with a warning."""
+    (project / "notes.txt").write_text("hi")
+    found = find_sources(
+        [str(project / "unity" / "Broken.cs"), "notes.txt", "nothing/*.cs"],
+        base_dir=project,
+        languages=BOTH,
+    )
+    assert names(found.files) == ["unity/Broken.cs"]
+    assert found.warnings == (
+        "notes.txt: skipped, not a .cs or .py file",
+        "'nothing/*.cs' matched no files",
+    )
+
+
+def test_missing_path_is_an_error(project: Path) -> None:
+    """A typo must not silently produce empty docs."""
+    with pytest.raises(MissingSourceError, match="no such file or folder: 'Asets'"):
+        find_sources(["Asets"], base_dir=project, languages=BOTH)
+
+
+def test_pages_mirror_the_sources_tree(project: Path) -> None:
+    """Relative to the sources' common folder; a name clash keeps the source extension."""
+    (project / "unity" / "Player" / "PlayerController.py").write_text("")
+    found = find_sources(["unity"], base_dir=project, languages=BOTH)
+    pages = page_paths(found.files)
+    assert sorted(pages.values()) == [
+        "Broken.md",
+        "Items/Inventory.md",
+        "Items/WeaponData.md",
+        "Player/PlayerController.cs.md",
+        "Player/PlayerController.py.md",
+    ]
+
+
+def test_a_source_named_index_does_not_replace_the_index(tmp_path: Path) -> None:
+    """``index.py`` becomes ``index.py.md``."""
+    (tmp_path / "index.py").write_text("")
+    found = find_sources(["index.py"], base_dir=tmp_path, languages=BOTH)
+    assert list(page_paths(found.files).values()) == ["index.py.md"]

@@ -1,0 +1,373 @@
+"""The ``openai`` agent kind: one chat completion per attempt, against any compatible server.
+
+A call renders the messages (:mod:`._messages`), POSTs ``{base_url}/chat/completions``
+and turns the reply into the step's output (:mod:`._output`): text, or for
+code and tests tasks the files its fenced code blocks became. Streaming
+(the default) reports progress as tokens arrive. Usage is reported so the
+kernel prices the call from the agent's ``price:``; the agent never invents a
+cost. Failures are typed as :mod:`._failures` describes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import attrs
+import httpx
+import structlog
+import trio
+
+import cadenza
+
+from ._chat import (
+    ChatFormatError,
+    ChatReply,
+    SSEDecoder,
+    StreamAccumulator,
+    StreamErrorEvent,
+    build_body,
+    parse_reply,
+)
+from ._client import open_client
+from ._failures import (
+    error_body_error,
+    redact,
+    safe_url,
+    status_error,
+    transport_error,
+)
+from ._files import UnsafePathError
+from ._messages import Prompts
+from ._options import OpenAIOptions
+from ._output import FileMode, reply_output
+
+log = structlog.get_logger()
+
+CODE_TASKS = frozenset({"code", "tests", "code_generator"})
+"""Task types (a step's ``uses:``) whose replies are written to files by default."""
+
+CAPABILITIES = ("code", "documentation", "tests")
+"""What every ``openai`` agent can do (it also serves steps that name it directly)."""
+
+_DRAIN_SECONDS = 1.0
+_AUTH_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
+
+
+@attrs.define(eq=False)
+class OpenAIAgent:
+    """An agent served by an OpenAI-compatible chat-completions server.
+
+    One connection pool per agent, opened at the first call and closed by
+    :meth:`aclose`; concurrent calls share it.
+    """
+
+    name: str
+    options: OpenAIOptions
+    prompts: Prompts = attrs.field(repr=False)
+    capabilities: frozenset[str] = frozenset()
+    secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    _client: httpx.AsyncClient | None = attrs.field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_config(cls, config: cadenza.AgentConfig) -> OpenAIAgent:
+        """Build the agent; no I/O happens until the first call."""
+        options = config.options
+        if not isinstance(options, OpenAIOptions):
+            raise TypeError(
+                f"agent {config.name!r}: options must be OpenAIOptions, "
+                f"got {type(options).__name__}"
+            )
+        secrets = set(config.secrets)
+        if options.api_key:
+            secrets.add(options.api_key)
+        for header, value in options.headers.items():
+            if header.lower() in _AUTH_HEADERS:
+                secrets.add(value)
+                secrets.add(value.split(None, 1)[-1])  # "Bearer KEY": the key alone too
+        return cls(
+            name=config.name,
+            options=options,
+            capabilities=config.capabilities,
+            secrets=frozenset(secrets),
+            prompts=Prompts.from_options(config.name, options),
+        )
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = open_client(
+                timeout=self.options.timeout,
+                connect_timeout=self.options.connect_timeout,
+                api_key=self.options.api_key,
+                headers=self.options.headers,
+            )
+        return self._client
+
+    def file_mode(self, task_type: str) -> FileMode:
+        """Which fenced blocks of a reply become files for a step with ``task_type``."""
+        if self.options.write_files is False:
+            return "none"
+        if self.options.write_files or task_type in CODE_TASKS:
+            return "all"
+        return "named"
+
+    async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        """Ask the model; return its reply as the output, with usage (see the module doc)."""
+        mode = self.file_mode(request.task_type)
+        messages = self.prompts.messages(request, files=mode == "all")
+        options = self.options
+        body = build_body(
+            model=options.model,
+            messages=messages,
+            stream=options.stream,
+            temperature=options.temperature,
+            max_tokens=options.max_tokens,
+            extra=options.extra_body,
+        )
+        where = f"openai agent {self.name!r}: POST {safe_url(options.chat_url)}"
+        try:
+            content = json.dumps(body, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise cadenza.PermanentError(
+                f"{where}: the request is not JSON-serialisable: {exc}",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from exc
+        try:
+            if options.stream:
+                reply = await self._stream(request, content, where)
+            else:
+                reply = await self._complete(request, content, where)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, where, request) from exc
+        if reply.refusal and not reply.text:
+            raise cadenza.PermanentError(
+                f"{where}: the model refused: {redact(reply.refusal, self.secrets)[:200]}",
+                agent=self.name,
+                step_id=request.step_id,
+            )
+        if reply.finish_reason == "length":
+            log.warning("openai_reply_truncated", agent=self.name, max_tokens=options.max_tokens)
+        return cadenza.AgentResult(
+            output=await self._output(reply, request, mode, where),
+            usage=self._usage(reply, messages),
+        )
+
+    def _transport_error(
+        self, exc: httpx.HTTPError, where: str, request: cadenza.AgentRequest
+    ) -> cadenza.AgentError:
+        return transport_error(
+            exc,
+            where=where,
+            agent=self.name,
+            step_id=request.step_id,
+            secrets=self.secrets,
+            timeout=self.options.timeout,
+        )
+
+    async def _complete(self, request: cadenza.AgentRequest, content: str, where: str) -> ChatReply:
+        response = await self._http().post(
+            self.options.chat_url,
+            content=content,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        return self._parse_whole(response, request, where)
+
+    def _parse_whole(
+        self, response: httpx.Response, request: cadenza.AgentRequest, where: str
+    ) -> ChatReply:
+        """A reply read whole (not streamed), or the error its status or body means."""
+        if not response.is_success:
+            raise self._status_error(response, request, where)
+        try:
+            return parse_reply(json.loads(response.content))
+        except StreamErrorEvent as exc:
+            raise self._event_error(exc, request, where) from None
+        except (ValueError, ChatFormatError) as exc:
+            snippet = redact(response.content[:120].decode("utf-8", "replace"), self.secrets)
+            raise cadenza.RetryableError(
+                f"{where}: HTTP {response.status_code} with a body that is not a chat "
+                f"completion ({exc}): {snippet!r}",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from None
+
+    async def _stream(self, request: cadenza.AgentRequest, content: str, where: str) -> ChatReply:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        client = self._http()
+        async with client.stream(
+            "POST", self.options.chat_url, content=content, headers=headers
+        ) as response:
+            streamed = response.headers.get("content-type", "").startswith("text/event-stream")
+            if not response.is_success or not streamed:
+                await response.aread()  # an error, or a server that ignored stream: true
+                return self._parse_whole(response, request, where)
+            accumulated = StreamAccumulator()
+            try:
+                await self._read_events(response, accumulated, request, where)
+            except httpx.HTTPError as exc:
+                if accumulated.done:  # the reply was complete; only the drain failed
+                    log.debug(
+                        "openai_stream_drain_failed", agent=self.name, error=type(exc).__name__
+                    )
+                elif isinstance(exc, httpx.ReadTimeout):
+                    raise
+                else:
+                    raise cadenza.RetryableError(
+                        f"{where}: the stream was cut after {accumulated.chunks} chunks "
+                        f"({type(exc).__name__}: {redact(str(exc), self.secrets)})",
+                        agent=self.name,
+                        step_id=request.step_id,
+                    ) from exc
+        if not (accumulated.done or accumulated.finished):
+            raise cadenza.RetryableError(
+                f"{where}: the stream ended after {accumulated.chunks} chunks without "
+                "a finish_reason or [DONE]; the reply is incomplete",
+                agent=self.name,
+                step_id=request.step_id,
+            )
+        if accumulated.usage is not None:
+            tokens = accumulated.usage.completion_tokens
+            request.report_progress(f"{tokens} tokens", tokens=tokens)
+        return accumulated.reply()
+
+    async def _read_events(
+        self,
+        response: httpx.Response,
+        accumulated: StreamAccumulator,
+        request: cadenza.AgentRequest,
+        where: str,
+    ) -> None:
+        """Feed the stream's events to ``accumulated``, reporting progress as content arrives.
+
+        To stop early (an error event, or ``[DONE]``) this cancels its own
+        scope rather than leaving the loop: the cancellation unwinds httpx's
+        nested async generators, which a ``break`` would leave half-run for the
+        garbage collector. After ``[DONE]`` it reads on for up to a second, so a
+        connection whose body ends normally goes back to the pool.
+        """
+        decoder = SSEDecoder()
+        failure: cadenza.AgentError | None = None
+        with trio.CancelScope() as stop:
+            async for line in response.aiter_lines():
+                if failure is not None or accumulated.done:
+                    continue  # stopping: discard what is still buffered
+                data = decoder.feed(line)
+                if data is None:
+                    continue
+                try:
+                    self._take(accumulated, data, request, where)
+                except cadenza.AgentError as exc:
+                    failure = exc
+                    stop.cancel()
+                else:
+                    if accumulated.done:
+                        stop.deadline = trio.current_time() + _DRAIN_SECONDS
+        if failure is not None:
+            raise failure
+        if not accumulated.done and (data := decoder.flush()) is not None:
+            self._take(accumulated, data, request, where)
+
+    def _take(
+        self,
+        accumulated: StreamAccumulator,
+        data: str,
+        request: cadenza.AgentRequest,
+        where: str,
+    ) -> None:
+        """Add one event's data; raise the AgentError a bad or error event means."""
+        try:
+            if accumulated.add(data):
+                n = accumulated.chunks
+                request.report_progress(f"{n} tokens", tokens=n)
+        except StreamErrorEvent as exc:
+            raise self._event_error(exc, request, where) from None
+        except ChatFormatError as exc:
+            raise cadenza.RetryableError(
+                f"{where}: {redact(str(exc), self.secrets)} (after {accumulated.chunks} chunks)",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from None
+
+    def _status_error(
+        self, response: httpx.Response, request: cadenza.AgentRequest, where: str
+    ) -> cadenza.AgentError:
+        return status_error(
+            response,
+            where=where,
+            agent=self.name,
+            step_id=request.step_id,
+            secrets=self.secrets,
+            has_key=self.options.api_key is not None
+            or any(h.lower() in _AUTH_HEADERS for h in self.options.headers),
+        )
+
+    def _event_error(
+        self, exc: StreamErrorEvent, request: cadenza.AgentRequest, where: str
+    ) -> cadenza.AgentError:
+        return error_body_error(
+            exc.code,
+            exc.kind,
+            exc.message,
+            where=where,
+            agent=self.name,
+            step_id=request.step_id,
+            secrets=self.secrets,
+        )
+
+    async def _output(
+        self, reply: ChatReply, request: cadenza.AgentRequest, mode: FileMode, where: str
+    ) -> Any:
+        try:
+            return await reply_output(
+                reply, mode=mode, output_dir=request.output_dir, stem=request.step_id
+            )
+        except (OSError, UnsafePathError) as exc:
+            raise cadenza.PermanentError(
+                f"{where}: could not write the reply's files under {request.output_dir}: {exc}",
+                agent=self.name,
+                step_id=request.step_id,
+            ) from exc
+
+    def _usage(self, reply: ChatReply, messages: list[dict[str, str]]) -> cadenza.Usage:
+        """The server's token counts; an estimate (logged as such) when it sent none."""
+        if reply.usage is not None:
+            return cadenza.Usage(
+                input_tokens=reply.usage.prompt_tokens,
+                output_tokens=reply.usage.completion_tokens,
+            )
+        characters = sum(len(m["content"]) for m in messages)
+        estimate = cadenza.Usage(
+            input_tokens=math.ceil(characters / 4),
+            output_tokens=reply.chunks or math.ceil(len(reply.text) / 4),
+        )
+        log.warning(
+            "openai_usage_estimated",
+            agent=self.name,
+            input_tokens=estimate.input_tokens,
+            output_tokens=estimate.output_tokens,
+        )
+        return estimate
+
+    async def health(self) -> bool:
+        """``GET {base_url}/models``: True on 2xx; False on any other answer or transport error."""
+        try:
+            response = await self._http().get(self.options.models_url)
+        except httpx.HTTPError as exc:
+            log.info(
+                "agent_health_check_failed",
+                agent=self.name,
+                error=type(exc).__name__,
+                detail=redact(str(exc), self.secrets),
+            )
+            return False
+        if not response.is_success:
+            log.info("agent_health_check_failed", agent=self.name, status=response.status_code)
+        return response.is_success
+
+    async def aclose(self) -> None:
+        """Close the connection pool; a later call opens a new one."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()

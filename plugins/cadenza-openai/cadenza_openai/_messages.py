@@ -1,0 +1,111 @@
+"""What the agent asks the model: the chat messages for one step's inputs.
+
+The ``system:`` template (plus, for file-writing calls, how to name files)
+becomes one system message — one, because some local chat templates refuse
+two in a row — and the ``prompt:`` template, or the step's ``prompt`` input,
+the user message. A template whose placeholder has no input fails the call
+without retry, naming the placeholder and the inputs there are: retrying
+would ask the same question again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+import cadenza
+
+from ._options import OpenAIOptions
+from ._prompt import Template, TemplateError, compile_template
+
+FILE_INSTRUCTIONS = (
+    "Put each file you write in its own fenced code block whose opening line names "
+    "the language and the file's relative path, like ```python src/app.py, and give "
+    "every file its complete content."
+)
+"""Appended to the system prompt when replies become files, so the model names them."""
+
+
+@attrs.frozen(kw_only=True)
+class Prompts:
+    """One agent's compiled templates."""
+
+    agent: str
+    system: Template | None = None
+    prompt: Template | None = None
+    file_instructions: bool = True
+
+    @classmethod
+    def from_options(cls, agent: str, options: OpenAIOptions) -> Prompts:
+        """Compile the agent's templates (the options validator already checked them)."""
+        try:
+            system = compile_template(options.system, field="system") if options.system else None
+            prompt = compile_template(options.prompt, field="prompt") if options.prompt else None
+        except TemplateError as exc:
+            raise cadenza.PermanentError(f"openai agent {agent!r}: {exc}", agent=agent) from None
+        return cls(
+            agent=agent,
+            system=system,
+            prompt=prompt,
+            file_instructions=options.file_instructions,
+        )
+
+    def messages(self, request: cadenza.AgentRequest, *, files: bool) -> list[dict[str, str]]:
+        """The messages for ``request``; ``files`` adds the file-naming instructions."""
+        system = self._render(self.system, "system", request) if self.system else ""
+        if files and self.file_instructions:
+            system = f"{system}\n\n{FILE_INSTRUCTIONS}" if system else FILE_INSTRUCTIONS
+        if self.prompt is not None:
+            user = self._render(self.prompt, "prompt", request)
+        else:
+            given = _as_text(request.inputs.get("prompt"))
+            if given is None:
+                available = ", ".join(sorted(request.inputs)) or "none"
+                raise cadenza.PermanentError(
+                    f"openai agent {self.agent!r}: step {request.step_id!r} has no prompt "
+                    f"input (inputs available: {available}), and the agent has no prompt: "
+                    "option. Add `prompt:` to the step's `with:`, or a prompt template "
+                    "such as `prompt: 'Write {feature}'` to the agent's options.",
+                    agent=self.agent,
+                    step_id=request.step_id,
+                )
+            user = given
+        messages = [{"role": "system", "content": system}] if system else []
+        messages.append({"role": "user", "content": user})
+        return messages
+
+    def _render(self, template: Template, field: str, request: cadenza.AgentRequest) -> str:
+        try:
+            text, missing = template.render(request.inputs)
+        except TemplateError as exc:
+            raise cadenza.PermanentError(
+                f"openai agent {self.agent!r}: {field}: {exc}",
+                agent=self.agent,
+                step_id=request.step_id,
+            ) from None
+        if missing:
+            names = ", ".join(f"{{{n}}}" for n in sorted(missing))
+            available = ", ".join(sorted(request.inputs)) or "none"
+            raise cadenza.PermanentError(
+                f"openai agent {self.agent!r}: step {request.step_id!r} has no input for "
+                f"placeholder {names} of the {field} template (inputs available: "
+                f"{available}). Add the input to the step's `with:`, or write a literal "
+                "brace as '{{'.",
+                agent=self.agent,
+                step_id=request.step_id,
+            )
+        return text
+
+
+def _as_text(value: Any) -> str | None:
+    """A ``prompt`` input as text: strings as they are, mappings and lists as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)

@@ -1,0 +1,23 @@
+"""Fixtures: a fresh plugin manager with this plugin, and a fake OpenAI server per test."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from fake_openai import FakeOpenAI
+
+import cadenza
+import cadenza_openai
+
+
+@pytest.fixture
+def plugins() -> cadenza.Plugins:
+    """The built-ins plus this plugin, loaded as an extra (installed plugins are left out)."""
+    return cadenza.load_plugins(extra=[cadenza_openai], entry_points=False)
+
+
+@pytest.fixture
+async def server(nursery: trio.Nursery) -> FakeOpenAI:
+    """A fake OpenAI-compatible server on 127.0.0.1, stopped when the test ends."""
+    started: FakeOpenAI = await nursery.start(FakeOpenAI().serve)
+    return started

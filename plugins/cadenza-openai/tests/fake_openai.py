@@ -1,0 +1,339 @@
+"""A loopback OpenAI-compatible server for tests, with scripted faults.
+
+``server = await nursery.start(FakeOpenAI(...).serve)`` listens on
+127.0.0.1 (port 0) and sets ``server.url`` to ``http://127.0.0.1:PORT/v1``.
+``POST /v1/chat/completions`` is answered by ``handler(call)`` if it returns
+a response, else the next of ``replies`` (consumed in arrival order), else
+``default``; a :class:`Reply` is streamed as server-sent events when the
+request says ``stream: true`` (with a final usage chunk when it asks for
+``stream_options.include_usage``), else sent whole. ``GET /v1/models``
+answers ``models_status``. Every request is recorded in ``calls``, headers
+unredacted, so tests can check what was sent.
+
+h11 over trio sockets, like ``cadenza.testing.SeedAgentServer``; run tests
+that use it on the real clock and keep pauses tiny.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any, NoReturn
+
+import attrs
+import h11
+import trio
+
+_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+
+
+@attrs.frozen
+class Reply:
+    """A successful completion: ``text`` split into ``chunks`` when streamed (default: words)."""
+
+    text: str = "Hello from the fake model."
+    chunks: tuple[str, ...] | None = None
+    usage: tuple[int, int] | None = (12, 7)
+    finish_reason: str | None = "stop"  # None: no final chunk (a stream that just stops)
+    model: str = "fake-model"
+    pause: float = 0.0
+    done: bool = True
+    whole: bool = False  # answer with one JSON body even when asked to stream
+    drop_after_done: bool = False  # close the connection after [DONE], mid-body
+
+    def pieces(self) -> list[str]:
+        if self.chunks is not None:
+            return list(self.chunks)
+        words = self.text.split(" ")
+        return [w + " " for w in words[:-1]] + [words[-1]] if self.text else []
+
+
+@attrs.frozen
+class Status:
+    """Answer ``code`` with ``body`` (None: an OpenAI error object; str: text; else JSON)."""
+
+    code: int
+    body: Any = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    message: str = "fake failure"
+    error_code: str | None = None
+
+
+@attrs.frozen
+class Unauthorized:
+    """401 whose message quotes the key that was sent, as OpenAI's does."""
+
+
+@attrs.frozen
+class Drop:
+    """Close the connection without answering."""
+
+
+@attrs.frozen
+class Cut:
+    """Stream ``after`` chunks of ``text``, then drop the connection mid-body."""
+
+    text: str = "def half(x):\n    return x / 2\n"
+    after: int = 2
+
+
+@attrs.frozen
+class Malformed:
+    """200 with a truncated JSON body, or a broken chunk in a stream."""
+
+
+@attrs.frozen
+class StreamError:
+    """Stream ``after`` chunks, then an error event ``{"error": {...}}``."""
+
+    message: str = "The server had an error while processing your request."
+    kind: str = "server_error"
+    code: str | None = None
+    after: int = 1
+
+
+Response = Reply | Status | Unauthorized | Drop | Cut | Malformed | StreamError
+
+
+@attrs.frozen(kw_only=True)
+class Call:
+    """One request the server received."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    json: Any
+    at: float  # trio.current_time() when the request had arrived
+
+    @property
+    def authorization(self) -> str | None:
+        return self.headers.get("authorization")
+
+    @property
+    def prompt(self) -> str:
+        """The last user message's content."""
+        users = [m for m in self.json["messages"] if m["role"] == "user"]
+        return str(users[-1]["content"])
+
+
+@attrs.define(eq=False)
+class FakeOpenAI:
+    """The state and script of one server (see the module doc)."""
+
+    replies: list[Response] = attrs.field(factory=list, converter=list)
+    default: Response = Reply()
+    handler: Callable[[Call], Any] | None = None
+    models_status: int = 200
+    calls: list[Call] = attrs.field(factory=list, init=False)
+    connections: int = attrs.field(default=0, init=False)
+    url: str = attrs.field(default="", init=False)
+
+    @property
+    def chat_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.method == "POST"]
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[FakeOpenAI] = trio.TASK_STATUS_IGNORED
+    ) -> NoReturn:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.url = f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/v1"
+        task_status.started(self)
+        await trio.serve_listeners(self._connection, listeners)
+
+    async def _connection(self, stream: trio.SocketStream) -> None:
+        conn = h11.Connection(h11.SERVER)
+        self.connections += 1
+        try:
+            async with stream:
+                while await self._exchange(stream, conn):
+                    conn.start_next_cycle()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
+            pass
+
+    async def _exchange(self, stream: trio.SocketStream, conn: h11.Connection) -> bool:
+        request = await _next_event(stream, conn)
+        if not isinstance(request, h11.Request):
+            return False
+        body = bytearray()
+        while isinstance(event := await _next_event(stream, conn), h11.Data):
+            body += event.data
+        if not isinstance(event, h11.EndOfMessage):
+            return False
+        call = Call(
+            method=request.method.decode(),
+            path=request.target.decode(),
+            headers={k.decode().lower(): v.decode() for k, v in request.headers},
+            json=json.loads(body) if body else None,
+            at=trio.current_time(),
+        )
+        self.calls.append(call)
+        if call.method == "GET" and call.path == "/v1/models":
+            status = self.models_status
+            models = {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
+            return await _send(stream, conn, status, {}, json.dumps(models).encode())
+        if call.method != "POST" or call.path != "/v1/chat/completions":
+            return await _send(stream, conn, 404, {}, b'{"error": {"message": "no such path"}}')
+        response = await self._choose(call)
+        return await self._answer(stream, conn, call, response)
+
+    async def _choose(self, call: Call) -> Response:
+        if self.handler is not None:
+            answer = self.handler(call)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if answer is not None:
+                return answer  # type: ignore[no-any-return]
+        return self.replies.pop(0) if self.replies else self.default
+
+    async def _answer(
+        self, stream: trio.SocketStream, conn: h11.Connection, call: Call, response: Response
+    ) -> bool:
+        streamed = bool(call.json.get("stream"))
+        if isinstance(response, Reply) and response.whole:
+            streamed = False
+        if isinstance(response, Drop):
+            return False
+        if isinstance(response, Unauthorized):
+            key = (call.authorization or "").removeprefix("Bearer ")
+            error = {
+                "message": f"Incorrect API key provided: {key}. You can find your API key "
+                "at https://platform.openai.com/account/api-keys.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+            return await _send(stream, conn, 401, {}, json.dumps({"error": error}).encode())
+        if isinstance(response, Status):
+            body = response.body
+            if body is None:
+                error = {"message": response.message, "type": "fake", "code": response.error_code}
+                body = {"error": error}
+            if isinstance(body, str):
+                headers = {"content-type": "text/plain; charset=utf-8", **response.headers}
+                return await _send(stream, conn, response.code, headers, body.encode())
+            data = json.dumps(body).encode()
+            return await _send(stream, conn, response.code, dict(response.headers), data)
+        if isinstance(response, Malformed) and not streamed:
+            return await _send(stream, conn, 200, {}, b'{"choices": [{"message": ')
+        if not streamed:
+            assert isinstance(response, Reply), f"{response!r} needs stream: true"
+            return await _send(stream, conn, 200, {}, json.dumps(_completion(response)).encode())
+        return await _stream(stream, conn, call, response)
+
+
+async def _next_event(stream: trio.SocketStream, conn: h11.Connection) -> Any:
+    while (event := conn.next_event()) is h11.NEED_DATA:
+        conn.receive_data(await stream.receive_some(65536))
+    return event
+
+
+async def _send(
+    stream: trio.SocketStream,
+    conn: h11.Connection,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+) -> bool:
+    headers = {"content-type": "application/json", **headers, "content-length": str(len(body))}
+    head = h11.Response(
+        status_code=status, headers=list(headers.items()), reason=_REASONS.get(status, b"")
+    )
+    for event in (head, h11.Data(data=body), h11.EndOfMessage()):
+        await stream.send_all(conn.send(event) or b"")
+    return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+
+
+def _completion(reply: Reply) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 0,
+        "model": reply.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text},
+                "finish_reason": reply.finish_reason,
+            }
+        ],
+    }
+    if reply.usage is not None:
+        prompt, completion = reply.usage
+        out["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+    return out
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+def _event(payload: Any) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return f"data: {data}\n\n".encode()
+
+
+async def _stream(
+    stream: trio.SocketStream, conn: h11.Connection, call: Call, response: Response
+) -> bool:
+    head = h11.Response(
+        status_code=200,
+        headers=[
+            ("content-type", "text/event-stream; charset=utf-8"),
+            ("cache-control", "no-cache"),
+        ],
+        reason=b"OK",
+    )
+    await stream.send_all(conn.send(head) or b"")
+
+    async def send(payload: Any) -> None:
+        await stream.send_all(conn.send(h11.Data(data=_event(payload))) or b"")
+
+    model = response.model if isinstance(response, Reply) else "fake-model"
+    await send(_chunk(model, {"role": "assistant", "content": ""}))
+    if isinstance(response, Malformed):
+        await send('{"choices": [{"delta": ')
+    elif isinstance(response, Cut | StreamError):
+        text = response.text if isinstance(response, Cut) else "partial answer "
+        for piece in text.split(" ")[: response.after]:
+            await send(_chunk(model, {"content": piece + " "}))
+        if isinstance(response, Cut):
+            await stream.aclose()  # mid-body: no terminating chunk
+            return False
+        await send(
+            {"error": {"message": response.message, "type": response.kind, "code": response.code}}
+        )
+    else:
+        assert isinstance(response, Reply)
+        for piece in response.pieces():
+            if response.pause:
+                await trio.sleep(response.pause)
+            await send(_chunk(model, {"content": piece}))
+        if response.finish_reason is not None:
+            await send(_chunk(model, {}, response.finish_reason))
+        options = call.json.get("stream_options") or {}
+        if response.usage is not None and options.get("include_usage"):
+            prompt, completion = response.usage
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            }
+            await send({**_chunk(model, {}), "choices": [], "usage": usage})
+        if response.done:
+            await send("[DONE]")
+        if response.drop_after_done:
+            await stream.aclose()
+            return False
+    await stream.send_all(conn.send(h11.EndOfMessage()) or b"")
+    return conn.our_state is h11.DONE and conn.their_state is h11.DONE

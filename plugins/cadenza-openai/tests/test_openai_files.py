@@ -1,0 +1,182 @@
+"""Code replies become files in the step's output folder, under safe names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fake_openai import FakeOpenAI, Reply
+from openai_workflows import ENV, workflow
+
+import cadenza
+from cadenza.testing import run_captured
+from cadenza_openai._messages import FILE_INSTRUCTIONS
+
+CODE_REPLY = """Here you go.
+
+```python movement/player.py
+class Player:
+    speed = 5
+```
+
+```csharp
+// file: Assets/Scripts/Player.cs
+public class Player { }
+```
+
+```python
+print("unnamed")
+```
+
+```python ../../../escape.py
+raise SystemExit
+```
+
+```python /etc/cron.d/evil.py
+raise SystemExit
+```
+"""
+
+
+async def run_to(
+    text: str, plugins: cadenza.Plugins, out: Path
+) -> tuple[cadenza.RunResult, list[cadenza.Event]]:
+    loaded = cadenza.load_workflow_text(text, plugins=plugins, environ=ENV)
+    events: list[cadenza.Event] = []
+    result = await cadenza.run_workflow(
+        loaded.workflow, plugins=plugins, observers=[events.append], output_dir=out
+    )
+    return result, events
+
+
+def files_under(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+async def test_code_task_writes_files(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """A `code` step writes every fenced block under <out>/<step>, with safe names."""
+    server.default = Reply(text=CODE_REPLY)
+    result, _ = await run_to(workflow(server.url, uses="code"), plugins, tmp_path)
+    assert result.status == "succeeded", result.steps["write"].error
+    step_dir = tmp_path / "write"
+    assert files_under(step_dir) == {
+        "movement/player.py": "class Player:\n    speed = 5\n",
+        "Assets/Scripts/Player.cs": "public class Player { }\n",
+        "escape.py": "raise SystemExit\n",
+        "etc/cron.d/evil.py": "raise SystemExit\n",
+        "write.py": 'print("unnamed")\n',
+    }
+    assert files_under(tmp_path) == {f"write/{k}": v for k, v in files_under(step_dir).items()}
+    output: dict[str, Any] = result.steps["write"].output
+    assert output["text"] == CODE_REPLY
+    assert output["model"] == "fake-model"
+    assert output["finish_reason"] == "stop"
+    assert output["dir"] == str(step_dir)
+    sizes = {path: len(text.encode()) for path, text in files_under(step_dir).items()}
+    expected = [
+        {"path": "movement/player.py", "language": "python"},
+        {"path": "Assets/Scripts/Player.cs", "language": "csharp"},
+        {"path": "escape.py", "language": "python", "requested_path": "../../../escape.py"},
+        {
+            "path": "etc/cron.d/evil.py",
+            "language": "python",
+            "requested_path": "/etc/cron.d/evil.py",
+        },
+        {"path": "write.py", "language": "python"},
+    ]
+    assert output["files"] == [{**e, "bytes": sizes[str(e["path"])]} for e in expected]
+
+
+async def test_code_task_asks_the_model_to_name_files(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """For file-writing calls the system prompt says how to name files."""
+    text = workflow(server.url, uses="tests", options=', system: "Be brief."')
+    await run_to(text, plugins, tmp_path)
+    (call,) = server.chat_calls
+    assert call.json["messages"][0] == {
+        "role": "system",
+        "content": f"Be brief.\n\n{FILE_INSTRUCTIONS}",
+    }
+
+
+async def test_documentation_returns_text(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """A documentation step's output is the text; unnamed blocks are not written."""
+    reply = "# Guide\n\n```bash\npip install x\n```\n"
+    server.default = Reply(text=reply)
+    result, _ = await run_to(workflow(server.url, uses="documentation"), plugins, tmp_path)
+    assert result.steps["write"].output == reply
+    assert not (tmp_path / "write").exists()
+    (call,) = server.chat_calls
+    assert call.json["messages"][0]["role"] == "user"  # no file instructions
+
+
+async def test_documentation_writes_named_files(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """A documentation reply that names files writes them and returns the mapping."""
+    server.default = Reply(text="Intro.\n\n```markdown docs/guide.md\n# Guide\n```\n")
+    result, _ = await run_to(workflow(server.url, uses="documentation"), plugins, tmp_path)
+    assert files_under(tmp_path / "write") == {"docs/guide.md": "# Guide\n"}
+    assert [f["path"] for f in result.steps["write"].output["files"]] == ["docs/guide.md"]
+
+
+async def test_write_files_option(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """write_files: true writes for any task; false never writes."""
+    server.default = Reply(text="```go\npackage main\n```\n")
+    result, _ = await run_to(workflow(server.url, options=", write_files: true"), plugins, tmp_path)
+    assert files_under(tmp_path / "write") == {"write.go": "package main\n"}
+    assert result.steps["write"].output["files"][0]["language"] == "go"
+
+    text = workflow(server.url, uses="code", options=", write_files: false")
+    result, _ = await run_to(text, plugins, tmp_path / "other")
+    assert result.steps["write"].output == "```go\npackage main\n```\n"
+    assert not (tmp_path / "other").exists()
+
+
+async def test_no_output_folder_reports_blocks(
+    server: FakeOpenAI, plugins: cadenza.Plugins
+) -> None:
+    """With no output folder nothing is written; the files come back with their content."""
+    server.default = Reply(text="```python app.py\nx = 1\n```\n")
+    captured = await run_captured(workflow(server.url, uses="code"), plugins=plugins, environ=ENV)
+    output = captured.result.steps["write"].output
+    assert output["dir"] is None
+    assert output["files"] == [
+        {"path": "app.py", "language": "python", "bytes": 6, "content": "x = 1\n"}
+    ]
+
+
+async def test_truncated_reply_marks_the_file(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """A reply cut by max_tokens inside a block writes what came, marked truncated."""
+    server.default = Reply(text="```python app.py\ndef f():\n", finish_reason="length")
+    result, _ = await run_to(workflow(server.url, uses="code"), plugins, tmp_path)
+    output = result.steps["write"].output
+    assert output["finish_reason"] == "length"
+    assert output["files"][0]["truncated"] is True
+    assert (tmp_path / "write" / "app.py").read_text() == "def f():\n"
+
+
+async def test_symlink_out_of_the_folder_is_refused(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """A symlink in the output folder cannot lead a write outside it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "out" / "write").mkdir(parents=True)
+    (tmp_path / "out" / "write" / "link").symlink_to(outside)
+    server.default = Reply(text="```python link/x.py\nx = 1\n```\n")
+    result, _ = await run_to(workflow(server.url, uses="code"), plugins, tmp_path / "out")
+    outcome = result.steps["write"]
+    assert outcome.status == "failed"
+    assert outcome.attempts == 1
+    assert "resolves outside" in (outcome.error or "")
+    assert list(outside.iterdir()) == []
