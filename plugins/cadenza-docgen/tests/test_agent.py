@@ -264,7 +264,10 @@ steps:
     [
         ("{titel: x}", "options.titel: unknown field 'titel'"),
         ("{languages: [cobol]}", "options.languages: unknown language 'cobol'"),
-        ("{languages: csharp}", "options.languages: expected a list, got a string 'csharp'; write [csharp]"),
+        (
+            "{languages: csharp}",
+            "options.languages: expected a list, got a string 'csharp'; write [csharp]",
+        ),
         ("{max_enrich: -1}", "options.max_enrich: expected an integer >= 0, got -1"),
         ("{enrich_concurrency: 0}", "options.enrich_concurrency: expected an integer >= 1"),
     ],

@@ -114,6 +114,14 @@ class OpenAIAgent:
 
     async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
         """Ask the model; return its reply as the output, with usage (see the module doc)."""
+        if self.options.missing_key:
+            raise cadenza.PermanentError(
+                f"openai agent {self.name!r}: no API key for {safe_url(self.options.base_url)} "
+                "(api_key is empty). Set the variable it names (e.g. OPENAI_API_KEY), or "
+                "point base_url at a local server (Ollama, vLLM, llama.cpp).",
+                agent=self.name,
+                step_id=request.step_id,
+            )
         mode = self.file_mode(request.task_type)
         messages = self.prompts.messages(request, files=mode == "all")
         options = self.options

@@ -75,12 +75,11 @@ def _check_base_url(instance: object, attribute: attrs.Attribute[Any], value: st
 
 
 def _check_api_key(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
-    # Never quote the value: it is a secret.
-    if value is not None and (
-        not value or not value.isprintable() or any(c.isspace() for c in value)
-    ):
+    # Never quote the value: it is a secret. An empty key is a deliberate "none"
+    # (``${OPENAI_API_KEY:-}`` with the variable unset): see ``missing_key``.
+    if value and (not value.isprintable() or any(c.isspace() for c in value)):
         raise ValueError(
-            "api_key: expected a non-empty key without spaces or control characters\n"
+            "api_key: expected a key without spaces or control characters\n"
             "Check for a trailing newline in the environment variable or file it came from."
         )
 
@@ -171,6 +170,17 @@ class OpenAIOptions:
                 "Add api_key: ${OPENAI_API_KEY} (the variable's value stays secret), or "
                 "send your own credentials in headers: {Authorization: ...}."
             )
+
+    @property
+    def missing_key(self) -> bool:
+        """True when calls cannot be authorised: an empty api_key for a remote server.
+
+        A file may write ``api_key: ${OPENAI_API_KEY:-}`` so it loads without
+        the variable; calls then fail at once, without touching the network,
+        so a step's fallback can serve it (marked degraded).
+        """
+        has_auth_header = any(name.lower() in _AUTH_HEADERS for name in self.headers)
+        return not self.api_key and not has_auth_header and not is_local_url(self.base_url)
 
     @property
     def chat_url(self) -> str:

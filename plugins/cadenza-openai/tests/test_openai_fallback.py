@@ -139,3 +139,36 @@ def test_component_names_become_identifiers() -> None:
     stub = render_stub("python", "3d HTTPServer-thing", step_id="s")
     assert stub.path == "component_3d_http_server_thing.py"
     assert "class Component3dHttpServerThing:" in stub.content
+
+
+async def test_an_empty_key_for_a_remote_server_falls_back_without_calling_it(
+    plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """`api_key: ${OPENAI_API_KEY:-}` with the variable unset: the file loads, no request is
+    sent (this test has no server at all), and the fallback serves the step, degraded."""
+    text = f"""
+name: offline
+agents:
+  coder:
+    kind: openai
+    capabilities: [code_generator]
+    options:
+      base_url: "https://api.openai.com/v1"
+      api_key: "${{OPENAI_API_KEY:-}}"
+      model: gpt-4o-mini
+steps:
+  write:
+    uses: code_generator
+    retry: 3
+    with: {{prompt: "A player controller", component: "player movement"}}
+    {FALLBACK_STEP}
+"""
+    captured = await run_captured(text, plugins=plugins, environ={}, output_dir=tmp_path)
+    outcome = captured.result.steps["write"]
+    assert outcome.status == "succeeded"
+    assert outcome.degraded
+    (failed,) = captured.of("attempt_failed")  # permanent: no retry was spent on it
+    assert failed.error_type == "PermanentError"
+    assert "no API key for https://api.openai.com/v1" in failed.message
+    (stub,) = list((tmp_path / "write").rglob("*.cs"))
+    assert stub.read_text().startswith(f"// {MARKER}\n")

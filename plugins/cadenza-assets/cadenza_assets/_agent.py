@@ -1,0 +1,195 @@
+"""The ``assets`` agent: plans a step's files on trio, optimizes them in worker processes.
+
+Pillow work is CPU-bound and holds the GIL, so each file goes to a worker
+process (trio-parallel), at most ``workers`` at once per agent; folders are
+walked in a thread. The trio thread only hands out jobs and reports
+progress, so the run stays responsive. Workers belong to a worker context
+that the step opens and closes: nothing outlives the step, and cancelling the step (a
+deadline, Ctrl-C, ``cadenza cancel``) kills the busy workers at once
+(``cancellable=True``, which trio-parallel >= 1.3 also calls
+``kill_on_cancel``) instead of waiting for their images.
+
+Errors: a step with bad inputs, no output folder, or outputs that would
+land on its inputs fails with :class:`cadenza.PermanentError` before any
+work; a bad file is one failed entry in the report; a step where every
+file failed is a ``PermanentError`` listing the first errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import attrs
+import trio
+import trio_parallel
+
+import cadenza
+
+from ._discover import discover, output_inside_inputs
+from ._inputs import InputError, parse_inputs
+from ._jobs import Job, UnsafeOutputError, error_entry, plan, run_job
+from ._options import AssetsOptions, resolve
+from ._presets import Settings
+from ._report import failure_summary, report
+
+DEFAULT_MAX_WORKERS = 8
+"""Default ``workers``: one per CPU, but no more than this."""
+
+WORKER_GRACE_PERIOD = 10.0
+"""Seconds a finishing step waits for idle workers to exit before killing them."""
+
+
+def default_workers() -> int:
+    """One worker process per CPU, at most :data:`DEFAULT_MAX_WORKERS`."""
+    return max(1, min(os.cpu_count() or 1, DEFAULT_MAX_WORKERS))
+
+
+@attrs.frozen(kw_only=True)
+class Prepared:
+    """A step's work, planned: the jobs, and entries for what cannot be done."""
+
+    output_dir: Path
+    jobs: list[Job]
+    problems: list[dict[str, Any]]
+
+
+def prepare(
+    paths: Sequence[str], *, base_dir: Path, output_dir: Path, settings: Settings
+) -> Prepared:
+    """Find the files and plan their outputs (file-system work: runs in a thread).
+
+    Raise :class:`UnsafeOutputError` when the outputs would land on or among
+    the inputs.
+    """
+    output_dir = Path(os.path.abspath(output_dir))
+    found = discover(paths, base_dir=base_dir, skip=output_dir)
+    inside = output_inside_inputs(output_dir, found.roots)
+    if inside is not None:
+        raise UnsafeOutputError(
+            f"the output folder {output_dir} is inside the input folder {inside}: optimized "
+            f"copies would be mixed with the originals (and read as inputs next time). "
+            f"Run with --out pointing outside it."
+        )
+    jobs, clashes = plan(found.found, output_dir=output_dir, settings=settings)
+    missing = [error_entry(m.entry, m.entry, "input", m.message) for m in found.missing]
+    return Prepared(output_dir=output_dir, jobs=jobs, problems=clashes + missing)
+
+
+@attrs.define(eq=False)
+class AssetsAgent:
+    """Optimizes the textures and WAV files a step names, into the step's output folder."""
+
+    name: str
+    options: AssetsOptions
+    base_dir: Path
+    capabilities: frozenset[str] = frozenset()
+    workers: int = 1
+    _limiter: trio.CapacityLimiter | None = attrs.field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_config(cls, config: cadenza.AgentConfig) -> AssetsAgent:
+        """Build the agent; nothing is started until a step runs."""
+        options = config.options
+        if not isinstance(options, AssetsOptions):
+            raise TypeError(
+                f"agent {config.name!r}: options must be AssetsOptions, "
+                f"got {type(options).__name__}"
+            )
+        return cls(
+            name=config.name,
+            options=options,
+            base_dir=config.base_dir,
+            capabilities=config.capabilities,
+            workers=options.workers or default_workers(),
+        )
+
+    def _error(self, message: str, request: cadenza.AgentRequest) -> cadenza.PermanentError:
+        return cadenza.PermanentError(
+            f"assets agent {self.name!r}, step {request.step_id!r}: {message}",
+            agent=self.name,
+            step_id=request.step_id,
+        )
+
+    async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        """Optimize the step's files; the output is the report (see ``_report``)."""
+        if request.output_dir is None:
+            raise self._error(
+                "this step writes optimized files, but the run has no output folder. "
+                "Run it with `cadenza run --out DIR` (or pass output_dir= to run_workflow).",
+                request,
+            )
+        try:
+            step = parse_inputs(request.inputs)
+        except InputError as exc:
+            raise self._error(f"bad inputs:\n{exc}", request) from None
+        settings = resolve(
+            step.preset or self.options.preset, self.options.overrides, step.overrides
+        )
+        try:
+            prepared = await trio.to_thread.run_sync(
+                functools.partial(
+                    prepare,
+                    step.paths,
+                    base_dir=self.base_dir,
+                    output_dir=request.output_dir,
+                    settings=settings,
+                )
+            )
+        except UnsafeOutputError as exc:
+            raise self._error(str(exc), request) from None
+        entries = await self._optimize(prepared.jobs, request) if prepared.jobs else []
+        entries += prepared.problems
+        if all(e["status"] == "failed" for e in entries):
+            raise self._error(
+                f"no file could be optimized ({len(entries)} failed):\n" + failure_summary(entries),
+                request,
+            )
+        return cadenza.AgentResult(
+            output=report(entries, settings=settings, output_dir=prepared.output_dir)
+        )
+
+    async def _optimize(
+        self, jobs: list[Job], request: cadenza.AgentRequest
+    ) -> list[dict[str, Any]]:
+        """Run every job in worker processes; entries in job order."""
+        if self._limiter is None:
+            self._limiter = trio.CapacityLimiter(self.workers)
+        limiter = self._limiter
+        results: list[dict[str, Any]] = [{} for _ in jobs]
+        total = len(jobs)
+        done = 0
+        request.report_progress(f"0/{total} files")
+
+        async def one(workers: trio_parallel.WorkerContext, index: int, job: Job) -> None:
+            nonlocal done
+            try:
+                entry = await workers.run_sync(run_job, job, cancellable=True, limiter=limiter)
+                results[index] = cast(dict[str, Any], entry)
+            except trio_parallel.BrokenWorkerError as exc:
+                results[index] = error_entry(
+                    job.source, job.relative, job.kind, f"the worker process died: {exc}"
+                )
+            except Exception as exc:
+                results[index] = error_entry(
+                    job.source,
+                    job.relative,
+                    job.kind,
+                    f"unexpected error (please report it): {type(exc).__name__}: {exc}",
+                )
+            done += 1
+            request.report_progress(f"{done}/{total} files")
+
+        async with (
+            trio_parallel.open_worker_context(grace_period=WORKER_GRACE_PERIOD) as workers,
+            trio.open_nursery() as nursery,
+        ):
+            for index, job in enumerate(jobs):
+                nursery.start_soon(one, workers, index, job)
+        return results
+
+    async def aclose(self) -> None:
+        """Nothing to release: worker processes end with each step."""

@@ -1,0 +1,14 @@
+"""Fixtures: a plugin manager holding only the kernel and this plugin."""
+
+from __future__ import annotations
+
+import pytest
+
+import cadenza
+import cadenza_assets
+
+
+@pytest.fixture
+def plugins() -> cadenza.Plugins:
+    """Built-ins plus cadenza_assets, without scanning entry points (tests see only these)."""
+    return cadenza.load_plugins(entry_points=False, extra=[cadenza_assets])

@@ -1,0 +1,147 @@
+"""Presets, overrides, and how bad options and inputs are reported."""
+
+from __future__ import annotations
+
+import pytest
+
+import cadenza
+from cadenza_assets._inputs import InputError, parse_inputs
+from cadenza_assets._options import AssetsOptions, Overrides, resolve
+from cadenza_assets._presets import PRESETS
+
+
+def _load(options: str, plugins: cadenza.Plugins) -> cadenza.LoadResult:
+    text = (
+        "agents:\n"
+        f"  optimizer: {{kind: assets, options: {options}}}\n"
+        "steps:\n"
+        "  textures: {uses: optimizer, with: {files: [Assets]}}\n"
+    )
+    return cadenza.load_workflow_text(text, plugins=plugins, filename="workflow.yaml")
+
+
+def test_presets_differ_where_platforms_differ() -> None:
+    """Mobile is smallest and power-of-two; only web allows WebP by default."""
+    mobile, desktop, web = PRESETS["mobile"], PRESETS["desktop"], PRESETS["web"]
+    assert mobile.max_dimension < web.max_dimension < desktop.max_dimension
+    assert mobile.power_of_two
+    assert not desktop.power_of_two
+    assert "webp" in web.formats
+    assert "webp" not in mobile.formats
+    assert mobile.audio_mono
+    assert mobile.audio_sample_rate == 22050
+
+
+def test_agent_options_load_into_the_options_class(plugins: cadenza.Plugins) -> None:
+    """``options: {preset: mobile, overrides: {max_dimension: 512}}`` is structured and typed."""
+    loaded = _load("{preset: mobile, overrides: {max_dimension: 512}, workers: 2}", plugins)
+    options = loaded.workflow.agents["optimizer"].options
+    assert options == AssetsOptions(
+        preset="mobile", overrides=Overrides(max_dimension=512), workers=2
+    )
+    assert resolve(options.preset, options.overrides).max_dimension == 512
+    assert resolve(options.preset, options.overrides).power_of_two is True
+
+
+def test_overrides_layer_agent_then_step() -> None:
+    """Step overrides win over agent overrides, which win over the preset."""
+    settings = resolve(
+        "web", Overrides(max_dimension=512, jpeg_quality=70), Overrides(max_dimension=256)
+    )
+    assert settings.max_dimension == 256
+    assert settings.jpeg_quality == 70
+    assert settings.webp_quality == PRESETS["web"].webp_quality
+
+
+@pytest.mark.parametrize(
+    ("options", "token", "expected"),
+    [
+        (
+            "{preset: tablet}",
+            "tablet",
+            "options.preset: expected one of 'mobile', 'desktop', 'web'",
+        ),
+        (
+            "{overrides: {max_dimension: 0}}",
+            "0",
+            "options.overrides.max_dimension: expected a size in pixels from 1 to 65536, got 0",
+        ),
+        (
+            "{overrides: {formats: [gif]}}",
+            "gif",
+            "options.overrides.formats[0]: expected one of 'png', 'jpeg', 'webp'",
+        ),
+        (
+            "{overrides: {jpeg_quality: 100}}",
+            "100",
+            "options.overrides.jpeg_quality: expected a quality from 1 to 95, got 100",
+        ),
+        (
+            "{overrides: {max_dimenson: 512}}",
+            "max_dimenson",
+            "options.overrides.max_dimenson: unknown field 'max_dimenson'",
+        ),
+        ("{workers: 0}", "0", "options.workers: expected a number of processes from 1 to 64"),
+        (
+            "{overrides: {formats: []}}",
+            "[]",
+            "options.overrides.formats: expected at least one format",
+        ),
+    ],
+)
+def test_bad_options_are_load_errors_with_file_and_line(
+    options: str, token: str, expected: str, plugins: cadenza.Plugins
+) -> None:
+    """Wrong option values fail loading, located at the value's file:line:col."""
+    with pytest.raises(cadenza.WorkflowError) as info:
+        _load(options, plugins)
+    line = f"  optimizer: {{kind: assets, options: {options}}}"
+    column = line.index(token, line.index("options:")) + 1
+    assert f"workflow.yaml:2:{column}: agents.optimizer.{expected}" in str(info.value)
+
+
+def test_misspelt_override_gets_a_suggestion(plugins: cadenza.Plugins) -> None:
+    """An unknown key names the close match and every allowed key."""
+    with pytest.raises(cadenza.WorkflowError) as info:
+        _load("{overrides: {max_dimenson: 512}}", plugins)
+    assert "Did you mean 'max_dimension'?" in str(info.value)
+
+
+def test_step_inputs_parse() -> None:
+    """files and paths combine; preset and overrides are optional."""
+    step = parse_inputs(
+        {
+            "files": "a.png",
+            "paths": ["b", "c/*.png"],
+            "preset": "web",
+            "overrides": {"max_dimension": 128, "formats": ["png"]},
+        }
+    )
+    assert step.paths == ("a.png", "b", "c/*.png")
+    assert step.preset == "web"
+    assert step.overrides == Overrides(max_dimension=128, formats=("png",))
+
+
+def test_bad_step_inputs_list_every_problem() -> None:
+    """Unknown inputs, unknown presets and bad override values are all reported at once."""
+    with pytest.raises(InputError) as info:
+        parse_inputs(
+            {
+                "file": "x",
+                "preset": "mobil",
+                "overrides": {"max_dimension": "big", "jpeg_quality": 0, "colour": 1},
+            }
+        )
+    text = str(info.value)
+    assert "with.file: unknown input. Did you mean 'files'?" in text
+    assert "with.files: missing" in text
+    assert "with.preset: unknown preset 'mobil'. Did you mean 'mobile'?" in text
+    assert "with.overrides.max_dimension: expected an integer, got str 'big'" in text
+    assert "with.overrides.jpeg_quality: expected a quality from 1 to 95, got 0" in text
+    assert "with.overrides.colour: unknown override." in text
+
+
+def test_empty_file_list_is_an_input_error() -> None:
+    """``files: []`` names nothing to optimize."""
+    with pytest.raises(InputError, match=r"with.files: empty"):
+        parse_inputs({"files": []})
