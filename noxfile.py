@@ -1,8 +1,10 @@
-"""Development sessions: ``nox`` runs tests, lint and types; ``nox -s bench`` is opt-in.
+"""Development sessions: ``nox`` runs tests, lint, types, plugins and the example.
 
 Each distribution is tested in its own virtualenv holding only what it
 declares: the kernel alone (``tests``), and each plugin beside the kernel and
-nothing else (``plugin``). Extra arguments reach pytest: ``nox -s tests -- -k retry``.
+nothing else (``plugin``); ``example`` runs the Unity example with all three.
+``nox -s bench`` (the performance suite) is opt-in. Extra arguments reach
+pytest: ``nox -s tests -- -k retry``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
-nox.options.sessions = ["tests", "lint", "types", "plugin"]
+nox.options.sessions = ["tests", "lint", "types", "plugin", "example"]
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
@@ -57,6 +59,14 @@ def plugin(session: nox.Session, plugin: str | None) -> None:
     session.run("pytest", str(path / "tests"), "-q", "-p", "no:cacheprovider", *session.posargs)
     with session.chdir(path):
         session.run("mypy")
+
+
+@nox.session
+def example(session: nox.Session) -> None:
+    """The Unity example end to end, offline: the kernel with the three first-party plugins."""
+    plugins = [arg for name in PLUGINS for arg in ("-e", str(ROOT / "plugins" / name))]
+    session.install("-e", ".", *plugins, *_group("test"))
+    session.run("pytest", "examples/unity-feature", "-q", "-p", "no:cacheprovider")
 
 
 @nox.session

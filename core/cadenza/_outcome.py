@@ -16,6 +16,9 @@ StepStatus = Literal["succeeded", "failed", "skipped", "cancelled"]
 class StepOutcome:
     """How one step ended: ``output`` when it succeeded, else ``error`` or ``reason``.
 
+    A degraded success has ``reason`` too: the failure that sent it to its
+    fallback.
+
     ``source`` says where a degraded or combined output came from; ``cost_usd``
     and ``tokens`` are the settled totals of every call the step made;
     ``provenance`` (multi-agent steps) records each agent's answer, weight,

@@ -65,6 +65,8 @@ class _FallbackMixin:
             return False
         entry = step.fallback[state.fallbacks_tried]
         state.fallbacks_tried += 1
+        if not state.fallback_error:  # why the step's own agents were not enough
+            state.fallback_error = error
         state.fallback_source = entry.label
         self.bus.emit(ev.FallbackStarted, step_id=step.id, source=entry.label, error=error)
         if entry.agent is not None:

@@ -50,4 +50,5 @@ class _StepState:
     probe: bool = False  # the running attempt is its agent's half-open probe
     error_note: str = ""  # the last attempt's error, for messages
     fallback_source: str | None = None  # set while a fallback serves the step
+    fallback_error: str = ""  # the failure that sent the step to its fallbacks
     deadline: float = math.inf  # total_timeout, from the first attempt

@@ -88,7 +88,11 @@ class _SummaryMixin:
                 attempts=s.attempts,
                 agent=s.agent,
                 error=redact(s.error, hidden),
-                reason=s.reason,
+                reason=redact(
+                    s.reason
+                    or (s.fallback_error if s.result is not None and s.result.degraded else None),
+                    hidden,
+                ),
                 degraded=bool(s.result and s.result.degraded),
                 source=s.result.source if s.result is not None else "",
                 duration=duration,

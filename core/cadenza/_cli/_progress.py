@@ -233,8 +233,10 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
     for outcome in result.steps.values():
         if outcome.status == "skipped":
             lines.append(f"  ⤳ {outcome.step_id} skipped: {outcome.reason}")
-    if result.degraded:
-        lines.append(f"  degraded (fallback output): {', '.join(result.degraded)}")
+    for outcome in result.steps.values():
+        if outcome.degraded:
+            why = f", because {outcome.reason}" if outcome.reason else ""
+            lines.append(f"  ⚠ {outcome.step_id} degraded: {outcome.source or 'fallback'}{why}")
     lines.extend(_cost_lines(result))
     # The run's results: outputs that no succeeded step went on to consume.
     consumed = {

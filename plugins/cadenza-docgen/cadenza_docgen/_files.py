@@ -40,6 +40,8 @@ class SourceFile:
     language: str
     name: str
     """Relative to the workflow folder when inside it, else absolute (posix separators)."""
+    root: Path | None = None
+    """The folder its ``files`` entry named (None for a file or glob entry)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +71,9 @@ def find_sources(
             )
         if not matched:
             warnings.append(f"{entry!r} matched no files")
+        target = Path(os.path.expanduser(entry))
+        target = target if target.is_absolute() else base_dir / target
+        root = target.resolve() if not glob.has_magic(entry) and target.is_dir() else None
         for path, explicit in matched:
             language = EXTENSIONS.get(path.suffix.lower())
             name = _display_name(path, base_dir)
@@ -78,7 +83,7 @@ def find_sources(
                 continue
             if _excluded(name, excluded):
                 continue
-            seen.setdefault(path, SourceFile(path=path, language=language, name=name))
+            seen.setdefault(path, SourceFile(path=path, language=language, name=name, root=root))
     return Found(files=tuple(seen.values()), warnings=tuple(warnings))
 
 
@@ -131,13 +136,23 @@ def page_paths(files: Iterable[SourceFile]) -> dict[Path, str]:
 
     Paths are relative to the folder all sources share; ``Player.cs`` becomes
     ``Player.md`` unless another source would take that name (``Player.py``
-    beside it), then ``Player.cs.md``.
+    beside it), then ``Player.cs.md``. When the sources come from folders
+    with little but ``/`` in common (the project's scripts and a generated
+    folder in ``/tmp``), each folder's pages go under that folder's name
+    instead of under its whole absolute path.
     """
     files = list(files)
     if not files:
         return {}
     root = Path(os.path.commonpath([f.path.parent for f in files]))
-    relative = {f.path: f.path.relative_to(root) for f in files}
+    roots = {f.root for f in files}
+    if None not in roots and len(roots) > 1 and len(root.parts) <= 2:
+        relative = {}
+        for f in files:
+            assert f.root is not None
+            relative[f.path] = Path(f.root.name) / f.path.relative_to(f.root)
+    else:
+        relative = {f.path: f.path.relative_to(root) for f in files}
     stems: dict[Path, int] = {}
     for rel in relative.values():
         stems[rel.with_suffix("")] = stems.get(rel.with_suffix(""), 0) + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,22 @@ def test_a_source_named_index_does_not_replace_the_index(tmp_path: Path) -> None
     (tmp_path / "index.py").write_text("")
     found = find_sources(["index.py"], base_dir=tmp_path, languages=BOTH)
     assert list(page_paths(found.files).values()) == ["index.py.md"]
+
+
+def test_folders_far_apart_get_a_page_folder_each(tmp_path: Path) -> None:
+    """Project scripts plus a generated folder elsewhere: pages by folder name, not /tmp/..."""
+    project = tmp_path / "game" / "Assets" / "Scripts"
+    generated = Path("/tmp") / f"{tmp_path.name}-run" / "generate_code"
+    try:
+        for folder, name in ((project, "Player.cs"), (generated, "Enemy.cs")):
+            folder.mkdir(parents=True)
+            (folder / name).write_text("public class X {}\n")
+        found = find_sources(
+            [str(project), str(generated)],
+            base_dir=tmp_path / "game",
+            languages=frozenset({"csharp"}),
+        )
+        pages = page_paths(found.files)
+    finally:
+        shutil.rmtree(generated.parent, ignore_errors=True)
+    assert sorted(pages.values()) == ["Scripts/Player.md", "generate_code/Enemy.md"]
