@@ -63,10 +63,10 @@ def plugin(session: nox.Session, plugin: str | None) -> None:
 
 @nox.session
 def example(session: nox.Session) -> None:
-    """The Unity example end to end, offline: the kernel with the three first-party plugins."""
+    """The examples end to end, offline: the kernel with the three first-party plugins."""
     plugins = [arg for name in PLUGINS for arg in ("-e", str(ROOT / "plugins" / name))]
     session.install("-e", ".", *plugins, *_group("test"))
-    session.run("pytest", "examples/unity-feature", "-q", "-p", "no:cacheprovider")
+    session.run("pytest", "examples/unity-feature", "examples/seed", "-q", "-p", "no:cacheprovider")
 
 
 @nox.session

@@ -12,7 +12,9 @@ deadline, Ctrl-C, ``cadenza cancel``) kills the busy workers at once
 Errors: a step with bad inputs, no output folder, or outputs that would
 land on its inputs fails with :class:`cadenza.PermanentError` before any
 work; a bad file is one failed entry in the report; a step where every
-file failed is a ``PermanentError`` listing the first errors.
+file failed (or that was left nothing to do) is a ``PermanentError``
+listing the first errors. What a step asked for but is skipped (an asset
+type this plugin does not handle) is a warning in the report.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import trio_parallel
 
 import cadenza
 
-from ._discover import discover, output_inside_inputs
+from ._discover import ASSET_SUFFIXES, discover, output_inside_inputs
 from ._inputs import InputError, parse_inputs
 from ._jobs import Job, UnsafeOutputError, error_entry, plan, run_job
 from ._options import AssetsOptions, resolve
@@ -50,15 +52,21 @@ def default_workers() -> int:
 
 @attrs.frozen(kw_only=True)
 class Prepared:
-    """A step's work, planned: the jobs, and entries for what cannot be done."""
+    """A step's work, planned: the jobs, entries for what cannot be done, named files skipped."""
 
     output_dir: Path
     jobs: list[Job]
     problems: list[dict[str, Any]]
+    skipped: list[str] = attrs.field(factory=list)
 
 
 def prepare(
-    paths: Sequence[str], *, base_dir: Path, output_dir: Path, settings: Settings
+    paths: Sequence[str],
+    *,
+    base_dir: Path,
+    output_dir: Path,
+    settings: Settings,
+    suffixes: frozenset[str] = ASSET_SUFFIXES,
 ) -> Prepared:
     """Find the files and plan their outputs (file-system work: runs in a thread).
 
@@ -66,7 +74,7 @@ def prepare(
     the inputs.
     """
     output_dir = Path(os.path.abspath(output_dir))
-    found = discover(paths, base_dir=base_dir, skip=output_dir)
+    found = discover(paths, base_dir=base_dir, skip=output_dir, suffixes=suffixes)
     inside = output_inside_inputs(output_dir, found.roots)
     if inside is not None:
         raise UnsafeOutputError(
@@ -76,7 +84,9 @@ def prepare(
         )
     jobs, clashes = plan(found.found, output_dir=output_dir, settings=settings)
     missing = [error_entry(m.entry, m.entry, "input", m.message) for m in found.missing]
-    return Prepared(output_dir=output_dir, jobs=jobs, problems=clashes + missing)
+    return Prepared(
+        output_dir=output_dir, jobs=jobs, problems=clashes + missing, skipped=found.skipped
+    )
 
 
 @attrs.define(eq=False)
@@ -123,7 +133,7 @@ class AssetsAgent:
                 request,
             )
         try:
-            step = parse_inputs(request.inputs)
+            step = parse_inputs(request.inputs, default_paths=self.options.paths)
         except InputError as exc:
             raise self._error(f"bad inputs:\n{exc}", request) from None
         settings = resolve(
@@ -137,10 +147,21 @@ class AssetsAgent:
                     base_dir=self.base_dir,
                     output_dir=request.output_dir,
                     settings=settings,
+                    suffixes=step.suffixes,
                 )
             )
         except UnsafeOutputError as exc:
             raise self._error(str(exc), request) from None
+        warnings = list(step.warnings)
+        if prepared.skipped:
+            wanted = ", ".join(step.asset_types or ())
+            warnings += [
+                f"{p}: not among asset_types ({wanted}), skipped" for p in prepared.skipped
+            ]
+        if not prepared.jobs and not prepared.problems:
+            raise self._error(
+                "nothing to optimize:\n" + "\n".join(f"  {w}" for w in warnings), request
+            )
         entries = await self._optimize(prepared.jobs, request) if prepared.jobs else []
         entries += prepared.problems
         if all(e["status"] == "failed" for e in entries):
@@ -149,7 +170,9 @@ class AssetsAgent:
                 request,
             )
         return cadenza.AgentResult(
-            output=report(entries, settings=settings, output_dir=prepared.output_dir)
+            output=report(
+                entries, settings=settings, output_dir=prepared.output_dir, warnings=warnings
+            )
         )
 
     async def _optimize(

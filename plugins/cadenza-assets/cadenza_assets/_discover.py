@@ -11,9 +11,10 @@ Walking a folder skips hidden folders (``.git``, ``.cadenza``: the default
 run output lives there) and the step's own output folder, so optimized
 files are never fed back in. Named files are taken whatever their type and
 fail later with a clear message when unsupported; folders and globs only
-yield known asset types. A path that matches nothing is a per-entry
-problem, not an exception: the report lists it next to the files that
-worked.
+yield known asset types — the ones a step's ``asset_types`` asks for, which
+also skip named files of the other known types. A path that matches nothing
+is a per-entry problem, not an exception: the report lists it next to the
+files that worked.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class Discovery:
     found: list[Found]
     missing: list[NotFound]
     roots: list[Path]
+    skipped: list[str] = attrs.field(factory=list)
+    """Named files of a known asset type that the step's asset types leave out."""
 
 
 @attrs.frozen(kw_only=True)
@@ -66,8 +69,8 @@ def _has_glob(part: str) -> bool:
     return any(c in _GLOB_CHARS for c in part)
 
 
-def _walk(folder: Path, skip: Path | None) -> Iterator[Path]:
-    """Asset files under ``folder``, skipping hidden folders and ``skip``."""
+def _walk(folder: Path, skip: Path | None, suffixes: frozenset[str]) -> Iterator[Path]:
+    """Files with ``suffixes`` under ``folder``, skipping hidden folders and ``skip``."""
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         dirs[:] = sorted(
@@ -76,7 +79,7 @@ def _walk(folder: Path, skip: Path | None) -> Iterator[Path]:
             if not d.startswith(".") and (skip is None or (here / d).resolve() != skip)
         )
         for name in sorted(files):
-            if not name.startswith(".") and Path(name).suffix.lower() in ASSET_SUFFIXES:
+            if not name.startswith(".") and Path(name).suffix.lower() in suffixes:
                 yield here / name
 
 
@@ -91,9 +94,13 @@ def _relative(path: Path, base_dir: Path, anchor: Path) -> str:
 
 
 def _expand(
-    entry: str, base_dir: Path, skip: Path | None, roots: list[Path]
+    entry: str, base_dir: Path, skip: Path | None, roots: list[Path], suffixes: frozenset[str]
 ) -> tuple[list[Found], str | None]:
-    """The files one entry names, or the reason it names none; adds walked folders to roots."""
+    """The files one entry names, or the reason it names none; adds walked folders to roots.
+
+    A named file of a known asset type outside ``suffixes`` yields no file
+    and no reason: the caller notes it as skipped.
+    """
     path = Path(os.path.expanduser(entry))
     if not path.is_absolute():
         path = base_dir / path
@@ -107,19 +114,22 @@ def _expand(
         for match in sorted(glob.glob(str(path), recursive=True)):
             hit = Path(match)
             if hit.is_dir():
-                files += _walk(hit, skip)
-            elif hit.is_file() and hit.suffix.lower() in ASSET_SUFFIXES:
+                files += _walk(hit, skip, suffixes)
+            elif hit.is_file() and hit.suffix.lower() in suffixes:
                 files.append(hit)
         if not files:
             return [], f"the pattern {entry!r} matched no asset files (looked in {fixed})"
     elif path.is_dir():
         anchor = path.parent
         roots.append(path)
-        files = list(_walk(path, skip))
+        files = list(_walk(path, skip, suffixes))
         if not files:
-            kinds = ", ".join(sorted(ASSET_SUFFIXES))
+            kinds = ", ".join(sorted(suffixes))
             return [], f"the folder {path} holds no asset files ({kinds})"
     elif path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in ASSET_SUFFIXES and suffix not in suffixes:
+            return [], None
         anchor = path.parent
         files = [path]
     elif path.exists():
@@ -129,21 +139,33 @@ def _expand(
     return [Found(source=f, relative=_relative(f, base_dir, anchor)) for f in files], None
 
 
-def discover(entries: Iterable[str], *, base_dir: Path, skip: Path | None = None) -> Discovery:
-    """Every file the entries name, each once (by real path), sorted by mirrored path."""
+def discover(
+    entries: Iterable[str],
+    *,
+    base_dir: Path,
+    skip: Path | None = None,
+    suffixes: frozenset[str] = ASSET_SUFFIXES,
+) -> Discovery:
+    """Every file with ``suffixes`` the entries name, each once (by real path), sorted."""
     base_dir = Path(os.path.abspath(base_dir))
     skip = skip.resolve() if skip is not None else None
     found: dict[Path, Found] = {}
     missing: list[NotFound] = []
+    skipped: list[str] = []
     roots: list[Path] = []
     for entry in entries:
-        files, problem = _expand(entry, base_dir, skip, roots)
+        files, problem = _expand(entry, base_dir, skip, roots, suffixes)
         if problem is not None:
             missing.append(NotFound(entry=entry, message=problem))
+        elif not files:
+            skipped.append(entry)
         for item in files:
             found.setdefault(item.source.resolve(), item)
     return Discovery(
-        found=sorted(found.values(), key=lambda f: f.relative), missing=missing, roots=roots
+        found=sorted(found.values(), key=lambda f: f.relative),
+        missing=missing,
+        roots=roots,
+        skipped=skipped,
     )
 
 

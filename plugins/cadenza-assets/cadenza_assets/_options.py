@@ -74,18 +74,30 @@ class Overrides:
         return attrs.evolve(settings, **changes)
 
 
+def _check_paths(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    for i, path in enumerate(value):
+        if not path.strip():
+            raise ValueError(
+                f"{attribute.name}: expected files, folders or globs, got an empty string at [{i}]"
+            )
+
+
 @attrs.frozen(kw_only=True)
 class AssetsOptions:
     """``options:`` of an ``assets`` agent.
 
     ``preset`` is the starting point, ``overrides`` change it for every step
     this agent serves (a step may pick another preset and override more).
-    ``workers`` is how many files are optimized at once, each in its own
-    worker process; by default one per CPU, at most 8.
+    ``paths`` (files, folders, globs, relative to the workflow folder) are
+    optimized by a step that names none itself, such as a seed-format step
+    whose ``data:`` says only what and for which platform. ``workers`` is how
+    many files are optimized at once, each in its own worker process; by
+    default one per CPU, at most 8.
     """
 
     preset: PresetName = "desktop"
     overrides: Overrides = Overrides()
+    paths: tuple[str, ...] = attrs.field(default=(), validator=_check_paths)
     workers: int | None = attrs.field(
         default=None, validator=_in_range(1, MAX_WORKERS, "a number of processes")
     )

@@ -1,7 +1,8 @@
 """The step's output: one entry per file plus totals, all measured on disk.
 
 Entries come from the workers (see ``_textures``, ``_audio``) and from the
-planning stage (paths that matched nothing, output clashes). Totals count
+planning stage (paths that matched nothing, output clashes); the step's
+warnings (asset types skipped) sit beside them. Totals count
 only files that were written, so ``bytes_before - bytes_after`` is exactly
 what the build saves.
 """
@@ -38,15 +39,20 @@ def totals(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def report(
-    entries: Sequence[dict[str, Any]], *, settings: Settings, output_dir: Path
+    entries: Sequence[dict[str, Any]],
+    *,
+    settings: Settings,
+    output_dir: Path,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The JSON-ready output of an assets step."""
+    """The JSON-ready output of an assets step; ``warnings``: what it asked for but skipped."""
     return {
         "preset": settings.preset,
         "settings": settings.to_json(),
         "output_dir": str(output_dir),
         "files": list(entries),
         "totals": totals(entries),
+        "warnings": list(warnings),
     }
 
 

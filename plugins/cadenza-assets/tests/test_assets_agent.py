@@ -248,3 +248,76 @@ steps:
     result = await run(text, base_dir=tmp_path, out=tmp_path / "Assets" / "out", plugins=plugins)
     assert "is inside the input folder" in (result.steps["optimize"].error or "")
     assert not (tmp_path / "Assets" / "out").exists()
+
+
+SEED_WORKFLOW = """\
+agents:
+  - id: unity_asset_optimizer
+    type: asset_optimizer
+    kind: assets
+    options: {preset: desktop, paths: [Assets], workers: 2}
+workflows:
+  unity_feature_development:
+    steps:
+      - name: optimize_assets
+        agent_type: asset_optimizer
+        data:
+          asset_types: [textures, models]
+          target_platform: mobile
+"""
+
+
+async def test_seed_step_with_only_asset_types_and_platform(
+    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+) -> None:
+    """A seed step giving only asset_types and target_platform optimizes the agent's paths."""
+    out = tmp_path / "out"
+    captured = await cadenza.testing.run_captured(
+        SEED_WORKFLOW, plugins=plugins, base_dir=project, output_dir=out
+    )
+    step = captured.result.steps["optimize_assets"]
+    assert step.status == "succeeded", step.error
+    report: dict[str, Any] = step.output
+    assert report["preset"] == "mobile"  # target_platform wins over the agent's desktop
+    assert report["warnings"] == ["models: not supported by cadenza-assets, skipped"]
+    entries = {e["path"]: e for e in report["files"]}
+    assert set(entries) == {  # no audio: asset_types asked for textures only
+        "Assets/Sprites/hero.png",
+        "Assets/Textures/ground.png",
+        "Assets/UI/broken.png",
+        "Assets/UI/tiles.png",
+    }
+    ground = entries["Assets/Textures/ground.png"]
+    assert ground["status"] == "optimized"
+    assert ground["bytes_after"] < ground["bytes_before"]
+    assert Path(ground["output"]).is_relative_to(out / "optimize_assets")
+    assert report["totals"]["failed"] == 1  # broken.png, as before
+
+
+async def test_named_files_of_other_types_are_skipped_with_a_warning(
+    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+) -> None:
+    """A named WAV when only textures are asked for is skipped, and the report says so."""
+    text = """\
+agents:
+  optimizer: {kind: assets, options: {preset: mobile, workers: 1}}
+steps:
+  some:
+    uses: optimizer
+    with: {files: [Assets/Audio/jump.wav, Assets/UI/tiles.png], asset_types: [textures]}
+  none:
+    uses: optimizer
+    with: {files: [Assets/Audio/jump.wav], asset_types: [textures]}
+"""
+    result = await run(text, base_dir=project, out=tmp_path / "out", plugins=plugins)
+    some = result.steps["some"]
+    assert [e["path"] for e in some.output["files"]] == ["Assets/UI/tiles.png"]
+    assert some.output["warnings"] == [
+        "Assets/Audio/jump.wav: not among asset_types (textures), skipped"
+    ]
+    none = result.steps["none"]
+    assert none.status == "failed"
+    assert none.attempts == 1
+    assert "nothing to optimize:\n  Assets/Audio/jump.wav: not among asset_types" in (
+        none.error or ""
+    )

@@ -133,3 +133,13 @@ def test_output_inside_an_input_folder_is_detected_unless_hidden(project: Path) 
     assert output_inside_inputs(project / "Assets", d.roots) == project / "Assets"
     assert output_inside_inputs(project / "Assets" / ".cadenza" / "out", d.roots) is None
     assert output_inside_inputs(project / "build", d.roots) is None
+
+
+def test_suffixes_limit_what_is_found(project: Path) -> None:
+    """Only the suffixes asked for are walked; a named file of another asset type is skipped."""
+    d = discover(
+        ["Assets", "Assets/Audio/jump.wav"], base_dir=project, suffixes=frozenset({".png"})
+    )
+    assert _relatives(d.found) == ["Assets/Textures/a.png"]
+    assert d.skipped == ["Assets/Audio/jump.wav"]
+    assert d.missing == []

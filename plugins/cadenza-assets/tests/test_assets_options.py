@@ -145,3 +145,87 @@ def test_empty_file_list_is_an_input_error() -> None:
     """``files: []`` names nothing to optimize."""
     with pytest.raises(InputError, match=r"with.files: empty"):
         parse_inputs({"files": []})
+
+
+def test_agent_paths_option_loads(plugins: cadenza.Plugins) -> None:
+    """``options: {paths: [...]}`` loads as a tuple of paths; default none."""
+    loaded = _load("{paths: [Assets/Textures, 'Art/*.png']}", plugins)
+    assert loaded.workflow.agents["optimizer"].options.paths == ("Assets/Textures", "Art/*.png")
+    assert _load("{preset: web}", plugins).workflow.agents["optimizer"].options.paths == ()
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ("{paths: Assets}", "options.paths: expected a list, got a string"),
+        (
+            "{paths: [Assets, '']}",
+            "options.paths: expected files, folders or globs, got an empty string at [1]",
+        ),
+    ],
+)
+def test_bad_agent_paths_are_load_errors(
+    options: str, expected: str, plugins: cadenza.Plugins
+) -> None:
+    """A single string or an empty path in options.paths fails loading, at the option."""
+    with pytest.raises(cadenza.WorkflowError) as info:
+        _load(options, plugins)
+    assert f"agents.optimizer.{expected}" in str(info.value)
+
+
+def test_agent_paths_serve_a_step_without_files() -> None:
+    """The agent's paths are used when the step names no files; a step's own files win."""
+    assert parse_inputs({}, default_paths=("Assets",)).paths == ("Assets",)
+    assert parse_inputs({"files": "a.png"}, default_paths=("Assets",)).paths == ("a.png",)
+    with pytest.raises(InputError, match=r"or give the agent options: \{paths: \[\.\.\.\]\}"):
+        parse_inputs({"target_platform": "mobile"})
+
+
+def test_target_platform_is_another_name_for_preset() -> None:
+    """target_platform sets the preset; giving both is fine only when they agree."""
+    assert parse_inputs({"files": "a", "target_platform": "mobile"}).preset == "mobile"
+    both = {"files": "a", "target_platform": "web", "preset": "web"}
+    assert parse_inputs(both).preset == "web"
+    with pytest.raises(InputError) as info:
+        parse_inputs({"files": "a", "target_platform": "mobile", "preset": "web"})
+    assert str(info.value) == (
+        "with.target_platform: 'mobile' differs from with.preset 'web'; "
+        "target_platform is another name for preset: give one of them"
+    )
+    with pytest.raises(InputError, match=r"with.target_platform: unknown preset 'ios'"):
+        parse_inputs({"files": "a", "target_platform": "ios"})
+    with pytest.raises(InputError, match=r"with.preset: unknown preset \['web'\]"):
+        parse_inputs({"files": "a", "preset": ["web"]})
+
+
+def test_asset_types_pick_kinds_and_warn_about_unsupported_ones() -> None:
+    """textures and audio are kept; models (and any other type) is a warning, not an error."""
+    step = parse_inputs({"files": "a", "asset_types": ["textures", "models", "audio", "models"]})
+    assert step.asset_types == ("textures", "audio")
+    assert step.warnings == ("models: not supported by cadenza-assets, skipped",)
+    assert ".wav" in step.suffixes
+    assert ".png" in step.suffixes
+
+    textures = parse_inputs({"files": "a", "asset_types": "textures"})
+    assert ".wav" not in textures.suffixes
+    assert ".png" in textures.suffixes
+    typo = parse_inputs({"files": "a", "asset_types": ["audio", "texture"]})
+    assert typo.warnings == (
+        "texture: not supported by cadenza-assets, skipped (did you mean 'textures'?)",
+    )
+    assert parse_inputs({"files": "a"}).asset_types is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["models"], "with.asset_types: none of models is supported; cadenza-assets optimizes"),
+        ([], "with.asset_types: empty"),
+        ({"textures": True}, "with.asset_types: expected a list of asset types (textures, audio)"),
+    ],
+)
+def test_asset_types_that_leave_nothing_are_input_errors(value: object, expected: str) -> None:
+    """Only unsupported types, an empty list or a mapping leave nothing to do: an input error."""
+    with pytest.raises(InputError) as info:
+        parse_inputs({"files": "a", "asset_types": value})
+    assert expected in str(info.value)

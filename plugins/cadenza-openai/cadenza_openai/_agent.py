@@ -45,10 +45,10 @@ from ._output import FileMode, reply_output
 
 log = structlog.get_logger()
 
-CODE_TASKS = frozenset({"code", "tests", "code_generator"})
+CODE_TASKS = frozenset({"code", "tests", "testing", "code_generator"})
 """Task types (a step's ``uses:``) whose replies are written to files by default."""
 
-CAPABILITIES = ("code", "documentation", "tests")
+CAPABILITIES = ("code", "documentation", "tests", "testing")
 """What every ``openai`` agent can do (it also serves steps that name it directly)."""
 
 _DRAIN_SECONDS = 1.0

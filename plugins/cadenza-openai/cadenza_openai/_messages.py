@@ -3,7 +3,10 @@
 The ``system:`` template (plus, for file-writing calls, how to name files)
 becomes one system message — one, because some local chat templates refuse
 two in a row — and the ``prompt:`` template, or the step's ``prompt`` input,
-the user message. A template whose placeholder has no input fails the call
+the user message. With neither, the user message is the task itself
+(:func:`task_prompt`): the step's task type and its inputs, one per line, so
+a seed-format step (``data: {feature_description: ..., language: csharp}``)
+needs no prompt. A template whose placeholder has no input fails the call
 without retry, naming the placeholder and the inputs there are: retrying
 would ask the same question again.
 """
@@ -62,17 +65,7 @@ class Prompts:
             user = self._render(self.prompt, "prompt", request)
         else:
             given = _as_text(request.inputs.get("prompt"))
-            if given is None:
-                available = ", ".join(sorted(request.inputs)) or "none"
-                raise cadenza.PermanentError(
-                    f"openai agent {self.agent!r}: step {request.step_id!r} has no prompt "
-                    f"input (inputs available: {available}), and the agent has no prompt: "
-                    "option. Add `prompt:` to the step's `with:`, or a prompt template "
-                    "such as `prompt: 'Write {feature}'` to the agent's options.",
-                    agent=self.agent,
-                    step_id=request.step_id,
-                )
-            user = given
+            user = task_prompt(request.task_type, request.inputs) if given is None else given
         messages = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": user})
         return messages
@@ -98,6 +91,42 @@ class Prompts:
                 step_id=request.step_id,
             )
         return text
+
+
+def task_prompt(task_type: str, inputs: Mapping[str, Any]) -> str:
+    """The user message for a step with no prompt: its task type, then its inputs.
+
+    One ``name: value`` line per input, in the step's order, like YAML:
+    strings as they are (a multi-line string indented below its name),
+    mappings and lists as JSON, ``true``/``false``/``null`` as in YAML::
+
+        Task: code_generator
+
+        feature_description: Player movement system with physics
+        language: csharp
+    """
+    lines = [f"Task: {task_type}"]
+    if inputs:
+        lines.append("")
+    for name, value in inputs.items():
+        text = _input_text(value)
+        if "\n" in text:
+            indented = "\n".join(f"  {line}" if line else "" for line in text.splitlines())
+            lines.append(f"{name}:\n{indented}")
+        else:
+            lines.append(f"{name}: {text}")
+    return "\n".join(lines)
+
+
+def _input_text(value: Any) -> str:
+    """One input's value as the task prompt shows it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def _as_text(value: Any) -> str | None:

@@ -8,6 +8,7 @@ from openai_workflows import API_KEY, ENV, workflow
 
 import cadenza
 from cadenza.testing import run_captured
+from cadenza_openai._messages import task_prompt
 
 
 async def test_streamed_reply_is_the_output(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
@@ -121,17 +122,49 @@ async def test_templates_render_system_and_prompt(
     ]
 
 
-async def test_missing_prompt_fails_permanently(
+async def test_without_a_prompt_the_task_is_the_prompt(
     server: FakeOpenAI, plugins: cadenza.Plugins
 ) -> None:
-    """Without a prompt input or template the step fails at once, saying how to fix it."""
-    text = workflow(server.url, with_="{topic: x}")
+    """Without a prompt input or template the user message is the task type and its inputs."""
+    with_ = "{feature_description: Player movement, language: csharp, coverage_target: 80}"
+    text = workflow(server.url, uses="documentation", options=', system: "Be brief."', with_=with_)
     captured = await run_captured(text, plugins=plugins, environ=ENV)
-    outcome = captured.result.steps["write"]
-    assert outcome.status == "failed"
-    assert outcome.attempts == 1
-    assert "no prompt input (inputs available: topic)" in (outcome.error or "")
-    assert server.chat_calls == []
+    assert captured.result.steps["write"].status == "succeeded"
+    (call,) = server.chat_calls
+    assert call.json["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {
+            "role": "user",
+            "content": "Task: documentation\n\n"
+            "feature_description: Player movement\nlanguage: csharp\ncoverage_target: 80",
+        },
+    ]
+
+
+def test_task_prompt_renders_inputs_like_yaml() -> None:
+    """Strings as they are, nested values as JSON, multi-line strings indented, YAML literals."""
+    inputs = {
+        "code_files": ["PlayerMovement.cs", "PhysicsController.cs"],
+        "limits": {"speed": 5},
+        "strict": True,
+        "owner": None,
+        "notes": "line one\n\nline two",
+        "format": "markdown",
+    }
+    assert task_prompt("documentation", inputs) == (
+        "Task: documentation\n"
+        "\n"
+        'code_files: ["PlayerMovement.cs", "PhysicsController.cs"]\n'
+        'limits: {"speed": 5}\n'
+        "strict: true\n"
+        "owner: null\n"
+        "notes:\n"
+        "  line one\n"
+        "\n"
+        "  line two\n"
+        "format: markdown"
+    )
+    assert task_prompt("testing", {}) == "Task: testing"
 
 
 async def test_missing_placeholder_fails_permanently(

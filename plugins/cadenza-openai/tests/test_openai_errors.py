@@ -250,7 +250,7 @@ async def test_agent_is_an_agent(server: FakeOpenAI, plugins: cadenza.Plugins) -
     """The agent satisfies cadenza.Agent; its repr shows no secret; aclose() may repeat."""
     agent = await agent_for(server.url, plugins)
     assert isinstance(agent, cadenza.Agent)
-    assert agent.capabilities == frozenset({"code", "documentation", "tests"})
+    assert agent.capabilities == frozenset({"code", "documentation", "tests", "testing"})
     assert API_KEY not in repr(agent)
     await agent.aclose()
     await agent.aclose()

@@ -102,6 +102,18 @@ async def test_code_task_asks_the_model_to_name_files(
     }
 
 
+async def test_testing_task_writes_files_like_tests(
+    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+) -> None:
+    """A `testing` step (the seed's name for tests) writes every block, as a tests step does."""
+    server.default = Reply(text="```csharp\npublic class PlayerMovementTests { }\n```\n")
+    result, _ = await run_to(workflow(server.url, uses="testing"), plugins, tmp_path)
+    assert files_under(tmp_path / "write") == {"write.cs": "public class PlayerMovementTests { }\n"}
+    assert result.steps["write"].output["files"][0]["path"] == "write.cs"
+    (call,) = server.chat_calls
+    assert call.json["messages"][0] == {"role": "system", "content": FILE_INSTRUCTIONS}
+
+
 async def test_documentation_returns_text(
     server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
 ) -> None:

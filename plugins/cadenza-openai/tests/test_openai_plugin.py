@@ -24,7 +24,7 @@ def test_entry_point_loads_the_plugin() -> None:
     assert info.value == "cadenza_openai"
     assert info.registrations == REGISTRATIONS
     kind = plugins.agent_kinds["openai"]
-    assert kind.capabilities == frozenset({"code", "documentation", "tests"})
+    assert kind.capabilities == frozenset({"code", "documentation", "tests", "testing"})
     assert "openai_template" in plugins.registered("cadenza_fallbacks")
 
 
