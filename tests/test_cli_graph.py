@@ -73,10 +73,10 @@ def test_invalid_file_exits_2() -> None:
 
 
 def test_unknown_format_is_a_usage_error() -> None:
-    """--format accepts only mermaid and dot."""
-    code, _, err = invoke(str(REPORT), "--format", "svg")
+    """--format accepts mermaid, dot, svg and html, and names them when given another."""
+    code, _, err = invoke(str(REPORT), "--format", "png")
     assert code == 2
-    assert "'svg' is not one of 'mermaid', 'dot'" in err
+    assert "'png' is not one of 'mermaid', 'dot', 'svg', 'html'" in err
 
 
 @pytest.mark.slow

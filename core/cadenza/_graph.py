@@ -142,10 +142,13 @@ def _mermaid_text(text: str) -> str:
     return "".join(replacements.get(ch, ch) for ch in text)
 
 
-def to_mermaid(workflow: Workflow) -> str:
-    """A Mermaid flowchart: one node per step (id and ``uses``), arrows from need to step."""
+def to_mermaid(workflow: Workflow, *, direction: str = "TB") -> str:
+    """A Mermaid flowchart: one node per step (id and ``uses``), arrows from need to step.
+
+    ``direction`` is ``TB`` (needs above) or ``LR`` (needs to the left).
+    """
     ids = {step_id: f"s{i}" for i, step_id in enumerate(workflow.steps)}
-    lines = ["flowchart TD"]
+    lines = ["flowchart LR" if direction == "LR" else "flowchart TD"]
     for step_id, node in ids.items():
         label = "<br/>".join(_mermaid_text(line) for line in _label_lines(workflow, step_id))
         lines.append(f'    {node}["{label}"]')
@@ -161,9 +164,17 @@ def _dot_string(text: str) -> str:
     return '"' + out.replace("\r", "").replace("\n", "\\n") + '"'
 
 
-def to_dot(workflow: Workflow) -> str:
-    """A Graphviz digraph: one box per step (id and ``uses``), edges from need to step."""
-    lines = [f"digraph {_dot_string(workflow.name)} {{", "    rankdir=TB;", "    node [shape=box];"]
+def to_dot(workflow: Workflow, *, direction: str = "TB") -> str:
+    """A Graphviz digraph: one box per step (id and ``uses``), edges from need to step.
+
+    ``direction`` is ``TB`` (needs above) or ``LR`` (needs to the left).
+    """
+    rankdir = "LR" if direction == "LR" else "TB"
+    lines = [
+        f"digraph {_dot_string(workflow.name)} {{",
+        f"    rankdir={rankdir};",
+        "    node [shape=box];",
+    ]
     for step_id in workflow.steps:
         label = "\\n".join(_dot_string(line)[1:-1] for line in _label_lines(workflow, step_id))
         lines.append(f'    {_dot_string(step_id)} [label="{label}"];')
