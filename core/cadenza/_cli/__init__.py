@@ -34,13 +34,14 @@ def _add_builtin_commands() -> None:
     from ._cancel_cmd import cancel
     from ._graph import graph
     from ._plugins_cmd import plugins
+    from ._report_cmd import report
     from ._resume_cmd import resume
     from ._run import run
     from ._runs_cmd import runs
     from ._status_cmd import status
     from ._validate import validate
 
-    for command in (run, resume, runs, status, cancel, validate, graph, plugins):
+    for command in (run, resume, runs, status, report, cancel, validate, graph, plugins):
         cli.add_command(command)
 
 

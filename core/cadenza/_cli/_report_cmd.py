@@ -1,0 +1,166 @@
+"""``cadenza report RUN``: critical path, waits, agent load, retries, cost and recommendations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from .._report import NOTICEABLE_WAIT, Report, build_report, workflow_from_source
+from ._common import echo_json, get_plugins, handle_errors
+from ._execute import store_option
+from ._history import existing_store, human_duration, require_run, table
+
+SPARK = " .:-=+*#%@"
+"""Sparkline levels, from idle to at the limit (ASCII, so any terminal shows it)."""
+TOP_WAITS = 5
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One character per slice: utilization 0 (blank) to 1 or more (``@``)."""
+    top = len(SPARK) - 1
+    return "".join(SPARK[min(top, round(max(v, 0.0) * top))] for v in values)
+
+
+def _t(seconds: float | None) -> str:
+    return "-" if seconds is None else human_duration(seconds)
+
+
+def render_report(report: Report, *, note: str = "") -> str:
+    lines = [
+        f"run {report.run_id}: {report.status.upper()}",
+        f"  workflow: {report.workflow}",
+        f"  duration: {human_duration(report.duration)}",
+    ]
+    if report.cost_usd or report.tokens:
+        lines.append(f"  cost:     ${report.cost_usd:.4f}, {report.tokens} tokens")
+    source = "from needs" if report.critical_path_source == "needs" else "inferred from timing"
+    lines += ["", f"critical path ({source}):"]
+    if note:
+        lines.append(f"  note: {note}")
+    rows = [
+        [
+            e.step_id,
+            e.agent or "-",
+            _t(e.ready_at),
+            human_duration(e.queue_wait),
+            human_duration(e.backoff),
+            human_duration(e.run_time),
+            _t(e.ended_at),
+        ]
+        for e in report.critical_path
+    ]
+    headers = ["STEP", "AGENT", "READY", "WAIT", "BACKOFF", "RUN", "END"]
+    lines += ["  " + r for r in table(headers, rows)] if rows else ["  (no step ran)"]
+
+    waits = sorted(
+        (s for s in report.steps.values() if s.queue_wait >= NOTICEABLE_WAIT),
+        key=lambda s: s.queue_wait,
+        reverse=True,
+    )[:TOP_WAITS]
+    if waits:
+        lines += ["", "longest queue waits (ready to start, vs time running):"]
+        rows = [
+            [
+                s.step_id,
+                s.waited_for or "-",
+                human_duration(s.queue_wait),
+                human_duration(s.run_time),
+            ]
+            for s in waits
+        ]
+        lines += ["  " + r for r in table(["STEP", "AGENT", "WAIT", "RUN"], rows)]
+
+    if report.agents:
+        lines += ["", f"agents (utilization over the run, {report.buckets} slices):"]
+        rows = []
+        for a in report.agents.values():
+            limit = str(a.limit) if a.limit else f"peak {a.peak}"
+            rows.append(
+                [
+                    a.name,
+                    str(a.calls),
+                    str(a.failures),
+                    limit,
+                    f"{a.at_limit * 100:.0f}%",
+                    human_duration(a.busy_time),
+                    human_duration(a.waited),
+                    f"${a.cost_usd:.4f}",
+                    f"|{sparkline(a.utilization)}|",
+                ]
+            )
+        headers = [
+            "AGENT",
+            "CALLS",
+            "FAILED",
+            "LIMIT",
+            "AT LIMIT",
+            "BUSY",
+            "WAITED",
+            "COST",
+            "LOAD",
+        ]
+        lines += ["  " + r for r in table(headers, rows)]
+
+    retried = [s for s in report.steps.values() if s.failed_attempts]
+    if retried:
+        lines += ["", "retries:"]
+        rows = [
+            [
+                s.step_id,
+                str(s.attempts),
+                str(s.failed_attempts),
+                s.error_type or "-",
+                human_duration(s.backoff),
+                s.state,
+            ]
+            for s in retried
+        ]
+        lines += [
+            "  " + r
+            for r in table(["STEP", "ATTEMPTS", "FAILED", "LAST ERROR", "BACKOFF", "STATE"], rows)
+        ]
+
+    degraded = [s for s in report.steps.values() if s.degraded]
+    if degraded:
+        lines += ["", "degraded steps:"]
+        lines += [f"  {s.step_id} (from {s.degraded_source or '?'})" for s in degraded]
+
+    lines += ["", "recommendations:"]
+    if report.recommendations:
+        lines += [f"  [{r.severity}] {r.kind}: {r.message}" for r in report.recommendations]
+    else:
+        lines.append("  none: no agent saturated, no retry storm, nothing degraded")
+    return "\n".join(lines)
+
+
+@click.command("report")
+@click.argument("run_id", metavar="RUN")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def report(run_id: str, store_url: str | None, as_json: bool) -> None:
+    """Explain where run RUN spent its time and money, and what to change.
+
+    Shows the critical path (each step's queue wait, backoff and run time),
+    the longest waits, each agent's load over the run, retries, cost, degraded
+    steps, and recommendations derived from those numbers. The critical path
+    follows the workflow's needs when its stored source still loads, and is
+    inferred from timing otherwise. Exit codes: 0 shown, 2 unknown run or
+    unreadable journal.
+    """
+    with existing_store(store_url) as store:
+        record = require_run(store, run_id, store_url)
+        assert store is not None
+        events = store.read_events(run_id)
+        source = store.read_source(run_id)
+    workflow, why = workflow_from_source(
+        source, plugins=get_plugins(), workflow=record.workflow, filename=record.source
+    )
+    built = build_report(events, workflow=workflow)
+    if as_json:
+        data = built.to_dict()
+        data["note"] = why
+        echo_json(data)
+    else:
+        click.echo(render_report(built, note=why))

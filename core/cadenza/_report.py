@@ -1,0 +1,601 @@
+"""``cadenza report``: where a finished run spent its time and money, and what to change.
+
+Everything here is a pure function of the run's journaled events (plus, when
+its stored source still loads, the workflow: step ``needs`` and agent limits).
+Times on the timeline are event ``at`` stamps, as offsets from ``run_started``;
+attempt run times, queue waits and backoffs are the durations the events carry.
+
+Recommendations come from fixed thresholds (the constants below, documented in
+docs/report.md); every number in a recommendation's message is in its
+``evidence`` and comes from the events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._spec import Workflow
+
+BUCKETS = 20
+"""Equal slices of the run for per-agent utilization over time."""
+
+SATURATED_AT_LIMIT = 0.60
+"""An agent in flight at its limit for more than this share of the run is saturated..."""
+SATURATED_MIN_WAIT = 0.05
+"""...when steps also waited on it, in total, at least this share of the run's duration."""
+CRITICAL_WAIT_SHARE = 0.25
+"""A critical-path step whose queue wait is more than this share of its time (ready to end)..."""
+CRITICAL_MIN_WAIT = 0.01
+"""...and at least this share of the run's duration, is reported."""
+RETRY_FAILED_SHARE = 0.30
+"""A retry storm: at least this share of all attempts failed..."""
+RETRY_AGENT_SHARE = 0.60
+"""...at least this share of the failures were on one agent..."""
+RETRY_MIN_FAILURES = 3
+"""...and at least this many attempts failed."""
+
+NOTICEABLE_WAIT = 0.001
+"""Queue waits shorter than this (seconds) are bookkeeping, not waiting: not counted or listed."""
+
+SEVERITIES = ("high", "medium", "info")
+"""Recommendations are listed most severe first."""
+
+_BUDGET_LABEL = re.compile(r"((?:run|step '[^']*'|agent '[^']*') budget(?: of [^,;()]*)?)")
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
+@attrs.define(kw_only=True)
+class StepReport:
+    """One step's timing: offsets are seconds since the run started (None: never happened)."""
+
+    step_id: str
+    state: str = "pending"
+    agents: list[str] = attrs.field(factory=list)
+    attempts: int = 0
+    failed_attempts: int = 0
+    ready_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    queue_wait: float = 0.0
+    run_time: float = 0.0
+    backoff: float = 0.0
+    cost_usd: float = 0.0
+    tokens: int = 0
+    degraded: bool = False
+    degraded_source: str = ""
+    error_type: str | None = None
+    waited_for: str | None = None
+    """The agent of the attempt that waited longest to start."""
+    _longest_wait: float = 0.0
+
+    @property
+    def retries(self) -> int:
+        return max(self.attempts - 1, 0)
+
+    @property
+    def total(self) -> float | None:
+        """Ready (or first start) to end."""
+        first = self.ready_at if self.ready_at is not None else self.started_at
+        if first is None or self.ended_at is None:
+            return None
+        return self.ended_at - first
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self, filter=lambda a, _: not a.name.startswith("_"))
+        data["retries"] = self.retries
+        data["total"] = self.total
+        return data
+
+
+@attrs.define(kw_only=True)
+class AgentReport:
+    """One agent's load: calls, failures, busy time and in-flight calls over the run."""
+
+    name: str
+    limit: int | None = None
+    """Its ``max_concurrent``; None when unknown or unlimited (``peak`` stands in)."""
+    calls: int = 0
+    failures: int = 0
+    error_types: dict[str, int] = attrs.field(factory=dict)
+    busy_time: float = 0.0
+    peak: int = 0
+    at_limit: float = 0.0
+    """Share of the run with calls in flight at ``limit`` (or at ``peak`` when no limit)."""
+    utilization: list[float] = attrs.field(factory=list)
+    """Per slice of the run: mean calls in flight divided by ``limit`` (or ``peak``)."""
+    waited: float = 0.0
+    """Queue wait of the attempts it served, summed."""
+    attempts_waited: int = 0
+    cost_usd: float = 0.0
+    tokens: int = 0
+    capabilities: list[str] = attrs.field(factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen(kw_only=True)
+class PathEntry:
+    """A step on the critical path."""
+
+    step_id: str
+    agent: str | None
+    ready_at: float | None
+    ended_at: float
+    queue_wait: float
+    backoff: float
+    run_time: float
+
+
+@attrs.frozen(kw_only=True)
+class Recommendation:
+    """Something to change, why (``message``), and the numbers behind it (``evidence``)."""
+
+    kind: str
+    severity: str
+    message: str
+    evidence: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class Report:
+    """Everything ``cadenza report`` shows for one run."""
+
+    run_id: str
+    workflow: str
+    status: str
+    duration: float
+    cost_usd: float
+    tokens: int
+    steps: Mapping[str, StepReport]
+    agents: Mapping[str, AgentReport]
+    critical_path: tuple[PathEntry, ...]
+    critical_path_source: str
+    """``needs`` (from the workflow) or ``timing`` (inferred: the source did not load)."""
+    recommendations: tuple[Recommendation, ...]
+    buckets: int = BUCKETS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "status": self.status,
+            "duration": round(self.duration, 6),
+            "cost_usd": round(self.cost_usd, 6),
+            "tokens": self.tokens,
+            "critical_path_source": self.critical_path_source,
+            "critical_path": [attrs.asdict(e) for e in self.critical_path],
+            "steps": {k: s.to_dict() for k, s in self.steps.items()},
+            "agents": {k: a.to_dict() for k, a in self.agents.items()},
+            "buckets": self.buckets,
+            "recommendations": [attrs.asdict(r) for r in self.recommendations],
+        }
+
+
+# -- loading the workflow back -------------------------------------------------------
+
+
+def workflow_from_source(
+    text: str | None, *, plugins: Any, workflow: str | None = None, filename: str = ""
+) -> tuple[Workflow | None, str]:
+    """The workflow a run started from, loaded from its stored text, or None and why not."""
+    from ._loader import load_workflow_text
+
+    if not text:
+        return None, "the journal has no workflow source for this run"
+    base = Path(filename).parent if filename else None
+    try:
+        loaded = load_workflow_text(
+            text,
+            plugins=plugins,
+            filename=filename or "<journal>",
+            base_dir=base if base is not None and base.is_dir() else None,
+            workflow=workflow,
+        )
+    except Exception as exc:  # any failure: the report falls back to timing alone
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, f"the stored workflow source did not load ({first})"
+    return loaded.workflow, ""
+
+
+# -- building the report -------------------------------------------------------------
+
+
+def _in_flight_profile(
+    intervals: Sequence[tuple[float, float]],
+) -> list[tuple[float, int]]:
+    """(time, calls in flight from then on), sorted, from closed intervals."""
+    changes: Counter[float] = Counter()
+    for start, end in intervals:
+        changes[start] += 1
+        changes[end] -= 1
+    level, profile = 0, []
+    for t in sorted(changes):
+        level += changes[t]
+        profile.append((t, level))
+    return profile
+
+
+def _time_at_or_above(
+    profile: Sequence[tuple[float, int]], level: int, lo: float, hi: float
+) -> float:
+    return _integrate(profile, lo, hi, lambda n: 1.0 if n >= level else 0.0)
+
+
+def _integrate(
+    profile: Sequence[tuple[float, int]], lo: float, hi: float, fn: Any = float
+) -> float:
+    """Integral over [lo, hi] of ``fn(calls in flight)``."""
+    total = 0.0
+    for i, (t, n) in enumerate(profile):
+        nxt = profile[i + 1][0] if i + 1 < len(profile) else hi
+        a, b = max(t, lo), min(nxt, hi)
+        if b > a:
+            total += float(fn(n)) * (b - a)
+    return total
+
+
+def build_report(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    workflow: Workflow | None = None,
+    buckets: int = BUCKETS,
+) -> Report:
+    """Analyse one run's events, in ``seq`` order; ``workflow`` adds needs and limits."""
+    t0: float | None = None
+    t_end = 0.0
+    run_id = workflow_name = ""
+    status = "running"
+    steps: dict[str, StepReport] = {}
+    open_calls: dict[tuple[str, int, str], float] = {}
+    calls: dict[str, list[tuple[float, float]]] = {}
+    agents: dict[str, AgentReport] = {}
+    attempts_total = failures_total = 0
+    cost_total, tokens_total = 0.0, 0
+    budget_hits: list[tuple[str, str]] = []
+
+    def step(step_id: str) -> StepReport:
+        if step_id not in steps:
+            steps[step_id] = StepReport(step_id=step_id)
+        return steps[step_id]
+
+    def agent(name: str) -> AgentReport:
+        if name not in agents:
+            agents[name] = AgentReport(name=name)
+        return agents[name]
+
+    def close(key: tuple[str, int, str], at: float) -> None:
+        start = open_calls.pop(key)
+        calls.setdefault(key[2], []).append((start, at))
+        steps[key[0]].run_time += at - start
+
+    for event in events:
+        kind = event.get("kind")
+        at = float(event.get("at", 0.0))
+        if t0 is None:
+            t0 = at
+        at -= t0
+        t_end = max(t_end, at)
+        run_id = run_id or str(event.get("run_id", ""))
+        if kind == "run_started":
+            workflow_name = str(event.get("workflow", ""))
+            for sid in event.get("steps", ()):
+                step(sid)
+            continue
+        if kind == "run_finished":
+            status = str(event.get("status", status))
+            for key in list(open_calls):
+                close(key, at)
+            continue
+        if kind == "cost_incurred":
+            usd, tok = float(event.get("cost_usd") or 0.0), int(event.get("tokens") or 0)
+            tok = tok or int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
+            cost_total += usd
+            tokens_total += tok
+            a = agent(str(event.get("agent", "")))
+            a.cost_usd += usd
+            a.tokens += tok
+            if isinstance(event.get("step_id"), str):
+                s = step(event["step_id"])
+                s.cost_usd += usd
+                s.tokens += tok
+            continue
+        sid = event.get("step_id")
+        if not isinstance(sid, str):
+            continue
+        s = step(sid)
+        if kind == "step_ready":
+            s.state = "ready"
+            if s.ready_at is None:
+                s.ready_at = at
+        elif kind == "attempt_started":
+            name = str(event.get("agent", ""))
+            attempts_total += 1
+            s.state = "running"
+            s.attempts = max(s.attempts, int(event.get("attempt", 1)))
+            if name not in s.agents:
+                s.agents.append(name)
+            if s.started_at is None:
+                s.started_at = at
+            wait = float(event.get("queue_wait") or 0.0)
+            s.queue_wait += wait
+            if wait > s._longest_wait or s.waited_for is None:
+                s._longest_wait, s.waited_for = wait, name
+            a = agent(name)
+            a.calls += 1
+            a.waited += wait
+            if wait >= NOTICEABLE_WAIT:
+                a.attempts_waited += 1
+            open_calls[(sid, int(event.get("attempt", 1)), name)] = at
+        elif kind == "attempt_failed":
+            name = str(event.get("agent", ""))
+            key = (sid, int(event.get("attempt", 1)), name)
+            if key in open_calls:
+                close(key, at)
+            failures_total += 1
+            s.failed_attempts += 1
+            s.error_type = str(event.get("error_type", ""))
+            s.backoff += float(event.get("retry_in") or 0.0)
+            a = agent(name)
+            a.failures += 1
+            a.error_types[s.error_type] = a.error_types.get(s.error_type, 0) + 1
+        elif kind in ("step_succeeded", "step_failed", "step_skipped", "step_cancelled"):
+            for key in [k for k in open_calls if k[0] == sid]:
+                close(key, at)
+            s.state = {
+                "step_succeeded": "succeeded",
+                "step_failed": "failed",
+                "step_skipped": "skipped",
+                "step_cancelled": "cancelled",
+            }[kind]
+            s.ended_at = at
+            if kind == "step_succeeded":
+                s.degraded = bool(event.get("degraded", False))
+                s.degraded_source = str(event.get("source", "")) if s.degraded else ""
+                if not s.agents and event.get("agent"):
+                    s.agents.append(str(event["agent"]))
+            elif kind == "step_failed":
+                s.error_type = str(event.get("error_type", ""))
+                if s.error_type == "BudgetExceededError":
+                    budget_hits.append((sid, str(event.get("message", ""))))
+        elif kind == "fallback_started" and "budget" in str(event.get("error", "")):
+            budget_hits.append((sid, str(event.get("error", ""))))
+        elif kind == "answers_combined":
+            for key in [k for k in open_calls if k[0] == sid]:
+                close(key, at)
+    for key in list(open_calls):
+        close(key, t_end)
+
+    duration = t_end
+    for name, a in agents.items():
+        config = workflow.agents.get(name) if workflow is not None else None
+        if config is not None:
+            a.limit = config.max_concurrent
+            a.capabilities = sorted(config.capabilities)
+        intervals = calls.get(name, [])
+        a.busy_time = sum(e - b for b, e in intervals)
+        profile = _in_flight_profile(intervals)
+        a.peak = max((n for _, n in profile), default=0)
+        level = a.limit or a.peak
+        if level and duration > 0:
+            a.at_limit = _time_at_or_above(profile, level, 0.0, duration) / duration
+            width = duration / buckets
+            a.utilization = [
+                round(_integrate(profile, i * width, (i + 1) * width) / width / level, 4)
+                for i in range(buckets)
+            ]
+        else:
+            a.utilization = [0.0] * buckets
+
+    needs = (
+        {sid: tuple(st.needs) for sid, st in workflow.steps.items()}
+        if workflow is not None
+        else None
+    )
+    path = _critical_path(steps, needs)
+    recs = _recommend(
+        steps=steps,
+        agents=agents,
+        path=path,
+        duration=duration,
+        attempts=attempts_total,
+        failures=failures_total,
+        budget_hits=budget_hits,
+    )
+    return Report(
+        run_id=run_id,
+        workflow=workflow_name,
+        status=status,
+        duration=duration,
+        cost_usd=cost_total,
+        tokens=tokens_total,
+        steps=steps,
+        agents=agents,
+        critical_path=path,
+        critical_path_source="needs" if needs is not None else "timing",
+        recommendations=tuple(recs),
+        buckets=buckets,
+    )
+
+
+def _critical_path(
+    steps: Mapping[str, StepReport], needs: Mapping[str, Sequence[str]] | None
+) -> tuple[PathEntry, ...]:
+    """The chain of steps that ended last: from the last-ending step back through its
+    latest-ending need (or, without ``needs``, the step that ended latest before it was ready)."""
+    ended = {sid: s for sid, s in steps.items() if s.ended_at is not None and s.attempts}
+    if not ended:
+        return ()
+    current: str | None = max(ended, key=lambda k: ended[k].ended_at or 0.0)
+    chain: list[StepReport] = []
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        s = ended[current]
+        chain.append(s)
+        if needs is not None:
+            candidates = [n for n in needs.get(current, ()) if n in ended]
+        else:
+            ready = s.ready_at if s.ready_at is not None else (s.started_at or 0.0)
+            candidates = [
+                k for k, o in ended.items() if k != current and (o.ended_at or 0.0) <= ready + 1e-6
+            ]
+        current = max(candidates, key=lambda k: ended[k].ended_at or 0.0, default=None)
+    return tuple(
+        PathEntry(
+            step_id=s.step_id,
+            agent=s.agents[-1] if s.agents else None,
+            ready_at=s.ready_at,
+            ended_at=s.ended_at or 0.0,
+            queue_wait=s.queue_wait,
+            backoff=s.backoff,
+            run_time=s.run_time,
+        )
+        for s in reversed(chain)
+    )
+
+
+def _recommend(
+    *,
+    steps: Mapping[str, StepReport],
+    agents: Mapping[str, AgentReport],
+    path: Sequence[PathEntry],
+    duration: float,
+    attempts: int,
+    failures: int,
+    budget_hits: Sequence[tuple[str, str]],
+) -> list[Recommendation]:
+    recs: list[Recommendation] = []
+    for a in agents.values():
+        if (
+            duration > 0
+            and a.at_limit > SATURATED_AT_LIMIT
+            and a.waited > 0
+            and a.waited >= SATURATED_MIN_WAIT * duration
+        ):
+            limit = f"max_concurrent {a.limit}"
+            also = (
+                f" or add another agent with its capabilities ({', '.join(a.capabilities)})"
+                if a.capabilities
+                else " or add another agent that can serve its steps"
+            )
+            recs.append(
+                Recommendation(
+                    kind="saturated_agent",
+                    severity="high",
+                    message=(
+                        f"raise max_concurrent of {a.name!r} ({limit}; at its limit "
+                        f"{_pct(a.at_limit)} of the run; {a.attempts_waited} attempts waited "
+                        f"{_secs(a.waited)} on it){also}"
+                        if a.limit
+                        else f"agent {a.name!r} had {a.peak} calls in flight (its peak; no "
+                        f"max_concurrent known) {_pct(a.at_limit)} of the run while "
+                        f"{a.attempts_waited} attempts waited {_secs(a.waited)} on it: raise "
+                        f"the workflow's concurrency, check its rate_limit{also}"
+                    ),
+                    evidence={
+                        "agent": a.name,
+                        "limit": a.limit,
+                        "peak": a.peak,
+                        "at_limit": round(a.at_limit, 4),
+                        "waited": round(a.waited, 6),
+                        "attempts_waited": a.attempts_waited,
+                        "duration": round(duration, 6),
+                    },
+                )
+            )
+    for entry in path:
+        s = steps[entry.step_id]
+        total = s.total
+        if (
+            total
+            and s.queue_wait > CRITICAL_WAIT_SHARE * total
+            and s.queue_wait >= CRITICAL_MIN_WAIT * duration
+        ):
+            recs.append(
+                Recommendation(
+                    kind="critical_wait",
+                    severity="medium",
+                    message=(
+                        f"step {s.step_id!r} is on the critical path and waited "
+                        f"{_secs(s.queue_wait)} ({_pct(s.queue_wait / total)} of its "
+                        f"{_secs(total)}) for agent {s.waited_for!r}: give it a higher priority "
+                        f"or more capacity on {s.waited_for!r}"
+                    ),
+                    evidence={
+                        "step": s.step_id,
+                        "agent": s.waited_for,
+                        "queue_wait": round(s.queue_wait, 6),
+                        "total": round(total, 6),
+                        "share": round(s.queue_wait / total, 4),
+                    },
+                )
+            )
+    if attempts and failures >= RETRY_MIN_FAILURES and failures / attempts >= RETRY_FAILED_SHARE:
+        worst = max(agents.values(), key=lambda a: a.failures)
+        if worst.failures / failures >= RETRY_AGENT_SHARE:
+            error, count = max(worst.error_types.items(), key=lambda kv: kv[1])
+            recs.append(
+                Recommendation(
+                    kind="retry_storm",
+                    severity="high",
+                    message=(
+                        f"{failures} of {attempts} attempts failed ({_pct(failures / attempts)}), "
+                        f"{worst.failures} of them on agent {worst.name!r} "
+                        f"({_pct(worst.failures / failures)}), mostly {error} ({count}): check "
+                        f"the provider, give {worst.name!r} a circuit breaker (breaker:) or its "
+                        f"steps a fallback (fallback:)"
+                    ),
+                    evidence={
+                        "agent": worst.name,
+                        "attempts": attempts,
+                        "failures": failures,
+                        "agent_failures": worst.failures,
+                        "agent_calls": worst.calls,
+                        "error_type": error,
+                        "error_count": count,
+                    },
+                )
+            )
+    degraded = {sid: s.degraded_source or "?" for sid, s in steps.items() if s.degraded}
+    if degraded:
+        listed = ", ".join(f"{sid} (from {src})" for sid, src in degraded.items())
+        recs.append(
+            Recommendation(
+                kind="degraded_steps",
+                severity="medium",
+                message=(
+                    f"{len(degraded)} step(s) succeeded with a degraded fallback output: "
+                    f"{listed}; their primary agents failed, see the retries above"
+                ),
+                evidence={"steps": degraded},
+            )
+        )
+    for sid, message in budget_hits:
+        found = _BUDGET_LABEL.search(message)
+        budget = found.group(1).strip() if found else "a budget"
+        recs.append(
+            Recommendation(
+                kind="budget_exhausted",
+                severity="high",
+                message=(
+                    f"step {sid!r} was refused by the {budget}: raise that budget or "
+                    f"route the step to a cheaper agent"
+                ),
+                evidence={"step": sid, "budget": budget, "message": message},
+            )
+        )
+    return sorted(recs, key=lambda r: SEVERITIES.index(r.severity))
