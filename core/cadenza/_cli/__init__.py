@@ -38,10 +38,12 @@ def _add_builtin_commands() -> None:
     from ._resume_cmd import resume
     from ._run import run
     from ._runs_cmd import runs
+    from ._simulate_cmd import simulate_cmd
     from ._status_cmd import status
     from ._validate import validate
 
-    for command in (run, resume, runs, status, report, cancel, validate, graph, plugins):
+    commands = (run, resume, runs, status, report, cancel, validate, graph, simulate_cmd, plugins)
+    for command in commands:
         cli.add_command(command)
 
 

@@ -1,0 +1,334 @@
+"""``cadenza simulate``: the real scheduler on a virtual clock with modelled agents."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from click.testing import CliRunner
+
+from cadenza._cli._simulate_cmd import simulate_cmd
+from cadenza._loader import load_workflow_text
+from cadenza._plugins import Plugins, load_plugins
+from cadenza._runner import run_workflow
+from cadenza._simulate import (
+    SimulationReport,
+    learn_models,
+    parse_model_text,
+    resolve_models,
+    simulate,
+)
+from cadenza._spec import Workflow
+from cadenza._store_sqlite import SqliteStore
+
+
+@pytest.fixture(scope="module")
+def plugins() -> Plugins:
+    return load_plugins(entry_points=False)
+
+
+def load(text: str, plugins: Plugins) -> Workflow:
+    return load_workflow_text(textwrap.dedent(text), plugins=plugins, filename="wf.yaml").workflow
+
+
+def run_sim(wf: Workflow, plugins: Plugins, model: str, **kwargs: Any) -> SimulationReport:
+    models, notes = resolve_models(wf, model_file=parse_model_text(textwrap.dedent(model)))
+    return simulate(wf, plugins=plugins, models=models, notes=notes, **kwargs)
+
+
+LIMITS = """
+    concurrency: 2
+    agents:
+      fast: {kind: template, options: {output: x}}
+      solo: {kind: template, max_concurrent: 1, options: {output: x}}
+      chain: {kind: template, options: {output: x}}
+    steps:
+      a: {uses: fast}
+      b: {uses: solo, needs: [a]}
+      c: {uses: solo, needs: [a], priority: 1}
+      d: {uses: fast, needs: [b, c]}
+      e1: {uses: chain}
+      e2: {uses: chain, needs: [e1]}
+      e3: {uses: chain, needs: [e2]}
+      f: {uses: fast, needs: [e3]}
+"""
+FIXED = """
+    fast: {latency: 1s}
+    solo: {latency: 2s}
+    chain: {latency: 1.75s}
+"""
+
+
+def path_of(report: SimulationReport) -> list[str]:
+    return [p.step_id for p in report.critical_path]
+
+
+def test_fixed_latencies_give_the_exact_makespan_and_critical_path(plugins: Plugins) -> None:
+    """Diamond through a max_concurrent 1 agent, plus a chain, under concurrency 2.
+
+    By hand: a 0-1, e1 0-1.75; c (priority 1) 1-3 on solo, e2 1.75-3.5; b waits
+    for solo, 3-5; e3 3.5-5.25; d 5-6; f 5.25-6.25. Makespan 6.25 through the chain.
+    """
+    report = run_sim(load(LIMITS, plugins), plugins, FIXED)
+    assert report.runs == 1  # every model is fixed: one run says it all
+    assert report.makespan["median"] == 6.25
+    assert path_of(report) == ["e1", "e2", "e3", "f"]
+    assert (report.steps["c"].start, report.steps["c"].end) == (1.0, 3.0)
+    assert (report.steps["b"].start, report.steps["b"].end) == (3.0, 5.0)
+    assert report.steps["d"].end == 6.0
+
+
+def test_concurrency_and_priorities_shape_the_critical_path(plugins: Plugins) -> None:
+    """A low-priority root starved by concurrency 2 starts last, at 6, and ends the run at 7."""
+    wf = load(LIMITS + "      g: {uses: fast, priority: -1}\n", plugins)
+    report = run_sim(wf, plugins, FIXED)
+    assert report.makespan["median"] == 7.0
+    assert [(p.step_id, p.start, p.waited) for p in report.critical_path] == [("g", 6.0, 6.0)]
+
+
+def test_a_waiting_step_shows_on_the_critical_path(plugins: Plugins) -> None:
+    """With a slow solo agent the diamond is critical; b waited 3s for the solo slot."""
+    report = run_sim(
+        load(LIMITS, plugins), plugins, FIXED.replace("solo: {latency: 2s}", "solo: {latency: 3s}")
+    )
+    # a 0-1, c 1-4, b 4-7, d 7-8
+    assert report.makespan["median"] == 8.0
+    assert path_of(report) == ["a", "b", "d"]
+    assert report.critical_path[1].waited == 3.0
+
+
+DIAMOND = """
+    agents:
+      u: {kind: template, options: {output: x}}
+    steps:
+      a: {uses: u}
+      b: {uses: u, needs: [a]}
+      c: {uses: u, needs: [a]}
+      d: {uses: u, needs: [b, c]}
+"""
+
+
+def test_random_latencies_predict_the_expected_makespan(plugins: Plugins) -> None:
+    """Uniform 1..3s calls: E[makespan] = E[a] + E[max(b, c)] + E[d] = 2 + 7/3 + 2.
+
+    The prediction's mean over 200 runs is within 5% of it (its standard error is ~1%).
+    """
+    report = run_sim(
+        load(DIAMOND, plugins),
+        plugins,
+        "u: {latency: {distribution: uniform, min: 1s, max: 3s}}",
+        runs=200,
+    )
+    expected = 2 + 7 / 3 + 2
+    assert report.runs == 200
+    assert abs(report.makespan["mean"] - expected) / expected < 0.05
+    assert 3.0 <= report.makespan["min"] <= report.makespan["median"] <= report.makespan["p95"]
+    assert report.makespan["p95"] <= 9.0
+
+
+def test_defaults_to_20_runs_and_is_reproducible_by_seed(plugins: Plugins) -> None:
+    wf = load(DIAMOND, plugins)
+    model = "u: {latency: {distribution: lognormal, median: 10s, p95: 30s}}"
+    first = run_sim(wf, plugins, model, seed=3)
+    again = run_sim(wf, plugins, model, seed=3)
+    other = run_sim(wf, plugins, model, seed=4)
+    assert first.runs == 20
+    assert first.makespans == again.makespans
+    assert first.makespans != other.makespans
+
+
+def test_failures_and_retries_lengthen_the_makespan(plugins: Plugins) -> None:
+    """A 50% failure rate with a 5s backoff: more attempts, a longer run, same outcome."""
+    wf = load(
+        """
+        defaults:
+          retry: {max_attempts: 20, backoff: 5s, multiplier: 1, jitter: none}
+        agents:
+          u: {kind: template, options: {output: x}}
+        steps:
+          a: {uses: u}
+          b: {uses: u, needs: [a]}
+        """,
+        plugins,
+    )
+    calm = run_sim(wf, plugins, "u: {latency: 1s}")
+    flaky = run_sim(wf, plugins, "u: {latency: 1s, failure_rate: 0.5}", runs=100)
+    assert calm.makespan["median"] == 2.0
+    assert flaky.statuses == {"succeeded": 100}
+    # Each step: 2 attempts on average, so 1 failure (1s + 5s backoff) on average.
+    assert flaky.steps["a"].attempts == pytest.approx(2.0, rel=0.25)
+    assert flaky.makespan["mean"] == pytest.approx(2.0 + 2 * 6.0, rel=0.2)
+    assert any("failure rate 0.5 (model file)" in a for a in flaky.assumptions)
+
+
+def test_thousands_of_steps_over_hours_simulate_quickly(plugins: Plugins) -> None:
+    """20 chains of 100 steps at 40s a call: over an hour of virtual time (wall time reported)."""
+    lines = [
+        "concurrency: 16",
+        "agents:",
+        "  slow: {kind: template, options: {output: x}}",
+        "steps:",
+    ]
+    for chain in range(20):
+        for i in range(100):
+            needs = f", needs: [c{chain}s{i - 1}]" if i else ""
+            lines.append(f"  c{chain}s{i}: {{uses: slow{needs}}}")
+    wf = load_workflow_text("\n".join(lines) + "\n", plugins=plugins).workflow
+    report = run_sim(wf, plugins, "slow: {latency: 40s}")
+    assert len(wf.steps) == 2000
+    assert report.makespan["median"] > 3600
+    assert len(report.critical_path) >= 100
+    assert report.wall_time > 0
+    print(
+        f"2,000 steps, {report.makespan['median'] / 3600:.2f}h simulated in {report.wall_time:.3f}s"
+    )
+
+
+def test_every_parameter_says_where_it_came_from(plugins: Plugins) -> None:
+    wf = load(
+        """
+        agents:
+          u: {kind: template, options: {output: x}}
+          v: {kind: template, options: {output: x}}
+        steps:
+          a: {uses: u, with: {n: 1}}
+          b: {uses: v, needs: [a], when: "steps.a.output == 'x'"}
+        """,
+        plugins,
+    )
+    report = run_sim(
+        wf,
+        plugins,
+        """
+        "*": {latency: 3s, output_tokens: 100}
+        u: {latency: 2s, price: {per_call: 0.5}}
+        ghost: {latency: 1s}
+        """,
+    )
+    assert report.makespan["median"] == 5.0
+    assert report.cost_usd["median"] == 0.5
+    notes = "\n".join(report.assumptions)
+    assert "agent u: latency 2s fixed (model file)" in notes
+    assert "agent v: latency 3s fixed (model file (*))" in notes
+    assert "failure rate 0 (default)" in notes
+    assert "'ghost' matches no agent" in notes
+    assert "step b: assumed when:" in notes
+
+
+async def test_learn_picks_up_the_observed_latency(tmp_path: Path, plugins: Plugins) -> None:
+    """Two real runs of a 50ms agent journaled; --learn models it at about 50ms."""
+    wf = load(
+        """
+        agents:
+          t: {kind: template, options: {output: hi, delay: 50ms}}
+        steps:
+          a: {uses: t}
+          b: {uses: t, needs: [a]}
+        """,
+        plugins,
+    )
+    store = SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
+    try:
+        for _ in range(2):
+            result = await run_workflow(wf, plugins=plugins, store=store)
+            assert result.status == "succeeded"
+        learned = await trio.to_thread.run_sync(learn_models, store, wf)
+    finally:
+        store.close()
+    assert learned["t"].calls == 4
+    assert learned["t"].failures == 0
+    assert all(0.04 <= s < 0.5 for s in learned["t"].latencies)
+    models, _ = resolve_models(wf, learned=learned)
+    assert models["t"].origins["latency"] == "learned from 4 calls"
+    assert models["t"].latency.distribution == "empirical"
+    report = await trio.to_thread.run_sync(
+        lambda: simulate(wf, plugins=plugins, models=models, runs=10)
+    )
+    assert 0.08 <= report.makespan["median"] < 1.0
+    assert statistics.median(learned["t"].latencies) == pytest.approx(0.05, abs=0.05)
+
+
+# -- the command -------------------------------------------------------------------
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+NETWORK = """
+    agents:
+      remote: {kind: http, options: {endpoint: "http://192.0.2.1:9/never"}}
+      fast: {kind: template, options: {output: x}}
+    steps:
+      a: {uses: remote}
+      b: {uses: fast, needs: [a]}
+"""
+
+
+def test_cli_text_never_calls_the_real_agent(tmp_path: Path) -> None:
+    """An http agent at an unroutable address: simulated, never called."""
+    wf = write(tmp_path, "wf.yaml", NETWORK)
+    model = write(tmp_path, "model.yaml", "remote: {latency: 2h}\n")
+    result = CliRunner().invoke(simulate_cmd, [str(wf), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "makespan  2h (7201.000s)" in result.output
+    assert "agent remote: latency 2h fixed (model file)" in result.output
+    assert "agent fast: latency 1s fixed (default)" in result.output
+    assert "simulated in" in result.output
+
+
+def test_cli_json(tmp_path: Path) -> None:
+    wf = write(tmp_path, "wf.yaml", NETWORK)
+    model = write(
+        tmp_path,
+        "model.yaml",
+        "'*': {latency: {distribution: exponential, mean: 10s}, failure_rate: 0.1}\n",
+    )
+    result = CliRunner().invoke(
+        simulate_cmd, [str(wf), "--model", str(model), "--json", "--runs", "5", "--seed", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["runs"] == 5
+    assert data["seed"] == 7
+    assert set(data["makespan"]) == {"min", "median", "mean", "p95", "max"}
+    assert [p["step_id"] for p in data["critical_path"]] == ["a", "b"]
+    assert data["agents"]["remote"]["origins"]["latency"] == "model file (*)"
+    assert data["wall_time"] >= 0
+
+
+def test_cli_bad_model_file_exits_2_with_its_line(tmp_path: Path) -> None:
+    wf = write(tmp_path, "wf.yaml", NETWORK)
+    model = write(
+        tmp_path,
+        "model.yaml",
+        """
+        fast: {latency: 1s}
+        remote:
+          latency: {distribution: gamma, mean: 3s}
+          failure_rate: 1.5
+          colour: red
+        """,
+    )
+    result = CliRunner().invoke(simulate_cmd, [str(wf), "--model", str(model)])
+    assert result.exit_code == 2
+    assert f"{model}:4:" in result.output
+    assert "unknown distribution 'gamma'" in result.output
+    assert f"{model}:5:" in result.output
+    assert "unknown parameter 'colour'" in result.output
+
+
+def test_cli_learn_without_a_journal_says_so(tmp_path: Path) -> None:
+    wf = write(tmp_path, "wf.yaml", NETWORK)
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    result = CliRunner().invoke(simulate_cmd, [str(wf), "--learn", "--store", url])
+    assert result.exit_code == 0, result.output
+    assert "--learn: no journal at" in result.output
+    assert not (tmp_path / "none.db").exists()
