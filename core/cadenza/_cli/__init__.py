@@ -38,11 +38,13 @@ def _add_builtin_commands() -> None:
     from ._resume_cmd import resume
     from ._run import run
     from ._runs_cmd import runs
+    from ._serve_cmd import serve
     from ._simulate_cmd import simulate_cmd
     from ._status_cmd import status
     from ._validate import validate
 
-    commands = (run, resume, runs, status, report, cancel, validate, graph, simulate_cmd, plugins)
+    commands: list[click.Command] = [run, resume, runs, status, report, cancel, serve]
+    commands += [validate, graph, simulate_cmd, plugins]
     for command in commands:
         cli.add_command(command)
 

@@ -1,0 +1,113 @@
+"""``cadenza serve``: the web dashboard over the journal (docs/dashboard.md)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import click
+import trio
+
+from .._store import DEFAULT_STORE_URL, open_store
+from ._common import fail, get_plugins, handle_errors
+from ._execute import store_option
+from ._exit import ExitCode
+
+TOKEN_ENV = "CADENZA_DASHBOARD_TOKEN"
+
+
+async def _serve(store: object, host: str, port: int, token: str | None) -> None:
+    from .._serve import serve_dashboard
+
+    stop = trio.Event()
+
+    async def on_signals() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                if stop.is_set():
+                    raise KeyboardInterrupt  # second signal: stop at once
+                stop.set()
+
+    async with trio.open_nursery() as nursery:
+
+        async def server(task_status: trio.TaskStatus[list[str]]) -> None:
+            await serve_dashboard(
+                store,  # type: ignore[arg-type]
+                host=host, port=port, token=token, plugins=get_plugins(), stop=stop,
+                task_status=task_status,
+            )  # fmt: skip
+            nursery.cancel_scope.cancel()  # stopped: stop watching signals too
+
+        nursery.start_soon(on_signals)
+        urls = await nursery.start(server)
+        for url in urls:
+            click.echo(f"dashboard on {url}/  (Ctrl-C to stop)", err=True)
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError (cannot bind) inside trio's exception groups, if that is what this is."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _os_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+@click.command("serve")
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8787, show_default=True, help="TCP port."
+)
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    default=None,
+    help=f"Access token (or ${TOKEN_ENV}); required beyond loopback, generated if not given.",
+)
+@handle_errors
+def serve(store_url: str | None, host: str, port: int, token: str | None) -> None:
+    """Serve a web dashboard of the journal's runs: live DAGs, steps, cancel, /metrics.
+
+    Listens on 127.0.0.1 unless --host says otherwise; any other address needs
+    a token, generated and printed once to stderr if --token and
+    $CADENZA_DASHBOARD_TOKEN are unset. Exit codes: 0 stopped by Ctrl-C or
+    SIGTERM, 2 bad options or unreadable journal.
+    """
+    try:
+        from .._serve import needs_token, new_token
+    except ImportError as exc:  # the dashboard's web stack is an optional extra
+        fail(
+            f"error: the dashboard needs {exc.name or 'its web server'}: "
+            "pip install 'cadenza[dashboard]'",
+            ExitCode.BAD_INPUT,
+        )
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if token is not None and len(token) < 16:
+        fail("error: --token must be at least 16 characters long.", ExitCode.BAD_INPUT)
+    if token is None and needs_token(host):
+        token = new_token()
+        click.echo(
+            f"{host} is not a loopback address: every request needs this token "
+            f"(open http://{host}:{port}/?token=... once in a browser, or send "
+            "'Authorization: Bearer ...'):",
+            err=True,
+        )
+        click.echo(f"  token: {token}", err=True)
+    url = store_url or DEFAULT_STORE_URL
+    store = open_store(url, get_plugins().registered("cadenza_stores"))
+    try:
+        trio.run(_serve, store, host, port, token)
+    except (OSError, BaseExceptionGroup) as exc:
+        error = _os_error(exc)
+        if error is None:
+            raise
+        fail(
+            f"error: cannot listen on {host}:{port}: {error.strerror or error}", ExitCode.BAD_INPUT
+        )
+    finally:
+        store.close()

@@ -1,0 +1,340 @@
+"""The dashboard's Starlette application: pages, JSON API, live event streams, metrics.
+
+Runs under trio (hypercorn's trio worker; Starlette reaches trio through
+anyio). The journal is a blocking Store: every read goes through
+``trio.to_thread.run_sync`` with a shared CapacityLimiter.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import trio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Send
+
+from .._cli._history import FINISHED, effective_status
+from .._store import RunRecord, Store
+from . import _views
+from ._auth import TokenAuth
+from ._metrics import MetricsCollector
+
+STATIC_DIR = Path(__file__).parent / "static"
+POLL_INTERVAL = 0.5
+"""Seconds between journal reads of a live stream (the journal writer commits within 0.2 s)."""
+KEEPALIVE = 15.0
+"""Seconds without events after which a stream sends a comment, to notice gone clients."""
+STATE_CLASSES = (
+    "pending", "ready", "running", "retrying", "succeeded", "restored", "failed", "skipped",
+    "cancelled",
+)  # fmt: skip
+
+T = TypeVar("T")
+
+
+class Dashboard:
+    """What the routes share: the store, plugins (to draw graphs), and the stop signal."""
+
+    def __init__(self, store: Store, *, plugins: Any = None, metrics_window: int = 50) -> None:
+        self.store = store
+        self.plugins = plugins
+        self.limiter = trio.CapacityLimiter(4)
+        self.stopping = trio.Event()
+        self.metrics = MetricsCollector(window=metrics_window, plugins=plugins)
+        self.metrics_lock = trio.Lock()
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+
+    async def record(self, run_id: str) -> RunRecord | None:
+        return await self.call(self.store.get_run, run_id)
+
+
+class EventStream(StreamingResponse):
+    """A server-sent event stream whose generator is closed however the response ends."""
+
+    async def stream_response(self, send: Send) -> None:
+        iterator = self.body_iterator
+        try:
+            await super().stream_response(send)
+        finally:
+            if isinstance(iterator, AsyncGenerator):
+                await iterator.aclose()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, default=str, ensure_ascii=False)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def _page(title: str, body: str, *, script: bool = True) -> HTMLResponse:
+    js = '<script src="/static/dashboard.js" defer></script>' if script else ""
+    return HTMLResponse(
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)} \u2014 cadenza</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="stylesheet" href="/static/dashboard.css">{js}</head>'
+        f'<body><header><a href="/" class="home">cadenza</a></header><main>{body}</main>'
+        "</body></html>\n",
+        headers={"content-security-policy": "default-src 'self'; style-src 'self' 'unsafe-inline'"},
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _secs(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:.2f}s" if value < 60 else f"{int(value) // 60}m{int(value) % 60:02d}s"
+
+
+def _not_found(what: str) -> Response:
+    return _json({"error": f"no {what} in the journal"}, 404)
+
+
+def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
+    """The ASGI app: Starlette routes wrapped in token/host checks (see ``_auth``)."""
+    d = dashboard
+
+    async def runs_api(request: Request) -> Response:
+        q = request.query_params
+        status = q.get("status") or None
+        if status is not None and status not in _views.STATUSES:
+            return _json({"error": f"unknown status {status!r}"}, 400)
+        limit = int(q["limit"]) if q.get("limit", "").isdigit() else 50
+        runs = await d.call(
+            lambda: _views.list_runs(
+                d.store, status=status, workflow=q.get("workflow") or None, limit=max(limit, 1)
+            )
+        )
+        return _json(runs)
+
+    async def runs_page(request: Request) -> Response:
+        q = request.query_params
+        status, workflow = q.get("status") or None, q.get("workflow") or None
+        if status is not None and status not in _views.STATUSES:
+            status = None
+        runs = await d.call(
+            lambda: _views.list_runs(d.store, status=status, workflow=workflow, limit=100)
+        )
+        options = "".join(
+            f'<option value="{s}"{" selected" if s == status else ""}>{s}</option>'
+            for s in _views.STATUSES
+        )
+        rows = "".join(
+            f'<tr class="run state-{_e(r["status"])}"><td><a href="/runs/{quote(r["run_id"])}">'
+            f"{_e(r['run_id'])}</a></td><td>{_e(r['workflow'])}</td>"
+            f'<td><span class="badge state-{_e(r["status"])}">{_e(r["status"])}</span></td>'
+            f"<td>{_e(r['started'])}</td><td>{_secs(r['duration'])}</td>"
+            f"<td>{_e(', '.join(f'{n} {k}' for k, n in r['counts'].items() if n))}</td></tr>"
+            for r in runs
+        )
+        body = (
+            '<h1>Runs</h1><form class="filters" method="get">'
+            f'<select name="status"><option value="">any status</option>{options}</select>'
+            f'<input name="workflow" placeholder="workflow" value="{_e(workflow)}">'
+            '<button type="submit">Filter</button></form>'
+            '<table class="runs"><thead><tr><th>Run</th><th>Workflow</th><th>Status</th>'
+            "<th>Started</th><th>Duration</th><th>Steps</th></tr></thead>"
+            f"<tbody>{rows or '<tr><td colspan=6>no runs</td></tr>'}</tbody></table>"
+        )
+        return _page("runs", body, script=False)
+
+    async def run_api(request: Request) -> Response:
+        record = await d.record(request.path_params["run_id"])
+        if record is None:
+            return _not_found("such run")
+        return _json(await d.call(_views.run_detail, d.store, record))
+
+    async def run_page(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        record = await d.record(run_id)
+        if record is None:
+            return _page(
+                "unknown run", f"<h1>No run {_e(run_id)} in the journal</h1>", script=False
+            )
+        data = await d.call(_views.run_detail, d.store, record)
+        svg = await d.call(_views.graph_svg, d.store, record, d.plugins)
+        rows = "".join(
+            f'<tr id="step-{_e(sid)}" data-step="{_e(sid)}" class="step state-{_e(s["state"])}">'
+            f'<td><a href="/runs/{quote(run_id)}/steps/{quote(sid)}">{_e(sid)}</a></td>'
+            f'<td class="state">{_e(s["state"])}</td><td class="attempts">{s["attempts"]}</td>'
+            f'<td class="agent">{_e(s["agent"] or "-")}</td>'
+            f'<td class="duration">{_secs(s["duration"])}</td>'
+            f'<td class="flags">{"degraded" if s["degraded"] else ""}</td></tr>'
+            for sid, s in data["steps"].items()
+        )
+        running = data["status"] == "running"
+        cost = data["cost_usd"] if data["cost_usd"] is not None else "-"
+        cancel = '<button id="cancel" type="button">Cancel run</button>' if running else ""
+        graph = (
+            f'<div class="graph" id="graph">{svg[svg.find("<svg") :]}</div>'
+            if svg
+            else '<p class="note">No graph: the stored workflow source did not load here.</p>'
+        )
+        body = (
+            f'<section id="run" data-run="{_e(run_id)}" data-seq="{data["last_seq"]}"'
+            f' data-status="{_e(data["status"])}">'
+            f'<h1>Run {_e(run_id)} <span id="run-status" class="badge state-{_e(data["status"])}">'
+            f"{_e(data['status'])}</span></h1>"
+            f"<p>workflow <b>{_e(data['workflow'])}</b>, started {_e(data['started'])}, "
+            f'cost <span id="run-cost">{_e(cost)}'
+            f"</span> {cancel}</p>"
+            f'{graph}<div class="columns"><table class="steps"><thead><tr><th>Step</th>'
+            "<th>State</th><th>Attempts</th><th>Agent</th><th>Time</th><th></th></tr></thead>"
+            f'<tbody>{rows}</tbody></table><aside id="panel" class="panel"></aside></div>'
+            '<h2>Events</h2><ol id="events" class="events"></ol></section>'
+        )
+        return _page(f"run {run_id}", body)
+
+    async def step_api(request: Request) -> Response:
+        run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
+        if await d.record(run_id) is None:
+            return _not_found("such run")
+        events = await d.call(d.store.read_events, run_id)
+        detail = _views.step_detail(events, step_id)
+        return _not_found("such step") if detail is None else _json(detail)
+
+    async def step_page(request: Request) -> Response:
+        run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
+        events = await d.call(d.store.read_events, run_id)
+        detail = _views.step_detail(events, step_id)
+        if detail is None:
+            return _page("unknown step", f"<h1>No step {_e(step_id)} in run {_e(run_id)}</h1>",
+                         script=False)  # fmt: skip
+        attempts = "".join(
+            f'<tr class="attempt outcome-{_e(a.get("outcome"))}"><td>{a["attempt"]}</td>'
+            f"<td>{_e(a.get('agent'))}</td><td>{_e(a.get('outcome'))}</td>"
+            f"<td>{_secs(a.get('queue_wait'))}</td><td>{_secs(a.get('duration'))}</td>"
+            f"<td>{_e((a.get('route') or {}).get('strategy'))} "
+            f"{_e((a.get('route') or {}).get('reason'))}</td>"
+            f"<td>{_e(a.get('error_type'))} {_e(a.get('message'))}</td>"
+            f"<td>{_e(a.get('cost_usd', ''))}</td></tr>"
+            for a in detail["attempts_detail"]
+        )
+        output = json.dumps(detail.get("output"), indent=2, default=str, ensure_ascii=False)
+        body = (
+            f'<p><a href="/runs/{quote(run_id)}">\u2190 run {_e(run_id)}</a></p>'
+            f'<h1>Step {_e(step_id)} <span class="badge state-{_e(detail["state"])}">'
+            f"{_e(detail['state'])}</span>{' (degraded)' if detail['degraded'] else ''}</h1>"
+            f"<p>agent {_e(detail['agent'] or '-')}, {detail['attempts']} attempt(s), "
+            f"time {_secs(detail['duration'])}, cost {_e(detail['cost_usd'] or '-')}</p>"
+            f"{'<p class=error>' + _e(detail['error_type']) + ': ' + _e(detail['last_error']) + '</p>' if detail['last_error'] else ''}"  # noqa: E501
+            f"{'<p>' + _e(detail['reason']) + '</p>' if detail['reason'] else ''}"
+            '<h2>Attempts</h2><table class="attempts"><thead><tr><th>#</th><th>Agent</th>'
+            "<th>Outcome</th><th>Queue wait</th><th>Time</th><th>Route</th><th>Error</th>"
+            f"<th>Cost</th></tr></thead><tbody>{attempts}</tbody></table>"
+            f"<h2>Output</h2><pre>{_e(output)}</pre>"
+        )
+        return _page(f"step {step_id}", body, script=False)
+
+    async def graph_api(request: Request) -> Response:
+        record = await d.record(request.path_params["run_id"])
+        if record is None:
+            return _not_found("such run")
+        svg = await d.call(_views.graph_svg, d.store, record, d.plugins)
+        if svg is None:
+            return _not_found("loadable workflow source for this run")
+        return Response(svg, media_type="image/svg+xml")
+
+    async def cancel_api(request: Request) -> Response:
+        # A custom header makes a cross-site request need a CORS preflight, which we never grant.
+        if request.headers.get("x-cadenza") != "1":
+            return _json({"error": "send the header X-Cadenza: 1"}, 403)
+        run_id = request.path_params["run_id"]
+        record = await d.record(run_id)
+        if record is None:
+            return _not_found("such run")
+        state = effective_status(record)
+        if state not in ("running",):
+            return _json({"run_id": run_id, "status": state, "cancel_requested": False}, 409)
+        await d.call(d.store.request_cancel, run_id)
+        return _json({"run_id": run_id, "status": state, "cancel_requested": True})
+
+    async def events_stream(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        if await d.record(run_id) is None:
+            return _not_found("such run")
+        after_text = request.query_params.get("after") or request.headers.get("last-event-id", "")
+        after = int(after_text) if after_text.lstrip("-").isdigit() else -1
+        return EventStream(
+            _stream(d, run_id, after),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    async def metrics(request: Request) -> Response:
+        async with d.metrics_lock:
+            text = await d.call(d.metrics.collect, d.store)
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    routes = [
+        Route("/", runs_page),
+        Route("/runs/{run_id}", run_page),
+        Route("/runs/{run_id}/steps/{step_id}", step_page),
+        Route("/api/runs", runs_api),
+        Route("/api/runs/{run_id}", run_api),
+        Route("/api/runs/{run_id}/graph.svg", graph_api),
+        Route("/api/runs/{run_id}/steps/{step_id}", step_api),
+        Route("/api/runs/{run_id}/events", events_stream),
+        Route("/api/runs/{run_id}/cancel", cancel_api, methods=["POST"]),
+        Route("/metrics", metrics),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return TokenAuth(Starlette(routes=routes), token=token)
+
+
+async def _stream(d: Dashboard, run_id: str, after: int) -> AsyncIterator[str]:
+    """Server-sent events of the run: each journaled event with ``seq > after``, as it lands.
+
+    Polling is deliberate: the journal is another process's SQLite file, with no
+    way to be notified of its writes; the writer commits within 0.2 s, so a
+    read every POLL_INTERVAL keeps the page live. Ends after ``run_finished``
+    (or once a run that is no longer running has nothing new), or when the
+    server stops (``Dashboard.stopping``), with an ``end`` event either way.
+    """
+    idle, final_pass = 0.0, False
+    yield "retry: 2000\n\n"
+    while not d.stopping.is_set():
+        events = await d.call(functools.partial(d.store.read_events, run_id, after=after))
+        finished = False
+        for event in events:
+            after = int(event["seq"])
+            kind = str(event.get("kind", "event"))
+            data = json.dumps(event, default=str, ensure_ascii=False)
+            yield f"id: {after}\nevent: {kind}\ndata: {data}\n\n"
+            finished = finished or kind == "run_finished"
+        if events:
+            idle = 0.0
+        if finished:
+            break
+        if not events:
+            record = await d.record(run_id)
+            if record is None or effective_status(record) in (*FINISHED, "interrupted"):
+                if final_pass:
+                    break
+                final_pass = True  # read once more: its last events may have landed meanwhile
+                continue
+        with trio.move_on_after(POLL_INTERVAL):
+            await d.stopping.wait()
+        idle += POLL_INTERVAL
+        if idle >= KEEPALIVE:
+            idle = 0.0
+            yield ": keepalive\n\n"
+    reason = "stopping" if d.stopping.is_set() else "finished"
+    yield f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
+
+
+__all__ = ["STATE_CLASSES", "Dashboard", "build_app"]

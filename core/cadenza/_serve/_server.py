@@ -1,0 +1,75 @@
+"""Serving the dashboard with hypercorn's trio worker, and stopping it cleanly."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from .._store import Store
+from ._app import Dashboard, build_app
+from ._auth import is_loopback
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+GRACEFUL_TIMEOUT = 3.0
+"""Seconds open connections get to finish after a stop (streams end at once)."""
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def needs_token(host: str) -> bool:
+    """Any bind that is not a loopback address needs a token."""
+    return not is_loopback(host)
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+async def serve_dashboard(
+    store: Store,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    plugins: Any = None,
+    stop: trio.Event | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the dashboard until ``stop`` is set (or the caller's scope is cancelled).
+
+    Reports the bound URLs (``http://host:port``) through ``task_status``. A
+    non-loopback ``host`` without ``token`` is refused (ValueError): the caller
+    generates one. On stop, live event streams send ``end`` and close first.
+    """
+    if needs_token(host) and not token:
+        raise ValueError(f"binding {host} needs a token")
+    dashboard = Dashboard(store, plugins=plugins)
+    config = Config()
+    config.bind = [_bind(host, port)]
+    config.accesslog = None  # request lines would carry ?token=...: never log them
+    config.errorlog = logging.getLogger("cadenza.serve")
+    config.graceful_timeout = GRACEFUL_TIMEOUT
+    stop = stop if stop is not None else trio.Event()
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        dashboard.stopping.set()
+
+    try:
+        await hypercorn_serve(
+            build_app(dashboard, token=token),  # type: ignore[arg-type]
+            config,
+            shutdown_trigger=shutdown_trigger,
+            task_status=task_status,
+            mode="asgi",
+        )
+    finally:
+        dashboard.stopping.set()

@@ -1,0 +1,183 @@
+"""What the dashboard shows, read from the journal: blocking functions, run in worker threads.
+
+Everything here reads a :class:`~cadenza._store.Store` and returns JSON-ready
+data. The journal holds redacted events and a redacted workflow source (the
+runner redacts before it writes), so nothing secret reaches these views.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._cli._history import (
+    FINISHED,
+    effective_status,
+    run_counts,
+    run_to_dict,
+    step_states,
+)
+from .._store import RunRecord, Store
+
+if TYPE_CHECKING:
+    from .._spec import Workflow
+
+UNFINISHED_SCAN = 10_000
+"""How many ``running`` records to check when filtering on running/interrupted."""
+
+STATUSES = ("running", "interrupted", "succeeded", "failed", "cancelled")
+
+
+def total_cost(events: Sequence[Mapping[str, Any]]) -> float | None:
+    """Settled costs (``cost_incurred``), else what successes reported; None if nothing did."""
+    settled = [float(e.get("cost_usd") or 0.0) for e in events if e.get("kind") == "cost_incurred"]
+    if settled:
+        return round(sum(settled), 6)
+    costs = [
+        float(e["cost_usd"])
+        for e in events
+        if e.get("kind") == "step_succeeded" and e.get("cost_usd") is not None
+    ]
+    return round(sum(costs), 6) if costs else None
+
+
+def list_runs(
+    store: Store, *, status: str | None = None, workflow: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Recent runs, most recent first, as ``cadenza runs --json`` shows them."""
+    now = time.time()
+    if status in ("running", "interrupted"):
+        records = store.list_runs(limit=UNFINISHED_SCAN, status="running", workflow=workflow)
+        picked = [(r, effective_status(r)) for r in records]
+        selected = [(r, s) for r, s in picked if s == status][:limit]
+    else:
+        records = store.list_runs(limit=limit, status=status, workflow=workflow)
+        selected = [(r, effective_status(r)) for r in records]
+    out = []
+    for record, state in selected:
+        events = [] if state in FINISHED else store.read_events(record.run_id)
+        counts = run_counts(record, state, step_states(events))
+        out.append(run_to_dict(record, state, now=now, counts=counts))
+    return out
+
+
+def run_detail(store: Store, record: RunRecord) -> dict[str, Any]:
+    """One run and each step's state, as ``cadenza status --json`` shows it, plus ``last_seq``."""
+    now = time.time()
+    events = store.read_events(record.run_id)
+    steps = step_states(events)
+    state = effective_status(record)
+    data = run_to_dict(
+        record,
+        state,
+        now=now,
+        counts=run_counts(record, state, steps),
+        cost_usd=total_cost(events),
+    )
+    data["inputs"] = dict(record.inputs)
+    data["cancel_requested"] = record.cancel_requested
+    data["steps"] = {sid: step.to_dict() | {"step_id": sid} for sid, step in steps.items()}
+    data["last_seq"] = int(events[-1]["seq"]) if events else -1
+    return data
+
+
+def step_detail(events: Sequence[Mapping[str, Any]], step_id: str) -> dict[str, Any] | None:
+    """One step: its state, and each attempt with agent, route, timing, error and cost.
+
+    None when no event names the step.
+    """
+    steps = step_states(events)
+    if step_id not in steps:
+        return None
+    attempts: dict[int, dict[str, Any]] = {}
+    mine = [e for e in events if e.get("step_id") == step_id]
+
+    def attempt(event: Mapping[str, Any]) -> dict[str, Any]:
+        number = int(event.get("attempt", 0))
+        return attempts.setdefault(
+            number, {"attempt": number, "agent": event.get("agent"), "outcome": "running"}
+        )
+
+    for event in mine:
+        kind = event.get("kind")
+        if kind == "route_chosen":
+            attempt(event)["route"] = {
+                "agent": event.get("agent"),
+                "strategy": event.get("strategy"),
+                "reason": event.get("reason"),
+                "candidates": list(event.get("candidates", ())),
+            }
+        elif kind == "attempt_started":
+            entry = attempt(event)
+            entry.update(
+                agent=event.get("agent"), started_at=event.get("at"),
+                queue_wait=event.get("queue_wait"),
+            )  # fmt: skip
+        elif kind == "attempt_failed":
+            entry = attempt(event)
+            entry.update(
+                outcome="failed", error_type=event.get("error_type"),
+                message=event.get("message"), retryable=event.get("retryable"),
+                retry_in=event.get("retry_in"), duration=event.get("duration"),
+            )  # fmt: skip
+        elif kind == "step_succeeded" and "attempt" in event:
+            entry = attempt(event)
+            entry.update(
+                outcome="succeeded", duration=event.get("duration"),
+                degraded=bool(event.get("degraded", False)),
+                input_tokens=event.get("input_tokens", 0),
+                output_tokens=event.get("output_tokens", 0),
+            )  # fmt: skip
+        elif kind == "cost_incurred":
+            entry = attempt(event)
+            entry["cost_usd"] = float(entry.get("cost_usd") or 0.0) + float(
+                event.get("cost_usd") or 0.0
+            )
+        elif kind == "output_validated":
+            attempt(event)["validation"] = {
+                "score": event.get("score"),
+                "passed": event.get("passed"),
+                "findings": list(event.get("findings", ())),
+            }
+    state = steps[step_id].to_dict()
+    costs = [float(e.get("cost_usd") or 0.0) for e in mine if e.get("kind") == "cost_incurred"]
+    return {
+        "step_id": step_id,
+        **state,
+        "cost_usd": round(sum(costs), 6) if costs else state.get("cost_usd"),
+        "attempts_detail": [attempts[n] for n in sorted(attempts)],
+        "events": [dict(e) for e in mine],
+    }
+
+
+def load_run_workflow(store: Store, record: RunRecord, plugins: Any) -> Workflow | None:
+    """The workflow the run started from, loaded from its stored (redacted) source, or None.
+
+    A file with one workflow loads even when its name came from a file name the
+    journal does not know (the name is tried first, then the file's only workflow).
+    """
+    if plugins is None:
+        return None
+    from .._report import workflow_from_source
+
+    text = store.read_source(record.run_id)
+    workflow, _why = workflow_from_source(
+        text, plugins=plugins, workflow=record.workflow, filename=record.source
+    )
+    if workflow is None and text:
+        workflow, _why = workflow_from_source(text, plugins=plugins, filename=record.source)
+    return workflow
+
+
+def graph_svg(store: Store, record: RunRecord, plugins: Any) -> str | None:
+    """The run's DAG drawn by the built-in renderer from its stored source; None if it won't load.
+
+    Node groups carry ``data-step`` (the step id), so the page colours them by state.
+    """
+    from .._graph_svg import render_svg
+
+    workflow = load_run_workflow(store, record, plugins)
+    if workflow is None:
+        return None
+    return render_svg(workflow, engine="builtin", legend=False).text

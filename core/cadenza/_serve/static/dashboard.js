@@ -1,0 +1,145 @@
+// Cadenza dashboard: live run page. No framework; every asset is served by the package.
+(function () {
+  "use strict";
+  var section = document.getElementById("run");
+  if (!section) { return; }
+  var runId = section.getAttribute("data-run");
+  var base = "/api/runs/" + encodeURIComponent(runId);
+  var STATES = ["pending", "ready", "running", "retrying", "succeeded", "restored", "failed",
+    "skipped", "cancelled", "interrupted"];
+
+  function setState(el, state) {
+    if (!el) { return; }
+    STATES.forEach(function (s) { el.classList.remove("state-" + s); });
+    el.classList.add("state-" + state);
+  }
+  function node(stepId) {
+    var found = null;
+    document.querySelectorAll("#graph g.node[data-step]").forEach(function (g) {
+      if (g.getAttribute("data-step") === stepId) { found = g; }
+    });
+    return found;
+  }
+  function row(stepId) { return document.getElementById("step-" + stepId); }
+  function secs(v) { return typeof v === "number" ? v.toFixed(2) + "s" : "-"; }
+  function cell(r, cls, text) {
+    var c = r && r.querySelector("td." + cls);
+    if (c) { c.textContent = text; }
+  }
+  function text(tag, content, cls) {
+    var el = document.createElement(tag);
+    el.textContent = content;
+    if (cls) { el.className = cls; }
+    return el;
+  }
+
+  function applyStep(stepId, s) {
+    setState(node(stepId), s.state);
+    var r = row(stepId);
+    setState(r, s.state);
+    r && r.classList.add("step");
+    cell(r, "state", s.state);
+    cell(r, "attempts", String(s.attempts));
+    cell(r, "agent", s.agent || "-");
+    cell(r, "duration", secs(s.duration));
+    cell(r, "flags", s.degraded ? "degraded" : "");
+  }
+
+  var refreshing = false, again = false;
+  function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    fetch(base, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+      .then(function (run) {
+        Object.keys(run.steps).forEach(function (sid) { applyStep(sid, run.steps[sid]); });
+        var badge = document.getElementById("run-status");
+        badge.textContent = run.status;
+        setState(badge, run.status);
+        document.getElementById("run-cost").textContent =
+          run.cost_usd === null ? "-" : String(run.cost_usd);
+        if (run.status !== "running") {
+          var b = document.getElementById("cancel");
+          if (b) { b.remove(); }
+        }
+      })
+      .finally(function () {
+        refreshing = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  function showStep(stepId) {
+    document.querySelectorAll("tr.step.selected").forEach(function (r) { r.classList.remove("selected"); });
+    var r = row(stepId);
+    r && r.classList.add("selected");
+    fetch(base + "/steps/" + encodeURIComponent(stepId), { credentials: "same-origin" })
+      .then(function (resp) { return resp.json(); })
+      .then(function (s) {
+        var panel = document.getElementById("panel");
+        panel.textContent = "";
+        panel.appendChild(text("h2", s.step_id + " \u2014 " + s.state + (s.degraded ? " (degraded)" : "")));
+        panel.appendChild(text("p", "agent " + (s.agent || "-") + ", " + s.attempts +
+          " attempt(s), time " + secs(s.duration) + ", cost " + (s.cost_usd === null ? "-" : s.cost_usd)));
+        if (s.last_error) { panel.appendChild(text("p", s.error_type + ": " + s.last_error, "error")); }
+        if (s.reason) { panel.appendChild(text("p", s.reason)); }
+        s.attempts_detail.forEach(function (a) {
+          var line = "#" + a.attempt + " " + (a.agent || "?") + " " + a.outcome +
+            ", waited " + secs(a.queue_wait) + ", took " + secs(a.duration);
+          if (a.route) { line += " \u2014 chosen by " + a.route.strategy + ": " + a.route.reason; }
+          if (a.error_type) { line += " \u2014 " + a.error_type + ": " + a.message; }
+          if (a.retry_in !== undefined && a.retry_in !== null) { line += " (retry in " + secs(a.retry_in) + ")"; }
+          if (a.cost_usd !== undefined) { line += " \u2014 $" + a.cost_usd; }
+          panel.appendChild(text("p", line));
+        });
+        if (s.output !== null && s.output !== undefined) {
+          panel.appendChild(text("pre", JSON.stringify(s.output, null, 2)));
+        }
+        var link = document.createElement("a");
+        link.href = "/runs/" + encodeURIComponent(runId) + "/steps/" + encodeURIComponent(s.step_id);
+        link.textContent = "step page";
+        panel.appendChild(link);
+      });
+  }
+
+  document.querySelectorAll("tr.step").forEach(function (r) {
+    r.addEventListener("click", function (e) {
+      if (e.target.tagName === "A") { return; }
+      showStep(r.getAttribute("data-step"));
+    });
+  });
+  document.querySelectorAll("#graph g.node[data-step]").forEach(function (g) {
+    g.style.cursor = "pointer";
+    g.addEventListener("click", function () { showStep(g.getAttribute("data-step")); });
+  });
+
+  var cancel = document.getElementById("cancel");
+  if (cancel) {
+    cancel.addEventListener("click", function () {
+      if (!window.confirm("Cancel run " + runId + "?")) { return; }
+      cancel.disabled = true;
+      fetch(base + "/cancel", { method: "POST", credentials: "same-origin", headers: { "X-Cadenza": "1" } })
+        .then(function (r) { return r.json(); })
+        .then(function (res) { cancel.textContent = res.cancel_requested ? "cancel requested" : res.status; });
+    });
+  }
+
+  refresh();
+  var list = document.getElementById("events");
+  var after = "-1";  // the whole history fills the events list; refresh() coalesces
+  var source = new EventSource(base + "/events?after=" + encodeURIComponent(after));
+  function onEvent(e) {
+    var data = JSON.parse(e.data);
+    var line = data.seq + " " + data.kind + (data.step_id ? " " + data.step_id : "");
+    if (data.agent) { line += " [" + data.agent + "]"; }
+    list.appendChild(text("li", line));
+    list.scrollTop = list.scrollHeight;
+    refresh();
+  }
+  ["run_started", "run_resumed", "step_ready", "attempt_started", "attempt_failed", "step_succeeded",
+    "step_cache_hit", "step_failed", "step_skipped", "step_cancelled", "fallback_started",
+    "route_chosen", "output_validated", "cost_incurred", "answers_combined", "step_conflict",
+    "circuit_changed", "agent_health_changed", "run_finished"].forEach(function (kind) {
+    source.addEventListener(kind, onEvent);
+  });
+  source.addEventListener("end", function () { source.close(); refresh(); });
+})();
