@@ -2,13 +2,15 @@
 
 Each distribution is tested in its own virtualenv holding only what it
 declares: the kernel alone (``tests``), and each plugin beside the kernel and
-nothing else (``plugin``); ``example`` runs the Unity example with all three.
-``nox -s bench`` (the performance suite) is opt-in. Extra arguments reach
-pytest: ``nox -s tests -- -k retry``.
+nothing else (``plugin``); ``example`` runs the Unity example with all three;
+``browser`` drives the dashboard in the system's chromium (``apt-get install
+chromium``; ``.ci/run`` installs it). ``nox -s bench`` (the performance suite)
+is opt-in. Extra arguments reach pytest: ``nox -s tests -- -k retry``.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -17,7 +19,7 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
-nox.options.sessions = ["tests", "lint", "types", "plugin", "example"]
+nox.options.sessions = ["tests", "lint", "types", "plugin", "example", "browser"]
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
@@ -67,6 +69,19 @@ def example(session: nox.Session) -> None:
     plugins = [arg for name in PLUGINS for arg in ("-e", str(ROOT / "plugins" / name))]
     session.install("-e", ".", *plugins, *_group("test"))
     session.run("pytest", "examples/unity-feature", "examples/seed", "-q", "-p", "no:cacheprovider")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The dashboard in Debian's chromium, driven by Playwright (never `playwright install`)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        session.error("chromium not found: apt-get install chromium (.ci/run does)")
+    session.install("-e", ".[dashboard]", *_group("test"), "playwright>=1.40")
+    env = {"CADENZA_BROWSER_TESTS": "1", "CHROMIUM": chromium}
+    session.run(
+        "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", *session.posargs, env=env
+    )
 
 
 @nox.session
