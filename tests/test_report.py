@@ -311,3 +311,39 @@ def test_degraded_steps_and_an_exhausted_budget_are_named() -> None:
     assert "review (from template)" in by_kind["degraded_steps"].message
     assert by_kind["budget_exhausted"].evidence["budget"] == "run budget of $0.5"
     assert "'polish'" in by_kind["budget_exhausted"].message
+
+
+async def test_an_api_key_in_an_agent_config_reaches_neither_journal_nor_report(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """Issue 7's secrets check for the report: the key of an http agent that fails with it
+    in the provider's error body is in no journaled event, source, text or JSON report."""
+    from cadenza.testing import Status, open_seed_agent_server
+
+    key = "sk-report-secret-0123456789"
+    async with open_seed_agent_server(default=Status(401, body=f"invalid api key {key}")) as server:
+        text = f"""
+name: keyed
+agents:
+  api:
+    kind: http
+    options: {{endpoint: "{server.url}", api_key: "${{REPORT_KEY}}"}}
+steps:
+  call: {{uses: api, retry: 1}}
+"""
+        plugins = load_plugins(entry_points=False)
+        flow = load_workflow_text(text, plugins=plugins, environ={"REPORT_KEY": key}).workflow
+        result = await cadenza.run_workflow(flow, plugins=plugins, store=store)
+    assert result.steps["call"].status == "failed"
+    assert server.calls[0].authorization == f"Bearer {key}"  # it really was sent
+    journaled = json.dumps(store.read_events(result.run_id)) + (
+        store.read_source(result.run_id) or ""
+    )
+    assert key not in journaled
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    for extra in ((), ("--json",)):
+        code, out, err = await trio.to_thread.run_sync(
+            invoke, plugins, result.run_id, "--store", url, *extra
+        )
+        assert code == 0, out
+        assert key not in out + err
