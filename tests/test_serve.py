@@ -509,3 +509,24 @@ def test_serve_command_prints_a_generated_token_once_and_stops_on_sigint(tmp_pat
             proc.wait()
         proc.stderr.close()
     assert sum(token in line for line in [*lines, rest]) == 1  # printed once, never logged
+
+
+async def test_step_detail_shows_the_inputs_its_agent_was_given(autojump_clock: Any) -> None:
+    """step_ready carries the rendered with:, secrets redacted; the step panel shows it."""
+    from cadenza._serve._views import step_detail
+    from cadenza.testing import run_captured
+
+    captured = await run_captured(
+        """
+name: inputs
+inputs: {topic: trio}
+agents:
+  w: {kind: template, options: {output: "note on {topic} for {who}"}}
+steps:
+  draft: {uses: w, with: {topic: "${{ inputs.topic }}", who: "${{ 'team ' + inputs.topic }}"}}
+"""
+    )
+    events = [e.to_dict() for e in captured.events]
+    detail = step_detail(events, "draft")
+    assert detail is not None
+    assert detail["inputs"] == {"topic": "trio", "who": "team trio"}

@@ -88,10 +88,14 @@ class RunResumed(Event):
 
 @attrs.frozen(kw_only=True)
 class StepReady(Event):
-    """Every need of a step is satisfied and its ``when:`` held; it waits for capacity."""
+    """Every need of a step is satisfied and its ``when:`` held; it waits for capacity.
+
+    ``inputs`` is its rendered ``with:`` (secrets redacted), what its agent will get.
+    """
 
     kind: ClassVar[str] = "step_ready"
     step_id: str
+    inputs: Mapping[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -248,7 +248,7 @@ class _Run(
                 f"capabilities: [{step.uses}] (seed format: type: {step.uses})",
             )
             return
-        self.bus.emit(ev.StepReady, step_id=step_id)
+        self.bus.emit(ev.StepReady, step_id=step_id, inputs=state.inputs)
         state.status = "ready"
         state.ready_at = trio.current_time()
         self._enqueue(state)

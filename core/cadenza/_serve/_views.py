@@ -141,11 +141,14 @@ def step_detail(events: Sequence[Mapping[str, Any]], step_id: str) -> dict[str, 
                 "findings": list(event.get("findings", ())),
             }
     state = steps[step_id].to_dict()
+    ready = [e for e in mine if e.get("kind") == "step_ready"]
+    inputs = ready[-1].get("inputs") if ready else None
     costs = [float(e.get("cost_usd") or 0.0) for e in mine if e.get("kind") == "cost_incurred"]
     return {
         "step_id": step_id,
         **state,
         "cost_usd": round(sum(costs), 6) if costs else state.get("cost_usd"),
+        "inputs": inputs,
         "attempts_detail": [attempts[n] for n in sorted(attempts)],
         "events": [dict(e) for e in mine],
     }

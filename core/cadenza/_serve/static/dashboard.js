@@ -91,7 +91,12 @@
           if (a.cost_usd !== undefined) { line += " \u2014 $" + a.cost_usd; }
           panel.appendChild(text("p", line));
         });
+        if (s.inputs !== null && s.inputs !== undefined) {
+          panel.appendChild(text("h3", "inputs"));
+          panel.appendChild(text("pre", JSON.stringify(s.inputs, null, 2)));
+        }
         if (s.output !== null && s.output !== undefined) {
+          panel.appendChild(text("h3", "output"));
           panel.appendChild(text("pre", JSON.stringify(s.output, null, 2)));
         }
         var link = document.createElement("a");
