@@ -9,6 +9,7 @@ protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
 
 from __future__ import annotations
 
+from ._agent_suite import AgentConformance as AgentConformance
 from ._aggregator_suite import AggregatorConformance as AggregatorConformance
 from ._fake_agent import NO_DEFAULT as NO_DEFAULT
 from ._fake_agent import Delay as Delay
@@ -53,6 +54,7 @@ for _obj in (
     serve_seed_agent,
     StoreConformance,
     AggregatorConformance,
+    AgentConformance,
     RouterConformance,
 ):
     _obj.__module__ = __name__
