@@ -53,7 +53,6 @@ class _Call:
     probe: bool = False
     tokens: int = 0  # the rate limiter's and budgets' token estimate
     reservation: Reservation | None = None
-    started: float = 0.0
 
 
 @attrs.define(eq=False, slots=True)
@@ -127,7 +126,7 @@ class _CallsMixin:
 
     def _occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call:
         """Take ``slot`` for one call of ``state``'s step (synchronously, in dispatch)."""
-        call = _Call(slot=slot, tokens=state.estimated_tokens, started=now)
+        call = _Call(slot=slot, tokens=state.estimated_tokens)
         slot.in_flight += 1
         self.in_flight += 1
         if slot.breaker is not None:

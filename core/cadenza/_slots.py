@@ -4,7 +4,8 @@ A slot wraps one agent with everything that decides admission (its
 ``max_concurrent`` limit, circuit breaker, rate limit and configured health
 flag) plus passive statistics from real traffic. A pool is the set of slots
 that can serve the same ``uses``, with its ready steps in a priority heap. The
-scheduler only asks "who has room?"; the answers live here.
+scheduler asks each slot "do you have room?"; which of those with room takes
+a call is the step's router's choice (:mod:`._route_choice`).
 """
 
 from __future__ import annotations
@@ -84,25 +85,6 @@ class _Pool:
             s.limiter is not None and s.limiter.policy.tokens_per_minute is not None
             for s in self.agents
         )
-
-    def free_agent(
-        self, avoid: str | None = None, *, now: float = 0.0, tokens: int = 0
-    ) -> _AgentSlot | None:
-        """The agent with room and the fewest calls in flight (ties: file order).
-
-        ``avoid`` (the agent a retried step just failed on) is chosen only when
-        no other agent has room, so a retry goes elsewhere when it can.
-        """
-        best: _AgentSlot | None = None
-        fallback: _AgentSlot | None = None
-        for slot in self.agents:
-            if not slot.has_room(now, tokens):
-                continue
-            if slot.name == avoid:
-                fallback = slot
-            elif best is None or slot.in_flight < best.in_flight:
-                best = slot
-        return best or fallback
 
 
 def slots_for(workflow: Workflow, agents: Mapping[str, Agent]) -> dict[str, _AgentSlot]:

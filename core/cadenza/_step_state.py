@@ -47,7 +47,6 @@ class _StepState:
     provenance: Mapping[str, Any] | None = None  # a multi-agent step's answers, for the result
     asks: itertools.count[int] = attrs.field(factory=itertools.count)  # request.ask() calls
     estimates: dict[str, tuple[float, int]] = attrs.field(factory=dict)  # per agent: usd, tokens
-    probe: bool = False  # the running attempt is its agent's half-open probe
     error_note: str = ""  # the last attempt's error, for messages
     fallback_source: str | None = None  # set while a fallback serves the step
     fallback_error: str = ""  # the failure that sent the step to its fallbacks
