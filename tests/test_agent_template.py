@@ -108,6 +108,30 @@ def test_non_json_output_is_refused_when_built() -> None:
         make_agent(output={"when": {1, 2}})
 
 
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("reviewer: {who}", "reviewer: null"),
+        ("reviewer: {who!s}", "reviewer: null"),
+        ("reviewer: {who!r}", "reviewer: null"),
+        ("reviewer: {who!a}", "reviewer: null"),
+        ("[{who:>6}]", "[  null]"),
+    ],
+)
+async def test_null_input_renders_as_json_null(template: str, expected: str) -> None:
+    """A null input renders as JSON's null, never Python's None, with any conversion or spec."""
+    agent = make_agent(output={"text": template, "kept": None})
+    result = await agent.run(make_request(who=None))
+    assert result.output == {"text": expected, "kept": None}
+
+
+async def test_null_input_with_a_numeric_spec_is_permanent() -> None:
+    """A numeric spec on a null input fails permanently, naming the input as null."""
+    agent = make_agent(output="{score:.2f}")
+    with pytest.raises(PermanentError, match=r"cannot format input 'score' \(null\)"):
+        await agent.run(make_request(score=None))
+
+
 async def test_missing_placeholder_names_it_and_the_inputs_available() -> None:
     """A placeholder without an input is a PermanentError listing what is available."""
     agent = make_agent(output={"a": "{feature} in {lang}", "b": "{zone}"})

@@ -4,10 +4,11 @@
 alone) is formatted with the step's inputs, ``"Docs for {feature}"``, with
 Python's format mini-language for specs and conversions (``{score:.2f}``,
 ``{name!r}``). Values are inserted with ``format()``, so a list input renders
-as its Python text. Only plain names are allowed: attribute and index lookups
-(``{x.__class__}``, ``{x[0]}``) are the way ``str.format`` reaches objects'
-internals, so they are refused when the agent is built. Write a literal brace
-as ``{{`` or ``}}``.
+as its Python text, but a null input renders as JSON's ``null`` (with any
+conversion), never ``None``. Only plain names are allowed: attribute and
+index lookups (``{x.__class__}``, ``{x[0]}``) are the way ``str.format``
+reaches objects' internals, so they are refused when the agent is built.
+Write a literal brace as ``{{`` or ``}}``.
 
 Without ``output`` the result is ``{"inputs": <the step's inputs>}``. With
 ``degraded: true`` results are marked degraded with source ``"template"``, for
@@ -87,13 +88,15 @@ def _compile_string(text: str, path: str) -> Render:
             if field not in inputs:
                 missing.add(field)
                 continue
-            value = _CONVERSIONS[conversion](inputs[field])
+            raw = inputs[field]
+            # JSON's null, not Python's None, whatever the conversion: inputs are JSON data.
+            value = "null" if raw is None else _CONVERSIONS[conversion](raw)
             try:
                 out.append(format(value, spec or ""))
             except (TypeError, ValueError) as exc:
+                kind = "null" if raw is None else type(value).__name__
                 raise _TemplateSyntaxError(
-                    f"{path}: cannot format input {field!r} ({type(value).__name__}) "
-                    f"with spec {spec!r}: {exc}"
+                    f"{path}: cannot format input {field!r} ({kind}) with spec {spec!r}: {exc}"
                 ) from exc
         return "".join(out)
 
