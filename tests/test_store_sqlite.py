@@ -59,11 +59,15 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 def test_three_slash_url_is_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[SqliteStore]
 ) -> None:
-    """``sqlite:///rel/j.db`` opens ``rel/j.db`` under the current directory."""
+    """``sqlite:///rel/j.db`` opens ``rel/j.db`` under the current directory, kept absolute."""
     monkeypatch.chdir(tmp_path)
     store = open_at("sqlite:///rel/j.db", opened)
-    assert store.path == Path("rel/j.db")
+    assert store.path == tmp_path / "rel" / "j.db"
     assert (tmp_path / "rel" / "j.db").is_file()
+    monkeypatch.chdir(tmp_path / "rel")  # a later chdir changes nothing
+    store.write(WriteBatch(runs=[record()]))
+    assert store.get_run("r") == record()
+    assert not (tmp_path / "rel" / "rel").exists()
 
 
 def test_four_slash_url_is_absolute(tmp_path: Path, opened: list[SqliteStore]) -> None:

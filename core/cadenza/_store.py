@@ -8,6 +8,11 @@ arrive as a :class:`WriteBatch` that must be applied atomically (one
 transaction): that is the unit of group commit, and the unit of durability
 the scheduler waits for.
 
+Errors: :class:`StoreError` for everything, with two subclasses callers can
+act on: :class:`StoreReadOnlyError` (the journal can be read, not written)
+and :class:`StoreFullError` (its disk is full). Both name the journal's
+absolute path.
+
 Stores are selected by URL scheme (``sqlite:///path``) through the
 ``cadenza_stores`` hook; the SQLite store is built in. Everything stored is
 data (JSON-compatible values), never pickles. ``cadenza.testing`` ships a
@@ -35,6 +40,40 @@ class StoreError(CadenzaError):
     def __init__(self, message: str, *, url: str = "") -> None:
         self.url = url
         super().__init__(message)
+
+
+class StoreReadOnlyError(StoreError):
+    """The journal can be read but not written: its file, folder or file system is read-only.
+
+    ``path`` is the journal's absolute path, ``reason`` what makes it
+    read-only (``"read-only file system"``, ``"no write permission on DIR"``)
+    and ``action`` what needed to write (``"cancel"``, ``"cadenza run"``).
+    """
+
+    def __init__(self, path: str, *, reason: str, action: str = "writing", url: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        self.action = action
+        super().__init__(
+            f"the journal at {path} is read-only ({reason}): {action} needs write access. "
+            "Run it where the journal can be written, or copy the journal to a writable "
+            "folder and point --store at the copy.",
+            url=url,
+        )
+
+
+class StoreFullError(StoreError):
+    """The disk (or quota) holding the journal is full; what was committed before is kept."""
+
+    def __init__(self, path: str, *, detail: str = "", url: str = "") -> None:
+        self.path = path
+        more = f" ({detail})" if detail else ""
+        super().__init__(
+            f"the disk holding the journal at {path} is full{more}. Everything committed "
+            "before is kept: free some space, then finish an unfinished run with "
+            "`cadenza resume RUN`.",
+            url=url,
+        )
 
 
 class UnknownRunError(StoreError):
@@ -158,7 +197,8 @@ StoreFactory = Callable[[str], Store]
 
 
 DEFAULT_STORE_URL = "sqlite:///.cadenza/journal.db"
-"""Where runs are journaled unless ``--store`` says otherwise (relative to the working dir)."""
+"""The journal under the working directory. The CLI looks upward for a project's
+``.cadenza/`` first (:func:`cadenza._store_sqlite.find_journal`)."""
 
 
 def open_store(url: str, registered: Mapping[str, Any]) -> Store:

@@ -1,8 +1,17 @@
 """The built-in journal store: one SQLite file (stdlib ``sqlite3``, WAL mode).
 
 URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (the
-SQLAlchemy convention), or a plain file path. The default is
-``.cadenza/journal.db`` under the working directory.
+SQLAlchemy convention), or a plain file path; a relative path is taken from
+the working directory when the store opens, and messages show it absolute.
+The CLI's default is found by :func:`find_journal`: the nearest
+``.cadenza/journal.db`` at or above the working directory, as git finds ``.git``.
+
+A journal in a place the process cannot write (a read-only file, folder or
+file system) opens read-only: reading works (through SQLite's ``mode=ro``, or
+``immutable=1`` when the WAL index cannot be created beside it), and every
+write raises :class:`~cadenza._store.StoreReadOnlyError` naming the path.
+A full disk (``SQLITE_FULL``, ``ENOSPC``) is a :class:`~cadenza._store.StoreFullError`;
+the batch that did not fit is rolled back, everything committed before stays.
 
 Durability: every :meth:`SqliteStore.write` is one transaction committed with
 ``synchronous=FULL``, so a committed batch survives a crash of the process
@@ -13,17 +22,38 @@ Cadenza, is a :class:`StoreError` and the file is left untouched.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ._store import SCHEMA_VERSION, CacheEntry, RunRecord, StoreError, WriteBatch
+from ._store import (
+    SCHEMA_VERSION,
+    CacheEntry,
+    RunRecord,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+    WriteBatch,
+)
 
-DEFAULT_PATH = Path(".cadenza") / "journal.db"
+PROJECT_DIR = ".cadenza"
+"""A project's Cadenza folder: the journal, and the files runs write."""
+DEFAULT_PATH = Path(PROJECT_DIR) / "journal.db"
+
+# SQLite primary result codes (the low byte of an extended code).
+_SQLITE_READONLY = 8
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_NOTADB = 26
+_READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
@@ -78,6 +108,85 @@ def path_from_url(url: str) -> Path:
     return Path(url)
 
 
+def absolute_url(url: str) -> str:
+    """``url`` with a relative SQLite path made absolute (from the working directory).
+
+    Other schemes, and ``sqlite:`` URLs the store would refuse, come back unchanged.
+    """
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :])
+        return url if path.is_absolute() else f"sqlite:///{path.absolute()}"
+    if not url or "://" in url or url.startswith("sqlite:"):
+        return url
+    return str(Path(url).absolute())
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (OSError, RuntimeError):  # no HOME and no passwd entry
+        return None
+
+
+def _exists(check: Any) -> bool:
+    try:
+        return bool(check())
+    except OSError:  # a folder we may not look into
+        return False
+
+
+def find_journal(start: Path | None = None, *, home: Path | None = None) -> Path:
+    """The journal file the CLI uses when ``--store`` is not given (an absolute path).
+
+    Looks in ``start`` (default: the working directory) and then each parent
+    folder for ``.cadenza/journal.db`` and takes the nearest; failing that,
+    the nearest ``.cadenza/`` folder gets a new journal; failing that,
+    ``start/.cadenza/journal.db``. As git finds ``.git``, so a run started in
+    a subfolder of a project lands in the project's journal. The search never
+    looks in the home directory (``home``, default ``~``) or the filesystem
+    root, unless ``start`` is one of them, so a stray ``~/.cadenza`` does not
+    collect every project's runs.
+    """
+    start = Path(os.getcwd()) if start is None else start.absolute()
+    home = _home() if home is None else home
+    folders = [start]
+    for parent in start.parents:
+        if parent == home or parent == parent.parent:
+            break
+        folders.append(parent)
+    for folder in folders:
+        candidate = folder / DEFAULT_PATH
+        if _exists(candidate.is_file):
+            return candidate
+    for folder in folders:
+        if _exists((folder / PROJECT_DIR).is_dir):
+            return folder / DEFAULT_PATH
+    return start / DEFAULT_PATH
+
+
+def _why_not_writable(target: Path) -> str:
+    """Why ``target`` (a file or folder) cannot be written, or "" if it can."""
+    if os.access(target, os.W_OK):
+        return ""
+    try:
+        if os.statvfs(target).f_flag & os.ST_RDONLY:
+            return f"{target} is on a read-only file system"
+    except OSError:
+        pass
+    kind = "folder" if _exists(target.is_dir) else "file"
+    return f"the {kind} {target} is not writable"
+
+
+def read_only_reason(path: Path) -> str:
+    """Why a journal at ``path`` could not be written (or created), or "" if it could."""
+    if _exists(path.exists):
+        return _why_not_writable(path) or _why_not_writable(path.parent)
+    folder = path.parent
+    while not _exists(folder.exists) and folder != folder.parent:
+        folder = folder.parent
+    return _why_not_writable(folder)
+
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
@@ -86,34 +195,90 @@ def _dumps(value: Any) -> str:
 
 
 class SqliteStore:
-    """A :class:`~cadenza._store.Store` in one SQLite file. Thread-safe (one lock)."""
+    """A :class:`~cadenza._store.Store` in one SQLite file. Thread-safe (one lock).
 
-    def __init__(self, url: str) -> None:
+    With ``read_only=True`` the file is only read. Otherwise it is opened for
+    writing when its place allows it, and read-only when it does not (a
+    read-only file, folder or file system): ``read_only`` then says so,
+    ``read_only_reason`` says why, and writes raise
+    :class:`~cadenza._store.StoreReadOnlyError`. A missing file in a place
+    where it cannot be created is that error at once.
+    """
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.path = path_from_url(url)
+        self.path = path_from_url(url).absolute()
+        self.read_only = read_only
+        self.read_only_reason = "opened read-only" if read_only else ""
         self._lock = threading.Lock()
         self._closed = False
         self._db = self._open()
 
-    # -- opening -----------------------------------------------------------------
+    # -- errors ------------------------------------------------------------------
 
     def _fail(self, problem: str, fix: str) -> StoreError:
         return StoreError(f"journal {self.path}: {problem}. {fix}", url=self.url)
 
+    def _read_only_error(self, action: str, reason: str = "") -> StoreReadOnlyError:
+        reason = reason or self.read_only_reason or read_only_reason(self.path)
+        return StoreReadOnlyError(
+            str(self.path), reason=reason or "SQLite refused to write", action=action, url=self.url
+        )
+
+    def _os_error(self, exc: OSError, doing: str) -> StoreError:
+        if exc.errno == errno.ENOSPC:
+            return StoreFullError(str(self.path), detail=exc.strerror or "", url=self.url)
+        if exc.errno in _READ_ONLY_ERRNOS:
+            return self._read_only_error(doing, exc.strerror or "")
+        return self._fail(f"cannot {doing} ({exc})", "Check the path and permissions.")
+
+    def _db_error(self, exc: sqlite3.DatabaseError, *, opening: bool) -> StoreError:
+        """The StoreError saying what an SQLite error means for this journal."""
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code == _SQLITE_FULL:
+            return StoreFullError(str(self.path), detail=str(exc), url=self.url)
+        if code == _SQLITE_READONLY:
+            return self._read_only_error("writing")
+        if code == _SQLITE_CANTOPEN:
+            return self._fail(
+                f"cannot open it ({exc})",
+                "Check that the file and its folder exist and can be read.",
+            )
+        if opening or code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            return self._fail(
+                f"the file is damaged or truncated ({exc})",
+                "Restore it from a backup or move it aside; it was left untouched.",
+            )
+        return self._fail(f"database error ({exc})", "Check the file, its folder and the disk.")
+
+    # -- opening -----------------------------------------------------------------
+
     def _open(self) -> sqlite3.Connection:
-        exists = self.path.exists()
+        exists = _exists(self.path.exists)
         if exists:
             self._check_header()
+        if not self.read_only:
+            reason = read_only_reason(self.path)
+            if reason and not exists:
+                raise self._read_only_error("creating it", reason)
+            if reason:
+                self.read_only, self.read_only_reason = True, reason
+        if self.read_only and not exists:
+            raise self._fail("there is no such file", "Check the path given to --store.")
+        if self.read_only:
+            db = self._connect_read_only()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._fail(f"cannot open it ({exc})", "Check the path and permissions.") from exc
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise self._os_error(exc, "create its folder") from exc
+            db = self._connect(str(self.path))
         try:
             db.execute("PRAGMA busy_timeout=5000")
             tables = self._tables(db)
             if not tables:
+                if self.read_only:
+                    raise self._read_only_error("setting up a new journal in this empty file")
                 tables = self._create(db)
             if "cadenza_meta" not in tables:
                 raise self._fail(
@@ -121,18 +286,53 @@ class SqliteStore:
                     "Point --store at another file; this one was left untouched.",
                 )
             self._check_version(db)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            if not self.read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise self._fail(
-                f"the file is damaged or truncated ({exc})",
-                "Restore it from a backup or move it aside; it was left untouched.",
-            ) from exc
+            raise self._db_error(exc, opening=True) from exc
         except BaseException:
             db.close()
             raise
         return db
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(target, uri=uri, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._fail(f"cannot open it ({exc})", "Check the path and permissions.") from exc
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection; ``immutable=1`` when SQLite cannot set up the WAL index.
+
+        Reading a WAL journal needs its ``-shm`` index file, which SQLite
+        cannot create in a read-only folder. Without a ``-wal`` file holding
+        commits, the database file alone is the whole journal, and no other
+        process can be writing it (it would have made the ``-shm``), so it is
+        read as immutable. With such a ``-wal`` file, reading the database
+        file alone would miss those commits: that is refused.
+        """
+        uri = "file:" + urllib.parse.quote(str(self.path)) + "?mode=ro"
+        db = self._connect(uri, uri=True)
+        try:
+            self._tables(db)
+            return db
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+            if code != _SQLITE_CANTOPEN:
+                raise self._db_error(exc, opening=True) from exc
+        wal = Path(f"{self.path}-wal")
+        if _exists(lambda: wal.stat().st_size > 0):
+            raise self._fail(
+                f"it is read-only ({self.read_only_reason}) and its -wal file holds commits "
+                "that SQLite can only read with write access (the -shm file beside it is "
+                "missing)",
+                "Copy the journal together with its -wal file to a writable folder and point "
+                "--store at the copy.",
+            )
+        return self._connect(uri + "&immutable=1", uri=True)
 
     def _check_header(self) -> None:
         try:
@@ -171,7 +371,7 @@ class SqliteStore:
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         return self._tables(db)
 
@@ -201,16 +401,15 @@ class SqliteStore:
             try:
                 yield self._db
             except sqlite3.DatabaseError as exc:
-                raise self._fail(
-                    f"database error ({exc})",
-                    "If the file is damaged, restore it from a backup or move it aside.",
-                ) from exc
+                raise self._db_error(exc, opening=False) from exc
 
     # -- writing -----------------------------------------------------------------
 
     def write(self, batch: WriteBatch) -> None:
         if not batch:
             return
+        if self.read_only:
+            raise self._read_only_error("recording runs")
         with self._locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -266,10 +465,12 @@ class SqliteStore:
                 )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)  # SQLite may have rolled back already (SQLITE_FULL does)
                 raise
 
     def request_cancel(self, run_id: str) -> bool:
+        if self.read_only:
+            raise self._read_only_error("cancel")
         with self._locked() as db:
             cur = db.execute("UPDATE runs SET cancel_requested = 1 WHERE run_id = ?", (run_id,))
             return cur.rowcount > 0
@@ -332,6 +533,13 @@ class SqliteStore:
         with self._lock:
             self._closed = True
             self._db.close()
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already; never mask the first error."""
+    if db.in_transaction:
+        with suppress(sqlite3.Error):  # the error being raised says more than this one
+            db.execute("ROLLBACK")
 
 
 _RUN_COLUMNS = (
