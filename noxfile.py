@@ -1,17 +1,22 @@
-"""Development sessions: ``nox`` runs tests, lint, types, plugins and the example.
+"""Development sessions: ``nox`` runs tests, lint, types, plugins, the example and the browser.
 
 Each distribution is tested in its own virtualenv holding only what it
 declares: the kernel alone (``tests``), and each plugin beside the kernel and
 nothing else (``plugin``); ``example`` runs the Unity example with all three;
 ``browser`` drives the dashboard in the system's chromium (``apt-get install
-chromium``; ``.ci/run`` installs it). ``nox -s bench`` (the performance suite)
+chromium``). Without chromium ``browser`` is skipped with a notice, unless
+``CADENZA_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) makes that an error.
+Nothing else needs more than Python and pip. ``nox -s quick`` is the fast
+local loop (not in the default run); ``nox -s bench`` (the performance suite)
 is opt-in. Extra arguments reach pytest: ``nox -s tests -- -k retry``.
 """
 
 from __future__ import annotations
 
-import shutil
+import importlib.util
+import os
 from pathlib import Path
+from types import ModuleType
 
 import nox
 
@@ -28,11 +33,34 @@ def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
+def _chromium_helpers() -> ModuleType:
+    """tests/browser/_chromium.py (standard library only), shared with the browser test."""
+    path = ROOT / "tests" / "browser" / "_chromium.py"
+    spec = importlib.util.spec_from_file_location("_cadenza_chromium", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Kernel tests with no plugin installed."""
     session.install("-e", ".", *_group("test"))
     session.run("pytest", *(session.posargs or ["-q", "-p", "no:cacheprovider"]))
+
+
+@nox.session
+def quick(session: nox.Session) -> None:
+    """The fast local loop: kernel tests except the slow (subprocess) ones, on every core.
+
+    ``nox -s quick``, then ``nox -Rs quick`` to skip reinstalling; arguments are
+    added to pytest's: ``nox -Rs quick -- tests/test_retry.py -x``.
+    """
+    session.install("-e", ".", *_group("test"))
+    quiet = ["-q", "-p", "no:cacheprovider"]
+    session.run("pytest", "-n", "auto", "-m", "not slow", *quiet, *session.posargs)
 
 
 @nox.session
@@ -73,12 +101,22 @@ def example(session: nox.Session) -> None:
 
 @nox.session
 def browser(session: nox.Session) -> None:
-    """The dashboard in Debian's chromium, driven by Playwright (never `playwright install`)."""
-    chromium = shutil.which("chromium")
+    """The dashboard in the system's chromium, driven by Playwright (never `playwright install`).
+
+    Skipped with a notice when no chromium is found (``$CHROMIUM``, else
+    ``chromium`` or ``chromium-browser`` on PATH); an error instead when
+    ``CADENZA_REQUIRE_BROWSER=1``, as in CI.
+    """
+    helpers = _chromium_helpers()
+    chromium = helpers.find_chromium(os.environ)
     if chromium is None:
-        session.error("chromium not found: apt-get install chromium (.ci/run does)")
+        notice = helpers.missing_notice(os.environ)
+        if helpers.browser_required(os.environ):
+            session.error(notice)
+        session.skip(notice)
     session.install("-e", ".[dashboard]", *_group("test"), "playwright>=1.40")
-    env = {"CADENZA_BROWSER_TESTS": "1", "CHROMIUM": chromium}
+    # chromium is found and Playwright installed: from here on, a missing one is a bug.
+    env = {"CADENZA_BROWSER_TESTS": "1", "CHROMIUM": chromium, helpers.REQUIRE_VAR: "1"}
     session.run(
         "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", *session.posargs, env=env
     )

@@ -13,9 +13,10 @@ The screenshot is a test artifact: it is written to ``tmp_path`` and to
 repository root.
 
 Runs only when ``CADENZA_BROWSER_TESTS`` is set (``nox -s browser`` sets it);
-otherwise it is skipped. When it is set, a missing Playwright or chromium is a
-failure, not a skip. Chromium is the system's (``apt-get install chromium``,
-or ``$CHROMIUM``); ``playwright install`` is never used.
+otherwise it is skipped. Without chromium or Playwright it is skipped with a
+notice, or fails when ``CADENZA_REQUIRE_BROWSER=1`` (``.ci/run`` sets it): see
+``conftest.py``. Chromium is the system's (``apt-get install chromium``, or
+``$CHROMIUM``); ``playwright install`` is never used.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,21 +49,6 @@ steps:
   last: {uses: a, needs: [left, right]}
 """
 TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def chromium() -> str:
-    """The system chromium's path; skip outside ``nox -s browser``, fail inside it."""
-    if not os.environ.get("CADENZA_BROWSER_TESTS"):
-        pytest.skip("browser test: set CADENZA_BROWSER_TESTS=1 (nox -s browser does)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.fail("playwright is not installed (pip install playwright)")
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
-    if not path or not Path(path).exists():
-        pytest.fail("chromium not found: apt-get install chromium (or set $CHROMIUM)")
-    return path
 
 
 @dataclass
