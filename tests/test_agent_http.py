@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import structlog
@@ -23,7 +25,12 @@ from cadenza import (
     Usage,
 )
 from cadenza._agents._clients import open_http_client, user_agent
-from cadenza._agents._http import HttpAgent, HttpOptions, parse_retry_after
+from cadenza._agents._http import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    HttpAgent,
+    HttpOptions,
+    parse_retry_after,
+)
 from cadenza._spec import Duration
 from cadenza.testing import (
     Drop,
@@ -259,11 +266,13 @@ async def test_other_4xx_are_permanent(
 async def test_auth_failure_is_permanent_and_never_shows_the_key(
     server: SeedAgentServer, agent: HttpAgent, code: int
 ) -> None:
-    """401/403 hint at api_key, and the key is redacted even when the server echoes it."""
-    server.faults.append(Status(code, body=f"invalid key {KEY}"))
+    """401/403 hint at api_key and never quote the body, which may echo the key in any form."""
+    server.faults.append(Status(code, body=f"invalid key {KEY} {KEY.upper()}"))
     error = await fails_with(agent, PermanentError)
     assert KEY not in str(error)
-    assert "invalid key ***" in str(error)
+    assert KEY.upper() not in str(error)
+    assert "invalid key" not in str(error)
+    assert f"HTTP {code}: the provider refused the credentials" in str(error)
     assert "api_key" in str(error)
     assert "an api_key is set" in str(error)
     assert KEY not in repr(agent)
@@ -479,3 +488,129 @@ async def test_open_http_client_sets_timeouts_and_user_agent() -> None:
     headers = {"user-agent": "mine"}
     async with open_http_client(timeout=2, connect_timeout=1, headers=headers) as client:
         assert client.headers.get_list("user-agent") == ["mine"]
+
+
+@attrs.define
+class BigBody:
+    """A loopback provider answering every POST with a body of ``size`` bytes, streamed.
+
+    The body is JSON (``{"output": "xxx..."}``) sent in 64 KiB chunks, chunked
+    unless ``content_length`` is set. ``sent`` counts what reached the socket;
+    ``done`` is set when the handler ends, ``closed_early`` if the client hung up first.
+    """
+
+    size: int
+    status: int = 200
+    content_length: bool = False
+    sent: int = 0
+    closed_early: bool = False
+    done: trio.Event = attrs.field(factory=trio.Event)
+    url: str = ""
+
+    async def serve(self, *, task_status: trio.TaskStatus[BigBody]) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.url = f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}"
+        task_status.started(self)
+        await trio.serve_listeners(self._handle, listeners)
+
+    async def _handle(self, stream: trio.SocketStream) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += await stream.receive_some(65536)
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += await stream.receive_some(65536)
+        prefix, suffix = b'{"output": "', b'"}'
+        framing = (
+            f"content-length: {self.size}" if self.content_length else "transfer-encoding: chunked"
+        )
+        await stream.send_all(
+            f"HTTP/1.1 {self.status} X\r\ncontent-type: application/json\r\n{framing}\r\n\r\n".encode()
+        )
+        chunk = 64 * 1024
+        payload = prefix + b"x" * (chunk - len(prefix))
+        try:
+            while self.sent < self.size:
+                piece = payload if self.sent == 0 else b"x" * chunk
+                piece = piece[: self.size - self.sent - len(suffix)] or suffix
+                if self.sent + len(piece) == self.size - len(suffix):
+                    piece += suffix
+                data = piece if self.content_length else b"%x\r\n%s\r\n" % (len(piece), piece)
+                await stream.send_all(data)
+                self.sent += len(piece)
+            if not self.content_length:
+                await stream.send_all(b"0\r\n\r\n")
+            await stream.receive_some(1)  # wait for the client to hang up
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self.closed_early = self.sent < self.size
+        finally:
+            self.done.set()
+            await stream.aclose()
+
+
+async def big_body(nursery: trio.Nursery, size: int, **options: Any) -> BigBody:
+    started: BigBody = await nursery.start(BigBody(size, **options).serve)
+    return started
+
+
+@pytest.mark.parametrize("content_length", [False, True])
+async def test_a_body_past_max_response_bytes_fails_and_reading_stops(
+    nursery: trio.Nursery, content_length: bool
+) -> None:
+    """A 2xx body over the cap fails the attempt permanently, naming the option; the rest is never read."""
+    total = 256 * 1024 * 1024
+    server = await big_body(nursery, total, content_length=content_length)
+    agent = make_agent(server.url, max_response_bytes=1024 * 1024)
+    try:
+        error = await fails_with(agent, PermanentError)
+    finally:
+        await agent.aclose()
+    with trio.fail_after(30):
+        await server.done.wait()
+    assert server.closed_early  # the agent hung up instead of draining 256 MiB
+    assert server.sent < total // 4
+    message = str(error)
+    assert "http agent 'coder'" in message
+    assert "max_response_bytes=1048576 (1 MiB)" in message
+    assert "raise the agent's max_response_bytes option" in message
+    if content_length:
+        assert f"announces {total} bytes" in message
+
+
+async def test_max_response_bytes_raises_the_cap(nursery: trio.Nursery) -> None:
+    """A body above the default cap is read whole when max_response_bytes allows it."""
+    size = DEFAULT_MAX_RESPONSE_BYTES + 1024
+    too_small = make_agent((await big_body(nursery, size)).url)
+    try:
+        await fails_with(too_small, PermanentError)
+    finally:
+        await too_small.aclose()
+    agent = make_agent((await big_body(nursery, size)).url, max_response_bytes=2 * size)
+    try:
+        result = await agent.run(make_request())
+    finally:
+        await agent.aclose()
+    assert len(result.output) == size - len('{"output": ""}')
+
+
+async def test_an_error_body_is_read_only_as_far_as_it_is_quoted(nursery: trio.Nursery) -> None:
+    """A huge 5xx body is not read past ERROR_BODY_LIMIT; the error quotes its start."""
+    server = await big_body(nursery, 64 * 1024 * 1024, status=500)
+    agent = make_agent(server.url)
+    try:
+        error = await fails_with(agent, RetryableError)
+    finally:
+        await agent.aclose()
+    with trio.fail_after(30):
+        await server.done.wait()
+    assert server.closed_early
+    assert 'HTTP 500: {"output": "xxx' in str(error)
+    assert len(str(error)) < 1000
+
+
+def test_max_response_bytes_must_be_positive() -> None:
+    """A zero, negative or non-integer cap is refused with the option named."""
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_response_bytes: expected a positive"):
+            HttpOptions(endpoint="http://x", max_response_bytes=bad)  # type: ignore[arg-type]

@@ -17,15 +17,20 @@ what happened                                          raised
 connection refused or dropped, protocol error,         ``RetryableError``
 malformed JSON in a 2xx answer
 read or write timeout (``timeout``)                    ``AgentTimeoutError`` (retryable)
+a body longer than ``max_response_bytes``              ``PermanentError`` (reading stops there)
 other 4xx, 3xx, inputs that are not JSON               ``PermanentError``
 =====================================================  ==================================
 
-The API key and every other secret of the agent are redacted from messages;
-they are never logged.
+The body is streamed: a 2xx body is read up to ``max_response_bytes`` (10 MiB
+by default), an error body only up to ``ERROR_BODY_LIMIT``, so a runaway
+provider costs bounded memory. The API key and every other secret of the
+agent are redacted from messages (in every form :mod:`cadenza._redact` knows);
+they are never logged, and the body of a 401 or 403 is never quoted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -49,6 +54,12 @@ log = structlog.get_logger()
 
 SNIPPET_LIMIT = 200
 """Characters of a response body quoted in an error message, at most."""
+
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+"""Default ``max_response_bytes``: the largest 2xx body an ``http`` agent reads (10 MiB)."""
+
+ERROR_BODY_LIMIT = 64 * 1024
+"""Bytes read of a non-2xx body (to quote from it) or a health check's; the rest is never read."""
 
 _DEFAULT_TIMEOUT = Duration(300.0)
 _DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
@@ -92,6 +103,16 @@ def _check_headers(
             )
 
 
+def _check_max_response_bytes(
+    instance: object, attribute: attrs.Attribute[Any], value: int
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"max_response_bytes: expected a positive number of bytes such as 52428800 "
+            f"(50 MiB), got {value!r}"
+        )
+
+
 def _check_health_path(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value.startswith("/"):
         raise ValueError(f"health_path: expected a path starting with '/', got {value!r}")
@@ -109,7 +130,8 @@ class HttpOptions:
     opening it; the whole call is bounded by the step's ``timeout``. ``headers``
     are sent with every request (their values are hidden from reprs, since
     they may hold credentials). ``health_path`` is appended to the endpoint
-    for ``health()``.
+    for ``health()``. ``max_response_bytes`` is the largest 2xx body read; a
+    longer one fails the attempt, permanently.
     """
 
     endpoint: str = attrs.field(validator=_check_endpoint)
@@ -120,6 +142,9 @@ class HttpOptions:
         factory=dict, validator=_check_headers, repr=_header_names
     )
     health_path: str = attrs.field(default="/health", validator=_check_health_path)
+    max_response_bytes: int = attrs.field(
+        default=DEFAULT_MAX_RESPONSE_BYTES, validator=_check_max_response_bytes
+    )
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -148,15 +173,50 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return str(redact(text, secrets))
 
 
-def _snippet(response: httpx.Response, secrets: Iterable[str]) -> str:
+def _snippet(response: httpx.Response, body: bytes, secrets: Iterable[str]) -> str:
     try:
-        text = response.text
-    except (UnicodeDecodeError, LookupError):
-        text = response.content.decode("utf-8", errors="replace")
+        text = body.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = body.decode("utf-8", errors="replace")
     text = _redact(" ".join(text.split()), secrets)
     if len(text) > SNIPPET_LIMIT:
         text = text[: SNIPPET_LIMIT - 1] + "…"
     return text or "(empty body)"
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.3g} MiB"
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
+async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of the (decoded) body, and whether it had more.
+
+    When it has more, the connection is closed there: the rest is never read.
+    """
+    body = bytearray()
+    chunks = response.aiter_bytes()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            break
+    else:
+        return bytes(body), False
+    await response.aclose()  # closes the connection, since the body was not read to its end
+    # httpx reads the body through nested async generators; abandoning them
+    # mid-way leaves the inner ones to the garbage collector, which trio reports
+    # as a ResourceWarning (encode/httpx#3686). With the connection closed they
+    # end at once with a ReadError, each cleaning up after itself.
+    with contextlib.suppress(httpx.HTTPError):
+        async for _ in chunks:
+            pass
+    return bytes(body[:limit]), True
 
 
 def _safe_url(url: httpx.URL) -> str:
@@ -251,7 +311,10 @@ class HttpAgent:
         url = httpx.URL(self.options.endpoint)
         where = f"http agent {self.name!r}: POST {_safe_url(url)}"
         try:
-            response = await self._http().post(url, content=content, headers=headers)
+            async with self._http().stream(
+                "POST", url, content=content, headers=headers
+            ) as response:
+                body = await self._read(response, where, request)
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
             raise AgentTimeoutError(
                 f"{where}: no answer within timeout={self.options.timeout:g}s "
@@ -272,25 +335,72 @@ class HttpAgent:
                 agent=self.name,
                 step_id=request.step_id,
             ) from exc
-        return self._result(response, where, request)
+        return self._result(response, body, where, request)
 
-    def _result(self, response: httpx.Response, where: str, request: AgentRequest) -> AgentResult:
+    async def _read(self, response: httpx.Response, where: str, request: AgentRequest) -> bytes:
+        """The body, streamed: a 2xx one up to ``max_response_bytes``, else a prefix to quote.
+
+        Reading stops as soon as the limit is passed (or, when ``Content-Length``
+        announces more, before it starts); leaving the ``stream()`` block then
+        closes the connection instead of draining it.
+        """
+        if response.status_code in (401, 403):
+            return b""  # never quoted: it may echo the credentials
+        if not response.is_success:
+            body, _ = await _read_at_most(response, ERROR_BODY_LIMIT)
+            return body
+        limit = self.options.max_response_bytes
+        declared = _declared_length(response)
+        if declared is not None and declared > limit:
+            size = f"announces {declared} bytes ({_mib(declared)}); nothing was read"
+            raise self._too_large(where, request, response.status_code, size)
+        body, more = await _read_at_most(response, limit)
+        if more:
+            size = f"is longer; reading stopped after {limit} bytes"
+            raise self._too_large(where, request, response.status_code, size)
+        return body
+
+    def _too_large(
+        self, where: str, request: AgentRequest, status: int, size: str
+    ) -> PermanentError:
+        limit = self.options.max_response_bytes
+        return PermanentError(
+            f"{where}: HTTP {status} answer over max_response_bytes={limit} "
+            f"({_mib(limit)}): the body {size}.\n"
+            f"  If answers this large are expected, raise the agent's max_response_bytes "
+            f"option (e.g. max_response_bytes: {4 * limit}); otherwise have the provider "
+            "return less, for instance files' paths instead of their contents.",
+            agent=self.name,
+            step_id=request.step_id,
+        )
+
+    def _result(
+        self, response: httpx.Response, body: bytes, where: str, request: AgentRequest
+    ) -> AgentResult:
         status = response.status_code
         if response.is_success:
             if status == 204:
                 return AgentResult(output=None)
             try:
-                body = json.loads(response.content)
+                parsed = json.loads(body)
             except ValueError as exc:
                 raise RetryableError(
                     f"{where}: HTTP {status} with a body that is not valid JSON: "
-                    f"{_snippet(response, self.secrets)}",
+                    f"{_snippet(response, body, self.secrets)}",
                     agent=self.name,
                     step_id=request.step_id,
                 ) from exc
-            return self._parse_body(body)
-        snippet = _snippet(response, self.secrets)
-        message = f"{where}: HTTP {status}: {snippet}"
+            return self._parse_body(parsed)
+        if status in (401, 403):
+            has_key = "an api_key is set" if self.options.api_key else "no api_key is set"
+            raise PermanentError(
+                f"{where}: HTTP {status}: the provider refused the credentials ({has_key}).\n"
+                "  Check the agent's api_key option and the environment variable it "
+                "comes from (the response body is not shown: it may echo the credentials).",
+                agent=self.name,
+                step_id=request.step_id,
+            )
+        message = f"{where}: HTTP {status}: {_snippet(response, body, self.secrets)}"
         if status in (408, 429) or status >= 500:
             raise RetryableError(
                 message,
@@ -299,13 +409,7 @@ class HttpAgent:
                 agent=self.name,
                 step_id=request.step_id,
             )
-        if status in (401, 403):
-            has_key = "an api_key is set" if self.options.api_key else "no api_key is set"
-            message += (
-                f"\n  The endpoint refused the credentials ({has_key}). Check the agent's "
-                "api_key option and the environment variable it comes from."
-            )
-        elif response.is_redirect:
+        if response.is_redirect:
             location = response.headers.get("Location", "(no Location header)")
             message += f"\n  The endpoint redirects to {location}; set endpoint to the final URL."
         raise PermanentError(message, agent=self.name, step_id=request.step_id)
@@ -338,7 +442,10 @@ class HttpAgent:
     async def health(self) -> bool:
         """``GET`` :attr:`health_url`: True on 2xx; False on any other answer or transport error."""
         try:
-            response = await self._http().get(self.health_url)
+            # Only the status matters: a short body is read (so the connection can
+            # be reused), a long one is not.
+            async with self._http().stream("GET", self.health_url) as response:
+                await _read_at_most(response, ERROR_BODY_LIMIT)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             log.info(
                 "agent_health_check_failed",
