@@ -172,7 +172,12 @@ class Journal:
 
         Safe beside the writer task: writes are serialised, in order, by the
         journal's one-slot FIFO limiter, and ``_durable_seq`` only grows.
+        After a failed write (a full disk) nothing more is written: the lost
+        batch would leave a gap, so the journal stays as a crash leaves it, and
+        ``cadenza resume`` finishes the run from what was committed.
         """
+        if self._failure is not None:
+            return
         await self._write_pending()
 
     # -- cross-process cancel ----------------------------------------------------------

@@ -43,23 +43,39 @@ class StoreError(CadenzaError):
 
 
 class StoreReadOnlyError(StoreError):
-    """The journal can be read but not written: its file, folder or file system is read-only.
+    """The journal cannot be written: its file, folder or file system is read-only.
 
     ``path`` is the journal's absolute path, ``reason`` what makes it
-    read-only (``"read-only file system"``, ``"no write permission on DIR"``)
-    and ``action`` what needed to write (``"cancel"``, ``"cadenza run"``).
+    read-only (``"the file is on a read-only file system"``) and ``action``
+    what needed to write (``"cancel"``, ``"run"``). ``creating`` is True
+    when there is no journal yet and it cannot be created.
     """
 
-    def __init__(self, path: str, *, reason: str, action: str = "writing", url: str = "") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        reason: str,
+        action: str = "writing",
+        creating: bool = False,
+        url: str = "",
+    ) -> None:
         self.path = path
         self.reason = reason
         self.action = action
-        super().__init__(
-            f"the journal at {path} is read-only ({reason}): {action} needs write access. "
-            "Run it where the journal can be written, or copy the journal to a writable "
-            "folder and point --store at the copy.",
-            url=url,
-        )
+        self.creating = creating
+        if creating:
+            message = (
+                f"cannot create the journal at {path}: {reason}. Make that folder writable, "
+                "or pass --store with a path in a writable folder."
+            )
+        else:
+            message = (
+                f"the journal at {path} is read-only ({reason}): {action} needs write access. "
+                "Make it writable, or copy the journal (with any -wal file beside it) to a "
+                "writable folder and pass --store with the copy's path."
+            )
+        super().__init__(message, url=url)
 
 
 class StoreFullError(StoreError):
@@ -70,8 +86,8 @@ class StoreFullError(StoreError):
         more = f" ({detail})" if detail else ""
         super().__init__(
             f"the disk holding the journal at {path} is full{more}. Everything committed "
-            "before is kept: free some space, then finish an unfinished run with "
-            "`cadenza resume RUN`.",
+            "before is kept: free some space, then finish the run with `cadenza resume RUN` "
+            "(`cadenza runs` lists it as interrupted).",
             url=url,
         )
 

@@ -164,27 +164,28 @@ def find_journal(start: Path | None = None, *, home: Path | None = None) -> Path
     return start / DEFAULT_PATH
 
 
-def _why_not_writable(target: Path) -> str:
-    """Why ``target`` (a file or folder) cannot be written, or "" if it can."""
+def _why_not_writable(target: Path, name: str) -> str:
+    """Why ``target``, called ``name`` in the message, cannot be written; "" if it can."""
     if os.access(target, os.W_OK):
         return ""
     try:
         if os.statvfs(target).f_flag & os.ST_RDONLY:
-            return f"{target} is on a read-only file system"
+            return f"{name} is on a read-only file system"
     except OSError:
         pass
-    kind = "folder" if _exists(target.is_dir) else "file"
-    return f"the {kind} {target} is not writable"
+    return f"{name} is not writable"
 
 
 def read_only_reason(path: Path) -> str:
     """Why a journal at ``path`` could not be written (or created), or "" if it could."""
     if _exists(path.exists):
-        return _why_not_writable(path) or _why_not_writable(path.parent)
+        return _why_not_writable(path, "the file") or _why_not_writable(
+            path.parent, f"its folder {path.parent}"
+        )
     folder = path.parent
     while not _exists(folder.exists) and folder != folder.parent:
         folder = folder.parent
-    return _why_not_writable(folder)
+    return _why_not_writable(folder, f"the folder {folder}")
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
@@ -260,7 +261,7 @@ class SqliteStore:
         if not self.read_only:
             reason = read_only_reason(self.path)
             if reason and not exists:
-                raise self._read_only_error("creating it", reason)
+                raise StoreReadOnlyError(str(self.path), reason=reason, creating=True, url=self.url)
             if reason:
                 self.read_only, self.read_only_reason = True, reason
         if self.read_only and not exists:

@@ -13,6 +13,8 @@ import click
 
 from .._errors import CadenzaError, PluginError, WorkflowError
 from .._plugins import Plugins
+from .._store import Store, StoreReadOnlyError
+from .._store_sqlite import absolute_url, find_journal
 from ._exit import ExitCode
 
 P = ParamSpec("P")
@@ -43,6 +45,43 @@ def get_plugins() -> Plugins:
 
         state.plugins = load_plugins()
     return state.plugins
+
+
+# -- the journal's location -----------------------------------------------------------
+
+
+def journal_url(store_url: str | None) -> str:
+    """The journal a command uses, as an absolute URL.
+
+    ``--store`` is used as given, a relative path made absolute from the
+    working directory; without it, the nearest ``.cadenza/journal.db`` at or
+    above the working directory (:func:`~cadenza._store_sqlite.find_journal`).
+    """
+    if store_url is None:
+        return f"sqlite:///{find_journal()}"
+    return absolute_url(store_url)
+
+
+def command_name() -> str:
+    """The running command's name (``cancel``), for messages; ``cadenza`` outside click."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.info_name if ctx is not None and ctx.info_name else "cadenza"
+
+
+def for_this_command(error: StoreReadOnlyError) -> StoreReadOnlyError:
+    """``error`` saying that the running command (``cancel``) is what needs write access."""
+    return StoreReadOnlyError(error.path, reason=error.reason, action=command_name(), url=error.url)
+
+
+def require_writable(store: Store) -> None:
+    """Refuse (exit 2) to start a command that writes runs when the journal is read-only."""
+    if getattr(store, "read_only", False):
+        raise StoreReadOnlyError(
+            str(getattr(store, "path", store.url)),
+            reason=getattr(store, "read_only_reason", "") or "opened read-only",
+            action=command_name(),
+            url=store.url,
+        )
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:

@@ -28,7 +28,7 @@ from .._resume import ResumePlan
 from .._runner import RunHandle, run_workflow
 from .._spec import Workflow
 from .._store import Store
-from ._common import echo_json, get_state
+from ._common import echo_json, get_state, require_writable
 from ._exit import ExitCode
 from ._progress import Progress, summary_text
 
@@ -37,7 +37,8 @@ store_option = click.option(
     "store_url",
     metavar="URL",
     default=None,
-    help="Journal store (default sqlite:///.cadenza/journal.db in the working directory).",
+    help="Journal store: an SQLite file or URL (default: .cadenza/journal.db in the nearest "
+    "folder at or above the working directory that has one, else in the working directory).",
 )
 
 
@@ -118,6 +119,9 @@ def execute(
     output_dir: str = DEFAULT_OUTPUT_DIR,
 ) -> None:
     """Run ``workflow``, show it, print the outcome and exit with the documented code."""
+    if store is not None and getattr(store, "read_only", False):
+        store.close()
+        require_writable(store)  # exit 2 before anything runs
     state = get_state()
     # The progress display reports every failure; logs would only repeat it.
     quiet = logging.ERROR if display.progress else logging.WARNING

@@ -23,9 +23,9 @@ from typing import Any
 import attrs
 
 from .._resume import find_run, is_alive_elsewhere
-from .._store import DEFAULT_STORE_URL, RunRecord, Store, UnknownRunError, open_store
+from .._store import RunRecord, Store, StoreReadOnlyError, UnknownRunError, open_store
 from .._store_sqlite import SqliteStore, path_from_url
-from ._common import get_plugins
+from ._common import for_this_command, get_plugins, journal_url
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
 STEP_ENDED = frozenset({"succeeded", "failed", "skipped", "cancelled", "restored"})
@@ -46,12 +46,14 @@ def _missing_sqlite_file(url: str, registered: Mapping[str, Any]) -> bool:
 
 @contextmanager
 def existing_store(store_url: str | None) -> Iterator[Store | None]:
-    """The journal at ``store_url`` (default: the working directory's), or None if it has none.
+    """The journal at ``store_url`` (default: the project's, found upward), or None if none.
 
     Reading commands never create a journal: a missing SQLite file means no
-    run was journaled there, which is not worth an empty database file.
+    run was journaled there, which is not worth an empty database file. A
+    journal in a read-only place opens read-only, so reading works; a write
+    then fails naming the command that needed it ("cancel needs write access").
     """
-    url = store_url or DEFAULT_STORE_URL
+    url = journal_url(store_url)
     registered = get_plugins().registered("cadenza_stores")
     if _missing_sqlite_file(url, registered):
         yield None
@@ -59,6 +61,8 @@ def existing_store(store_url: str | None) -> Iterator[Store | None]:
     store = open_store(url, registered)
     try:
         yield store
+    except StoreReadOnlyError as exc:
+        raise for_this_command(exc) from exc
     finally:
         store.close()
 
@@ -66,7 +70,7 @@ def existing_store(store_url: str | None) -> Iterator[Store | None]:
 def require_run(store: Store | None, run_id: str, store_url: str | None) -> RunRecord:
     """The run's record, or :class:`UnknownRunError` naming recent runs (exit 2)."""
     if store is None:
-        raise UnknownRunError(run_id, url=store_url or DEFAULT_STORE_URL)
+        raise UnknownRunError(run_id, url=journal_url(store_url))
     return find_run(store, run_id)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from .._loader import load_workflow, resolve_inputs
-from .._store import DEFAULT_STORE_URL, open_store
-from ._common import fail, get_plugins, handle_errors
+from .._store import open_store
+from ._common import fail, get_plugins, handle_errors, journal_url
 from ._execute import Display, execute, out_option, store_option
 from ._exit import ExitCode
 
@@ -71,7 +71,7 @@ def run(
         fail("error: --store and --no-journal contradict each other", ExitCode.BAD_INPUT)
     store = None
     if not no_journal:
-        store = open_store(store_url or DEFAULT_STORE_URL, plugins.registered("cadenza_stores"))
+        store = open_store(journal_url(store_url), plugins.registered("cadenza_stores"))
     execute(
         loaded.workflow,
         plugins,

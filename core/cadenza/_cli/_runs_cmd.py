@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from .._store import DEFAULT_STORE_URL, RunRecord, Store
-from ._common import echo_json, handle_errors
+from .._store import RunRecord, Store
+from ._common import echo_json, handle_errors, journal_url
 from ._execute import store_option
 from ._history import (
     FINISHED,
@@ -70,7 +70,7 @@ def runs(
     2 unreadable journal.
     """
     now = time.time()
-    url = store_url or DEFAULT_STORE_URL
+    url = journal_url(store_url)
     selected: list[tuple[RunRecord, str]] = []
     counts: dict[str, Any] = {}
     with existing_store(store_url) as store:

@@ -8,8 +8,8 @@ import signal
 import click
 import trio
 
-from .._store import DEFAULT_STORE_URL, open_store
-from ._common import fail, get_plugins, handle_errors
+from .._store import open_store
+from ._common import fail, get_plugins, handle_errors, journal_url
 from ._execute import store_option
 from ._exit import ExitCode
 
@@ -98,7 +98,7 @@ def serve(store_url: str | None, host: str, port: int, token: str | None) -> Non
             err=True,
         )
         click.echo(f"  token: {token}", err=True)
-    url = store_url or DEFAULT_STORE_URL
+    url = journal_url(store_url)
     store = open_store(url, get_plugins().registered("cadenza_stores"))
     try:
         trio.run(_serve, store, host, port, token)

@@ -20,9 +20,8 @@ from cadenza._simulate import (
     resolve_models,
     simulate,
 )
-from cadenza._store import DEFAULT_STORE_URL
 
-from ._common import echo_json, fail, get_plugins, get_state, handle_errors
+from ._common import echo_json, fail, get_plugins, get_state, handle_errors, journal_url
 from ._execute import store_option
 from ._exit import ExitCode
 from ._history import existing_store
@@ -110,7 +109,7 @@ def simulate_cmd(
     if learn:
         with existing_store(store_url) as store:
             if store is None:
-                notes.append(f"--learn: no journal at {store_url or DEFAULT_STORE_URL}")
+                notes.append(f"--learn: no journal at {journal_url(store_url)}")
             else:
                 learned = learn_models(store, workflow)
                 if not learned:
