@@ -18,7 +18,7 @@ import trio
 import trio.testing
 
 import cadenza
-from cadenza import SqliteStore, StoreError, _journal, _runner
+from cadenza import SqliteStore, StoreError, _journal, _journal_limits, _runner
 from cadenza import _events as ev
 from cadenza._bus import EventBus
 from cadenza._journal import Journal
@@ -320,3 +320,101 @@ async def test_batch_taken_for_writing_survives_a_cancel_of_the_run(
     assert_seq_contiguous(events)
     assert "only" in successes(events)
     assert events[-1]["kind"] == "run_finished"
+
+
+async def run_journaled(
+    sqlite: SqliteStore, steps: dict[str, Any], behaviour: Callable[..., Any]
+) -> tuple[cadenza.RunResult, list[dict[str, Any]], ProgrammableAgent]:
+    agent = ProgrammableAgent("a", behaviour)
+    result = await cadenza.run_workflow(
+        make_workflow(steps), plugins=plugins_with({"a": agent}), store=sqlite
+    )
+    return result, sqlite.read_events(result.run_id), agent
+
+
+async def test_an_output_over_the_limit_fails_the_step_and_is_never_journaled(
+    sqlite: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output over CADENZA_MAX_OUTPUT_BYTES fails its step, unretried; no event holds it."""
+    monkeypatch.setenv("CADENZA_MAX_OUTPUT_BYTES", "4096")
+
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        return "x" * 10_000 if request.step_id == "big" else "small"
+
+    steps = {"big": {"retry": {"max_attempts": 3}}, "after": {"needs": ["big"]}, "other": {}}
+    result, events, agent = await run_journaled(sqlite, steps, behaviour)
+    assert result.steps["big"].status == "failed"
+    assert result.steps["after"].status == "skipped"
+    assert result.steps["other"].status == "succeeded"
+    assert [s for _, s, _ in agent.starts].count("big") == 1  # permanent: not retried
+    assert "x" * 4096 not in str(events)
+    assert "big" not in successes(events)
+    [failed] = [e for e in events if e["kind"] == "step_failed"]
+    assert failed["error_type"] == "PermanentError"
+    assert "the output of agent 'a' is 10002 bytes as JSON" in failed["message"]
+    assert "over the journal's limit for a step output (4096 bytes" in failed["message"]
+    assert "raise CADENZA_MAX_OUTPUT_BYTES" in failed["message"]
+
+
+async def test_outputs_up_to_the_limit_are_journaled_whole(
+    sqlite: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raising CADENZA_MAX_OUTPUT_BYTES keeps a big output whole, as resume needs it."""
+    monkeypatch.setenv("CADENZA_MAX_OUTPUT_BYTES", "20000")
+    monkeypatch.setenv("CADENZA_MAX_EVENT_FIELD_BYTES", "2048")
+    output = {"text": "x" * 10_000}
+
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        return output
+
+    result, events, _ = await run_journaled(sqlite, {"big": {}}, behaviour)
+    assert result.steps["big"].status == "succeeded"
+    [success] = [e for e in events if e["kind"] == "step_succeeded"]
+    assert success["output"] == output  # not capped at the (smaller) field limit
+
+
+async def test_an_oversized_informational_field_is_journaled_with_a_marker(
+    sqlite: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """step_ready inputs and error messages over the field limit become explicit markers."""
+    monkeypatch.setenv("CADENZA_MAX_EVENT_FIELD_BYTES", "2048")
+    received: list[Any] = []
+
+    async def behaviour(request: cadenza.AgentRequest) -> Any:
+        received.append(dict(request.inputs))
+        if request.step_id == "broken":
+            raise cadenza.PermanentError("z" * 5000)
+        return "done"
+
+    steps = {"reader": {"with": {"text": "y" * 5000}}, "broken": {}}
+    result, events, _ = await run_journaled(sqlite, steps, behaviour)
+    assert {"text": "y" * 5000} in received  # the agent got its inputs whole
+    [ready] = [e for e in events if e["kind"] == "step_ready" and e["step_id"] == "reader"]
+    marker = ready["inputs"]
+    assert marker["truncated"] is True
+    assert marker["bytes"] == len('{"text":""}') + 5000
+    assert marker["limit"] == 2048
+    assert marker["preview"].startswith('{"text":"yyy')
+    assert len(marker["preview"]) == _journal_limits.PREVIEW_CHARS
+    [failed] = [e for e in events if e["kind"] == "step_failed"]
+    assert failed["message"].startswith("z" * 100)
+    assert failed["message"].endswith(
+        "… [truncated by the journal: 5002 bytes, over the 2048-byte limit]"
+    )
+    assert result.steps["broken"].status == "failed"
+
+
+def test_small_events_are_stored_as_they_are() -> None:
+    """An event within the limits is passed through as the same object, not copied."""
+    data = ev.StepReady(run_id="r", seq=0, at=0.0, step_id="s", inputs={"a": 1}).to_dict()
+    assert _journal_limits.cap_event(data, _journal_limits.JournalLimits()) is data
+
+
+@pytest.mark.parametrize("value", ["16MB", "-1", "100", "1.5"])
+def test_a_bad_limit_in_the_environment_is_refused(value: str) -> None:
+    """A limit that is not a whole number of bytes (1024 or more) is an error naming it."""
+    environ = {"CADENZA_MAX_OUTPUT_BYTES": value}
+    with pytest.raises(cadenza.CadenzaError, match="CADENZA_MAX_OUTPUT_BYTES=") as info:
+        _journal_limits.JournalLimits.from_env(environ)
+    assert "whole number of bytes" in str(info.value)
+    assert "unset" in str(info.value)

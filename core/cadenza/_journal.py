@@ -10,6 +10,9 @@ and go in the next batch: under load one transaction carries many events
 (group commit), and a commit is paid where durability is promised, not per
 event.
 
+Each event is capped on the way in (:mod:`._journal_limits`): an oversized
+field is replaced by a marker saying so, never cut silently.
+
 Two promises rest on :meth:`Journal.wait_durable`: the run is recorded before
 its first step starts, and a step's success is durable before any dependent
 starts (so a resumed run never re-executes a step whose output it restored).
@@ -27,6 +30,8 @@ import structlog
 import trio
 
 from . import _events as ev
+from ._errors import PermanentError
+from ._journal_limits import JournalLimits, cap_event, output_error
 from ._store import CacheEntry, RunRecord, Store, WriteBatch
 
 log = structlog.get_logger()
@@ -47,6 +52,8 @@ class Journal:
 
     store: Store
     run_id: str
+    limits: JournalLimits = attrs.field(factory=JournalLimits.from_env)
+    """What one event may store; from the environment unless given."""
     _events: list[dict[str, Any]] = attrs.field(factory=list)
     _runs: list[RunRecord] = attrs.field(factory=list)
     _sources: list[tuple[str, str]] = attrs.field(factory=list)
@@ -65,8 +72,8 @@ class Journal:
     # -- feeding -------------------------------------------------------------------
 
     def observe(self, event: ev.Event) -> None:
-        """Event observer: queue the event (and the run record it changes) for writing."""
-        self._events.append(event.to_dict())
+        """Event observer: queue the event (capped) and the run record it changes for writing."""
+        self._events.append(cap_event(event.to_dict(), self.limits))
         self._queued_seq = event.seq
         self._queued.set()
         if len(self._events) >= MAX_BATCH_EVENTS:
@@ -97,6 +104,10 @@ class Journal:
                 reason=event.reason,
             )
             self._runs.append(self._record)
+
+    def output_error(self, output: Any, *, step_id: str, agent: str) -> PermanentError | None:
+        """The error to fail an attempt with when ``output`` is too big to journal whole."""
+        return output_error(output, self.limits, step_id=step_id, agent=agent)
 
     def adopt(self, record: RunRecord) -> None:
         """Continue an existing run (resume): later run-level events update ``record``."""

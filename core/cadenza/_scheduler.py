@@ -369,6 +369,8 @@ class _Run(
             outcome = await self._call(state, calls[0], request)
             result, error, agent = outcome.result, outcome.error, first.name
         end = trio.current_time()
+        if result is not None and error is None and self.journal is not None:
+            error = self.journal.output_error(result.output, step_id=step.id, agent=agent)
         if result is not None and error is None:
             seq = self._succeed(state, agent, result, end)
             if cache_key is not None and self.journal is not None and step.cache is not None:
