@@ -10,6 +10,7 @@ import pytest
 
 import cadenza
 from cadenza._loader import (
+    check_workflow_file,
     load_workflow,
     load_workflow_data,
     load_workflow_text,
@@ -324,15 +325,12 @@ def test_duplicate_yaml_key_is_an_error() -> None:
     assert where(problem) == (4, 3)
 
 
-def test_unknown_agent_kind_suggests_and_names_a_plugin() -> None:
-    """An unknown kind lists the known ones and says a plugin may provide it."""
+def test_unknown_agent_kind_suggests_a_known_kind_not_a_package() -> None:
+    """An unknown kind lists the known ones; a typo gets no guessed ``pip install``."""
     problem = one_error("agents: {a: {kind: templat}}\nsteps: {s: {uses: a}}\n")
     assert problem.path == "agents.a.kind"
     assert problem.message == "unknown agent kind 'templat'"
-    assert problem.hint == (
-        "Did you mean 'template'? Known kinds: docgen, http, template. "
-        "A plugin may provide it: pip install cadenza-templat."
-    )
+    assert problem.hint == "Did you mean 'template'? Known kinds: docgen, http, template."
 
 
 def test_missing_kind() -> None:
@@ -484,6 +482,23 @@ def test_missing_env_var_says_what_to_export() -> None:
     assert problem.path == "agents.h.options.api_key"
     assert problem.message == "environment variable API_TOKEN is not set"
     assert problem.hint.startswith("export API_TOKEN=...")
+
+
+def test_missing_env_var_is_a_warning_when_nothing_runs(tmp_path: Path) -> None:
+    """With missing_env="warning" an unset ${NAME} is a warning and the workflow loads."""
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        'agents:\n  h: {kind: http, options: {endpoint: "https://x", api_key: "${API_TOKEN}"}}\n'
+        "steps: {s: {uses: h}}\n",
+        encoding="utf-8",
+    )
+    plugins = PLUGINS
+    result = load_workflow(path, plugins=plugins, environ={}, missing_env="warning")
+    (warning,) = result.warnings
+    assert warning.message == "environment variable API_TOKEN is not set (cadenza run will need it)"
+    report = check_workflow_file(path, plugins=plugins, environ={})
+    assert report.valid
+    assert [p.severity for p in report.problems] == ["warning"]
 
 
 def test_env_vars_expand_in_agents_and_become_secrets() -> None:
@@ -694,7 +709,7 @@ def test_selecting_another_workflow_of_a_native_file_fails() -> None:
         ("steps: {a: 1}\n---\nsteps: {}\n", "invalid YAML: but found another document", 2),
         ("steps:\n  a: [1\n  b: 2\n", "invalid YAML: ", 3),
         ("steps:\n\ta: 1\n", "invalid YAML: found character '\\t'", 2),
-        ("x: !!python/object:os.system 1\nsteps: {}\n", "unsupported YAML value", 1),
+        ("x: !!python/object:os.system 1\nsteps: {}\n", "unsupported YAML tag", 1),
     ],
 )
 def test_document_level_problems(text: str, message: str, line: int) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -24,7 +25,7 @@ from ._load_context import LoadContext
 from ._plugins import Plugins
 from ._problems import Problem, SourceLocation
 from ._spec import Workflow
-from ._yaml import YamlDocument, parse_yaml
+from ._yaml import YamlDocument, parse_yaml, source_size_limit, too_big
 
 __all__ = [
     "Checked",
@@ -33,6 +34,7 @@ __all__ = [
     "check_file",
     "check_text",
     "name_from_filename",
+    "read_source",
 ]
 
 
@@ -52,6 +54,7 @@ class LoadRequest:
     select: str | None
     every: bool
     environ: Mapping[str, str] | None
+    missing_env: Literal["error", "warning"] = "error"
     text: str = ""
 
 
@@ -71,9 +74,10 @@ def check_file(
     select: str | None,
     every: bool,
     environ: Mapping[str, str] | None,
+    missing_env: Literal["error", "warning"] = "error",
 ) -> Checked | Problem:
     """Read and check the file at ``file``; the problem alone when it cannot be read."""
-    raw = _read(file)
+    raw = read_source(file)
     if isinstance(raw, Problem):
         return raw
     text, digest = raw
@@ -86,6 +90,7 @@ def check_file(
         select=select,
         every=every,
         environ=environ,
+        missing_env=missing_env,
     )
     return check_text(text, filename=str(file), request=request)
 
@@ -116,6 +121,7 @@ def check_data(data: Any, *, doc: YamlDocument | None, request: LoadRequest) -> 
         plugins=request.plugins,
         environ=os.environ if request.environ is None else request.environ,
         base_dir=request.base_dir,
+        missing_env=request.missing_env,
     )
     if not isinstance(data, Mapping):
         ctx.error(
@@ -150,25 +156,46 @@ def name_from_filename(filename: str) -> str:
     return Path(filename).stem or "workflow"
 
 
-def _read(file: Path) -> tuple[str, str] | Problem:
-    """The file's text and SHA-256 digest, or the problem that kept it from being read."""
+def read_source(file: Path, *, what: str = "workflow file") -> tuple[str, str] | Problem:
+    """The file's text and SHA-256 digest, or the problem that kept it from being read.
+
+    Only regular files are read (a FIFO would block, ``/dev/zero`` never ends),
+    and at most the size limit of :func:`~cadenza._yaml.source_size_limit`: a
+    file is refused before it can cost memory, not after.
+    """
+    shown = str(file)
+    limit = source_size_limit()
+    if isinstance(limit, Problem):
+        return limit
     try:
-        data = file.read_bytes()
+        info = file.stat()
+        if stat.S_ISDIR(info.st_mode):
+            return Problem(
+                message=f"cannot read {what} {shown!r}: it is a directory",
+                hint="Pass the workflow's YAML file, not its directory.",
+            )
+        if not stat.S_ISREG(info.st_mode):
+            return Problem(
+                message=f"cannot read {what} {shown!r}: it is not a regular file "
+                f"(it is {_file_kind(info.st_mode)})",
+                hint="Save the workflow to a file and pass that file's path.",
+            )
+        if info.st_size > limit:
+            return too_big(shown, f"{info.st_size:,} bytes", limit)
+        with file.open("rb") as f:
+            data = f.read(limit + 1)
     except FileNotFoundError:
         return Problem(
-            message=f"cannot read workflow file {str(file)!r}: no such file",
+            message=f"cannot read {what} {shown!r}: no such file",
             hint="Check the path; it is relative to the current directory.",
-        )
-    except IsADirectoryError:
-        return Problem(
-            message=f"cannot read workflow file {str(file)!r}: it is a directory",
-            hint="Pass the workflow's YAML file, not its directory.",
         )
     except OSError as exc:
         return Problem(
-            message=f"cannot read workflow file {str(file)!r}: {exc.strerror or exc}",
+            message=f"cannot read {what} {shown!r}: {exc.strerror or exc}",
             hint="Check that the file exists and that you may read it.",
         )
+    if len(data) > limit:  # it grew after stat()
+        return too_big(shown, f"over {limit:,} bytes", limit)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -176,7 +203,18 @@ def _read(file: Path) -> tuple[str, str] | Problem:
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         return Problem(
             message="the file is not UTF-8 text",
-            location=SourceLocation(file=str(file), line=line, column=column),
-            hint="Save the workflow file as UTF-8.",
+            location=SourceLocation(file=shown, line=line, column=column),
+            hint=f"Save the {what} as UTF-8.",
         )
     return text, hashlib.sha256(data).hexdigest()
+
+
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"

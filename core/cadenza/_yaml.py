@@ -5,10 +5,19 @@ equal mapping keys. Here we ``compose`` the document into nodes with the
 SafeLoader, build the data ourselves, and keep a map from each value's path
 (a tuple of keys and indices) to its 1-based line and column. Duplicate keys,
 syntax errors, unsupported tags and alias bombs become :class:`Problem`\\ s.
+
+Workflow files are untrusted input, so every document is bounded before it is
+built: at most :data:`MAX_SOURCE_CHARS` characters, :data:`MAX_DEPTH` levels of
+nesting and :data:`MAX_NODES` values (aliases count each time they are used).
+Only JSON-shaped YAML is accepted: strings, numbers, booleans, null, mappings
+and sequences (timestamps stay the strings they were written as). Any other
+tag (``!!binary``, ``!!set``, ``!!omap``, ``!!pairs``, ``!custom``) is a problem
+with its position, never constructed.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import attrs
@@ -24,10 +33,23 @@ Position = tuple[int, int]
 MAX_NODES = 200_000
 """Values built from one document at most (aliases count every time they are used)."""
 
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 64
+"""Levels of nested mappings and sequences one document may hold."""
+
+MAX_SOURCE_CHARS = 10 * 1024 * 1024
+"""Default size limit of a workflow or model file (bytes; characters for text)."""
+
+SIZE_LIMIT_VARIABLE = "CADENZA_MAX_WORKFLOW_BYTES"
+"""The environment variable that overrides :data:`MAX_SOURCE_CHARS`."""
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_MAP_TAG = _YAML_TAG + "map"
+_SEQ_TAG = _YAML_TAG + "seq"
+_TIMESTAMP_TAG = _YAML_TAG + "timestamp"
+_MERGE_TAG = _YAML_TAG + "merge"
+_VALUE_TAG = _YAML_TAG + "value"
+_SCALAR_TAGS = frozenset(_YAML_TAG + name for name in ("str", "int", "float", "bool", "null"))
+"""Scalars built as they are; timestamps stay strings, ``=`` (the value tag) a string."""
 # libyaml's parser is ~10x faster and reports the same marks; fall back to pure Python.
 _LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
@@ -67,7 +89,8 @@ class YamlDocument:
             first = False
 
 
-def _position(mark: yaml.Mark | None) -> Position:
+def _position(mark: Any) -> Position:
+    """A mark's 1-based position (PyYAML's and libyaml's marks alike); (1, 1) for none."""
     if mark is None:
         return (1, 1)
     return (mark.line + 1, mark.column + 1)
@@ -124,9 +147,29 @@ class _Builder:
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
             finally:
                 self.active.discard(id(node))
-        if isinstance(node, ScalarNode) and node.tag == _TIMESTAMP_TAG:
+        if isinstance(node, ScalarNode) and node.tag in (_TIMESTAMP_TAG, _VALUE_TAG):
             return node.value  # keep dates as written: workflow data stays JSON-shaped
-        return self._construct(node, path)
+        if isinstance(node, ScalarNode) and node.tag in _SCALAR_TAGS:
+            return self._construct(node, path)
+        self._unsupported_tag(node, pos, path)
+        return None
+
+    def _unsupported_tag(self, node: Node, pos: Position, path: ValuePath) -> None:
+        """Report a node whose tag is not JSON-shaped (it is never constructed)."""
+        tag = node.tag
+        shown = "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+        if isinstance(node, ScalarNode):
+            where, fix = "a value", "remove the tag, or quote the whole value to keep it as text"
+        else:
+            where = "a mapping" if isinstance(node, MappingNode) else "a list"
+            fix = "remove the tag (a plain mapping or list is all a workflow needs)"
+        self.problem(
+            pos,
+            path,
+            f"unsupported YAML tag {shown} on {where}",
+            "Workflow files hold plain data only: strings, numbers, booleans, null, "
+            f"lists and mappings; {fix}.",
+        )
 
     def _construct(self, node: Node, path: ValuePath) -> Any:
         try:
@@ -195,6 +238,11 @@ class _Builder:
                 "Write the key as a plain string.",
             )
             return _NO_KEY
+        if key_node.tag in (_TIMESTAMP_TAG, _VALUE_TAG):
+            return key_node.value
+        if key_node.tag not in _SCALAR_TAGS:
+            self._unsupported_tag(key_node, key_pos, path)
+            return _NO_KEY
         key = self._construct(key_node, path)
         try:
             hash(key)
@@ -205,43 +253,44 @@ class _Builder:
 
 
 def parse_yaml(text: str, *, filename: str) -> YamlDocument:
-    """Parse one YAML document; syntax errors and the like come back as problems."""
-    builder = _Builder(filename)
+    """Parse one YAML document; syntax errors, limits and the like come back as problems."""
+    limit = source_size_limit()
+    if isinstance(limit, Problem):
+        return _failed(limit, filename)
+    if len(text) > limit:
+        return _failed(too_big(filename, f"{len(text):,} characters", limit), filename)
     try:
-        try:
-            node = yaml.compose(text, Loader=_LOADER)
-        except yaml.YAMLError:
-            # Parse again in pure Python: slower, but its messages are more precise
-            # (libyaml says "found character", PyYAML says which one).
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, filename)
     except yaml.MarkedYAMLError as exc:
         return _syntax_error(exc, filename)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        problem = Problem(
-            message=f"invalid character {chr(exc.character)!r} in the file ({exc.reason})",
-            location=SourceLocation(file=filename, line=line, column=column),
-            hint="Remove the character or quote it in a string with an escape.",
+        return _failed(
+            Problem(
+                message=f"invalid character {chr(exc.character)!r} in the file ({exc.reason})",
+                location=SourceLocation(file=filename, line=line, column=column),
+                hint="Remove the character or quote it in a string with an escape.",
+            ),
+            filename,
         )
-        return YamlDocument(data=None, filename=filename, values={}, keys={}, problems=(problem,))
     except yaml.YAMLError as exc:
-        problem = Problem(
-            message=f"invalid YAML: {exc}",
-            location=SourceLocation(file=filename, line=1, column=1),
+        return _failed(
+            Problem(
+                message=f"invalid YAML: {exc}",
+                location=SourceLocation(file=filename, line=1, column=1),
+            ),
+            filename,
         )
-        return YamlDocument(data=None, filename=filename, values={}, keys={}, problems=(problem,))
+    if isinstance(node, Problem):
+        return _failed(node, filename)
     if node is None:
         return YamlDocument(data=None, filename=filename, values={}, keys={})
+    builder = _Builder(filename)
     try:
         data = builder.build(node, ())
     except _TooLarge:
-        problem = Problem(
-            message=f"the document expands to more than {MAX_NODES} values",
-            location=SourceLocation(file=filename, line=1, column=1),
-            hint="Aliases (*name) are expanded each time they are used; use fewer of them.",
-        )
-        return YamlDocument(data=None, filename=filename, values={}, keys={}, problems=(problem,))
+        return _failed(_too_many_nodes(filename, 1, 1), filename)
     return YamlDocument(
         data=data,
         filename=filename,
@@ -249,6 +298,96 @@ def parse_yaml(text: str, *, filename: str) -> YamlDocument:
         keys=builder.keys,
         problems=tuple(builder.problems),
     )
+
+
+def source_size_limit() -> int | Problem:
+    """The size limit of workflow and model files: the default or the environment's override."""
+    raw = os.environ.get(SIZE_LIMIT_VARIABLE, "").strip()
+    if not raw:
+        return MAX_SOURCE_CHARS
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        return Problem(
+            message=f"{SIZE_LIMIT_VARIABLE} must be a positive number of bytes, got {raw!r}",
+            hint=f"Unset it for the default ({MAX_SOURCE_CHARS:,} bytes) or give a number "
+            f"like {SIZE_LIMIT_VARIABLE}=20000000.",
+        )
+    return value
+
+
+def too_big(filename: str, size: str, limit: int) -> Problem:
+    """The problem for a file or text over the size limit, saying how to raise it."""
+    return Problem(
+        message=f"the file is too large ({size}; the limit is {limit:,} bytes)",
+        location=SourceLocation(file=filename, line=1, column=1),
+        hint=f"Workflow files are small; if this one really must be larger, set "
+        f"{SIZE_LIMIT_VARIABLE} to a higher number of bytes.",
+    )
+
+
+def _failed(problem: Problem, filename: str) -> YamlDocument:
+    return YamlDocument(data=None, filename=filename, values={}, keys={}, problems=(problem,))
+
+
+def _too_many_nodes(filename: str, line: int, column: int) -> Problem:
+    return Problem(
+        message=f"the document expands to more than {MAX_NODES:,} values",
+        location=SourceLocation(file=filename, line=line, column=column),
+        hint="Aliases (*name) are expanded each time they are used; use fewer of them, "
+        "or split the workflow.",
+    )
+
+
+def _compose(text: str, filename: str) -> Node | Problem | None:
+    """The document's node tree, once its depth and size are known to be within the limits.
+
+    The event stream is scanned first (flat, no recursion, nothing kept), so a
+    deeply nested or huge document is refused before the recursive composer
+    and builder see it. libyaml parses ~10x faster; on an error the pure-Python
+    parser runs again because its messages are more precise (libyaml says
+    "found character", PyYAML says which one).
+    """
+    loaders = [_LOADER] if _LOADER is yaml.SafeLoader else [_LOADER, yaml.SafeLoader]
+    for loader in loaders:
+        try:
+            problem = _check_shape(text, filename, loader)
+            if problem is not None:
+                return problem
+            return yaml.compose(text, Loader=loader)
+        except yaml.YAMLError:
+            if loader is loaders[-1]:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_shape(
+    text: str, filename: str, loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+) -> Problem | None:
+    """The problem when the document nests deeper than MAX_DEPTH or has over MAX_NODES nodes."""
+    depth = 0
+    nodes = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, column = _position(event.start_mark)
+                return Problem(
+                    message=f"the document nests deeper than {MAX_DEPTH} levels",
+                    location=SourceLocation(file=filename, line=line, column=column),
+                    hint="Workflow files are shallow: flatten this value, or pass deep data "
+                    "as a JSON string or a file the step reads.",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                line, column = _position(event.start_mark)
+                return _too_many_nodes(filename, line, column)
+    return None
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, filename: str) -> YamlDocument:
@@ -266,9 +405,11 @@ def _syntax_error(exc: yaml.MarkedYAMLError, filename: str) -> YamlDocument:
         hint = "YAML does not allow tabs for indentation: indent with spaces."
     else:
         hint = "Check the indentation and quoting on this line and the one before it."
-    problem = Problem(
-        message=f"invalid YAML: {what}",
-        location=SourceLocation(file=filename, line=line, column=column),
-        hint=hint,
+    return _failed(
+        Problem(
+            message=f"invalid YAML: {what}",
+            location=SourceLocation(file=filename, line=line, column=column),
+            hint=hint,
+        ),
+        filename,
     )
-    return YamlDocument(data=None, filename=filename, values={}, keys={}, problems=(problem,))
