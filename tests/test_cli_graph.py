@@ -91,3 +91,13 @@ def test_graph_end_to_end() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith('digraph "report" {')
+
+
+def test_graph_needs_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seed file draws with its variables unset: they are warnings, as in validate."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ASSET_OPTIMIZER_KEY", raising=False)
+    code, out, err = invoke(str(ROOT / "examples" / "seed" / "ai_workflow_config.yaml"))
+    assert code == 0, err
+    assert out.startswith("flowchart TD\n")
+    assert "warning: agents[0].api_key: environment variable OPENAI_API_KEY is not set" in err

@@ -58,17 +58,51 @@ def test_valid_file_prints_ok_and_warnings() -> None:
     assert "no configured agent serves 'documentation'" in err
 
 
-def test_invalid_file_prints_every_problem_and_exits_2() -> None:
-    """An invalid file exits 2 with file:line:col: path: message and an indented hint."""
+def test_unset_secrets_are_warnings_for_the_linter() -> None:
+    """Validating the seed file needs no secrets: unset variables are warnings and it exits 0."""
     code, out, err = invoke(str(SEED), env={name: None for name in SEED_ENV})
+    assert code == 0
+    assert out.startswith(f"{SEED}: ok")
+    assert (
+        f"{SEED}:6:14: warning: agents[0].api_key: environment variable OPENAI_API_KEY is not "
+        "set (cadenza run will need it)\n  export OPENAI_API_KEY=..."
+    ) in err
+    assert f"{SEED}:12:14: warning: agents[1].api_key:" in err
+    assert "very-secret-token" not in err
+
+
+def test_invalid_file_prints_every_problem_and_exits_2(tmp_path: Path) -> None:
+    """An invalid file exits 2 with file:line:col: path: message and an indented hint."""
+    path = tmp_path / "wf.yaml"
+    path.write_text(
+        "agents:\n  t: {kind: template}\nsteps:\n  a: {uses: t, needs: [b]}\n  c: {uses: nobody}\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke(str(path))
     assert code == 2
     assert out == ""
-    assert (
-        f"{SEED}:6:14: agents[0].api_key: environment variable OPENAI_API_KEY is not set\n"
-        "  export OPENAI_API_KEY=..."
-    ) in err
-    assert f"{SEED}:12:14: agents[1].api_key:" in err
-    assert err.rstrip().endswith("invalid (2 errors, 2 warnings)")
+    assert f"{path}:4:24: steps.a.needs[0]: unknown step 'b'" in err
+    assert f"{path}:5:13: steps.c.uses:" in err
+    assert err.endswith(f"{path}: invalid (2 errors)\n")
+
+
+def test_run_refuses_unset_secrets_before_anything_starts(tmp_path: Path) -> None:
+    """`cadenza run` of the seed file with its variables unset exits 2 and journals nothing."""
+    env = {k: v for k, v in os.environ.items() if k not in SEED_ENV}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cadenza", "run", str(SEED), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"{SEED}:6:14: agents[0].api_key: environment variable OPENAI_API_KEY is not set" in (
+        proc.stderr
+    )
+    assert "warning:" not in proc.stderr.split("OPENAI_API_KEY")[0]
+    assert not (tmp_path / ".cadenza").exists()
 
 
 def test_json_output() -> None:

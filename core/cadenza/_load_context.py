@@ -44,6 +44,8 @@ class LoadContext:
     plugins: Plugins
     environ: Mapping[str, str]
     base_dir: Path
+    missing_env: Literal["error", "warning"] = "error"
+    """How an unset ``${NAME}`` counts: an error to run, only a warning to a linter."""
     problems: list[Problem] = attrs.field(factory=list)
     secrets: set[str] = attrs.field(factory=set)
     malformed: set[ValuePath] = attrs.field(factory=set)
@@ -277,12 +279,18 @@ class LoadContext:
             if default is not None and not value:
                 return default
             if value is None:
-                self.error(
-                    path,
-                    f"environment variable {name} is not set",
+                fix = (
                     f"export {name}=... before running cadenza, write ${{{name}:-default}} "
-                    f"for a fallback value (or $${{{name}}} for a literal).",
+                    f"for a fallback value (or $${{{name}}} for a literal)."
                 )
+                if self.missing_env == "warning":
+                    self.warn(
+                        path,
+                        f"environment variable {name} is not set (cadenza run will need it)",
+                        fix,
+                    )
+                else:
+                    self.error(path, f"environment variable {name} is not set", fix)
                 missing = True
                 return match.group(0)
             if value:

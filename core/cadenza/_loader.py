@@ -29,7 +29,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import yaml
@@ -97,14 +97,25 @@ def load_workflow(
     plugins: Plugins,
     workflow: str | None = None,
     environ: Mapping[str, str] | None = None,
+    missing_env: Literal["error", "warning"] = "error",
 ) -> LoadResult:
     """Load and validate the workflow file at ``path``; raise :class:`WorkflowError` if invalid.
 
     ``workflow`` picks one workflow of a seed-format file with several (it may
     be left out when the file has exactly one). ``environ`` (default
-    ``os.environ``) expands ``${NAME}`` references in the agents section.
+    ``os.environ``) expands ``${NAME}`` references in the agents section; an
+    unset one is an error, or only a warning with ``missing_env="warning"``
+    (for commands that run nothing, such as ``cadenza graph``: the reference
+    then stays as written).
     """
-    checked = check_file(Path(path), plugins=plugins, select=workflow, every=False, environ=environ)
+    checked = check_file(
+        Path(path),
+        plugins=plugins,
+        select=workflow,
+        every=False,
+        environ=environ,
+        missing_env=missing_env,
+    )
     if isinstance(checked, Problem):
         raise WorkflowError([checked])
     return _result(checked)
@@ -172,10 +183,16 @@ def check_workflow_file(
     """Validate a file without raising: every workflow in it (or just ``workflow``).
 
     This is ``cadenza validate``: a seed-format file with several workflows is
-    checked whole, instead of asking which one to load.
+    checked whole, instead of asking which one to load. A linter needs no
+    secrets, so an unset ``${NAME}`` is a warning here (running needs it set).
     """
     checked = check_file(
-        Path(path), plugins=plugins, select=workflow, every=workflow is None, environ=environ
+        Path(path),
+        plugins=plugins,
+        select=workflow,
+        every=workflow is None,
+        environ=environ,
+        missing_env="warning",
     )
     if isinstance(checked, Problem):
         return FileReport(workflows=(), problems=(checked,), names=())
