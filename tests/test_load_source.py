@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cadenza._load_source import read_source
 from cadenza._problems import Problem
+from cadenza._source_file import read_source
 from cadenza._yaml import SIZE_LIMIT_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]

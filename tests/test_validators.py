@@ -197,6 +197,25 @@ async def test_json_schema_file_may_be_yaml(tmp_path: Path) -> None:
     assert quality.findings == ("(root): 'name' is a required property",)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("type: !!set {object}\n", "unsupported YAML tag !!set on a mapping"),
+        ("type: " + "[" * 100 + "]" * 100 + "\n", "nests deeper than 64 levels"),
+    ],
+)
+async def test_json_schema_yaml_file_is_bounded_like_workflows(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """A YAML schema file is parsed as workflow files are: JSON-shaped and bounded."""
+    (tmp_path / "s.yaml").write_text(text)
+    context = ValidationContext(step_id="s", agent="a", base_dir=tmp_path)
+    with pytest.raises(cadenza.PermanentError) as info:
+        await check("json_schema", {}, context, schema_file="s.yaml")
+    assert "schema_file 's.yaml' is not valid YAML: " in str(info.value)
+    assert message in str(info.value)
+
+
 async def test_json_schema_file_is_loaded_once(tmp_path: Path) -> None:
     """A valid schema file is read at the first validation and kept."""
     path = tmp_path / "s.json"

@@ -35,10 +35,12 @@ import attrs
 import jsonschema
 import referencing.exceptions
 import trio
-import yaml
 
 from ._errors import PermanentError
+from ._problems import Problem
+from ._source_file import read_source
 from ._validation import Quality, ValidationContext, Validator
+from ._yaml import parse_yaml
 
 MAX_FINDINGS = 10
 """Findings listed per validation at most; the rest are counted in one more line."""
@@ -312,10 +314,36 @@ def _schema_findings(checker: Any, value: Any, field: DottedPath) -> tuple[str, 
     return _capped(findings)
 
 
-def _load_schema_text(text: str, path: Path) -> Any:
+def _read_schema(path: Path, where: str) -> Any:
+    """The schema in the file at ``path`` (JSON, or YAML by suffix), or a finding string.
+
+    Read as workflow files are (:func:`read_source`): regular files within the
+    size limit, YAML only JSON-shaped and bounded in depth and values.
+    """
+    raw = read_source(path, what="schema file")
+    if isinstance(raw, Problem):
+        if raw.message.endswith("no such file"):
+            return f"{where} not found (looked for {path})"
+        return f"{where} cannot be read: {_cut(raw.message, _MAX_MESSAGE)}"
+    text = raw[0]
     if path.suffix.lower() in {".yaml", ".yml"}:
-        return yaml.safe_load(text)
-    return json.loads(text)
+        doc = parse_yaml(text, filename=str(path))
+        if doc.problems:
+            return f"{where} is not valid YAML: {_cut(doc.problems[0].render(), _MAX_VALUE)}"
+        return _Schema(doc.data)
+    try:
+        return _Schema(json.loads(text))
+    except json.JSONDecodeError as exc:
+        return f"{where} is not valid JSON: line {exc.lineno}, col {exc.colno}: {exc.msg}"
+    except RecursionError:
+        return f"{where} nests too deeply to be a schema"
+
+
+@attrs.frozen
+class _Schema:
+    """A schema read from a file (so a finding string and a schema never look alike)."""
+
+    value: Any
 
 
 @final
@@ -368,20 +396,11 @@ class JsonSchemaValidator:
         if path in self._loaded:
             return self._loaded[path]
         where = f"schema_file {self.schema_file!r}"
+        schema = await trio.to_thread.run_sync(_read_schema, path, where)
+        if isinstance(schema, str):
+            return schema
         try:
-            text = await trio.Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return f"{where} not found (looked for {path})"
-        except (OSError, UnicodeDecodeError) as exc:
-            return f"{where} cannot be read: {_cut(str(exc), _MAX_MESSAGE)}"
-        try:
-            schema = _load_schema_text(text, path)
-        except json.JSONDecodeError as exc:
-            return f"{where} is not valid JSON: line {exc.lineno}, col {exc.colno}: {exc.msg}"
-        except yaml.YAMLError as exc:
-            return f"{where} is not valid YAML: {_cut(str(exc).splitlines()[0], _MAX_VALUE)}"
-        try:
-            checker = _compile_schema(schema, where)
+            checker = _compile_schema(schema.value, where)
         except ValueError as exc:
             return str(exc)
         self._loaded[path] = checker
