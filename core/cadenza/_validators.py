@@ -329,7 +329,13 @@ def _read_schema(path: Path, where: str) -> Any:
     if path.suffix.lower() in {".yaml", ".yml"}:
         doc = parse_yaml(text, filename=str(path))
         if doc.problems:
-            return f"{where} is not valid YAML: {_cut(doc.problems[0].render(), _MAX_VALUE)}"
+            first = doc.problems[0]
+            at = (
+                f"line {first.location.line}, col {first.location.column}: "
+                if first.location
+                else ""
+            )
+            return f"{where} is not valid YAML: {at}{_cut(first.message, _MAX_MESSAGE)}"
         return _Schema(doc.data)
     try:
         return _Schema(json.loads(text))
