@@ -726,3 +726,83 @@ def test_plugin_info_to_dict_is_json_ready() -> None:
         "error": None,
     }
     assert record.label == "cadenza-foo 0.3"
+
+
+# -- hints for what no plugin registered ---------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def kind_hint(plugins: Plugins, kind: str) -> str:
+    """The hint of the one problem loading a workflow whose agent has ``kind``."""
+    text = f"agents: {{a: {{kind: {kind}}}}}\nsteps: {{s: {{uses: a}}}}\n"
+    with pytest.raises(cadenza.WorkflowError) as caught:
+        cadenza.load_workflow_text(text, plugins=plugins)
+    (problem,) = caught.value.problems
+    assert problem.message == f"unknown agent kind {kind!r}"
+    return problem.hint or ""
+
+
+def test_misspelt_kind_gets_did_you_mean_and_no_package_to_install() -> None:
+    """``kind: templat`` suggests 'template' and never ``pip install cadenza-templat``."""
+    hint = kind_hint(load_plugins(entry_points=False), "templat")
+    assert hint == "Did you mean 'template'? Known kinds: http, python, template."
+
+
+def test_missing_first_party_kind_names_its_plugin(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``kind: openai`` without its plugin says ``pip install cadenza-openai``."""
+    monkeypatch.chdir(tmp_path)
+    hint = kind_hint(load_plugins(entry_points=False), "openai")
+    assert "The first-party plugin cadenza-openai provides it: pip install cadenza-openai" in hint
+
+
+def test_missing_first_party_kind_in_a_checkout_gives_the_editable_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From a source checkout, the hint also gives ``pip install -e plugins/cadenza-<name>``."""
+    if not (REPO / "plugins" / "cadenza-docgen" / "pyproject.toml").is_file():
+        pytest.skip("not running from a checkout with plugins/")
+    monkeypatch.chdir(REPO)
+    hint = kind_hint(load_plugins(entry_points=False), "docgen")
+    assert hint.endswith(
+        "pip install cadenza-docgen (from this checkout: pip install -e plugins/cadenza-docgen)."
+    )
+
+
+def test_refused_plugin_named_like_the_kind_gives_its_reason(site: Site) -> None:
+    """An installed but refused ``cadenza-openai``: its refusal, not a ``pip install`` hint."""
+    site.add_plugin("cadenza-openai", "0.3", "", hook_api='"<1.0"')
+    hint = kind_hint(load_plugins(only=["openai"]), "openai")
+    assert hint.startswith(
+        "Known kinds: http, python, template. The installed plugin cadenza-openai 0.3 may "
+        "provide it, but it was refused: cadenza-openai 0.3 supports hook API <1.0; "
+    )
+    assert hint.endswith("(see `cadenza plugins`).")
+    assert "pip install" not in hint
+
+
+def test_disabled_plugin_named_like_the_kind_says_how_to_enable_it(site: Site) -> None:
+    """A plugin left out by CADENZA_LOAD_PLUGINS is named, with how to load it."""
+    site.add_plugin("cadenza-shout", "1.0", AGENT_KIND_PLUGIN.format(kind="shout"))
+    hint = kind_hint(load_plugins(only=[]), "shout")
+    assert hint.endswith(
+        "The installed plugin cadenza-shout 1.0 may provide it, but CADENZA_LOAD_PLUGINS "
+        "leaves it out: add shout to CADENZA_LOAD_PLUGINS."
+    )
+
+
+def test_unknown_strategy_names_the_plugins_that_did_not_load(site: Site) -> None:
+    """An unknown router, with a plugin that failed to import: that plugin is named."""
+    site.add_plugin("cadenza-routing", "2.0", "raise ImportError('needs libfoo')\n")
+    plugins = load_plugins(only=["routing"])
+    text = "agents: {a: {kind: template}}\nroute: smart\nsteps: {s: {uses: a}}\n"
+    with pytest.raises(cadenza.WorkflowError) as caught:
+        cadenza.load_workflow_text(text, plugins=plugins)
+    (problem,) = caught.value.problems
+    assert problem.message == "unknown routing strategy 'smart'"
+    assert (problem.hint or "").endswith(
+        "Installed plugins that did not load may provide it: cadenza-routing 2.0 (failed); "
+        "see `cadenza plugins`."
+    )

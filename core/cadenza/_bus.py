@@ -2,7 +2,10 @@
 
 Emission is synchronous and in order. An observer that raises is logged once
 and dropped for the rest of the run: a broken dashboard or metrics plugin must
-never break the workflow it watches.
+never break the workflow it watches. Plugin observers reach the bus wrapped by
+:meth:`cadenza.Plugins.observers`, so one that calls ``sys.exit()`` or raises
+``KeyboardInterrupt`` raises an ordinary exception here
+(:class:`~cadenza._plugins.PluginExitError`) and is dropped the same way.
 """
 
 from __future__ import annotations
@@ -55,7 +58,18 @@ class EventBus:
             name, observer = item
             try:
                 observer(event)
-            except Exception:
-                log.exception("observer_failed", observer=name, event_kind=event.kind)
+            except Exception as exc:
+                observer_failed(exc, observer=name, event_kind=event.kind)
                 self.observers.remove(item)
         return event
+
+
+def observer_failed(exc: Exception, **where: Any) -> None:
+    """Log an observer's failure once: the message at warning level, its traceback at debug."""
+    log.warning(
+        "observer_failed",
+        **where,
+        error=f"{type(exc).__name__}: {exc}",
+        hint="it gets no more events in this run",
+    )
+    log.debug("observer_failed_traceback", **where, exc_info=exc)

@@ -33,6 +33,7 @@ from ._errors import (
     QualityError,
     UnavailableError,
 )
+from ._plugins import call_plugin_async
 from ._ratelimit import estimate_tokens
 from ._slots import _AgentSlot
 from ._spec import StrategySpec, Workflow
@@ -222,7 +223,7 @@ class _CallsMixin:
         cancelled = False
         try:
             with trio.CancelScope(deadline=deadline) as sc:
-                result = await slot.agent.run(request)
+                result = await call_plugin_async(slot.agent.run, request)
                 if isinstance(result, AgentResult) and step.validate and validate:
                     quality = await self._validate(state, slot.name, result, request.attempt)
             if sc.cancelled_caught:
@@ -360,7 +361,7 @@ class _CallsMixin:
         score = 1.0
         findings: list[str] = []
         for name, validator in self._validators_for(step.id, step.validate):
-            quality = await validator.validate(result.output, context=context)
+            quality = await call_plugin_async(validator.validate, result.output, context=context)
             if not isinstance(quality, Quality):
                 raise PermanentError(
                     f"validator {name!r} returned {type(quality).__name__}, expected Quality"

@@ -19,6 +19,7 @@ from . import _events as ev
 from ._agent import Agent, SupportsHealth
 from ._bus import EventBus
 from ._errors import QualityError, RetryableError
+from ._plugins import call_plugin_async
 from ._slots import _AgentSlot
 
 log = structlog.get_logger()
@@ -136,7 +137,7 @@ async def check_health(agent: Agent) -> bool:
         return True
     with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
         try:
-            return bool(await agent.health())
+            return bool(await call_plugin_async(agent.health))
         except Exception:
             log.warning(
                 "agent_health_check_raised", agent=getattr(agent, "name", "?"), exc_info=True

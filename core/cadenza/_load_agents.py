@@ -65,6 +65,7 @@ def report_unknown_kind(ctx: LoadContext, kind: str, path: ValuePath) -> None:
     """Report a ``kind`` no plugin registered, with the known kinds and where to get it."""
     known = list(ctx.plugins.agent_kinds)
     hint = suggest(kind, known)
-    hint += f"Known kinds: {listing(known)}. " if known else "No agent kinds are registered. "
-    hint += f"A plugin may provide it: pip install cadenza-{kind}."
+    hint += f"Known kinds: {listing(known)}." if known else "No agent kinds are registered."
+    if missing := ctx.plugins.not_loaded("cadenza_agent_kinds", kind):
+        hint += " " + missing
     ctx.error(path, f"unknown agent kind {kind!r}", hint)

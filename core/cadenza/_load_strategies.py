@@ -61,11 +61,10 @@ def strategy(
     reg = registered.get(name)
     if reg is None:
         known = sorted(registered)
-        ctx.error(
-            path,
-            f"unknown {noun} {name!r}",
-            suggest(name, known) + f"Known: {', '.join(known) or 'none'} (see {doc}).",
-        )
+        hint = suggest(name, known) + f"Known: {', '.join(known) or 'none'} (see {doc})."
+        if missing := ctx.plugins.not_loaded(hook, name):
+            hint += " " + missing
+        ctx.error(path, f"unknown {noun} {name!r}", hint)
         return None
     try:
         reg.obj(options)  # factories check their options when built; no I/O happens

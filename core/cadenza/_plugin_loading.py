@@ -8,7 +8,9 @@ A :class:`Loader` takes plugins in load order (the built-in plugin, then those
 found through the ``cadenza`` entry-point group, then the ``extra`` objects) and
 deals with each on its own, so one bad plugin never poisons the rest:
 
-- it must import, or it is recorded as ``failed`` with the exception;
+- it must import, or it is recorded as ``failed`` with the exception (a
+  module that calls ``sys.exit()`` too: plugin code runs through
+  :func:`~cadenza._plugins.call_plugin`, so it cannot end the process);
 - it must pass :mod:`cadenza._plugin_checks` (hook API fence, hook
   implementations), or it is ``refused`` with every reason at once;
 - its registration hooks, called once each by :meth:`Loader.finish` through a
@@ -39,11 +41,13 @@ from ._plugins import (
     BUILTIN,
     ENTRY_POINT_GROUP,
     REGISTRATION_HOOKS,
+    PluginExitError,
     PluginInfo,
     Plugins,
     PluginStatus,
     Registration,
     call_impl,
+    call_plugin,
     object_label,
     plugin_label,
 )
@@ -153,13 +157,13 @@ class Loader:
                 self.record(candidate, "disabled", "")
                 continue
             try:
-                plugin = ep.load()
+                plugin = call_plugin(ep.load)
             except Exception as exc:
                 self.record(
                     candidate,
                     "failed",
                     f"{candidate.label}: could not import entry point "
-                    f"{ep.name} = {ep.value}: {type(exc).__name__}: {exc}",
+                    f"{ep.name} = {ep.value}: {_describe(exc, importing=True)}",
                 )
                 continue
             self.add_loaded(candidate, plugin)
@@ -396,9 +400,20 @@ def _own_hookimpls(pm: pluggy.PluginManager, plugin: object) -> list[tuple[str, 
 
 
 def _registration_failure(item: _Loaded, exc: Exception) -> str:
-    if isinstance(exc, PluginError):
+    if isinstance(exc, PluginError) and not isinstance(exc, PluginExitError):
         return f"{exc} Its registrations were discarded."
     return (
-        f"{item.candidate.label}: a registration hook raised {type(exc).__name__}: {exc}. "
+        f"{item.candidate.label}: a registration hook raised {_describe(exc)}. "
         "Its registrations were discarded."
     )
+
+
+def _describe(exc: Exception, *, importing: bool = False) -> str:
+    """``"ValueError: message"``, or what a plugin that tried to exit raised, where, and why not."""
+    if isinstance(exc, PluginExitError):
+        where = "while importing" if importing else f"in {exc.function}"
+        return (
+            f"{exc.raised!r} {where} (plugin code must raise an exception, "
+            "never exit or interrupt the process)"
+        )
+    return f"{type(exc).__name__}: {exc}"

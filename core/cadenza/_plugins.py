@@ -9,6 +9,14 @@ calls every registration hook once, recording what each plugin offered in a
 (:meth:`Plugins.emit`, hook tracing) are what the rest of the kernel uses, so
 they live here.
 
+Plugin code is called only through :func:`call_plugin` and
+:func:`call_plugin_async`, which turn a plugin's attempt to end the process
+(``sys.exit()``, a ``KeyboardInterrupt`` it raises itself) into a
+:class:`PluginExitError`, an ordinary exception every caller already handles:
+the plugin is reported failed and the command or run goes on. trio's own
+cancellation passes through untouched, and so does a real Ctrl-C (see
+:func:`call_plugin`).
+
 How loading works (discovery, per-plugin isolation, ``CADENZA_LOAD_PLUGINS``,
 duplicate names) is in :mod:`cadenza._plugin_loading`; what a plugin must
 satisfy to load (the hook API fence, hook implementation rules) is in
@@ -18,16 +26,24 @@ called, since the loader builds the classes defined here.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, Literal
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import attrs
 import pluggy
 import structlog
+import trio
 
 from . import hookspecs
+from ._bus import observer_failed
+from ._errors import PluginError
 from ._events import Event
 
 log = structlog.get_logger()
@@ -59,6 +75,18 @@ REGISTRATION_HOOKS = (
 )
 
 OBSERVER_HOOK = "cadenza_on_event"
+
+FIRST_PARTY_KINDS = {
+    "openai": "cadenza-openai",
+    "assets": "cadenza-assets",
+    "docgen": "cadenza-docgen",
+}
+"""Agent kinds of the plugins this project ships, and their distributions.
+
+Only these get a ``pip install`` hint when a workflow names them and they are
+missing: guessing ``cadenza-<kind>`` for any unknown kind would send a typo
+(``kind: templat``) to whatever package squats that name.
+"""
 
 PluginStatus = Literal["loaded", "failed", "refused", "disabled"]
 
@@ -137,6 +165,42 @@ class Plugins:
         """Registrations made through ``hook`` (e.g. ``"cadenza_routers"``), by name."""
         return self.registrations.get(hook, {})
 
+    def not_loaded(self, hook: str, name: str) -> str:
+        """A hint for ``name``, which no loaded plugin registered through ``hook``.
+
+        A plugin named like it (entry point ``name`` or distribution
+        ``cadenza-<name>``) that is installed but did not load: why, and what
+        to do. Else, for a first-party agent kind, how to install its plugin.
+        Else the installed plugins that did not load, if any (one may provide
+        it). ``""`` when there is nothing to say: a guessed ``pip install``
+        would invite installing whatever squats that name.
+        """
+        for info in self.infos:
+            if info.status == "loaded" or not info.distribution:
+                continue
+            if name not in (info.name, info.distribution.removeprefix("cadenza-")):
+                continue
+            if info.status == "disabled":
+                return (
+                    f"The installed plugin {info.label} may provide it, but {LOAD_PLUGINS_ENV} "
+                    f"leaves it out: add {info.name} to {LOAD_PLUGINS_ENV}."
+                )
+            reason = (info.error or "").splitlines()[0] if info.error else "no reason recorded"
+            return (
+                f"The installed plugin {info.label} may provide it, but it was {info.status}: "
+                f"{reason} (see `cadenza plugins`)."
+            )
+        if hook == "cadenza_agent_kinds" and name in FIRST_PARTY_KINDS:
+            return _install_hint(FIRST_PARTY_KINDS[name])
+        broken = [i for i in self.infos if i.status in ("failed", "refused") and i.distribution]
+        if broken:
+            names = ", ".join(f"{i.label} ({i.status})" for i in broken)
+            return (
+                f"Installed plugins that did not load may provide it: {names}; "
+                "see `cadenza plugins`."
+            )
+        return ""
+
     @property
     def known_capabilities(self) -> frozenset[str]:
         out: set[str] = set()
@@ -173,11 +237,9 @@ class Plugins:
             label = self.label_of(impl.plugin_name)
             try:
                 call_impl(impl, OBSERVER_HOOK, label, {"event": event}, trace=self.trace)
-            except Exception:
+            except Exception as exc:
                 self._failed_observers.add(id(impl))
-                log.exception(
-                    "observer_failed", plugin=label, event_kind=event.kind, run_id=event.run_id
-                )
+                observer_failed(exc, plugin=label, event_kind=event.kind, run_id=event.run_id)
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -220,13 +282,27 @@ def load_plugins(
     if trace:
         _enable_pluggy_tracing(pm)
     loader = Loader(pm=pm, trace=trace)
-    if builtins:
-        loader.add_builtins()
-    if entry_points:
-        loader.discover(only=only, only_source=only_source)
-    for plugin in extra:
-        loader.add_extra(plugin)
-    return loader.finish()
+    with _watching_sigint():
+        if builtins:
+            loader.add_builtins()
+        if entry_points:
+            loader.discover(only=only, only_source=only_source)
+        for plugin in extra:
+            loader.add_extra(plugin)
+        return loader.finish()
+
+
+def _install_hint(distribution: str) -> str:
+    """``pip install <distribution>``, plus the editable form when running from a checkout."""
+    hint = f"The first-party plugin {distribution} provides it: pip install {distribution}"
+    source = Path(__file__).resolve().parents[2] / "plugins" / distribution
+    if (source / "pyproject.toml").is_file():
+        try:
+            shown = source.relative_to(Path.cwd())
+        except (ValueError, OSError):  # not under the current directory, or it is gone
+            shown = source
+        hint += f" (from this checkout: pip install -e {shown})"
+    return hint + "."
 
 
 # -- naming ---------------------------------------------------------------------
@@ -263,15 +339,142 @@ def call_impl(
     """Call one hook implementation, passing only the arguments it names."""
     args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
     if not trace:
-        return impl.function(**args)
+        return call_plugin(impl.function, **args)
     log.debug("hook_called", hook=hook_name, plugin=label, kwargs=args)
     try:
-        result = impl.function(**args)
+        result = call_plugin(impl.function, **args)
     except Exception as exc:
         log.debug("hook_raised", hook=hook_name, plugin=label, error=f"{type(exc).__name__}: {exc}")
         raise
     log.debug("hook_returned", hook=hook_name, plugin=label, result=result)
     return result
+
+
+# -- running plugin code ---------------------------------------------------------
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class PluginExitError(PluginError):
+    """Plugin code tried to end the process instead of raising an exception.
+
+    :func:`call_plugin` raises it in place of a ``SystemExit``, a
+    ``KeyboardInterrupt`` the plugin raised itself, or any other
+    ``BaseException`` that is not trio's cancellation. It is an ordinary
+    exception, so every caller's ``except Exception`` treats it as the plugin
+    bug it is. ``function`` names the plugin function; ``raised`` is the
+    original exception (also the ``__cause__``).
+    """
+
+    def __init__(self, function: str, raised: BaseException) -> None:
+        self.function = function
+        self.raised = raised
+        super().__init__(
+            f"{function} raised {raised!r}: plugin code must raise an exception, "
+            "never exit or interrupt the process."
+        )
+
+
+@trio.lowlevel.enable_ki_protection
+def call_plugin(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call plugin code ``fn(*args, **kwargs)``; a plugin's exit becomes :class:`PluginExitError`.
+
+    Exceptions pass through unchanged, and so do ``trio.Cancelled`` and
+    ``GeneratorExit`` (alone or in a group). A ``KeyboardInterrupt`` is the
+    plugin's own unless it may be the user's Ctrl-C: inside a trio run this
+    function is KeyboardInterrupt-protected, so trio delivers a real Ctrl-C to
+    the run's main task rather than here; outside one, :func:`load_plugins`
+    watches SIGINT while it loads, and anywhere else it is taken as real.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as exc:
+        if not _is_plugin_exit(exc):
+            raise
+        raise PluginExitError(_function_name(fn), exc) from exc
+
+
+@trio.lowlevel.enable_ki_protection
+async def call_plugin_async(
+    fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
+) -> R:
+    """Await plugin code ``fn(*args, **kwargs)``, as :func:`call_plugin` calls it."""
+    try:
+        return await fn(*args, **kwargs)
+    except BaseException as exc:
+        if not _is_plugin_exit(exc):
+            raise
+        raise PluginExitError(_function_name(fn), exc) from exc
+
+
+def _is_plugin_exit(exc: BaseException) -> bool:
+    """Whether ``exc``, out of plugin code, is neither an error nor trio's control flow."""
+    if isinstance(exc, Exception):
+        return False
+    if isinstance(exc, BaseExceptionGroup):
+        if exc.split((trio.Cancelled, GeneratorExit))[0] is not None:
+            return False
+        interrupted = exc.split(KeyboardInterrupt)[0] is not None
+    elif isinstance(exc, trio.Cancelled | GeneratorExit):
+        return False
+    else:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+    return not (interrupted and _may_be_ctrl_c())
+
+
+def _may_be_ctrl_c() -> bool:
+    """Whether a ``KeyboardInterrupt`` out of plugin code may be the user's Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return False  # Python runs signal handlers in the main thread only
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:  # not in a trio run: ask the watch, if one is on
+        watch = _SIGINT_WATCH.get()
+        return watch is None or watch.seen
+    return False  # the callers are KI-protected: trio delivers a real Ctrl-C elsewhere
+
+
+@attrs.define
+class _SigintWatch:
+    seen: bool = False
+
+
+_SIGINT_WATCH: contextvars.ContextVar[_SigintWatch | None] = contextvars.ContextVar(
+    "cadenza_sigint_watch", default=None
+)
+
+
+@contextlib.contextmanager
+def _watching_sigint() -> Iterator[None]:
+    """Note real Ctrl-Cs (outside trio, in the main thread), so plugin code cannot fake one."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    watch = _SigintWatch()
+
+    def handler(signum: int, frame: Any) -> None:
+        watch.seen = True
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    token = _SIGINT_WATCH.set(watch)
+    try:
+        yield
+    finally:
+        _SIGINT_WATCH.reset(token)
+        signal.signal(signal.SIGINT, previous)
+
+
+def _function_name(fn: object) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}.{qualname}"
+    return object_label(fn)
 
 
 def _observer(impl: pluggy.HookImpl, label: str, *, trace: bool) -> Callable[[Event], None]:

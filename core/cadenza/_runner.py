@@ -26,7 +26,7 @@ from ._cache import StepCache
 from ._errors import PermanentError, WorkflowError
 from ._journal import Journal
 from ._outcome import RunResult
-from ._plugins import Plugins
+from ._plugins import Plugins, call_plugin, call_plugin_async
 from ._problems import Problem
 from ._redact import redact
 from ._resume import ResumePlan
@@ -47,7 +47,7 @@ def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
             if reg is None:
                 known = ", ".join(sorted(plugins.agent_kinds)) or "none"
                 raise PermanentError(f"unknown agent kind {config.kind!r} (known kinds: {known})")
-            agents[name] = reg.obj(config)
+            agents[name] = call_plugin(reg.obj, config)
         except Exception as exc:
             log.debug("agent_factory_failed", agent=name, exc_info=True)
             problems.append(
@@ -68,7 +68,7 @@ async def _close_agents(agents: Iterable[Agent]) -> None:
     with trio.move_on_after(5, shield=True):
         for agent in agents:
             try:
-                await agent.aclose()
+                await call_plugin_async(agent.aclose)
             except Exception:
                 log.exception("agent_close_failed", agent=getattr(agent, "name", "?"))
 
