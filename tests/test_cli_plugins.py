@@ -322,3 +322,114 @@ def test_tiny_plugin_dist_info_on_pythonpath_is_listed_and_runs(tmp_path: Path) 
     env = _clean_env(CADENZA_LOAD_PLUGINS="tiny", PYTHONPATH=pythonpath)
     _assert_tiny_listed(_cadenza(sys.executable, "plugins", "--json", env=env, cwd=tmp_path))
     _run_tiny_workflow(sys.executable, env, tmp_path)
+
+
+# -- plugins that exit or print ----------------------------------------------------
+
+LOUD = """
+import sys
+import cadenza
+
+print("loud: imported")
+
+
+class LoudAgent:
+    capabilities = frozenset()
+
+    def __init__(self, name):
+        self.name = name
+
+    async def run(self, request):
+        print("loud: running", request.step_id)
+        return cadenza.AgentResult(output={"said": "hi"})
+
+    async def aclose(self):
+        print("loud: closed")
+
+
+@cadenza.hookimpl
+def cadenza_agent_kinds(register):
+    print("loud: registering")
+    register("loud", lambda config: LoudAgent(config.name))
+
+
+@cadenza.hookimpl
+def cadenza_on_event(event):
+    print("loud: saw", event.kind)
+"""
+
+EXITING_OBSERVER = """
+@cadenza.hookimpl
+def cadenza_on_event(event):
+    if event.kind == "step_ready":
+        raise SystemExit(3)
+"""
+
+TWO_STEPS = """
+agents:
+  speaker: {kind: %s}
+steps:
+  first: {uses: speaker}
+  second: {uses: speaker, needs: [first]}
+"""
+
+
+def _site_env(site: Site, load: str) -> dict[str, str]:
+    pythonpath = os.pathsep.join(filter(None, [str(site.path), os.environ.get("PYTHONPATH")]))
+    return _clean_env(CADENZA_LOAD_PLUGINS=load, PYTHONPATH=pythonpath)
+
+
+@pytest.mark.slow
+def test_cli_still_works_when_a_plugin_exits_at_import(site: Site, tmp_path: Path) -> None:
+    """A plugin calling ``sys.exit()`` at import: ``--version`` works; ``plugins`` says why."""
+    site.add_plugin("cadenza-exiter", "0.1", "import sys\nsys.exit(7)\n")
+    env = _site_env(site, "exiter")
+    version = _cadenza(sys.executable, "--version", env=env, cwd=tmp_path)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("cadenza, version ")
+    listed = _cadenza(sys.executable, "plugins", "--json", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    by_name = {item["name"]: item for item in json.loads(listed.stdout)}
+    assert by_name["exiter"]["status"] == "failed"
+    assert "SystemExit(7) while importing" in by_name["exiter"]["error"]
+
+
+@pytest.mark.slow
+def test_plugin_prints_never_reach_json_stdout(site: Site, tmp_path: Path) -> None:
+    """What plugin code prints (import, hooks, observers, agents) goes to stderr under --json."""
+    site.add_plugin("cadenza-loud", "0.1", LOUD)
+    env = _site_env(site, "loud")
+    (tmp_path / "talk.yaml").write_text(TWO_STEPS % "loud")
+    run = _cadenza(
+        sys.executable, "run", "talk.yaml", "--json", "--no-progress", env=env, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(run.stdout)["status"] == "succeeded"
+    for line in ("loud: imported", "loud: registering", "loud: running first", "loud: closed"):
+        assert line in run.stderr
+    assert "loud: saw run_finished" in run.stderr
+    listed = _cadenza(sys.executable, "plugins", "--json", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert [item["name"] for item in json.loads(listed.stdout)] == ["cadenza (built-in)", "loud"]
+    assert "loud: imported" in listed.stderr
+
+
+@pytest.mark.slow
+def test_run_goes_on_when_an_observer_exits(site: Site, tmp_path: Path) -> None:
+    """An observer raising SystemExit is reported; the run succeeds and is journaled as such."""
+    site.add_plugin("cadenza-quitter", "0.1", EXITING_OBSERVER)
+    env = _site_env(site, "quitter")
+    (tmp_path / "wf.yaml").write_text(TWO_STEPS % "template")
+    run = _cadenza(
+        sys.executable, "run", "wf.yaml", "--json", "--no-progress", env=env, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(run.stdout)
+    assert result["status"] == "succeeded"
+    assert "observer_failed" in run.stderr
+    assert "cadenza-quitter 0.1" in run.stderr
+    assert "Traceback" not in run.stderr
+    status = _cadenza(sys.executable, "status", result["run_id"], "--json", env=env, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["status"] == "succeeded"
+    assert "cancelled by the caller" not in status.stdout

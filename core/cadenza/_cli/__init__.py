@@ -3,21 +3,25 @@
 Built-in commands live one per module in this package; plugins add commands
 through the ``cadenza_commands`` hook. ``main`` maps every failure to a
 documented exit code (see ``_exit.ExitCode``) and never shows a traceback for
-user errors unless ``--debug`` is given.
+user errors unless ``--debug`` is given. It is also where plugin code is kept
+off stdout: while plugins load, and for the whole of a built-in command given
+``--json``, whatever is printed goes to stderr and only the JSON to stdout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
+from collections.abc import Sequence
 
 import click
 
 from cadenza._logging import configure_logging
 
 from .._version import __version__
-from ._common import CliState
+from ._common import CliState, stdout_kept_for_output
 from ._exit import ExitCode
 
 
@@ -47,6 +51,10 @@ def _add_builtin_commands() -> None:
     commands += [validate, graph, simulate_cmd, plugins]
     for command in commands:
         cli.add_command(command)
+        _builtin_command_names.add(command.name or "")
+
+
+_builtin_command_names: set[str] = set()
 
 
 _plugin_command_names: set[str] = set()
@@ -83,13 +91,17 @@ def _add_plugin_commands(state: CliState) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cadenza`` script."""
     _add_builtin_commands()
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
     # Plugins load before any command runs: send their logs (CADENZA_TRACE_HOOKS) to stderr.
     configure_logging(level=logging.DEBUG if debug else logging.WARNING)
     state = CliState()
-    _add_plugin_commands(state)
+    keep_stdout = stdout_kept_for_output(state) if _prints_json(args) else contextlib.nullcontext()
     try:
-        code = cli.main(args=argv, prog_name="cadenza", standalone_mode=False, obj=state)
+        with stdout_kept_for_output(state):  # a plugin printing at import never reaches stdout
+            _add_plugin_commands(state)
+        with keep_stdout:
+            code = cli.main(args=args, prog_name="cadenza", standalone_mode=False, obj=state)
     except click.exceptions.Abort:  # click's name for Ctrl-C at a prompt or outside a run
         click.echo("interrupted", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
@@ -109,3 +121,13 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(int(ExitCode.INTERNAL_ERROR))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _prints_json(args: Sequence[str]) -> bool:
+    """Whether ``args`` ask a built-in command for ``--json`` output.
+
+    Plugin commands are left alone: their stdout is their own output.
+    """
+    words = args[: args.index("--")] if "--" in args else args
+    names = [word for word in words if not word.startswith("-")]
+    return bool(names) and names[0] in _builtin_command_names and "--json" in words

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import traceback
-from collections.abc import Callable
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import attrs
 import click
@@ -27,6 +28,8 @@ class CliState:
 
     debug: bool = False
     plugins: Plugins | None = None
+    stdout: TextIO | None = None
+    """The real stdout while :func:`stdout_kept_for_output` sends the rest to stderr."""
 
 
 def get_state() -> CliState:
@@ -133,7 +136,30 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+@contextlib.contextmanager
+def stdout_kept_for_output(state: CliState) -> Iterator[None]:
+    """Send whatever is printed on stdout to stderr, except the command's :func:`echo_json`.
+
+    Plugin code runs inside commands (imported, registering, observing,
+    running agents) and may ``print``; machine output must stay parseable,
+    so the real stdout is kept in ``state.stdout`` for :func:`echo_json` alone.
+    """
+    if state.stdout is not None:  # already kept by an outer call
+        yield
+        return
+    state.stdout = sys.stdout
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        state.stdout = None
+
+
 def echo_json(data: Any) -> None:
+    """Print ``data`` as JSON on the command's stdout (the real one, see above)."""
     import json
 
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx is not None else None
+    out = state.stdout if state is not None else None
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str), file=out)
