@@ -104,3 +104,35 @@ class TestStubborn(AgentConformance):
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1, result.stdout.str()
     assert "the call went on for 2 s after it was cancelled" in result.stdout.str()
+
+
+def test_the_refusal_skip_says_why(pytester: pytest.Pytester) -> None:
+    """Without ``failing_inputs`` the refusal test is skipped with its reason, under pytest-trio."""
+    pytester.makeini("[pytest]\ntrio_mode = true\n")
+    pytester.makepyfile(
+        test_polite="""
+import pytest
+from cadenza.testing import AgentConformance, ScriptedAgent
+
+
+class TestPolite(AgentConformance):
+    @pytest.fixture
+    def agent(self):
+        return ScriptedAgent(name="polite", default={"ok": True})
+
+
+class TestPoliteToo(AgentConformance):
+    @pytest.fixture
+    def agent(self):
+        return ScriptedAgent(name="polite", default={"ok": True})
+
+    @pytest.fixture
+    def failing_inputs(self):
+        return None
+"""
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rs", "-k", "refusals")
+    result.assert_outcomes(skipped=2)
+    reason = "no failing_inputs fixture: nothing this agent must refuse"
+    assert result.stdout.str().count(reason) == 1  # -rs folds identical skips into one line
+    result.stdout.fnmatch_lines([f"SKIPPED [[]2[]] *: {reason}"])
