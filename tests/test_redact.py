@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given
@@ -12,38 +12,12 @@ from hypothesis import strategies as st
 
 from cadenza._redact import MIN_SECRET_LENGTH, REDACTED, redact, secret_forms
 
+from .redact_helpers import b64, transformed
+
 KEY = "sk-live/0123+4567=abcdefXYZ é"
 
 
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def b64url(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode()
-
-
-TRANSFORMS = {
-    "exact": KEY,
-    "upper": KEY.upper(),
-    "lower": KEY.lower(),
-    "json": json.dumps(KEY)[1:-1],
-    "json, non-ASCII kept": json.dumps(KEY, ensure_ascii=False)[1:-1],
-    "json, slash escaped": json.dumps(KEY)[1:-1].replace("/", "\\/"),
-    "url quote": quote(KEY),
-    "url quote, nothing safe": quote(KEY, safe=""),
-    "url quote_plus": quote_plus(KEY),
-    "base64": b64(KEY),
-    "base64 unpadded": b64(KEY).rstrip("="),
-    "base64 urlsafe": b64url(KEY),
-    "base64 urlsafe unpadded": b64url(KEY).rstrip("="),
-    "base64 of Bearer KEY": b64(f"Bearer {KEY}"),
-    "base64 of user:KEY": b64(f"user:{KEY}"),
-    "base64 of a longer user:KEY": b64(f"deploy-bot:{KEY}"),
-    "base64 of KEY:": b64(f"{KEY}:"),
-    "urlsafe base64 of user:KEY": b64url(f"ab:{KEY}").rstrip("="),
-    "base64 of a JSON document holding KEY": b64(json.dumps({"token": KEY})),
-}
+TRANSFORMS = transformed(KEY)
 
 
 @pytest.mark.parametrize("name", TRANSFORMS)

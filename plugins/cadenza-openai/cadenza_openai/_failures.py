@@ -13,7 +13,7 @@ what happened                                          raised
 connection refused or dropped, a stream cut short,     ``RetryableError``
 malformed JSON, an error event inside a stream
 read or write slower than ``timeout``                  ``AgentTimeoutError`` (retryable)
-401, 403 (the message says whether credentials were sent)     ``PermanentError``
+401, 403 (whether credentials were sent; no body)     ``PermanentError``
 404 (the hint names base_url and model), other 4xx     ``PermanentError``
 3xx (the hint names the ``Location``)                  ``PermanentError``
 =====================================================  ==========================================
@@ -21,17 +21,22 @@ read or write slower than ``timeout``                  ``AgentTimeoutError`` (re
 Messages quote the server's own error message (``error.message`` of an
 OpenAI error body, ``detail`` of a FastAPI one, else up to 200 characters of
 the body), never the URL's credentials or query, and never a secret: every
-secret of the agent is replaced by ``***`` before a message is built.
+secret of the agent, in every form :func:`redact` knows, is replaced by
+``***`` before a message is built. The body of a 401 or 403 is not quoted at
+all: it may echo the credentials.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -44,14 +49,70 @@ REDACTED = "***"
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret of 4 or more characters replaced by ``***``.
+# The forms below are the kernel's (cadenza/_redact.py); keep the two in step
+# until the kernel offers them publicly.
 
-    Longer secrets first, so a key that contains another is hidden whole.
-    Shorter ones are left: redacting them would shred ordinary words.
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """Base64 text any encoding of bytes containing ``raw`` holds, whatever its alignment."""
+    forms: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + raw).decode("ascii")
+        fragment = encoded[-(-8 * offset // 6) : 8 * (offset + len(raw)) // 6]
+        if len(fragment) >= 8:  # shorter fragments occur by chance
+            forms.add(fragment)
+    for payload in (raw, b"Bearer " + raw, raw + b":"):
+        encoded = base64.b64encode(payload).decode("ascii")
+        forms.update((encoded, encoded.rstrip("=")))
+    forms.update([f.replace("+", "-").replace("/", "_") for f in forms])
+    return forms
+
+
+def _text_forms(text: str) -> set[str]:
+    forms = {text}
+    for ensure_ascii in (True, False):
+        escaped = json.dumps(text, ensure_ascii=ensure_ascii)[1:-1]
+        forms.update((escaped, escaped.replace("/", "\\/")))
+    forms.update((quote(text, safe=""), quote(text), quote_plus(text)))
+    return forms
+
+
+@functools.lru_cache(maxsize=256)
+def secret_forms(secret: str) -> frozenset[str]:
+    """Every form of ``secret`` that :func:`redact` hides; none for one under 4 characters.
+
+    The text, upper- and lower-cased, each JSON-escaped (``\\/`` too) and
+    URL-encoded, and base64 (standard or urlsafe, padded or not) of the secret
+    wherever it sits in the encoded bytes (``Bearer KEY``, ``user:KEY``, ``KEY:``).
     """
-    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    if len(secret) < 4:
+        return frozenset()
+    forms: set[str] = set()
+    for text in (secret, secret.upper(), secret.lower()):
+        forms |= _text_forms(text)
+    for text in _text_forms(secret):
+        forms |= _base64_forms(text.encode("utf-8"))
+    return frozenset(f for f in forms if len(f) >= 4)
+
+
+@functools.lru_cache(maxsize=64)
+def _all_forms(secrets: frozenset[str]) -> tuple[str, ...]:
+    forms: set[str] = set()
+    for secret in secrets:
+        forms |= secret_forms(secret)
+    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every form of every secret of 4 or more characters replaced by ``***``.
+
+    Longer forms first, so a key that contains another is hidden whole.
+    Shorter secrets are left: redacting them would shred ordinary words.
+    """
+    key = secrets if isinstance(secrets, frozenset) else frozenset(secrets)
+    for form in _all_forms(key):
+        if form in text:
+            text = text.replace(form, REDACTED)
     return text
 
 
@@ -146,6 +207,15 @@ def status_error(
 ) -> cadenza.AgentError:
     """The error for a non-2xx answer whose body has been read (see the module doc)."""
     status = response.status_code
+    if status in (401, 403):
+        sent = "credentials were sent" if has_key else "no api_key or Authorization was sent"
+        return cadenza.PermanentError(
+            f"{where}: HTTP {status}\n  The server refused the request ({sent}); its answer "
+            "is not quoted, as it may echo the credentials. Check the agent's api_key "
+            "option and the environment variable it comes from.",
+            agent=agent,
+            step_id=step_id,
+        )
     message, code = server_message(response.content, secrets)
     text = f"{where}: HTTP {status}: {message}"
     if status == 429 and code == "insufficient_quota":
@@ -163,13 +233,7 @@ def status_error(
             agent=agent,
             step_id=step_id,
         )
-    if status in (401, 403):
-        sent = "credentials were sent" if has_key else "no api_key or Authorization was sent"
-        text += (
-            f"\n  The server refused the request ({sent}). Check the agent's api_key "
-            "option and the environment variable it comes from."
-        )
-    elif status == 404:
+    if status == 404:
         text += (
             "\n  Check base_url (usually ending in /v1) and that the server has the model "
             "named in model: (GET base_url/models lists them)."
