@@ -11,8 +11,11 @@ import pytest
 import cadenza
 from cadenza import RunRecord, SqliteStore, StoreError, WriteBatch
 from cadenza._plugins import load_plugins
-from cadenza._store import SCHEMA_VERSION, open_store
+from cadenza._store import SCHEMA_VERSION, StoreFullError, StoreReadOnlyError, open_store
+from cadenza._store_sqlite import absolute_url, find_journal
 from cadenza.testing import StoreConformance
+
+from .journal_helpers import read_only
 
 
 class TestSqliteStoreConformance(StoreConformance):
@@ -43,6 +46,7 @@ def open_at(url: str, opened: list[SqliteStore]) -> SqliteStore:
 
 
 def make_journal(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(str(path))
     store.write(WriteBatch(runs=[record()]))
     store.close()
@@ -299,3 +303,199 @@ def test_cancel_request_from_another_store_reaches_the_writer(
     kept = canceller.get_run("r")
     assert kept is not None
     assert kept.cancel_requested is True
+
+
+# -- read-only places --------------------------------------------------------------
+
+
+def journal_with_a_run(path: Path) -> None:
+    """A closed journal at ``path`` holding run ``r`` and one event of it."""
+    store = SqliteStore(str(path))
+    event = {"kind": "step_ready", "run_id": "r", "seq": 0, "at": 1.0, "step_id": "a"}
+    store.write(WriteBatch(events=[event], runs=[record()]))
+    store.close()
+
+
+@pytest.mark.parametrize("place", ["folder", "file"])
+def test_journal_in_a_read_only_place_is_read_and_never_written(
+    place: str, tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """A read-only folder or file opens read-only: reads work, writes name the path."""
+    path = tmp_path / "j.db"
+    journal_with_a_run(path)
+    before = snapshot(tmp_path)
+    with read_only(tmp_path if place == "folder" else path):
+        store = open_at(f"sqlite:///{path}", opened)
+        assert store.read_only is True
+        assert store.read_only_reason  # "... is on a read-only file system" or "... not writable"
+        assert store.get_run("r") == record()
+        assert [r.run_id for r in store.list_runs()] == ["r"]
+        assert [e["seq"] for e in store.read_events("r")] == [0]
+        with pytest.raises(StoreReadOnlyError, match="recording runs needs write access") as info:
+            store.write(WriteBatch(runs=[record("r2")]))
+        assert f"the journal at {path} is read-only" in str(info.value)
+        with pytest.raises(StoreReadOnlyError, match="cancel needs write access"):
+            store.request_cancel("r")
+        store.close()
+    assert snapshot(tmp_path)["j.db"] == before["j.db"]
+
+
+def test_a_journal_opened_read_only_is_never_written(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """``read_only=True`` reads a writable journal and refuses every write."""
+    path = tmp_path / "j.db"
+    journal_with_a_run(path)
+    before = path.read_bytes()
+    store = SqliteStore(str(path), read_only=True)
+    opened.append(store)
+    assert store.get_run("r") == record()
+    with pytest.raises(StoreReadOnlyError, match="opened read-only"):
+        store.write(WriteBatch(runs=[record("r2")]))
+    assert path.read_bytes() == before
+
+
+def test_read_only_folder_with_the_wal_index_reads_the_latest_commits(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """Commits still in the -wal file are read when its -shm index is there too."""
+    live, copy = tmp_path / "live", tmp_path / "copy"
+    live.mkdir()
+    copy.mkdir()
+    writer = open_at(str(live / "j.db"), opened)
+    writer.write(WriteBatch(runs=[record()]))  # in the -wal file until the store closes
+    for suffix in ("", "-wal", "-shm"):
+        (copy / f"j.db{suffix}").write_bytes((live / f"j.db{suffix}").read_bytes())
+    with read_only(copy):
+        store = open_at(str(copy / "j.db"), opened)
+        assert store.get_run("r") == record()
+        store.close()
+
+
+def test_read_only_folder_with_commits_only_in_the_wal_file_is_refused(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """Without the -shm index SQLite cannot read the -wal file: refused, not read stale."""
+    live, copy = tmp_path / "live", tmp_path / "copy"
+    live.mkdir()
+    copy.mkdir()
+    writer = open_at(str(live / "j.db"), opened)
+    writer.write(WriteBatch(runs=[record()]))
+    for suffix in ("", "-wal"):
+        (copy / f"j.db{suffix}").write_bytes((live / f"j.db{suffix}").read_bytes())
+    with read_only(copy), pytest.raises(StoreError, match="its -wal file holds commits") as info:
+        SqliteStore(str(copy / "j.db"))
+    assert "Copy the journal together with its -wal file" in str(info.value)
+
+
+def test_missing_journal_in_a_read_only_folder_is_not_created(tmp_path: Path) -> None:
+    """A journal that would have to be created in a read-only folder: the folder and why."""
+    with read_only(tmp_path), pytest.raises(StoreReadOnlyError) as info:
+        SqliteStore(str(tmp_path / "sub" / "j.db"))
+    assert info.value.creating is True
+    assert f"cannot create the journal at {tmp_path / 'sub' / 'j.db'}" in str(info.value)
+    assert str(tmp_path) in info.value.reason
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- a full disk -------------------------------------------------------------------
+
+
+def test_full_database_is_reported_as_full_and_keeps_what_was_committed(
+    tmp_path: Path, opened: list[SqliteStore]
+) -> None:
+    """SQLITE_FULL (here from max_page_count) names the journal; earlier commits stay."""
+    path = tmp_path / "j.db"
+    store = open_at(str(path), opened)
+    store.write(WriteBatch(runs=[record()]))
+    (pages,) = store._db.execute("PRAGMA page_count").fetchone()
+    store._db.execute(f"PRAGMA max_page_count = {pages}")
+    big = {"kind": "step_succeeded", "run_id": "r", "seq": 0, "at": 1.0, "output": "x" * 100_000}
+    with pytest.raises(StoreFullError) as info:
+        store.write(WriteBatch(events=[big], runs=[record("r2")]))
+    message = str(info.value)
+    assert message.startswith(f"the disk holding the journal at {path} is full")
+    assert "rollback" not in message
+    assert store.get_run("r") == record()
+    assert store.get_run("r2") is None  # the batch that did not fit is gone whole
+    assert store.read_events("r") == []
+    store._db.execute("PRAGMA max_page_count = 1000000")  # space freed: writing works again
+    store.write(WriteBatch(events=[{**big, "output": "small"}]))
+    assert [e["output"] for e in store.read_events("r")] == ["small"]
+
+
+# -- finding the journal -----------------------------------------------------------
+
+
+def test_journal_is_found_in_a_parent_folder(tmp_path: Path) -> None:
+    """From a subfolder, the nearest ``.cadenza/journal.db`` above is the journal."""
+    make_journal(tmp_path / ".cadenza" / "journal.db")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_journal(deep, home=None) == tmp_path / ".cadenza" / "journal.db"
+
+
+def test_nearest_journal_wins(tmp_path: Path) -> None:
+    """A project inside another project keeps its own journal."""
+    make_journal(tmp_path / ".cadenza" / "journal.db")
+    make_journal(tmp_path / "inner" / ".cadenza" / "journal.db")
+    (tmp_path / "inner" / "src").mkdir()
+    found = find_journal(tmp_path / "inner" / "src", home=None)
+    assert found == tmp_path / "inner" / ".cadenza" / "journal.db"
+
+
+def test_a_journal_above_wins_over_a_nearer_folder_without_one(tmp_path: Path) -> None:
+    """A ``.cadenza/`` holding only run outputs does not hide the project's journal above."""
+    make_journal(tmp_path / ".cadenza" / "journal.db")
+    (tmp_path / "sub" / ".cadenza" / "out").mkdir(parents=True)
+    assert find_journal(tmp_path / "sub", home=None) == tmp_path / ".cadenza" / "journal.db"
+
+
+def test_an_empty_cadenza_folder_above_marks_the_project(tmp_path: Path) -> None:
+    """With no journal anywhere, the nearest ``.cadenza/`` folder gets the new one."""
+    (tmp_path / ".cadenza").mkdir()
+    (tmp_path / "sub").mkdir()
+    assert find_journal(tmp_path / "sub", home=None) == tmp_path / ".cadenza" / "journal.db"
+
+
+def test_without_a_project_the_journal_goes_in_the_start_folder(tmp_path: Path) -> None:
+    """Nothing found: ``.cadenza/journal.db`` in the folder the search started from."""
+    assert find_journal(tmp_path, home=None) == tmp_path / ".cadenza" / "journal.db"
+
+
+def test_the_home_folder_is_not_searched(tmp_path: Path) -> None:
+    """A ``~/.cadenza`` does not collect the runs of every project below home."""
+    make_journal(tmp_path / ".cadenza" / "journal.db")
+    (tmp_path / "project").mkdir()
+    found = find_journal(tmp_path / "project", home=tmp_path)
+    assert found == tmp_path / "project" / ".cadenza" / "journal.db"
+    assert find_journal(tmp_path, home=tmp_path) == tmp_path / ".cadenza" / "journal.db"
+
+
+def test_search_starts_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a start folder the search starts in the working directory."""
+    make_journal(tmp_path / ".cadenza" / "journal.db")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert find_journal(home=tmp_path.parent) == tmp_path / ".cadenza" / "journal.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///rel/j.db", "sqlite:///{cwd}/rel/j.db"),
+        ("rel/j.db", "{cwd}/rel/j.db"),
+        ("sqlite:////abs/j.db", "sqlite:////abs/j.db"),
+        ("/abs/j.db", "/abs/j.db"),
+        ("sqlite:j.db", "sqlite:j.db"),
+        ("postgres://db/x", "postgres://db/x"),
+    ],
+)
+def test_relative_sqlite_urls_are_made_absolute(
+    url: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative SQLite paths become absolute; other URLs are left for their store to judge."""
+    monkeypatch.chdir(tmp_path)
+    assert absolute_url(url) == expected.format(cwd=tmp_path)
