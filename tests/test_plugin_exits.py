@@ -259,3 +259,18 @@ def test_agent_factory_exiting_is_a_workflow_problem() -> None:
         trio.run(lambda: cadenza.run_workflow(workflow, plugins=plugins))
     assert "agent 'a' (kind prog) could not be created" in str(caught.value)
     assert "raised SystemExit(1)" in str(caught.value)
+
+
+def test_strategy_factory_exiting_at_load_is_a_plugin_error() -> None:
+    """A router factory calling ``sys.exit()`` while the file loads raises a PluginError."""
+
+    class Exiting:
+        @staticmethod
+        @cadenza.hookimpl
+        def cadenza_routers(register: Any) -> None:
+            register("quitter", raising(SystemExit(2)))
+
+    plugins = load_plugins(entry_points=False, extra=[Exiting])
+    text = "agents: {a: {kind: template}}\nroute: quitter\nsteps: {s: {uses: a}}\n"
+    with pytest.raises(cadenza.PluginError, match=r"raised SystemExit\(2\)"):
+        cadenza.load_workflow_text(text, plugins=plugins)

@@ -18,6 +18,7 @@ import attrs
 from ._convert import ValuePath, describe_value, structure, suggest
 from ._cost import Budget, Price
 from ._load_context import LoadContext
+from ._plugins import call_plugin
 from ._spec import AgentConfig, Step, StrategySpec
 
 STEP_KEYS = (
@@ -67,7 +68,7 @@ def strategy(
         ctx.error(path, f"unknown {noun} {name!r}", hint)
         return None
     try:
-        reg.obj(options)  # factories check their options when built; no I/O happens
+        call_plugin(reg.obj, options)  # factories check their options when built; no I/O
     except (ValueError, TypeError) as exc:
         ctx.error(path, f"{noun} {name!r}: {exc}", f"Fix the options (see {doc}).")
         return None

@@ -217,7 +217,8 @@ class Plugins:
 
         In pluggy's call order (last registered first, honouring
         ``tryfirst``/``trylast``). The callables log their calls when hook
-        tracing is on. Callers own error handling: see :meth:`emit`.
+        tracing is on, and a plugin's exit reaches the caller as
+        :class:`PluginExitError`. Callers own error handling: see :meth:`emit`.
         """
         out: list[tuple[str, Callable[[Event], None]]] = []
         for impl in reversed(self.pm.hook.cadenza_on_event.get_hookimpls()):
