@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -499,3 +500,18 @@ def test_relative_sqlite_urls_are_made_absolute(
     """Relative SQLite paths become absolute; other URLs are left for their store to judge."""
     monkeypatch.chdir(tmp_path)
     assert absolute_url(url) == expected.format(cwd=tmp_path)
+
+
+def test_no_space_for_the_journal_folder_is_reported_as_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while creating the journal's folder is the full-disk error, not an OSError."""
+
+    def no_space(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", no_space)
+    path = tmp_path / "new" / "j.db"
+    with pytest.raises(StoreFullError, match="No space left on device") as info:
+        SqliteStore(str(path))
+    assert str(info.value).startswith(f"the disk holding the journal at {path} is full")
