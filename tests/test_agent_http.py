@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import socket
@@ -490,6 +491,9 @@ async def test_open_http_client_sets_timeouts_and_user_agent() -> None:
         assert client.headers.get_list("user-agent") == ["mine"]
 
 
+CHUNK = 64 * 1024
+
+
 @attrs.define
 class BigBody:
     """A loopback provider answering every POST with a body of ``size`` bytes, streamed.
@@ -521,23 +525,18 @@ class BigBody:
         length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
         while len(body) < length:
             body += await stream.receive_some(65536)
+        framing = "transfer-encoding: chunked"
+        if self.content_length:
+            framing = f"content-length: {self.size}"
+        head = f"HTTP/1.1 {self.status} X\r\ncontent-type: application/json\r\n{framing}\r\n\r\n"
+        await stream.send_all(head.encode())
         prefix, suffix = b'{"output": "', b'"}'
-        framing = (
-            f"content-length: {self.size}" if self.content_length else "transfer-encoding: chunked"
-        )
-        await stream.send_all(
-            f"HTTP/1.1 {self.status} X\r\ncontent-type: application/json\r\n{framing}\r\n\r\n".encode()
-        )
-        chunk = 64 * 1024
-        payload = prefix + b"x" * (chunk - len(prefix))
+        filler = self.size - len(prefix) - len(suffix)
+        fill = (b"x" * min(CHUNK, filler - i) for i in range(0, filler, CHUNK))  # lazily
         try:
-            while self.sent < self.size:
-                piece = payload if self.sent == 0 else b"x" * chunk
-                piece = piece[: self.size - self.sent - len(suffix)] or suffix
-                if self.sent + len(piece) == self.size - len(suffix):
-                    piece += suffix
-                data = piece if self.content_length else b"%x\r\n%s\r\n" % (len(piece), piece)
-                await stream.send_all(data)
+            for piece in itertools.chain([prefix], fill, [suffix]):
+                framed = piece if self.content_length else b"%x\r\n%s\r\n" % (len(piece), piece)
+                await stream.send_all(framed)
                 self.sent += len(piece)
             if not self.content_length:
                 await stream.send_all(b"0\r\n\r\n")
@@ -558,7 +557,7 @@ async def big_body(nursery: trio.Nursery, size: int, **options: Any) -> BigBody:
 async def test_a_body_past_max_response_bytes_fails_and_reading_stops(
     nursery: trio.Nursery, content_length: bool
 ) -> None:
-    """A 2xx body over the cap fails the attempt permanently, naming the option; the rest is never read."""
+    """A 2xx body over the cap fails the attempt, naming the option; the rest is never read."""
     total = 256 * 1024 * 1024
     server = await big_body(nursery, total, content_length=content_length)
     agent = make_agent(server.url, max_response_bytes=1024 * 1024)
