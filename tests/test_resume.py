@@ -645,3 +645,68 @@ def test_cli_refuses_to_resume_a_run_that_is_still_running(tmp_path: Path) -> No
     assert f"run {first.run_id} is still running (pid {os.getpid()} on" in refused.stderr
     assert f"cadenza cancel {first.run_id}" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+OUT_TASKS = """\
+import os
+
+
+def write(request):
+    folder = request.output_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "out.txt").write_text(request.step_id)
+    if request.step_id == "second" and os.environ.get("FAIL_SECOND") == "1":
+        raise RuntimeError("second is not ready yet")
+    return str(folder)
+"""
+
+OUT_FLOW = """\
+name: files
+agents:
+  writer: {kind: python, options: {function: "tasks:write", pass_request: true}}
+steps:
+  first: {uses: writer}
+  second: {uses: writer, needs: [first]}
+"""
+
+
+@pytest.mark.slow
+def test_cli_resume_writes_into_the_runs_own_out_folder(tmp_path: Path) -> None:
+    """A run started with --out DIR and resumed without --out writes its files in DIR too."""
+    (tmp_path / "tasks.py").write_text(OUT_TASKS)
+    (tmp_path / "wf.yaml").write_text(OUT_FLOW)
+    url = store_url(tmp_path / "journal.db")
+
+    def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            cadenza_argv(*args, "--store", url, "--json", "--no-progress"),
+            cwd=tmp_path, env=child_env(**env), capture_output=True, text=True, timeout=120,
+            check=False,
+        )  # fmt: skip
+
+    first = cli("run", "wf.yaml", "--out", "mine/{run_id}", FAIL_SECOND="1")
+    assert first.returncode == 1, first.stderr
+    run_id = json.loads(first.stdout)["run_id"]
+    own = tmp_path / "mine" / run_id
+    assert (own / "first" / "out.txt").exists()
+
+    resumed = cli("resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["output_dir"] == str(own)
+    assert (own / "second" / "out.txt").read_text() == "second"
+    assert not (tmp_path / ".cadenza" / "out").exists()
+
+
+async def test_plan_resume_finds_the_output_folder_the_run_last_used(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """The plan carries the run's folder from its journal; a run given none (or an old
+    journal, whose run_started has no output_dir) leaves it to the default."""
+    session = Session(fail=frozenset({"c"}))
+    first = await run(chain(), session, store, output_dir=tmp_path / "out" / "{run_id}")
+    plan = plan_resume(store, first.run_id, chain())
+    assert plan.output_dir == str(tmp_path / "out" / first.run_id)
+
+    bare = await run(chain(), Session(fail=frozenset({"c"})), store)
+    assert plan_resume(store, bare.run_id, chain()).output_dir is None

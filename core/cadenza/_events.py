@@ -59,7 +59,10 @@ def event_from_dict(data: Mapping[str, Any]) -> Event:
 
 @attrs.frozen(kw_only=True)
 class RunStarted(Event):
-    """A run began: its workflow, inputs (secrets redacted) and steps in file order."""
+    """A run began: its workflow, inputs (secrets redacted) and steps in file order.
+
+    ``output_dir`` is the run's output folder (absolute), or None when agents got none.
+    """
 
     kind: ClassVar[str] = "run_started"
     workflow: str
@@ -67,6 +70,7 @@ class RunStarted(Event):
     source_hash: str
     inputs: Mapping[str, Any]
     steps: tuple[str, ...]
+    output_dir: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -75,7 +79,8 @@ class RunResumed(Event):
 
     ``restored`` steps keep the outputs journaled earlier and are not executed
     again; every other step runs (again). ``from_step`` is set when the user
-    asked to re-run a step and its descendants.
+    asked to re-run a step and its descendants. ``output_dir`` is the output
+    folder of this part of the run (as in ``run_started``).
     """
 
     kind: ClassVar[str] = "run_resumed"
@@ -84,6 +89,7 @@ class RunResumed(Event):
     restored: tuple[str, ...]
     rerun: tuple[str, ...]
     from_step: str | None = None
+    output_dir: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -47,6 +47,11 @@ class ResumePlan:
     spent: tuple[tuple[str, str, float, int], ...] = ()
     """Every settled cost so far, as ``(step_id, agent, usd, tokens)``: budgets
     span a run and every resume of it, so nothing spent before is forgotten."""
+    output_dir: str | None = None
+    """The output folder the run last used (its ``run_started``, or the latest
+    ``run_resumed`` that had one): a resume writes there unless told otherwise,
+    so one run's files stay in one folder. None for journals from before it was
+    recorded, and for runs whose agents were given no folder."""
 
     @property
     def run_id(self) -> str:
@@ -137,8 +142,11 @@ def plan_resume(
     outputs: dict[str, Any] = {}
     generations: dict[str, str] = {}
     spent: list[tuple[str, str, float, int]] = []
+    output_dir: str | None = None
     for event in events:
         kind = event.get("kind")
+        if kind in ("run_started", "run_resumed") and isinstance(event.get("output_dir"), str):
+            output_dir = event["output_dir"]
         if kind == "cost_incurred":
             reported = int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
             tokens = int(event.get("tokens", reported))
@@ -172,6 +180,7 @@ def plan_resume(
         from_step=from_step,
         key_generation=generations,
         spent=tuple(spent),
+        output_dir=output_dir,
     )
 
 

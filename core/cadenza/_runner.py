@@ -212,6 +212,7 @@ async def _execute(
 ) -> RunResult:
     workflow, bus = run.workflow, run.bus
     started = trio.current_time()
+    out = str(run.output_dir) if run.output_dir is not None else None
     if resume is None:
         first = bus.emit(
             ev.RunStarted,
@@ -220,6 +221,7 @@ async def _execute(
             source_hash=workflow.source_hash,
             inputs=run.inputs,
             steps=tuple(workflow.steps),
+            output_dir=out,
         )
     else:
         run.restore(resume.outputs)
@@ -233,6 +235,7 @@ async def _execute(
             restored=tuple(resume.outputs),
             rerun=tuple(s for s in workflow.steps if s not in resume.outputs),
             from_step=resume.from_step,
+            output_dir=out,
         )
     status: ev.RunStatus = "cancelled"
     reason = "cancelled by the caller"

@@ -7,7 +7,7 @@ import click
 from .._loader import load_workflow
 from .._resume import plan_resume
 from ._common import fail, get_plugins, handle_errors
-from ._execute import Display, execute, out_option, store_option
+from ._execute import DEFAULT_OUTPUT_DIR, Display, execute, store_option
 from ._exit import ExitCode
 from ._history import existing_store, require_run
 
@@ -28,7 +28,14 @@ from ._history import existing_store, require_run
     help="Resume a run marked running on another host (only if its process is gone).",
 )
 @store_option
-@out_option
+@click.option(
+    "--out",
+    "out_dir",
+    metavar="DIR",
+    default=None,
+    help="Folder for the files agents write ({run_id} is replaced). "
+    "Default: the run's own folder, where it wrote before.",
+)
 @handle_errors
 def resume(
     run_id: str,
@@ -40,13 +47,15 @@ def resume(
     strict: bool,
     force: bool,
     store_url: str | None,
-    out_dir: str,
+    out_dir: str | None,
 ) -> None:
     """Finish run RUN: steps that succeeded keep their outputs, the rest run again.
 
     Steps that were in flight when the run stopped are called again with the
     same idempotency key. The workflow file must be unchanged (or pass
-    --allow-changed). Exit codes as for `cadenza run`.
+    --allow-changed). Agents write files into the run's own output folder
+    (the one it used before) unless --out says otherwise. Exit codes as for
+    `cadenza run`.
     """
     plugins = get_plugins()
     with existing_store(store_url) as store:
@@ -76,5 +85,5 @@ def resume(
             resume=plan,
             use_cache=not no_cache,
             strict=strict,
-            output_dir=out_dir,
+            output_dir=out_dir or plan.output_dir or DEFAULT_OUTPUT_DIR,
         )
