@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,6 +85,24 @@ def test_failed_step_exits_1_and_names_the_error(tmp_path: Path) -> None:
     assert "after skipped: needs 'greet', which failed" in proc.stdout
 
 
+def test_no_progress_logs_failures_as_human_lines(tmp_path: Path) -> None:
+    """--no-progress: failed attempts and steps are logged on stderr, one readable line each."""
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(
+        "agents:\n  t: {kind: template, options: {output: 'hello {name}'}}\n"
+        "steps:\n  greet: {uses: t, with: {}}\n"
+    )
+    proc = cadenza("run", str(wf), "--no-progress", "--no-journal", cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2, proc.stderr
+    assert re.match(r"\d\d:\d\d:\d\d \[warning\] attempt_failed .*duration=\d+\.\d\ds ", lines[0])
+    assert re.match(r"\d\d:\d\d:\d\d \[warning\] step_failed attempts=1 ", lines[1])
+    assert "step_id=greet" in lines[1]
+    assert not re.search(r"\d\.\d{6,}", proc.stderr)  # no 0.00011435300257289782
+    assert "=None" not in proc.stderr
+
+
 def test_invalid_file_exits_2_without_traceback(tmp_path: Path) -> None:
     """Running an invalid file prints file:line problems and exits 2."""
     wf = tmp_path / "wf.yaml"
@@ -138,6 +157,36 @@ def test_ctrl_c_cancels_in_flight_calls_and_exits_130(tmp_path: Path) -> None:
     assert summary["counts"]["cancelled"] == 11
     assert "interrupted by SIGINT" in summary["reason"]
     assert "Traceback" not in stderr
+
+
+def test_ctrl_c_in_plain_progress_prints_each_cancelled_step(tmp_path: Path) -> None:
+    """Without a terminal, Ctrl-C prints one line per cancelled step; the summary counts them."""
+    wf = tmp_path / "slow.yaml"
+    wf.write_text(
+        "agents:\n  slow: {kind: template, options: {output: done, delay: 1h}}\n"
+        "steps:\n  a: {uses: slow}\n  b: {uses: slow}\n  c: {uses: slow, needs: [a]}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cadenza", "run", str(wf), "--no-journal"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "started" not in seen and time.monotonic() < deadline:
+        seen += proc.stderr.readline()
+    time.sleep(0.5)  # let the attempts start; the run itself would take an hour
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    cancelled = sorted(line.split("] ", 1)[1] for line in stderr.splitlines() if "■" in line)
+    assert len(cancelled) == 3, stderr
+    assert re.fullmatch(r"■ a \[slow\] in \d+\.\d\ds: interrupted by SIGINT", cancelled[0])
+    assert cancelled[2] == "■ c: interrupted by SIGINT"
+    assert "0 succeeded, 0 failed, 0 skipped, 3 cancelled" in stdout
 
 
 def test_cost_and_budgets_show_in_the_summary_and_json(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ _STYLE = {
     "cancelled": ("■", "red"),
 }
 _MAX_ROWS = 24
+_HEADER_STATES = (
+    "succeeded", "running", "retrying", "ready", "pending", "failed", "skipped", "cancelled",
+)  # fmt: skip
 
 
 @attrs.define
@@ -136,6 +139,9 @@ class Progress:
             self._done(step_id, row)
         elif isinstance(event, ev.StepCancelled):
             row.state, row.note = "cancelled", event.reason
+            if row.started is not None:
+                row.ended = time.monotonic()
+            self._done(step_id, row)
         self.refresh()
 
     def _done(self, step_id: str, row: _Row) -> None:
@@ -179,7 +185,7 @@ class Progress:
         header = Text()
         header.append(f"{self.workflow.name}", style="bold")
         header.append(f"  run {self.run_id}  {self.elapsed():.1f}s  ")
-        for state in ("succeeded", "running", "retrying", "ready", "pending", "failed", "skipped"):
+        for state in _HEADER_STATES:
             if counts.get(state):
                 icon, style = _STYLE[state]
                 header.append(f"{icon} {counts[state]} {state}  ", style=style)
@@ -233,10 +239,7 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
     for outcome in result.steps.values():
         if outcome.status == "skipped":
             lines.append(f"  ⤳ {outcome.step_id} skipped: {outcome.reason}")
-    for outcome in result.steps.values():
-        if outcome.degraded:
-            why = f", because {outcome.reason}" if outcome.reason else ""
-            lines.append(f"  ⚠ {outcome.step_id} degraded: {outcome.source or 'fallback'}{why}")
+    lines.extend(_degraded_lines(result))
     lines.extend(_cost_lines(result))
     # The run's results: outputs that no succeeded step went on to consume.
     consumed = {
@@ -256,6 +259,23 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
                 text = text[:297] + "..."
             lines.append(f"  {outcome.step_id}: {text}")
     return "\n".join(lines)
+
+
+def _degraded_lines(result: RunResult) -> list[str]:
+    """One line per degraded step; a reason already given is referred to, not repeated."""
+    lines: list[str] = []
+    first_with: dict[str, str] = {}
+    for outcome in result.steps.values():
+        if not outcome.degraded:
+            continue
+        why = ""
+        if outcome.reason and outcome.reason in first_with:
+            why = f", for the same reason as {first_with[outcome.reason]}"
+        elif outcome.reason:
+            first_with[outcome.reason] = outcome.step_id
+            why = f", because {outcome.reason}"
+        lines.append(f"  ⚠ {outcome.step_id} degraded: {outcome.source or 'fallback'}{why}")
+    return lines
 
 
 def _cost_lines(result: RunResult) -> list[str]:
