@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from cadenza import _events as ev
 from cadenza._cli._cancel_cmd import STOPPED_REASON, cancel, finish_stopped_run
 from cadenza._cli._common import CliState
-from cadenza._cli._history import effective_status, human_duration, step_states
+from cadenza._cli._history import effective_status, human_duration, run_pauses, step_states
 from cadenza._cli._runs_cmd import runs
 from cadenza._cli._status_cmd import status
 from cadenza._plugins import load_plugins
@@ -162,7 +162,8 @@ def test_step_states_follow_the_events_of_each_step() -> None:
 
 
 def test_resumed_run_shows_kept_steps_as_restored() -> None:
-    """After run_resumed, kept steps are ``restored`` with their output; the rest start over."""
+    """After run_resumed, kept steps are ``restored`` with their output; the rest start over,
+    keeping the attempt that was in flight when the process died, as a cancelled one."""
     events = started("r1", ("a", "b"))
     succeed(events, "a", output="kept")
     events(ev.StepReady, step_id="b")(
@@ -173,7 +174,46 @@ def test_resumed_run_shows_kept_steps_as_restored() -> None:
     )  # fmt: skip
     steps = step_states(events.items)
     assert (steps["a"].state, steps["a"].output) == ("restored", "kept")
-    assert (steps["b"].state, steps["b"].attempts) == ("pending", 0)
+    assert (steps["b"].state, steps["b"].attempts, steps["b"].cancelled_attempts) == (
+        "pending", 1, 1,
+    )  # fmt: skip
+
+
+def interrupted_then_resumed(run_id: str) -> Events:
+    """``a`` succeeds; Ctrl-C cancels ``b`` in flight; an hour later a resume finishes ``b``."""
+    events = succeed(started(run_id, ("a", "b")), "a")
+    events(ev.StepReady, step_id="b")(
+        ev.AttemptStarted, step_id="b", attempt=1, agent="t", idempotency_key="k",
+        queue_wait=0.0,
+    )(
+        ev.StepCancelled, step_id="b", reason="interrupted by SIGINT", in_flight=True,
+    )(
+        ev.RunFinished, status="cancelled", duration=7.0,
+        counts={"succeeded": 1, "failed": 0, "skipped": 0, "cancelled": 1},
+        reason="interrupted by SIGINT",
+    )  # fmt: skip
+    events.at += 3600.0
+    events(ev.RunResumed, workflow="wf", source_hash="h", restored=("a",), rerun=("b",))
+    events(ev.StepReady, step_id="b")(
+        ev.AttemptStarted, step_id="b", attempt=1, agent="t", idempotency_key="k",
+        queue_wait=0.0,
+    )(
+        ev.StepSucceeded, step_id="b", attempt=1, agent="t", output="late", duration=1.0,
+    )(
+        ev.RunFinished, status="succeeded", duration=4.0,
+        counts={"succeeded": 2, "failed": 0, "skipped": 0, "cancelled": 0}, reason="",
+    )  # fmt: skip
+    return events
+
+
+def test_a_resumed_steps_attempts_and_time_add_up_over_its_sessions() -> None:
+    """The attempt Ctrl-C cut off counts (as cancelled); the step's time is both sessions'."""
+    steps = step_states(interrupted_then_resumed("r1").items)
+    b = steps["b"]
+    assert (b.state, b.attempts, b.cancelled_attempts) == ("succeeded", 2, 1)
+    assert b.duration == pytest.approx(2.0)  # 1s until Ctrl-C, 1s after the resume
+    assert (steps["a"].state, steps["a"].cancelled_attempts) == ("restored", 0)
+    assert run_pauses(interrupted_then_resumed("r1").items) == [pytest.approx(3601.0)]
 
 
 def test_a_running_record_whose_process_is_gone_is_interrupted() -> None:
@@ -262,6 +302,24 @@ def test_status_cuts_long_outputs_in_text_only(store: SqliteStore) -> None:
     assert shown.endswith("...")
     _, out, _ = invoke(status, "r1", "--store", store.url, "--json")
     assert json.loads(out)["steps"]["a"]["output"] == long
+
+
+def test_status_of_a_resumed_run_shows_the_pause_and_the_cancelled_attempt(
+    store: SqliteStore,
+) -> None:
+    """The hour between the sessions is shown as a pause, not as time the run took."""
+    journal(store, interrupted_then_resumed("r1"), finished=True)
+    code, out, _ = invoke(status, "r1", "--store", store.url)
+    assert code == 0
+    assert ", took 11.0s in 2 sessions (plus 1h00m paused between them)" in out
+    row = next(line for line in out.splitlines() if line.startswith("b "))
+    assert row.split()[1:6] == ["succeeded", "2", "(1", "cancelled)", "t"]
+    assert "2.00s" in row
+    _, out, _ = invoke(status, "r1", "--store", store.url, "--json")
+    data = json.loads(out)
+    assert (data["sessions"], data["paused"]) == (2, 3601.0)
+    assert data["duration"] == 3612.0  # start to finish, as in cadenza runs
+    assert (data["steps"]["b"]["attempts"], data["steps"]["b"]["cancelled_attempts"]) == (2, 1)
 
 
 def test_status_adds_up_settled_costs_failed_calls_included(store: SqliteStore) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -347,3 +348,113 @@ steps:
         )
         assert code == 0, out
         assert key not in out + err
+
+
+# -- a run interrupted, then resumed -------------------------------------------------
+
+PAUSED = """
+name: paused
+agents:
+  a: {kind: prog}
+steps:
+  first: {uses: a}
+  second: {uses: a, needs: [first]}
+"""
+
+
+async def interrupted_then_resumed(store: SqliteStore, *, pause: float) -> tuple[str, Plugins]:
+    """Session 1 runs ``first`` (1s), is cancelled 5s into ``second``; after ``pause``
+    seconds session 2 resumes and ``second`` takes 2s."""
+    session = {"n": 1}
+    started_second = trio.Event()
+
+    async def behaviour(request: cadenza.AgentRequest) -> str:
+        if request.step_id == "first":
+            await trio.sleep(1.0)
+        elif session["n"] == 1:
+            started_second.set()
+            await trio.sleep_forever()
+        else:
+            await trio.sleep(2.0)
+        return request.step_id
+
+    plugins = plugins_with({"a": ProgrammableAgent("a", behaviour)})
+    flow = load_workflow_text(PAUSED, plugins=plugins).workflow
+    box: list[cadenza.RunResult] = []
+
+    async def first_session(*, task_status: trio.TaskStatus[cadenza.RunHandle]) -> None:
+        box.append(
+            await cadenza.run_workflow(flow, plugins=plugins, store=store, task_status=task_status)
+        )
+
+    async with trio.open_nursery() as nursery:
+        handle: cadenza.RunHandle = await nursery.start(first_session)
+        await started_second.wait()
+        await trio.sleep(5.0)
+        handle.cancel("interrupted by SIGINT")
+    (stopped,) = box
+    assert stopped.status == "cancelled"
+    await trio.sleep(pause)
+    session["n"] = 2
+    plan = cadenza.plan_resume(store, stopped.run_id, flow)
+    resumed = await cadenza.run_workflow(flow, plugins=plugins, store=store, resume=plan)
+    assert resumed.status == "succeeded", resumed.reason
+    return stopped.run_id, plugins
+
+
+async def test_a_resumed_run_reports_its_pause_and_the_cancelled_attempt(
+    store: SqliteStore, virtual_at: None, autojump_clock: Any
+) -> None:
+    """The hour between the sessions is a pause, not run time; the attempt Ctrl-C cut off
+    counts as cancelled (not as a retry), and the step's attempts add up over sessions."""
+    run_id, _ = await interrupted_then_resumed(store, pause=3600.0)
+    rep = build_report(store.read_events(run_id))
+    # The journal's own waits move the virtual clock too: bounds, not exact times.
+    (pause,) = rep.pauses
+    assert 3600.0 <= pause.seconds < 3700.0
+    assert 6.0 <= pause.at < 10.0  # 1s + 5s, and the journal's
+    assert 8.0 <= rep.duration < 15.0  # then 2s more: the hour is not in it
+    second = rep.steps["second"]
+    assert (second.attempts, second.cancelled_attempts, second.retries) == (2, 1, 0)
+    assert second.run_time == pytest.approx(7.0, abs=0.5)
+    assert second.total is not None
+    assert second.total < 10.0
+    assert rep.steps["first"].cancelled_attempts == 0
+    assert max(rep.agents["a"].utilization[-5:]) == 1.0  # session 2's 2s fill its slices
+    data = rep.to_dict()
+    assert (data["sessions"], data["cancelled_attempts"]) == (2, 1)
+    assert data["paused"] == pytest.approx(pause.seconds)
+
+
+async def test_report_command_shows_the_pause_and_the_cut_off_attempt(
+    store: SqliteStore, tmp_path: Path, virtual_at: None, autojump_clock: Any
+) -> None:
+    """The text report's header sets the pause apart and names the step whose attempt was cut."""
+    run_id, plugins = await interrupted_then_resumed(store, pause=3600.0)
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    code, out, _ = await trio.to_thread.run_sync(invoke, plugins, run_id, "--store", url)
+    assert code == 0, out
+    assert re.search(
+        r"  duration: \d+\.\d+s running, in 2 sessions \(paused 1h0\dm at \d\.\d\ds, not counted\)",
+        out,
+    ), out
+    assert "  cut off:  1 attempt in flight when the run stopped (second)" in out
+    assert "CANCELLED" in out
+
+
+def test_an_attempt_in_flight_when_the_process_died_counts_as_cancelled() -> None:
+    """No step_cancelled (the process was killed): the resume closes the open attempt."""
+    events = started("r1", ("a",))
+    events(ev.StepReady, step_id="a")(
+        ev.AttemptStarted, step_id="a", attempt=1, agent="t", idempotency_key="k",
+        queue_wait=0.0,
+    )  # fmt: skip
+    events.at += 600.0  # the process is gone; ten minutes later, cadenza resume
+    events(ev.RunResumed, workflow="wf", source_hash="h", restored=(), rerun=("a",))
+    succeed(events, "a")
+    rep = build_report(events.items)
+    a = rep.steps["a"]
+    assert (a.attempts, a.cancelled_attempts) == (2, 1)
+    assert a.run_time == pytest.approx(1.0)  # its last event in session 1 was the start
+    assert [p.seconds for p in rep.pauses] == [pytest.approx(601.0)]
+    assert rep.duration == pytest.approx(5.0)

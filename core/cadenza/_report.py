@@ -5,6 +5,13 @@ its stored source still loads, the workflow: step ``needs`` and agent limits).
 Times on the timeline are event ``at`` stamps, as offsets from ``run_started``;
 attempt run times, queue waits and backoffs are the durations the events carry.
 
+A resumed run is one timeline of its sessions: the time between the last
+event of one session and the ``run_resumed`` of the next is a *pause*, cut
+out of the timeline (and listed) rather than counted as running or waiting.
+An attempt still in flight when a session stopped (cancelled, or its process
+gone) is a *cancelled attempt*; attempt numbers start again in each session,
+so a step's attempts are added up over them.
+
 Recommendations come from fixed thresholds (the constants below, documented in
 docs/report.md); every number in a recommendation's message is in its
 ``evidence`` and comes from the events.
@@ -79,11 +86,16 @@ class StepReport:
     error_type: str | None = None
     waited_for: str | None = None
     """The agent of the attempt that waited longest to start."""
+    cancelled_attempts: int = 0
+    """Attempts cut off in flight when the run stopped (Ctrl-C, cancel, a crash)."""
     _longest_wait: float = 0.0
+    _attempt_base: int = 0
+    """Attempts made in the sessions before the current one."""
 
     @property
     def retries(self) -> int:
-        return max(self.attempts - 1, 0)
+        """Attempts after a failed one (re-running a cancelled attempt is no retry)."""
+        return max(self.attempts - 1 - self.cancelled_attempts, 0)
 
     @property
     def total(self) -> float | None:
@@ -128,6 +140,15 @@ class AgentReport:
 
 
 @attrs.frozen(kw_only=True)
+class Pause:
+    """A gap between two sessions of a resumed run: ``at`` is where it falls on the
+    timeline (seconds of run time before it), ``seconds`` how long it lasted."""
+
+    at: float
+    seconds: float
+
+
+@attrs.frozen(kw_only=True)
 class PathEntry:
     """A step on the critical path."""
 
@@ -167,6 +188,21 @@ class Report:
     """``needs`` (from the workflow) or ``timing`` (inferred: the source did not load)."""
     recommendations: tuple[Recommendation, ...]
     buckets: int = BUCKETS
+    pauses: tuple[Pause, ...] = ()
+    """Gaps between sessions, cut out of ``duration`` and the timeline."""
+
+    @property
+    def sessions(self) -> int:
+        """The run's parts: its start and each resume after a pause."""
+        return len(self.pauses) + 1
+
+    @property
+    def paused(self) -> float:
+        return sum(p.seconds for p in self.pauses)
+
+    @property
+    def cancelled_attempts(self) -> int:
+        return sum(s.cancelled_attempts for s in self.steps.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +210,10 @@ class Report:
             "workflow": self.workflow,
             "status": self.status,
             "duration": round(self.duration, 6),
+            "sessions": self.sessions,
+            "paused": round(self.paused, 6),
+            "pauses": [{"at": round(p.at, 6), "seconds": round(p.seconds, 6)} for p in self.pauses],
+            "cancelled_attempts": self.cancelled_attempts,
             "cost_usd": round(self.cost_usd, 6),
             "tokens": self.tokens,
             "critical_path_source": self.critical_path_source,
@@ -257,6 +297,9 @@ def build_report(
     """Analyse one run's events, in ``seq`` order; ``workflow`` adds needs and limits."""
     t0: float | None = None
     t_end = 0.0
+    last_wall: float | None = None  # the previous event's stamp
+    paused = 0.0
+    pauses: list[Pause] = []
     run_id = workflow_name = ""
     status = "running"
     steps: dict[str, StepReport] = {}
@@ -277,17 +320,29 @@ def build_report(
             agents[name] = AgentReport(name=name)
         return agents[name]
 
-    def close(key: tuple[str, int, str], at: float) -> None:
+    def close(key: tuple[str, int, str], at: float, *, cancelled: bool = False) -> None:
         start = open_calls.pop(key)
         calls.setdefault(key[2], []).append((start, at))
         steps[key[0]].run_time += at - start
+        if cancelled:
+            steps[key[0]].cancelled_attempts += 1
 
     for event in events:
         kind = event.get("kind")
-        at = float(event.get("at", 0.0))
+        wall = float(event.get("at", 0.0))
         if t0 is None:
-            t0 = at
-        at -= t0
+            t0 = wall
+        if kind == "run_resumed" and last_wall is not None:
+            stopped = last_wall - t0 - paused  # where the previous session ended
+            for key in list(open_calls):  # in flight when its process stopped
+                close(key, stopped, cancelled=True)
+            for s in steps.values():
+                s._attempt_base = s.attempts
+            if wall > last_wall:
+                pauses.append(Pause(at=stopped, seconds=wall - last_wall))
+                paused += wall - last_wall
+        last_wall = wall
+        at = wall - t0 - paused
         t_end = max(t_end, at)
         run_id = run_id or str(event.get("run_id", ""))
         if kind == "run_started":
@@ -298,7 +353,7 @@ def build_report(
         if kind == "run_finished":
             status = str(event.get("status", status))
             for key in list(open_calls):
-                close(key, at)
+                close(key, at, cancelled=True)
             continue
         if kind == "cost_incurred":
             usd, tok = float(event.get("cost_usd") or 0.0), int(event.get("tokens") or 0)
@@ -325,7 +380,7 @@ def build_report(
             name = str(event.get("agent", ""))
             attempts_total += 1
             s.state = "running"
-            s.attempts = max(s.attempts, int(event.get("attempt", 1)))
+            s.attempts = max(s.attempts, s._attempt_base + int(event.get("attempt", 1)))
             if name not in s.agents:
                 s.agents.append(name)
             if s.started_at is None:
@@ -353,8 +408,12 @@ def build_report(
             a.failures += 1
             a.error_types[s.error_type] = a.error_types.get(s.error_type, 0) + 1
         elif kind in ("step_succeeded", "step_failed", "step_skipped", "step_cancelled"):
-            for key in [k for k in open_calls if k[0] == sid]:
-                close(key, at)
+            cut_off = kind == "step_cancelled"
+            in_flight = [k for k in open_calls if k[0] == sid]
+            for key in in_flight:
+                close(key, at, cancelled=cut_off)
+            if cut_off and not in_flight and event.get("in_flight"):
+                s.cancelled_attempts += 1  # a fallback strategy, which has no attempt events
             s.state = {
                 "step_succeeded": "succeeded",
                 "step_failed": "failed",
@@ -428,6 +487,7 @@ def build_report(
         critical_path_source="needs" if needs is not None else "timing",
         recommendations=tuple(recs),
         buckets=buckets,
+        pauses=tuple(pauses),
     )
 
 

@@ -95,11 +95,18 @@ def effective_status(record: RunRecord) -> str:
 
 @attrs.define
 class StepState:
-    """One step as the journal tells it; ``state`` is one of :data:`STEP_STATES`."""
+    """One step as the journal tells it; ``state`` is one of :data:`STEP_STATES`.
+
+    Over a resumed run's sessions, ``attempts`` adds up every session's
+    attempts, ``cancelled_attempts`` counts those cut off in flight when a
+    session stopped, and ``duration`` adds up the step's time in each session
+    (never the pause between them).
+    """
 
     step_id: str
     state: str = "pending"
     attempts: int = 0
+    cancelled_attempts: int = 0
     agent: str | None = None
     last_error: str | None = None
     error_type: str | None = None
@@ -112,9 +119,35 @@ class StepState:
     started_at: float | None = None
     ended_at: float | None = None
     duration: float | None = None
+    _attempt_base: int = 0
+    """Attempts made in earlier sessions (attempt numbers restart in each)."""
+    _earlier: float = 0.0
+    """Seconds the step spent in earlier sessions."""
+    _session_start: float | None = None
+    """When the step first started in the current session."""
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self, filter=lambda a, v: a.name != "step_id")
+        return attrs.asdict(
+            self, filter=lambda a, v: a.name != "step_id" and not a.name.startswith("_")
+        )
+
+    def carried_over(self, stopped_at: float | None) -> StepState:
+        """This step, to run again in a new session after its last one stopped at
+        ``stopped_at``: pending, keeping its attempts and the time it spent."""
+        cut_off = 1 if self.state == "running" else 0  # in flight when the process died
+        spent = self._earlier
+        if self._session_start is not None:
+            end = self.ended_at if self.ended_at is not None else stopped_at
+            spent += max((end or self._session_start) - self._session_start, 0.0)
+        return StepState(
+            step_id=self.step_id,
+            attempts=self.attempts,
+            cancelled_attempts=self.cancelled_attempts + cut_off,
+            started_at=self.started_at,
+            duration=spent or None,
+            attempt_base=self.attempts,
+            earlier=spent,
+        )
 
 
 STEP_STATES = (
@@ -123,14 +156,19 @@ STEP_STATES = (
 )  # fmt: skip
 
 
+_STEP_ENDS = frozenset({"step_succeeded", "step_failed", "step_skipped", "step_cancelled"})
+
+
 def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
     """Rebuild every step's state from a run's events, in file order.
 
     A ``run_resumed`` event starts a new segment: its ``restored`` steps keep
     the output journaled earlier (state ``restored``), its ``rerun`` steps
-    start over as pending.
+    start over as pending, keeping the attempts (an attempt in flight when the
+    last segment stopped counts as cancelled) and time of the earlier segments.
     """
     steps: dict[str, StepState] = {}
+    last_at: float | None = None
 
     def get(step_id: str) -> StepState:
         if step_id not in steps:
@@ -139,6 +177,7 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
 
     for event in events:
         kind = event.get("kind")
+        stopped_at, last_at = last_at, event.get("at", last_at)
         if kind == "run_started":
             for step_id in event.get("steps", ()):
                 get(step_id)
@@ -149,11 +188,11 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
             old = {sid: s for sid, s in steps.items() if sid in keep}
             steps.clear()
             for step_id in [*old, *(s for s in [*restored, *rerun] if s not in old)]:
+                previous = old.get(step_id) or StepState(step_id=step_id)
                 if step_id in restored:
-                    previous = old.get(step_id) or StepState(step_id=step_id)
                     steps[step_id] = attrs.evolve(previous, state="restored")
                 else:
-                    steps[step_id] = StepState(step_id=step_id)
+                    steps[step_id] = previous.carried_over(stopped_at)
             continue
         step_id = event.get("step_id")
         if not isinstance(step_id, str):
@@ -163,10 +202,14 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
             step.state = "ready"
         elif kind == "attempt_started":
             step.state = "running"
-            step.attempts = int(event.get("attempt", step.attempts + 1))
+            step.attempts = step._attempt_base + int(
+                event.get("attempt", step.attempts - step._attempt_base + 1)
+            )
             step.agent = event.get("agent")
             if step.started_at is None:
                 step.started_at = at
+            if step._session_start is None:
+                step._session_start = at
         elif kind == "attempt_failed":
             step.last_error = event.get("message")
             step.error_type = event.get("error_type")
@@ -178,29 +221,55 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
             }
             if step.started_at is None:
                 step.started_at = at
+            if step._session_start is None:
+                step._session_start = at
         elif kind == "step_succeeded":
             step.state = "succeeded"
-            step.attempts = int(event.get("attempt", step.attempts))
+            if "attempt" in event:
+                step.attempts = step._attempt_base + int(event["attempt"])
             step.agent = event.get("agent")
             step.output = event.get("output")
             step.degraded = bool(event.get("degraded", False))
             step.cost_usd = event.get("cost_usd")
-            step.duration = event.get("duration")
+            took = event.get("duration")
+            step.duration = None if took is None else step._earlier + float(took)
             step.ended_at = at
         elif kind == "step_failed":
             step.state = "failed"
-            step.attempts = int(event.get("attempts", step.attempts))
+            if "attempts" in event:
+                step.attempts = step._attempt_base + int(event["attempts"])
             step.last_error = event.get("message")
             step.error_type = event.get("error_type")
             step.ended_at = at
         elif kind in ("step_skipped", "step_cancelled"):
+            if kind == "step_cancelled" and event.get("in_flight", step.state == "running"):
+                step.cancelled_attempts += 1
             step.state = "skipped" if kind == "step_skipped" else "cancelled"
             step.reason = event.get("reason")
             step.cause = event.get("cause")
             step.ended_at = at
-        if step.duration is None and step.ended_at is not None and step.started_at is not None:
-            step.duration = step.ended_at - step.started_at
+        if (
+            kind in _STEP_ENDS
+            and (kind != "step_succeeded" or event.get("duration") is None)
+            and step.ended_at is not None
+            and step._session_start is not None
+        ):
+            step.duration = step._earlier + step.ended_at - step._session_start
     return steps
+
+
+def run_pauses(events: Sequence[Mapping[str, Any]]) -> list[float]:
+    """The gaps of a resumed run, in seconds: from the last event of one session
+    to the ``run_resumed`` that starts the next (time nothing ran)."""
+    pauses: list[float] = []
+    last: float | None = None
+    for event in events:
+        at = event.get("at")
+        if event.get("kind") == "run_resumed" and last is not None and at is not None:
+            pauses.append(max(float(at) - last, 0.0))
+        if at is not None:
+            last = float(at)
+    return pauses
 
 
 def step_counts(steps: Mapping[str, StepState]) -> dict[str, int]:

@@ -26,12 +26,39 @@ def _t(seconds: float | None) -> str:
     return "-" if seconds is None else human_duration(seconds)
 
 
+def duration_line(report: Report) -> str:
+    """The run's duration; for a resumed run, its sessions and the pauses left out."""
+    text = human_duration(report.duration)
+    if not report.pauses:
+        return text
+    at = ", ".join(human_duration(p.at) for p in report.pauses)
+    return (
+        f"{text} running, in {report.sessions} sessions "
+        f"(paused {human_duration(report.paused)} at {at}, not counted)"
+    )
+
+
+def cancelled_line(report: Report) -> str:
+    """Which attempts were cut off in flight when the run stopped, or ``""``."""
+    cut = {sid: s.cancelled_attempts for sid, s in report.steps.items() if s.cancelled_attempts}
+    if not cut:
+        return ""
+    total = sum(cut.values())
+    return (
+        f"{total} attempt{'s' if total != 1 else ''} in flight when the run stopped "
+        f"({', '.join(cut)})"
+    )
+
+
 def render_report(report: Report, *, note: str = "") -> str:
     lines = [
         f"run {report.run_id}: {report.status.upper()}",
         f"  workflow: {report.workflow}",
-        f"  duration: {human_duration(report.duration)}",
+        f"  duration: {duration_line(report)}",
     ]
+    cancelled = cancelled_line(report)
+    if cancelled:
+        lines.append(f"  cut off:  {cancelled}")
     if report.cost_usd or report.tokens:
         lines.append(f"  cost:     ${report.cost_usd:.4f}, {report.tokens} tokens")
     source = "from needs" if report.critical_path_source == "needs" else "inferred from timing"
@@ -102,11 +129,16 @@ def render_report(report: Report, *, note: str = "") -> str:
         ]
         lines += ["  " + r for r in table(headers, rows)]
 
-    retried = [s for s in report.steps.values() if s.failed_attempts]
+    retried = [s for s in report.steps.values() if s.failed_attempts or s.cancelled_attempts]
     if retried:
-        lines += ["", "retries:"]
-        rows = [
-            [
+        lines += ["", "retries:" if any(s.failed_attempts for s in retried) else "attempts:"]
+        cancelled_column = any(s.cancelled_attempts for s in retried)
+        headers = ["STEP", "ATTEMPTS", "FAILED", "LAST ERROR", "BACKOFF", "STATE"]
+        if cancelled_column:
+            headers.insert(3, "CANCELLED")
+        rows = []
+        for s in retried:
+            row = [
                 s.step_id,
                 str(s.attempts),
                 str(s.failed_attempts),
@@ -114,12 +146,10 @@ def render_report(report: Report, *, note: str = "") -> str:
                 human_duration(s.backoff),
                 s.state,
             ]
-            for s in retried
-        ]
-        lines += [
-            "  " + r
-            for r in table(["STEP", "ATTEMPTS", "FAILED", "LAST ERROR", "BACKOFF", "STATE"], rows)
-        ]
+            if cancelled_column:
+                row.insert(3, str(s.cancelled_attempts))
+            rows.append(row)
+        lines += ["  " + r for r in table(headers, rows)]
 
     degraded = [s for s in report.steps.values() if s.degraded]
     if degraded:

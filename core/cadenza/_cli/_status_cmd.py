@@ -14,7 +14,6 @@ from ._execute import store_option
 from ._history import (
     StepState,
     counts_text,
-    duration_text,
     effective_status,
     existing_store,
     human_duration,
@@ -22,6 +21,8 @@ from ._history import (
     output_summary,
     require_run,
     run_counts,
+    run_duration,
+    run_pauses,
     run_to_dict,
     step_states,
     table,
@@ -63,6 +64,29 @@ def _detail(step: StepState) -> str:
     return _one_line(step.reason or "")
 
 
+def _attempts(step: StepState) -> str:
+    """``2``, or ``2 (1 cancelled)`` when some were cut off by the run stopping."""
+    if step.cancelled_attempts:
+        return f"{step.attempts} ({step.cancelled_attempts} cancelled)"
+    return str(step.attempts)
+
+
+def _timing(record: RunRecord, status: str, pauses: Sequence[float], *, now: float) -> str:
+    """How long the run took (or has run); a resumed run's pauses are set apart."""
+    if status == "interrupted":
+        return "did not finish"
+    seconds = run_duration(record, status, now=now)
+    if seconds is None:
+        return "did not finish"
+    paused = sum(pauses)
+    text = human_duration(max(seconds - paused, 0.0))
+    if pauses:
+        text += (
+            f" in {len(pauses) + 1} sessions (plus {human_duration(paused)} paused between them)"
+        )
+    return f"running for {text}" if status == "running" else f"took {text}"
+
+
 def _hint(record: RunRecord, status: str) -> str:
     run_id = record.run_id
     if status == "interrupted":
@@ -84,15 +108,11 @@ def render_status(
     *,
     now: float,
     cost: float | None = None,
+    pauses: Sequence[float] = (),
 ) -> str:
     counts = run_counts(record, status, steps)
     where = f" ({record.source})" if record.source else ""
-    if status == "running":
-        timing = f"running for {human_duration(now - record.started_at)}"
-    elif status == "interrupted":
-        timing = "did not finish"
-    else:
-        timing = f"took {duration_text(record, status, now=now)}"
+    timing = _timing(record, status, pauses, now=now)
     lines = [
         f"run {record.run_id}: {status.upper()}",
         f"  workflow: {record.workflow}{where}",
@@ -110,7 +130,7 @@ def render_status(
         [
             step.step_id,
             step.state,
-            str(step.attempts),
+            _attempts(step),
             step.agent or "-",
             "-" if step.duration is None else human_duration(step.duration),
             _detail(step),
@@ -131,10 +151,13 @@ def status_to_dict(
     *,
     now: float,
     cost: float | None = None,
+    pauses: Sequence[float] = (),
 ) -> dict[str, Any]:
     data = run_to_dict(
         record, status, now=now, counts=run_counts(record, status, steps), cost_usd=cost
     )
+    data["sessions"] = len(pauses) + 1
+    data["paused"] = round(sum(pauses), 6)
     data["inputs"] = dict(record.inputs)
     data["steps"] = {sid: step.to_dict() for sid, step in steps.items()}
     return data
@@ -158,7 +181,8 @@ def status(run_id: str, store_url: str | None, as_json: bool) -> None:
         assert store is not None
         events = store.read_events(run_id)
     steps, cost, state = step_states(events), _total_cost(events), effective_status(record)
+    pauses = run_pauses(events)
     if as_json:
-        echo_json(status_to_dict(record, state, steps, now=now, cost=cost))
+        echo_json(status_to_dict(record, state, steps, now=now, cost=cost, pauses=pauses))
     else:
-        click.echo(render_status(record, state, steps, now=now, cost=cost))
+        click.echo(render_status(record, state, steps, now=now, cost=cost, pauses=pauses))
