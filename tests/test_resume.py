@@ -710,3 +710,25 @@ async def test_plan_resume_finds_the_output_folder_the_run_last_used(
 
     bare = await run(chain(), Session(fail=frozenset({"c"})), store)
     assert plan_resume(store, bare.run_id, chain()).output_dir is None
+
+
+@pytest.mark.slow
+def test_cli_run_in_a_subfolder_keeps_files_with_the_projects_journal(tmp_path: Path) -> None:
+    """Without --store and --out, a run in a subfolder writes beside the project's journal."""
+    project = tmp_path / "project"
+    (project / ".cadenza").mkdir(parents=True)
+    sub = project / "sub"
+    sub.mkdir()
+    (sub / "tasks.py").write_text(OUT_TASKS)
+    (sub / "wf.yaml").write_text(OUT_FLOW)
+    proc = subprocess.run(
+        cadenza_argv("run", "wf.yaml", "--json", "--no-progress"),
+        cwd=sub, env=child_env(), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    own = project / ".cadenza" / "out" / summary["run_id"]
+    assert summary["output_dir"] == str(own)
+    assert (own / "second" / "out.txt").read_text() == "second"
+    assert (project / ".cadenza" / "journal.db").exists()
+    assert not (sub / ".cadenza").exists()

@@ -28,6 +28,7 @@ from .._resume import ResumePlan
 from .._runner import RunHandle, run_workflow
 from .._spec import Workflow
 from .._store import Store
+from .._store_sqlite import find_journal
 from ._common import echo_json, get_state, require_writable
 from ._exit import ExitCode
 from ._progress import Progress, summary_text
@@ -93,15 +94,25 @@ async def _main(
 
 
 DEFAULT_OUTPUT_DIR = ".cadenza/out/{run_id}"
-"""Where a run's agents write files unless ``--out`` says otherwise (relative to the cwd)."""
+"""Where a run's agents write files, relative to the project (see :func:`default_output_dir`)."""
+
+
+def default_output_dir() -> str:
+    """The output folder without ``--out``: ``out/{run_id}`` beside the project's journal.
+
+    The project is found as the journal is (:func:`find_journal`, upward from
+    the working directory), so a run started in a subfolder keeps its files
+    with the project's other runs instead of a new ``.cadenza/`` there.
+    """
+    return str(find_journal().parent / "out" / "{run_id}")
 
 
 out_option = click.option(
     "--out",
     "out_dir",
     metavar="DIR",
-    default=DEFAULT_OUTPUT_DIR,
-    show_default=True,
+    default=None,
+    show_default=".cadenza/out/{run_id} in the project, beside its journal",
     help="Folder for the files agents write, one subfolder per step ({run_id} is replaced).",
 )
 

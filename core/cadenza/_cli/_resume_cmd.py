@@ -7,7 +7,7 @@ import click
 from .._loader import load_workflow
 from .._resume import plan_resume
 from ._common import fail, get_plugins, handle_errors
-from ._execute import DEFAULT_OUTPUT_DIR, Display, execute, store_option
+from ._execute import Display, default_output_dir, execute, store_option
 from ._exit import ExitCode
 from ._history import existing_store, require_run
 
@@ -85,5 +85,5 @@ def resume(
             resume=plan,
             use_cache=not no_cache,
             strict=strict,
-            output_dir=out_dir or plan.output_dir or DEFAULT_OUTPUT_DIR,
+            output_dir=out_dir or plan.output_dir or default_output_dir(),
         )

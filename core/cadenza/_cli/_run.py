@@ -15,7 +15,7 @@ from .._spec import Workflow
 from .._store import open_store
 from .._yaml import parse_yaml
 from ._common import fail, get_plugins, handle_errors, journal_url
-from ._execute import Display, execute, out_option, store_option
+from ._execute import Display, default_output_dir, execute, out_option, store_option
 from ._exit import ExitCode
 
 
@@ -146,7 +146,7 @@ def run(
     no_journal: bool,
     no_cache: bool,
     strict: bool,
-    out_dir: str,
+    out_dir: str | None,
 ) -> None:
     """Run the workflow in FILE and report what happened.
 
@@ -175,5 +175,5 @@ def run(
         store=store,
         use_cache=not no_cache,
         strict=strict,
-        output_dir=out_dir,
+        output_dir=out_dir or default_output_dir(),
     )
