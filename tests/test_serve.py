@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,77 +30,14 @@ from cadenza._serve import needs_token, serve_dashboard
 from cadenza._store_sqlite import SqliteStore
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .serve_helpers import TOKEN, dashboard, finished_run, read_stream, sleeper, until
 
-TOKEN = "test-token-0123456789abcdef"
 SECRET = "sk-serve-9f8e7d6c5b4a"
 
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'journal.db'}"
-
-
-@asynccontextmanager
-async def dashboard(
-    url: str, *, token: str | None = None, host: str = "127.0.0.1", plugins: Any = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A served dashboard over the journal at ``url`` (its own store, as another process would)."""
-    store = SqliteStore(url)
-    stop = trio.Event()
-    try:
-        async with trio.open_nursery() as nursery:
-            urls = await nursery.start(
-                partial(serve_dashboard, store, host=host, port=0, token=token, plugins=plugins,
-                        stop=stop)
-            )  # fmt: skip
-            base = urls[0].replace("0.0.0.0", "127.0.0.1")
-            async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-                yield client
-            stop.set()
-    finally:
-        store.close()
-
-
-async def until(probe: Callable[[], bool]) -> None:
-    """Wait for ``probe()`` to hold; it checks another component, which cannot signal us."""
-    while not probe():  # noqa: ASYNC110 - nothing to wait on but the condition itself
-        await trio.sleep(0.02)
-
-
-def sleeper(seconds: float) -> Any:
-    async def behaviour(request: cadenza.AgentRequest) -> Any:
-        await trio.sleep(seconds)
-        return {"step": request.step_id}
-
-    return behaviour
-
-
-async def finished_run(url: str, steps: dict[str, Any] | None = None) -> str:
-    """Run a small workflow to the end, journaled at ``url``; its run id."""
-    agent = ProgrammableAgent("a", sleeper(0.01))
-    workflow = make_workflow(steps or {"first": {}, "second": {"needs": ["first"]}})
-    store = SqliteStore(url)
-    try:
-        result = await run_workflow(workflow, plugins=plugins_with({"a": agent}), store=store)
-    finally:
-        store.close()
-    return result.run_id
-
-
-async def read_stream(client: httpx.AsyncClient, path: str) -> list[tuple[str, dict[str, Any]]]:
-    """Every (event, data) of a server-sent event stream, until the server ends it."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    async with client.stream("GET", path) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/event-stream")
-        kind = "message"
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: "):
-                out.append((kind, json.loads(line[6:])))
-                kind = "message"
-    return out
 
 
 async def test_runs_list_as_json_and_html_with_filters(url: str) -> None:

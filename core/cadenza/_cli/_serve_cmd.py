@@ -13,10 +13,14 @@ from ._common import fail, get_plugins, handle_errors, journal_url
 from ._execute import store_option
 from ._exit import ExitCode
 
+MAX_STREAMS = 64  # the dashboard's defaults (_serve._streams), kept here: its imports are optional
+MAX_STREAMS_PER_CLIENT = 8
 TOKEN_ENV = "CADENZA_DASHBOARD_TOKEN"
 
 
-async def _serve(store: object, host: str, port: int, token: str | None) -> None:
+async def _serve(
+    store: object, host: str, port: int, token: str | None, max_streams: int, per_client: int
+) -> None:
     from .._serve import serve_dashboard
 
     stop = trio.Event()
@@ -34,6 +38,7 @@ async def _serve(store: object, host: str, port: int, token: str | None) -> None
             await serve_dashboard(
                 store,  # type: ignore[arg-type]
                 host=host, port=port, token=token, plugins=get_plugins(), stop=stop,
+                max_streams=max_streams, max_streams_per_client=per_client,
                 task_status=task_status,
             )  # fmt: skip
             nursery.cancel_scope.cancel()  # stopped: stop watching signals too
@@ -66,10 +71,32 @@ def _os_error(exc: BaseException) -> OSError | None:
     "--token",
     metavar="TOKEN",
     default=None,
-    help=f"Access token (or ${TOKEN_ENV}); required beyond loopback, generated if not given.",
+    help=f"Access token (or ${TOKEN_ENV}); required beyond loopback, generated if not given. "
+    "At least 16 of: letters, digits, - . _ ~",
+)
+@click.option(
+    "--max-streams",
+    type=click.IntRange(1),
+    default=MAX_STREAMS,
+    show_default=True,
+    help="Live event streams served at once; beyond it, 429.",
+)
+@click.option(
+    "--max-streams-per-client",
+    type=click.IntRange(1),
+    default=MAX_STREAMS_PER_CLIENT,
+    show_default=True,
+    help="Live event streams per client address; beyond it, 429.",
 )
 @handle_errors
-def serve(store_url: str | None, host: str, port: int, token: str | None) -> None:
+def serve(
+    store_url: str | None,
+    host: str,
+    port: int,
+    token: str | None,
+    max_streams: int,
+    max_streams_per_client: int,
+) -> None:
     """Serve a web dashboard of the journal's runs: live DAGs, steps, cancel, /metrics.
 
     Listens on 127.0.0.1 unless --host says otherwise; any other address needs
@@ -78,7 +105,7 @@ def serve(store_url: str | None, host: str, port: int, token: str | None) -> Non
     SIGTERM, 2 bad options or unreadable journal.
     """
     try:
-        from .._serve import needs_token, new_token
+        from .._serve import needs_token, new_token, token_problem
     except ImportError as exc:  # the dashboard's web stack is an optional extra
         fail(
             f"error: the dashboard needs {exc.name or 'its web server'}: "
@@ -86,9 +113,13 @@ def serve(store_url: str | None, host: str, port: int, token: str | None) -> Non
             ExitCode.BAD_INPUT,
         )
 
+    given = "--token" if token else f"${TOKEN_ENV}"
     token = token or os.environ.get(TOKEN_ENV) or None
-    if token is not None and len(token) < 16:
-        fail("error: --token must be at least 16 characters long.", ExitCode.BAD_INPUT)
+    problem = None if token is None else token_problem(token)
+    if problem is not None:
+        fail(
+            f"error: {given} cannot be used as the dashboard token: {problem}.", ExitCode.BAD_INPUT
+        )
     if token is None and needs_token(host):
         token = new_token()
         click.echo(
@@ -101,7 +132,7 @@ def serve(store_url: str | None, host: str, port: int, token: str | None) -> Non
     url = journal_url(store_url)
     store = open_store(url, get_plugins().registered("cadenza_stores"))
     try:
-        trio.run(_serve, store, host, port, token)
+        trio.run(_serve, store, host, port, token, max_streams, max_streams_per_client)
     except (OSError, BaseExceptionGroup) as exc:
         error = _os_error(exc)
         if error is None:

@@ -6,6 +6,7 @@ See docs/dashboard.md. Private: the command line is the interface.
 from __future__ import annotations
 
 from ._app import Dashboard, build_app
+from ._auth import token_problem
 from ._server import DEFAULT_HOST, DEFAULT_PORT, needs_token, new_token, serve_dashboard
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "needs_token",
     "new_token",
     "serve_dashboard",
+    "token_problem",
 ]

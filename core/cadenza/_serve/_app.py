@@ -2,7 +2,12 @@
 
 Runs under trio (hypercorn's trio worker; Starlette reaches trio through
 anyio). The journal is a blocking Store: every read goes through
-``trio.to_thread.run_sync`` with a shared CapacityLimiter.
+``trio.to_thread.run_sync``, behind one of three CapacityLimiters: pages and
+the API share one, event streams have their own (a long replay never starves
+a page), and drawings go one at a time (a big DAG takes much memory).
+
+Requests are parsed strictly: a bad number is a 400 naming the parameter, an
+unknown run or step a 404, and no path, however odd, makes a 500.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import functools
 import html
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -18,58 +24,103 @@ from urllib.parse import quote
 import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import Send
 
-from .._cli._history import FINISHED, effective_status
+from .._cli._history import effective_status
 from .._store import RunRecord, Store
 from . import _views
 from ._auth import TokenAuth
-from ._metrics import MetricsCollector
+from ._graphs import GraphCache
+from ._metrics import MetricsCollector, gauge
+from ._streams import (
+    MAX_STREAMS,
+    MAX_STREAMS_PER_CLIENT,
+    EventStream,
+    StreamSlots,
+    event_stream,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
-POLL_INTERVAL = 0.5
-"""Seconds between journal reads of a live stream (the journal writer commits within 0.2 s)."""
-KEEPALIVE = 15.0
-"""Seconds without events after which a stream sends a comment, to notice gone clients."""
 STATE_CLASSES = (
     "pending", "ready", "running", "retrying", "succeeded", "restored", "failed", "skipped",
     "cancelled",
 )  # fmt: skip
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+"""``/api/runs?limit=`` above this is served as this many runs."""
+MAX_SEQ = 2**63 - 1
+"""The largest event sequence number the journal can hold (SQLite INTEGER)."""
+_DIGITS = re.compile(r"-?[0-9]+", re.ASCII)
 
 T = TypeVar("T")
 
 
-class Dashboard:
-    """What the routes share: the store, plugins (to draw graphs), and the stop signal."""
+class BadRequest(Exception):
+    """A request parameter that does not parse; answered with 400 and this message."""
 
-    def __init__(self, store: Store, *, plugins: Any = None, metrics_window: int = 50) -> None:
+
+class Dashboard:
+    """What the routes share: the store, plugins (to draw graphs), limits, caches, stop signal."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        plugins: Any = None,
+        metrics_window: int = 50,
+        max_streams: int = MAX_STREAMS,
+        max_streams_per_client: int = MAX_STREAMS_PER_CLIENT,
+    ) -> None:
         self.store = store
         self.plugins = plugins
         self.limiter = trio.CapacityLimiter(4)
+        self.stream_limiter = trio.CapacityLimiter(2)
+        self.draw_limiter = trio.CapacityLimiter(1)
         self.stopping = trio.Event()
         self.metrics = MetricsCollector(window=metrics_window, plugins=plugins)
         self.metrics_lock = trio.Lock()
+        self.streams = StreamSlots(total=max_streams, per_client=max_streams_per_client)
+        self.graphs = GraphCache()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
+    async def stream_call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await trio.to_thread.run_sync(fn, *args, limiter=self.stream_limiter)
+
     async def record(self, run_id: str) -> RunRecord | None:
         return await self.call(self.store.get_run, run_id)
 
+    async def graph_svg(self, record: RunRecord) -> str | None:
+        """The run's drawing, from the cache or drawn once (see ``_graphs``)."""
 
-class EventStream(StreamingResponse):
-    """A server-sent event stream whose generator is closed however the response ends."""
+        async def draw() -> str | None:
+            return await trio.to_thread.run_sync(
+                _views.graph_svg, self.store, record, self.plugins, limiter=self.draw_limiter
+            )
 
-    async def stream_response(self, send: Send) -> None:
-        iterator = self.body_iterator
-        try:
-            await super().stream_response(send)
-        finally:
-            if isinstance(iterator, AsyncGenerator):
-                await iterator.aclose()
+        return await self.graphs.get((record.run_id, record.source_hash), draw)
+
+
+def parse_int(text: str, name: str, *, minimum: int, maximum: int, clamp: bool = False) -> int:
+    """``text`` as a whole number in [minimum, maximum]; above it, ``maximum`` if ``clamp``.
+
+    Only ASCII digits count (``²`` and ``1e20`` do not). A number of more than
+    30 digits is out of range without being converted.
+    """
+    if not _DIGITS.fullmatch(text):
+        raise BadRequest(f"{name} must be a whole number, got {text[:40]!r}")
+    value = int(text) if len(text) <= 30 else (maximum + 1 if text[0] != "-" else minimum - 1)
+    shown = text if len(text) <= 30 else f"a number of {len(text.lstrip('-'))} digits"
+    if value < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}, got {shown}")
+    if value > maximum:
+        if clamp:
+            return maximum
+        raise BadRequest(f"{name} must be at most {maximum}, got {shown}")
+    return value
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -104,6 +155,21 @@ def _not_found(what: str) -> Response:
     return _json({"error": f"no {what} in the journal"}, 404)
 
 
+def _missing_page(title: str, text: str) -> HTMLResponse:
+    response = _page(title, f"<h1>{_e(text)}</h1>", script=False)
+    response.status_code = 404
+    return response
+
+
+def _run_href(run_id: str) -> str:
+    return f"/runs/{quote(run_id, safe='')}"
+
+
+def _step_href(run_id: str, step_id: str) -> str:
+    """The step page's path: each part percent-encoded whole (a ``/`` in a step id too)."""
+    return f"{_run_href(run_id)}/steps/{quote(step_id, safe='')}"
+
+
 def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
     """The ASGI app: Starlette routes wrapped in token/host checks (see ``_auth``)."""
     d = dashboard
@@ -112,11 +178,14 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         q = request.query_params
         status = q.get("status") or None
         if status is not None and status not in _views.STATUSES:
-            return _json({"error": f"unknown status {status!r}"}, 400)
-        limit = int(q["limit"]) if q.get("limit", "").isdigit() else 50
+            known = ", ".join(_views.STATUSES)
+            return _json({"error": f"unknown status {status[:40]!r}: use one of {known}"}, 400)
+        limit = DEFAULT_LIMIT
+        if q.get("limit"):
+            limit = parse_int(q["limit"], "limit", minimum=1, maximum=MAX_LIMIT, clamp=True)
         runs = await d.call(
             lambda: _views.list_runs(
-                d.store, status=status, workflow=q.get("workflow") or None, limit=max(limit, 1)
+                d.store, status=status, workflow=q.get("workflow") or None, limit=limit
             )
         )
         return _json(runs)
@@ -134,7 +203,7 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
             for s in _views.STATUSES
         )
         rows = "".join(
-            f'<tr class="run state-{_e(r["status"])}"><td><a href="/runs/{quote(r["run_id"])}">'
+            f'<tr class="run state-{_e(r["status"])}"><td><a href="{_run_href(r["run_id"])}">'
             f"{_e(r['run_id'])}</a></td><td>{_e(r['workflow'])}</td>"
             f'<td><span class="badge state-{_e(r["status"])}">{_e(r["status"])}</span></td>'
             f"<td>{_e(r['started'])}</td><td>{_secs(r['duration'])}</td>"
@@ -162,14 +231,12 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         run_id = request.path_params["run_id"]
         record = await d.record(run_id)
         if record is None:
-            return _page(
-                "unknown run", f"<h1>No run {_e(run_id)} in the journal</h1>", script=False
-            )
+            return _missing_page("unknown run", f"No run {run_id} in the journal")
         data = await d.call(_views.run_detail, d.store, record)
-        svg = await d.call(_views.graph_svg, d.store, record, d.plugins)
+        svg = await d.graph_svg(record)
         rows = "".join(
             f'<tr id="step-{_e(sid)}" data-step="{_e(sid)}" class="step state-{_e(s["state"])}">'
-            f'<td><a href="/runs/{quote(run_id)}/steps/{quote(sid)}">{_e(sid)}</a></td>'
+            f'<td><a href="{_e(_step_href(run_id, sid))}">{_e(sid)}</a></td>'
             f'<td class="state">{_e(s["state"])}</td><td class="attempts">{s["attempts"]}</td>'
             f'<td class="agent">{_e(s["agent"] or "-")}</td>'
             f'<td class="duration">{_secs(s["duration"])}</td>'
@@ -201,19 +268,22 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
 
     async def step_api(request: Request) -> Response:
         run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
-        if await d.record(run_id) is None:
+        record = await d.record(run_id)
+        if record is None:
             return _not_found("such run")
         events = await d.call(d.store.read_events, run_id)
-        detail = _views.step_detail(events, step_id)
+        detail = _views.step_detail(events, step_id, run_status=effective_status(record))
         return _not_found("such step") if detail is None else _json(detail)
 
     async def step_page(request: Request) -> Response:
         run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
+        record = await d.record(run_id)
+        if record is None:
+            return _missing_page("unknown run", f"No run {run_id} in the journal")
         events = await d.call(d.store.read_events, run_id)
-        detail = _views.step_detail(events, step_id)
+        detail = _views.step_detail(events, step_id, run_status=effective_status(record))
         if detail is None:
-            return _page("unknown step", f"<h1>No step {_e(step_id)} in run {_e(run_id)}</h1>",
-                         script=False)  # fmt: skip
+            return _missing_page("unknown step", f"No step {step_id} in run {run_id}")
         attempts = "".join(
             f'<tr class="attempt outcome-{_e(a.get("outcome"))}"><td>{a["attempt"]}</td>'
             f"<td>{_e(a.get('agent'))}</td><td>{_e(a.get('outcome'))}</td>"
@@ -226,7 +296,7 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         )
         output = json.dumps(detail.get("output"), indent=2, default=str, ensure_ascii=False)
         body = (
-            f'<p><a href="/runs/{quote(run_id)}">\u2190 run {_e(run_id)}</a></p>'
+            f'<p><a href="{_run_href(run_id)}">\u2190 run {_e(run_id)}</a></p>'
             f'<h1>Step {_e(step_id)} <span class="badge state-{_e(detail["state"])}">'
             f"{_e(detail['state'])}</span>{' (degraded)' if detail['degraded'] else ''}</h1>"
             f"<p>agent {_e(detail['agent'] or '-')}, {detail['attempts']} attempt(s), "
@@ -244,7 +314,7 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         record = await d.record(request.path_params["run_id"])
         if record is None:
             return _not_found("such run")
-        svg = await d.call(_views.graph_svg, d.store, record, d.plugins)
+        svg = await d.graph_svg(record)
         if svg is None:
             return _not_found("loadable workflow source for this run")
         return Response(svg, media_type="image/svg+xml")
@@ -265,76 +335,53 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
 
     async def events_stream(request: Request) -> Response:
         run_id = request.path_params["run_id"]
+        after = -1
+        for name, text in (
+            ("after", request.query_params.get("after")),
+            ("Last-Event-ID", request.headers.get("last-event-id")),
+        ):
+            # A reconnecting browser sends the last id it got: resume after it, not from ?after=.
+            if text:
+                after = max(after, parse_int(text, name, minimum=-1, maximum=MAX_SEQ))
         if await d.record(run_id) is None:
             return _not_found("such run")
-        after_text = request.query_params.get("after") or request.headers.get("last-event-id", "")
-        after = int(after_text) if after_text.lstrip("-").isdigit() else -1
+        client = request.client.host if request.client else "unknown"
+        refused = d.streams.acquire(client)
+        if refused is not None:
+            return PlainTextResponse(refused, status_code=429, headers={"retry-after": "5"})
         return EventStream(
-            _stream(d, run_id, after),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+            event_stream(d.stream_call, d.store, run_id, after, d.stopping),
+            release=functools.partial(d.streams.release, client),
         )
 
     async def metrics(request: Request) -> Response:
         async with d.metrics_lock:
             text = await d.call(d.metrics.collect, d.store)
+        lines: list[str] = []
+        gauge(lines, "cadenza_dashboard_streams", "Live event streams this dashboard serves.",
+              [()], [d.streams.open])  # fmt: skip
+        text += "\n".join(lines) + "\n"
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     routes = [
         Route("/", runs_page),
         Route("/runs/{run_id}", run_page),
-        Route("/runs/{run_id}/steps/{step_id}", step_page),
+        Route("/runs/{run_id}/steps/{step_id:path}", step_page),
         Route("/api/runs", runs_api),
         Route("/api/runs/{run_id}", run_api),
         Route("/api/runs/{run_id}/graph.svg", graph_api),
-        Route("/api/runs/{run_id}/steps/{step_id}", step_api),
+        Route("/api/runs/{run_id}/steps/{step_id:path}", step_api),
         Route("/api/runs/{run_id}/events", events_stream),
         Route("/api/runs/{run_id}/cancel", cancel_api, methods=["POST"]),
         Route("/metrics", metrics),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    return TokenAuth(Starlette(routes=routes), token=token)
+    app = Starlette(routes=routes, exception_handlers={BadRequest: _bad_request})
+    return TokenAuth(app, token=token)
 
 
-async def _stream(d: Dashboard, run_id: str, after: int) -> AsyncIterator[str]:
-    """Server-sent events of the run: each journaled event with ``seq > after``, as it lands.
-
-    Polling is deliberate: the journal is another process's SQLite file, with no
-    way to be notified of its writes; the writer commits within 0.2 s, so a
-    read every POLL_INTERVAL keeps the page live. Ends after ``run_finished``
-    (or once a run that is no longer running has nothing new), or when the
-    server stops (``Dashboard.stopping``), with an ``end`` event either way.
-    """
-    idle, final_pass = 0.0, False
-    yield "retry: 2000\n\n"
-    while not d.stopping.is_set():
-        events = await d.call(functools.partial(d.store.read_events, run_id, after=after))
-        finished = False
-        for event in events:
-            after = int(event["seq"])
-            kind = str(event.get("kind", "event"))
-            data = json.dumps(event, default=str, ensure_ascii=False)
-            yield f"id: {after}\nevent: {kind}\ndata: {data}\n\n"
-            finished = finished or kind == "run_finished"
-        if events:
-            idle = 0.0
-        if finished:
-            break
-        if not events:
-            record = await d.record(run_id)
-            if record is None or effective_status(record) in (*FINISHED, "interrupted"):
-                if final_pass:
-                    break
-                final_pass = True  # read once more: its last events may have landed meanwhile
-                continue
-        with trio.move_on_after(POLL_INTERVAL):
-            await d.stopping.wait()
-        idle += POLL_INTERVAL
-        if idle >= KEEPALIVE:
-            idle = 0.0
-            yield ": keepalive\n\n"
-    reason = "stopping" if d.stopping.is_set() else "finished"
-    yield f"event: end\ndata: {json.dumps({'reason': reason})}\n\n"
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    return _json({"error": str(exc)}, 400)
 
 
 __all__ = ["STATE_CLASSES", "Dashboard", "build_app"]

@@ -8,6 +8,11 @@ Bearer <token>``, the ``cadenza_token`` cookie, or (for a browser's first
 visit) a ``token`` query parameter, answered with a redirect to the same URL
 without it that sets the cookie (HttpOnly, SameSite=Strict). Anything else
 gets 401. The token is compared in constant time and never logged.
+
+The redirect never leaves the dashboard: its Location is the request's path,
+percent-encoded, and ``/`` when that path would read as another host
+(``//host/``, ``/\\host/``). A token may hold only :data:`TOKEN_CHARACTERS`, so
+it travels unchanged in a cookie, a header and a URL (see :func:`token_problem`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 COOKIE = "cadenza_token"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+TOKEN_MIN_LENGTH = 16
+TOKEN_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+"""What a token may hold: URL-safe base64 (``secrets.token_urlsafe``) plus ``.`` and ``~``."""
+PATH_SAFE = "/!$&'()*+,;=:@-._~"
+"""Characters a redirect's path keeps as they are; everything else is percent-encoded."""
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -36,6 +46,39 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be the dashboard's token, or None when it can.
+
+    A token travels in a cookie, an ``Authorization`` header and a ``?token=``
+    query: a space, ``;``, a quote or a non-ASCII character breaks at least one
+    of them, so such a token could never log in. The message names the
+    characters, never the token.
+    """
+    if len(token) < TOKEN_MIN_LENGTH:
+        return f"it must be at least {TOKEN_MIN_LENGTH} characters long (it has {len(token)})"
+    bad = sorted(set(token) - TOKEN_CHARACTERS)
+    if bad:
+        shown = ", ".join(repr(c) for c in bad[:8]) + (", ..." if len(bad) > 8 else "")
+        return (
+            f"it contains characters that cannot travel in a cookie or header ({shown}); "
+            "use only letters, digits and - . _ ~ (for example the output of "
+            "python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+        )
+    return None
+
+
+def local_location(path: str, query: str = "") -> str:
+    """A redirect target on this server: ``path`` percent-encoded, ``/`` if it names a host.
+
+    ``//evil.example/`` and ``/\\evil.example/`` are read by browsers as another
+    host (an open redirect); CR, LF and non-ASCII characters would break the
+    header. Only a path that starts with a single ``/`` is kept.
+    """
+    if not path.startswith("/") or path[1:2] in ("/", "\\"):
+        path = "/"
+    return quote(path, safe=PATH_SAFE) + (f"?{query}" if query else "")
 
 
 def _host_name(value: str) -> str:
@@ -83,7 +126,7 @@ class TokenAuth:
         given = [v for k, v in query if k == "token"]
         if given and self._matches(given[-1]):
             rest = urlencode([(k, v) for k, v in query if k != "token"])
-            location = scope.get("root_path", "") + scope["path"] + (f"?{rest}" if rest else "")
+            location = local_location(scope.get("root_path", "") + scope["path"], rest)
             await send(
                 {
                     "type": "http.response.start",

@@ -12,7 +12,8 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from .._store import Store
 from ._app import Dashboard, build_app
-from ._auth import is_loopback
+from ._auth import is_loopback, token_problem
+from ._streams import MAX_STREAMS, MAX_STREAMS_PER_CLIENT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -41,17 +42,32 @@ async def serve_dashboard(
     token: str | None = None,
     plugins: Any = None,
     stop: trio.Event | None = None,
+    max_streams: int = MAX_STREAMS,
+    max_streams_per_client: int = MAX_STREAMS_PER_CLIENT,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the dashboard until ``stop`` is set (or the caller's scope is cancelled).
 
     Reports the bound URLs (``http://host:port``) through ``task_status``. A
     non-loopback ``host`` without ``token`` is refused (ValueError): the caller
-    generates one. On stop, live event streams send ``end`` and close first.
+    generates one; so is a token that could never log in (see ``token_problem``).
+    At most ``max_streams`` live event streams are served at once, and
+    ``max_streams_per_client`` per client address. On stop, live event streams
+    send ``end`` and close first.
     """
     if needs_token(host) and not token:
         raise ValueError(f"binding {host} needs a token")
-    dashboard = Dashboard(store, plugins=plugins)
+    problem = None if token is None else token_problem(token)
+    if problem is not None:
+        raise ValueError(f"the dashboard token is unusable: {problem}")
+    if max_streams < 1 or max_streams_per_client < 1:
+        raise ValueError("max_streams and max_streams_per_client must be at least 1")
+    dashboard = Dashboard(
+        store,
+        plugins=plugins,
+        max_streams=max_streams,
+        max_streams_per_client=max_streams_per_client,
+    )
     config = Config()
     config.bind = [_bind(host, port)]
     config.accesslog = None  # request lines would carry ?token=...: never log them

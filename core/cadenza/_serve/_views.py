@@ -82,26 +82,62 @@ def run_detail(store: Store, record: RunRecord) -> dict[str, Any]:
     return data
 
 
-def step_detail(events: Sequence[Mapping[str, Any]], step_id: str) -> dict[str, Any] | None:
+OPEN_ATTEMPT_ENDS = {
+    "step_cancelled": "cancelled",
+    "step_failed": "failed",
+    "step_skipped": "skipped",
+    "run_resumed": "interrupted",
+}
+"""Events that end a step's attempts still open, and the outcome those attempts get.
+
+A step cancelled mid-attempt journals ``step_cancelled`` with no attempt
+event of its own; a run resumed after its process died journals
+``run_resumed``: the attempts then in flight ended that way.
+"""
+
+
+def step_detail(
+    events: Sequence[Mapping[str, Any]], step_id: str, *, run_status: str | None = None
+) -> dict[str, Any] | None:
     """One step: its state, and each attempt with agent, route, timing, error and cost.
 
-    None when no event names the step.
+    An attempt's ``outcome`` is ``running`` only while it can still be: one
+    left open when its step was cancelled (or failed, or skipped) says so, one
+    left open by a process that died says ``interrupted`` (after
+    ``run_resumed``, or when ``run_status`` is ``interrupted``). None when no
+    event names the step.
     """
     steps = step_states(events)
     if step_id not in steps:
         return None
-    attempts: dict[int, dict[str, Any]] = {}
-    mine = [e for e in events if e.get("step_id") == step_id]
+    attempts: dict[tuple[int, int], dict[str, Any]] = {}
+    segment = 0  # a resumed run numbers its attempts afresh: (segment, attempt) keys them
+    mine = [e for e in events if e.get("step_id") == step_id or e.get("kind") == "run_resumed"]
 
     def attempt(event: Mapping[str, Any]) -> dict[str, Any]:
         number = int(event.get("attempt", 0))
         return attempts.setdefault(
-            number, {"attempt": number, "agent": event.get("agent"), "outcome": "running"}
+            (segment, number),
+            {"attempt": number, "agent": event.get("agent"), "outcome": "running"},
         )
+
+    def end_open(outcome: str, event: Mapping[str, Any]) -> None:
+        for entry in attempts.values():
+            if entry["outcome"] != "running":
+                continue
+            entry["outcome"] = outcome
+            at, started = event.get("at"), entry.get("started_at")
+            if isinstance(at, int | float) and isinstance(started, int | float):
+                entry["duration"] = max(at - started, 0.0)
+            if event.get("reason"):
+                entry.setdefault("message", event.get("reason"))
 
     for event in mine:
         kind = event.get("kind")
-        if kind == "route_chosen":
+        if kind in OPEN_ATTEMPT_ENDS:
+            end_open(OPEN_ATTEMPT_ENDS[str(kind)], event)
+            segment += kind == "run_resumed"
+        elif kind == "route_chosen":
             attempt(event)["route"] = {
                 "agent": event.get("agent"),
                 "strategy": event.get("strategy"),
@@ -140,6 +176,9 @@ def step_detail(events: Sequence[Mapping[str, Any]], step_id: str) -> dict[str, 
                 "passed": event.get("passed"),
                 "findings": list(event.get("findings", ())),
             }
+    if run_status == "interrupted":
+        end_open("interrupted", {})
+    mine = [e for e in mine if e.get("step_id") == step_id]
     state = steps[step_id].to_dict()
     ready = [e for e in mine if e.get("kind") == "step_ready"]
     inputs = ready[-1].get("inputs") if ready else None
@@ -149,7 +188,7 @@ def step_detail(events: Sequence[Mapping[str, Any]], step_id: str) -> dict[str, 
         **state,
         "cost_usd": round(sum(costs), 6) if costs else state.get("cost_usd"),
         "inputs": inputs,
-        "attempts_detail": [attempts[n] for n in sorted(attempts)],
+        "attempts_detail": [attempts[key] for key in sorted(attempts)],
         "events": [dict(e) for e in mine],
     }
 
