@@ -358,3 +358,12 @@ async def test_a_step_cancelled_mid_attempt_shows_its_attempt_cancelled(url: str
     assert attempt["duration"] >= 0
     assert 'class="attempt outcome-cancelled"' in page
     assert "outcome-running" not in page
+
+
+def test_serve_command_defaults_match_the_dashboards() -> None:
+    """``cadenza serve`` repeats the stream caps (its web imports are optional): they agree."""
+    from cadenza._cli import _serve_cmd
+    from cadenza._serve import _streams
+
+    assert _serve_cmd.MAX_STREAMS == _streams.MAX_STREAMS
+    assert _serve_cmd.MAX_STREAMS_PER_CLIENT == _streams.MAX_STREAMS_PER_CLIENT

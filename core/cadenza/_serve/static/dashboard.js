@@ -147,4 +147,11 @@
     source.addEventListener(kind, onEvent);
   });
   source.addEventListener("end", function () { source.close(); refresh(); });
+  source.onerror = function () {
+    // A refused stream (429: too many open) is not retried by the browser: say so.
+    if (source.readyState === EventSource.CLOSED) {
+      list.appendChild(text("li", "live updates stopped: reload the page to follow the run again",
+        "note"));
+    }
+  };
 })();
