@@ -6,6 +6,8 @@ Like tests/test_serve.py, every test runs a real hypercorn server on 127.0.0.1
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from functools import partial
 from pathlib import Path
@@ -24,8 +26,10 @@ from cadenza._plugins import load_plugins
 from cadenza._runner import RunHandle, run_workflow
 from cadenza._serve import serve_dashboard
 from cadenza._serve._app import MAX_LIMIT
+from cadenza._store import RunRecord, WriteBatch
 from cadenza._store_sqlite import SqliteStore
 
+from .journal_helpers import read_only
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 from .serve_helpers import (
     TOKEN,
@@ -367,3 +371,24 @@ def test_serve_command_defaults_match_the_dashboards() -> None:
 
     assert _serve_cmd.MAX_STREAMS == _streams.MAX_STREAMS
     assert _serve_cmd.MAX_STREAMS_PER_CLIENT == _streams.MAX_STREAMS_PER_CLIENT
+
+
+async def test_cancel_on_a_read_only_journal_says_why_instead_of_500(tmp_path: Path) -> None:
+    """The cancel button over a read-only journal answers 503 naming the cause, not a 500."""
+    journal = tmp_path / "journal.db"
+    url = f"sqlite:///{journal}"
+    running = RunRecord(
+        run_id="r-running", workflow="wf", started_at=2e9, pid=os.getpid(),
+        host=socket.gethostname(),
+    )  # fmt: skip
+    store = SqliteStore(url)
+    try:
+        store.write(WriteBatch(runs=[running]))
+    finally:
+        store.close()
+    with read_only(tmp_path):
+        async with dashboard(url) as client:
+            response = await client.post("/api/runs/r-running/cancel", headers={"X-Cadenza": "1"})
+    assert response.status_code == 503
+    assert "is read-only" in response.json()["error"]
+    assert "cancel needs write access" in response.json()["error"]

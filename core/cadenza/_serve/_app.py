@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._cli._history import effective_status
-from .._store import RunRecord, Store
+from .._store import RunRecord, Store, StoreError
 from . import _views
 from ._auth import TokenAuth
 from ._graphs import GraphCache
@@ -330,7 +330,10 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         state = effective_status(record)
         if state not in ("running",):
             return _json({"run_id": run_id, "status": state, "cancel_requested": False}, 409)
-        await d.call(d.store.request_cancel, run_id)
+        try:
+            await d.call(d.store.request_cancel, run_id)
+        except StoreError as exc:  # a read-only or full journal: say so, as `cadenza cancel` does
+            return _json({"run_id": run_id, "status": state, "error": str(exc)}, 503)
         return _json({"run_id": run_id, "status": state, "cancel_requested": True})
 
     async def events_stream(request: Request) -> Response:

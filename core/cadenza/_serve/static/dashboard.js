@@ -124,7 +124,10 @@
       cancel.disabled = true;
       fetch(base + "/cancel", { method: "POST", credentials: "same-origin", headers: { "X-Cadenza": "1" } })
         .then(function (r) { return r.json(); })
-        .then(function (res) { cancel.textContent = res.cancel_requested ? "cancel requested" : res.status; });
+        .then(function (res) {
+          cancel.textContent = res.cancel_requested ? "cancel requested" : (res.error ? "cannot cancel" : res.status);
+          if (res.error) { cancel.title = res.error; }
+        });
     });
   }
 
