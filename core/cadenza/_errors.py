@@ -5,6 +5,7 @@ The hierarchy::
     CadenzaError
     ├── WorkflowError            the workflow file is invalid (carries every Problem)
     ├── ExpressionError          a ``${{ }}`` or ``when:`` expression failed to evaluate
+    │   └── ExpressionLimitError     it needed more steps than one evaluation may take
     ├── PluginError              a plugin could not be loaded or registered
     │   └── DuplicateRegistrationError   two distributions registered one name
     └── AgentError               an agent call failed; ``retryable`` says what to do next
@@ -55,6 +56,18 @@ class ExpressionError(CadenzaError):
         self.where = where
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}{message} in expression {expression!r}")
+
+
+class ExpressionLimitError(ExpressionError):
+    """An expression needed more evaluation steps than one evaluation may take.
+
+    ``limit`` is that limit, in steps; the message says how to make the
+    expression do less.
+    """
+
+    def __init__(self, message: str, *, expression: str, where: str = "", limit: int) -> None:
+        self.limit = limit
+        super().__init__(message, expression=expression, where=where)
 
 
 class PluginError(CadenzaError):

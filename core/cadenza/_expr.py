@@ -44,15 +44,23 @@ Results come back as plain JSON values (``bool``, ``int``, ``float``,
 ``str``, ``None``, ``list``, ``dict``); timestamps and durations become their
 text, and map keys become strings as JSON would write them.
 
+Evaluation is bounded: one ``when:`` evaluation, or one rendering of a
+step's whole ``with:``, may take at most ``EVALUATION_LIMIT`` steps
+(``_expr_budget``), so an expression that would loop a million times fails
+its step with :class:`~cadenza.ExpressionLimitError` in a fraction of a second
+instead of blocking the run; one that cannot fit whatever its inputs (nested
+comprehensions over long list literals) is reported when the workflow loads.
+
 Compiling costs a few milliseconds per distinct expression text, so compiled
 programs are cached by text: ten thousand steps with one ``when:`` compile it
 once. Strings without ``${{`` never reach the CEL parser.
 
 The work is spread over small modules: ``_expr_syntax`` cuts strings at
 ``${{ }}`` and explains syntax errors, ``_expr_refs`` checks what a parsed
-expression reads, ``_expr_render`` renders and evaluates, ``_expr_explain``
-says why an evaluation failed, and ``_expr_values`` turns CEL results into
-plain JSON. This module holds the public API and the compiler with its cache.
+expression reads, ``_expr_budget`` bounds what an evaluation may do,
+``_expr_render`` renders and evaluates, ``_expr_explain`` says why an
+evaluation failed, and ``_expr_values`` turns CEL results into plain JSON.
+This module holds the public API and the compiler with its cache.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ from celpy.celparser import CELParseError
 
 from ._convert import child_path
 from ._errors import ExpressionError
+from ._expr_budget import EVALUATION_LIMIT, BudgetedRunner, minimum_steps
 from ._expr_refs import ReferenceChecker
 from ._expr_render import (
     ExpressionNode,
@@ -282,7 +291,19 @@ def _compile_expression(text: str) -> Program:
     checker = ReferenceChecker(text)
     checker.walk(tree)
     problems = tuple(checker.problems())
-    runner = None if problems else env.program(tree)
+    if not problems:
+        steps = minimum_steps(tree)
+        if steps > EVALUATION_LIMIT:
+            problems = (
+                (
+                    f"evaluating this takes at least {steps:,} steps, more than the limit "
+                    f"of {EVALUATION_LIMIT:,} for one evaluation",
+                    "iterate over fewer items, do not nest map/filter/all/exists over long "
+                    "lists, or compute the value in a step (see 'Evaluation limit' in "
+                    "docs/expressions.md)",
+                ),
+            )
+    runner = None if problems else BudgetedRunner(env, tree)
     return Program(
         text=text,
         runner=runner,

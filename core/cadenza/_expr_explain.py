@@ -7,7 +7,8 @@ failed. :func:`explain_failure` turns that into a sentence about the workflow:
 which key is missing and which keys there are, which step is not in
 ``needs``, that a skipped step's output is null, which operator cannot take
 which types, quoting the part of the expression at fault. It re-evaluates
-parts of the failed expression to say what was there instead.
+parts of the failed expression to say what was there instead, each within an
+evaluation limit of its own, and gives up on a part that runs out of it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import lark
-from celpy.evaluation import CELEvalError, Evaluator
+from celpy.evaluation import CELEvalError
 
+from ._expr_budget import Cost, LimitExceeded
 from ._expr_refs import reference_root, source_text
 from ._expr_values import NotJSONError, cel_type_name, compact_json, to_plain
 
@@ -154,9 +156,11 @@ def explain_failure(
 def _to_plain_safe(value: Any) -> Any:
     """``value`` as plain data to show in a message, or its text when it has no JSON form."""
     try:
-        return to_plain(value)
+        return to_plain(value, Cost())
     except (CELEvalError, NotJSONError):
         return str(value)
+    except LimitExceeded:  # too big to show (and str() of it would be as slow)
+        return cel_type_name(value)
 
 
 def _in(snippet: str | None, text: str) -> str:
@@ -175,8 +179,8 @@ def tidy_message(text: str) -> str:
 def _describe(value: Any) -> str:
     """``int 3``, ``list ["a"]``: a value's CEL type and a short rendering of it."""
     try:
-        plain = to_plain(value)
-    except (CELEvalError, NotJSONError):
+        plain = to_plain(value, Cost())
+    except (CELEvalError, NotJSONError, LimitExceeded):
         return cel_type_name(value)
     return f"{cel_type_name(value)} {compact_json(plain, limit=60)}"
 
@@ -187,7 +191,6 @@ def _subvalue(program: Program, node: Any, activation: dict[str, Any]) -> Any:
     if runner is None or not isinstance(node, lark.Tree):
         return _MISSING
     try:
-        evaluator = Evaluator(ast=node, activation=runner.new_activation())
-        return evaluator.evaluate(activation)
-    except Exception:
+        return runner.evaluate_part(node, activation, Cost())
+    except Exception:  # LimitExceeded, CELEvalError, celpy bugs: nothing more to say
         return _MISSING

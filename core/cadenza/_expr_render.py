@@ -5,7 +5,9 @@ nodes, built only where there is something to evaluate; rendering walks it
 with one :class:`Scope` per render, which converts just the inputs and step
 outputs the expressions reference into CEL (outputs can be large), once.
 Every failure becomes an :class:`~cadenza.ExpressionError` naming the
-expression and the path of the string it came from.
+expression and the path of the string it came from. A scope holds one
+:class:`~cadenza._expr_budget.Cost`: everything one ``when:`` evaluation or one
+``with:`` rendering does counts against the same evaluation limit.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import celpy
 import celpy.celtypes as celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError, CELUnsupportedError
 
-from ._errors import ExpressionError
+from ._errors import ExpressionError, ExpressionLimitError
+from ._expr_budget import BudgetedRunner, Cost, LimitExceeded
 from ._expr_explain import explain_failure, tidy_message
 from ._expr_values import NotJSONError, compact_json, to_plain
 
@@ -42,7 +44,7 @@ class Program:
     """One compiled expression text: its runner, references and problems (shared via cache)."""
 
     text: str
-    runner: celpy.Runner | None
+    runner: BudgetedRunner | None
     step_refs: frozenset[str]
     input_refs: frozenset[str]
     problems: tuple[tuple[str, str], ...]  # (message, hint)
@@ -116,7 +118,7 @@ class SequenceNode:
 class Scope:
     """One render or evaluation: the context, and its CEL activation built on first use."""
 
-    __slots__ = ("_activation", "ctx", "input_refs", "step_refs")
+    __slots__ = ("_activation", "cost", "ctx", "input_refs", "step_refs")
 
     def __init__(
         self, ctx: ExpressionContext, input_refs: frozenset[str], step_refs: frozenset[str]
@@ -124,6 +126,7 @@ class Scope:
         self.ctx = ctx
         self.input_refs = input_refs
         self.step_refs = step_refs
+        self.cost = Cost()
         self._activation: dict[str, Any] | None = None
 
     def activation(self, program: Program, where: str) -> dict[str, Any]:
@@ -164,7 +167,9 @@ class Scope:
             raise ExpressionError(message, expression=program.text, where=where)
         activation = self.activation(program, where)
         try:
-            result = runner.evaluate(activation)
+            result = runner.evaluate(activation, self.cost)
+        except LimitExceeded as exc:
+            raise _limit_error(exc, program, where) from None
         except CELEvalError as exc:
             raise self._explained(exc, program, activation, where) from exc
         except CELUnsupportedError as exc:
@@ -180,7 +185,9 @@ class Scope:
                 where=where,
             ) from exc
         try:
-            return to_plain(result)
+            return to_plain(result, self.cost)
+        except LimitExceeded as exc:
+            raise _limit_error(exc, program, where) from None
         except CELEvalError as exc:
             raise self._explained(exc, program, activation, where) from exc
         except NotJSONError as exc:
@@ -195,6 +202,18 @@ class Scope:
             expression=program.text,
             where=where,
         )
+
+
+def _limit_error(exc: LimitExceeded, program: Program, where: str) -> ExpressionLimitError:
+    """The evaluation ran out of steps: say which limit, and how to stay within it."""
+    return ExpressionLimitError(
+        f"evaluation stopped at the limit of {exc.limit:,} steps (make it do less: iterate "
+        "over fewer items, do not nest map/filter/all/exists over long lists, or compute "
+        "the value in a step; see 'Evaluation limit' in docs/expressions.md)",
+        expression=program.text,
+        where=where,
+        limit=exc.limit,
+    )
 
 
 def _to_cel(value: Any, label: str, program: Program, where: str) -> Any:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import celpy.celtypes as celtypes
 from celpy.evaluation import CELEvalError
+
+if TYPE_CHECKING:
+    from ._expr_budget import Cost
 
 __all__ = ["NotJSONError", "cel_type_name", "compact_json", "to_plain"]
 
@@ -23,8 +26,14 @@ class NotJSONError(Exception):
     """A CEL result that JSON cannot hold (bytes, a type): the message says which."""
 
 
-def to_plain(value: Any) -> Any:
-    """A CEL result as plain JSON data (celpy's types subclass Python's, so test in order)."""
+def to_plain(value: Any, cost: Cost | None = None) -> Any:
+    """A CEL result as plain JSON data (celpy's types subclass Python's, so test in order).
+
+    With ``cost``, each value produced is charged to it: a result that repeats
+    one list many times over is small in memory but not as JSON.
+    """
+    if cost is not None:
+        cost.values(1)
     if value is None:
         return None
     if isinstance(value, CELEvalError):
@@ -40,17 +49,17 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, celtypes.TimestampType | celtypes.DurationType):
         return str(value)
     if isinstance(value, Mapping):
-        return {_plain_key(k): to_plain(v) for k, v in value.items()}
+        return {_plain_key(k, cost): to_plain(v, cost) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [to_plain(item) for item in value]
+        return [to_plain(item, cost) for item in value]
     if isinstance(value, bytes):
         raise NotJSONError("the result is bytes, which have no JSON form; convert with string(...)")
     raise NotJSONError(f"the result is a {cel_type_name(value)}, which has no JSON form")
 
 
-def _plain_key(key: Any) -> str:
+def _plain_key(key: Any, cost: Cost | None) -> str:
     """A map key as JSON writes it: a string, or the compact JSON of anything else."""
-    plain = to_plain(key)
+    plain = to_plain(key, cost)
     return plain if isinstance(plain, str) else compact_json(plain)
 
 
