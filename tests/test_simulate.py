@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -13,8 +16,11 @@ import trio
 from click.testing import CliRunner
 
 from cadenza._cli._simulate_cmd import simulate_cmd
+from cadenza._cost import Price
+from cadenza._errors import WorkflowError
 from cadenza._loader import load_workflow_text
 from cadenza._plugins import Plugins, load_plugins
+from cadenza._ratelimit import estimate_tokens
 from cadenza._runner import run_workflow
 from cadenza._simulate import (
     SimulationReport,
@@ -220,6 +226,95 @@ def test_every_parameter_says_where_it_came_from(plugins: Plugins) -> None:
     assert "step b: assumed when:" in notes
 
 
+PRICED = """
+    inputs:
+      doc: {default: ""}
+    agents:
+      w:
+        kind: template
+        options: {output: x}
+        price:
+          {input_per_1k: 0.003, output_per_1k: 0.02, per_call: 0.001, expected_output_tokens: 500}
+    steps:
+      a: {uses: w, with: {text: "0123456789012345678901234567890123456789"}}
+      b: {uses: w, needs: [a], with: {text: "${{ inputs.doc }}"}}
+"""
+
+
+def test_the_cost_without_a_model_is_the_declared_price_times_the_estimated_tokens(
+    plugins: Plugins,
+) -> None:
+    """Each call costs per_call plus its estimated input and expected output tokens at the price.
+
+    a's with: is 51 characters of JSON, 13 tokens; b's renders inputs.doc (400
+    characters), 103 tokens. Both produce the agent's expected_output_tokens, 500.
+    """
+    wf = load(PRICED, plugins)
+    models, _ = resolve_models(wf)
+    report = simulate(wf, plugins=plugins, models=models, inputs={"doc": "y" * 400})
+    assert estimate_tokens({"text": "0123456789" * 4}) == 13
+    assert estimate_tokens({"text": "y" * 400}) == 103
+    per_call, per_in, per_out = 0.001, 0.003 / 1000, 0.02 / 1000
+    expected = (per_call + 13 * per_in + 500 * per_out) + (per_call + 103 * per_in + 500 * per_out)
+    assert report.cost_usd["median"] == pytest.approx(expected)
+    assert report.tokens == (13 + 500 + 103 + 500,)
+    # What a real run reserves for the same calls, before they run:
+    price = wf.agents["w"].price
+    assert price is not None
+    assert expected == pytest.approx(price.estimate(13) + price.estimate(103))
+    notes = "\n".join(report.assumptions)
+    assert "input tokens estimated from with:" in notes
+    assert "output tokens 500 (expected_output_tokens of the workflow price)" in notes
+    assert "price $0.003/1k in, $0.02/1k out, $0.001/call (workflow)" in notes
+
+
+def test_a_budget_refuses_calls_in_the_simulation_as_in_a_real_run(plugins: Plugins) -> None:
+    """A run budget of $0.015 fits one $0.011 call, not two: b is refused, as a real run would."""
+    wf = load(PRICED + "    budget: {usd: 0.015}\n", plugins)
+    models, _ = resolve_models(wf)
+    report = simulate(wf, plugins=plugins, models=models, inputs={"doc": ""})
+    assert report.statuses == {"failed": 1}
+    assert report.steps["a"].status == "succeeded"
+    assert report.steps["b"].status == "failed"
+
+
+def test_a_model_price_keeps_the_declared_expected_output_tokens(plugins: Plugins) -> None:
+    """A model file's price replaces the money fields; what calls reserve stays as declared."""
+    wf = load(PRICED, plugins)
+    models, _ = resolve_models(wf, model_file=parse_model_text("w: {price: {output_per_1k: 0.01}}"))
+    model = models["w"]
+    assert model.price == Price(output_per_1k=0.01, expected_output_tokens=500)
+    assert model.output_tokens == 500
+    assert model.origins["output_tokens"] == "expected_output_tokens of the model file price"
+    models, _ = resolve_models(
+        wf,
+        model_file=parse_model_text(
+            "w: {price: {output_per_1k: 0.01, expected_output_tokens: 50}, output_tokens: 70}"
+        ),
+    )
+    assert models["w"].price == Price(output_per_1k=0.01, expected_output_tokens=50)
+    assert models["w"].output_tokens == 70
+
+
+def test_an_unpriced_agent_uses_what_a_real_run_reserves(plugins: Plugins) -> None:
+    """Without a price, calls produce the 256 output tokens a run reserves for them, at no cost."""
+    wf = load(DIAMOND, plugins)
+    models, _ = resolve_models(wf)
+    assert models["u"].price is None
+    assert models["u"].output_tokens == 256
+    assert models["u"].origins["output_tokens"] == "default"
+    report = simulate(wf, plugins=plugins, models=models)
+    assert report.cost_usd["median"] == 0.0
+    assert report.tokens == (4 * (estimate_tokens({}) + 256),)
+
+
+def test_a_bad_model_price_is_reported_with_its_line() -> None:
+    with pytest.raises(WorkflowError) as caught:
+        parse_model_text("w:\n  price: {expected_output_tokens: -1, per_call: 0.1}\n")
+    assert "<model>:2:" in str(caught.value)
+    assert "expected_output_tokens: expected a whole number >= 0, got -1" in str(caught.value)
+
+
 async def test_learn_picks_up_the_observed_latency(tmp_path: Path, plugins: Plugins) -> None:
     """Two real runs of a 50ms agent journaled; --learn models it at about 50ms."""
     wf = load(
@@ -332,3 +427,34 @@ def test_cli_learn_without_a_journal_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "--learn: no journal at" in result.output
     assert not (tmp_path / "none.db").exists()
+
+
+RUNAWAY = """
+    inputs:
+      xs: {default: [HUNDRED]}
+    agents:
+      t: {kind: template, options: {output: x}}
+    steps:
+      spin: {uses: t, when: "NESTED"}
+      other: {uses: t}
+""".replace("HUNDRED", ", ".join(str(i) for i in range(100)))
+
+
+@pytest.mark.slow
+def test_cli_simulate_ends_on_a_runaway_when(tmp_path: Path) -> None:
+    """Three nested maps over 100 inputs in a when: stop at the evaluation limit; simulate ends."""
+    nested = "inputs.xs.map(a, inputs.xs.map(b, inputs.xs.map(c, a + b + c))).size() > 0"
+    wf = write(tmp_path, "wf.yaml", RUNAWAY.replace("NESTED", nested))
+    proc = subprocess.run(
+        [sys.executable, "-m", "cadenza", "simulate", str(wf)],
+        cwd=tmp_path,
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "runs      1 succeeded" in proc.stdout
+    assert "step spin: assumed when:" in proc.stdout
+    assert "evaluation stopped at the limit of 50,000 steps" in proc.stdout
+    assert "Traceback" not in proc.stderr

@@ -8,9 +8,13 @@ limits, priorities, retries with backoff, breakers, budgets, deadlines,
 routing and fan-out are the real ones; only the agents are assumed.
 
 Agent models come from a model file (:func:`parse_model_file`), from the
-journal of past runs (:func:`learn_models`) or from defaults (1s fixed
-latency, no failures, no tokens). :func:`simulate` records where every
-parameter came from in :attr:`SimulationReport.assumptions`.
+journal of past runs (:func:`learn_models`) or from defaults: 1s fixed
+latency, no failures, and the usage a real run estimates before each call
+(input tokens from the call's ``with:``, output tokens from the agent's
+``price.expected_output_tokens``), priced at the agent's ``price:``. So
+without a model the predicted cost is what the run's budgets would reserve.
+:func:`simulate` records where every parameter came from in
+:attr:`SimulationReport.assumptions`.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ import trio.testing
 
 from . import _events as ev
 from ._agent import AgentRequest, AgentResult, Usage
+from ._calls import DEFAULT_OUTPUT_TOKENS
 from ._cost import Price
 from ._duration import parse_duration
 from ._errors import ExpressionError, RetryableError, WorkflowError
 from ._expr import ExpressionContext, ValueTemplate
 from ._plugins import Plugins, Registration, new_plugin_manager
 from ._problems import Problem
+from ._ratelimit import estimate_tokens
 from ._runner import run_workflow
 from ._spec import AgentConfig, Workflow
 from ._store import Store
@@ -63,6 +69,9 @@ _AGENT_KEYS = (
     "output_tokens",
     "price",
 )
+_PRICE_KEYS = ("input_per_1k", "output_per_1k", "per_call", "expected_output_tokens")
+ESTIMATED = "estimated from with:"
+"""The origin of input tokens no model sets: each call's, estimated as a real run does."""
 
 
 # -- models ---------------------------------------------------------------------
@@ -120,16 +129,18 @@ class LatencyModel:
 class AgentModel:
     """Everything assumed about one agent, and where each parameter came from.
 
-    ``price`` (when set) replaces the agent's own ``price:``; ``origins`` maps
-    each parameter name to ``"model file"``, ``"model file (*)"``,
-    ``"learned from N calls"`` or ``"default"``.
+    ``input_tokens`` None means each call's estimate from its inputs (what a
+    real run reserves). ``price`` is what its calls cost (None: free);
+    ``origins`` maps each parameter name to ``"model file"``, ``"model file
+    (*)"``, ``"learned from N calls"``, ``"workflow"`` (the agent's ``price:``),
+    ``"estimated from with:"`` or ``"default"``.
     """
 
     latency: LatencyModel = LatencyModel()
     failure_rate: float = 0.0
     retry_after: float | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int | None = None
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS
     price: Price | None = None
     origins: Mapping[str, str] = attrs.field(factory=dict)
 
@@ -156,7 +167,8 @@ def parse_model_file(path: Path) -> dict[str, dict[str, Any]]:
     """Read a model file: agent name (or ``*``) to its parameters, checked.
 
     Returns per agent only the parameters the file sets, already parsed
-    (``latency`` a :class:`LatencyModel`, ``price`` a :class:`Price`). Raises
+    (``latency`` a :class:`LatencyModel`, ``price`` a mapping of the price
+    fields it sets, made a :class:`Price` by :func:`resolve_models`). Raises
     :class:`WorkflowError` with every problem, each with file:line:col.
     """
     try:
@@ -276,18 +288,39 @@ def _latency(value: object) -> LatencyModel:
     return LatencyModel(distribution="exponential", value=_secs_field(value, "mean"))
 
 
-def _price(value: object) -> Price:
+def _price(value: object) -> dict[str, float | int]:
+    """The fields a model file's ``price:`` sets, checked (a Price is built per agent)."""
     if not isinstance(value, Mapping):
-        raise ValueError("price: expected a mapping with input_per_1k, output_per_1k, per_call")
-    known = {"input_per_1k", "output_per_1k", "per_call"}
-    unknown = sorted(str(k) for k in value if k not in known)
+        raise ValueError(
+            "price: expected a mapping with input_per_1k, output_per_1k, per_call "
+            "and/or expected_output_tokens"
+        )
+    unknown = sorted(str(k) for k in value if k not in _PRICE_KEYS)
     if unknown:
-        raise ValueError(f"price: unknown field {', '.join(unknown)} (known: {', '.join(known)})")
-    return Price(
-        input_per_1k=_number(value.get("input_per_1k", 0.0)),
-        output_per_1k=_number(value.get("output_per_1k", 0.0)),
-        per_call=_number(value.get("per_call", 0.0)),
+        raise ValueError(
+            f"price: unknown field {', '.join(unknown)} (known: {', '.join(_PRICE_KEYS)})"
+        )
+    fields: dict[str, float | int] = {}
+    for key, item in value.items():
+        if key == "expected_output_tokens":
+            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise ValueError(f"price: {key}: expected a whole number >= 0, got {item!r}")
+            fields[key] = item
+        else:
+            number = _number(item)
+            if number < 0:
+                raise ValueError(f"price: {key} must be >= 0, got {item!r}")
+            fields[key] = number
+    return fields
+
+
+def _model_price(fields: Mapping[str, Any], declared: Price | None) -> Price:
+    """A model file's price: its fields replace the agent's ``price:``, except that the
+    agent's ``expected_output_tokens`` (what its calls reserve) stays unless it is set."""
+    expected = (
+        declared.expected_output_tokens if declared is not None else Price().expected_output_tokens
     )
+    return Price(**{"expected_output_tokens": expected, **fields})
 
 
 # -- learning from the journal ----------------------------------------------------
@@ -352,7 +385,10 @@ def resolve_models(
     """Every agent's model, parameter by parameter, and notes about the inputs.
 
     Precedence per parameter: the agent's own entry in the model file, then
-    what the journal shows of it, then the file's ``*`` entry, then defaults.
+    what the journal shows of it, then the file's ``*`` entry, then what the
+    workflow says: the agent's ``price:``, output tokens from its
+    ``expected_output_tokens`` (256 without a price, as a real run reserves)
+    and input tokens estimated per call from its inputs.
     """
     model_file = model_file or {}
     learned = learned or {}
@@ -363,7 +399,7 @@ def resolve_models(
     ]
     star = model_file.get("*", {})
     models: dict[str, AgentModel] = {}
-    for name in workflow.agents:
+    for name, config in workflow.agents.items():
         own = model_file.get(name, {})
         seen = learned.get(name)
         values: dict[str, Any] = {}
@@ -378,8 +414,23 @@ def resolve_models(
                 values[key], origins[key] = guess, f"learned from {seen.calls} calls"
             elif key in star:
                 values[key], origins[key] = star[key], "model file (*)"
-            elif key != "price":
-                origins[key] = "default"
+        # What the model does not say, the workflow does, as a real run estimates it.
+        declared = config.price
+        if "price" in values:
+            values["price"] = _model_price(values["price"], declared)
+        elif declared is not None:
+            values["price"], origins["price"] = declared, "workflow"
+        price = values.get("price")
+        if "output_tokens" not in values:
+            if price is not None:
+                values["output_tokens"] = price.expected_output_tokens
+                origins["output_tokens"] = f"expected_output_tokens of the {origins['price']} price"
+            else:
+                origins["output_tokens"] = "default"
+        if "input_tokens" not in values:
+            origins["input_tokens"] = ESTIMATED
+        for key in ("latency", "failure_rate", "retry_after"):
+            origins.setdefault(key, "default")
         models[name] = AgentModel(**values, origins=origins)
     return models, notes
 
@@ -429,11 +480,12 @@ class ModelledAgent:
                 agent=self.name,
                 step_id=request.step_id,
             )
+        input_tokens = self.model.input_tokens
+        if input_tokens is None:  # as a real run estimates it before the call
+            input_tokens = estimate_tokens(request.inputs)
         return AgentResult(
             output={"simulated": True, "step": request.step_id},
-            usage=Usage(
-                input_tokens=self.model.input_tokens, output_tokens=self.model.output_tokens
-            ),
+            usage=Usage(input_tokens=input_tokens, output_tokens=self.model.output_tokens),
         )
 
     async def aclose(self) -> None:
@@ -447,9 +499,11 @@ def simulated_workflow(
 
     Agents keep their limits, breakers, rate limits, prices (unless the model
     sets one) and budgets; options and health checks are dropped. Steps keep
-    everything the scheduler decides with, except what reads real outputs:
-    ``with:`` is not rendered (modelled agents ignore inputs), a ``when:``
-    reading step outputs is assumed true, and validators are assumed to pass.
+    everything the scheduler decides with, except what reads real outputs.
+    A ``with:`` is rendered when it reads only run inputs, and taken as
+    written when it reads step outputs: it only sizes a call's input tokens
+    (modelled agents ignore their inputs otherwise). A ``when:`` reading step
+    outputs is assumed true, and validators are assumed to pass.
     """
     notes: list[str] = []
     agents = {
@@ -463,10 +517,10 @@ def simulated_workflow(
         for name, config in workflow.agents.items()
     }
     steps = {}
-    empty = ValueTemplate.static({})
     ctx = ExpressionContext(inputs=inputs, steps={})
     for step_id, step in workflow.steps.items():
-        changes: dict[str, Any] = {"inputs": empty, "cache": None}
+        changes: dict[str, Any] = {"inputs": _sized_inputs(step_id, step.inputs, ctx, notes)}
+        changes["cache"] = None
         condition = step.condition
         if condition is not None:
             if condition.step_refs:
@@ -491,6 +545,24 @@ def simulated_workflow(
             changes["min_quality"] = None
         steps[step_id] = attrs.evolve(step, **changes)
     return attrs.evolve(workflow, agents=agents, steps=steps), notes
+
+
+def _sized_inputs(
+    step_id: str, template: ValueTemplate, ctx: ExpressionContext, notes: list[str]
+) -> ValueTemplate:
+    """A step's ``with:`` as a fixed value: rendered when it reads only inputs, else as written.
+
+    Modelled agents only measure it (their input tokens, as a real run
+    estimates them), so the text of an expression stands in for a step
+    output it reads.
+    """
+    value = template.value
+    if not template.step_refs:
+        try:
+            value = template.render(ctx)
+        except ExpressionError as exc:
+            notes.append(f"step {step_id}: with: sized as written (cannot render it: {exc})")
+    return ValueTemplate.static(value if isinstance(value, Mapping) else {})
 
 
 def simulation_plugins(plugins: Plugins, models: Mapping[str, AgentModel], seed: str) -> Plugins:
@@ -585,6 +657,7 @@ class SimulationReport:
                     "retry_after": m.retry_after,
                     "input_tokens": m.input_tokens,
                     "output_tokens": m.output_tokens,
+                    "price": None if m.price is None else attrs.asdict(m.price),
                     "origins": dict(m.origins),
                 }
                 for name, m in self.models.items()
@@ -712,19 +785,44 @@ def simulate(
 def _model_notes(models: Mapping[str, AgentModel]) -> list[str]:
     out = []
     for name, m in models.items():
+        in_origin = m.origins.get("input_tokens", "default")
+        out_origin = m.origins.get("output_tokens", "default")
+        if m.input_tokens is not None and in_origin == out_origin:
+            tokens = [f"tokens {m.input_tokens} in / {m.output_tokens} out ({in_origin})"]
+        else:
+            tokens = [
+                f"input tokens {ESTIMATED}"
+                if m.input_tokens is None
+                else f"input tokens {m.input_tokens} ({in_origin})",
+                f"output tokens {m.output_tokens} ({out_origin})",
+            ]
         parts = [
             f"latency {m.latency.describe()} ({m.origins.get('latency', 'default')})",
             f"failure rate {m.failure_rate:g} ({m.origins.get('failure_rate', 'default')})",
-            f"tokens {m.input_tokens} in / {m.output_tokens} out "
-            f"({m.origins.get('input_tokens', 'default')})",
+            *tokens,
         ]
         if m.retry_after is not None:
             parts.append(f"retry_after {m.retry_after:g}s ({m.origins['retry_after']})")
         if m.price is not None:
-            parts.append(f"price ({m.origins['price']})")
+            parts.append(f"price {_describe_price(m.price)} ({m.origins.get('price', 'default')})")
         out.append(f"agent {name}: " + ", ".join(parts))
-    out.append("step inputs (with:) are not rendered: modelled agents ignore them")
+    if any(m.input_tokens is None for m in models.values()):
+        out.append(
+            "input tokens not modelled are estimated per call from its with:, as a real run "
+            "estimates them (one token per 4 characters); a with: reading step outputs is "
+            "measured as written"
+        )
     return out
+
+
+def _describe_price(price: Price) -> str:
+    """``$0.003/1k in, $0.015/1k out, $0.001/call``: the non-zero parts of a price."""
+    parts = [
+        f"${price.input_per_1k:g}/1k in" if price.input_per_1k else "",
+        f"${price.output_per_1k:g}/1k out" if price.output_per_1k else "",
+        f"${price.per_call:g}/call" if price.per_call else "",
+    ]
+    return ", ".join(p for p in parts if p) or "free"
 
 
 def _timings(workflow: Workflow, traces: Sequence[_Trace]) -> dict[str, StepTiming]:
