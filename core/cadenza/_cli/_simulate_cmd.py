@@ -74,7 +74,7 @@ def _quiet_logs() -> Iterator[None]:
     "overrides",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Set a run input (read by when: conditions); repeatable.",
+    help="Set a run input (read by when: and with:); repeatable.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON on stdout.")
 @handle_errors
@@ -92,7 +92,8 @@ def simulate_cmd(
     """Predict the makespan, cost and critical path of the workflow in FILE without running it.
 
     The real scheduler runs on a virtual clock with modelled agents (from
-    --model, --learn or defaults: 1s per call, no failures, no tokens), so a
+    --model, --learn or defaults: 1s per call, no failures, and the tokens
+    and cost a real run estimates from with: and each agent's price:), so a
     workflow that takes hours simulates in well under a second. No agent is
     called. Every assumed parameter is listed with where it came from.
 
@@ -150,6 +151,6 @@ def _inputs(workflow: Any, overrides: tuple[str, ...], notes: list[str]) -> dict
     if missing:
         notes.append(
             f"required inputs not given ({', '.join(missing)}): when: conditions reading "
-            "them are assumed true"
+            "them are assumed true, with: values reading them are measured as written"
         )
     return values
