@@ -9,13 +9,20 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+import celpy
 import pytest
 
-from cadenza import ExpressionError, WorkflowError
+from cadenza import ExpressionError, WorkflowError, _expr
 from cadenza import _events as ev
 from cadenza._errors import ExpressionLimitError
 from cadenza._expr import ExpressionContext, compile_condition, compile_value
-from cadenza._expr_budget import EVALUATION_LIMIT, Cost, LimitExceeded
+from cadenza._expr_budget import (
+    EVALUATION_LIMIT,
+    BudgetedRunner,
+    Cost,
+    LimitExceeded,
+    minimum_steps,
+)
 from cadenza._loader import load_workflow_text
 from cadenza._plugins import Plugins, load_plugins
 from cadenza._runner import run_workflow
@@ -156,6 +163,28 @@ def test_a_condition_that_can_never_fit_is_a_compile_issue() -> None:
     assert "at least 3,030,300 steps" in issue.message
     assert f"more than the limit of {EVALUATION_LIMIT:,}" in issue.message
     assert "compute the value in a step" in issue.hint
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[1, 2, 3].map(x, x * 2)",
+        "[1, 2, 3].map(a, [4, 5].filter(b, a < b))",
+        "[1, 2, 3].reduce(acc, x, 0, acc + x)",
+        "[[1], [2, 3]].all(xs, xs.exists(x, x > 0))",
+        "true ? [1, 2].map(x, x) : [1, 2, 3, 4].map(x, [5, 6].map(y, y))",
+        "inputs.xs.map(x, [1, 2].map(y, x + y))",
+    ],
+)
+def test_the_static_estimate_is_a_lower_bound(source: str) -> None:
+    """What the loader predicts never exceeds what evaluating actually counts."""
+    env = _expr._environment()
+    tree = env.compile(source)
+    cost = Cost(limit=10**9)
+    BudgetedRunner(env, tree).evaluate({"inputs": celpy.json_to_cel({"xs": [1, 2, 3]})}, cost)
+    assert minimum_steps(tree) <= cost.spent
+    # A comprehension over an input iterates an unknown number of times: zero, statically.
+    assert (minimum_steps(tree) > 0) == ("inputs" not in source)
 
 
 def test_comprehensions_over_short_literals_compile() -> None:

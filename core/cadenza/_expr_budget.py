@@ -262,7 +262,8 @@ def minimum_steps(tree: Tree) -> int:
             body = args.children[-1]
             per_item = ITEM_STEPS + 1 + (minimum_steps(body) if isinstance(body, lark.Tree) else 0)
             items = _literal_length(receiver)
-            initial = args.children[2] if str(name) == "reduce" else None
+            reduce = str(name) == "reduce" and len(args.children) == 4
+            initial = args.children[2] if reduce else None
             start = minimum_steps(initial) if isinstance(initial, lark.Tree) else 0
             return minimum_steps(receiver) + start + items * per_item
     if data == "expr" and len(children) == 3:
