@@ -11,6 +11,7 @@ import trio.testing
 
 import cadenza
 from cadenza import _events as ev
+from cadenza import _scheduler
 from cadenza._runner import RunHandle, run_workflow
 from cadenza._scheduler import idempotency_key
 
@@ -450,3 +451,29 @@ async def test_agent_factory_error_is_a_workflow_problem() -> None:
     assert "agent 'a' (kind prog) could not be created: model 'x' is not installed" in str(
         problem.message
     )
+
+
+async def test_expensive_readiness_checks_yield_between_turns(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a turn's evaluation time, the next when: waits for a checkpoint: others run first."""
+    monkeypatch.setattr(_scheduler, "TURN_EVALUATION_SECONDS", 0.0)
+    agent = ProgrammableAgent("a", sleeper(1))
+    wf = make_workflow({f"s{i}": {"when": "[1, 2, 3].all(x, x > 0)"} for i in range(4)})
+    result, events = await run(wf, {"a": agent})
+    assert result.status == "succeeded"
+    order = [(e.kind, e.step_id) for e in events if e.kind in ("step_ready", "attempt_started")]
+    assert order == [
+        (kind, f"s{i}") for i in range(4) for kind in ("step_ready", "attempt_started")
+    ]
+
+
+async def test_cheap_readiness_checks_run_in_one_turn(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Conditions that take no time are all checked before the first call starts."""
+    agent = ProgrammableAgent("a", sleeper(1))
+    wf = make_workflow({f"s{i}": {"when": "[1, 2, 3].all(x, x > 0)"} for i in range(4)})
+    _, events = await run(wf, {"a": agent})
+    kinds = [e.kind for e in events if e.kind in ("step_ready", "attempt_started")]
+    assert kinds == ["step_ready"] * 4 + ["attempt_started"] * 4

@@ -26,11 +26,13 @@ one job: :mod:`._slots` (which agent can take a call), :mod:`._health`
 
 from __future__ import annotations
 
+import collections
 import functools
 import heapq
 import itertools
 import math
 import random
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,9 @@ log = structlog.get_logger()
 PROGRESS_INTERVAL = 0.25
 """Seconds between two progress events of one call (agents may report far more often)."""
 
+TURN_EVALUATION_SECONDS = 0.1
+"""CPU time one scheduling turn may spend on ``when:``/``with:`` before it lets others in."""
+
 
 @attrs.define(eq=False)
 class _Run(
@@ -106,7 +111,11 @@ class _Run(
     _seq: itertools.count[int] = attrs.field(factory=itertools.count)
     _pools: list[_Pool] = attrs.field(factory=list)
     _releases: list[tuple[str, bool]] = attrs.field(factory=list)
+    _met: collections.deque[str] = attrs.field(factory=collections.deque)
+    """Steps whose needs all ended, waiting for ``when:`` and ``with:`` (see :meth:`_drain`)."""
     _releasing: bool = False
+    _eval_spent: float = 0.0
+    _drain_scheduled: bool = False
     journal: Journal | None = None
     cache: StepCache | None = None
     key_generation: dict[str, str] = attrs.field(factory=dict)
@@ -187,10 +196,10 @@ class _Run(
                     check = self.workflow.agents[name].health_check
                     if check is not None:
                         self._in_background(self.watch_health, slot, check.interval)
-                for step_id, state in list(self.states.items()):
-                    # A root's skip may already have readied a later step: check status.
-                    if state.waiting == 0 and state.status == "pending":
-                        self._on_needs_met(step_id)
+                self._met.extend(
+                    step_id for step_id, state in self.states.items() if state.waiting == 0
+                )
+                self._drain()
                 self._dispatch()
         self._nursery = None
         if scope.cancelled_caught and not self.cancel_reason and deadline is not None:
@@ -220,6 +229,18 @@ class _Run(
         state = self.states[step_id]
         assert state.status == "pending", f"step {step_id} readied twice"
         step = state.step
+        if step.condition is None and step.inputs.is_static:
+            self._ready(state)
+            return
+        started = time.perf_counter()
+        try:
+            self._ready(state)
+        finally:
+            self._eval_spent += time.perf_counter() - started
+
+    def _ready(self, state: _StepState) -> None:
+        step = state.step
+        step_id = step.id
         ctx = self._context(step)
         if step.condition is not None:
             try:
@@ -629,11 +650,34 @@ class _Run(
         overflow the stack.
         """
         self._releases.append((step_id, blocked))
+        self._drain()
+
+    def _drain(self) -> None:
+        """Ready the steps whose needs ended, evaluating their ``when:`` and ``with:``.
+
+        Each expression is bounded (``_expr_budget``), but many steps readied by
+        one event could still keep the trio thread for their sum. So a turn
+        spends at most :data:`TURN_EVALUATION_SECONDS` evaluating; the rest is
+        left to a task that first checkpoints, letting cancellation, Ctrl-C,
+        deadlines and finished calls in between. Steps without expressions
+        never wait for that.
+        """
         if self._releasing:
             return
         self._releasing = True
+        self._eval_spent = 0.0
         try:
-            while self._releases:
+            while self._met or self._releases:
+                if self._eval_spent > TURN_EVALUATION_SECONDS and self._nursery is not None:
+                    if not self._drain_scheduled:
+                        self._drain_scheduled = True
+                        self._nursery.start_soon(self._drain_later)
+                    return
+                if self._met:
+                    step_id = self._met.popleft()
+                    if self.states[step_id].status == "pending":
+                        self._on_needs_met(step_id)
+                    continue
                 need, need_blocked = self._releases.pop()
                 for dep_id in self.dependents[need]:
                     dep = self.states[dep_id]
@@ -644,6 +688,13 @@ class _Run(
                         continue
                     dep.waiting -= 1
                     if dep.waiting == 0:
-                        self._on_needs_met(dep_id)
+                        self._met.append(dep_id)
         finally:
             self._releasing = False
+
+    async def _drain_later(self) -> None:
+        """Go on readying steps after a checkpoint (see :meth:`_drain`)."""
+        await trio.lowlevel.checkpoint()
+        self._drain_scheduled = False
+        self._drain()
+        self._dispatch()
