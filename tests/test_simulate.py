@@ -420,6 +420,36 @@ def test_cli_bad_model_file_exits_2_with_its_line(tmp_path: Path) -> None:
     assert "unknown parameter 'colour'" in result.output
 
 
+def test_cli_model_file_that_is_a_pipe_is_refused(tmp_path: Path) -> None:
+    """A model file is read like a workflow: a FIFO is refused at once, not waited on."""
+    wf = write(tmp_path, "wf.yaml", NETWORK)
+    model = tmp_path / "model.yaml"
+    os.mkfifo(model)
+    result = CliRunner().invoke(simulate_cmd, [str(wf), "--model", str(model)])
+    assert result.exit_code == 2
+    assert f"cannot read model file {str(model)!r}: it is not a regular file" in result.output
+
+
+def test_cli_needs_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No agent is called, so an unset ${NAME} is a warning and the simulation runs."""
+    monkeypatch.delenv("CADENZA_TEST_SIM_KEY", raising=False)
+    wf = write(
+        tmp_path,
+        "wf.yaml",
+        """
+        agents:
+          remote:
+            kind: http
+            options: {endpoint: "http://192.0.2.1:9/never", api_key: "${CADENZA_TEST_SIM_KEY}"}
+        steps:
+          a: {uses: remote}
+        """,
+    )
+    result = CliRunner().invoke(simulate_cmd, [str(wf)])
+    assert result.exit_code == 0, result.output
+    assert "environment variable CADENZA_TEST_SIM_KEY is not set" in result.output
+
+
 def test_cli_learn_without_a_journal_says_so(tmp_path: Path) -> None:
     wf = write(tmp_path, "wf.yaml", NETWORK)
     url = f"sqlite:///{tmp_path / 'none.db'}"

@@ -44,6 +44,7 @@ from ._plugins import Plugins, Registration, new_plugin_manager
 from ._problems import Problem
 from ._ratelimit import estimate_tokens
 from ._runner import run_workflow
+from ._source_file import read_source
 from ._spec import AgentConfig, Workflow
 from ._store import Store
 from ._yaml import parse_yaml
@@ -171,13 +172,10 @@ def parse_model_file(path: Path) -> dict[str, dict[str, Any]]:
     fields it sets, made a :class:`Price` by :func:`resolve_models`). Raises
     :class:`WorkflowError` with every problem, each with file:line:col.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WorkflowError(
-            [Problem(message=f"cannot read model file {path}: {exc.strerror or exc}")]
-        ) from exc
-    return parse_model_text(text, filename=str(path))
+    raw = read_source(path, what="model file")  # regular files within the size limit
+    if isinstance(raw, Problem):
+        raise WorkflowError([raw])
+    return parse_model_text(raw[0], filename=str(path))
 
 
 def parse_model_text(text: str, *, filename: str = "<model>") -> dict[str, dict[str, Any]]:

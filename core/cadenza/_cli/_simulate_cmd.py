@@ -100,7 +100,8 @@ def simulate_cmd(
     Exit codes: 0 predicted, 2 invalid workflow or model file, 3 plugin error.
     """
     plugins = get_plugins()
-    loaded = load_workflow(file, plugins=plugins, workflow=workflow_name)
+    # No agent is called, so no secret is needed: an unset ${NAME} is only a warning.
+    loaded = load_workflow(file, plugins=plugins, workflow=workflow_name, missing_env="warning")
     for warning in loaded.warnings:
         click.echo(warning.render(), err=True)
     workflow = loaded.workflow
