@@ -20,8 +20,8 @@ from structlog.testing import capture_logs
 
 import cadenza
 from cadenza import SqliteStore
+from cadenza._errors import PluginExitError
 from cadenza._plugins import (
-    PluginExitError,
     Plugins,
     call_plugin,
     call_plugin_async,

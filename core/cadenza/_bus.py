@@ -5,7 +5,7 @@ and dropped for the rest of the run: a broken dashboard or metrics plugin must
 never break the workflow it watches. Plugin observers reach the bus wrapped by
 :meth:`cadenza.Plugins.observers`, so one that calls ``sys.exit()`` or raises
 ``KeyboardInterrupt`` raises an ordinary exception here
-(:class:`~cadenza._plugins.PluginExitError`) and is dropped the same way.
+(:class:`~cadenza._errors.PluginExitError`) and is dropped the same way.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ The hierarchy::
     ├── ExpressionError          a ``${{ }}`` or ``when:`` expression failed to evaluate
     │   └── ExpressionLimitError     it needed more steps than one evaluation may take
     ├── PluginError              a plugin could not be loaded or registered
-    │   └── DuplicateRegistrationError   two distributions registered one name
+    │   ├── DuplicateRegistrationError   two distributions registered one name
+    │   └── PluginExitError          plugin code tried to exit or interrupt the process
     └── AgentError               an agent call failed; ``retryable`` says what to do next
         ├── RetryableError       transient: try again (optionally after ``retry_after``)
         │   ├── AgentTimeoutError    the attempt ran past its timeout
@@ -90,6 +91,26 @@ class DuplicateRegistrationError(PluginError):
             f"{hook}: {name!r} is registered by both {first} and {second}. "
             f"Uninstall one of them, or limit loading with CADENZA_LOAD_PLUGINS.",
             plugin=second,
+        )
+
+
+class PluginExitError(PluginError):
+    """Plugin code tried to end the process instead of raising an exception.
+
+    :func:`~cadenza._plugins.call_plugin` raises it in place of a ``SystemExit``, a
+    ``KeyboardInterrupt`` the plugin raised itself, or any other
+    ``BaseException`` that is not trio's cancellation. It is an ordinary
+    exception, so every caller's ``except Exception`` treats it as the plugin
+    bug it is. ``function`` names the plugin function; ``raised`` is the
+    original exception (also the ``__cause__``).
+    """
+
+    def __init__(self, function: str, raised: BaseException) -> None:
+        self.function = function
+        self.raised = raised
+        super().__init__(
+            f"{function} raised {raised!r}: plugin code must raise an exception, "
+            "never exit or interrupt the process."
         )
 
 

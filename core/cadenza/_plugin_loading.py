@@ -35,13 +35,12 @@ import click
 import pluggy
 import structlog
 
-from ._errors import DuplicateRegistrationError, PluginError
+from ._errors import DuplicateRegistrationError, PluginError, PluginExitError
 from ._plugin_checks import check_fence, check_hookimpls, did_you_mean
 from ._plugins import (
     BUILTIN,
     ENTRY_POINT_GROUP,
     REGISTRATION_HOOKS,
-    PluginExitError,
     PluginInfo,
     Plugins,
     PluginStatus,

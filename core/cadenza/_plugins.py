@@ -43,7 +43,7 @@ import trio
 
 from . import hookspecs
 from ._bus import observer_failed
-from ._errors import PluginError
+from ._errors import PluginExitError
 from ._events import Event
 
 log = structlog.get_logger()
@@ -355,26 +355,6 @@ def call_impl(
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class PluginExitError(PluginError):
-    """Plugin code tried to end the process instead of raising an exception.
-
-    :func:`call_plugin` raises it in place of a ``SystemExit``, a
-    ``KeyboardInterrupt`` the plugin raised itself, or any other
-    ``BaseException`` that is not trio's cancellation. It is an ordinary
-    exception, so every caller's ``except Exception`` treats it as the plugin
-    bug it is. ``function`` names the plugin function; ``raised`` is the
-    original exception (also the ``__cause__``).
-    """
-
-    def __init__(self, function: str, raised: BaseException) -> None:
-        self.function = function
-        self.raised = raised
-        super().__init__(
-            f"{function} raised {raised!r}: plugin code must raise an exception, "
-            "never exit or interrupt the process."
-        )
 
 
 @trio.lowlevel.enable_ki_protection
