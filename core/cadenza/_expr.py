@@ -298,9 +298,9 @@ def _compile_expression(text: str) -> Program:
                 (
                     f"evaluating this takes at least {steps:,} steps, more than the limit "
                     f"of {EVALUATION_LIMIT:,} for one evaluation",
-                    "iterate over fewer items, do not nest map/filter/all/exists over long "
+                    "Iterate over fewer items, do not nest map/filter/all/exists over long "
                     "lists, or compute the value in a step (see 'Evaluation limit' in "
-                    "docs/expressions.md)",
+                    "docs/expressions.md).",
                 ),
             )
     runner = None if problems else BudgetedRunner(env, tree)
