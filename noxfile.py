@@ -29,6 +29,10 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
 
+PYTEST = ["-q", "-p", "no:cacheprovider", "--timeout=600"]
+"""Every pytest run: quiet, no cache files, and a hung test fails (with its stack) after 10 min."""
+
+
 def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
@@ -46,9 +50,9 @@ def _chromium_helpers() -> ModuleType:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Kernel tests with no plugin installed."""
+    """Kernel tests with no plugin installed, spread over every core (pytest-xdist)."""
     session.install("-e", ".", *_group("test"))
-    session.run("pytest", *(session.posargs or ["-q", "-p", "no:cacheprovider"]))
+    session.run("pytest", "-n", "auto", *(session.posargs or PYTEST))
 
 
 @nox.session
@@ -59,8 +63,7 @@ def quick(session: nox.Session) -> None:
     added to pytest's: ``nox -Rs quick -- tests/test_retry.py -x``.
     """
     session.install("-e", ".", *_group("test"))
-    quiet = ["-q", "-p", "no:cacheprovider"]
-    session.run("pytest", "-n", "auto", "-m", "not slow", *quiet, *session.posargs)
+    session.run("pytest", "-n", "auto", "-m", "not slow", *PYTEST, *session.posargs)
 
 
 @nox.session
@@ -86,7 +89,7 @@ def plugin(session: nox.Session, plugin: str | None) -> None:
         session.skip("no plugins in plugins/ yet")
     path = ROOT / "plugins" / plugin
     session.install("-e", ".", "-e", str(path), *_group("test"), "mypy>=1.13")
-    session.run("pytest", str(path / "tests"), "-q", "-p", "no:cacheprovider", *session.posargs)
+    session.run("pytest", str(path / "tests"), *PYTEST, *session.posargs)
     with session.chdir(path):
         session.run("mypy")
 
@@ -96,7 +99,7 @@ def example(session: nox.Session) -> None:
     """The examples end to end, offline: the kernel with the three first-party plugins."""
     plugins = [arg for name in PLUGINS for arg in ("-e", str(ROOT / "plugins" / name))]
     session.install("-e", ".", *plugins, *_group("test"))
-    session.run("pytest", "examples/unity-feature", "examples/seed", "-q", "-p", "no:cacheprovider")
+    session.run("pytest", "examples/unity-feature", "examples/seed", *PYTEST)
 
 
 @nox.session
@@ -117,9 +120,7 @@ def browser(session: nox.Session) -> None:
     session.install("-e", ".[dashboard]", *_group("test"), "playwright>=1.40")
     # chromium is found and Playwright installed: from here on, a missing one is a bug.
     env = {"CADENZA_BROWSER_TESTS": "1", "CHROMIUM": chromium, helpers.REQUIRE_VAR: "1"}
-    session.run(
-        "pytest", "tests/browser", "-q", "-p", "no:cacheprovider", *session.posargs, env=env
-    )
+    session.run("pytest", "tests/browser", *PYTEST, *session.posargs, env=env)
 
 
 @nox.session
