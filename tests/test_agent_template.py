@@ -125,6 +125,24 @@ async def test_null_input_renders_as_json_null(template: str, expected: str) -> 
     assert result.output == {"text": expected, "kept": None}
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, "publish: true"),
+        (False, "publish: false"),
+        (["a.cs", "b.cs"], 'publish: ["a.cs", "b.cs"]'),
+        ({"to": "été"}, 'publish: {"to": "été"}'),
+        ("text", "publish: text"),
+        (3, "publish: 3"),
+    ],
+)
+async def test_inputs_render_as_json(value: object, expected: str) -> None:
+    """Booleans, lists and mappings render as JSON (true, ["a"]), never Python's True or ['a']."""
+    agent = make_agent(output="publish: {flag}")
+    result = await agent.run(make_request(flag=value))
+    assert result.output == expected
+
+
 async def test_null_input_with_a_numeric_spec_is_permanent() -> None:
     """A numeric spec on a null input fails permanently, naming the input as null."""
     agent = make_agent(output="{score:.2f}")

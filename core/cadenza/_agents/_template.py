@@ -3,9 +3,10 @@
 ``output`` is any JSON structure; every string value in it (keys are left
 alone) is formatted with the step's inputs, ``"Docs for {feature}"``, with
 Python's format mini-language for specs and conversions (``{score:.2f}``,
-``{name!r}``). Values are inserted with ``format()``, so a list input renders
-as its Python text, but a null input renders as JSON's ``null`` (with any
-conversion), never ``None``. Only plain names are allowed: attribute and
+``{name!r}``). Inputs are JSON data and render as JSON: a boolean as
+``true``/``false``, a list or mapping as compact JSON, and null as ``null``
+(with any conversion), never Python's ``None``/``True``/``['a']``; strings
+and numbers are inserted with ``format()``. Only plain names are allowed: attribute and
 index lookups (``{x.__class__}``, ``{x[0]}``) are the way ``str.format``
 reaches objects' internals, so they are refused when the agent is built.
 Write a literal brace as ``{{`` or ``}}``.
@@ -18,6 +19,7 @@ progress.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +33,20 @@ from cadenza._spec import AgentConfig, Duration
 
 _FORMATTER = string.Formatter()
 _NO_DELAY = Duration(0.0)
+
+
+def _as_text(value: Any) -> Any:
+    """An input as a placeholder shows it (without a conversion).
+
+    Inputs are JSON data, so booleans, lists and mappings appear as JSON
+    (``true``, ``["a", "b"]``); strings and numbers stay themselves, so format
+    specs (``{score:.2f}``) apply to them.
+    """
+    if isinstance(value, bool | list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
 _CONVERSIONS: dict[str | None, Callable[[Any], Any]] = {
     None: lambda v: v,
     "s": str,
@@ -89,8 +105,9 @@ def _compile_string(text: str, path: str) -> Render:
                 missing.add(field)
                 continue
             raw = inputs[field]
-            # JSON's null, not Python's None, whatever the conversion: inputs are JSON data.
-            value = "null" if raw is None else _CONVERSIONS[conversion](raw)
+            value = _as_text(raw) if conversion is None else _CONVERSIONS[conversion](raw)
+            if raw is None:  # JSON's null, not Python's None, whatever the conversion
+                value = "null"
             try:
                 out.append(format(value, spec or ""))
             except (TypeError, ValueError) as exc:
