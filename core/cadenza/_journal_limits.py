@@ -32,6 +32,7 @@ PREVIEW_CHARS = 1024
 _WHOLE = frozenset({("step_succeeded", "output")})
 """Fields journaled whole up to ``output_bytes`` (what resume restores)."""
 _ENVELOPE = frozenset({"kind", "run_id", "seq", "at"})
+_SCALARS = frozenset({type(None), bool, int, float})
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)  # as the SQLite store writes
 _MAX_CHAR_BYTES = 12  # the longest JSON a str character can become: a \\ud83d\\ude00 pair
 
@@ -126,8 +127,13 @@ def cap_event(data: dict[str, Any], limits: JournalLimits) -> dict[str, Any]:
     """
     kind = data.get("kind")
     capped: dict[str, Any] | None = None
+    short = limits.field_bytes // _MAX_CHAR_BYTES - 2  # strings this long cannot be over
     for name, value in data.items():
-        if name in _ENVELOPE:
+        # Fast paths first: this runs for every event, and most fields are small.
+        cls = value.__class__
+        if cls in _SCALARS or name in _ENVELOPE or not value:
+            continue
+        if cls is str and len(value) <= short:
             continue
         limit = limits.output_bytes if (kind, name) in _WHOLE else limits.field_bytes
         size = _size_over(value, limit)
