@@ -450,6 +450,27 @@ def test_cli_needs_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "environment variable CADENZA_TEST_SIM_KEY is not set" in result.output
 
 
+def test_cli_set_values_must_fit_the_input_type(tmp_path: Path) -> None:
+    """simulate checks --set against the input's default as run does: exit 2, nothing simulated."""
+    wf = write(
+        tmp_path,
+        "wf.yaml",
+        """
+        inputs: {publish: false}
+        agents:
+          fast: {kind: template, options: {output: x}}
+        steps:
+          a: {uses: fast, when: "inputs.publish"}
+        """,
+    )
+    result = CliRunner().invoke(simulate_cmd, [str(wf), "--set", "publish=1"])
+    assert result.exit_code == 2
+    assert "input 'publish' is a boolean (its default is false), but the value '1'" in (
+        result.output
+    )
+    assert "makespan" not in result.output
+
+
 def test_cli_learn_without_a_journal_says_so(tmp_path: Path) -> None:
     wf = write(tmp_path, "wf.yaml", NETWORK)
     url = f"sqlite:///{tmp_path / 'none.db'}"

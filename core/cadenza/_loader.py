@@ -47,13 +47,15 @@ from ._load_source import (
     name_from_filename,
 )
 from ._plugins import Plugins
-from ._problems import Problem
+from ._problems import Problem, SourceLocation
 from ._spec import Workflow
+from ._yaml import parse_yaml
 
 __all__ = [
     "WELL_KNOWN_CAPABILITIES",
     "FileReport",
     "LoadResult",
+    "check_set_types",
     "check_workflow_file",
     "load_workflow",
     "load_workflow_data",
@@ -267,3 +269,89 @@ def _result(checked: Checked) -> LoadResult:
     workflow = next(iter(checked.workflows.values()))
     warnings = tuple(p for p in problems if p.severity == "warning")
     return LoadResult(workflow=workflow, warnings=warnings, workflows=checked.names)
+
+
+_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number"),
+    (str, "a string"),
+)
+
+
+def _kind(value: Any) -> str:
+    """``a boolean``, ``an integer``, ... (bool before int: True is an int too)."""
+    if value is None:
+        return "null"
+    return next((name for cls, name in _KINDS if isinstance(value, cls)), type(value).__name__)
+
+
+def _input_location(workflow: Workflow, name: str) -> SourceLocation | None:
+    """Where input ``name`` is declared in the workflow file, when it is there to find."""
+    if not workflow.source_text:
+        return None
+    doc = parse_yaml(workflow.source_text, filename=str(workflow.source or "<workflow>"))
+    if ("inputs", name) not in doc.keys:
+        return None
+    return doc.locate(("inputs", name, "default"))
+
+
+def _typed(name: str, typed: Any, text: str, default: Any) -> Any:
+    """``--set name=text`` (parsed: ``typed``) as the type of the input's default.
+
+    Returns the value to use, or raises ``ValueError`` with how to fix it. A
+    boolean, integer or number default takes only a value of that type (an
+    integer does for a number); a string default takes the text as typed.
+    Inputs without a default, or with a list or mapping default, take any value.
+    """
+    if isinstance(default, bool):
+        if isinstance(typed, bool):
+            return typed
+        raise ValueError(f"Pass --set {name}=true or --set {name}=false.")
+    if isinstance(default, int):
+        if isinstance(typed, int) and not isinstance(typed, bool):
+            return typed
+        raise ValueError(f"Pass a whole number, e.g. --set {name}={default}.")
+    if isinstance(default, float):
+        if isinstance(typed, int | float) and not isinstance(typed, bool):
+            return float(typed)
+        raise ValueError(f"Pass a number, e.g. --set {name}={default}.")
+    if isinstance(default, str):
+        return typed if isinstance(typed, str) else text
+    return typed
+
+
+def check_set_types(
+    workflow: Workflow, sets: Mapping[str, str], inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """``inputs`` with every ``--set`` value (``sets``, as typed) checked against its default.
+
+    A value that does not fit (``--set publish=1`` for ``publish: false``) would
+    fail the run halfway, in the first expression that reads it; it is refused
+    here instead, before anything runs, with every such problem at once.
+    """
+    problems: list[Problem] = []
+    checked = dict(inputs)
+    for name, text in sets.items():
+        spec = workflow.inputs.get(name)
+        if spec is None or spec.default is None:
+            continue
+        try:
+            checked[name] = _typed(name, inputs[name], text, spec.default)
+        except ValueError as exc:
+            shown = "true" if spec.default is True else "false" if spec.default is False else None
+            default = shown if shown is not None else repr(spec.default)
+            problems.append(
+                Problem(
+                    message=(
+                        f"input {name!r} is {_kind(spec.default)} (its default is {default}), "
+                        f"but the value {text!r} is {_kind(inputs[name])}"
+                    ),
+                    path=f"--set {name}",
+                    location=_input_location(workflow, name),
+                    hint=str(exc),
+                )
+            )
+    if problems:
+        raise WorkflowError(problems)
+    return checked

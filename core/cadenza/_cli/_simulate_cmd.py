@@ -11,7 +11,7 @@ from typing import Any
 import click
 import structlog
 
-from cadenza._loader import load_workflow, parse_input_value
+from cadenza._loader import check_set_types, load_workflow, parse_input_value
 from cadenza._simulate import (
     LEARN_RUNS,
     learn_models,
@@ -137,6 +137,7 @@ def simulate_cmd(
 
 def _inputs(workflow: Any, overrides: tuple[str, ...], notes: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    sets: dict[str, str] = {}
     for name, spec in workflow.inputs.items():
         if not spec.required:
             values[name] = spec.default
@@ -148,6 +149,8 @@ def _inputs(workflow: Any, overrides: tuple[str, ...], notes: list[str]) -> dict
             known = ", ".join(workflow.inputs) or "none"
             fail(f"error: --set {name}: unknown input (known: {known})", ExitCode.BAD_INPUT)
         values[name] = parse_input_value(value)
+        sets[name] = value
+    values = check_set_types(workflow, sets, values)  # --set publish=1 for a boolean: exit 2
     missing = [n for n, s in workflow.inputs.items() if s.required and n not in values]
     if missing:
         notes.append(
