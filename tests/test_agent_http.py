@@ -30,7 +30,6 @@ from cadenza._agents._http import (
     DEFAULT_MAX_RESPONSE_BYTES,
     HttpAgent,
     HttpOptions,
-    parse_retry_after,
 )
 from cadenza._spec import Duration
 from cadenza.testing import (
@@ -466,18 +465,6 @@ async def test_messages_omit_url_credentials_and_query(server: SeedAgentServer) 
     assert f"POST http://{host}/v1: HTTP 500" in str(error)
     assert "pw-9876" not in str(error)
     assert "tok-5432" not in str(error)
-
-
-def test_parse_retry_after() -> None:
-    """Delta-seconds and HTTP-dates parse; past dates are 0; anything else is None."""
-    now = datetime(2015, 10, 21, 7, 0, tzinfo=UTC)
-    assert parse_retry_after("120") == 120
-    assert parse_retry_after(" 1.5 ") == 1.5
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 28 * 60
-    assert parse_retry_after("Wed, 21 Oct 2015 06:00:00 GMT", now=now) == 0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:01:00 -0000", now=now) == 60
-    for garbage in (None, "", "soon", "-5", "Wed, 99 Foo 2015"):
-        assert parse_retry_after(garbage, now=now) is None
 
 
 async def test_open_http_client_sets_timeouts_and_user_agent() -> None:

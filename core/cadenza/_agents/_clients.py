@@ -14,11 +14,16 @@ from collections.abc import Mapping
 import httpx
 
 
-def user_agent() -> str:
-    """The ``User-Agent`` Cadenza sends: ``cadenza/<version> httpx/<version>``."""
+def user_agent(product: str | None = None) -> str:
+    """The ``User-Agent`` Cadenza sends: ``cadenza/<version> httpx/<version>``.
+
+    A plugin names itself first with ``product`` (``"cadenza-openai/0.2"``), so
+    server logs say who is calling.
+    """
     from cadenza._version import __version__
 
-    return f"cadenza/{__version__} httpx/{httpx.__version__}"
+    agent = f"cadenza/{__version__} httpx/{httpx.__version__}"
+    return f"{product} {agent}" if product else agent
 
 
 def open_http_client(

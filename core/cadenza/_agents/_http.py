@@ -35,8 +35,6 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import attrs
@@ -45,15 +43,13 @@ import structlog
 
 from cadenza._agent import AgentRequest, AgentResult, Usage
 from cadenza._errors import AgentTimeoutError, PermanentError, RetryableError
+from cadenza._http_errors import error_for_status, safe_url, snippet
 from cadenza._redact import redact
 from cadenza._spec import AgentConfig, Duration
 
 from ._clients import open_http_client
 
 log = structlog.get_logger()
-
-SNIPPET_LIMIT = 200
-"""Characters of a response body quoted in an error message, at most."""
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 """Default ``max_response_bytes``: the largest 2xx body an ``http`` agent reads (10 MiB)."""
@@ -64,7 +60,6 @@ ERROR_BODY_LIMIT = 64 * 1024
 _DEFAULT_TIMEOUT = Duration(300.0)
 _DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_DELTA_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 
 
 def _check_endpoint(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -147,41 +142,8 @@ class HttpOptions:
     )
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header, or ``None`` if absent or unreadable.
-
-    Accepts delta-seconds (``"120"``) and an HTTP-date
-    (``"Wed, 21 Oct 2015 07:28:00 GMT"``, measured from ``now``, default the
-    current UTC time; a date in the past means 0). Anything else is ignored.
-    """
-    if value is None:
-        return None
-    match = _DELTA_SECONDS.match(value)
-    if match:
-        return float(match.group(1))
-    try:
-        when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now if now is not None else datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
 def _redact(text: str, secrets: Iterable[str]) -> str:
     return str(redact(text, secrets))
-
-
-def _snippet(response: httpx.Response, body: bytes, secrets: Iterable[str]) -> str:
-    try:
-        text = body.decode(response.encoding or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know
-        text = body.decode("utf-8", errors="replace")
-    text = _redact(" ".join(text.split()), secrets)
-    if len(text) > SNIPPET_LIMIT:
-        text = text[: SNIPPET_LIMIT - 1] + "…"
-    return text or "(empty body)"
 
 
 def _mib(size: int) -> str:
@@ -217,11 +179,6 @@ async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bo
         async for _ in chunks:
             pass
     return bytes(body[:limit]), True
-
-
-def _safe_url(url: httpx.URL) -> str:
-    """The URL without credentials or query string, fit for messages."""
-    return str(url.copy_with(userinfo=b"", query=None, fragment=None))
 
 
 def _number(value: Any) -> float | None:
@@ -309,7 +266,7 @@ class HttpAgent:
             "X-Cadenza-Attempt": str(request.attempt),
         }
         url = httpx.URL(self.options.endpoint)
-        where = f"http agent {self.name!r}: POST {_safe_url(url)}"
+        where = f"http agent {self.name!r}: POST {safe_url(url)}"
         try:
             async with self._http().stream(
                 "POST", url, content=content, headers=headers
@@ -386,33 +343,20 @@ class HttpAgent:
             except ValueError as exc:
                 raise RetryableError(
                     f"{where}: HTTP {status} with a body that is not valid JSON: "
-                    f"{_snippet(response, body, self.secrets)}",
+                    f"{snippet(response, body, self.secrets)}",
                     agent=self.name,
                     step_id=request.step_id,
                 ) from exc
             return self._parse_body(parsed)
-        if status in (401, 403):
-            has_key = "an api_key is set" if self.options.api_key else "no api_key is set"
-            raise PermanentError(
-                f"{where}: HTTP {status}: the provider refused the credentials ({has_key}).\n"
-                "  Check the agent's api_key option and the environment variable it "
-                "comes from (the response body is not shown: it may echo the credentials).",
-                agent=self.name,
-                step_id=request.step_id,
-            )
-        message = f"{where}: HTTP {status}: {_snippet(response, body, self.secrets)}"
-        if status in (408, 429) or status >= 500:
-            raise RetryableError(
-                message,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                rate_limited=status == 429,
-                agent=self.name,
-                step_id=request.step_id,
-            )
-        if response.is_redirect:
-            location = response.headers.get("Location", "(no Location header)")
-            message += f"\n  The endpoint redirects to {location}; set endpoint to the final URL."
-        raise PermanentError(message, agent=self.name, step_id=request.step_id)
+        raise error_for_status(
+            response,
+            where=where,
+            agent=self.name,
+            step_id=request.step_id,
+            secrets=self.secrets,
+            body=body,
+            credentials="an api_key is set" if self.options.api_key else "no api_key is set",
+        )
 
     def _parse_body(self, body: Any) -> AgentResult:
         if not (isinstance(body, dict) and "output" in body):

@@ -20,6 +20,7 @@ import structlog
 import trio
 
 import cadenza
+from cadenza.http import open_http_client, redact, safe_url, user_agent
 
 from ._chat import (
     ChatFormatError,
@@ -30,18 +31,12 @@ from ._chat import (
     build_body,
     parse_reply,
 )
-from ._client import open_client
-from ._failures import (
-    error_body_error,
-    redact,
-    safe_url,
-    status_error,
-    transport_error,
-)
+from ._failures import error_body_error, status_error, transport_error
 from ._files import UnsafePathError
 from ._messages import Prompts
 from ._options import OpenAIOptions
 from ._output import FileMode, reply_output
+from ._version import __version__
 
 log = structlog.get_logger()
 
@@ -96,11 +91,14 @@ class OpenAIAgent:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = open_client(
+            headers = httpx.Headers({"User-Agent": user_agent(f"cadenza-openai/{__version__}")})
+            if self.options.api_key:
+                headers["Authorization"] = f"Bearer {self.options.api_key}"
+            headers.update(self.options.headers)  # case-insensitive: configured headers win
+            self._client = open_http_client(
                 timeout=self.options.timeout,
                 connect_timeout=self.options.connect_timeout,
-                api_key=self.options.api_key,
-                headers=self.options.headers,
+                headers=headers,
             )
         return self._client
 

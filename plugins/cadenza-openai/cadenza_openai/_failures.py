@@ -1,7 +1,7 @@
 """HTTP answers and transport failures, mapped onto Cadenza's typed errors.
 
-The mapping follows the kernel's ``http`` kind (docs/agents.md), plus what
-OpenAI-compatible servers add:
+The mapping is the kernel's (:func:`cadenza.http.error_for_status`, docs/http.md),
+plus what OpenAI-compatible servers add:
 
 =====================================================  ==========================================
 what happened                                          raised
@@ -21,104 +21,33 @@ read or write slower than ``timeout``                  ``AgentTimeoutError`` (re
 Messages quote the server's own error message (``error.message`` of an
 OpenAI error body, ``detail`` of a FastAPI one, else up to 200 characters of
 the body), never the URL's credentials or query, and never a secret: every
-secret of the agent, in every form :func:`redact` knows, is replaced by
+secret of the agent, in every form :func:`cadenza.http.redact` knows, is replaced by
 ``***`` before a message is built. The body of a 401 or 403 is not quoted at
 all: it may echo the credentials.
 """
 
 from __future__ import annotations
 
-import base64
-import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import httpx
 
 import cadenza
+import cadenza.http
+from cadenza.http import error_for_status, redact
 
 SNIPPET_LIMIT = 200
 """Characters of a server's message quoted in an error, at most."""
 
-REDACTED = "***"
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
-
-
-# The forms below are the kernel's (cadenza/_redact.py); keep the two in step
-# until the kernel offers them publicly.
-
-
-def _base64_forms(raw: bytes) -> set[str]:
-    """Base64 text any encoding of bytes containing ``raw`` holds, whatever its alignment."""
-    forms: set[str] = set()
-    for offset in range(3):
-        encoded = base64.b64encode(bytes(offset) + raw).decode("ascii")
-        fragment = encoded[-(-8 * offset // 6) : 8 * (offset + len(raw)) // 6]
-        if len(fragment) >= 8:  # shorter fragments occur by chance
-            forms.add(fragment)
-    for payload in (raw, b"Bearer " + raw, raw + b":"):
-        encoded = base64.b64encode(payload).decode("ascii")
-        forms.update((encoded, encoded.rstrip("=")))
-    forms.update([f.replace("+", "-").replace("/", "_") for f in forms])
-    return forms
-
-
-def _text_forms(text: str) -> set[str]:
-    forms = {text}
-    for ensure_ascii in (True, False):
-        escaped = json.dumps(text, ensure_ascii=ensure_ascii)[1:-1]
-        forms.update((escaped, escaped.replace("/", "\\/")))
-    forms.update((quote(text, safe=""), quote(text), quote_plus(text)))
-    return forms
-
-
-@functools.lru_cache(maxsize=256)
-def secret_forms(secret: str) -> frozenset[str]:
-    """Every form of ``secret`` that :func:`redact` hides; none for one under 4 characters.
-
-    The text, upper- and lower-cased, each JSON-escaped (``\\/`` too) and
-    URL-encoded, and base64 (standard or urlsafe, padded or not) of the secret
-    wherever it sits in the encoded bytes (``Bearer KEY``, ``user:KEY``, ``KEY:``).
-    """
-    if len(secret) < 4:
-        return frozenset()
-    forms: set[str] = set()
-    for text in (secret, secret.upper(), secret.lower()):
-        forms |= _text_forms(text)
-    for text in _text_forms(secret):
-        forms |= _base64_forms(text.encode("utf-8"))
-    return frozenset(f for f in forms if len(f) >= 4)
-
-
-@functools.lru_cache(maxsize=64)
-def _all_forms(secrets: frozenset[str]) -> tuple[str, ...]:
-    forms: set[str] = set()
-    for secret in secrets:
-        forms |= secret_forms(secret)
-    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every form of every secret of 4 or more characters replaced by ``***``.
-
-    Longer forms first, so a key that contains another is hidden whole.
-    Shorter secrets are left: redacting them would shred ordinary words.
-    """
-    key = secrets if isinstance(secrets, frozenset) else frozenset(secrets)
-    for form in _all_forms(key):
-        if form in text:
-            text = text.replace(form, REDACTED)
-    return text
-
-
-def safe_url(url: httpx.URL | str) -> str:
-    """The URL without credentials, query string or fragment, fit for messages."""
-    return str(httpx.URL(url).copy_with(userinfo=b"", query=None, fragment=None))
+_NOT_FOUND_HINT = (
+    "Check base_url (usually ending in /v1) and that the server has the model "
+    "named in model: (GET base_url/models lists them)."
+)
 
 
 def _clip(text: str) -> str:
@@ -165,28 +94,15 @@ def _seconds(value: str | None) -> float | None:
 def parse_retry_after(headers: httpx.Headers, *, now: datetime | None = None) -> float | None:
     """Seconds to wait before retrying, from the response's headers; None when they say nothing.
 
-    In order: ``retry-after-ms``; ``Retry-After`` as seconds or an HTTP date
-    (from ``now``, default the current UTC time; a past date means 0); the
-    latest ``x-ratelimit-reset-requests`` / ``-tokens`` among the limits whose
+    :func:`cadenza.http.parse_retry_after` (``retry-after-ms``, then
+    ``Retry-After`` as seconds or an HTTP date), else the latest
+    ``x-ratelimit-reset-requests`` / ``-tokens`` among the limits whose
     ``x-ratelimit-remaining-*`` is 0 (OpenAI writes them as ``1s``, ``6m0s``,
     ``20ms``). Unreadable values are ignored.
     """
-    millis = _seconds(headers.get("retry-after-ms"))
-    if millis is not None:
-        return millis / 1000.0
-    retry_after = headers.get("retry-after")
-    if retry_after is not None:
-        if match := _SECONDS.match(retry_after):
-            return float(match.group(1))
-        try:
-            when = parsedate_to_datetime(retry_after.strip())
-        except (TypeError, ValueError, IndexError, OverflowError):
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            now = now if now is not None else datetime.now(UTC)
-            return max(0.0, (when - now).total_seconds())
+    seconds = cadenza.http.parse_retry_after(headers, now=now)
+    if seconds is not None:
+        return seconds
     resets = [
         seconds
         for limit in ("requests", "tokens")
@@ -207,41 +123,27 @@ def status_error(
 ) -> cadenza.AgentError:
     """The error for a non-2xx answer whose body has been read (see the module doc)."""
     status = response.status_code
-    if status in (401, 403):
-        sent = "credentials were sent" if has_key else "no api_key or Authorization was sent"
-        return cadenza.PermanentError(
-            f"{where}: HTTP {status}\n  The server refused the request ({sent}); its answer "
-            "is not quoted, as it may echo the credentials. Check the agent's api_key "
-            "option and the environment variable it comes from.",
-            agent=agent,
-            step_id=step_id,
-        )
     message, code = server_message(response.content, secrets)
-    text = f"{where}: HTTP {status}: {message}"
     if status == 429 and code == "insufficient_quota":
         return cadenza.PermanentError(
-            text + "\n  The account is out of quota; retrying cannot help. Check its plan "
-            "and billing, or use another api_key.",
+            f"{where}: HTTP {status}: {message}\n  The account is out of quota; retrying "
+            "cannot help. Check its plan and billing, or use another api_key.",
             agent=agent,
             step_id=step_id,
         )
-    if status in (408, 409, 429) or status >= 500:
-        return cadenza.RetryableError(
-            text,
-            retry_after=parse_retry_after(response.headers),
-            rate_limited=status == 429,
-            agent=agent,
-            step_id=step_id,
-        )
-    if status == 404:
-        text += (
-            "\n  Check base_url (usually ending in /v1) and that the server has the model "
-            "named in model: (GET base_url/models lists them)."
-        )
-    elif response.is_redirect:
-        location = response.headers.get("Location", "(no Location header)")
-        text += f"\n  The server redirects to {safe_url(location)}; set base_url to the final URL."
-    return cadenza.PermanentError(text, agent=agent, step_id=step_id)
+    return error_for_status(
+        response,
+        where=where,
+        agent=agent,
+        step_id=step_id,
+        secrets=secrets,
+        detail=message,
+        credentials="credentials were sent" if has_key else "no api_key or Authorization was sent",
+        url_option="base_url",
+        hint=_NOT_FOUND_HINT if status == 404 else "",
+        retry_after=parse_retry_after(response.headers),
+        retryable=(409,),
+    )
 
 
 def transport_error(

@@ -152,7 +152,7 @@ async def test_connection_refused_is_retried(plugins: cadenza.Plugins) -> None:
     ("status", "hint"),
     [
         (400, "HTTP 400: fake failure"),
-        (403, "The server refused the request (credentials were sent)"),
+        (403, "HTTP 403: the provider refused the credentials (credentials were sent)"),
         (404, "Check base_url"),
         (422, "HTTP 422"),
     ],

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 import cadenza
-from cadenza_openai._failures import parse_retry_after, redact, server_message, status_error
+from cadenza.http import redact
+from cadenza_openai._failures import parse_retry_after, server_message, status_error
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

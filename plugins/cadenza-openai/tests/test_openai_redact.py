@@ -6,7 +6,7 @@ import base64
 import json
 from urllib.parse import quote, quote_plus
 
-from cadenza_openai._failures import redact
+from cadenza.http import redact
 
 
 def test_redact_hides_transformed_copies_of_a_secret() -> None:

@@ -1,0 +1,37 @@
+"""HTTP helpers for agents that talk HTTP, built-in or from a plugin.
+
+One client factory, one mapping of HTTP answers onto Cadenza's typed errors,
+one redaction of secrets: plugins use these instead of copying them (see
+docs/http.md).
+"""
+
+from __future__ import annotations
+
+from ._agents._clients import open_http_client as open_http_client
+from ._agents._clients import user_agent as user_agent
+from ._http_errors import error_for_status as error_for_status
+from ._http_errors import parse_retry_after as parse_retry_after
+from ._http_errors import safe_url as safe_url
+from ._redact import redact as redact
+from ._redact import secret_forms as secret_forms
+
+__all__ = [
+    "error_for_status",
+    "open_http_client",
+    "parse_retry_after",
+    "redact",
+    "safe_url",
+    "secret_forms",
+    "user_agent",
+]
+
+
+def _fix_module_paths() -> None:
+    """Make the public functions say ``cadenza.http.X`` in reprs and tracebacks."""
+    for name in __all__:
+        obj = globals()[name]
+        if callable(obj):
+            obj.__module__ = __name__
+
+
+_fix_module_paths()
