@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cadenza
+import cadenza.testing
 
 PUBLIC = {
     "EVENT_KINDS", "HOOK_API_VERSION", "Agent", "AgentConfig", "AgentError", "AgentFactory",
@@ -45,3 +46,26 @@ def test_public_classes_report_the_public_module() -> None:
         obj = getattr(cadenza, name)
         if isinstance(obj, type):
             assert obj.__module__ == "cadenza", name
+
+
+TESTING_PUBLIC = {
+    "ECHO", "NO_DEFAULT", "AgentConformance", "AggregatorConformance", "CapturedRun", "Delay",
+    "Drop", "Handler", "MalformedJson", "Ok", "Responder", "RouterConformance",
+    "ScriptExhaustedError", "ScriptedAgent", "ScriptedAgentKind", "SeedAgentServer", "SeedCall",
+    "Stall", "Status", "StoreConformance", "open_seed_agent_server", "run_captured",
+    "scripted_agent_kind", "serve_seed_agent",
+}  # fmt: skip
+
+
+def test_testing_all_is_pinned() -> None:
+    """Adding or removing a name of cadenza.testing is a deliberate change to this list."""
+    assert set(cadenza.testing.__all__) == TESTING_PUBLIC
+    assert len(cadenza.testing.__all__) == len(TESTING_PUBLIC)
+
+
+def test_testing_names_are_importable_from_the_public_module() -> None:
+    """Each name of cadenza.testing.__all__ exists, and its classes say cadenza.testing."""
+    for name in cadenza.testing.__all__:
+        obj = getattr(cadenza.testing, name)
+        if isinstance(obj, type) and obj.__module__.startswith("cadenza"):
+            assert obj.__module__ == "cadenza.testing", name

@@ -1,10 +1,13 @@
-"""Helpers for testing Cadenza plugins and workflows: fake agents and fault-injecting servers.
+"""Helpers for testing Cadenza plugins and workflows: fakes, faulty servers, suites.
 
+:func:`run_captured` runs a workflow and keeps its events;
 :class:`ScriptedAgent` answers from a script in-process (pair it with
 :func:`scripted_agent_kind` to use it from workflow files);
 :class:`SeedAgentServer` is a real loopback HTTP server speaking the seed agent
 protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
 :class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random.
+:class:`AgentConformance`, :class:`StoreConformance`, :class:`RouterConformance`
+and :class:`AggregatorConformance` are the contract tests a plugin subclasses.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ del _obj
 __all__ = [
     "ECHO",
     "NO_DEFAULT",
+    "AgentConformance",
     "AggregatorConformance",
     "CapturedRun",
     "Delay",
