@@ -105,87 +105,190 @@ def layered_layout(
     the left. Raises :class:`~cadenza._graph.CycleError` on a cycle.
     """
     steps = list(needs)
-    index = {step: i for i, step in enumerate(steps)}
     layer_by_step = layer_of(needs)
+    graph = _build_graph(steps, needs, layer_by_step, sizes, direction)
+    layers = _order_layers(graph, sweeps)
+    centre = _place_centres(graph, layers, node_gap)
+    frame = _frame(graph, layers, centre, direction, layer_gap=layer_gap, margin=margin)
+    width, height = frame.point(frame.total_breadth, frame.total_depth)
+    return Layout(
+        boxes=_boxes(graph, frame, sizes),
+        edges=_edges(graph, frame),
+        layers=tuple(tuple(steps[v] for v in row if v < len(steps)) for row in layers),
+        width=width,
+        height=height,
+    )
+
+
+@attrs.define(kw_only=True)
+class _Graph:
+    """The layout's working graph: vertices are ints, steps first, then dummies.
+
+    "breadth" runs along a layer, "depth" across layers.
+    """
+
+    steps: list[str]
+    index: dict[str, int]
+    pairs: list[tuple[str, str]]
+    """Every (need, step) edge, in need order."""
+    breadth: list[float]
+    depth: list[float]
+    layer_of_vertex: list[int]
+    up: list[list[int]]
+    down: list[list[int]]
+    chains: list[list[int]]
+    """Per edge: the vertices it passes, need first."""
+    n_layers: int
+
+
+def _build_graph(
+    steps: list[str],
+    needs: Needs,
+    layer_by_step: Mapping[str, int],
+    sizes: Mapping[str, tuple[float, float]],
+    direction: Direction,
+) -> _Graph:
+    """Steps and edges as int vertices; long edges get dummies so they route around boxes."""
+    index = {step: i for i, step in enumerate(steps)}
     pairs = [(dep, step) for step in steps for dep in dict.fromkeys(needs[step]) if dep in index]
 
-    # Vertices are ints: steps first, then dummies. "breadth" runs along a
-    # layer, "depth" across layers.
     def breadth_depth(step: str) -> tuple[float, float]:
         w, h = sizes[step]
         return (w, h) if direction == "TB" else (h, w)
 
-    breadth = [breadth_depth(s)[0] for s in steps]
-    depth = [breadth_depth(s)[1] for s in steps]
     layer_of_vertex = [layer_by_step[s] for s in steps]
-    n_layers = max(layer_of_vertex, default=-1) + 1
+    graph = _Graph(
+        steps=steps,
+        index=index,
+        pairs=pairs,
+        breadth=[breadth_depth(s)[0] for s in steps],
+        depth=[breadth_depth(s)[1] for s in steps],
+        layer_of_vertex=layer_of_vertex,
+        up=[[] for _ in steps],
+        down=[[] for _ in steps],
+        chains=[],
+        n_layers=max(layer_of_vertex, default=-1) + 1,
+    )
     spans = sum(layer_by_step[b] - layer_by_step[a] - 1 for a, b in pairs)
     use_dummies = spans <= max(4000, 20 * len(steps))  # else edges cut straight across
-
-    up: list[list[int]] = [[] for _ in steps]
-    down: list[list[int]] = [[] for _ in steps]
-    chains: list[list[int]] = []  # per edge: the vertices it passes, need first
     for dep, step in pairs:
         chain = [index[dep]]
         if use_dummies:
             for lay in range(layer_by_step[dep] + 1, layer_by_step[step]):
-                v = len(breadth)
-                breadth.append(DUMMY_SIZE)
-                depth.append(0.0)
-                layer_of_vertex.append(lay)
-                up.append([])
-                down.append([])
-                chain.append(v)
+                chain.append(_add_dummy(graph, lay))
         chain.append(index[step])
         for a, b in itertools.pairwise(chain):
-            down[a].append(b)
-            up[b].append(a)
-        chains.append(chain)
+            graph.down[a].append(b)
+            graph.up[b].append(a)
+        graph.chains.append(chain)
+    return graph
 
-    layers: list[list[int]] = [[] for _ in range(n_layers)]
-    for v, lay in enumerate(layer_of_vertex):
+
+def _add_dummy(graph: _Graph, lay: int) -> int:
+    """Add an invisible vertex in layer ``lay`` for an edge passing through it; return it."""
+    v = len(graph.breadth)
+    graph.breadth.append(DUMMY_SIZE)
+    graph.depth.append(0.0)
+    graph.layer_of_vertex.append(lay)
+    graph.up.append([])
+    graph.down.append([])
+    return v
+
+
+def _order_layers(graph: _Graph, sweeps: int) -> list[list[int]]:
+    """Order the vertices within each layer by barycenter sweeps, which removes most crossings."""
+    layers: list[list[int]] = [[] for _ in range(graph.n_layers)]
+    for v, lay in enumerate(graph.layer_of_vertex):
         layers[lay].append(v)
-    pos = [0.0] * len(breadth)
+    pos = [0.0] * len(graph.breadth)
     for row in layers:
         for i, v in enumerate(row):
             pos[v] = float(i)
-
-    def reorder(row: list[int], neighbours: list[list[int]]) -> None:
-        def key(v: int) -> float:
-            nb = neighbours[v]
-            return sum(pos[u] for u in nb) / len(nb) if nb else pos[v]
-
-        row.sort(key=key)
-        for i, v in enumerate(row):
-            pos[v] = float(i)
-
     for _ in range(sweeps):
         for row in layers[1:]:
-            reorder(row, up)
+            _reorder(row, graph.up, pos)
         for row in reversed(layers[:-1]):
-            reorder(row, down)
+            _reorder(row, graph.down, pos)
     for row in layers[1:]:
-        reorder(row, up)
+        _reorder(row, graph.up, pos)
+    return layers
 
-    centre = [0.0] * len(breadth)
 
-    def place(row: list[int], neighbours: list[list[int]]) -> None:
-        edge = float("-inf")
-        for v in row:
-            nb = neighbours[v]
-            half = breadth[v] / 2
-            lowest = edge + node_gap + half if edge != float("-inf") else half
-            wanted = sum(centre[u] for u in nb) / len(nb) if nb else lowest
-            centre[v] = max(wanted, lowest)
-            edge = centre[v] + half
+def _reorder(row: list[int], neighbours: list[list[int]], pos: list[float]) -> None:
+    """Sort one layer by its vertices' mean neighbour position, and renumber ``pos`` to match."""
 
+    def key(v: int) -> float:
+        nb = neighbours[v]
+        return sum(pos[u] for u in nb) / len(nb) if nb else pos[v]
+
+    row.sort(key=key)
+    for i, v in enumerate(row):
+        pos[v] = float(i)
+
+
+def _place_centres(graph: _Graph, layers: list[list[int]], node_gap: float) -> list[float]:
+    """Each vertex's centre along its layer: down, up, then down again, so edges run short."""
+    centre = [0.0] * len(graph.breadth)
     for row in layers:
-        place(row, [[] for _ in breadth] if row is layers[0] else up)
+        first = row is layers[0]  # the top layer has nothing above to centre on
+        _place(row, [[] for _ in graph.breadth] if first else graph.up, graph, centre, node_gap)
     for row in reversed(layers[:-1]):
-        place(row, down)
+        _place(row, graph.down, graph, centre, node_gap)
     for row in layers[1:]:
-        place(row, up)
+        _place(row, graph.up, graph, centre, node_gap)
+    return centre
 
+
+def _place(
+    row: list[int],
+    neighbours: list[list[int]],
+    graph: _Graph,
+    centre: list[float],
+    node_gap: float,
+) -> None:
+    """Centre a layer's vertices on their neighbours, each pushed right just clear of the last."""
+    edge = float("-inf")
+    for v in row:
+        nb = neighbours[v]
+        half = graph.breadth[v] / 2
+        lowest = edge + node_gap + half if edge != float("-inf") else half
+        wanted = sum(centre[u] for u in nb) / len(nb) if nb else lowest
+        centre[v] = max(wanted, lowest)
+        edge = centre[v] + half
+
+
+@attrs.frozen(kw_only=True)
+class _Frame:
+    """Where things land on the page: breadth shift, each layer's band and the drawing's extent."""
+
+    direction: Direction
+    centre: list[float]
+    shift: float
+    band_start: list[float]
+    band_depth: list[float]
+    total_breadth: float
+    total_depth: float
+
+    def point(self, b: float, d: float) -> tuple[float, float]:
+        """A (breadth, depth) pair as (x, y)."""
+        return (b, d) if self.direction == "TB" else (d, b)
+
+    def mid(self, lay: int) -> float:
+        """The depth of the middle of layer ``lay``'s band."""
+        return self.band_start[lay] + self.band_depth[lay] / 2
+
+
+def _frame(
+    graph: _Graph,
+    layers: list[list[int]],
+    centre: list[float],
+    direction: Direction,
+    *,
+    layer_gap: float,
+    margin: float,
+) -> _Frame:
+    """Stack the layers into bands, each as deep as its deepest box, and size the drawing."""
+    breadth, depth = graph.breadth, graph.depth
     lowest_edge = min((centre[v] - breadth[v] / 2 for v in range(len(breadth))), default=0.0)
     shift = margin - lowest_edge
     band_depth = [max((depth[v] for v in row), default=0.0) for row in layers]
@@ -200,35 +303,43 @@ def layered_layout(
         if breadth
         else 2 * margin
     )
+    return _Frame(
+        direction=direction,
+        centre=centre,
+        shift=shift,
+        band_start=band_start,
+        band_depth=band_depth,
+        total_breadth=total_breadth,
+        total_depth=total_depth,
+    )
 
-    def point(b: float, d: float) -> tuple[float, float]:
-        return (b, d) if direction == "TB" else (d, b)
 
+def _boxes(
+    graph: _Graph, frame: _Frame, sizes: Mapping[str, tuple[float, float]]
+) -> dict[str, Box]:
+    """One box per step, centred in its layer's band."""
     boxes: dict[str, Box] = {}
-    for v, step in enumerate(steps):
-        lay = layer_of_vertex[v]
-        x, y = point(centre[v] + shift, band_start[lay] + band_depth[lay] / 2)
+    for v, step in enumerate(graph.steps):
+        lay = graph.layer_of_vertex[v]
+        x, y = frame.point(frame.centre[v] + frame.shift, frame.mid(lay))
         w, h = sizes[step]
         boxes[step] = Box(x=x, y=y, w=w, h=h)
+    return boxes
 
+
+def _edges(graph: _Graph, frame: _Frame) -> tuple[Edge, ...]:
+    """Each edge's points: from the need's border, through its dummies' bands, to the step's."""
+    centre, shift, point = frame.centre, frame.shift, frame.point
     edges: list[Edge] = []
-    for (dep, step), chain in zip(pairs, chains, strict=True):
-        a, b = index[dep], index[step]
-        mid_a = band_start[layer_of_vertex[a]] + band_depth[layer_of_vertex[a]] / 2
-        mid_b = band_start[layer_of_vertex[b]] + band_depth[layer_of_vertex[b]] / 2
-        pts = [point(centre[a] + shift, mid_a + depth[a] / 2)]
+    for (dep, step), chain in zip(graph.pairs, graph.chains, strict=True):
+        a, b = graph.index[dep], graph.index[step]
+        mid_a = frame.mid(graph.layer_of_vertex[a])
+        mid_b = frame.mid(graph.layer_of_vertex[b])
+        pts = [point(centre[a] + shift, mid_a + graph.depth[a] / 2)]
         for v in chain[1:-1]:
-            lay = layer_of_vertex[v]
-            pts.append(point(centre[v] + shift, band_start[lay]))
-            pts.append(point(centre[v] + shift, band_start[lay] + band_depth[lay]))
-        pts.append(point(centre[b] + shift, mid_b - depth[b] / 2))
+            lay = graph.layer_of_vertex[v]
+            pts.append(point(centre[v] + shift, frame.band_start[lay]))
+            pts.append(point(centre[v] + shift, frame.band_start[lay] + frame.band_depth[lay]))
+        pts.append(point(centre[b] + shift, mid_b - graph.depth[b] / 2))
         edges.append(Edge(need=dep, step=step, points=tuple(pts)))
-
-    width, height = point(total_breadth, total_depth)
-    return Layout(
-        boxes=boxes,
-        edges=tuple(edges),
-        layers=tuple(tuple(steps[v] for v in row if v < len(steps)) for row in layers),
-        width=width,
-        height=height,
-    )
+    return tuple(edges)
