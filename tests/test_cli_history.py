@@ -26,9 +26,10 @@ from click.testing import CliRunner
 from cadenza import _events as ev
 from cadenza._cli._cancel_cmd import STOPPED_REASON, cancel, finish_stopped_run
 from cadenza._cli._common import CliState
-from cadenza._cli._history import effective_status, human_duration, run_pauses, step_states
+from cadenza._cli._history import human_duration
 from cadenza._cli._runs_cmd import runs
 from cadenza._cli._status_cmd import status
+from cadenza._journal_readback import effective_status, run_pauses, step_states
 from cadenza._plugins import load_plugins
 from cadenza._store import RunRecord, WriteBatch
 from cadenza._store_sqlite import SqliteStore

@@ -18,19 +18,12 @@ import attrs
 import click
 
 from .. import _events as ev
+from .._journal_readback import FINISHED, STEP_ENDED, effective_status, same_host, step_states
 from .._store import RunRecord, Store, StoreError, WriteBatch
 from ._common import handle_errors
 from ._execute import store_option
 from ._exit import ExitCode
-from ._history import (
-    FINISHED,
-    STEP_ENDED,
-    effective_status,
-    existing_store,
-    require_run,
-    same_host,
-    step_states,
-)
+from ._history import existing_store, require_run
 
 STOPPED_REASON = "cancelled by cadenza cancel (its process had stopped)"
 _WAIT_POLL = 0.1

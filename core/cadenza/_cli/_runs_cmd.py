@@ -7,21 +7,11 @@ from typing import Any
 
 import click
 
+from .._journal_readback import FINISHED, effective_status, run_counts, run_to_dict, step_states
 from .._store import RunRecord, Store
 from ._common import echo_json, handle_errors, journal_url
 from ._execute import store_option
-from ._history import (
-    FINISHED,
-    counts_text,
-    duration_text,
-    effective_status,
-    existing_store,
-    local_time,
-    run_counts,
-    run_to_dict,
-    step_states,
-    table,
-)
+from ._history import counts_text, duration_text, existing_store, local_time, table
 
 STATUSES = ("running", "interrupted", "succeeded", "failed", "cancelled")
 _UNFINISHED_SCAN = 10_000

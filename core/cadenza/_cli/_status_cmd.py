@@ -8,23 +8,25 @@ from typing import Any
 
 import click
 
-from .._store import RunRecord
-from ._common import echo_json, handle_errors
-from ._execute import store_option
-from ._history import (
+from .._journal_readback import (
     StepState,
-    counts_text,
     effective_status,
-    existing_store,
-    human_duration,
-    local_time,
-    output_summary,
-    require_run,
     run_counts,
     run_duration,
     run_pauses,
     run_to_dict,
     step_states,
+)
+from .._store import RunRecord
+from ._common import echo_json, handle_errors
+from ._execute import store_option
+from ._history import (
+    counts_text,
+    existing_store,
+    human_duration,
+    local_time,
+    output_summary,
+    require_run,
     table,
 )
 

@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._cli._history import effective_status
+from .._journal_readback import effective_status
 from .._store import RunRecord, Store, StoreError
 from . import _views
 from ._auth import TokenAuth

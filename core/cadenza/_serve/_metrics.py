@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from .._cli._history import FINISHED, effective_status, step_states
+from .._journal_readback import FINISHED, effective_status, step_states
 from .._store import Store
 from ._views import load_run_workflow
 

@@ -19,7 +19,7 @@ import trio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .._cli._history import FINISHED, effective_status
+from .._journal_readback import FINISHED, effective_status
 from .._store import Store
 
 POLL_INTERVAL = 0.5

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._cli._history import (
+from .._journal_readback import (
     FINISHED,
     effective_status,
     run_counts,
