@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from ._spec import Workflow
+from ._spec import AgentConfig, Workflow
 
 BUCKETS = 20
 """Equal slices of the run for per-agent utilization over time."""
@@ -295,200 +295,254 @@ def build_report(
     buckets: int = BUCKETS,
 ) -> Report:
     """Analyse one run's events, in ``seq`` order; ``workflow`` adds needs and limits."""
-    t0: float | None = None
-    t_end = 0.0
-    last_wall: float | None = None  # the previous event's stamp
-    paused = 0.0
-    pauses: list[Pause] = []
-    run_id = workflow_name = ""
-    status = "running"
-    steps: dict[str, StepReport] = {}
-    open_calls: dict[tuple[str, int, str], float] = {}
-    calls: dict[str, list[tuple[float, float]]] = {}
-    agents: dict[str, AgentReport] = {}
-    attempts_total = failures_total = 0
-    cost_total, tokens_total = 0.0, 0
-    budget_hits: list[tuple[str, str]] = []
-
-    def step(step_id: str) -> StepReport:
-        if step_id not in steps:
-            steps[step_id] = StepReport(step_id=step_id)
-        return steps[step_id]
-
-    def agent(name: str) -> AgentReport:
-        if name not in agents:
-            agents[name] = AgentReport(name=name)
-        return agents[name]
-
-    def close(key: tuple[str, int, str], at: float, *, cancelled: bool = False) -> None:
-        start = open_calls.pop(key)
-        calls.setdefault(key[2], []).append((start, at))
-        steps[key[0]].run_time += at - start
-        if cancelled:
-            steps[key[0]].cancelled_attempts += 1
-
+    scan = _Scan()
     for event in events:
-        kind = event.get("kind")
-        wall = float(event.get("at", 0.0))
-        if t0 is None:
-            t0 = wall
-        if kind == "run_resumed" and last_wall is not None:
-            stopped = last_wall - t0 - paused  # where the previous session ended
-            for key in list(open_calls):  # in flight when its process stopped
-                close(key, stopped, cancelled=True)
-            for s in steps.values():
-                s._attempt_base = s.attempts
-            if wall > last_wall:
-                pauses.append(Pause(at=stopped, seconds=wall - last_wall))
-                paused += wall - last_wall
-        last_wall = wall
-        at = wall - t0 - paused
-        t_end = max(t_end, at)
-        run_id = run_id or str(event.get("run_id", ""))
-        if kind == "run_started":
-            workflow_name = str(event.get("workflow", ""))
-            for sid in event.get("steps", ()):
-                step(sid)
-            continue
-        if kind == "run_finished":
-            status = str(event.get("status", status))
-            for key in list(open_calls):
-                close(key, at, cancelled=True)
-            continue
-        if kind == "cost_incurred":
-            usd, tok = float(event.get("cost_usd") or 0.0), int(event.get("tokens") or 0)
-            tok = tok or int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
-            cost_total += usd
-            tokens_total += tok
-            a = agent(str(event.get("agent", "")))
-            a.cost_usd += usd
-            a.tokens += tok
-            if isinstance(event.get("step_id"), str):
-                s = step(event["step_id"])
-                s.cost_usd += usd
-                s.tokens += tok
-            continue
-        sid = event.get("step_id")
-        if not isinstance(sid, str):
-            continue
-        s = step(sid)
-        if kind == "step_ready":
-            s.state = "ready"
-            if s.ready_at is None:
-                s.ready_at = at
-        elif kind == "attempt_started":
-            name = str(event.get("agent", ""))
-            attempts_total += 1
-            s.state = "running"
-            s.attempts = max(s.attempts, s._attempt_base + int(event.get("attempt", 1)))
-            if name not in s.agents:
-                s.agents.append(name)
-            if s.started_at is None:
-                s.started_at = at
-            wait = float(event.get("queue_wait") or 0.0)
-            s.queue_wait += wait
-            if wait > s._longest_wait or s.waited_for is None:
-                s._longest_wait, s.waited_for = wait, name
-            a = agent(name)
-            a.calls += 1
-            a.waited += wait
-            if wait >= NOTICEABLE_WAIT:
-                a.attempts_waited += 1
-            open_calls[(sid, int(event.get("attempt", 1)), name)] = at
-        elif kind == "attempt_failed":
-            name = str(event.get("agent", ""))
-            key = (sid, int(event.get("attempt", 1)), name)
-            if key in open_calls:
-                close(key, at)
-            failures_total += 1
-            s.failed_attempts += 1
-            s.error_type = str(event.get("error_type", ""))
-            s.backoff += float(event.get("retry_in") or 0.0)
-            a = agent(name)
-            a.failures += 1
-            a.error_types[s.error_type] = a.error_types.get(s.error_type, 0) + 1
-        elif kind in ("step_succeeded", "step_failed", "step_skipped", "step_cancelled"):
-            cut_off = kind == "step_cancelled"
-            in_flight = [k for k in open_calls if k[0] == sid]
-            for key in in_flight:
-                close(key, at, cancelled=cut_off)
-            if cut_off and not in_flight and event.get("in_flight"):
-                s.cancelled_attempts += 1  # a fallback strategy, which has no attempt events
-            s.state = {
-                "step_succeeded": "succeeded",
-                "step_failed": "failed",
-                "step_skipped": "skipped",
-                "step_cancelled": "cancelled",
-            }[kind]
-            s.ended_at = at
-            if kind == "step_succeeded":
-                s.degraded = bool(event.get("degraded", False))
-                s.degraded_source = str(event.get("source", "")) if s.degraded else ""
-                if not s.agents and event.get("agent"):
-                    s.agents.append(str(event["agent"]))
-            elif kind == "step_failed":
-                s.error_type = str(event.get("error_type", ""))
-                if s.error_type == "BudgetExceededError":
-                    budget_hits.append((sid, str(event.get("message", ""))))
-        elif kind == "fallback_started" and "budget" in str(event.get("error", "")):
-            budget_hits.append((sid, str(event.get("error", ""))))
-        elif kind == "answers_combined":
-            for key in [k for k in open_calls if k[0] == sid]:
-                close(key, at)
-    for key in list(open_calls):
-        close(key, t_end)
-
-    duration = t_end
-    for name, a in agents.items():
+        scan.feed(event)
+    for key in list(scan.open_calls):
+        scan.close(key, scan.t_end)
+    duration = scan.t_end
+    for name, a in scan.agents.items():
         config = workflow.agents.get(name) if workflow is not None else None
-        if config is not None:
-            a.limit = config.max_concurrent
-            a.capabilities = sorted(config.capabilities)
-        intervals = calls.get(name, [])
-        a.busy_time = sum(e - b for b, e in intervals)
-        profile = _in_flight_profile(intervals)
-        a.peak = max((n for _, n in profile), default=0)
-        level = a.limit or a.peak
-        if level and duration > 0:
-            a.at_limit = _time_at_or_above(profile, level, 0.0, duration) / duration
-            width = duration / buckets
-            a.utilization = [
-                round(_integrate(profile, i * width, (i + 1) * width) / width / level, 4)
-                for i in range(buckets)
-            ]
-        else:
-            a.utilization = [0.0] * buckets
-
+        _measure_load(a, scan.calls.get(name, []), config, duration=duration, buckets=buckets)
     needs = (
         {sid: tuple(st.needs) for sid, st in workflow.steps.items()}
         if workflow is not None
         else None
     )
-    path = _critical_path(steps, needs)
+    path = _critical_path(scan.steps, needs)
     recs = _recommend(
-        steps=steps,
-        agents=agents,
+        steps=scan.steps,
+        agents=scan.agents,
         path=path,
         duration=duration,
-        attempts=attempts_total,
-        failures=failures_total,
-        budget_hits=budget_hits,
+        attempts=scan.attempts_total,
+        failures=scan.failures_total,
+        budget_hits=scan.budget_hits,
     )
     return Report(
-        run_id=run_id,
-        workflow=workflow_name,
-        status=status,
+        run_id=scan.run_id,
+        workflow=scan.workflow_name,
+        status=scan.status,
         duration=duration,
-        cost_usd=cost_total,
-        tokens=tokens_total,
-        steps=steps,
-        agents=agents,
+        cost_usd=scan.cost_total,
+        tokens=scan.tokens_total,
+        steps=scan.steps,
+        agents=scan.agents,
         critical_path=path,
         critical_path_source="needs" if needs is not None else "timing",
         recommendations=tuple(recs),
         buckets=buckets,
-        pauses=tuple(pauses),
+        pauses=tuple(scan.pauses),
     )
+
+
+_ENDED_STATE = {
+    "step_succeeded": "succeeded",
+    "step_failed": "failed",
+    "step_skipped": "skipped",
+    "step_cancelled": "cancelled",
+}
+
+
+@attrs.define
+class _Scan:
+    """One pass over a run's events: the timeline so far and what each step and agent did."""
+
+    t0: float | None = None
+    t_end: float = 0.0
+    last_wall: float | None = None
+    """The previous event's stamp."""
+    paused: float = 0.0
+    pauses: list[Pause] = attrs.Factory(list)
+    run_id: str = ""
+    workflow_name: str = ""
+    status: str = "running"
+    steps: dict[str, StepReport] = attrs.Factory(dict)
+    open_calls: dict[tuple[str, int, str], float] = attrs.Factory(dict)
+    """Attempts in flight, by (step, attempt, agent): when each started."""
+    calls: dict[str, list[tuple[float, float]]] = attrs.Factory(dict)
+    """Closed calls per agent: (start, end)."""
+    agents: dict[str, AgentReport] = attrs.Factory(dict)
+    attempts_total: int = 0
+    failures_total: int = 0
+    cost_total: float = 0.0
+    tokens_total: int = 0
+    budget_hits: list[tuple[str, str]] = attrs.Factory(list)
+
+    def step(self, step_id: str) -> StepReport:
+        """The step's report, created on first mention."""
+        if step_id not in self.steps:
+            self.steps[step_id] = StepReport(step_id=step_id)
+        return self.steps[step_id]
+
+    def agent(self, name: str) -> AgentReport:
+        """The agent's report, created on first mention."""
+        if name not in self.agents:
+            self.agents[name] = AgentReport(name=name)
+        return self.agents[name]
+
+    def close(self, key: tuple[str, int, str], at: float, *, cancelled: bool = False) -> None:
+        """End an in-flight call at ``at``: it counts as agent load and the step's run time."""
+        start = self.open_calls.pop(key)
+        self.calls.setdefault(key[2], []).append((start, at))
+        self.steps[key[0]].run_time += at - start
+        if cancelled:
+            self.steps[key[0]].cancelled_attempts += 1
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        """Take the next event: place it on the timeline, then count what it says."""
+        kind = event.get("kind")
+        at = self._clock(kind, float(event.get("at", 0.0)))
+        self.run_id = self.run_id or str(event.get("run_id", ""))
+        if kind == "run_started":
+            self.workflow_name = str(event.get("workflow", ""))
+            for sid in event.get("steps", ()):
+                self.step(sid)
+        elif kind == "run_finished":
+            self.status = str(event.get("status", self.status))
+            for key in list(self.open_calls):
+                self.close(key, at, cancelled=True)
+        elif kind == "cost_incurred":
+            self._cost(event)
+        elif isinstance(sid := event.get("step_id"), str):
+            self._step_event(kind, sid, event, at)
+
+    def _clock(self, kind: Any, wall: float) -> float:
+        """The event's offset on the timeline, with pauses between sessions cut out."""
+        if self.t0 is None:
+            self.t0 = wall
+        if kind == "run_resumed" and self.last_wall is not None:
+            self._resume(wall, self.last_wall, self.t0)
+        self.last_wall = wall
+        at = wall - self.t0 - self.paused
+        self.t_end = max(self.t_end, at)
+        return at
+
+    def _resume(self, wall: float, last_wall: float, t0: float) -> None:
+        """A new session: cancel what the last one left in flight, and record the pause."""
+        stopped = last_wall - t0 - self.paused  # where the previous session ended
+        for key in list(self.open_calls):  # in flight when its process stopped
+            self.close(key, stopped, cancelled=True)
+        for s in self.steps.values():
+            s._attempt_base = s.attempts
+        if wall > last_wall:
+            self.pauses.append(Pause(at=stopped, seconds=wall - last_wall))
+            self.paused += wall - last_wall
+
+    def _cost(self, event: Mapping[str, Any]) -> None:
+        """Add a call's cost and tokens to the run, its agent and (when named) its step."""
+        usd, tok = float(event.get("cost_usd") or 0.0), int(event.get("tokens") or 0)
+        tok = tok or int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
+        self.cost_total += usd
+        self.tokens_total += tok
+        a = self.agent(str(event.get("agent", "")))
+        a.cost_usd += usd
+        a.tokens += tok
+        if isinstance(event.get("step_id"), str):
+            s = self.step(event["step_id"])
+            s.cost_usd += usd
+            s.tokens += tok
+
+    def _step_event(self, kind: Any, sid: str, event: Mapping[str, Any], at: float) -> None:
+        """Count an event about one step."""
+        s = self.step(sid)
+        if kind == "step_ready":
+            s.state = "ready"
+            if s.ready_at is None:
+                s.ready_at = at
+        elif kind == "attempt_started":
+            self._attempt_started(s, event, at)
+        elif kind == "attempt_failed":
+            self._attempt_failed(s, event, at)
+        elif kind in _ENDED_STATE:
+            self._step_ended(s, kind, event, at)
+        elif kind == "fallback_started" and "budget" in str(event.get("error", "")):
+            self.budget_hits.append((sid, str(event.get("error", ""))))
+        elif kind == "answers_combined":
+            for key in [k for k in self.open_calls if k[0] == sid]:
+                self.close(key, at)
+
+    def _attempt_started(self, s: StepReport, event: Mapping[str, Any], at: float) -> None:
+        """Open a call, and count its queue wait against the step and the agent."""
+        name = str(event.get("agent", ""))
+        self.attempts_total += 1
+        s.state = "running"
+        s.attempts = max(s.attempts, s._attempt_base + int(event.get("attempt", 1)))
+        if name not in s.agents:
+            s.agents.append(name)
+        if s.started_at is None:
+            s.started_at = at
+        wait = float(event.get("queue_wait") or 0.0)
+        s.queue_wait += wait
+        if wait > s._longest_wait or s.waited_for is None:
+            s._longest_wait, s.waited_for = wait, name
+        a = self.agent(name)
+        a.calls += 1
+        a.waited += wait
+        if wait >= NOTICEABLE_WAIT:
+            a.attempts_waited += 1
+        self.open_calls[(s.step_id, int(event.get("attempt", 1)), name)] = at
+
+    def _attempt_failed(self, s: StepReport, event: Mapping[str, Any], at: float) -> None:
+        """Close the failed call, and count the failure, its error and the backoff after it."""
+        name = str(event.get("agent", ""))
+        key = (s.step_id, int(event.get("attempt", 1)), name)
+        if key in self.open_calls:
+            self.close(key, at)
+        self.failures_total += 1
+        s.failed_attempts += 1
+        s.error_type = str(event.get("error_type", ""))
+        s.backoff += float(event.get("retry_in") or 0.0)
+        a = self.agent(name)
+        a.failures += 1
+        a.error_types[s.error_type] = a.error_types.get(s.error_type, 0) + 1
+
+    def _step_ended(self, s: StepReport, kind: str, event: Mapping[str, Any], at: float) -> None:
+        """Close the step's calls and record how it ended (a cancel cuts its calls off)."""
+        cut_off = kind == "step_cancelled"
+        in_flight = [k for k in self.open_calls if k[0] == s.step_id]
+        for key in in_flight:
+            self.close(key, at, cancelled=cut_off)
+        if cut_off and not in_flight and event.get("in_flight"):
+            s.cancelled_attempts += 1  # a fallback strategy, which has no attempt events
+        s.state = _ENDED_STATE[kind]
+        s.ended_at = at
+        if kind == "step_succeeded":
+            s.degraded = bool(event.get("degraded", False))
+            s.degraded_source = str(event.get("source", "")) if s.degraded else ""
+            if not s.agents and event.get("agent"):
+                s.agents.append(str(event["agent"]))
+        elif kind == "step_failed":
+            s.error_type = str(event.get("error_type", ""))
+            if s.error_type == "BudgetExceededError":
+                self.budget_hits.append((s.step_id, str(event.get("message", ""))))
+
+
+def _measure_load(
+    a: AgentReport,
+    intervals: Sequence[tuple[float, float]],
+    config: AgentConfig | None,
+    *,
+    duration: float,
+    buckets: int,
+) -> None:
+    """Fill in an agent's limit, busy time, peak, time at its limit and utilization per slice."""
+    if config is not None:
+        a.limit = config.max_concurrent
+        a.capabilities = sorted(config.capabilities)
+    a.busy_time = sum(e - b for b, e in intervals)
+    profile = _in_flight_profile(intervals)
+    a.peak = max((n for _, n in profile), default=0)
+    level = a.limit or a.peak
+    if level and duration > 0:
+        a.at_limit = _time_at_or_above(profile, level, 0.0, duration) / duration
+        width = duration / buckets
+        a.utilization = [
+            round(_integrate(profile, i * width, (i + 1) * width) / width / level, 4)
+            for i in range(buckets)
+        ]
+    else:
+        a.utilization = [0.0] * buckets
 
 
 def _critical_path(
@@ -538,124 +592,150 @@ def _recommend(
     failures: int,
     budget_hits: Sequence[tuple[str, str]],
 ) -> list[Recommendation]:
-    recs: list[Recommendation] = []
-    for a in agents.values():
-        if (
-            duration > 0
-            and a.at_limit > SATURATED_AT_LIMIT
-            and a.waited > 0
-            and a.waited >= SATURATED_MIN_WAIT * duration
-        ):
-            limit = f"max_concurrent {a.limit}"
-            also = (
-                f" or add another agent with its capabilities ({', '.join(a.capabilities)})"
-                if a.capabilities
-                else " or add another agent that can serve its steps"
-            )
-            recs.append(
-                Recommendation(
-                    kind="saturated_agent",
-                    severity="high",
-                    message=(
-                        f"raise max_concurrent of {a.name!r} ({limit}; at its limit "
-                        f"{_pct(a.at_limit)} of the run; {a.attempts_waited} attempts waited "
-                        f"{_secs(a.waited)} on it){also}"
-                        if a.limit
-                        else f"agent {a.name!r} had {a.peak} calls in flight (its peak; no "
-                        f"max_concurrent known) {_pct(a.at_limit)} of the run while "
-                        f"{a.attempts_waited} attempts waited {_secs(a.waited)} on it: raise "
-                        f"the workflow's concurrency, check its rate_limit{also}"
-                    ),
-                    evidence={
-                        "agent": a.name,
-                        "limit": a.limit,
-                        "peak": a.peak,
-                        "at_limit": round(a.at_limit, 4),
-                        "waited": round(a.waited, 6),
-                        "attempts_waited": a.attempts_waited,
-                        "duration": round(duration, 6),
-                    },
-                )
-            )
-    for entry in path:
-        s = steps[entry.step_id]
-        total = s.total
-        if (
-            total
-            and s.queue_wait > CRITICAL_WAIT_SHARE * total
-            and s.queue_wait >= CRITICAL_MIN_WAIT * duration
-        ):
-            recs.append(
-                Recommendation(
-                    kind="critical_wait",
-                    severity="medium",
-                    message=(
-                        f"step {s.step_id!r} is on the critical path and waited "
-                        f"{_secs(s.queue_wait)} ({_pct(s.queue_wait / total)} of its "
-                        f"{_secs(total)}) for agent {s.waited_for!r}: give it a higher priority "
-                        f"or more capacity on {s.waited_for!r}"
-                    ),
-                    evidence={
-                        "step": s.step_id,
-                        "agent": s.waited_for,
-                        "queue_wait": round(s.queue_wait, 6),
-                        "total": round(total, 6),
-                        "share": round(s.queue_wait / total, 4),
-                    },
-                )
-            )
-    if attempts and failures >= RETRY_MIN_FAILURES and failures / attempts >= RETRY_FAILED_SHARE:
-        worst = max(agents.values(), key=lambda a: a.failures)
-        if worst.failures / failures >= RETRY_AGENT_SHARE:
-            error, count = max(worst.error_types.items(), key=lambda kv: kv[1])
-            recs.append(
-                Recommendation(
-                    kind="retry_storm",
-                    severity="high",
-                    message=(
-                        f"{failures} of {attempts} attempts failed ({_pct(failures / attempts)}), "
-                        f"{worst.failures} of them on agent {worst.name!r} "
-                        f"({_pct(worst.failures / failures)}), mostly {error} ({count}): check "
-                        f"the provider, give {worst.name!r} a circuit breaker (breaker:) or its "
-                        f"steps a fallback (fallback:)"
-                    ),
-                    evidence={
-                        "agent": worst.name,
-                        "attempts": attempts,
-                        "failures": failures,
-                        "agent_failures": worst.failures,
-                        "agent_calls": worst.calls,
-                        "error_type": error,
-                        "error_count": count,
-                    },
-                )
-            )
-    degraded = {sid: s.degraded_source or "?" for sid, s in steps.items() if s.degraded}
-    if degraded:
-        listed = ", ".join(f"{sid} (from {src})" for sid, src in degraded.items())
-        recs.append(
-            Recommendation(
-                kind="degraded_steps",
-                severity="medium",
-                message=(
-                    f"{len(degraded)} step(s) succeeded with a degraded fallback output: "
-                    f"{listed}; their primary agents failed, see the retries above"
-                ),
-                evidence={"steps": degraded},
-            )
-        )
-    for sid, message in budget_hits:
-        found = _BUDGET_LABEL.search(message)
-        budget = found.group(1).strip() if found else "a budget"
-        recs.append(
-            Recommendation(
-                kind="budget_exhausted",
-                severity="high",
-                message=(
-                    f"step {sid!r} was refused by the {budget}: raise that budget or "
-                    f"route the step to a cheaper agent"
-                ),
-                evidence={"step": sid, "budget": budget, "message": message},
-            )
-        )
+    """Every recommendation the thresholds call for, most severe first."""
+    recs = [r for a in agents.values() if (r := _saturated_agent(a, duration)) is not None]
+    recs += [
+        r for entry in path if (r := _critical_wait(steps[entry.step_id], duration)) is not None
+    ]
+    recs += _retry_storm(agents, attempts=attempts, failures=failures)
+    recs += _degraded_steps(steps)
+    recs += [_budget_exhausted(sid, message) for sid, message in budget_hits]
     return sorted(recs, key=lambda r: SEVERITIES.index(r.severity))
+
+
+def _saturated_agent(a: AgentReport, duration: float) -> Recommendation | None:
+    """An agent at its limit most of the run while steps queued for it: it is the bottleneck."""
+    if not (
+        duration > 0
+        and a.at_limit > SATURATED_AT_LIMIT
+        and a.waited > 0
+        and a.waited >= SATURATED_MIN_WAIT * duration
+    ):
+        return None
+    limit = f"max_concurrent {a.limit}"
+    also = (
+        f" or add another agent with its capabilities ({', '.join(a.capabilities)})"
+        if a.capabilities
+        else " or add another agent that can serve its steps"
+    )
+    return Recommendation(
+        kind="saturated_agent",
+        severity="high",
+        message=(
+            f"raise max_concurrent of {a.name!r} ({limit}; at its limit "
+            f"{_pct(a.at_limit)} of the run; {a.attempts_waited} attempts waited "
+            f"{_secs(a.waited)} on it){also}"
+            if a.limit
+            else f"agent {a.name!r} had {a.peak} calls in flight (its peak; no "
+            f"max_concurrent known) {_pct(a.at_limit)} of the run while "
+            f"{a.attempts_waited} attempts waited {_secs(a.waited)} on it: raise "
+            f"the workflow's concurrency, check its rate_limit{also}"
+        ),
+        evidence={
+            "agent": a.name,
+            "limit": a.limit,
+            "peak": a.peak,
+            "at_limit": round(a.at_limit, 4),
+            "waited": round(a.waited, 6),
+            "attempts_waited": a.attempts_waited,
+            "duration": round(duration, 6),
+        },
+    )
+
+
+def _critical_wait(s: StepReport, duration: float) -> Recommendation | None:
+    """A critical-path step that spent much of its time queued: waiting there delays the run."""
+    total = s.total
+    if not (
+        total
+        and s.queue_wait > CRITICAL_WAIT_SHARE * total
+        and s.queue_wait >= CRITICAL_MIN_WAIT * duration
+    ):
+        return None
+    return Recommendation(
+        kind="critical_wait",
+        severity="medium",
+        message=(
+            f"step {s.step_id!r} is on the critical path and waited "
+            f"{_secs(s.queue_wait)} ({_pct(s.queue_wait / total)} of its "
+            f"{_secs(total)}) for agent {s.waited_for!r}: give it a higher priority "
+            f"or more capacity on {s.waited_for!r}"
+        ),
+        evidence={
+            "step": s.step_id,
+            "agent": s.waited_for,
+            "queue_wait": round(s.queue_wait, 6),
+            "total": round(total, 6),
+            "share": round(s.queue_wait / total, 4),
+        },
+    )
+
+
+def _retry_storm(
+    agents: Mapping[str, AgentReport], *, attempts: int, failures: int
+) -> list[Recommendation]:
+    """Many failed attempts, mostly on one agent: that provider (not the workflow) is the fault."""
+    if not (
+        attempts and failures >= RETRY_MIN_FAILURES and failures / attempts >= RETRY_FAILED_SHARE
+    ):
+        return []
+    worst = max(agents.values(), key=lambda a: a.failures)
+    if worst.failures / failures < RETRY_AGENT_SHARE:
+        return []
+    error, count = max(worst.error_types.items(), key=lambda kv: kv[1])
+    return [
+        Recommendation(
+            kind="retry_storm",
+            severity="high",
+            message=(
+                f"{failures} of {attempts} attempts failed ({_pct(failures / attempts)}), "
+                f"{worst.failures} of them on agent {worst.name!r} "
+                f"({_pct(worst.failures / failures)}), mostly {error} ({count}): check "
+                f"the provider, give {worst.name!r} a circuit breaker (breaker:) or its "
+                f"steps a fallback (fallback:)"
+            ),
+            evidence={
+                "agent": worst.name,
+                "attempts": attempts,
+                "failures": failures,
+                "agent_failures": worst.failures,
+                "agent_calls": worst.calls,
+                "error_type": error,
+                "error_count": count,
+            },
+        )
+    ]
+
+
+def _degraded_steps(steps: Mapping[str, StepReport]) -> list[Recommendation]:
+    """Steps that succeeded only through a degraded fallback: their output is not the real one."""
+    degraded = {sid: s.degraded_source or "?" for sid, s in steps.items() if s.degraded}
+    if not degraded:
+        return []
+    listed = ", ".join(f"{sid} (from {src})" for sid, src in degraded.items())
+    return [
+        Recommendation(
+            kind="degraded_steps",
+            severity="medium",
+            message=(
+                f"{len(degraded)} step(s) succeeded with a degraded fallback output: "
+                f"{listed}; their primary agents failed, see the retries above"
+            ),
+            evidence={"steps": degraded},
+        )
+    ]
+
+
+def _budget_exhausted(sid: str, message: str) -> Recommendation:
+    """A step a budget refused: name the budget, so the user knows which one to raise."""
+    found = _BUDGET_LABEL.search(message)
+    budget = found.group(1).strip() if found else "a budget"
+    return Recommendation(
+        kind="budget_exhausted",
+        severity="high",
+        message=(
+            f"step {sid!r} was refused by the {budget}: raise that budget or "
+            f"route the step to a cheaper agent"
+        ),
+        evidence={"step": sid, "budget": budget, "message": message},
+    )
