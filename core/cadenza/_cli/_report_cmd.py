@@ -51,6 +51,19 @@ def cancelled_line(report: Report) -> str:
 
 
 def render_report(report: Report, *, note: str = "") -> str:
+    """The report as text: a summary, then one section per thing to look at."""
+    lines = _summary(report)
+    lines += _critical_path_section(report, note)
+    lines += _waits_section(report)
+    lines += _agents_section(report)
+    lines += _retries_section(report)
+    lines += _degraded_section(report)
+    lines += _recommendations_section(report)
+    return "\n".join(lines)
+
+
+def _summary(report: Report) -> list[str]:
+    """Status, workflow, duration, cut-off attempts and cost: the run at a glance."""
     lines = [
         f"run {report.run_id}: {report.status.upper()}",
         f"  workflow: {report.workflow}",
@@ -61,8 +74,13 @@ def render_report(report: Report, *, note: str = "") -> str:
         lines.append(f"  cut off:  {cancelled}")
     if report.cost_usd or report.tokens:
         lines.append(f"  cost:     ${report.cost_usd:.4f}, {report.tokens} tokens")
+    return lines
+
+
+def _critical_path_section(report: Report, note: str) -> list[str]:
+    """The chain that set the run's duration, with where each step's time went."""
     source = "from needs" if report.critical_path_source == "needs" else "inferred from timing"
-    lines += ["", f"critical path ({source}):"]
+    lines = ["", f"critical path ({source}):"]
     if note:
         lines.append(f"  note: {note}")
     rows = [
@@ -79,89 +97,101 @@ def render_report(report: Report, *, note: str = "") -> str:
     ]
     headers = ["STEP", "AGENT", "READY", "WAIT", "BACKOFF", "RUN", "END"]
     lines += ["  " + r for r in table(headers, rows)] if rows else ["  (no step ran)"]
+    return lines
 
+
+def _waits_section(report: Report) -> list[str]:
+    """The longest queue waits, against run time: where capacity was short."""
     waits = sorted(
         (s for s in report.steps.values() if s.queue_wait >= NOTICEABLE_WAIT),
         key=lambda s: s.queue_wait,
         reverse=True,
     )[:TOP_WAITS]
-    if waits:
-        lines += ["", "longest queue waits (ready to start, vs time running):"]
-        rows = [
-            [
-                s.step_id,
-                s.waited_for or "-",
-                human_duration(s.queue_wait),
-                human_duration(s.run_time),
-            ]
-            for s in waits
-        ]
-        lines += ["  " + r for r in table(["STEP", "AGENT", "WAIT", "RUN"], rows)]
+    if not waits:
+        return []
+    rows = [
+        [s.step_id, s.waited_for or "-", human_duration(s.queue_wait), human_duration(s.run_time)]
+        for s in waits
+    ]
+    return [
+        "",
+        "longest queue waits (ready to start, vs time running):",
+        *("  " + r for r in table(["STEP", "AGENT", "WAIT", "RUN"], rows)),
+    ]
 
-    if report.agents:
-        lines += ["", f"agents (utilization over the run, {report.buckets} slices):"]
-        rows = []
-        for a in report.agents.values():
-            limit = str(a.limit) if a.limit else f"peak {a.peak}"
-            rows.append(
-                [
-                    a.name,
-                    str(a.calls),
-                    str(a.failures),
-                    limit,
-                    f"{a.at_limit * 100:.0f}%",
-                    human_duration(a.busy_time),
-                    human_duration(a.waited),
-                    f"${a.cost_usd:.4f}",
-                    f"|{sparkline(a.utilization)}|",
-                ]
-            )
-        headers = [
-            "AGENT",
-            "CALLS",
-            "FAILED",
-            "LIMIT",
-            "AT LIMIT",
-            "BUSY",
-            "WAITED",
-            "COST",
-            "LOAD",
-        ]
-        lines += ["  " + r for r in table(headers, rows)]
 
+def _agents_section(report: Report) -> list[str]:
+    """Each agent's calls, limit and load over the run: which one is the bottleneck."""
+    if not report.agents:
+        return []
+    rows = [
+        [
+            a.name,
+            str(a.calls),
+            str(a.failures),
+            str(a.limit) if a.limit else f"peak {a.peak}",
+            f"{a.at_limit * 100:.0f}%",
+            human_duration(a.busy_time),
+            human_duration(a.waited),
+            f"${a.cost_usd:.4f}",
+            f"|{sparkline(a.utilization)}|",
+        ]
+        for a in report.agents.values()
+    ]
+    headers = ["AGENT", "CALLS", "FAILED", "LIMIT", "AT LIMIT", "BUSY", "WAITED", "COST", "LOAD"]
+    return [
+        "",
+        f"agents (utilization over the run, {report.buckets} slices):",
+        *("  " + r for r in table(headers, rows)),
+    ]
+
+
+def _retries_section(report: Report) -> list[str]:
+    """Steps with failed or cut-off attempts: time lost to retries."""
     retried = [s for s in report.steps.values() if s.failed_attempts or s.cancelled_attempts]
-    if retried:
-        lines += ["", "retries:" if any(s.failed_attempts for s in retried) else "attempts:"]
-        cancelled_column = any(s.cancelled_attempts for s in retried)
-        headers = ["STEP", "ATTEMPTS", "FAILED", "LAST ERROR", "BACKOFF", "STATE"]
+    if not retried:
+        return []
+    title = "retries:" if any(s.failed_attempts for s in retried) else "attempts:"
+    cancelled_column = any(s.cancelled_attempts for s in retried)
+    headers = ["STEP", "ATTEMPTS", "FAILED", "LAST ERROR", "BACKOFF", "STATE"]
+    if cancelled_column:
+        headers.insert(3, "CANCELLED")
+    rows = []
+    for s in retried:
+        row = [
+            s.step_id,
+            str(s.attempts),
+            str(s.failed_attempts),
+            s.error_type or "-",
+            human_duration(s.backoff),
+            s.state,
+        ]
         if cancelled_column:
-            headers.insert(3, "CANCELLED")
-        rows = []
-        for s in retried:
-            row = [
-                s.step_id,
-                str(s.attempts),
-                str(s.failed_attempts),
-                s.error_type or "-",
-                human_duration(s.backoff),
-                s.state,
-            ]
-            if cancelled_column:
-                row.insert(3, str(s.cancelled_attempts))
-            rows.append(row)
-        lines += ["  " + r for r in table(headers, rows)]
+            row.insert(3, str(s.cancelled_attempts))
+        rows.append(row)
+    return ["", title, *("  " + r for r in table(headers, rows))]
 
+
+def _degraded_section(report: Report) -> list[str]:
+    """Steps whose output came from a degraded fallback, so it is not the real answer."""
     degraded = [s for s in report.steps.values() if s.degraded]
-    if degraded:
-        lines += ["", "degraded steps:"]
-        lines += [f"  {s.step_id} (from {s.degraded_source or '?'})" for s in degraded]
+    if not degraded:
+        return []
+    return [
+        "",
+        "degraded steps:",
+        *(f"  {s.step_id} (from {s.degraded_source or '?'})" for s in degraded),
+    ]
 
-    lines += ["", "recommendations:"]
+
+def _recommendations_section(report: Report) -> list[str]:
+    """What to change, most severe first (or that nothing needs changing)."""
+    lines = ["", "recommendations:"]
     if report.recommendations:
         lines += [f"  [{r.severity}] {r.kind}: {r.message}" for r in report.recommendations]
     else:
         lines.append("  none: no agent saturated, no retry storm, nothing degraded")
-    return "\n".join(lines)
+    return lines
 
 
 @click.command("report")
