@@ -2,8 +2,9 @@
 
 Run by ``nox -s example`` (the kernel and the first-party plugins in one
 virtualenv). ``ai_workflow_config.plugins.yaml`` runs as its README says,
-with OPENAI_BASE_URL pointing at ``_fake_openai`` on 127.0.0.1: no test here
-reaches a network or needs a real key.
+with OPENAI_BASE_URL pointing at ``cadenza_openai.testing.FakeOpenAI`` (the
+plugin's public loopback server) on 127.0.0.1: no test here reaches a
+network or needs a real key.
 """
 
 from __future__ import annotations
@@ -19,14 +20,50 @@ from typing import Any
 import pytest
 import trio
 import yaml
-from _fake_openai import COMPONENT, DOCS, TESTS, FakeOpenAI
+
+from cadenza_openai.testing import Call, FakeOpenAI, Reply
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE / "ai_workflow_config.yaml"
 CONFIG = HERE / "ai_workflow_config.plugins.yaml"
 TEXTURES = HERE.parent / "unity-feature" / "Assets" / "Textures"
 API_KEY = "sk-test-seed-0123456789abcdef"
+COMPONENT = """\
+using UnityEngine;
+
+/// <summary>Moves the player with physics.</summary>
+[RequireComponent(typeof(Rigidbody))]
+public class PlayerMovement : MonoBehaviour
+{
+    [SerializeField] private float speed = 5f;
+}
+"""
+TESTS = """\
+using NUnit.Framework;
+
+public class PlayerMovementTests
+{
+    [Test]
+    public void SpeedIsPositive() => Assert.Pass();
+}
+"""
+DOCS = "# PlayerMovement\n\nMoves the player with physics. `speed` sets how fast.\n"
+REPLIES = {
+    "code_generator": f"Here is the component.\n\n```csharp PlayerMovement.cs\n{COMPONENT}```\n",
+    "testing": f"The tests:\n\n```csharp PlayerMovementTests.cs\n{TESTS}```\n",
+}
+"""The model's reply per task type; any other task gets :data:`DOCS`."""
 STEPS = ("generate_component_code", "optimize_assets", "generate_documentation", "generate_tests")
+
+
+def task(call: Call) -> str:
+    """The task type the user message names on its first line (``Task: <type>``)."""
+    return call.message("user").partition("\n")[0].removeprefix("Task: ")
+
+
+def reply(call: Call) -> Reply:
+    """C# in a named block for the code and tests tasks, Markdown for the others."""
+    return Reply(text=REPLIES.get(task(call), DOCS), usage=(120, 80))
 
 
 def environment(**values: str) -> dict[str, str]:
@@ -51,7 +88,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One `cadenza run` of the file against the fake server: its summary, output and calls."""
     out = tmp_path_factory.mktemp("seed") / "out"
     before = digest(TEXTURES)
-    server = FakeOpenAI(api_key=API_KEY)
+    server = FakeOpenAI(api_key=API_KEY, handler=reply)
 
     async def main() -> subprocess.CompletedProcess[bytes]:
         with trio.fail_after(300):
@@ -78,7 +115,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "stdout": stdout,
         "stderr": stderr,
         "out": out,
-        "calls": {call.task: call for call in server.calls},
+        "calls": {task(call): call for call in server.calls},
         "requests": len(server.calls),
     }
 

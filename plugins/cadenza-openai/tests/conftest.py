@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import trio
-from fake_openai import FakeOpenAI
 
 import cadenza
 import cadenza_openai
+from cadenza_openai.testing import FakeOpenAI
 
 
 @pytest.fixture

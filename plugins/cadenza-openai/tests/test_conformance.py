@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fake_openai import Call, FakeOpenAI, Reply, Status
 from openai_workflows import API_KEY
 
 import cadenza
 import cadenza.testing
 from cadenza_openai._agent import OpenAIAgent
 from cadenza_openai._options import OpenAIOptions
+from cadenza_openai.testing import Call, FakeOpenAI, Reply, Status
 
 REPLY = Reply(
     text="Here it is.\n\n```python hello.py\nprint('hello')\n```\n",

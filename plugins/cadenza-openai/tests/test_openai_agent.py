@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
 from openai_workflows import API_KEY, ENV, workflow
 
 import cadenza
 from cadenza.testing import run_captured
 from cadenza_openai._messages import task_prompt
+from cadenza_openai.testing import FakeOpenAI, Reply
 
 
 async def test_streamed_reply_is_the_output(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import structlog.testing
 import trio
-from fake_openai import (
+from openai_workflows import API_KEY, ENV, workflow
+
+import cadenza
+from cadenza.testing import CapturedRun, run_captured
+from cadenza_openai._agent import OpenAIAgent
+from cadenza_openai.testing import (
     Cut,
     Drop,
     FakeOpenAI,
@@ -15,11 +20,6 @@ from fake_openai import (
     StreamError,
     Unauthorized,
 )
-from openai_workflows import API_KEY, ENV, workflow
-
-import cadenza
-from cadenza.testing import CapturedRun, run_captured
-from cadenza_openai._agent import OpenAIAgent
 
 
 async def run(server: FakeOpenAI, plugins: cadenza.Plugins, options: str = "") -> CapturedRun:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 import trio
-from fake_openai import FakeOpenAI, Status
 from openai_workflows import ENV, workflow
 
 import cadenza
 from cadenza.testing import run_captured
 from cadenza_openai._fallback import MARKER, StubFallback, render_stub
+from cadenza_openai.testing import FakeOpenAI, Status
 
 FALLBACK_STEP = "fallback: [{strategy: openai_template, language: csharp}]"
 

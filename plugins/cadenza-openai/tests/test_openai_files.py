@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fake_openai import FakeOpenAI, Reply
 from openai_workflows import ENV, workflow
 
 import cadenza
 from cadenza.testing import run_captured
 from cadenza_openai._messages import FILE_INSTRUCTIONS
+from cadenza_openai.testing import FakeOpenAI, Reply
 
 CODE_REPLY = """Here you go.
 

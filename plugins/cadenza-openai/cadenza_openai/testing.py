@@ -1,14 +1,22 @@
-"""A loopback OpenAI-compatible server for tests, with scripted faults.
+"""A loopback OpenAI-compatible server for tests, with scripted faults (public, for any test).
 
 ``server = await nursery.start(FakeOpenAI(...).serve)`` listens on
-127.0.0.1 (port 0) and sets ``server.url`` to ``http://127.0.0.1:PORT/v1``.
+127.0.0.1 (port 0) and sets ``server.url`` to ``http://127.0.0.1:PORT/v1``,
+the ``base_url`` to give an ``openai`` agent (or ``OPENAI_BASE_URL``).
 ``POST /v1/chat/completions`` is answered by ``handler(call)`` if it returns
 a response, else the next of ``replies`` (consumed in arrival order), else
 ``default``; a :class:`Reply` is streamed as server-sent events when the
 request says ``stream: true`` (with a final usage chunk when it asks for
-``stream_options.include_usage``), else sent whole. ``GET /v1/models``
-answers ``models_status``. Every request is recorded in ``calls``, headers
-unredacted, so tests can check what was sent.
+``stream_options.include_usage``), else sent whole. With ``api_key`` set, a
+chat request without ``Authorization: Bearer <api_key>`` gets a 401 instead.
+``GET /v1/models`` answers ``models_status``. Every request is recorded in
+``calls``, headers unredacted, so tests can check what was sent.
+
+The responses: :class:`Reply` (a completion), :class:`Status` (any status
+and body), :class:`Unauthorized` (a 401 quoting the key sent),
+:class:`Drop` (no answer), :class:`Cut` (a stream dropped mid-way),
+:class:`Malformed` (broken JSON) and :class:`StreamError` (an error event
+mid-stream).
 
 h11 over trio sockets, like ``cadenza.testing.SeedAgentServer``; run tests
 that use it on the real clock and keep pauses tiny.
@@ -25,6 +33,19 @@ from typing import Any, NoReturn
 import attrs
 import h11
 import trio
+
+__all__ = [
+    "Call",
+    "Cut",
+    "Drop",
+    "FakeOpenAI",
+    "Malformed",
+    "Reply",
+    "Response",
+    "Status",
+    "StreamError",
+    "Unauthorized",
+]
 
 _REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 
@@ -117,6 +138,11 @@ class Call:
         users = [m for m in self.json["messages"] if m["role"] == "user"]
         return str(users[-1]["content"])
 
+    def message(self, role: str) -> str:
+        """The content of the request's first message with ``role`` ("" if none)."""
+        found = [m["content"] for m in self.json["messages"] if m["role"] == role]
+        return str(found[0]) if found else ""
+
 
 @attrs.define(eq=False)
 class FakeOpenAI:
@@ -126,6 +152,7 @@ class FakeOpenAI:
     default: Response = Reply()
     handler: Callable[[Call], Any] | None = None
     models_status: int = 200
+    api_key: str | None = attrs.field(default=None, repr=False)
     calls: list[Call] = attrs.field(factory=list, init=False)
     connections: int = attrs.field(default=0, init=False)
     url: str = attrs.field(default="", init=False)
@@ -179,6 +206,8 @@ class FakeOpenAI:
         return await self._answer(stream, conn, call, response)
 
     async def _choose(self, call: Call) -> Response:
+        if self.api_key is not None and call.authorization != f"Bearer {self.api_key}":
+            return Unauthorized()
         if self.handler is not None:
             answer = self.handler(call)
             if inspect.isawaitable(answer):
@@ -197,7 +226,7 @@ class FakeOpenAI:
             return False
         if isinstance(response, Unauthorized):
             key = (call.authorization or "").removeprefix("Bearer ")
-            error = {
+            error: dict[str, str | None] = {
                 "message": f"Incorrect API key provided: {key}. You can find your API key "
                 "at https://platform.openai.com/account/api-keys.",
                 "type": "invalid_request_error",
