@@ -1,0 +1,183 @@
+"""The dashboard's HTML pages, filled from the template files in ``templates/``.
+
+A template is ``string.Template`` text (``$name`` placeholders). Its lines are
+stripped and joined with nothing between them, so a template can put one
+element on each line without adding whitespace to the page: break a line only
+where the page has no space.
+
+Every value put into a template is HTML-escaped unless it is an :class:`Html`,
+which only :func:`render` makes; so pre-rendered rows go in as they are, and
+anything from the journal is escaped.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import quote
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'"
+
+
+class Html(str):
+    """Markup that goes into a template as it is (every other value is escaped)."""
+
+
+@functools.cache
+def _template(name: str) -> Template:
+    text = (TEMPLATE_DIR / name).read_text(encoding="utf-8")
+    return Template("".join(line.strip() for line in text.splitlines()))
+
+
+def _escape(value: Any) -> str:
+    if isinstance(value, Html):
+        return value
+    return html.escape("" if value is None else str(value))
+
+
+def render(name: str, /, **values: Any) -> Html:
+    """Template ``name`` filled with ``values``, each escaped unless it is an :class:`Html`."""
+    return Html(_template(name).substitute({k: _escape(v) for k, v in values.items()}))
+
+
+def join(parts: Iterable[Html]) -> Html:
+    return Html("".join(parts))
+
+
+def page(title: str, body: Html, *, script: bool = True) -> str:
+    """A whole page: the common head and header around ``body``."""
+    js = render("script.html") if script else Html("")
+    return "<!doctype html>\n" + render("page.html", title=title, script=js, body=body) + "\n"
+
+
+def missing(text: str) -> Html:
+    return render("missing.html", text=text)
+
+
+def secs(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:.2f}s" if value < 60 else f"{int(value) // 60}m{int(value) % 60:02d}s"
+
+
+def run_href(run_id: str) -> str:
+    return f"/runs/{quote(run_id, safe='')}"
+
+
+def step_href(run_id: str, step_id: str) -> str:
+    """The step page's path: each part percent-encoded whole (a ``/`` in a step id too)."""
+    return f"{run_href(run_id)}/steps/{quote(step_id, safe='')}"
+
+
+def runs_body(
+    runs: Iterable[Mapping[str, Any]],
+    statuses: Iterable[str],
+    status: str | None,
+    workflow: str | None,
+) -> Html:
+    """The runs list: the filter form and one row per run."""
+    options = join(
+        render("runs_option.html", status=s, selected=" selected" if s == status else "")
+        for s in statuses
+    )
+    rows = join(
+        render(
+            "runs_row.html",
+            status=r["status"],
+            href=run_href(r["run_id"]),
+            run_id=r["run_id"],
+            workflow=r["workflow"],
+            started=r["started"],
+            duration=secs(r["duration"]),
+            counts=", ".join(f"{n} {k}" for k, n in r["counts"].items() if n),
+        )
+        for r in runs
+    )
+    return render("runs.html", options=options, workflow=workflow,
+                  rows=rows or render("runs_empty.html"))  # fmt: skip
+
+
+def run_body(run_id: str, data: Mapping[str, Any], svg: str | None) -> Html:
+    """One run: its header, its drawing (when the source loads), its steps, the events list."""
+    rows = join(
+        render(
+            "run_step_row.html",
+            step_id=sid,
+            state=s["state"],
+            href=step_href(run_id, sid),
+            attempts=s["attempts"],
+            agent=s["agent"] or "-",
+            duration=secs(s["duration"]),
+            flags="degraded" if s["degraded"] else "",
+        )
+        for sid, s in data["steps"].items()
+    )
+    graph = (
+        render("run_graph.html", svg=Html(svg[svg.find("<svg") :]))
+        if svg
+        else render("run_no_graph.html")
+    )
+    return render(
+        "run.html",
+        run_id=run_id,
+        last_seq=data["last_seq"],
+        status=data["status"],
+        workflow=data["workflow"],
+        started=data["started"],
+        cost=data["cost_usd"] if data["cost_usd"] is not None else "-",
+        cancel=render("run_cancel.html") if data["status"] == "running" else Html(""),
+        graph=graph,
+        rows=rows,
+    )
+
+
+def _attempt_row(a: Mapping[str, Any]) -> Html:
+    route = a.get("route") or {}
+    return render(
+        "step_attempt_row.html",
+        outcome=a.get("outcome"),
+        attempt=a["attempt"],
+        agent=a.get("agent"),
+        queue_wait=secs(a.get("queue_wait")),
+        duration=secs(a.get("duration")),
+        strategy=route.get("strategy"),
+        reason=route.get("reason"),
+        error_type=a.get("error_type"),
+        message=a.get("message"),
+        cost=a.get("cost_usd", ""),
+    )
+
+
+def step_body(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
+    """One step: its state, every attempt, its output as JSON."""
+    error = Html("")
+    if detail["last_error"]:
+        error = render("step_error.html", error_type=detail["error_type"],
+                       message=detail["last_error"])  # fmt: skip
+    reason = render("step_reason.html", reason=detail["reason"]) if detail["reason"] else Html("")
+    output = json.dumps(detail.get("output"), indent=2, default=str, ensure_ascii=False)
+    return render(
+        "step.html",
+        run_href=run_href(run_id),
+        run_id=run_id,
+        step_id=step_id,
+        state=detail["state"],
+        degraded=" (degraded)" if detail["degraded"] else "",
+        agent=detail["agent"] or "-",
+        attempts=detail["attempts"],
+        duration=secs(detail["duration"]),
+        cost=detail["cost_usd"] or "-",
+        error=error,
+        reason=reason,
+        rows=join(_attempt_row(a) for a in detail["attempts_detail"]),
+        output=output,
+    )
+
+
+__all__ = ["CSP", "Html", "page", "render", "run_body", "runs_body", "step_body"]
