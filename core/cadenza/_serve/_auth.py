@@ -127,22 +127,7 @@ class TokenAuth:
         if given and self._matches(given[-1]):
             rest = urlencode([(k, v) for k, v in query if k != "token"])
             location = local_location(scope.get("root_path", "") + scope["path"], rest)
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 303,
-                    "headers": [
-                        (b"location", location.encode("latin-1")),
-                        (
-                            b"set-cookie",
-                            f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/".encode(),
-                        ),
-                        (b"cache-control", b"no-store"),
-                        (b"content-length", b"0"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
+            await _login_redirect(send, location, self.token)
             return
         await _plain(
             send,
@@ -151,6 +136,23 @@ class TokenAuth:
             "or open it once with ?token=TOKEN)\n",
             extra=[(b"www-authenticate", b"Bearer")],
         )
+
+
+async def _login_redirect(send: Send, location: str, token: str) -> None:
+    """303 to ``location`` (the URL without ``?token=``), setting the login cookie."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [
+                (b"location", location.encode("latin-1")),
+                (b"set-cookie", f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/".encode()),
+                (b"cache-control", b"no-store"),
+                (b"content-length", b"0"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _plain(

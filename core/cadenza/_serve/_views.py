@@ -8,7 +8,7 @@ runner redacts before it writes), so nothing secret reaches these views.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._journal_readback import (
@@ -96,6 +96,105 @@ event of its own; a run resumed after its process died journals
 """
 
 
+class _Attempts:
+    """A step's attempts as its events tell them, keyed by (segment, attempt number).
+
+    A resumed run numbers its attempts afresh, so each ``run_resumed`` starts a
+    new segment.
+    """
+
+    def __init__(self) -> None:
+        self.by_key: dict[tuple[int, int], dict[str, Any]] = {}
+        self.segment = 0
+
+    def attempt(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        number = int(event.get("attempt", 0))
+        return self.by_key.setdefault(
+            (self.segment, number),
+            {"attempt": number, "agent": event.get("agent"), "outcome": "running"},
+        )
+
+    def end_open(self, outcome: str, event: Mapping[str, Any]) -> None:
+        """Every attempt still ``running`` ends with ``outcome`` at ``event``."""
+        for entry in self.by_key.values():
+            if entry["outcome"] != "running":
+                continue
+            entry["outcome"] = outcome
+            at, started = event.get("at"), entry.get("started_at")
+            if isinstance(at, int | float) and isinstance(started, int | float):
+                entry["duration"] = max(at - started, 0.0)
+            if event.get("reason"):
+                entry.setdefault("message", event.get("reason"))
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        kind = event.get("kind")
+        if kind in OPEN_ATTEMPT_ENDS:
+            self.end_open(OPEN_ATTEMPT_ENDS[str(kind)], event)
+            self.segment += kind == "run_resumed"
+        elif kind == "step_succeeded" and "attempt" not in event:
+            return
+        elif kind in _ATTEMPT_UPDATES:
+            _ATTEMPT_UPDATES[str(kind)](self.attempt(event), event)
+
+    def in_order(self) -> list[dict[str, Any]]:
+        return [self.by_key[key] for key in sorted(self.by_key)]
+
+
+def _route_chosen(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
+    entry["route"] = {
+        "agent": event.get("agent"),
+        "strategy": event.get("strategy"),
+        "reason": event.get("reason"),
+        "candidates": list(event.get("candidates", ())),
+    }
+
+
+def _attempt_started(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
+    entry.update(
+        agent=event.get("agent"), started_at=event.get("at"), queue_wait=event.get("queue_wait")
+    )
+
+
+def _attempt_failed(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
+    entry.update(
+        outcome="failed", error_type=event.get("error_type"),
+        message=event.get("message"), retryable=event.get("retryable"),
+        retry_in=event.get("retry_in"), duration=event.get("duration"),
+    )  # fmt: skip
+
+
+def _step_succeeded(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
+    entry.update(
+        outcome="succeeded", duration=event.get("duration"),
+        degraded=bool(event.get("degraded", False)),
+        input_tokens=event.get("input_tokens", 0),
+        output_tokens=event.get("output_tokens", 0),
+    )  # fmt: skip
+
+
+def _cost_incurred(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
+    entry["cost_usd"] = float(entry.get("cost_usd") or 0.0) + float(event.get("cost_usd") or 0.0)
+
+
+def _output_validated(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
+    entry["validation"] = {
+        "score": event.get("score"),
+        "passed": event.get("passed"),
+        "findings": list(event.get("findings", ())),
+    }
+
+
+_ATTEMPT_UPDATES: dict[str, Callable[[dict[str, Any], Mapping[str, Any]], None]] = {
+    "route_chosen": _route_chosen,
+    "attempt_started": _attempt_started,
+    "attempt_failed": _attempt_failed,
+    "step_succeeded": _step_succeeded,
+    "cost_incurred": _cost_incurred,
+    "output_validated": _output_validated,
+}
+"""What each attempt event adds to its attempt's entry."""
+
+
 def step_detail(
     events: Sequence[Mapping[str, Any]], step_id: str, *, run_status: str | None = None
 ) -> dict[str, Any] | None:
@@ -110,74 +209,12 @@ def step_detail(
     steps = step_states(events)
     if step_id not in steps:
         return None
-    attempts: dict[tuple[int, int], dict[str, Any]] = {}
-    segment = 0  # a resumed run numbers its attempts afresh: (segment, attempt) keys them
+    attempts = _Attempts()
     mine = [e for e in events if e.get("step_id") == step_id or e.get("kind") == "run_resumed"]
-
-    def attempt(event: Mapping[str, Any]) -> dict[str, Any]:
-        number = int(event.get("attempt", 0))
-        return attempts.setdefault(
-            (segment, number),
-            {"attempt": number, "agent": event.get("agent"), "outcome": "running"},
-        )
-
-    def end_open(outcome: str, event: Mapping[str, Any]) -> None:
-        for entry in attempts.values():
-            if entry["outcome"] != "running":
-                continue
-            entry["outcome"] = outcome
-            at, started = event.get("at"), entry.get("started_at")
-            if isinstance(at, int | float) and isinstance(started, int | float):
-                entry["duration"] = max(at - started, 0.0)
-            if event.get("reason"):
-                entry.setdefault("message", event.get("reason"))
-
     for event in mine:
-        kind = event.get("kind")
-        if kind in OPEN_ATTEMPT_ENDS:
-            end_open(OPEN_ATTEMPT_ENDS[str(kind)], event)
-            segment += kind == "run_resumed"
-        elif kind == "route_chosen":
-            attempt(event)["route"] = {
-                "agent": event.get("agent"),
-                "strategy": event.get("strategy"),
-                "reason": event.get("reason"),
-                "candidates": list(event.get("candidates", ())),
-            }
-        elif kind == "attempt_started":
-            entry = attempt(event)
-            entry.update(
-                agent=event.get("agent"), started_at=event.get("at"),
-                queue_wait=event.get("queue_wait"),
-            )  # fmt: skip
-        elif kind == "attempt_failed":
-            entry = attempt(event)
-            entry.update(
-                outcome="failed", error_type=event.get("error_type"),
-                message=event.get("message"), retryable=event.get("retryable"),
-                retry_in=event.get("retry_in"), duration=event.get("duration"),
-            )  # fmt: skip
-        elif kind == "step_succeeded" and "attempt" in event:
-            entry = attempt(event)
-            entry.update(
-                outcome="succeeded", duration=event.get("duration"),
-                degraded=bool(event.get("degraded", False)),
-                input_tokens=event.get("input_tokens", 0),
-                output_tokens=event.get("output_tokens", 0),
-            )  # fmt: skip
-        elif kind == "cost_incurred":
-            entry = attempt(event)
-            entry["cost_usd"] = float(entry.get("cost_usd") or 0.0) + float(
-                event.get("cost_usd") or 0.0
-            )
-        elif kind == "output_validated":
-            attempt(event)["validation"] = {
-                "score": event.get("score"),
-                "passed": event.get("passed"),
-                "findings": list(event.get("findings", ())),
-            }
+        attempts.apply(event)
     if run_status == "interrupted":
-        end_open("interrupted", {})
+        attempts.end_open("interrupted", {})
     mine = [e for e in mine if e.get("step_id") == step_id]
     state = steps[step_id].to_dict()
     ready = [e for e in mine if e.get("kind") == "step_ready"]
@@ -188,7 +225,7 @@ def step_detail(
         **state,
         "cost_usd": round(sum(costs), 6) if costs else state.get("cost_usd"),
         "inputs": inputs,
-        "attempts_detail": [attempts[key] for key in sorted(attempts)],
+        "attempts_detail": attempts.in_order(),
         "events": [dict(e) for e in mine],
     }
 
