@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 import trio
 
-from cadenza import RunRecord, SqliteStore, WriteBatch
+from cadenza.store import RunRecord, SqliteStore, WriteBatch
 
 SYNCHRONOUS = ("FULL", "NORMAL", "OFF")
 """``PRAGMA synchronous`` values ``--synchronous`` accepts; Cadenza uses FULL."""

@@ -68,7 +68,9 @@ import trio.testing
 from _quiet_logs import LOGGED_ERRORS
 
 import cadenza
-from cadenza import Event, Plugins, RunHandle, RunResult, SqliteStore, Workflow
+from cadenza import Plugins, RunHandle, RunResult, Workflow
+from cadenza.events import Event
+from cadenza.store import SqliteStore
 from cadenza.testing import SeedAgentServer, SeedCall, Stall
 
 CALLS = 100

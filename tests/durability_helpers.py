@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import trio
 
-from cadenza import SqliteStore, Store, StoreError, WriteBatch
+from cadenza.store import SqliteStore, Store, StoreError, WriteBatch
 from cadenza.testing import Ok, SeedAgentServer, SeedCall
 
 
@@ -171,7 +171,7 @@ class GatedStore:
     The held write blocks its worker thread on a ``threading.Event`` (set from
     the trio thread with :meth:`release`), so the test decides exactly when
     the batch becomes durable. ``fail`` picks batches to refuse with a
-    :class:`~cadenza.StoreError` instead of writing them.
+    :class:`~cadenza.store.StoreError` instead of writing them.
     """
 
     inner: Store

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import cadenza
-from cadenza import SqliteStore
+from cadenza.store import SqliteStore
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:

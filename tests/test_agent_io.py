@@ -8,7 +8,9 @@ from typing import Any
 import trio
 
 import cadenza
-from cadenza import SqliteStore, load_workflow_data, run_workflow
+import cadenza.events
+from cadenza import load_workflow_data, run_workflow
+from cadenza.store import SqliteStore
 from tests.scheduler_helpers import ProgrammableAgent, plugins_with
 
 
@@ -36,7 +38,7 @@ async def test_each_step_writes_into_its_own_folder_of_the_run(
         },
         plugins=plugins,
     ).workflow
-    seen: list[cadenza.Event] = []
+    seen: list[cadenza.events.Event] = []
     store = SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
     try:
         result = await run_workflow(
@@ -53,7 +55,7 @@ async def test_each_step_writes_into_its_own_folder_of_the_run(
     assert result.output_dir == str(run_dir)
     assert (run_dir / "a" / "hello.txt").read_text() == "from a"
     assert (run_dir / "b" / "hello.txt").read_text() == "from b"
-    progress = [e for e in seen if isinstance(e, cadenza.AttemptProgress)]
+    progress = [e for e in seen if isinstance(e, cadenza.events.AttemptProgress)]
     # Five reports 0.1 s apart per call, passed on at most every 0.25 s: at 0 and 0.3.
     assert all(e.seq == -1 for e in progress)
     assert [(e.message, e.tokens) for e in progress if e.step_id == "a"] == [
@@ -117,14 +119,16 @@ async def test_an_agent_can_ask_another_agent_of_the_run(autojump_clock: Any) ->
         },
         plugins=plugins,
     ).workflow
-    seen: list[cadenza.Event] = []
+    seen: list[cadenza.events.Event] = []
     result = await run_workflow(flow, plugins=plugins, observers=[seen.append])
     outcome = result.steps["write"]
     assert outcome.status == "succeeded", outcome.error
     assert outcome.output["summary"] == "summary: long text"
     assert "does not define" in outcome.output["missing"]
     assert outcome.cost_usd == 0.2  # 100 input tokens at $1/1k + 20 output at $5/1k
-    asked = [e for e in seen if isinstance(e, cadenza.AttemptStarted) and e.agent == "helper"]
+    asked = [
+        e for e in seen if isinstance(e, cadenza.events.AttemptStarted) and e.agent == "helper"
+    ]
     assert len(asked) == 1
     # Validators judged the step's output once, not the helper's answer.
-    assert len([e for e in seen if isinstance(e, cadenza.OutputValidated)]) == 1
+    assert len([e for e in seen if isinstance(e, cadenza.events.OutputValidated)]) == 1

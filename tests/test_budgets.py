@@ -250,7 +250,8 @@ def test_price_estimate_is_an_upper_bound_of_a_call_within_it() -> None:
 
 async def test_a_resumed_run_remembers_what_it_spent(tmp_path: Any, autojump_clock: Any) -> None:
     """Budgets span a run and its resumes: the second part cannot spend the first part's money."""
-    from cadenza import SqliteStore, load_workflow_data, plan_resume, run_workflow
+    from cadenza import load_workflow_data, plan_resume, run_workflow
+    from cadenza.store import SqliteStore
 
     attempts: list[str] = []
 

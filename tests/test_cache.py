@@ -17,10 +17,13 @@ import pytest
 
 import cadenza
 import cadenza._cache
-from cadenza import CachePolicy, Event, RunResult, SqliteStore, WriteBatch
+import cadenza.store
+from cadenza import CachePolicy, RunResult
 from cadenza._cache import cache_key
 from cadenza._plugins import load_plugins
 from cadenza._spec import AgentConfig
+from cadenza.events import Event
+from cadenza.store import SqliteStore, WriteBatch
 from cadenza.testing import ScriptedAgent, scripted_agent_kind
 
 from .loader_helpers import errors, load
@@ -436,7 +439,7 @@ async def test_expired_entry_written_earlier_is_not_used(store: SqliteStore) -> 
     agent = echo_agent()
     first, _ = await run(WORKFLOW, store, agent)
     ((key, *_),) = cache_rows(store)
-    stale = cadenza.CacheEntry(key=key, output="stale", created_at=1.0, expires_at=2.0)
+    stale = cadenza.store.CacheEntry(key=key, output="stale", created_at=1.0, expires_at=2.0)
     store.write(WriteBatch(cache=[stale]))
     result, _ = await run(WORKFLOW, store, agent)
     assert len(agent.calls) == 2

@@ -1,30 +1,29 @@
-"""The public API: exactly these names, each importable and reporting cadenza as its module."""
+"""The public API: exactly these names, each importable and reporting its public module."""
 
 from __future__ import annotations
 
+import pytest
+
 import cadenza
+import cadenza.events
+import cadenza.store
 import cadenza.testing
+from cadenza._deprecations import MOVED
 
 PUBLIC = {
-    "EVENT_KINDS", "HOOK_API_VERSION", "Agent", "AgentConfig", "AgentError", "AgentFactory",
-    "AgentRequest", "AgentResult", "AgentTimeoutError", "AttemptFailed", "AttemptStarted",
-    "BudgetExceededError", "CadenzaError", "DuplicateRegistrationError", "Duration", "Event",
-    "ExpressionError", "InputSpec", "LoadResult", "PermanentError", "PluginError", "PluginInfo",
-    "Plugins", "Problem", "Registration", "RetryPolicy", "RetryableError", "RunFinished",
-    "RunHandle", "RunResult", "RunStarted", "SourceLocation", "Step", "StepCancelled",
-    "StepFailed", "StepOutcome", "StepReady", "StepSkipped", "StepSucceeded", "SupportsHealth",
-    "UnavailableError", "Usage", "Workflow", "WorkflowError", "__version__", "event_from_dict",
-    "hookimpl", "hookspec", "load_plugins", "load_workflow", "load_workflow_data",
-    "load_workflow_text", "parse_duration", "resolve_inputs", "run_workflow",
-    "RunResumed", "StepCacheHit", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy",
-    "SCHEMA_VERSION", "CacheEntry", "RunRecord", "Store", "StoreError", "UnknownRunError",
-    "WriteBatch", "open_store", "SqliteStore", "BreakerPolicy", "CircuitChanged",
-    "FallbackSpec", "FallbackStarted", "RateLimitPolicy",
-    "AgentHealthChanged", "HealthCheckPolicy",
-    "Aggregator", "Answer", "Verdict", "Budget", "Price", "AgentHistory", "Candidate", "Route",
-    "RouteRequest", "Router", "Quality", "ValidationContext", "Validator", "QualityError",
-    "AnswersCombined", "CostIncurred", "OutputValidated", "RouteChosen", "StepConflict",
-    "StrategySpec", "AttemptProgress", "Fallback", "FallbackContext",
+    "HOOK_API_VERSION", "Agent", "AgentConfig", "AgentError", "AgentFactory", "AgentRequest",
+    "AgentResult", "AgentTimeoutError", "BudgetExceededError", "CadenzaError",
+    "DuplicateRegistrationError", "Duration", "ExpressionError", "InputSpec", "LoadResult",
+    "PermanentError", "PluginError", "PluginInfo", "Plugins", "Problem", "Registration",
+    "RetryPolicy", "RetryableError", "RunHandle", "RunResult", "SourceLocation", "Step",
+    "StepOutcome", "SupportsHealth", "UnavailableError", "Usage", "Workflow", "WorkflowError",
+    "__version__", "hookimpl", "hookspec", "load_plugins", "load_workflow",
+    "load_workflow_data", "load_workflow_text", "parse_duration", "resolve_inputs",
+    "run_workflow", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy", "BreakerPolicy",
+    "FallbackSpec", "RateLimitPolicy", "HealthCheckPolicy", "Aggregator", "Answer", "Verdict",
+    "Budget", "Price", "AgentHistory", "Candidate", "Route", "RouteRequest", "Router",
+    "Quality", "ValidationContext", "Validator", "QualityError", "StrategySpec", "Fallback",
+    "FallbackContext",
 }  # fmt: skip
 
 
@@ -69,3 +68,64 @@ def test_testing_names_are_importable_from_the_public_module() -> None:
         obj = getattr(cadenza.testing, name)
         if isinstance(obj, type) and obj.__module__.startswith("cadenza"):
             assert obj.__module__ == "cadenza.testing", name
+
+
+EVENTS_PUBLIC = {
+    "EVENT_KINDS", "AgentHealthChanged", "AnswersCombined", "AttemptFailed", "AttemptProgress",
+    "AttemptStarted", "CircuitChanged", "CostIncurred", "Event", "FallbackStarted",
+    "OutputValidated", "RouteChosen", "RunFinished", "RunResumed", "RunStarted", "StepCacheHit",
+    "StepCancelled", "StepConflict", "StepFailed", "StepReady", "StepSkipped", "StepSucceeded",
+    "event_from_dict",
+}  # fmt: skip
+
+STORE_PUBLIC = {
+    "SCHEMA_VERSION", "CacheEntry", "RunRecord", "SqliteStore", "Store", "StoreError",
+    "StoreFullError", "StoreReadOnlyError", "UnknownRunError", "WriteBatch", "open_store",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("module", "pinned"),
+    [(cadenza.events, EVENTS_PUBLIC), (cadenza.store, STORE_PUBLIC)],
+    ids=["events", "store"],
+)
+def test_namespace_all_is_pinned(module: object, pinned: set[str]) -> None:
+    """cadenza.events and cadenza.store export exactly these names, each saying its namespace."""
+    names: list[str] = module.__all__
+    assert set(names) == pinned
+    assert len(names) == len(pinned)
+    for name in names:
+        obj = getattr(module, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == module.__name__, name
+
+
+def test_every_event_class_is_in_cadenza_events() -> None:
+    """Each kind in EVENT_KINDS has its class exported by cadenza.events."""
+    for cls in cadenza.events.EVENT_KINDS.values():
+        assert getattr(cadenza.events, cls.__name__) is cls
+
+
+def test_an_old_name_still_works_with_a_warning_naming_its_new_home() -> None:
+    """cadenza.SqliteStore is cadenza.store.SqliteStore, with a DeprecationWarning saying so."""
+    with pytest.warns(DeprecationWarning, match=r"cadenza\.store\.SqliteStore") as caught:
+        old = cadenza.SqliteStore
+    assert old is cadenza.store.SqliteStore
+    assert "1.0" in str(caught[0].message)
+    assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("name", sorted(MOVED))
+def test_every_moved_name_resolves_to_its_new_home(name: str) -> None:
+    """Each name that left cadenza is still importable from it, warning and naming the new home."""
+    home = MOVED[name].home
+    with pytest.warns(DeprecationWarning, match=rf"{home}\.{name}\b"):
+        old = getattr(cadenza, name)
+    assert old is getattr(cadenza.events if home == "cadenza.events" else cadenza.store, name)
+    assert name not in cadenza.__all__
+
+
+def test_an_unknown_name_is_still_an_attribute_error() -> None:
+    """The deprecation hook does not swallow typos: cadenza.Nope raises AttributeError."""
+    with pytest.raises(AttributeError, match="Nope"):
+        cadenza.Nope  # noqa: B018

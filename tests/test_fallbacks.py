@@ -10,6 +10,7 @@ import trio
 import trio.testing
 
 import cadenza
+import cadenza.store
 from cadenza import _events as ev
 from cadenza._runner import run_workflow
 from cadenza._spec import FallbackSpec
@@ -121,7 +122,7 @@ async def test_cached_strategy_serves_the_last_good_output(
     tmp_path: Any, autojump_clock: trio.testing.MockClock
 ) -> None:
     """A step that once succeeded can fall back on that output, from the journal, degraded."""
-    store = cadenza.SqliteStore(f"sqlite:///{tmp_path}/j.db")
+    store = cadenza.store.SqliteStore(f"sqlite:///{tmp_path}/j.db")
     wf = make_workflow({"s": {"uses": "main", "with": {"q": 7}}}, agents={"main": {}})
     wf = with_fallback(wf, "s", FallbackSpec(strategy="cached"))
     good, _ = await run(wf, {"main": ProgrammableAgent("main", answering)}, store=store)

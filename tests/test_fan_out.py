@@ -263,7 +263,7 @@ async def test_hedged_losers_disconnect_from_a_real_server() -> None:
 
 
 async def test_a_cached_vote_is_reused_by_the_next_run(tmp_path: Any, autojump_clock: Any) -> None:
-    from cadenza import SqliteStore
+    from cadenza.store import SqliteStore
 
     agents = panel(a=answering("yes"), b=answering("yes"), c=answering("no"))
     data = voting_workflow(agents, agents=3, cache=True)

@@ -18,10 +18,13 @@ import trio
 import trio.testing
 
 import cadenza
-from cadenza import SqliteStore, StoreError, _journal, _journal_limits, _runner
+import cadenza.events
+import cadenza.store
 from cadenza import _events as ev
+from cadenza import _journal, _journal_limits, _runner
 from cadenza._bus import EventBus
 from cadenza._journal import Journal
+from cadenza.store import SqliteStore, StoreError
 
 from .durability_helpers import (
     GATE_TIMEOUT,
@@ -102,8 +105,8 @@ async def test_concurrent_successes_share_group_commits(
     all_done = trio.Event()
     done: list[str] = []
 
-    def observe(event: cadenza.Event) -> None:
-        if isinstance(event, cadenza.StepSucceeded):
+    def observe(event: cadenza.events.Event) -> None:
+        if isinstance(event, cadenza.events.StepSucceeded):
             done.append(event.step_id)
             if len(done) == 50:
                 all_done.set()
@@ -157,7 +160,7 @@ async def test_dependent_starts_only_after_its_needs_success_is_durable(
 
 async def test_run_is_recorded_before_its_first_step_starts(sqlite: SqliteStore) -> None:
     """No step is called until the run's record and workflow text are committed."""
-    seen: list[tuple[cadenza.RunRecord | None, str | None]] = []
+    seen: list[tuple[cadenza.store.RunRecord | None, str | None]] = []
 
     async def behaviour(request: cadenza.AgentRequest) -> Any:
         record = await trio.to_thread.run_sync(sqlite.get_run, request.run_id)
@@ -215,7 +218,7 @@ def only_store_errors(group: BaseExceptionGroup[BaseException]) -> list[BaseExce
     ],
 )
 async def test_journal_write_failure_fails_the_run_loudly(
-    failing: Callable[[cadenza.WriteBatch], bool], sqlite: SqliteStore
+    failing: Callable[[cadenza.store.WriteBatch], bool], sqlite: SqliteStore
 ) -> None:
     """A store that refuses a write ends the run with that StoreError instead of hanging."""
     calls: list[str] = []
@@ -267,7 +270,7 @@ class BusyCancelCheck:
     def url(self) -> str:
         return self.inner.url
 
-    def get_run(self, run_id: str) -> cadenza.RunRecord | None:
+    def get_run(self, run_id: str) -> cadenza.store.RunRecord | None:
         if not self.entered.is_set():
             self.entered.set()
             self._gate.wait(GATE_TIMEOUT)
@@ -296,8 +299,8 @@ async def test_batch_taken_for_writing_survives_a_cancel_of_the_run(
 
     succeeded_event = trio.Event()
 
-    def observe(event: cadenza.Event) -> None:
-        if isinstance(event, cadenza.StepSucceeded):
+    def observe(event: cadenza.events.Event) -> None:
+        if isinstance(event, cadenza.events.StepSucceeded):
             succeeded_event.set()
 
     workflow = make_workflow({"only": {}, "after": {"needs": ["only"]}})

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import cadenza
+import cadenza.store
 from cadenza._cli import _add_builtin_commands, cli
 from cadenza._cli._common import CliState
 
@@ -283,7 +284,7 @@ class FullDiskStores:
     @cadenza.hookimpl
     def cadenza_stores(self, register: Any) -> None:
         def factory(url: str) -> GatedStore:
-            inner = cadenza.SqliteStore(store_url(Path(url.removeprefix("fulldisk://"))))
+            inner = cadenza.store.SqliteStore(store_url(Path(url.removeprefix("fulldisk://"))))
             return GatedStore(inner, fail=has_event("step_succeeded"))
 
         register("fulldisk", factory)

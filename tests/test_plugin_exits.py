@@ -19,7 +19,7 @@ import trio.testing
 from structlog.testing import capture_logs
 
 import cadenza
-from cadenza import SqliteStore
+import cadenza.events
 from cadenza._errors import PluginExitError
 from cadenza._plugins import (
     Plugins,
@@ -27,6 +27,7 @@ from cadenza._plugins import (
     call_plugin_async,
     load_plugins,
 )
+from cadenza.store import SqliteStore
 
 from .durability_helpers import store_url
 from .plugin_helpers import Site, clear_plugin_env, open_site
@@ -197,7 +198,7 @@ async def test_observer_exiting_is_dropped_and_the_run_finishes(
     class Exiting:
         @staticmethod
         @cadenza.hookimpl
-        def cadenza_on_event(event: cadenza.Event) -> None:
+        def cadenza_on_event(event: cadenza.events.Event) -> None:
             seen.append(event.kind)
             if event.kind == "step_ready":
                 raise exc

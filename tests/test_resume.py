@@ -23,9 +23,12 @@ import pytest
 import trio
 
 import cadenza
-from cadenza import ResumeError, SqliteStore, WriteBatch, _journal, plan_resume, run_workflow
+import cadenza.events
+import cadenza.store
+from cadenza import ResumeError, _journal, plan_resume, run_workflow
 from cadenza._scheduler import idempotency_key
 from cadenza._spec import Workflow
+from cadenza.store import SqliteStore, WriteBatch
 
 from .durability_helpers import (
     assert_seq_contiguous,
@@ -124,8 +127,8 @@ async def cancel_when_blocked(
     done = trio.Event()
     box: list[cadenza.RunResult] = []
 
-    def observe(event: cadenza.Event) -> None:
-        if isinstance(event, cadenza.StepSucceeded) and event.step_id == after:
+    def observe(event: cadenza.events.Event) -> None:
+        if isinstance(event, cadenza.events.StepSucceeded) and event.step_id == after:
             done.set()
 
     async def runner(*, task_status: trio.TaskStatus[cadenza.RunHandle]) -> None:
@@ -376,8 +379,8 @@ async def test_run_stopped_by_its_callers_scope_is_journaled_and_resumable(
     first = Session(block=frozenset({"b"}))
     d_done = trio.Event()
 
-    def observe(event: cadenza.Event) -> None:
-        if isinstance(event, cadenza.StepSucceeded) and event.step_id == "d":
+    def observe(event: cadenza.events.Event) -> None:
+        if isinstance(event, cadenza.events.StepSucceeded) and event.step_id == "d":
             d_done.set()
 
     with trio.CancelScope() as scope:
@@ -497,7 +500,7 @@ class CancelChecks:
     def url(self) -> str:
         return self.inner.url
 
-    def get_run(self, run_id: str) -> cadenza.RunRecord | None:
+    def get_run(self, run_id: str) -> cadenza.store.RunRecord | None:
         record = self.inner.get_run(run_id)
         trio.from_thread.run_sync(self._count)
         return record

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import cadenza
-from cadenza import RunRecord, SqliteStore, StoreError, WriteBatch
 from cadenza._plugins import load_plugins
 from cadenza._store import SCHEMA_VERSION, StoreFullError, StoreReadOnlyError, open_store
 from cadenza._store_sqlite import absolute_url, find_journal
+from cadenza.store import RunRecord, SqliteStore, StoreError, WriteBatch
 from cadenza.testing import StoreConformance
 
 from .journal_helpers import read_only

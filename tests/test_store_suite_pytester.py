@@ -31,7 +31,7 @@ filterwarnings = error
 BROKEN_STORES = '''
 import attrs
 
-from cadenza import WriteBatch
+from cadenza.store import WriteBatch
 from memstore import MemoryStore, copied
 
 

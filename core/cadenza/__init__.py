@@ -6,6 +6,8 @@ start with an underscore are private.
 
 from __future__ import annotations
 
+from . import events as events
+from . import store as store
 from ._agent import Agent as Agent
 from ._agent import AgentFactory as AgentFactory
 from ._agent import AgentRequest as AgentRequest
@@ -30,29 +32,6 @@ from ._errors import QualityError as QualityError
 from ._errors import RetryableError as RetryableError
 from ._errors import UnavailableError as UnavailableError
 from ._errors import WorkflowError as WorkflowError
-from ._events import EVENT_KINDS as EVENT_KINDS
-from ._events import AgentHealthChanged as AgentHealthChanged
-from ._events import AnswersCombined as AnswersCombined
-from ._events import AttemptFailed as AttemptFailed
-from ._events import AttemptProgress as AttemptProgress
-from ._events import AttemptStarted as AttemptStarted
-from ._events import CircuitChanged as CircuitChanged
-from ._events import CostIncurred as CostIncurred
-from ._events import Event as Event
-from ._events import FallbackStarted as FallbackStarted
-from ._events import OutputValidated as OutputValidated
-from ._events import RouteChosen as RouteChosen
-from ._events import RunFinished as RunFinished
-from ._events import RunResumed as RunResumed
-from ._events import RunStarted as RunStarted
-from ._events import StepCacheHit as StepCacheHit
-from ._events import StepCancelled as StepCancelled
-from ._events import StepConflict as StepConflict
-from ._events import StepFailed as StepFailed
-from ._events import StepReady as StepReady
-from ._events import StepSkipped as StepSkipped
-from ._events import StepSucceeded as StepSucceeded
-from ._events import event_from_dict as event_from_dict
 from ._fallbacks import Fallback as Fallback
 from ._fallbacks import FallbackContext as FallbackContext
 from ._loader import LoadResult as LoadResult
@@ -90,15 +69,6 @@ from ._spec import Step as Step
 from ._spec import StrategySpec as StrategySpec
 from ._spec import Workflow as Workflow
 from ._spec import parse_duration as parse_duration
-from ._store import SCHEMA_VERSION as SCHEMA_VERSION
-from ._store import CacheEntry as CacheEntry
-from ._store import RunRecord as RunRecord
-from ._store import Store as Store
-from ._store import StoreError as StoreError
-from ._store import UnknownRunError as UnknownRunError
-from ._store import WriteBatch as WriteBatch
-from ._store import open_store as open_store
-from ._store_sqlite import SqliteStore as SqliteStore
 from ._validation import Quality as Quality
 from ._validation import ValidationContext as ValidationContext
 from ._validation import Validator as Validator
@@ -108,45 +78,32 @@ from .hookspecs import hookimpl as hookimpl
 from .hookspecs import hookspec as hookspec
 
 __all__ = [
-    "EVENT_KINDS",
     "HOOK_API_VERSION",
-    "SCHEMA_VERSION",
     "Agent",
     "AgentConfig",
     "AgentError",
     "AgentFactory",
-    "AgentHealthChanged",
     "AgentHistory",
     "AgentRequest",
     "AgentResult",
     "AgentTimeoutError",
     "Aggregator",
     "Answer",
-    "AnswersCombined",
-    "AttemptFailed",
-    "AttemptProgress",
-    "AttemptStarted",
     "BreakerPolicy",
     "Budget",
     "BudgetExceededError",
-    "CacheEntry",
     "CachePolicy",
     "CadenzaError",
     "Candidate",
-    "CircuitChanged",
-    "CostIncurred",
     "DuplicateRegistrationError",
     "Duration",
-    "Event",
     "ExpressionError",
     "Fallback",
     "FallbackContext",
     "FallbackSpec",
-    "FallbackStarted",
     "HealthCheckPolicy",
     "InputSpec",
     "LoadResult",
-    "OutputValidated",
     "PermanentError",
     "PluginError",
     "PluginInfo",
@@ -162,48 +119,29 @@ __all__ = [
     "RetryPolicy",
     "RetryableError",
     "Route",
-    "RouteChosen",
     "RouteRequest",
     "Router",
-    "RunFinished",
     "RunHandle",
-    "RunRecord",
     "RunResult",
-    "RunResumed",
-    "RunStarted",
     "SourceLocation",
-    "SqliteStore",
     "Step",
-    "StepCacheHit",
-    "StepCancelled",
-    "StepConflict",
-    "StepFailed",
     "StepOutcome",
-    "StepReady",
-    "StepSkipped",
-    "StepSucceeded",
-    "Store",
-    "StoreError",
     "StrategySpec",
     "SupportsHealth",
     "UnavailableError",
-    "UnknownRunError",
     "Usage",
     "ValidationContext",
     "Validator",
     "Verdict",
     "Workflow",
     "WorkflowError",
-    "WriteBatch",
     "__version__",
-    "event_from_dict",
     "hookimpl",
     "hookspec",
     "load_plugins",
     "load_workflow",
     "load_workflow_data",
     "load_workflow_text",
-    "open_store",
     "parse_duration",
     "plan_resume",
     "resolve_inputs",
@@ -222,3 +160,10 @@ def _fix_module_paths() -> None:
 
 
 _fix_module_paths()
+
+
+def __getattr__(name: str) -> object:
+    """Names that moved to ``cadenza.events`` or ``cadenza.store`` still work, with a warning."""
+    from ._deprecations import moved_attribute
+
+    return moved_attribute(name)

@@ -144,7 +144,7 @@ class CacheEntry:
 class WriteBatch:
     """Everything one group commit writes, atomically.
 
-    ``events`` are :meth:`cadenza.Event.to_dict` data (each has ``run_id`` and
+    ``events`` are :meth:`cadenza.events.Event.to_dict` data (each has ``run_id`` and
     ``seq``; ``(run_id, seq)`` is unique). ``runs`` are upserts of run records
     (the identity fields ``workflow``, ``source``, ``source_hash``,
     ``started_at`` and ``inputs`` are kept from the first insert; the others

@@ -174,7 +174,7 @@ def cadenza_stores(register: Register) -> None:
     """Offer journal backends, selected by URL scheme.
 
     Called once, after all plugins are loaded. Call ``register(scheme,
-    factory)``; ``factory(url)`` returns a :class:`~cadenza.Store`. The journal
+    factory)``; ``factory(url)`` returns a :class:`~cadenza.store.Store`. The journal
     picks the store by the scheme of ``--store URL`` (``sqlite`` is built in);
     check a store with ``cadenza.testing.StoreConformance``. Return value
     ignored.

@@ -17,13 +17,13 @@ how to open an empty store::
 The suite closes every store it uses; the fixture need not. If the store's
 class is not its own factory (``factory(url)``), override :meth:`reopen`.
 
-The tests are synchronous, like the :class:`~cadenza.Store` protocol, and each
+The tests are synchronous, like the :class:`~cadenza.store.Store` protocol, and each
 one starts from an empty store. They pin the contract the kernel relies on:
 
 * ``read_events`` returns a run's events in ``seq`` order, whatever order they
   were written in, with ``seq > after``;
-* ``write`` applies a :class:`~cadenza.WriteBatch` atomically: a batch that
-  repeats an existing ``(run_id, seq)`` raises :class:`~cadenza.StoreError` and
+* ``write`` applies a :class:`~cadenza.store.WriteBatch` atomically: a batch that
+  repeats an existing ``(run_id, seq)`` raises :class:`~cadenza.store.StoreError` and
   leaves nothing of itself behind (no event, run, source or cache entry);
 * a run upsert keeps the *identity* fields of the first insert (``workflow``,
   ``source``, ``source_hash``, ``started_at``, ``inputs``) and takes everything
@@ -146,7 +146,7 @@ class _OpenedStores:
 
 
 class StoreConformance:
-    """Tests of the :class:`~cadenza.Store` contract; subclass it and define ``store``.
+    """Tests of the :class:`~cadenza.store.Store` contract; subclass it and define ``store``.
 
     See the module documentation for the contract and an example.
     """

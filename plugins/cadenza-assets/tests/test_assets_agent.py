@@ -14,6 +14,7 @@ from assets_helpers import photo, pixel_art, run, save, sprite, tone, tree_hashe
 from PIL import Image
 
 import cadenza
+import cadenza.events
 import cadenza.testing
 
 
@@ -98,8 +99,8 @@ async def test_workflow_optimizes_a_project_into_the_output_folder(
     before = tree_hashes(project)
     progress: list[str] = []
 
-    def observe(event: cadenza.Event) -> None:
-        if isinstance(event, cadenza.AttemptProgress):
+    def observe(event: cadenza.events.Event) -> None:
+        if isinstance(event, cadenza.events.AttemptProgress):
             progress.append(event.message)
 
     out = tmp_path / "out"

@@ -11,6 +11,7 @@ import trio
 from assets_helpers import photo, run, save
 
 import cadenza
+import cadenza.events
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self"), reason="reads /proc to see the worker processes"
@@ -68,8 +69,8 @@ steps:
 """
     finished: list[str] = []
 
-    def observe(event: cadenza.Event) -> None:
-        if isinstance(event, cadenza.AttemptProgress):
+    def observe(event: cadenza.events.Event) -> None:
+        if isinstance(event, cadenza.events.AttemptProgress):
             finished.append(event.message)
 
     scope = trio.CancelScope()

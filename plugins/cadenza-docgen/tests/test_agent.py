@@ -10,6 +10,7 @@ import trio
 import trio.lowlevel
 
 import cadenza
+import cadenza.events
 import cadenza_docgen
 from cadenza.testing import ScriptedAgent, scripted_agent_kind
 from cadenza_docgen import _parse
@@ -26,7 +27,7 @@ async def run(
     *,
     output_dir: Path | None = None,
     extra: tuple[object, ...] = (),
-    events: list[cadenza.Event] | None = None,
+    events: list[cadenza.events.Event] | None = None,
 ) -> cadenza.RunResult:
     loaded = plugins(*extra)
     workflow = cadenza.load_workflow_text(text, plugins=loaded, base_dir=base_dir).workflow
@@ -55,7 +56,7 @@ steps:
 
 async def test_writes_pages_and_index(project: Path, tmp_path: Path) -> None:
     """A page per source file mirroring the tree, an index, counts and warnings in the output."""
-    events: list[cadenza.Event] = []
+    events: list[cadenza.events.Event] = []
     result = await run(WORKFLOW, project, output_dir=tmp_path / "out", events=events)
     data = output(result)
     step_dir = tmp_path / "out" / "docs"
@@ -106,7 +107,7 @@ async def test_writes_pages_and_index(project: Path, tmp_path: Path) -> None:
     index = (step_dir / "index.md").read_text()
     assert index.startswith("# Game API\n")
     assert "[unity/Player/PlayerController.cs](unity/Player/PlayerController.md)" in index
-    progress = [e.message for e in events if isinstance(e, cadenza.AttemptProgress)]
+    progress = [e.message for e in events if isinstance(e, cadenza.events.AttemptProgress)]
     assert progress
     assert all(m.endswith("/7 files") for m in progress)
 

@@ -8,6 +8,7 @@ from typing import Any
 from openai_workflows import ENV, workflow
 
 import cadenza
+import cadenza.events
 from cadenza.testing import run_captured
 from cadenza_openai._messages import FILE_INSTRUCTIONS
 from cadenza_openai.testing import FakeOpenAI, Reply
@@ -40,9 +41,9 @@ raise SystemExit
 
 async def run_to(
     text: str, plugins: cadenza.Plugins, out: Path
-) -> tuple[cadenza.RunResult, list[cadenza.Event]]:
+) -> tuple[cadenza.RunResult, list[cadenza.events.Event]]:
     loaded = cadenza.load_workflow_text(text, plugins=plugins, environ=ENV)
-    events: list[cadenza.Event] = []
+    events: list[cadenza.events.Event] = []
     result = await cadenza.run_workflow(
         loaded.workflow, plugins=plugins, observers=[events.append], output_dir=out
     )

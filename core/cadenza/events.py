@@ -1,0 +1,71 @@
+"""Run events: what a run reports while it runs (see docs/events.md).
+
+Every event is a frozen dataclass with a ``kind``, the run's id and a sequence
+number; :func:`event_from_dict` rebuilds one from :meth:`Event.to_dict` data and
+:data:`EVENT_KINDS` maps each kind to its class.
+"""
+
+from __future__ import annotations
+
+from ._events import EVENT_KINDS as EVENT_KINDS
+from ._events import AgentHealthChanged as AgentHealthChanged
+from ._events import AnswersCombined as AnswersCombined
+from ._events import AttemptFailed as AttemptFailed
+from ._events import AttemptProgress as AttemptProgress
+from ._events import AttemptStarted as AttemptStarted
+from ._events import CircuitChanged as CircuitChanged
+from ._events import CostIncurred as CostIncurred
+from ._events import Event as Event
+from ._events import FallbackStarted as FallbackStarted
+from ._events import OutputValidated as OutputValidated
+from ._events import RouteChosen as RouteChosen
+from ._events import RunFinished as RunFinished
+from ._events import RunResumed as RunResumed
+from ._events import RunStarted as RunStarted
+from ._events import StepCacheHit as StepCacheHit
+from ._events import StepCancelled as StepCancelled
+from ._events import StepConflict as StepConflict
+from ._events import StepFailed as StepFailed
+from ._events import StepReady as StepReady
+from ._events import StepSkipped as StepSkipped
+from ._events import StepSucceeded as StepSucceeded
+from ._events import event_from_dict as event_from_dict
+
+__all__ = [
+    "EVENT_KINDS",
+    "AgentHealthChanged",
+    "AnswersCombined",
+    "AttemptFailed",
+    "AttemptProgress",
+    "AttemptStarted",
+    "CircuitChanged",
+    "CostIncurred",
+    "Event",
+    "FallbackStarted",
+    "OutputValidated",
+    "RouteChosen",
+    "RunFinished",
+    "RunResumed",
+    "RunStarted",
+    "StepCacheHit",
+    "StepCancelled",
+    "StepConflict",
+    "StepFailed",
+    "StepReady",
+    "StepSkipped",
+    "StepSucceeded",
+    "event_from_dict",
+]
+
+
+def _fix_module_paths() -> None:
+    """Make the event classes say ``cadenza.events.X`` in reprs and tracebacks."""
+    import inspect
+
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) or inspect.isfunction(obj):
+            obj.__module__ = __name__
+
+
+_fix_module_paths()

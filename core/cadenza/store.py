@@ -1,0 +1,47 @@
+"""Run journals: the Store protocol, its records and batches, the SQLite store.
+
+A plugin store implements :class:`Store` (see docs/hooks.md) and proves it with
+:class:`cadenza.testing.StoreConformance`; :class:`SqliteStore` is the built-in
+one (see docs/durability.md).
+"""
+
+from __future__ import annotations
+
+from ._store import SCHEMA_VERSION as SCHEMA_VERSION
+from ._store import CacheEntry as CacheEntry
+from ._store import RunRecord as RunRecord
+from ._store import Store as Store
+from ._store import StoreError as StoreError
+from ._store import StoreFullError as StoreFullError
+from ._store import StoreReadOnlyError as StoreReadOnlyError
+from ._store import UnknownRunError as UnknownRunError
+from ._store import WriteBatch as WriteBatch
+from ._store import open_store as open_store
+from ._store_sqlite import SqliteStore as SqliteStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CacheEntry",
+    "RunRecord",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "StoreFullError",
+    "StoreReadOnlyError",
+    "UnknownRunError",
+    "WriteBatch",
+    "open_store",
+]
+
+
+def _fix_module_paths() -> None:
+    """Make the store classes say ``cadenza.store.X`` in reprs and tracebacks."""
+    import inspect
+
+    for name in __all__:
+        obj = globals()[name]
+        if isinstance(obj, type) or inspect.isfunction(obj):
+            obj.__module__ = __name__
+
+
+_fix_module_paths()
