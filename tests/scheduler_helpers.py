@@ -51,9 +51,12 @@ async def echo(request: cadenza.AgentRequest) -> Any:
 
 
 class ProgrammablePlugin:
-    """Registers kind ``prog``: the factory hands out pre-built ProgrammableAgents by name."""
+    """Registers kind ``prog``: the factory hands out pre-built agents by name.
 
-    def __init__(self, agents: Mapping[str, ProgrammableAgent]) -> None:
+    Any :class:`cadenza.Agent` works (a ProgrammableAgent or a public ScriptedAgent).
+    """
+
+    def __init__(self, agents: Mapping[str, cadenza.Agent]) -> None:
         self.agents = dict(agents)
 
     @cadenza.hookimpl
@@ -61,7 +64,7 @@ class ProgrammablePlugin:
         register("prog", lambda config: self.agents[config.name])
 
 
-def plugins_with(agents: Mapping[str, ProgrammableAgent]) -> Plugins:
+def plugins_with(agents: Mapping[str, cadenza.Agent]) -> Plugins:
     return load_plugins(extra=[ProgrammablePlugin(agents)], entry_points=False)
 
 

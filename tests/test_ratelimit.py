@@ -303,7 +303,16 @@ def test_estimate_accepts_values_json_cannot_hold() -> None:
     assert estimate_tokens(cyclic) >= 1
 
 
-@given(st.dictionaries(st.text(max_size=10), st.recursive(st.none() | st.text(), st.lists)))
+nested_values = st.recursive(
+    st.none() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=5),
+    max_leaves=20,
+)
+"""Nested lists of text and None, small enough to draw without retries (unbounded
+``st.recursive`` overshot its 100 leaves on most draws and cost ~8 s)."""
+
+
+@given(st.dictionaries(st.text(max_size=10), nested_values, max_size=8))
 def test_estimate_grows_with_the_inputs(inputs: dict[str, Any]) -> None:
     """The estimate is positive and never smaller for inputs with one more key."""
     bigger = {**inputs, "\x00extra": "more text"}

@@ -14,8 +14,9 @@ import cadenza
 from cadenza import _events as ev
 from cadenza._graph import descendants
 from cadenza._runner import run_workflow
+from cadenza.testing import Delay, ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 
 
 @attrs.frozen
@@ -52,13 +53,12 @@ def dags(draw: Any, *, max_steps: int = 25, with_when: bool = False) -> Dag:
 
 
 def run_dag(dag: Dag) -> list[ev.Event]:
-    async def behaviour(request: cadenza.AgentRequest) -> Any:
-        await trio.sleep(dag.duration[request.step_id])
-        if request.step_id in dag.failing:
-            raise cadenza.PermanentError("planned failure")
-        return request.step_id
+    def answer(request: cadenza.AgentRequest) -> Delay:
+        failure = cadenza.PermanentError("planned failure")
+        then = failure if request.step_id in dag.failing else request.step_id
+        return Delay(dag.duration[request.step_id], then=then)
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", answer)
     workflow = make_workflow(
         {
             sid: {
