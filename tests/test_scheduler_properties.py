@@ -30,25 +30,32 @@ class Dag:
     run_anyway: frozenset[str] = frozenset()  # if_needs_skipped: run
 
 
+def _subset(draw: Any, ids: list[str], max_size: int) -> frozenset[str]:
+    """Up to ``max_size`` of ``ids``: indexes drawn as a list, duplicates merged.
+
+    Cheaper than ``st.sets(st.sampled_from(ids))``, whose uniqueness filter retries
+    every collision and made drawing a DAG cost more than running it.
+    """
+    picks = draw(st.lists(st.integers(0, len(ids) - 1), max_size=max_size))
+    return frozenset(ids[i] for i in picks)
+
+
 @st.composite
 def dags(draw: Any, *, max_steps: int = 25, with_when: bool = False) -> Dag:
     n = draw(st.integers(1, max_steps))
     ids = [f"s{i}" for i in range(n)]
-    needs: dict[str, list[str]] = {}
-    for i, sid in enumerate(ids):
-        if i == 0:
-            needs[sid] = []
-        else:
-            needs[sid] = sorted(draw(st.sets(st.sampled_from(ids[:i]), max_size=3)))
-    priority = {sid: draw(st.integers(0, 5)) for sid in ids}
-    duration = {sid: draw(st.integers(0, 3)) for sid in ids}
-    failing = frozenset(draw(st.sets(st.sampled_from(ids), max_size=max(1, n // 4))))
+    needs = {sid: sorted(_subset(draw, ids[:i], 3)) if i else [] for i, sid in enumerate(ids)}
+    priorities = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    durations = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    priority = dict(zip(ids, priorities, strict=True))
+    duration = dict(zip(ids, durations, strict=True))
+    failing = _subset(draw, ids, max(1, n // 4))
     concurrency = draw(st.integers(1, 4))
-    gated = frozenset()
-    run_anyway = frozenset()
+    gated: frozenset[str] = frozenset()
+    run_anyway: frozenset[str] = frozenset()
     if with_when:
-        gated = frozenset(draw(st.sets(st.sampled_from(ids), max_size=max(1, n // 4))))
-        run_anyway = frozenset(draw(st.sets(st.sampled_from(ids), max_size=n // 2)))
+        gated = _subset(draw, ids, max(1, n // 4))
+        run_anyway = _subset(draw, ids, n // 2)
     return Dag(needs, priority, duration, failing, concurrency, gated, run_anyway)
 
 
