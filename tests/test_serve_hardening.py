@@ -28,9 +28,10 @@ from cadenza._serve import serve_dashboard
 from cadenza._serve._app import MAX_LIMIT
 from cadenza._store import RunRecord, WriteBatch
 from cadenza._store_sqlite import SqliteStore
+from cadenza.testing import Delay, ScriptedAgent
 
 from .journal_helpers import read_only
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 from .serve_helpers import (
     TOKEN,
     dashboard,
@@ -38,7 +39,6 @@ from .serve_helpers import (
     live_run,
     read_stream_ids,
     served,
-    sleeper,
     until,
 )
 
@@ -339,7 +339,7 @@ steps:
 
 async def test_a_step_cancelled_mid_attempt_shows_its_attempt_cancelled(url: str) -> None:
     """The attempt in flight when its run was cancelled ends ``cancelled`` in API and page."""
-    agent = ProgrammableAgent("a", sleeper(30))
+    agent = ScriptedAgent("a", [Delay(30, then={"step": "slow"})])
     workflow = make_workflow({"slow": {}, "after": {"needs": ["slow"]}})
     store = SqliteStore(url)
     try:
