@@ -59,6 +59,9 @@ def tests(session: nox.Session) -> None:
 def quick(session: nox.Session) -> None:
     """The fast local loop: kernel tests except the slow (subprocess) ones, on every core.
 
+    A test is ``@pytest.mark.slow`` when it runs the CLI in a subprocess or is a
+    soak (the SIGKILL-and-resume trials); ``tests`` (and so CI) still runs them.
+
     ``nox -s quick``, then ``nox -Rs quick`` to skip reinstalling; arguments are
     added to pytest's: ``nox -Rs quick -- tests/test_retry.py -x``.
     """
