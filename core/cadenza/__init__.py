@@ -47,6 +47,7 @@ from ._plugins import Registration as Registration
 from ._plugins import load_plugins as load_plugins
 from ._problems import Problem as Problem
 from ._problems import SourceLocation as SourceLocation
+from ._public import publish as _publish
 from ._ratelimit import RateLimitPolicy as RateLimitPolicy
 from ._resume import ResumeError as ResumeError
 from ._resume import ResumePlan as ResumePlan
@@ -149,17 +150,7 @@ __all__ = [
 ]
 
 
-def _fix_module_paths() -> None:
-    """Make public classes and functions say ``cadenza.X`` in reprs and tracebacks."""
-    import inspect
-
-    for name in __all__:
-        obj = globals()[name]
-        if isinstance(obj, type) or inspect.isfunction(obj):
-            obj.__module__ = __name__
-
-
-_fix_module_paths()
+_publish(globals(), __all__, __name__)
 
 
 def __getattr__(name: str) -> object:

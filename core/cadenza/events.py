@@ -30,6 +30,7 @@ from ._events import StepReady as StepReady
 from ._events import StepSkipped as StepSkipped
 from ._events import StepSucceeded as StepSucceeded
 from ._events import event_from_dict as event_from_dict
+from ._public import publish as _publish
 
 __all__ = [
     "EVENT_KINDS",
@@ -58,14 +59,4 @@ __all__ = [
 ]
 
 
-def _fix_module_paths() -> None:
-    """Make the event classes say ``cadenza.events.X`` in reprs and tracebacks."""
-    import inspect
-
-    for name in __all__:
-        obj = globals()[name]
-        if isinstance(obj, type) or inspect.isfunction(obj):
-            obj.__module__ = __name__
-
-
-_fix_module_paths()
+_publish(globals(), __all__, __name__)

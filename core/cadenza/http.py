@@ -12,6 +12,7 @@ from ._agents._clients import user_agent as user_agent
 from ._http_errors import error_for_status as error_for_status
 from ._http_errors import parse_retry_after as parse_retry_after
 from ._http_errors import safe_url as safe_url
+from ._public import publish as _publish
 from ._redact import redact as redact
 from ._redact import secret_forms as secret_forms
 
@@ -26,12 +27,4 @@ __all__ = [
 ]
 
 
-def _fix_module_paths() -> None:
-    """Make the public functions say ``cadenza.http.X`` in reprs and tracebacks."""
-    for name in __all__:
-        obj = globals()[name]
-        if callable(obj):
-            obj.__module__ = __name__
-
-
-_fix_module_paths()
+_publish(globals(), __all__, __name__)

@@ -7,6 +7,7 @@ one (see docs/durability.md).
 
 from __future__ import annotations
 
+from ._public import publish as _publish
 from ._store import SCHEMA_VERSION as SCHEMA_VERSION
 from ._store import CacheEntry as CacheEntry
 from ._store import RunRecord as RunRecord
@@ -34,14 +35,4 @@ __all__ = [
 ]
 
 
-def _fix_module_paths() -> None:
-    """Make the store classes say ``cadenza.store.X`` in reprs and tracebacks."""
-    import inspect
-
-    for name in __all__:
-        obj = globals()[name]
-        if isinstance(obj, type) or inspect.isfunction(obj):
-            obj.__module__ = __name__
-
-
-_fix_module_paths()
+_publish(globals(), __all__, __name__)
