@@ -68,7 +68,7 @@ from cadenza import (
     load_plugins,
     run_workflow,
 )
-from cadenza._scheduler import idempotency_key
+from cadenza._scheduler._run import idempotency_key
 
 CONCURRENCY = 64
 REPEATS = 5
@@ -111,7 +111,7 @@ def make_plugins() -> Plugins:
 
 def empty_inputs() -> Any:
     """A compiled, constant ``with: {}``."""
-    from cadenza import _expr
+    from cadenza._expr import _expressions as _expr
 
     static = getattr(_expr.ValueTemplate, "static", None)
     if static is not None:

@@ -14,9 +14,9 @@ import attrs
 import pytest
 
 import cadenza
-from cadenza._loader import LoadResult, load_workflow_text
-from cadenza._plugins import Plugins, load_plugins
-from cadenza._spec import Duration
+from cadenza._load._loader import LoadResult, load_workflow_text
+from cadenza._plugins._registry import Plugins, load_plugins
+from cadenza._spec._workflow import Duration
 from cadenza.hookspecs import RegisterAgentKind
 
 

@@ -10,9 +10,9 @@ import trio
 import trio.lowlevel
 
 import cadenza
-from cadenza._expr import compile_value
-from cadenza._plugins import Plugins, load_plugins
-from cadenza._spec import AgentConfig, RetryPolicy, Step, Workflow
+from cadenza._expr._expressions import compile_value
+from cadenza._plugins._registry import Plugins, load_plugins
+from cadenza._spec._workflow import AgentConfig, RetryPolicy, Step, Workflow
 
 Behaviour = Callable[[cadenza.AgentRequest], Awaitable[Any]]
 
@@ -80,7 +80,7 @@ def make_workflow(
     Step keys: uses (default "a"), needs, priority, with, retry (dict), timeout,
     when (CEL source), if_needs_skipped.
     """
-    from cadenza._expr import compile_condition
+    from cadenza._expr._expressions import compile_condition
 
     agents = agents or {"a": {}}
     agent_configs = {

@@ -15,10 +15,10 @@ import httpx
 import trio
 
 import cadenza
-from cadenza._runner import run_workflow
+from cadenza._journal._sqlite import SqliteStore
+from cadenza._journal._store import RunRecord, Store, WriteBatch
+from cadenza._scheduler._runner import run_workflow
 from cadenza._serve import serve_dashboard
-from cadenza._store import RunRecord, Store, WriteBatch
-from cadenza._store_sqlite import SqliteStore
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 

@@ -31,7 +31,7 @@ from cadenza._agents._http import (
     HttpAgent,
     HttpOptions,
 )
-from cadenza._spec import Duration
+from cadenza._spec._workflow import Duration
 from cadenza.testing import (
     Drop,
     MalformedJson,

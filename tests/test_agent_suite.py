@@ -16,7 +16,7 @@ import trio
 from cadenza import AgentConfig
 from cadenza._agents._http import HttpAgent, HttpOptions
 from cadenza._agents._template import TemplateAgent, TemplateOptions
-from cadenza._spec import Duration
+from cadenza._spec._workflow import Duration
 from cadenza.testing import (
     AgentConformance,
     ScriptedAgent,

@@ -9,8 +9,8 @@ import trio
 
 from cadenza import AgentConfig, AgentRequest, PermanentError, WorkflowError, load_plugins
 from cadenza._agents._template import TemplateAgent, TemplateOptions
-from cadenza._loader import load_workflow_text
-from cadenza._spec import Duration
+from cadenza._load._loader import load_workflow_text
+from cadenza._spec._workflow import Duration
 
 
 def make_request(**inputs: Any) -> AgentRequest:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from cadenza._aggregation import Aggregator
-from cadenza._aggregators import BUILTIN_AGGREGATORS
+from cadenza._strategies._aggregation import Aggregator
+from cadenza._strategies._aggregators import BUILTIN_AGGREGATORS
 from cadenza.testing._aggregator_suite import ANSWER_SETS, AggregatorConformance
 
 pytest_plugins = ["pytester"]

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cadenza._agent import AgentResult
-from cadenza._aggregation import Answer, Verdict
-from cadenza._aggregators import (
+from cadenza._agents._contract import AgentResult
+from cadenza._strategies._aggregation import Answer, Verdict
+from cadenza._strategies._aggregators import (
     BUILTIN_AGGREGATORS,
     DEFAULT_AGGREGATOR,
     Consensus,

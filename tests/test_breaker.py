@@ -1,4 +1,4 @@
-"""The circuit breaker state machine (``cadenza._breaker``), alone: no scheduler, no clock.
+"""The circuit breaker state machine (``_resilience._breaker``), alone: no scheduler, no clock.
 
 The scheduler passes ``now`` to every method, so these tests drive time by hand.
 """
@@ -13,7 +13,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import cadenza
-from cadenza._breaker import BreakerPolicy, CircuitBreaker
+from cadenza._resilience._breaker import CircuitBreaker
+from cadenza._spec._policies import BreakerPolicy
 
 
 def breaker(**policy: Any) -> CircuitBreaker:

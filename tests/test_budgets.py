@@ -19,9 +19,9 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 
 import cadenza
-from cadenza._budget import Ledger
-from cadenza._cost import Budget, Price
-from cadenza._ratelimit import estimate_tokens
+from cadenza._resilience._budget import Ledger
+from cadenza._resilience._ratelimit import estimate_tokens
+from cadenza._spec._cost import Budget, Price
 from cadenza.testing import run_captured
 from tests.scheduler_helpers import ProgrammableAgent, plugins_with
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 import cadenza
-import cadenza._cache
+import cadenza._scheduler._cache
 import cadenza.store
 from cadenza import CachePolicy, RunResult
-from cadenza._cache import cache_key
-from cadenza._plugins import load_plugins
-from cadenza._spec import AgentConfig
+from cadenza._plugins._registry import load_plugins
+from cadenza._scheduler._cache import cache_key
+from cadenza._spec._workflow import AgentConfig
 from cadenza.events import Event
 from cadenza.store import SqliteStore, WriteBatch
 from cadenza.testing import ScriptedAgent, scripted_agent_kind
@@ -401,7 +401,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(1_000_000.0)
-    monkeypatch.setattr(cadenza._cache, "time", types.SimpleNamespace(time=fake.time))
+    monkeypatch.setattr(cadenza._scheduler._cache, "time", types.SimpleNamespace(time=fake.time))
     return fake
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from cadenza import _events as ev
-from cadenza._scheduler import idempotency_key
+from cadenza._scheduler._run import idempotency_key
 from cadenza.testing import (
     Drop,
     MalformedJson,

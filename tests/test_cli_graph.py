@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cadenza._cli._common import CliState
-from cadenza._cli._graph import graph
-from cadenza._plugins import load_plugins
+from cadenza._cli._graph_cmd import graph
+from cadenza._plugins._registry import load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

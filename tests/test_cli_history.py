@@ -29,10 +29,10 @@ from cadenza._cli._common import CliState
 from cadenza._cli._history import human_duration
 from cadenza._cli._runs_cmd import runs
 from cadenza._cli._status_cmd import status
-from cadenza._journal_readback import effective_status, run_pauses, step_states
-from cadenza._plugins import load_plugins
-from cadenza._store import RunRecord, WriteBatch
-from cadenza._store_sqlite import SqliteStore
+from cadenza._journal._readback import effective_status, run_pauses, step_states
+from cadenza._journal._sqlite import SqliteStore
+from cadenza._journal._store import RunRecord, WriteBatch
+from cadenza._plugins._registry import load_plugins
 
 HANG_GUARD = 30.0
 """Seconds before a subprocess test gives up: a hang guard, never a timing assertion."""

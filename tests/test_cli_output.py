@@ -24,11 +24,11 @@ from rich.console import Console
 from cadenza import _events as ev
 from cadenza._cli._common import CliState
 from cadenza._cli._progress import Progress, summary_text
-from cadenza._cli._run import run
+from cadenza._cli._run_cmd import run
+from cadenza._journal._sqlite import SqliteStore
 from cadenza._logging import configure_logging
-from cadenza._outcome import RunResult, StepOutcome
-from cadenza._plugins import load_plugins
-from cadenza._store_sqlite import SqliteStore
+from cadenza._plugins._registry import load_plugins
+from cadenza._spec._outcome import RunResult, StepOutcome
 from tests.scheduler_helpers import make_workflow
 
 RUN_ID = "20261122-000000-abcdef"

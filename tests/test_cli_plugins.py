@@ -103,7 +103,13 @@ def test_plugins_table_lists_each_plugin_and_its_problems(mixed: Site) -> None:
         "REGISTRATIONS",
     ]
     row = {line.split()[0]: line.split() for line in lines[1:] if line and line[0] != " "}
-    assert row["cadenza"][:5] == ["cadenza", "(built-in)", "cadenza", "0.1.0", "cadenza._builtins"]
+    assert row["cadenza"][:5] == [
+        "cadenza",
+        "(built-in)",
+        "cadenza",
+        "0.1.0",
+        "cadenza._plugins._builtins",
+    ]
     assert row["fine"] == [
         "fine",
         "cadenza-fine",

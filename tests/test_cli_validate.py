@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from cadenza._cli._common import CliState
-from cadenza._cli._validate import validate
-from cadenza._loader import check_workflow_file
-from cadenza._plugins import load_plugins
+from cadenza._cli._validate_cmd import validate
+from cadenza._load._loader import check_workflow_file
+from cadenza._plugins._registry import load_plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

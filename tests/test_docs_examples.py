@@ -21,8 +21,8 @@ import yaml
 import cadenza
 from cadenza._cli._exit import ExitCode
 from cadenza._events import EVENT_KINDS, Event
-from cadenza._loader import load_workflow_text
-from cadenza._plugins import load_plugins
+from cadenza._load._loader import load_workflow_text
+from cadenza._plugins._registry import load_plugins
 
 pytest_plugins = ["pytester"]
 

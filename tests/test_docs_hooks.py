@@ -13,7 +13,7 @@ import pytest
 
 import cadenza
 from cadenza import hookspecs
-from cadenza._plugins import load_plugins
+from cadenza._plugins._registry import load_plugins
 
 HOOKS_MD = Path(__file__).parent.parent / "docs" / "hooks.md"
 SPEC_MARKER = f"{hookspecs.PROJECT_NAME}_spec"

@@ -21,7 +21,7 @@ import attrs
 import pytest
 import trio
 
-from cadenza._scheduler import idempotency_key
+from cadenza._scheduler._run import idempotency_key
 from cadenza.testing import SeedAgentServer
 
 from .durability_helpers import (

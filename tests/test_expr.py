@@ -1,4 +1,4 @@
-"""Tests for cadenza._expr: ``when:`` conditions and ``${{ }}`` in ``with:`` values."""
+"""Tests for cadenza._expr._expressions: ``when:`` conditions and ``${{ }}`` in ``with:`` values."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cadenza import ExpressionError, _expr
-from cadenza._expr import (
+from cadenza import ExpressionError
+from cadenza._expr import _expressions as _expr
+from cadenza._expr._expressions import (
     Condition,
     ExpressionContext,
     ExprIssue,

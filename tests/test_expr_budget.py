@@ -12,20 +12,21 @@ from typing import Any
 import celpy
 import pytest
 
-from cadenza import ExpressionError, WorkflowError, _expr
+from cadenza import ExpressionError, WorkflowError
 from cadenza import _events as ev
 from cadenza._errors import ExpressionLimitError
-from cadenza._expr import ExpressionContext, compile_condition, compile_value
-from cadenza._expr_budget import (
+from cadenza._expr import _expressions as _expr
+from cadenza._expr._budget import (
     EVALUATION_LIMIT,
     BudgetedRunner,
     Cost,
     LimitExceeded,
     minimum_steps,
 )
-from cadenza._loader import load_workflow_text
-from cadenza._plugins import Plugins, load_plugins
-from cadenza._runner import run_workflow
+from cadenza._expr._expressions import ExpressionContext, compile_condition, compile_value
+from cadenza._load._loader import load_workflow_text
+from cadenza._plugins._registry import Plugins, load_plugins
+from cadenza._scheduler._runner import run_workflow
 
 HUNDRED = list(range(100))
 NESTED = "inputs.xs.map(a, inputs.xs.map(b, inputs.xs.map(c, a + b + c))).size() > 0"

@@ -12,8 +12,8 @@ import trio.testing
 import cadenza
 import cadenza.store
 from cadenza import _events as ev
-from cadenza._runner import run_workflow
-from cadenza._spec import FallbackSpec
+from cadenza._scheduler._runner import run_workflow
+from cadenza._spec._workflow import FallbackSpec
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 

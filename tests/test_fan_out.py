@@ -292,7 +292,7 @@ class _RaisingAggregators:
 
 
 async def test_an_aggregator_that_raises_fails_its_step_not_the_run(autojump_clock: Any) -> None:
-    from cadenza._plugins import load_plugins
+    from cadenza._plugins._registry import load_plugins
     from tests.scheduler_helpers import ProgrammablePlugin
 
     agents = panel(a=answering("x"), b=answering("y"))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cadenza._graph import (
+from cadenza._graph._dag import (
     CycleError,
     ancestors,
     dependents_map,

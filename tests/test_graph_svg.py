@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cadenza._cli._common import CliState
-from cadenza._cli._graph import graph
-from cadenza._graph_layout import layered_layout
-from cadenza._graph_svg import (
+from cadenza._cli._graph_cmd import graph
+from cadenza._graph._layout import layered_layout
+from cadenza._graph._svg import (
     GraphvizError,
     builtin_layout,
     builtin_svg,
@@ -24,7 +24,7 @@ from cadenza._graph_svg import (
     render_html,
     render_svg,
 )
-from cadenza._plugins import load_plugins
+from cadenza._plugins._registry import load_plugins
 
 from .loader_helpers import load
 from .test_graph import dags

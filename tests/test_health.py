@@ -10,9 +10,9 @@ import trio.testing
 
 import cadenza
 from cadenza import _events as ev
-from cadenza._breaker import BreakerPolicy
-from cadenza._runner import run_workflow
-from cadenza._spec import HealthCheckPolicy
+from cadenza._scheduler._runner import run_workflow
+from cadenza._spec._policies import BreakerPolicy
+from cadenza._spec._workflow import HealthCheckPolicy
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 

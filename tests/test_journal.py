@@ -1,4 +1,4 @@
-"""The journal (``_journal.py``): group commit, the durability barrier, and writer failures.
+"""The journal (``_journal/_writer.py``): group commit, the durability barrier, and writer failures.
 
 A :class:`GatedStore` holds one chosen write on a ``threading.Event`` the test
 releases, so "while the batch is not yet durable" is a state the test controls
@@ -21,9 +21,11 @@ import cadenza
 import cadenza.events
 import cadenza.store
 from cadenza import _events as ev
-from cadenza import _journal, _journal_limits, _runner
-from cadenza._bus import EventBus
-from cadenza._journal import Journal
+from cadenza._journal import _limits as _journal_limits
+from cadenza._journal import _writer as _journal
+from cadenza._journal._bus import EventBus
+from cadenza._journal._writer import Journal
+from cadenza._scheduler import _runner
 from cadenza.store import SqliteStore, StoreError
 
 from .durability_helpers import (

@@ -24,7 +24,7 @@ from click.testing import CliRunner, Result
 import cadenza
 from cadenza._cli import _add_builtin_commands, cli
 from cadenza._cli._common import CliState
-from cadenza._store import RunRecord, WriteBatch
+from cadenza._journal._store import RunRecord, WriteBatch
 
 from .durability_helpers import cadenza_argv, child_env, file_hash, opened, store_url
 from .journal_helpers import CappedStores, read_only

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import cadenza
-from cadenza._loader import (
+from cadenza._load._loader import (
     check_workflow_file,
     load_workflow,
     load_workflow_data,
@@ -17,7 +17,7 @@ from cadenza._loader import (
     parse_input_value,
     resolve_inputs,
 )
-from cadenza._spec import Duration, RetryPolicy
+from cadenza._spec._workflow import Duration, RetryPolicy
 
 from .loader_helpers import PLUGINS, FakeTemplateOptions, errors, load, one_error, problems, where
 
@@ -784,7 +784,7 @@ def test_parse_input_value(text: str, value: object) -> None:
 
 def test_env_reference_with_a_default_is_used_when_the_variable_is_unset() -> None:
     """``${NAME:-default}``: the shell's fallback form, so a file can run without a variable."""
-    from cadenza._plugins import load_plugins
+    from cadenza._plugins._registry import load_plugins
 
     text = (
         "name: t\n"

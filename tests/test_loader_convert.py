@@ -8,15 +8,15 @@ import attrs
 import cattrs
 import pytest
 
-from cadenza._convert import (
+from cadenza._paths import render_path
+from cadenza._spec._convert import (
     ConvertIssue,
     converter,
     describe_type,
-    render_path,
     structure,
     suggest,
 )
-from cadenza._spec import Duration
+from cadenza._spec._workflow import Duration
 
 
 @attrs.frozen(kw_only=True)
@@ -120,7 +120,7 @@ def test_a_string_is_never_split_into_a_list() -> None:
     """cattrs would iterate 'csharp' into its letters; the loader refuses it instead."""
     import attrs
 
-    from cadenza._convert import structure
+    from cadenza._spec._convert import structure
 
     @attrs.frozen(kw_only=True)
     class Options:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cadenza
-from cadenza._loader import load_workflow_data, load_workflow_text
+from cadenza._load._loader import load_workflow_data, load_workflow_text
 from cadenza._problems import Problem
 
 from .loader_helpers import PLUGINS

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import cadenza
-from cadenza._loader import check_workflow_file, load_workflow
-from cadenza._plugins import load_plugins
-from cadenza._spec import RetryPolicy
+from cadenza._load._loader import check_workflow_file, load_workflow
+from cadenza._plugins._registry import load_plugins
+from cadenza._spec._workflow import RetryPolicy
 
 from .loader_helpers import PLUGINS, FakeHttpOptions, errors, load, one_error, where
 

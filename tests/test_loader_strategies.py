@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from cadenza import Budget, Price, StrategySpec, WorkflowError, load_workflow_text
-from cadenza._plugins import load_plugins
+from cadenza._plugins._registry import load_plugins
 
 PLUGINS = load_plugins(entry_points=False)
 

@@ -1,7 +1,7 @@
 """Plugin code that tries to end the process (``sys.exit()``, ``KeyboardInterrupt``) fails alone.
 
 The plugin is reported failed and the command or run goes on; trio's own
-cancellation and a real Ctrl-C still get through (``cadenza._plugins.call_plugin``).
+cancellation and a real Ctrl-C still get through (``cadenza._plugins._registry.call_plugin``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 import cadenza
 import cadenza.events
 from cadenza._errors import PluginExitError
-from cadenza._plugins import (
+from cadenza._plugins._registry import (
     Plugins,
     call_plugin,
     call_plugin_async,

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 import cadenza
 from cadenza import _events as ev
-from cadenza._plugins import BUILTIN, PluginInfo, Plugins, load_plugins
+from cadenza._plugins._registry import BUILTIN, PluginInfo, Plugins, load_plugins
 from cadenza.hookspecs import Register, RegisterAgentKind, RegisterCommand
 
 from .plugin_helpers import Site, clear_plugin_env, open_site

@@ -10,8 +10,8 @@ import trio
 import trio.testing
 
 import cadenza
-from cadenza._ratelimit import RateLimitPolicy
-from cadenza._runner import run_workflow
+from cadenza._scheduler._runner import run_workflow
+from cadenza._spec._policies import RateLimitPolicy
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 

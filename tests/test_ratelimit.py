@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cadenza._ratelimit import RateLimiter, RateLimitPolicy, estimate_tokens
+from cadenza._resilience._ratelimit import RateLimiter, estimate_tokens
+from cadenza._spec._policies import RateLimitPolicy
 
 # -- policy -----------------------------------------------------------------------------
 

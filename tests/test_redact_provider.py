@@ -20,8 +20,8 @@ import httpx
 import pytest
 import trio
 
+from cadenza._journal._sqlite import SqliteStore
 from cadenza._serve import serve_dashboard
-from cadenza._store_sqlite import SqliteStore
 from cadenza.testing import Ok, SeedAgentServer, SeedCall, Status, open_seed_agent_server
 
 from .redact_helpers import transformed

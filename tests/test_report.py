@@ -19,15 +19,15 @@ import pytest
 import trio
 
 import cadenza
-import cadenza._runner
+import cadenza._scheduler._runner
 from cadenza import _events as ev
-from cadenza._bus import EventBus
 from cadenza._cli._common import CliState
 from cadenza._cli._report_cmd import report, sparkline
-from cadenza._loader import load_workflow_text
-from cadenza._plugins import Plugins, load_plugins
-from cadenza._report import SATURATED_AT_LIMIT, Report, build_report, workflow_from_source
-from cadenza._store_sqlite import SqliteStore
+from cadenza._insight._report import SATURATED_AT_LIMIT, Report, build_report, workflow_from_source
+from cadenza._journal._bus import EventBus
+from cadenza._journal._sqlite import SqliteStore
+from cadenza._load._loader import load_workflow_text
+from cadenza._plugins._registry import Plugins, load_plugins
 from cadenza.testing import run_captured
 from tests.scheduler_helpers import ProgrammableAgent, plugins_with
 from tests.test_cli_history import started, succeed
@@ -36,7 +36,7 @@ from tests.test_cli_history import started, succeed
 @pytest.fixture
 def virtual_at(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        cadenza._runner, "EventBus", functools.partial(EventBus, clock=trio.current_time)
+        cadenza._scheduler._runner, "EventBus", functools.partial(EventBus, clock=trio.current_time)
     )
 
 

@@ -25,9 +25,10 @@ import trio
 import cadenza
 import cadenza.events
 import cadenza.store
-from cadenza import ResumeError, _journal, plan_resume, run_workflow
-from cadenza._scheduler import idempotency_key
-from cadenza._spec import Workflow
+from cadenza import ResumeError, plan_resume, run_workflow
+from cadenza._journal import _writer as _journal
+from cadenza._scheduler._run import idempotency_key
+from cadenza._spec._workflow import Workflow
 from cadenza.store import SqliteStore, WriteBatch
 
 from .durability_helpers import (

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cadenza._routers import BUILTIN_ROUTERS
-from cadenza._routing import Router
+from cadenza._strategies._routers import BUILTIN_ROUTERS
+from cadenza._strategies._routing import Router
 from cadenza.testing import RouterConformance
 
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -67,7 +67,7 @@ filterwarnings = error
 ROUTERS = '''
 import random
 
-from cadenza._routing import Route
+from cadenza._strategies._routing import Route
 
 
 class GoodRouter:
@@ -259,7 +259,7 @@ def test_candidates_can_be_overridden(pytester: pytest.Pytester) -> None:
         import attrs
         import pytest
 
-        from cadenza._routing import Route
+        from cadenza._strategies._routing import Route
         from cadenza.testing import RouterConformance
 
 
@@ -297,7 +297,7 @@ def test_candidates_with_duplicate_names_are_refused(pytester: pytest.Pytester) 
         import attrs
         import pytest
 
-        from cadenza._routers import LeastBusyRouter
+        from cadenza._strategies._routers import LeastBusyRouter
         from cadenza.testing import RouterConformance
 
 

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cadenza._cost import Price
-from cadenza._routers import (
+from cadenza._spec._cost import Price
+from cadenza._spec._workflow import DEFAULT_ROUTE
+from cadenza._strategies._routers import (
     BUILTIN_ROUTERS,
     AdaptiveRouter,
     BudgetAwareRouter,
@@ -24,8 +25,7 @@ from cadenza._routers import (
     RoundRobinRouter,
     WeightedRouter,
 )
-from cadenza._routing import AgentHistory, Candidate, Route, Router, RouteRequest
-from cadenza._spec import DEFAULT_ROUTE
+from cadenza._strategies._routing import AgentHistory, Candidate, Route, Router, RouteRequest
 
 ROUTER_CONFIGS: list[tuple[str, dict[str, Any]]] = [
     ("least_busy", {}),

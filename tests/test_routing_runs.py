@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 import cadenza
-from cadenza._store_sqlite import SqliteStore
+from cadenza._journal._sqlite import SqliteStore
 from cadenza.testing import run_captured
 from tests.scheduler_helpers import ProgrammableAgent, plugins_with
 

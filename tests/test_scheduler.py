@@ -11,9 +11,9 @@ import trio.testing
 
 import cadenza
 from cadenza import _events as ev
-from cadenza import _scheduler
-from cadenza._runner import RunHandle, run_workflow
-from cadenza._scheduler import idempotency_key
+from cadenza._scheduler import _run as _scheduler
+from cadenza._scheduler._run import idempotency_key
+from cadenza._scheduler._runner import RunHandle, run_workflow
 
 from .scheduler_helpers import ProgrammableAgent, echo, make_workflow, plugins_with
 

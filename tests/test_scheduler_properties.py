@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import cadenza
 from cadenza import _events as ev
-from cadenza._graph import descendants
-from cadenza._runner import run_workflow
+from cadenza._graph._dag import descendants
+from cadenza._scheduler._runner import run_workflow
 from cadenza.testing import Delay, ScriptedAgent
 
 from .scheduler_helpers import make_workflow, plugins_with

@@ -23,11 +23,11 @@ import cadenza
 pytest.importorskip("hypercorn")
 pytest.importorskip("starlette")
 
-from cadenza._loader import load_workflow_text
-from cadenza._plugins import load_plugins
-from cadenza._runner import RunHandle, run_workflow
+from cadenza._journal._sqlite import SqliteStore
+from cadenza._load._loader import load_workflow_text
+from cadenza._plugins._registry import load_plugins
+from cadenza._scheduler._runner import RunHandle, run_workflow
 from cadenza._serve import needs_token, serve_dashboard
-from cadenza._store_sqlite import SqliteStore
 
 from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
 from .serve_helpers import TOKEN, dashboard, finished_run, read_stream, sleeper, until

@@ -21,13 +21,13 @@ from click.testing import CliRunner
 pytest.importorskip("hypercorn")
 pytest.importorskip("starlette")
 
-from cadenza._loader import load_workflow_text
-from cadenza._plugins import load_plugins
-from cadenza._runner import RunHandle, run_workflow
+from cadenza._journal._sqlite import SqliteStore
+from cadenza._journal._store import RunRecord, WriteBatch
+from cadenza._load._loader import load_workflow_text
+from cadenza._plugins._registry import load_plugins
+from cadenza._scheduler._runner import RunHandle, run_workflow
 from cadenza._serve import serve_dashboard
 from cadenza._serve._app import MAX_LIMIT
-from cadenza._store import RunRecord, WriteBatch
-from cadenza._store_sqlite import SqliteStore
 from cadenza.testing import Delay, ScriptedAgent
 
 from .journal_helpers import read_only
@@ -295,17 +295,17 @@ async def test_a_runs_graph_is_drawn_once_for_repeated_views(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Run pages and graph.svg of one run, even concurrent, draw its DAG once between them."""
-    import cadenza._graph_svg
+    import cadenza._graph._svg
 
     draws = 0
-    real = cadenza._graph_svg.render_svg
+    real = cadenza._graph._svg.render_svg
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         nonlocal draws
         draws += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cadenza._graph_svg, "render_svg", counting)
+    monkeypatch.setattr(cadenza._graph._svg, "render_svg", counting)
     text = """\
 agents:
   t: {kind: template, options: {output: "hello {name}"}}

@@ -16,21 +16,21 @@ import trio
 from click.testing import CliRunner
 
 from cadenza._cli._simulate_cmd import simulate_cmd
-from cadenza._cost import Price
 from cadenza._errors import WorkflowError
-from cadenza._loader import load_workflow_text
-from cadenza._plugins import Plugins, load_plugins
-from cadenza._ratelimit import estimate_tokens
-from cadenza._runner import run_workflow
-from cadenza._simulate import (
+from cadenza._insight._simulate import (
     SimulationReport,
     learn_models,
     parse_model_text,
     resolve_models,
     simulate,
 )
-from cadenza._spec import Workflow
-from cadenza._store_sqlite import SqliteStore
+from cadenza._journal._sqlite import SqliteStore
+from cadenza._load._loader import load_workflow_text
+from cadenza._plugins._registry import Plugins, load_plugins
+from cadenza._resilience._ratelimit import estimate_tokens
+from cadenza._scheduler._runner import run_workflow
+from cadenza._spec._cost import Price
+from cadenza._spec._workflow import Workflow
 
 
 @pytest.fixture(scope="module")

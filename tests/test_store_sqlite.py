@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import cadenza
-from cadenza._plugins import load_plugins
-from cadenza._store import SCHEMA_VERSION, StoreFullError, StoreReadOnlyError, open_store
-from cadenza._store_sqlite import absolute_url, find_journal
+from cadenza._journal._sqlite import absolute_url, find_journal
+from cadenza._journal._store import SCHEMA_VERSION, StoreFullError, StoreReadOnlyError, open_store
+from cadenza._plugins._registry import load_plugins
 from cadenza.store import RunRecord, SqliteStore, StoreError, WriteBatch
 from cadenza.testing import StoreConformance
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cadenza
-from cadenza._validation import Quality, ValidationContext, Validator
-from cadenza._validators import (
+from cadenza._strategies._validation import Quality, ValidationContext, Validator
+from cadenza._strategies._validators import (
     BUILTIN_VALIDATORS,
     MAX_FINDINGS,
     THREAD_THRESHOLD,

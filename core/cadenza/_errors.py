@@ -97,7 +97,7 @@ class DuplicateRegistrationError(PluginError):
 class PluginExitError(PluginError):
     """Plugin code tried to end the process instead of raising an exception.
 
-    :func:`~cadenza._plugins.call_plugin` raises it in place of a ``SystemExit``, a
+    :func:`~cadenza._plugins._registry.call_plugin` raises it in place of a ``SystemExit``, a
     ``KeyboardInterrupt`` the plugin raised itself, or any other
     ``BaseException`` that is not trio's cancellation. It is an ordinary
     exception, so every caller's ``except Exception`` treats it as the plugin

@@ -24,7 +24,7 @@ import attrs
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ._convert import ValuePath, render_path
+from ._paths import ValuePath, render_path
 from ._problems import Problem, SourceLocation
 
 Position = tuple[int, int]

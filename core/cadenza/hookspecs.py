@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     import click
 
-    from ._agent import AgentFactory
+    from ._agents._contract import AgentFactory
     from ._events import Event
 
 PROJECT_NAME = "cadenza"

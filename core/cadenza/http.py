@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from ._agents._clients import open_http_client as open_http_client
 from ._agents._clients import user_agent as user_agent
-from ._http_errors import error_for_status as error_for_status
-from ._http_errors import parse_retry_after as parse_retry_after
-from ._http_errors import safe_url as safe_url
+from ._agents._http_errors import error_for_status as error_for_status
+from ._agents._http_errors import parse_retry_after as parse_retry_after
+from ._agents._http_errors import safe_url as safe_url
 from ._public import publish as _publish
 from ._redact import redact as redact
 from ._redact import secret_forms as secret_forms

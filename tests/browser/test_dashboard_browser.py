@@ -79,10 +79,10 @@ class Live:
 async def _serve_and_run(journal: str, live: Live, ready: queue.Queue[object]) -> None:
     import trio.lowlevel
 
-    from cadenza._loader import load_workflow_text
-    from cadenza._runner import run_workflow
+    from cadenza._journal._sqlite import SqliteStore
+    from cadenza._load._loader import load_workflow_text
+    from cadenza._scheduler._runner import run_workflow
     from cadenza._serve import serve_dashboard
-    from cadenza._store_sqlite import SqliteStore
 
     from ..scheduler_helpers import ProgrammableAgent, plugins_with
 

@@ -1,0 +1,1 @@
+"""The Agent contract and the built-in agent kinds (http, python, template)."""

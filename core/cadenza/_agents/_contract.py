@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from ._spec import AgentConfig
+from .._spec._workflow import AgentConfig
 
 
 @attrs.frozen(kw_only=True)
@@ -79,7 +79,7 @@ class AgentRequest:
         :class:`~cadenza.PermanentError` if the run has no such agent.
         """
         if self.delegate is None:
-            from ._errors import PermanentError
+            from .._errors import PermanentError
 
             raise PermanentError(
                 f"cannot ask agent {agent!r}: this request was not made by a run",

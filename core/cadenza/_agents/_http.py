@@ -41,11 +41,11 @@ import attrs
 import httpx
 import structlog
 
-from cadenza._agent import AgentRequest, AgentResult, Usage
+from cadenza._agents._contract import AgentRequest, AgentResult, Usage
+from cadenza._agents._http_errors import error_for_status, safe_url, snippet
 from cadenza._errors import AgentTimeoutError, PermanentError, RetryableError
-from cadenza._http_errors import error_for_status, safe_url, snippet
 from cadenza._redact import redact
-from cadenza._spec import AgentConfig, Duration
+from cadenza._spec._workflow import AgentConfig, Duration
 
 from ._clients import open_http_client
 

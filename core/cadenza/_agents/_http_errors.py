@@ -17,8 +17,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from ._errors import AgentError, PermanentError, RetryableError
-from ._redact import redact
+from .._errors import AgentError, PermanentError, RetryableError
+from .._redact import redact
 
 SNIPPET_LIMIT = 200
 """Characters of a response body (or a server's message) quoted in an error, at most."""

@@ -30,9 +30,9 @@ from typing import Any
 import attrs
 import trio
 
-from cadenza._agent import AgentRequest, AgentResult
+from cadenza._agents._contract import AgentRequest, AgentResult
 from cadenza._errors import AgentError, PermanentError, RetryableError
-from cadenza._spec import AgentConfig
+from cadenza._spec._workflow import AgentConfig
 
 DEFAULT_THREADS = 4
 """Worker threads per agent for synchronous callables when ``max_concurrent`` is unset."""

@@ -27,9 +27,9 @@ from typing import Any
 import attrs
 import trio
 
-from cadenza._agent import AgentRequest, AgentResult
+from cadenza._agents._contract import AgentRequest, AgentResult
 from cadenza._errors import PermanentError
-from cadenza._spec import AgentConfig, Duration
+from cadenza._spec._workflow import AgentConfig, Duration
 
 _FORMATTER = string.Formatter()
 _NO_DELAY = Duration(0.0)

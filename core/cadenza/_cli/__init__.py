@@ -36,16 +36,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _add_builtin_commands() -> None:
     from ._cancel_cmd import cancel
-    from ._graph import graph
+    from ._graph_cmd import graph
     from ._plugins_cmd import plugins
     from ._report_cmd import report
     from ._resume_cmd import resume
-    from ._run import run
+    from ._run_cmd import run
     from ._runs_cmd import runs
     from ._serve_cmd import serve
     from ._simulate_cmd import simulate_cmd
     from ._status_cmd import status
-    from ._validate import validate
+    from ._validate_cmd import validate
 
     commands: list[click.Command] = [run, resume, runs, status, report, cancel, serve]
     commands += [validate, graph, simulate_cmd, plugins]
@@ -67,7 +67,7 @@ def _add_plugin_commands(state: CliState) -> None:
     that need plugins load them again and report the problem with its exit
     code (``cadenza plugins`` lists every plugin that failed or was refused).
     """
-    from cadenza._plugins import load_plugins
+    from cadenza._plugins._registry import load_plugins
 
     for name in _plugin_command_names:  # added by an earlier main() in this process
         cli.commands.pop(name, None)

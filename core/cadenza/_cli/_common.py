@@ -13,9 +13,9 @@ import attrs
 import click
 
 from .._errors import CadenzaError, PluginError, WorkflowError
-from .._plugins import Plugins
-from .._store import Store, StoreReadOnlyError
-from .._store_sqlite import absolute_url, find_journal
+from .._journal._sqlite import absolute_url, find_journal
+from .._journal._store import Store, StoreReadOnlyError
+from .._plugins._registry import Plugins
 from ._exit import ExitCode
 
 P = ParamSpec("P")
@@ -44,7 +44,7 @@ def get_plugins() -> Plugins:
     """The plugins loaded for this invocation (loaded on first use)."""
     state = get_state()
     if state.plugins is None:
-        from .._plugins import load_plugins
+        from .._plugins._registry import load_plugins
 
         state.plugins = load_plugins()
     return state.plugins
@@ -58,7 +58,7 @@ def journal_url(store_url: str | None) -> str:
 
     ``--store`` is used as given, a relative path made absolute from the
     working directory; without it, the nearest ``.cadenza/journal.db`` at or
-    above the working directory (:func:`~cadenza._store_sqlite.find_journal`).
+    above the working directory (:func:`~cadenza._journal._sqlite.find_journal`).
     """
     if store_url is None:
         return f"sqlite:///{find_journal()}"

@@ -21,14 +21,14 @@ import click
 import trio
 from rich.console import Console
 
+from .._journal._sqlite import find_journal
+from .._journal._store import Store
 from .._logging import add_secrets, configure_logging
-from .._outcome import RunResult
-from .._plugins import Plugins
-from .._resume import ResumePlan
-from .._runner import RunHandle, run_workflow
-from .._spec import Workflow
-from .._store import Store
-from .._store_sqlite import find_journal
+from .._plugins._registry import Plugins
+from .._scheduler._resume import ResumePlan
+from .._scheduler._runner import RunHandle, run_workflow
+from .._spec._outcome import RunResult
+from .._spec._workflow import Workflow
 from ._common import echo_json, get_state, require_writable
 from ._exit import ExitCode
 from ._progress import Progress, summary_text

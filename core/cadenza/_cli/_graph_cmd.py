@@ -7,9 +7,9 @@ from typing import Literal, cast
 
 import click
 
-from cadenza._graph import to_dot, to_mermaid
-from cadenza._graph_svg import Engine, render_html, render_svg
-from cadenza._loader import load_workflow
+from cadenza._graph._dag import to_dot, to_mermaid
+from cadenza._graph._svg import Engine, render_html, render_svg
+from cadenza._load._loader import load_workflow
 
 from ._common import get_plugins, handle_errors
 

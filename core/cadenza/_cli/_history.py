@@ -1,7 +1,7 @@
 """What ``cadenza runs``, ``status`` and ``cancel`` share: opening the journal and showing runs.
 
 Reading a run back (its effective status, each step's state, the ``--json``
-shapes) lives in :mod:`cadenza._journal_readback`, shared with the dashboard;
+shapes) lives in :mod:`cadenza._journal._readback`, shared with the dashboard;
 this module keeps what only the commands need: opening the journal for a
 command, and terminal formatting (tables, human durations, summaries).
 """
@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .._journal_readback import run_duration
-from .._resume import find_run
-from .._store import RunRecord, Store, StoreReadOnlyError, UnknownRunError, open_store
-from .._store_sqlite import SqliteStore, path_from_url
+from .._journal._readback import run_duration
+from .._journal._sqlite import SqliteStore, path_from_url
+from .._journal._store import RunRecord, Store, StoreReadOnlyError, UnknownRunError, open_store
+from .._scheduler._resume import find_run
 from ._common import for_this_command, get_plugins, journal_url
 
 OUTPUT_SUMMARY_CHARS = 120

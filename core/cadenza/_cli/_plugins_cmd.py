@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import click
 
-from cadenza._plugins import PluginInfo
+from cadenza._plugins._registry import PluginInfo
 
 from ._common import echo_json, get_plugins, handle_errors
 

@@ -17,8 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import _events as ev
-from .._outcome import RunResult
-from .._spec import Workflow
+from .._spec._outcome import RunResult
+from .._spec._workflow import Workflow
 
 _STYLE = {
     "pending": ("·", "dim"),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import click
 
-from .._report import NOTICEABLE_WAIT, Report, build_report, workflow_from_source
+from .._insight._report import NOTICEABLE_WAIT, Report, build_report, workflow_from_source
 from ._common import echo_json, get_plugins, handle_errors
 from ._execute import store_option
 from ._history import existing_store, human_duration, require_run, table

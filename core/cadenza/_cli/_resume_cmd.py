@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .._loader import load_workflow
-from .._resume import plan_resume
+from .._load._loader import load_workflow
+from .._scheduler._resume import plan_resume
 from ._common import fail, get_plugins, handle_errors
 from ._execute import Display, default_output_dir, execute, store_option
 from ._exit import ExitCode

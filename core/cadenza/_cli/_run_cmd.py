@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .._loader import check_set_types, load_workflow, resolve_inputs
-from .._store import open_store
+from .._journal._store import open_store
+from .._load._loader import check_set_types, load_workflow, resolve_inputs
 from ._common import fail, get_plugins, handle_errors, journal_url
 from ._execute import Display, default_output_dir, execute, out_option, store_option
 from ._exit import ExitCode

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from .._journal_readback import FINISHED, effective_status, run_counts, run_to_dict, step_states
-from .._store import RunRecord, Store
+from .._journal._readback import FINISHED, effective_status, run_counts, run_to_dict, step_states
+from .._journal._store import RunRecord, Store
 from ._common import echo_json, handle_errors, journal_url
 from ._execute import store_option
 from ._history import counts_text, duration_text, existing_store, local_time, table

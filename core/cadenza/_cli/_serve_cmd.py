@@ -8,7 +8,7 @@ import signal
 import click
 import trio
 
-from .._store import open_store
+from .._journal._store import open_store
 from ._common import fail, get_plugins, handle_errors, journal_url
 from ._execute import store_option
 from ._exit import ExitCode

@@ -11,8 +11,7 @@ from typing import Any
 import click
 import structlog
 
-from cadenza._loader import check_set_types, load_workflow, parse_input_value
-from cadenza._simulate import (
+from cadenza._insight._simulate import (
     LEARN_RUNS,
     learn_models,
     parse_model_file,
@@ -20,6 +19,7 @@ from cadenza._simulate import (
     resolve_models,
     simulate,
 )
+from cadenza._load._loader import check_set_types, load_workflow, parse_input_value
 
 from ._common import echo_json, fail, get_plugins, get_state, handle_errors, journal_url
 from ._execute import store_option

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .._journal_readback import (
+from .._journal._readback import (
     StepState,
     effective_status,
     run_counts,
@@ -17,7 +17,7 @@ from .._journal_readback import (
     run_to_dict,
     step_states,
 )
-from .._store import RunRecord
+from .._journal._store import RunRecord
 from ._common import echo_json, handle_errors
 from ._execute import store_option
 from ._history import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cadenza._loader import FileReport, check_workflow_file
+from cadenza._load._loader import FileReport, check_workflow_file
 from cadenza._problems import Problem
 
 from ._common import echo_json, get_plugins, handle_errors

@@ -36,7 +36,7 @@ import celpy
 import lark
 from celpy.evaluation import Activation, CELEvalError, Context, Evaluator, NameContainer, Result
 
-from ._expr_refs import Tree
+from ._refs import Tree
 
 __all__ = [
     "CHARS_PER_STEP",

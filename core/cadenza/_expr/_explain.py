@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Final
 import lark
 from celpy.evaluation import CELEvalError
 
-from ._expr_budget import Cost, LimitExceeded
-from ._expr_refs import reference_root, source_text
-from ._expr_values import NotJSONError, cel_type_name, compact_json, to_plain
+from ._budget import Cost, LimitExceeded
+from ._refs import reference_root, source_text
+from ._values import NotJSONError, cel_type_name, compact_json, to_plain
 
 if TYPE_CHECKING:
-    from ._expr import ExpressionContext
-    from ._expr_render import Program
+    from ._expressions import ExpressionContext
+    from ._render import Program
 
 __all__ = ["explain_failure", "tidy_message"]
 

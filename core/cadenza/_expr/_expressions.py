@@ -74,11 +74,11 @@ import attrs
 import celpy
 from celpy.celparser import CELParseError
 
-from ._convert import child_path
-from ._errors import ExpressionError
-from ._expr_budget import EVALUATION_LIMIT, BudgetedRunner, minimum_steps
-from ._expr_refs import ReferenceChecker
-from ._expr_render import (
+from .._errors import ExpressionError
+from .._paths import child_path
+from ._budget import EVALUATION_LIMIT, BudgetedRunner, minimum_steps
+from ._refs import ReferenceChecker
+from ._render import (
     ExpressionNode,
     InterpolationNode,
     LiteralNode,
@@ -88,14 +88,14 @@ from ._expr_render import (
     Scope,
     SequenceNode,
 )
-from ._expr_syntax import (
+from ._syntax import (
     Piece,
     expression_label,
     only_space_around,
     split_expressions,
     syntax_problem,
 )
-from ._expr_values import cel_type_name, compact_json
+from ._values import cel_type_name, compact_json
 
 __all__ = [
     "Condition",

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeAlias
 import lark
 from celpy.evaluation import base_functions, celstr
 
-from ._expr_syntax import position_text
+from ._syntax import position_text
 
 __all__ = ["ReferenceChecker", "Tree", "reference_root", "source_text"]
 

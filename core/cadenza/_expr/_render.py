@@ -1,12 +1,12 @@
 """Running compiled expressions: render trees for ``with:`` values, and evaluation.
 
-:func:`~cadenza._expr.compile_value` turns a ``with:`` value into a tree of
+:func:`~cadenza._expr._expressions.compile_value` turns a ``with:`` value into a tree of
 nodes, built only where there is something to evaluate; rendering walks it
 with one :class:`Scope` per render, which converts just the inputs and step
 outputs the expressions reference into CEL (outputs can be large), once.
 Every failure becomes an :class:`~cadenza.ExpressionError` naming the
 expression and the path of the string it came from. A scope holds one
-:class:`~cadenza._expr_budget.Cost`: everything one ``when:`` evaluation or one
+:class:`~cadenza._expr._budget.Cost`: everything one ``when:`` evaluation or one
 ``with:`` rendering does counts against the same evaluation limit.
 """
 
@@ -19,13 +19,13 @@ import celpy.celtypes as celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError, CELUnsupportedError
 
-from ._errors import ExpressionError, ExpressionLimitError
-from ._expr_budget import BudgetedRunner, Cost, LimitExceeded
-from ._expr_explain import explain_failure, tidy_message
-from ._expr_values import NotJSONError, compact_json, to_plain
+from .._errors import ExpressionError, ExpressionLimitError
+from ._budget import BudgetedRunner, Cost, LimitExceeded
+from ._explain import explain_failure, tidy_message
+from ._values import NotJSONError, compact_json, to_plain
 
 if TYPE_CHECKING:
-    from ._expr import ExpressionContext
+    from ._expressions import ExpressionContext
 
 __all__ = [
     "ExpressionNode",

@@ -17,7 +17,7 @@ import celpy.celtypes as celtypes
 from celpy.evaluation import CELEvalError
 
 if TYPE_CHECKING:
-    from ._expr_budget import Cost
+    from ._budget import Cost
 
 __all__ = ["NotJSONError", "cel_type_name", "compact_json", "to_plain"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._spec import Workflow
+    from .._spec._workflow import Workflow
 
 Needs = Mapping[str, Sequence[str]]
 

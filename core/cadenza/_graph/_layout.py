@@ -21,7 +21,7 @@ from typing import Literal
 
 import attrs
 
-from ._graph import Needs, topological_order
+from ._dag import Needs, topological_order
 
 Direction = Literal["TB", "LR"]
 
@@ -102,7 +102,7 @@ def layered_layout(
     """Lay out the keys of ``needs``; ``sizes`` gives each one's ``(width, height)``.
 
     ``direction`` TB puts needs above the steps needing them; LR puts them to
-    the left. Raises :class:`~cadenza._graph.CycleError` on a cycle.
+    the left. Raises :class:`~cadenza._graph._dag.CycleError` on a cycle.
     """
     steps = list(needs)
     layer_by_step = layer_of(needs)

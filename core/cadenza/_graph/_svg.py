@@ -2,7 +2,7 @@
 
 Two engines: Graphviz's ``dot`` when it is installed (``engine="graphviz"``,
 or ``"auto"`` finding ``dot`` on PATH), else the built-in renderer: a layered
-layout from :mod:`cadenza._graph_layout`, boxes sized by their text, edges as
+layout from :mod:`cadenza._graph._layout`, boxes sized by their text, edges as
 cubic Béziers with arrowheads, colours by what a step ``uses`` (an agent or a
 capability) and a legend. Output is deterministic: the same workflow gives the
 same bytes. Nothing is fetched: the HTML page embeds its SVG, style and script.
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from ._errors import CadenzaError
-from ._graph import _dot_string, _label_lines, workflow_needs
-from ._graph_layout import Direction, Layout, layered_layout
+from .._errors import CadenzaError
+from ._dag import _dot_string, _label_lines, workflow_needs
+from ._layout import Direction, Layout, layered_layout
 
 if TYPE_CHECKING:
-    from ._spec import Workflow
+    from .._spec._workflow import Workflow
 
 Engine = Literal["auto", "graphviz", "builtin"]
 

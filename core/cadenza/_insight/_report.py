@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from ._spec import AgentConfig, Workflow
+from .._spec._workflow import AgentConfig, Workflow
 
 BUCKETS = 20
 """Equal slices of the run for per-agent utilization over time."""
@@ -232,7 +232,7 @@ def workflow_from_source(
     text: str | None, *, plugins: Any, workflow: str | None = None, filename: str = ""
 ) -> tuple[Workflow | None, str]:
     """The workflow a run started from, loaded from its stored text, or None and why not."""
-    from ._loader import load_workflow_text
+    from .._load._loader import load_workflow_text
 
     if not text:
         return None, "the journal has no workflow source for this run"

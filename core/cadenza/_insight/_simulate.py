@@ -33,21 +33,21 @@ import attrs
 import trio
 import trio.testing
 
-from . import _events as ev
-from ._agent import AgentRequest, AgentResult, Usage
-from ._calls import DEFAULT_OUTPUT_TOKENS
-from ._cost import Price
-from ._duration import parse_duration
-from ._errors import ExpressionError, RetryableError, WorkflowError
-from ._expr import ExpressionContext, ValueTemplate
-from ._plugins import Plugins, Registration, new_plugin_manager
-from ._problems import Problem
-from ._ratelimit import estimate_tokens
-from ._runner import run_workflow
-from ._source_file import read_source
-from ._spec import AgentConfig, Workflow
-from ._store import Store
-from ._yaml import parse_yaml
+from .. import _events as ev
+from .._agents._contract import AgentRequest, AgentResult, Usage
+from .._errors import ExpressionError, RetryableError, WorkflowError
+from .._expr._expressions import ExpressionContext, ValueTemplate
+from .._journal._store import Store
+from .._plugins._registry import Plugins, Registration, new_plugin_manager
+from .._problems import Problem
+from .._resilience._ratelimit import estimate_tokens
+from .._scheduler._calls import DEFAULT_OUTPUT_TOKENS
+from .._scheduler._runner import run_workflow
+from .._source_file import read_source
+from .._spec._cost import Price
+from .._spec._duration import parse_duration
+from .._spec._workflow import AgentConfig, Workflow
+from .._yaml import parse_yaml
 
 SIM_KIND = "simulated"
 """The agent kind every agent of a simulated workflow is switched to."""

@@ -17,8 +17,8 @@ from typing import Any
 import attrs
 import structlog
 
-from ._events import Event
-from ._redact import redact
+from .._events import Event
+from .._redact import redact
 
 log = structlog.get_logger()
 

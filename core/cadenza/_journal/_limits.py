@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import CadenzaError, PermanentError
+from .._errors import CadenzaError, PermanentError
 
 OUTPUT_BYTES_ENV = "CADENZA_MAX_OUTPUT_BYTES"
 FIELD_BYTES_ENV = "CADENZA_MAX_EVENT_FIELD_BYTES"

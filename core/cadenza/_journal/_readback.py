@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 
-from ._resume import is_alive_elsewhere
 from ._store import RunRecord
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
@@ -27,6 +26,21 @@ STEP_ENDED = frozenset({"succeeded", "failed", "skipped", "cancelled", "restored
 
 
 # -- run state -----------------------------------------------------------------------
+
+
+def is_alive_elsewhere(record: RunRecord) -> bool:
+    """True when the run's process is still running on this host (and is not us)."""
+    if record.status != "running" or record.pid is None or record.pid == os.getpid():
+        return False
+    if record.host and record.host != socket.gethostname():
+        return False
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def same_host(record: RunRecord) -> bool:

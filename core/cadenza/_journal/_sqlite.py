@@ -9,8 +9,8 @@ The CLI's default is found by :func:`find_journal`: the nearest
 A journal in a place the process cannot write (a read-only file, folder or
 file system) opens read-only: reading works (through SQLite's ``mode=ro``, or
 ``immutable=1`` when the WAL index cannot be created beside it), and every
-write raises :class:`~cadenza._store.StoreReadOnlyError` naming the path.
-A full disk (``SQLITE_FULL``, ``ENOSPC``) is a :class:`~cadenza._store.StoreFullError`;
+write raises :class:`~cadenza._journal._store.StoreReadOnlyError` naming the path.
+A full disk (``SQLITE_FULL``, ``ENOSPC``) is a :class:`~cadenza._journal._store.StoreFullError`;
 the batch that did not fit is rolled back, everything committed before stays.
 
 Durability: every :meth:`SqliteStore.write` is one transaction committed with
@@ -196,13 +196,13 @@ def _dumps(value: Any) -> str:
 
 
 class SqliteStore:
-    """A :class:`~cadenza._store.Store` in one SQLite file. Thread-safe (one lock).
+    """A :class:`~cadenza._journal._store.Store` in one SQLite file. Thread-safe (one lock).
 
     With ``read_only=True`` the file is only read. Otherwise it is opened for
     writing when its place allows it, and read-only when it does not (a
     read-only file, folder or file system): ``read_only`` then says so,
     ``read_only_reason`` says why, and writes raise
-    :class:`~cadenza._store.StoreReadOnlyError`. A missing file in a place
+    :class:`~cadenza._journal._store.StoreReadOnlyError`. A missing file in a place
     where it cannot be created is that error at once.
     """
 

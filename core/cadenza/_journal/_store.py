@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from ._errors import CadenzaError
+from .._errors import CadenzaError
 
 SCHEMA_VERSION = 1
 """Version of the journal's data layout; a store refuses data from a newer one."""
@@ -214,7 +214,7 @@ StoreFactory = Callable[[str], Store]
 
 DEFAULT_STORE_URL = "sqlite:///.cadenza/journal.db"
 """The journal under the working directory. The CLI looks upward for a project's
-``.cadenza/`` first (:func:`cadenza._store_sqlite.find_journal`)."""
+``.cadenza/`` first (:func:`cadenza._journal._sqlite.find_journal`)."""
 
 
 def open_store(url: str, registered: Mapping[str, Any]) -> Store:

@@ -2,7 +2,7 @@
 
 The journal observes the run's event bus. Each event is queued; one writer
 task (a child of the run's nursery) takes everything queued, writes it as one
-:class:`~cadenza._store.WriteBatch` in a worker thread, and wakes whoever
+:class:`~cadenza._journal._store.WriteBatch` in a worker thread, and wakes whoever
 waits for it. A batch is written as soon as someone needs an event durable
 (or the queue is long); events nobody waits for ride along, or are written
 within ``LAZY_WRITE_DELAY``. While a write is in flight new events pile up
@@ -29,9 +29,9 @@ import attrs
 import structlog
 import trio
 
-from . import _events as ev
-from ._errors import PermanentError
-from ._journal_limits import JournalLimits, cap_event, output_error
+from .. import _events as ev
+from .._errors import PermanentError
+from ._limits import JournalLimits, cap_event, output_error
 from ._store import CacheEntry, RunRecord, Store, WriteBatch
 
 log = structlog.get_logger()

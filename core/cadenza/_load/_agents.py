@@ -14,9 +14,10 @@ from typing import Any
 
 import attrs
 
-from ._convert import ValuePath, structure, suggest
-from ._load_context import LoadContext, listing
-from ._spec import AgentConfig
+from .._paths import ValuePath
+from .._spec._convert import structure, suggest
+from .._spec._workflow import AgentConfig
+from ._context import LoadContext, listing
 
 __all__ = ["LoadedAgents", "agent_options", "report_unknown_kind"]
 

@@ -16,13 +16,14 @@ from typing import Any, Literal
 
 import attrs
 
-from ._convert import ValuePath, render_path, suggest
-from ._expr import Condition, compile_condition, compile_value
-from ._graph import find_cycle
-from ._load_agents import LoadedAgents
-from ._load_context import LoadContext, listing
-from ._problems import SourceLocation
-from ._spec import InputSpec, RetryPolicy, Step
+from .._expr._expressions import Condition, compile_condition, compile_value
+from .._graph._dag import find_cycle
+from .._paths import ValuePath, render_path
+from .._problems import SourceLocation
+from .._spec._convert import suggest
+from .._spec._workflow import InputSpec, RetryPolicy, Step
+from ._agents import LoadedAgents
+from ._context import LoadContext, listing
 
 __all__ = ["WELL_KNOWN_CAPABILITIES", "StepDraft", "finish_steps"]
 

@@ -16,12 +16,13 @@ from typing import Any, Literal
 
 import attrs
 
-from ._convert import ValuePath, describe_value, render_path, suggest
-from ._plugins import Plugins
-from ._problems import Problem, SourceLocation
-from ._redact import redact
-from ._spec import parse_duration
-from ._yaml import YamlDocument
+from .._paths import ValuePath, render_path
+from .._plugins._registry import Plugins
+from .._problems import Problem, SourceLocation
+from .._redact import redact
+from .._spec._convert import describe_value, suggest
+from .._spec._workflow import parse_duration
+from .._yaml import YamlDocument
 
 __all__ = ["LoadContext", "listing", "quote_hint"]
 

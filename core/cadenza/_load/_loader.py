@@ -34,11 +34,15 @@ from typing import Any, Literal
 import attrs
 import yaml
 
-from ._convert import suggest
-from ._errors import WorkflowError
-from ._load_checks import WELL_KNOWN_CAPABILITIES as WELL_KNOWN_CAPABILITIES
-from ._load_context import listing
-from ._load_source import (
+from .._errors import WorkflowError
+from .._plugins._registry import Plugins
+from .._problems import Problem, SourceLocation
+from .._spec._convert import suggest
+from .._spec._workflow import Workflow
+from .._yaml import parse_yaml
+from ._checks import WELL_KNOWN_CAPABILITIES as WELL_KNOWN_CAPABILITIES
+from ._context import listing
+from ._source import (
     Checked,
     LoadRequest,
     check_data,
@@ -46,10 +50,6 @@ from ._load_source import (
     check_text,
     name_from_filename,
 )
-from ._plugins import Plugins
-from ._problems import Problem, SourceLocation
-from ._spec import Workflow
-from ._yaml import parse_yaml
 
 __all__ = [
     "WELL_KNOWN_CAPABILITIES",

@@ -12,7 +12,7 @@ One file is one workflow (docs/workflow-reference.md)::
       review: {uses: documentation, needs: [draft], when: inputs.review}
 
 This module reads each section into specs and step drafts, reporting every
-problem through the :class:`~cadenza._load_context.LoadContext`; the checks
+problem through the :class:`~cadenza._load._context.LoadContext`; the checks
 that span steps are ``_load_checks``'s.
 """
 
@@ -23,20 +23,10 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._breaker import BreakerPolicy
-from ._convert import ValuePath, describe_value, structure, suggest
-from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
-from ._load_checks import StepDraft, finish_steps
-from ._load_context import LoadContext
-from ._load_strategies import (
-    AGENT_KEYS,
-    STEP_KEYS,
-    agent_extras,
-    apply_step_extras,
-    workflow_extras,
-)
-from ._ratelimit import RateLimitPolicy
-from ._spec import (
+from .._paths import ValuePath
+from .._spec._convert import describe_value, structure, suggest
+from .._spec._policies import BreakerPolicy, RateLimitPolicy
+from .._spec._workflow import (
     AgentConfig,
     CachePolicy,
     FallbackSpec,
@@ -44,6 +34,16 @@ from ._spec import (
     InputSpec,
     RetryPolicy,
     Workflow,
+)
+from ._agents import LoadedAgents, agent_options, report_unknown_kind
+from ._checks import StepDraft, finish_steps
+from ._context import LoadContext
+from ._strategies import (
+    AGENT_KEYS,
+    STEP_KEYS,
+    agent_extras,
+    apply_step_extras,
+    workflow_extras,
 )
 
 T = TypeVar("T")

@@ -18,11 +18,12 @@ from typing import Any
 
 import attrs
 
-from ._convert import ValuePath, describe_value, render_path, suggest
-from ._load_agents import LoadedAgents, agent_options, report_unknown_kind
-from ._load_checks import StepDraft, finish_steps
-from ._load_context import LoadContext, listing
-from ._spec import AgentConfig, RetryPolicy, Workflow
+from .._paths import ValuePath, render_path
+from .._spec._convert import describe_value, suggest
+from .._spec._workflow import AgentConfig, RetryPolicy, Workflow
+from ._agents import LoadedAgents, agent_options, report_unknown_kind
+from ._checks import StepDraft, finish_steps
+from ._context import LoadContext, listing
 
 __all__ = ["SeedFormat"]
 

@@ -16,15 +16,15 @@ from typing import Any, Literal
 
 import attrs
 
-from ._convert import describe_value
-from ._format_native import NativeFormat
-from ._format_seed import SeedFormat
-from ._load_context import LoadContext
-from ._plugins import Plugins
-from ._problems import Problem, SourceLocation
-from ._source_file import read_source
-from ._spec import Workflow
-from ._yaml import YamlDocument, parse_yaml
+from .._plugins._registry import Plugins
+from .._problems import Problem, SourceLocation
+from .._source_file import read_source
+from .._spec._convert import describe_value
+from .._spec._workflow import Workflow
+from .._yaml import YamlDocument, parse_yaml
+from ._context import LoadContext
+from ._native import NativeFormat
+from ._seed import SeedFormat
 
 __all__ = [
     "Checked",

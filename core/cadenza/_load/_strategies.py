@@ -15,11 +15,12 @@ from typing import Any
 
 import attrs
 
-from ._convert import ValuePath, describe_value, structure, suggest
-from ._cost import Budget, Price
-from ._load_context import LoadContext
-from ._plugins import call_plugin
-from ._spec import AgentConfig, Step, StrategySpec
+from .._paths import ValuePath
+from .._plugins._registry import call_plugin
+from .._spec._convert import describe_value, structure, suggest
+from .._spec._cost import Budget, Price
+from .._spec._workflow import AgentConfig, Step, StrategySpec
+from ._context import LoadContext
 
 STEP_KEYS = (
     "route",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ._agents._http import HttpAgent, HttpOptions
-from ._agents._python import PythonAgent, PythonOptions
-from ._agents._template import TemplateAgent, TemplateOptions
-from ._aggregators import BUILTIN_AGGREGATORS
-from ._fallbacks import CachedFallback, TemplateFallback
-from ._routers import BUILTIN_ROUTERS
-from ._store_sqlite import SqliteStore
-from ._validators import BUILTIN_VALIDATORS
-from .hookspecs import Register, RegisterAgentKind, hookimpl
+from .._agents._http import HttpAgent, HttpOptions
+from .._agents._python import PythonAgent, PythonOptions
+from .._agents._template import TemplateAgent, TemplateOptions
+from .._journal._sqlite import SqliteStore
+from .._strategies._aggregators import BUILTIN_AGGREGATORS
+from .._strategies._fallbacks import CachedFallback, TemplateFallback
+from .._strategies._routers import BUILTIN_ROUTERS
+from .._strategies._validators import BUILTIN_VALIDATORS
+from ..hookspecs import Register, RegisterAgentKind, hookimpl
 
 CADENZA_HOOK_API = ">=1.0,<2"
 

@@ -25,7 +25,7 @@ import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from ._plugins import HOOK_API_ATTRIBUTE, OBSERVER_HOOK, object_label
+from ._registry import HOOK_API_ATTRIBUTE, OBSERVER_HOOK, object_label
 
 __all__ = ["check_fence", "check_hookimpls", "did_you_mean"]
 
@@ -84,7 +84,7 @@ def _declared_range(plugin: object) -> object:
 
 
 def _kernel_hook_api() -> str:
-    from ._version import HOOK_API_VERSION
+    from .._version import HOOK_API_VERSION
 
     return HOOK_API_VERSION
 

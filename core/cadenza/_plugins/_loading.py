@@ -1,6 +1,6 @@
 """The machinery behind :func:`cadenza.load_plugins`: find, admit, then collect.
 
-It lives apart from the registry (:mod:`cadenza._plugins`) because only
+It lives apart from the registry (:mod:`cadenza._plugins._registry`) because only
 loading needs it: the rest of the kernel reads a finished :class:`Plugins`
 and never sees a candidate, an entry point or a ``register`` callable.
 
@@ -10,8 +10,8 @@ deals with each on its own, so one bad plugin never poisons the rest:
 
 - it must import, or it is recorded as ``failed`` with the exception (a
   module that calls ``sys.exit()`` too: plugin code runs through
-  :func:`~cadenza._plugins.call_plugin`, so it cannot end the process);
-- it must pass :mod:`cadenza._plugin_checks` (hook API fence, hook
+  :func:`~cadenza._plugins._registry.call_plugin`, so it cannot end the process);
+- it must pass :mod:`cadenza._plugins._checks` (hook API fence, hook
   implementations), or it is ``refused`` with every reason at once;
 - its registration hooks, called once each by :meth:`Loader.finish` through a
   checking ``register`` callable, must not raise, or it is ``failed`` and
@@ -35,9 +35,9 @@ import click
 import pluggy
 import structlog
 
-from ._errors import DuplicateRegistrationError, PluginError, PluginExitError
-from ._plugin_checks import check_fence, check_hookimpls, did_you_mean
-from ._plugins import (
+from .._errors import DuplicateRegistrationError, PluginError, PluginExitError
+from ._checks import check_fence, check_hookimpls, did_you_mean
+from ._registry import (
     BUILTIN,
     ENTRY_POINT_GROUP,
     REGISTRATION_HOOKS,
@@ -112,8 +112,8 @@ class Loader:
 
     def add_builtins(self) -> None:
         """Load the kernel's own plugin, which registers through the same hooks as any other."""
+        from .._version import __version__
         from . import _builtins
-        from ._version import __version__
 
         self.add_loaded(
             _Candidate(

@@ -18,9 +18,9 @@ cancellation passes through untouched, and so does a real Ctrl-C (see
 :func:`call_plugin`).
 
 How loading works (discovery, per-plugin isolation, ``CADENZA_LOAD_PLUGINS``,
-duplicate names) is in :mod:`cadenza._plugin_loading`; what a plugin must
+duplicate names) is in :mod:`cadenza._plugins._loading`; what a plugin must
 satisfy to load (the hook API fence, hook implementation rules) is in
-:mod:`cadenza._plugin_checks`. :func:`load_plugins` imports the loader when
+:mod:`cadenza._plugins._checks`. :func:`load_plugins` imports the loader when
 called, since the loader builds the classes defined here.
 """
 
@@ -41,15 +41,15 @@ import pluggy
 import structlog
 import trio
 
-from . import hookspecs
-from ._bus import observer_failed
-from ._errors import PluginExitError
-from ._events import Event
+from .. import hookspecs
+from .._errors import PluginExitError
+from .._events import Event
+from .._journal._bus import observer_failed
 
 log = structlog.get_logger()
 
 BUILTIN = "cadenza (built-in)"
-"""The name (and label) of the kernel's own plugin, ``cadenza._builtins``."""
+"""The name (and label) of the kernel's own plugin, ``cadenza._plugins._builtins``."""
 
 ENTRY_POINT_GROUP = "cadenza"
 """Installed plugins are found through this entry-point group."""
@@ -272,7 +272,7 @@ def load_plugins(
     duplicate registered name raises
     :class:`~cadenza.DuplicateRegistrationError` naming both plugins.
     """
-    from ._plugin_loading import Loader
+    from ._loading import Loader
 
     only_source = "only="
     if only is None:
@@ -296,7 +296,7 @@ def load_plugins(
 def _install_hint(distribution: str) -> str:
     """``pip install <distribution>``, plus the editable form when running from a checkout."""
     hint = f"The first-party plugin {distribution} provides it: pip install {distribution}"
-    source = Path(__file__).resolve().parents[2] / "plugins" / distribution
+    source = Path(__file__).resolve().parents[3] / "plugins" / distribution
     if (source / "pyproject.toml").is_file():
         try:
             shown = source.relative_to(Path.cwd())

@@ -23,7 +23,7 @@ from typing import Literal
 
 import attrs
 
-from ._cost import Budget
+from .._spec._cost import Budget
 
 Fit = Literal["fits", "wait", "never"]
 

@@ -76,35 +76,7 @@ from typing import Any, final
 
 import attrs
 
-
-def _positive_finite(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{attribute.name} must be a finite number > 0, got {value!r}")
-
-
-@final
-@attrs.frozen(kw_only=True)
-class RateLimitPolicy:
-    """An agent's rate limits, shared by all steps of a run that call it.
-
-    ``requests_per_minute`` and ``tokens_per_minute`` bound the agent's call
-    starts and the tokens they use; None leaves that dimension unlimited.
-    ``burst`` is how many seconds of unused allowance an idle agent may save
-    up and then spend at once; None saves nothing, pacing calls evenly so that
-    no 60-second window holds more than ``ceil(requests_per_minute)`` requests.
-    See :mod:`cadenza._ratelimit` for the exact guarantee.
-    """
-
-    requests_per_minute: float | None = attrs.field(default=None, validator=_positive_finite)
-    tokens_per_minute: float | None = attrs.field(default=None, validator=_positive_finite)
-    burst: float | None = attrs.field(default=None, validator=_positive_finite)
+from .._spec._policies import RateLimitPolicy
 
 
 @attrs.define(eq=False)

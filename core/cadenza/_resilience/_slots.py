@@ -16,11 +16,11 @@ from collections.abc import Mapping
 import attrs
 import trio
 
-from ._agent import Agent
+from .._agents._contract import Agent
+from .._spec._cost import Price
+from .._spec._workflow import Workflow
 from ._breaker import CircuitBreaker
-from ._cost import Price
 from ._ratelimit import RateLimiter
-from ._spec import Workflow
 
 
 @attrs.define(eq=False, slots=True)

@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
-from ._routing import AgentHistory
-from ._spec import Workflow
-from ._store import Store
+from .._journal._store import Store
+from .._spec._workflow import Workflow
+from .._strategies._routing import AgentHistory
 
 HISTORY_RUNS = 20
 """How many of the workflow's most recent runs adaptive routing learns from."""

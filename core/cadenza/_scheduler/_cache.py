@@ -20,9 +20,9 @@ from typing import Any
 import attrs
 import trio
 
-from ._convert import converter
-from ._spec import AgentConfig, CachePolicy, Step
-from ._store import CacheEntry, Store
+from .._journal._store import CacheEntry, Store
+from .._spec._convert import converter
+from .._spec._workflow import AgentConfig, CachePolicy, Step
 
 _SECRET_OPTION_NAMES = frozenset({"api_key", "headers", "token", "password", "secret"})
 _KEY_VERSION = 1

@@ -20,12 +20,9 @@ import attrs
 import structlog
 import trio
 
-from . import _events as ev
-from ._agent import AgentRequest, AgentResult
-from ._aggregation import Answer
-from ._budget import Ledger, Reservation
-from ._bus import EventBus
-from ._errors import (
+from .. import _events as ev
+from .._agents._contract import AgentRequest, AgentResult
+from .._errors import (
     AgentError,
     AgentTimeoutError,
     BudgetExceededError,
@@ -33,12 +30,15 @@ from ._errors import (
     QualityError,
     UnavailableError,
 )
-from ._plugins import call_plugin_async
-from ._ratelimit import estimate_tokens
-from ._slots import _AgentSlot
-from ._spec import StrategySpec, Workflow
+from .._journal._bus import EventBus
+from .._plugins._registry import call_plugin_async
+from .._resilience._budget import Ledger, Reservation
+from .._resilience._ratelimit import estimate_tokens
+from .._resilience._slots import _AgentSlot
+from .._spec._workflow import StrategySpec, Workflow
+from .._strategies._aggregation import Answer
+from .._strategies._validation import Quality, ValidationContext, Validator
 from ._step_state import _StepState
-from ._validation import Quality, ValidationContext, Validator
 
 log = structlog.get_logger()
 
@@ -105,11 +105,11 @@ def call_estimate(workflow: Workflow, agent: str, state: _StepState) -> tuple[fl
 
 
 class _CallsMixin:
-    """Call methods for :class:`~cadenza._scheduler._Run`.
+    """Call methods for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``workflow``, ``bus``, ``run_id``, ``ledger``,
     ``validator_factories`` (name to factory), ``in_flight`` and
-    ``_record_outcome()`` (see :class:`~cadenza._health._HealthMixin`).
+    ``_record_outcome()`` (see :class:`~cadenza._scheduler._health._HealthMixin`).
     """
 
     if TYPE_CHECKING:

@@ -25,16 +25,16 @@ import attrs
 import structlog
 import trio
 
-from . import _events as ev
-from ._agent import AgentRequest, AgentResult, Usage
-from ._aggregation import Aggregator, Answer, Verdict
-from ._budget import Ledger
-from ._bus import EventBus
+from .. import _events as ev
+from .._agents._contract import AgentRequest, AgentResult, Usage
+from .._errors import AgentError, BudgetExceededError, PermanentError, RetryableError
+from .._journal._bus import EventBus
+from .._redact import redact
+from .._resilience._budget import Ledger
+from .._resilience._slots import _AgentSlot, _Pool
+from .._spec._workflow import Workflow
+from .._strategies._aggregation import Aggregator, Answer, Verdict
 from ._calls import call_estimate
-from ._errors import AgentError, BudgetExceededError, PermanentError, RetryableError
-from ._redact import redact
-from ._slots import _AgentSlot, _Pool
-from ._spec import Workflow
 from ._step_state import _StepState
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class _Round:
 
 
 class _FanOutMixin:
-    """Multi-agent methods for :class:`~cadenza._scheduler._Run`.
+    """Multi-agent methods for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``workflow``, ``bus``, ``in_flight``,
     ``aggregator_factories``, ``_aggregators`` and the call and routing

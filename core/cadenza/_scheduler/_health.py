@@ -1,6 +1,6 @@
 """Circuit breakers and health checks: when an agent may take calls again.
 
-The breaker itself (:mod:`cadenza._breaker`) is a pure state machine; this
+The breaker itself (:mod:`cadenza._resilience._breaker`) is a pure state machine; this
 module connects it to a run: it feeds it call outcomes, probes a half-open
 agent with ``health()`` instead of a real (possibly billed) call, runs the
 configured periodic health checks, announces every change on the event bus
@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import trio
 
-from . import _events as ev
-from ._agent import Agent, SupportsHealth
-from ._bus import EventBus
-from ._errors import QualityError, RetryableError
-from ._plugins import call_plugin_async
-from ._slots import _AgentSlot
+from .. import _events as ev
+from .._agents._contract import Agent, SupportsHealth
+from .._errors import QualityError, RetryableError
+from .._journal._bus import EventBus
+from .._plugins._registry import call_plugin_async
+from .._resilience._slots import _AgentSlot
 
 log = structlog.get_logger()
 
 
 class _HealthMixin:
-    """Breaker and health orchestration for :class:`~cadenza._scheduler._Run`.
+    """Breaker and health orchestration for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``bus``, ``_slots`` (agent name to slot), ``_nursery``
     (None when not running), ``_dispatch()``, and the timer methods
-    ``_wake_at()`` and ``_in_background()`` (see :class:`~cadenza._timers._TimersMixin`).
+    ``_wake_at()`` and ``_in_background()`` (see :class:`~cadenza._scheduler._timers._TimersMixin`).
     """
 
     __slots__ = ()

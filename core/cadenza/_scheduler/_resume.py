@@ -11,17 +11,17 @@ record). ``--from STEP`` drops STEP and its descendants from what is kept.
 from __future__ import annotations
 
 import difflib
-import os
 import socket
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from ._errors import CadenzaError
-from ._graph import descendants
-from ._spec import Workflow
-from ._store import RunRecord, Store, UnknownRunError
+from .._errors import CadenzaError
+from .._graph._dag import descendants
+from .._journal._readback import is_alive_elsewhere
+from .._journal._store import RunRecord, Store, UnknownRunError
+from .._spec._workflow import Workflow
 
 
 class ResumeError(CadenzaError):
@@ -65,21 +65,6 @@ def find_run(store: Store, run_id: str) -> RunRecord:
         recent = [r.run_id for r in store.list_runs(limit=5)]
         raise UnknownRunError(run_id, url=store.url, recent=recent)
     return record
-
-
-def is_alive_elsewhere(record: RunRecord) -> bool:
-    """True when the run's process is still running on this host (and is not us)."""
-    if record.status != "running" or record.pid is None or record.pid == os.getpid():
-        return False
-    if record.host and record.host != socket.gethostname():
-        return False
-    try:
-        os.kill(record.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def source_diff(old: str, new: str, *, name: str) -> str:

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import structlog
 
-from . import _events as ev
-from ._budget import Ledger
-from ._bus import EventBus
+from .. import _events as ev
+from .._journal._bus import EventBus
+from .._redact import redact
+from .._resilience._budget import Ledger
+from .._resilience._slots import _AgentSlot, _Pool
+from .._spec._workflow import StrategySpec, Workflow
+from .._strategies._routing import AgentHistory, Candidate, Route, Router, RouteRequest
 from ._calls import call_estimate
-from ._redact import redact
-from ._routing import AgentHistory, Candidate, Route, Router, RouteRequest
-from ._slots import _AgentSlot, _Pool
-from ._spec import StrategySpec, Workflow
 from ._step_state import _StepState
 
 log = structlog.get_logger()
@@ -42,7 +42,7 @@ def calls_needed(state: _StepState, hedged: bool) -> int:
 
 
 class _RouteChoiceMixin:
-    """Routing methods for :class:`~cadenza._scheduler._Run`.
+    """Routing methods for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``workflow``, ``bus``, ``rng``, ``ledger``, ``history``
     (past runs' record per agent and ``uses``), ``router_factories`` (name to

@@ -41,37 +41,37 @@ import attrs
 import structlog
 import trio
 
-from . import _events as ev
-from ._agent import Agent, AgentRequest, AgentResult
-from ._aggregation import Aggregator
-from ._aggregators import BUILTIN_AGGREGATORS
-from ._budget import Ledger
-from ._bus import EventBus
+from .. import _events as ev
+from .._agents._contract import Agent, AgentRequest, AgentResult
+from .._errors import AgentError, ExpressionError, RetryableError
+from .._expr._expressions import ExpressionContext, StepView
+from .._ids import idempotency_key as idempotency_key
+from .._ids import new_run_id as new_run_id
+from .._journal._bus import EventBus
+from .._journal._writer import Journal
+from .._redact import redact
+from .._resilience._budget import Ledger
+from .._resilience._ratelimit import estimate_tokens
+from .._resilience._slots import _AgentSlot, _Pool, slots_for
+from .._spec._workflow import CachePolicy, Step, Workflow
+from .._strategies._aggregation import Aggregator
+from .._strategies._aggregators import BUILTIN_AGGREGATORS
+from .._strategies._fallbacks import fallback_key
+from .._strategies._routers import BUILTIN_ROUTERS
+from .._strategies._routing import AgentHistory, Router
+from .._strategies._validation import Validator
+from .._strategies._validators import BUILTIN_VALIDATORS
 from ._cache import StepCache, panel_cache_key
 from ._cache import cache_key as step_cache_key
 from ._calls import _Call, _CallsMixin
-from ._errors import AgentError, ExpressionError, RetryableError
-from ._expr import ExpressionContext, StepView
-from ._fallbacks import fallback_key
 from ._fan_out import _FanOutMixin
 from ._health import _HealthMixin
 from ._health import check_health as check_health
-from ._ids import idempotency_key as idempotency_key
-from ._ids import new_run_id as new_run_id
-from ._journal import Journal
-from ._ratelimit import estimate_tokens
-from ._redact import redact
 from ._route_choice import _RouteChoiceMixin, calls_needed
-from ._routers import BUILTIN_ROUTERS
-from ._routing import AgentHistory, Router
-from ._slots import _AgentSlot, _Pool, slots_for
-from ._spec import CachePolicy, Step, Workflow
 from ._step_fallbacks import _FallbackMixin
 from ._step_state import _TERMINAL, _StepState
 from ._summary import _SummaryMixin
 from ._timers import _TimersMixin
-from ._validation import Validator
-from ._validators import BUILTIN_VALIDATORS
 
 log = structlog.get_logger()
 

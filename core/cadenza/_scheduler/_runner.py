@@ -18,21 +18,21 @@ import attrs
 import structlog
 import trio
 
-from . import _events as ev
-from ._agent import Agent
+from .. import _events as ev
+from .._agents._contract import Agent
+from .._errors import PermanentError, WorkflowError
+from .._journal._bus import EventBus, Observer
+from .._journal._store import Store
+from .._journal._writer import Journal
+from .._plugins._registry import Plugins, call_plugin, call_plugin_async
+from .._problems import Problem
+from .._redact import redact
+from .._spec._outcome import RunResult
+from .._spec._workflow import Workflow
 from ._agent_history import agent_history
-from ._bus import EventBus, Observer
 from ._cache import StepCache
-from ._errors import PermanentError, WorkflowError
-from ._journal import Journal
-from ._outcome import RunResult
-from ._plugins import Plugins, call_plugin, call_plugin_async
-from ._problems import Problem
-from ._redact import redact
 from ._resume import ResumePlan
-from ._scheduler import _Run, new_run_id
-from ._spec import Workflow
-from ._store import Store
+from ._run import _Run, new_run_id
 
 log = structlog.get_logger()
 

@@ -1,7 +1,7 @@
 """Handing a finally failed step to its fallbacks, in the order the file lists them.
 
 An agent fallback sends the step back through dispatch, to a pool of that one
-agent; a strategy fallback (see :mod:`cadenza._fallbacks`) runs here, outside
+agent; a strategy fallback (see :mod:`cadenza._strategies._fallbacks`) runs here, outside
 the agents' limits. When one fails the next is tried; when none is left the
 step fails with every error in its message.
 """
@@ -14,20 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from . import _events as ev
-from ._agent import AgentRequest, AgentResult
-from ._bus import EventBus
-from ._errors import PermanentError
-from ._fallbacks import FallbackContext
-from ._ids import idempotency_key
-from ._journal import Journal
-from ._slots import _Pool
-from ._spec import FallbackSpec
+from .. import _events as ev
+from .._agents._contract import AgentRequest, AgentResult
+from .._errors import PermanentError
+from .._ids import idempotency_key
+from .._journal._bus import EventBus
+from .._journal._writer import Journal
+from .._resilience._slots import _Pool
+from .._spec._workflow import FallbackSpec
+from .._strategies._fallbacks import FallbackContext
 from ._step_state import _StepState
 
 
 class _FallbackMixin:
-    """Fallback methods for :class:`~cadenza._scheduler._Run`.
+    """Fallback methods for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``run_id``, ``bus``, ``journal``, ``strict``,
     ``fallback_strategies`` (name to factory), ``_fallback_pools`` (agent name

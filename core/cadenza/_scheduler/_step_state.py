@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 
-from ._agent import AgentResult
-from ._slots import _Pool
-from ._spec import Step
+from .._agents._contract import AgentResult
+from .._resilience._slots import _Pool
+from .._spec._workflow import Step
 
 _TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 

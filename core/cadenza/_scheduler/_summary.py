@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import _events as ev
-from ._budget import Ledger
-from ._bus import EventBus
-from ._outcome import StepOutcome, StepStatus
-from ._redact import redact
-from ._slots import _AgentSlot
+from .. import _events as ev
+from .._journal._bus import EventBus
+from .._redact import redact
+from .._resilience._budget import Ledger
+from .._resilience._slots import _AgentSlot
+from .._spec._outcome import StepOutcome, StepStatus
 from ._step_state import _TERMINAL, _StepState
 
 
 class _SummaryMixin:
-    """Summary methods for :class:`~cadenza._scheduler._Run`.
+    """Summary methods for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``states`` (step id to state), ``bus`` (for events and
     the secrets to redact) and ``_slots`` (agent name to slot).

@@ -13,7 +13,7 @@ import trio
 
 
 class _TimersMixin:
-    """Timer methods for :class:`~cadenza._scheduler._Run`.
+    """Timer methods for :class:`~cadenza._scheduler._run._Run`.
 
     The host provides ``_nursery`` (the run's nursery, None when not running),
     ``_wakeups`` (instants with a pending timer), ``_background`` (the cancel

@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
-from .._journal_readback import FINISHED, effective_status, step_states
-from .._store import Store
+from .._journal._readback import FINISHED, effective_status, step_states
+from .._journal._store import Store
 from ._views import load_run_workflow
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)

@@ -10,7 +10,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
-from .._store import Store
+from .._journal._store import Store
 from ._app import Dashboard, build_app
 from ._auth import is_loopback, token_problem
 from ._streams import MAX_STREAMS, MAX_STREAMS_PER_CLIENT

@@ -19,8 +19,8 @@ import trio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .._journal_readback import FINISHED, effective_status
-from .._store import Store
+from .._journal._readback import FINISHED, effective_status
+from .._journal._store import Store
 
 POLL_INTERVAL = 0.5
 """Seconds between journal reads of a live stream (the journal writer commits within 0.2 s)."""

@@ -1,6 +1,6 @@
 """What the dashboard shows, read from the journal: blocking functions, run in worker threads.
 
-Everything here reads a :class:`~cadenza._store.Store` and returns JSON-ready
+Everything here reads a :class:`~cadenza._journal._store.Store` and returns JSON-ready
 data. The journal holds redacted events and a redacted workflow source (the
 runner redacts before it writes), so nothing secret reaches these views.
 """
@@ -11,17 +11,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._journal_readback import (
+from .._journal._readback import (
     FINISHED,
     effective_status,
     run_counts,
     run_to_dict,
     step_states,
 )
-from .._store import RunRecord, Store
+from .._journal._store import RunRecord, Store
 
 if TYPE_CHECKING:
-    from .._spec import Workflow
+    from .._spec._workflow import Workflow
 
 UNFINISHED_SCAN = 10_000
 """How many ``running`` records to check when filtering on running/interrupted."""
@@ -238,7 +238,7 @@ def load_run_workflow(store: Store, record: RunRecord, plugins: Any) -> Workflow
     """
     if plugins is None:
         return None
-    from .._report import workflow_from_source
+    from .._insight._report import workflow_from_source
 
     text = store.read_source(record.run_id)
     workflow, _why = workflow_from_source(
@@ -254,7 +254,7 @@ def graph_svg(store: Store, record: RunRecord, plugins: Any) -> str | None:
 
     Node groups carry ``data-step`` (the step id), so the page colours them by state.
     """
-    from .._graph_svg import render_svg
+    from .._graph._svg import render_svg
 
     workflow = load_run_workflow(store, record, plugins)
     if workflow is None:

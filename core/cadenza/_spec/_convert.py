@@ -3,8 +3,8 @@
 Agent kinds register an attrs ``options`` class; the loader structures each
 agent's ``options:`` mapping into it with :data:`converter`. The converter is
 strict (``forbid_extra_keys``, no silent ``"3" -> 3`` or ``1 -> "1"``
-coercions) and parses :data:`~cadenza._spec.Duration` fields with
-:func:`~cadenza._spec.parse_duration`. :func:`structure` never raises for bad
+coercions) and parses :data:`~cadenza._spec._workflow.Duration` fields with
+:func:`~cadenza._spec._workflow.parse_duration`. :func:`structure` never raises for bad
 data: it returns every issue found, each with the path of the offending value
 relative to the structured mapping, so the loader can point at file:line:col.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections.abc
 import difflib
 import enum
-import json
 import re
 import types
 import typing
@@ -32,43 +31,10 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
-from ._spec import Duration, parse_duration
+from .._paths import PathKey, ValuePath
+from ._workflow import Duration, parse_duration
 
 T = TypeVar("T")
-
-PathKey = str | int
-"""One step of a value path: a mapping key or a list index."""
-
-ValuePath = tuple[PathKey, ...]
-"""Where a value sits in a document: ``("agents", "writer", "options", "timeout")``."""
-
-_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-
-
-def render_path(path: Iterable[PathKey]) -> str:
-    """``("steps", "build", "needs", 0)`` -> ``steps.build.needs[0]``.
-
-    Keys that are not plain names are JSON-quoted (``steps["build docs"]``).
-    """
-    out = ""
-    for key in path:
-        out = child_path(out, key)
-    return out
-
-
-def child_path(parent: str, key: Any) -> str:
-    """The rendered path of ``key`` under the rendered path ``parent``.
-
-    ``child_path("steps.build", "with")`` -> ``steps.build.with``; an index or
-    a key that is not a plain name goes in brackets. ``_expr`` names the
-    strings it compiles with this, so the loader can map its paths back.
-    """
-    if isinstance(key, int) and not isinstance(key, bool):
-        return f"{parent}[{key}]"
-    if isinstance(key, str) and _PLAIN_KEY.match(key):
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key, ensure_ascii=False, default=str)}]"
-
 
 converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
 """The kernel-owned converter (never ``cattrs.global_converter``)."""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._events import RunStatus
+from .._events import RunStatus
 
 StepStatus = Literal["succeeded", "failed", "skipped", "cancelled"]
 

@@ -14,15 +14,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._breaker import BreakerPolicy
+from .._problems import SourceLocation
 from ._cost import Budget, Price
 from ._duration import Duration as Duration
 from ._duration import parse_duration as parse_duration
-from ._problems import SourceLocation
-from ._ratelimit import RateLimitPolicy
+from ._policies import BreakerPolicy, RateLimitPolicy
 
 if TYPE_CHECKING:
-    from ._expr import Condition, ValueTemplate
+    from .._expr._expressions import Condition, ValueTemplate
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:

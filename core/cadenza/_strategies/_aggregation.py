@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ._agent import AgentResult
+from .._agents._contract import AgentResult
 
 
 @attrs.frozen(kw_only=True)

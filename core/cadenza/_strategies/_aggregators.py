@@ -3,7 +3,7 @@
 Each is an attrs class whose ``from_options(options)`` parses the workflow's
 mapping (without ``strategy``) and raises ``ValueError`` for unknown keys,
 wrong types and out-of-range values; ``combine(answers, *, pending)`` follows
-the contract of :mod:`cadenza._aggregation`: pure, never mutating the
+the contract of :mod:`cadenza._strategies._aggregation`: pure, never mutating the
 answers, and always a :class:`~cadenza.Verdict` once nothing is pending.
 
 - ``first_success``: the first usable answer, as soon as it arrives.
@@ -33,8 +33,8 @@ from typing import Any, Final, Literal, Self, TypeAlias, cast, final
 
 import attrs
 
+from .._spec._duration import parse_duration
 from ._aggregation import Aggregator, Answer, Verdict
-from ._duration import parse_duration
 
 NORMALIZERS: Final = ("whitespace", "strip", "casefold")
 """What ``normalize`` may list, in the order they are applied to each string."""

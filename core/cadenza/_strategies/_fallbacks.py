@@ -25,11 +25,11 @@ from typing import Any, Protocol
 import attrs
 import trio
 
-from ._agent import AgentRequest, AgentResult
-from ._agents._template import TemplateAgent, TemplateOptions
-from ._errors import PermanentError
-from ._spec import AgentConfig, Step
-from ._store import Store
+from .._agents._contract import AgentRequest, AgentResult
+from .._agents._template import TemplateAgent, TemplateOptions
+from .._errors import PermanentError
+from .._journal._store import Store
+from .._spec._workflow import AgentConfig, Step
 
 
 @attrs.frozen(kw_only=True)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from ._cost import Price
+from .._spec._cost import Price
 
 
 @attrs.frozen(kw_only=True)

@@ -36,11 +36,11 @@ import jsonschema
 import referencing.exceptions
 import trio
 
-from ._errors import PermanentError
-from ._problems import Problem
-from ._source_file import read_source
+from .._errors import PermanentError
+from .._problems import Problem
+from .._source_file import read_source
+from .._yaml import parse_yaml
 from ._validation import Quality, ValidationContext, Validator
-from ._yaml import parse_yaml
 
 MAX_FINDINGS = 10
 """Findings listed per validation at most; the rest are counted in one more line."""

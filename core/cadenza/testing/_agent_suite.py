@@ -47,7 +47,7 @@ from typing import Any
 import pytest
 import trio
 
-from .._agent import Agent, AgentRequest, AgentResult
+from .._agents._contract import Agent, AgentRequest, AgentResult
 from .._errors import AgentError
 
 _NO_FAILING_INPUTS = "no failing_inputs fixture: nothing this agent must refuse"

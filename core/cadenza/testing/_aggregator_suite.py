@@ -47,8 +47,8 @@ from typing import Any
 
 import pytest
 
-from .._agent import AgentResult
-from .._aggregation import Aggregator, Answer, Verdict
+from .._agents._contract import AgentResult
+from .._strategies._aggregation import Aggregator, Answer, Verdict
 
 
 def answered(

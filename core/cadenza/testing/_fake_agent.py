@@ -32,8 +32,8 @@ from typing import Any
 import attrs
 import trio
 
-from cadenza._agent import AgentRequest, AgentResult
-from cadenza._spec import AgentConfig
+from cadenza._agents._contract import AgentRequest, AgentResult
+from cadenza._spec._workflow import AgentConfig
 from cadenza.hookspecs import RegisterAgentKind, hookimpl
 
 

@@ -49,8 +49,8 @@ from typing import Any
 import attrs
 import pytest
 
-from .._cost import Price
-from .._routing import AgentHistory, Candidate, Route, Router, RouteRequest
+from .._spec._cost import Price
+from .._strategies._routing import AgentHistory, Candidate, Route, Router, RouteRequest
 
 _PRICES = (
     Price(input_per_1k=0.5, output_per_1k=1.5),

@@ -10,11 +10,11 @@ from typing import Any
 import attrs
 
 from .._events import Event
-from .._loader import load_workflow_data, load_workflow_text, resolve_inputs
-from .._outcome import RunResult
-from .._plugins import Plugins, load_plugins
-from .._runner import run_workflow
-from .._store import Store
+from .._journal._store import Store
+from .._load._loader import load_workflow_data, load_workflow_text, resolve_inputs
+from .._plugins._registry import Plugins, load_plugins
+from .._scheduler._runner import run_workflow
+from .._spec._outcome import RunResult
 
 
 @attrs.frozen(kw_only=True)

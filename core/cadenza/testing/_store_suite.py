@@ -57,7 +57,7 @@ import attrs
 import pytest
 
 from .._events import RunStarted, StepSucceeded
-from .._store import CacheEntry, RunRecord, Store, StoreError, WriteBatch
+from .._journal._store import CacheEntry, RunRecord, Store, StoreError, WriteBatch
 
 JSON_SAMPLE: dict[str, Any] = {
     "text": 'naïve café, 日本語, emoji 🎵, "quotes", back\\slash, tab\tnew\nline',

@@ -1,0 +1,1 @@
+"""CEL expressions: syntax, references, rendering and explanation, under an evaluation budget."""

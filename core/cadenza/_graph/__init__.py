@@ -1,0 +1,1 @@
+"""DAG algorithms (order, cycles, descendants, critical path) and drawing (layout, SVG)."""

@@ -1,0 +1,1 @@
+"""Offline analyses of journaled runs: the report and the simulator."""

@@ -1,0 +1,1 @@
+"""Files and dicts -> Workflow: the native and seed formats, located problems, load-time checks."""

@@ -1,0 +1,1 @@
+"""pluggy: discovering plugins, fencing and checking them, the registry, the built-ins."""

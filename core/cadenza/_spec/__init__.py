@@ -1,0 +1,3 @@
+"""What a workflow IS: the frozen attrs model, durations, prices and budgets, outcomes,
+and the cattrs converter that builds them.
+"""
