@@ -63,8 +63,8 @@ from ._spec._workflow import parse_duration as parse_duration
 from ._strategies._aggregation import Aggregator as Aggregator
 from ._strategies._aggregation import Answer as Answer
 from ._strategies._aggregation import Verdict as Verdict
-from ._strategies._fallbacks import Fallback as Fallback
-from ._strategies._fallbacks import FallbackContext as FallbackContext
+from ._strategies._fallback import Fallback as Fallback
+from ._strategies._fallback import FallbackContext as FallbackContext
 from ._strategies._routing import AgentHistory as AgentHistory
 from ._strategies._routing import Candidate as Candidate
 from ._strategies._routing import Route as Route

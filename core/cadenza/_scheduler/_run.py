@@ -56,7 +56,7 @@ from .._resilience._slots import _AgentSlot, _Pool, slots_for
 from .._spec._workflow import CachePolicy, Step, Workflow
 from .._strategies._aggregation import Aggregator
 from .._strategies._aggregators import BUILTIN_AGGREGATORS
-from .._strategies._fallbacks import fallback_key
+from .._strategies._fallback import fallback_key
 from .._strategies._routers import BUILTIN_ROUTERS
 from .._strategies._routing import AgentHistory, Router
 from .._strategies._validation import Validator

@@ -1,7 +1,7 @@
 """Handing a finally failed step to its fallbacks, in the order the file lists them.
 
 An agent fallback sends the step back through dispatch, to a pool of that one
-agent; a strategy fallback (see :mod:`cadenza._strategies._fallbacks`) runs here, outside
+agent; a strategy fallback (see :mod:`cadenza._strategies._fallback`) runs here, outside
 the agents' limits. When one fails the next is tried; when none is left the
 step fails with every error in its message.
 """
@@ -22,7 +22,7 @@ from .._journal._bus import EventBus
 from .._journal._writer import Journal
 from .._resilience._slots import _Pool
 from .._spec._workflow import FallbackSpec
-from .._strategies._fallbacks import FallbackContext
+from .._strategies._fallback import FallbackContext
 from ._step_state import _StepState
 
 
