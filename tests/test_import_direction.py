@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_insight",),
     ("_serve",),
     ("_cli",),
-    ("__init__", "events", "store", "http", "testing"),
+    ("__init__", "events", "store", "http", "plugins", "strategies", "testing"),
     ("__main__",),
 )
 """Bottom first. A module may import its own package and any package of a lower layer,
