@@ -151,6 +151,17 @@ async def test_calls_and_concurrency_are_recorded(autojump_clock: trio.abc.Clock
     assert agent.max_in_flight == 3
 
 
+async def test_call_times_record_when_each_call_arrived(autojump_clock: trio.abc.Clock) -> None:
+    """call_times holds the trio clock's time at each call's arrival, parallel to calls."""
+    agent = ScriptedAgent("a", default=Delay(2, then="ok"))
+    await trio.sleep(1)
+    await agent.run(make_request(step="first"))
+    await trio.sleep(5)
+    await agent.run(make_request(step="second"))
+    assert [r.step_id for r in agent.calls] == ["first", "second"]
+    assert agent.call_times == [1.0, 8.0]
+
+
 async def test_failed_calls_leave_in_flight_balanced() -> None:
     """A raising action still decrements in_flight."""
     agent = ScriptedAgent("a", [ValueError("bug")])

@@ -80,9 +80,10 @@ def _frozen(values: Iterable[str]) -> frozenset[str]:
 class ScriptedAgent:
     """An :class:`~cadenza.Agent` answering from a script (see the module doc).
 
-    ``calls`` records every request in arrival order; ``in_flight`` and
-    ``max_in_flight`` count concurrent calls; ``healthy`` is what ``health()``
-    answers (change it during a test), ``health_checks`` how often it was asked;
+    ``calls`` records every request in arrival order and ``call_times`` the
+    trio clock's time at each arrival (``call_times[i]`` is when ``calls[i]``
+    came in); ``in_flight`` and ``max_in_flight`` count concurrent calls;
+    ``healthy`` is what ``health()`` answers (change it during a test), ``health_checks`` how often it was asked;
     ``closed`` turns true at ``aclose()``.
     """
 
@@ -92,6 +93,7 @@ class ScriptedAgent:
     default: Any = NO_DEFAULT
     healthy: bool = True
     calls: list[AgentRequest] = attrs.field(factory=list, init=False)
+    call_times: list[float] = attrs.field(factory=list, init=False)
     in_flight: int = attrs.field(default=0, init=False)
     max_in_flight: int = attrs.field(default=0, init=False)
     health_checks: int = attrs.field(default=0, init=False)
@@ -118,6 +120,7 @@ class ScriptedAgent:
     async def run(self, request: AgentRequest) -> AgentResult:
         """Record the request and perform the next action of the script."""
         self.calls.append(request)
+        self.call_times.append(trio.current_time())
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
