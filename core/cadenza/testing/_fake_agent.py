@@ -83,8 +83,8 @@ class ScriptedAgent:
     ``calls`` records every request in arrival order and ``call_times`` the
     trio clock's time at each arrival (``call_times[i]`` is when ``calls[i]``
     came in); ``in_flight`` and ``max_in_flight`` count concurrent calls;
-    ``healthy`` is what ``health()`` answers (change it during a test), ``health_checks`` how often it was asked;
-    ``closed`` turns true at ``aclose()``.
+    ``healthy`` is what ``health()`` answers (change it during a test),
+    ``health_checks`` how often it was asked; ``closed`` turns true at ``aclose()``.
     """
 
     name: str
