@@ -49,7 +49,8 @@ def test_public_classes_report_the_public_module() -> None:
 
 TESTING_PUBLIC = {
     "ECHO", "NO_DEFAULT", "AgentConformance", "AggregatorConformance", "CapturedRun", "Delay",
-    "Drop", "Handler", "MalformedJson", "Ok", "Responder", "RouterConformance",
+    "Drop", "Exchange", "Handler", "LoopbackRequest", "LoopbackServer", "MalformedJson", "Ok",
+    "Responder", "RouterConformance",
     "ScriptExhaustedError", "ScriptedAgent", "ScriptedAgentKind", "SeedAgentServer", "SeedCall",
     "Stall", "Status", "StoreConformance", "open_seed_agent_server", "run_captured",
     "scripted_agent_kind", "serve_seed_agent",

@@ -5,7 +5,8 @@
 :func:`scripted_agent_kind` to use it from workflow files);
 :class:`SeedAgentServer` is a real loopback HTTP server speaking the seed agent
 protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
-:class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random.
+:class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random,
+built on :class:`LoopbackServer`, the base for any fake HTTP provider.
 :class:`AgentConformance`, :class:`StoreConformance`, :class:`RouterConformance`
 and :class:`AggregatorConformance` are the contract tests a plugin subclasses.
 """
@@ -21,6 +22,9 @@ from ._fake_agent import ScriptedAgent as ScriptedAgent
 from ._fake_agent import ScriptedAgentKind as ScriptedAgentKind
 from ._fake_agent import ScriptExhaustedError as ScriptExhaustedError
 from ._fake_agent import scripted_agent_kind as scripted_agent_kind
+from ._loopback import Exchange as Exchange
+from ._loopback import LoopbackRequest as LoopbackRequest
+from ._loopback import LoopbackServer as LoopbackServer
 from ._router_suite import RouterConformance as RouterConformance
 from ._run import CapturedRun as CapturedRun
 from ._run import run_captured as run_captured
@@ -46,6 +50,9 @@ for _obj in (
     ScriptedAgentKind,
     ScriptExhaustedError,
     scripted_agent_kind,
+    Exchange,
+    LoopbackRequest,
+    LoopbackServer,
     Drop,
     MalformedJson,
     Ok,
@@ -71,7 +78,10 @@ __all__ = [
     "CapturedRun",
     "Delay",
     "Drop",
+    "Exchange",
     "Handler",
+    "LoopbackRequest",
+    "LoopbackServer",
     "MalformedJson",
     "Ok",
     "Responder",

@@ -10,26 +10,26 @@ running); a draw from ``chaos`` (``[(probability, response)]``,
 ``{"output": {"task_id": <task_id>, "echo": <data>}}``. ``GET`` (any path,
 normally ``/health``) uses ``health_faults``, then ``health_default``. ``calls``
 and ``health_checks`` record requests with headers unredacted, so tests can
-assert credentials were sent. h11 over trio sockets: keep-alive and concurrent
-connections are served; cancelling the server's nursery stops everything.
+assert credentials were sent. Built on :class:`cadenza.testing.LoopbackServer`:
+keep-alive and concurrent connections are served; cancelling the server's
+nursery stops everything.
 """
 
 from __future__ import annotations
 
 import enum
-import inspect
 import json
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import datetime
 from email.utils import format_datetime
-from http import HTTPStatus
 from typing import Any, NoReturn
 
 import attrs
-import h11
 import trio
+
+from ._loopback import Exchange, LoopbackRequest, LoopbackServer
 
 
 class _Echo(enum.Enum):
@@ -41,7 +41,6 @@ class _Echo(enum.Enum):
 
 ECHO: Any = _Echo.ECHO
 """``Ok()``'s body: the deterministic echo of the call."""
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 @attrs.frozen
@@ -88,24 +87,14 @@ Response = Ok | Status | Stall | Drop | MalformedJson
 
 
 @attrs.frozen(kw_only=True)
-class SeedCall:
+class SeedCall(LoopbackRequest):
     """One request the server received, and the response chosen for it."""
 
-    method: str
-    path: str
-    headers: Mapping[str, str]  # lower-case names; values as sent (not redacted)
-    body: bytes
-    json: Any  # the parsed body; None if empty or not JSON
-    at: float  # trio.current_time() when the request had fully arrived
     response: Response | None = None
 
     @property
     def idempotency_key(self) -> str | None:
         return self.headers.get("idempotency-key")
-
-    @property
-    def authorization(self) -> str | None:
-        return self.headers.get("authorization")
 
 
 Handler = Callable[[SeedCall], Any]
@@ -113,8 +102,10 @@ Handler = Callable[[SeedCall], Any]
 
 
 @attrs.define(eq=False)
-class SeedAgentServer:
+class SeedAgentServer(LoopbackServer[SeedCall]):
     """The state and fault plan of one server; :meth:`serve` runs it (see the module doc)."""
+
+    request_type = SeedCall
 
     faults: list[Response] = attrs.field(factory=list, converter=list)
     default: Response = Ok()
@@ -128,10 +119,8 @@ class SeedAgentServer:
     abandoned: list[SeedCall] = attrs.field(factory=list, init=False)
     """Calls whose client hung up while the server stalled (cancelled callers show up here)."""
     _abandon: trio.Event = attrs.field(factory=trio.Event, init=False)
-    connections: int = attrs.field(default=0, init=False)
     in_flight: int = attrs.field(default=0, init=False)
     max_in_flight: int = attrs.field(default=0, init=False)
-    url: str = attrs.field(default="", init=False)  # http://127.0.0.1:<port> once listening
     _rng: random.Random = attrs.field(init=False)
 
     @_rng.default
@@ -140,33 +129,15 @@ class SeedAgentServer:
             raise ValueError("chaos: the probabilities add up to more than 1")
         return random.Random(self.seed)
 
-    async def serve(
-        self,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        task_status: trio.TaskStatus[SeedAgentServer] = trio.TASK_STATUS_IGNORED,
-    ) -> NoReturn:
-        """Listen on ``host:port`` (0: any free port), report ``self`` as started, serve forever."""
-        listeners = await trio.open_tcp_listeners(port, host=host)
-        self.url = f"http://{host}:{listeners[0].socket.getsockname()[1]}"
-        task_status.started(self)
-        await trio.serve_listeners(self._connection, listeners)
-
     async def wait_abandoned(self, count: int) -> None:
         """Wait until ``count`` calls have been abandoned by their clients."""
         while len(self.abandoned) < count:
             await self._abandon.wait()
 
     async def _choose(self, call: SeedCall) -> Response:
-        if self.handler is not None:
-            answer = self.handler(call)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if answer is not None:
-                return answer  # type: ignore[no-any-return]
-        if self.faults:
-            return self.faults.pop(0)
+        scripted = await self.next_scripted(call, self.handler, self.faults, None)
+        if scripted is not None:
+            return scripted
         draw, total = self._rng.random(), 0.0
         for probability, response in self.chaos:
             total += probability
@@ -174,65 +145,27 @@ class SeedAgentServer:
                 return response
         return self.default
 
-    async def _connection(self, stream: trio.SocketStream) -> None:
-        conn = h11.Connection(h11.SERVER)
-        self.connections += 1
-        try:
-            async with stream:
-                while await self._exchange(stream, conn):
-                    conn.start_next_cycle()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
-            pass  # the client went away or spoke nonsense: drop this connection only
-
-    async def _exchange(self, stream: trio.SocketStream, conn: h11.Connection) -> bool:
-        """Serve one request; True if the connection can take another."""
-        request = await _next_event(stream, conn)
-        if not isinstance(request, h11.Request):
-            return False
-        body = bytearray()
-        while isinstance(event := await _next_event(stream, conn), h11.Data):
-            body += event.data
-        if not isinstance(event, h11.EndOfMessage):
-            return False
-        try:
-            parsed = json.loads(body) if body else None
-        except ValueError:
-            parsed = None
-        call = SeedCall(
-            method=request.method.decode("ascii"),
-            path=request.target.decode("latin-1"),
-            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers},
-            body=bytes(body),
-            json=parsed,
-            at=trio.current_time(),
-        )
-        if call.method == "GET":
+    async def respond(self, request: SeedCall, exchange: Exchange) -> bool:
+        """Answer a health check (``GET``) or a task (``POST``), recording it."""
+        if request.method == "GET":
             response = self.health_faults.pop(0) if self.health_faults else self.health_default
-            self.health_checks.append(attrs.evolve(call, response=response))
-            return bool(await _answer(stream, conn, call, response, HEALTHY))
-        if call.method != "POST":
-            return bool(
-                await _answer(stream, conn, call, Status(405, body="use POST or GET"), Ok())
-            )
+            self.health_checks.append(attrs.evolve(request, response=response))
+            return bool(await _answer(exchange, request, response, HEALTHY))
+        if request.method != "POST":
+            return bool(await _answer(exchange, request, Status(405, body="use POST or GET"), Ok()))
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            response = await self._choose(call)
-            self.calls.append(attrs.evolve(call, response=response))
-            answered = await _answer(stream, conn, call, response, Ok())
+            response = await self._choose(request)
+            self.calls.append(attrs.evolve(request, response=response))
+            answered = await _answer(exchange, request, response, Ok())
             if answered is None:
-                self.abandoned.append(attrs.evolve(call, response=response))
+                self.abandoned.append(attrs.evolve(request, response=response))
                 self._abandon.set()
                 self._abandon = trio.Event()
             return bool(answered)
         finally:
             self.in_flight -= 1
-
-
-async def _next_event(stream: trio.SocketStream, conn: h11.Connection) -> Any:
-    while (event := conn.next_event()) is h11.NEED_DATA:
-        conn.receive_data(await stream.receive_some(65536))
-    return event
 
 
 def _render(
@@ -254,49 +187,19 @@ def _render(
     if isinstance(response, Status) and isinstance(body, str | bytes):
         headers.setdefault("content-type", "text/plain; charset=utf-8")
         return status, headers, body.encode() if isinstance(body, str) else body
-    headers.setdefault("content-type", "application/json")
     return status, headers, json.dumps(body).encode()
 
 
-async def _stall(stream: trio.SocketStream, seconds: float) -> bool:
-    """Wait ``seconds``; False as soon as the client closes the connection instead.
-
-    HTTP/1.1 clients send nothing more on a connection while they wait for its
-    response, so any read that returns here means the client hung up.
-    """
-    gone = False
-    async with trio.open_nursery() as nursery:
-
-        async def watch() -> None:
-            nonlocal gone
-            with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await stream.receive_some(65536)
-            gone = True
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(watch)
-        await trio.sleep(seconds)
-        nursery.cancel_scope.cancel()
-    return not gone
-
-
-async def _answer(
-    stream: trio.SocketStream, conn: h11.Connection, call: SeedCall, response: Response, usual: Ok
-) -> bool | None:
+async def _answer(exchange: Exchange, call: SeedCall, response: Response, usual: Ok) -> bool | None:
     """Send the response; False if the connection cannot be reused, None if the client left."""
     while isinstance(response, Stall):
-        if not await _stall(stream, response.seconds):
+        if not await exchange.wait(response.seconds):
             return None
         response = usual if response.then is None else response.then
     if isinstance(response, Drop):
         return False
     status, headers, body = _render(call, response)
-    headers["content-length"] = str(len(body))
-    reason = _REASONS.get(status, "").encode()
-    head = h11.Response(status_code=status, headers=list(headers.items()), reason=reason)
-    for event in (head, h11.Data(data=body), h11.EndOfMessage()):
-        await stream.send_all(conn.send(event) or b"")
-    return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+    return await exchange.send(status, body, headers)
 
 
 async def serve_seed_agent(
