@@ -18,21 +18,22 @@ and body), :class:`Unauthorized` (a 401 quoting the key sent),
 :class:`Malformed` (broken JSON) and :class:`StreamError` (an error event
 mid-stream).
 
-h11 over trio sockets, like ``cadenza.testing.SeedAgentServer``; run tests
-that use it on the real clock and keep pauses tiny.
+Built on :class:`cadenza.testing.LoopbackServer`, like
+``cadenza.testing.SeedAgentServer`` (so it needs ``cadenza[testing]``: pytest,
+pytest-trio, h11); ``requests``, ``connections`` and ``serve(host=, port=)``
+come from there. Run tests that use it on the real clock and keep pauses tiny.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Mapping
-from http import HTTPStatus
-from typing import Any, NoReturn
+from typing import Any
 
 import attrs
-import h11
 import trio
+
+from cadenza.testing import Exchange, LoopbackRequest, LoopbackServer
 
 __all__ = [
     "Call",
@@ -46,8 +47,6 @@ __all__ = [
     "StreamError",
     "Unauthorized",
 ]
-
-_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 
 
 @attrs.frozen
@@ -119,18 +118,8 @@ Response = Reply | Status | Unauthorized | Drop | Cut | Malformed | StreamError
 
 
 @attrs.frozen(kw_only=True)
-class Call:
+class Call(LoopbackRequest):
     """One request the server received."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    json: Any
-    at: float  # trio.current_time() when the request had arrived
-
-    @property
-    def authorization(self) -> str | None:
-        return self.headers.get("authorization")
 
     @property
     def prompt(self) -> str:
@@ -145,132 +134,72 @@ class Call:
 
 
 @attrs.define(eq=False)
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer[Call]):
     """The state and script of one server (see the module doc)."""
+
+    request_type = Call
+    url_path = "/v1"
 
     replies: list[Response] = attrs.field(factory=list, converter=list)
     default: Response = Reply()
     handler: Callable[[Call], Any] | None = None
     models_status: int = 200
     api_key: str | None = attrs.field(default=None, repr=False)
-    calls: list[Call] = attrs.field(factory=list, init=False)
-    connections: int = attrs.field(default=0, init=False)
-    url: str = attrs.field(default="", init=False)
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every request received, in arrival order (``requests``)."""
+        return self.requests
 
     @property
     def chat_calls(self) -> list[Call]:
         return [c for c in self.calls if c.method == "POST"]
 
-    async def serve(
-        self, *, task_status: trio.TaskStatus[FakeOpenAI] = trio.TASK_STATUS_IGNORED
-    ) -> NoReturn:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        self.url = f"http://127.0.0.1:{listeners[0].socket.getsockname()[1]}/v1"
-        task_status.started(self)
-        await trio.serve_listeners(self._connection, listeners)
-
-    async def _connection(self, stream: trio.SocketStream) -> None:
-        conn = h11.Connection(h11.SERVER)
-        self.connections += 1
-        try:
-            async with stream:
-                while await self._exchange(stream, conn):
-                    conn.start_next_cycle()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, OSError):
-            pass
-
-    async def _exchange(self, stream: trio.SocketStream, conn: h11.Connection) -> bool:
-        request = await _next_event(stream, conn)
-        if not isinstance(request, h11.Request):
-            return False
-        body = bytearray()
-        while isinstance(event := await _next_event(stream, conn), h11.Data):
-            body += event.data
-        if not isinstance(event, h11.EndOfMessage):
-            return False
-        call = Call(
-            method=request.method.decode(),
-            path=request.target.decode(),
-            headers={k.decode().lower(): v.decode() for k, v in request.headers},
-            json=json.loads(body) if body else None,
-            at=trio.current_time(),
-        )
-        self.calls.append(call)
-        if call.method == "GET" and call.path == "/v1/models":
-            status = self.models_status
+    async def respond(self, request: Call, exchange: Exchange) -> bool:
+        """Answer ``GET /v1/models`` and ``POST /v1/chat/completions``; 404 elsewhere."""
+        if request.method == "GET" and request.path == "/v1/models":
             models = {"object": "list", "data": [{"id": "fake-model", "object": "model"}]}
-            return await _send(stream, conn, status, {}, json.dumps(models).encode())
-        if call.method != "POST" or call.path != "/v1/chat/completions":
-            return await _send(stream, conn, 404, {}, b'{"error": {"message": "no such path"}}')
-        response = await self._choose(call)
-        return await self._answer(stream, conn, call, response)
+            return await exchange.send_json(self.models_status, models)
+        if request.method != "POST" or request.path != "/v1/chat/completions":
+            return await exchange.send_json(404, {"error": {"message": "no such path"}})
+        return await _answer(exchange, request, await self._choose(request))
 
     async def _choose(self, call: Call) -> Response:
         if self.api_key is not None and call.authorization != f"Bearer {self.api_key}":
             return Unauthorized()
-        if self.handler is not None:
-            answer = self.handler(call)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if answer is not None:
-                return answer  # type: ignore[no-any-return]
-        return self.replies.pop(0) if self.replies else self.default
-
-    async def _answer(
-        self, stream: trio.SocketStream, conn: h11.Connection, call: Call, response: Response
-    ) -> bool:
-        streamed = bool(call.json.get("stream"))
-        if isinstance(response, Reply) and response.whole:
-            streamed = False
-        if isinstance(response, Drop):
-            return False
-        if isinstance(response, Unauthorized):
-            key = (call.authorization or "").removeprefix("Bearer ")
-            error: dict[str, str | None] = {
-                "message": f"Incorrect API key provided: {key}. You can find your API key "
-                "at https://platform.openai.com/account/api-keys.",
-                "type": "invalid_request_error",
-                "code": "invalid_api_key",
-            }
-            return await _send(stream, conn, 401, {}, json.dumps({"error": error}).encode())
-        if isinstance(response, Status):
-            body = response.body
-            if body is None:
-                error = {"message": response.message, "type": "fake", "code": response.error_code}
-                body = {"error": error}
-            if isinstance(body, str):
-                headers = {"content-type": "text/plain; charset=utf-8", **response.headers}
-                return await _send(stream, conn, response.code, headers, body.encode())
-            data = json.dumps(body).encode()
-            return await _send(stream, conn, response.code, dict(response.headers), data)
-        if isinstance(response, Malformed) and not streamed:
-            return await _send(stream, conn, 200, {}, b'{"choices": [{"message": ')
-        if not streamed:
-            assert isinstance(response, Reply), f"{response!r} needs stream: true"
-            return await _send(stream, conn, 200, {}, json.dumps(_completion(response)).encode())
-        return await _stream(stream, conn, call, response)
+        return await self.next_scripted(call, self.handler, self.replies, self.default)
 
 
-async def _next_event(stream: trio.SocketStream, conn: h11.Connection) -> Any:
-    while (event := conn.next_event()) is h11.NEED_DATA:
-        conn.receive_data(await stream.receive_some(65536))
-    return event
-
-
-async def _send(
-    stream: trio.SocketStream,
-    conn: h11.Connection,
-    status: int,
-    headers: dict[str, str],
-    body: bytes,
-) -> bool:
-    headers = {"content-type": "application/json", **headers, "content-length": str(len(body))}
-    head = h11.Response(
-        status_code=status, headers=list(headers.items()), reason=_REASONS.get(status, b"")
-    )
-    for event in (head, h11.Data(data=body), h11.EndOfMessage()):
-        await stream.send_all(conn.send(event) or b"")
-    return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+async def _answer(exchange: Exchange, call: Call, response: Response) -> bool:
+    streamed = bool(call.json.get("stream"))
+    if isinstance(response, Reply) and response.whole:
+        streamed = False
+    if isinstance(response, Drop):
+        return False
+    if isinstance(response, Unauthorized):
+        key = (call.authorization or "").removeprefix("Bearer ")
+        error: dict[str, str | None] = {
+            "message": f"Incorrect API key provided: {key}. You can find your API key "
+            "at https://platform.openai.com/account/api-keys.",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+        return await exchange.send_json(401, {"error": error})
+    if isinstance(response, Status):
+        body = response.body
+        if body is None:
+            error = {"message": response.message, "type": "fake", "code": response.error_code}
+            body = {"error": error}
+        if isinstance(body, str):
+            headers = {"content-type": "text/plain; charset=utf-8", **response.headers}
+            return await exchange.send(response.code, body.encode(), headers)
+        return await exchange.send_json(response.code, body, response.headers)
+    if isinstance(response, Malformed) and not streamed:
+        return await exchange.send(200, b'{"choices": [{"message": ')
+    if not streamed:
+        assert isinstance(response, Reply), f"{response!r} needs stream: true"
+        return await exchange.send_json(200, _completion(response))
+    return await _stream(exchange, call, response)
 
 
 def _completion(reply: Reply) -> dict[str, Any]:
@@ -312,21 +241,12 @@ def _event(payload: Any) -> bytes:
     return f"data: {data}\n\n".encode()
 
 
-async def _stream(
-    stream: trio.SocketStream, conn: h11.Connection, call: Call, response: Response
-) -> bool:
-    head = h11.Response(
-        status_code=200,
-        headers=[
-            ("content-type", "text/event-stream; charset=utf-8"),
-            ("cache-control", "no-cache"),
-        ],
-        reason=b"OK",
-    )
-    await stream.send_all(conn.send(head) or b"")
+async def _stream(exchange: Exchange, call: Call, response: Response) -> bool:
+    headers = {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"}
+    await exchange.start(200, headers)
 
     async def send(payload: Any) -> None:
-        await stream.send_all(conn.send(h11.Data(data=_event(payload))) or b"")
+        await exchange.write(_event(payload))
 
     model = response.model if isinstance(response, Reply) else "fake-model"
     await send(_chunk(model, {"role": "assistant", "content": ""}))
@@ -337,8 +257,7 @@ async def _stream(
         for piece in text.split(" ")[: response.after]:
             await send(_chunk(model, {"content": piece + " "}))
         if isinstance(response, Cut):
-            await stream.aclose()  # mid-body: no terminating chunk
-            return False
+            return await exchange.drop()  # mid-body: no terminating chunk
         await send(
             {"error": {"message": response.message, "type": response.kind, "code": response.code}}
         )
@@ -362,7 +281,5 @@ async def _stream(
         if response.done:
             await send("[DONE]")
         if response.drop_after_done:
-            await stream.aclose()
-            return False
-    await stream.send_all(conn.send(h11.EndOfMessage()) or b"")
-    return conn.our_state is h11.DONE and conn.their_state is h11.DONE
+            return await exchange.drop()
+    return await exchange.end()
