@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from cadenza._cli._common import CliState
 from cadenza._cli._graph_cmd import graph
+from cadenza._errors import GraphvizError
 from cadenza._graph._layout import layered_layout
 from cadenza._graph._svg import (
-    GraphvizError,
     builtin_layout,
     builtin_svg,
     colours,

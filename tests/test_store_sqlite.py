@@ -11,9 +11,16 @@ import pytest
 
 import cadenza
 from cadenza._journal._sqlite import absolute_url, find_journal
-from cadenza._journal._store import SCHEMA_VERSION, StoreFullError, StoreReadOnlyError, open_store
+from cadenza._journal._store import SCHEMA_VERSION, open_store
 from cadenza._plugins._registry import load_plugins
-from cadenza.store import RunRecord, SqliteStore, StoreError, WriteBatch
+from cadenza.store import (
+    RunRecord,
+    SqliteStore,
+    StoreError,
+    StoreFullError,
+    StoreReadOnlyError,
+    WriteBatch,
+)
 from cadenza.testing import StoreConformance
 
 from .journal_helpers import read_only

@@ -23,6 +23,7 @@ from ._errors import ExpressionError as ExpressionError
 from ._errors import PermanentError as PermanentError
 from ._errors import PluginError as PluginError
 from ._errors import QualityError as QualityError
+from ._errors import ResumeError as ResumeError
 from ._errors import RetryableError as RetryableError
 from ._errors import UnavailableError as UnavailableError
 from ._errors import WorkflowError as WorkflowError
@@ -38,7 +39,6 @@ from ._plugins._registry import load_plugins as load_plugins
 from ._problems import Problem as Problem
 from ._problems import SourceLocation as SourceLocation
 from ._public import publish as _publish
-from ._scheduler._resume import ResumeError as ResumeError
 from ._scheduler._resume import ResumePlan as ResumePlan
 from ._scheduler._resume import plan_resume as plan_resume
 from ._scheduler._runner import RunHandle as RunHandle

@@ -9,6 +9,12 @@ The hierarchy::
     ├── PluginError              a plugin could not be loaded or registered
     │   ├── DuplicateRegistrationError   two distributions registered one name
     │   └── PluginExitError          plugin code tried to exit or interrupt the process
+    ├── StoreError               the journal store cannot be used (``cadenza.store``)
+    │   ├── StoreReadOnlyError       the journal can be read, not written
+    │   ├── StoreFullError           the disk holding the journal is full
+    │   └── UnknownRunError          no run with this id is in the journal
+    ├── ResumeError              a run cannot be resumed as asked
+    ├── GraphvizError            Graphviz was asked for and is missing, failed, or timed out
     └── AgentError               an agent call failed; ``retryable`` says what to do next
         ├── RetryableError       transient: try again (optionally after ``retry_after``)
         │   ├── AgentTimeoutError    the attempt ran past its timeout
@@ -18,7 +24,20 @@ The hierarchy::
         └── BudgetExceededError  the call would exceed a budget
 
 Exceptions carry the objects involved (``.step_id``, ``.agent``, ``.plugin``,
-``.problems``) so callers can act on them without parsing messages.
+``.problems``, ``.path``, ``.run_id``) so callers can act on them without
+parsing messages. Users import them from the public namespaces: ``cadenza``
+(most) and ``cadenza.store`` (the store errors); :class:`GraphvizError` is not
+public (``cadenza graph`` reports it, exit code 2).
+
+Outside this tree, on purpose: ``cadenza.testing.ScriptExhaustedError`` (an
+``AssertionError``: a test's script ran out, a bug in the test), and helper
+exceptions that never leave their package, each turned into one of the errors
+above, a Problem or a reply where it is caught: ``_expr._budget.LimitExceeded``
+and ``_expr._values.NotJSONError`` (become :class:`ExpressionError`),
+``_agents._template._TemplateSyntaxError`` (becomes :class:`PermanentError`),
+``_yaml._TooLarge`` (becomes a Problem), ``_serve._app.BadRequest`` (an HTTP
+400 reply) and ``_graph._dag.CycleError`` (the loader reports cycles as a
+:class:`WorkflowError` first, so it only guards the graph code's own invariant).
 """
 
 from __future__ import annotations
@@ -112,6 +131,88 @@ class PluginExitError(PluginError):
             f"{function} raised {raised!r}: plugin code must raise an exception, "
             "never exit or interrupt the process."
         )
+
+
+class StoreError(CadenzaError):
+    """The journal store cannot be used; the message says why and what to do."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class StoreReadOnlyError(StoreError):
+    """The journal cannot be written: its file, folder or file system is read-only.
+
+    ``path`` is the journal's absolute path, ``reason`` what makes it
+    read-only (``"the file is on a read-only file system"``) and ``action``
+    what needed to write (``"cancel"``, ``"run"``). ``creating`` is True
+    when there is no journal yet and it cannot be created.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        reason: str,
+        action: str = "writing",
+        creating: bool = False,
+        url: str = "",
+    ) -> None:
+        self.path = path
+        self.reason = reason
+        self.action = action
+        self.creating = creating
+        if creating:
+            message = (
+                f"cannot create the journal at {path}: {reason}. Make that folder writable, "
+                "or pass --store with a path in a writable folder."
+            )
+        else:
+            message = (
+                f"the journal at {path} is read-only ({reason}): {action} needs write access. "
+                "Make it writable, or copy the journal (with any -wal file beside it) to a "
+                "writable folder and pass --store with the copy's path."
+            )
+        super().__init__(message, url=url)
+
+
+class StoreFullError(StoreError):
+    """The disk (or quota) holding the journal is full; what was committed before is kept."""
+
+    def __init__(self, path: str, *, detail: str = "", url: str = "") -> None:
+        self.path = path
+        more = f" ({detail})" if detail else ""
+        super().__init__(
+            f"the disk holding the journal at {path} is full{more}. Everything committed "
+            "before is kept: free some space, then finish the run with `cadenza resume RUN` "
+            "(`cadenza runs` lists it as interrupted).",
+            url=url,
+        )
+
+
+class UnknownRunError(StoreError):
+    """No run with this id is in the journal."""
+
+    def __init__(self, run_id: str, *, url: str = "", recent: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        hint = f" Recent runs: {', '.join(recent)}." if recent else " The journal has no runs."
+        super().__init__(
+            f"no run {run_id!r} in the journal {url}.{hint} List them with: cadenza runs",
+            url=url,
+        )
+
+
+class ResumeError(CadenzaError):
+    """A run cannot be resumed as asked; the message says why and what to do."""
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(message)
+
+
+class GraphvizError(CadenzaError):
+    """Graphviz was asked for and is missing, failed, or timed out."""
 
 
 class AgentError(CadenzaError):

@@ -7,15 +7,15 @@ one (see docs/durability.md).
 
 from __future__ import annotations
 
+from ._errors import StoreError as StoreError
+from ._errors import StoreFullError as StoreFullError
+from ._errors import StoreReadOnlyError as StoreReadOnlyError
+from ._errors import UnknownRunError as UnknownRunError
 from ._journal._sqlite import SqliteStore as SqliteStore
 from ._journal._store import SCHEMA_VERSION as SCHEMA_VERSION
 from ._journal._store import CacheEntry as CacheEntry
 from ._journal._store import RunRecord as RunRecord
 from ._journal._store import Store as Store
-from ._journal._store import StoreError as StoreError
-from ._journal._store import StoreFullError as StoreFullError
-from ._journal._store import StoreReadOnlyError as StoreReadOnlyError
-from ._journal._store import UnknownRunError as UnknownRunError
 from ._journal._store import WriteBatch as WriteBatch
 from ._journal._store import open_store as open_store
 from ._public import publish as _publish

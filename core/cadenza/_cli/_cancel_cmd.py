@@ -18,8 +18,9 @@ import attrs
 import click
 
 from .. import _events as ev
+from .._errors import StoreError
 from .._journal._readback import FINISHED, STEP_ENDED, effective_status, same_host, step_states
-from .._journal._store import RunRecord, Store, StoreError, WriteBatch
+from .._journal._store import RunRecord, Store, WriteBatch
 from ._common import handle_errors
 from ._execute import store_option
 from ._exit import ExitCode

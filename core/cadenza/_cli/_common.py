@@ -12,9 +12,9 @@ from typing import Any, NoReturn, ParamSpec, TextIO, TypeVar
 import attrs
 import click
 
-from .._errors import CadenzaError, PluginError, WorkflowError
+from .._errors import CadenzaError, PluginError, StoreReadOnlyError, WorkflowError
 from .._journal._sqlite import absolute_url, find_journal
-from .._journal._store import Store, StoreReadOnlyError
+from .._journal._store import Store
 from .._plugins._registry import Plugins
 from ._exit import ExitCode
 

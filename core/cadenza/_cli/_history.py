@@ -14,9 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from .._errors import StoreReadOnlyError, UnknownRunError
 from .._journal._readback import run_duration
 from .._journal._sqlite import SqliteStore, path_from_url
-from .._journal._store import RunRecord, Store, StoreReadOnlyError, UnknownRunError, open_store
+from .._journal._store import RunRecord, Store, open_store
 from .._scheduler._resume import find_run
 from ._common import for_this_command, get_plugins, journal_url
 

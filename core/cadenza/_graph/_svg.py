@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 import attrs
 
-from .._errors import CadenzaError
+from .._errors import GraphvizError
 from ._dag import _dot_string, _label_lines, workflow_needs
 from ._layout import Direction, Layout, layered_layout
 
@@ -54,10 +54,6 @@ PALETTE = (
     ("#fae8ff", "#a21caf"),
 )
 """(fill, stroke) pairs; a name keeps its pair as long as no other name claims it first."""
-
-
-class GraphvizError(CadenzaError):
-    """Graphviz was asked for and is missing, failed, or timed out."""
 
 
 @attrs.frozen(kw_only=True)

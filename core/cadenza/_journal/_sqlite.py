@@ -9,8 +9,8 @@ The CLI's default is found by :func:`find_journal`: the nearest
 A journal in a place the process cannot write (a read-only file, folder or
 file system) opens read-only: reading works (through SQLite's ``mode=ro``, or
 ``immutable=1`` when the WAL index cannot be created beside it), and every
-write raises :class:`~cadenza._journal._store.StoreReadOnlyError` naming the path.
-A full disk (``SQLITE_FULL``, ``ENOSPC``) is a :class:`~cadenza._journal._store.StoreFullError`;
+write raises :class:`~cadenza.store.StoreReadOnlyError` naming the path.
+A full disk (``SQLITE_FULL``, ``ENOSPC``) is a :class:`~cadenza.store.StoreFullError`;
 the batch that did not fit is rolled back, everything committed before stays.
 
 Durability: every :meth:`SqliteStore.write` is one transaction committed with
@@ -33,15 +33,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ._store import (
-    SCHEMA_VERSION,
-    CacheEntry,
-    RunRecord,
-    StoreError,
-    StoreFullError,
-    StoreReadOnlyError,
-    WriteBatch,
-)
+from .._errors import StoreError, StoreFullError, StoreReadOnlyError
+from ._store import SCHEMA_VERSION, CacheEntry, RunRecord, WriteBatch
 
 PROJECT_DIR = ".cadenza"
 """A project's Cadenza folder: the journal, and the files runs write."""
@@ -202,7 +195,7 @@ class SqliteStore:
     writing when its place allows it, and read-only when it does not (a
     read-only file, folder or file system): ``read_only`` then says so,
     ``read_only_reason`` says why, and writes raise
-    :class:`~cadenza._journal._store.StoreReadOnlyError`. A missing file in a place
+    :class:`~cadenza.store.StoreReadOnlyError`. A missing file in a place
     where it cannot be created is that error at once.
     """
 

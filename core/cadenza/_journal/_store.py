@@ -26,82 +26,12 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
-from .._errors import CadenzaError
+from .._errors import StoreError
 
 SCHEMA_VERSION = 1
 """Version of the journal's data layout; a store refuses data from a newer one."""
 
 RunState = Literal["running", "succeeded", "failed", "cancelled"]
-
-
-class StoreError(CadenzaError):
-    """The journal store cannot be used; the message says why and what to do."""
-
-    def __init__(self, message: str, *, url: str = "") -> None:
-        self.url = url
-        super().__init__(message)
-
-
-class StoreReadOnlyError(StoreError):
-    """The journal cannot be written: its file, folder or file system is read-only.
-
-    ``path`` is the journal's absolute path, ``reason`` what makes it
-    read-only (``"the file is on a read-only file system"``) and ``action``
-    what needed to write (``"cancel"``, ``"run"``). ``creating`` is True
-    when there is no journal yet and it cannot be created.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        *,
-        reason: str,
-        action: str = "writing",
-        creating: bool = False,
-        url: str = "",
-    ) -> None:
-        self.path = path
-        self.reason = reason
-        self.action = action
-        self.creating = creating
-        if creating:
-            message = (
-                f"cannot create the journal at {path}: {reason}. Make that folder writable, "
-                "or pass --store with a path in a writable folder."
-            )
-        else:
-            message = (
-                f"the journal at {path} is read-only ({reason}): {action} needs write access. "
-                "Make it writable, or copy the journal (with any -wal file beside it) to a "
-                "writable folder and pass --store with the copy's path."
-            )
-        super().__init__(message, url=url)
-
-
-class StoreFullError(StoreError):
-    """The disk (or quota) holding the journal is full; what was committed before is kept."""
-
-    def __init__(self, path: str, *, detail: str = "", url: str = "") -> None:
-        self.path = path
-        more = f" ({detail})" if detail else ""
-        super().__init__(
-            f"the disk holding the journal at {path} is full{more}. Everything committed "
-            "before is kept: free some space, then finish the run with `cadenza resume RUN` "
-            "(`cadenza runs` lists it as interrupted).",
-            url=url,
-        )
-
-
-class UnknownRunError(StoreError):
-    """No run with this id is in the journal."""
-
-    def __init__(self, run_id: str, *, url: str = "", recent: Sequence[str] = ()) -> None:
-        self.run_id = run_id
-        hint = f" Recent runs: {', '.join(recent)}." if recent else " The journal has no runs."
-        super().__init__(
-            f"no run {run_id!r} in the journal {url}.{hint} List them with: cadenza runs",
-            url=url,
-        )
 
 
 @attrs.frozen(kw_only=True)

@@ -17,19 +17,11 @@ from typing import Any
 
 import attrs
 
-from .._errors import CadenzaError
+from .._errors import ResumeError, UnknownRunError
 from .._graph._dag import descendants
 from .._journal._readback import is_alive_elsewhere
-from .._journal._store import RunRecord, Store, UnknownRunError
+from .._journal._store import RunRecord, Store
 from .._spec._workflow import Workflow
-
-
-class ResumeError(CadenzaError):
-    """A run cannot be resumed as asked; the message says why and what to do."""
-
-    def __init__(self, message: str, *, run_id: str) -> None:
-        self.run_id = run_id
-        super().__init__(message)
 
 
 @attrs.frozen(kw_only=True)

@@ -26,8 +26,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .._errors import StoreError
 from .._journal._readback import effective_status
-from .._journal._store import RunRecord, Store, StoreError
+from .._journal._store import RunRecord, Store
 from . import _pages, _views
 from ._auth import TokenAuth
 from ._graphs import GraphCache

@@ -56,8 +56,9 @@ from typing import Any
 import attrs
 import pytest
 
+from .._errors import StoreError
 from .._events import RunStarted, StepSucceeded
-from .._journal._store import CacheEntry, RunRecord, Store, StoreError, WriteBatch
+from .._journal._store import CacheEntry, RunRecord, Store, WriteBatch
 
 JSON_SAMPLE: dict[str, Any] = {
     "text": 'naïve café, 日本語, emoji 🎵, "quotes", back\\slash, tab\tnew\nline',
