@@ -17,13 +17,9 @@ from click.testing import CliRunner
 
 from cadenza._cli._simulate_cmd import simulate_cmd
 from cadenza._errors import WorkflowError
-from cadenza._insight._simulate import (
-    SimulationReport,
-    learn_models,
-    parse_model_text,
-    resolve_models,
-    simulate,
-)
+from cadenza._insight._sim_model_file import parse_model_text
+from cadenza._insight._sim_resolve import learn_models, resolve_models
+from cadenza._insight._simulate import SimulationReport, simulate
 from cadenza._journal._sqlite import SqliteStore
 from cadenza._load._loader import load_workflow_text
 from cadenza._plugins._registry import Plugins, load_plugins

@@ -11,14 +11,9 @@ from typing import Any
 import click
 import structlog
 
-from cadenza._insight._simulate import (
-    LEARN_RUNS,
-    learn_models,
-    parse_model_file,
-    render_report,
-    resolve_models,
-    simulate,
-)
+from cadenza._insight._sim_model_file import parse_model_file
+from cadenza._insight._sim_resolve import LEARN_RUNS, learn_models, resolve_models
+from cadenza._insight._simulate import render_report, simulate
 from cadenza._load._loader import check_set_types, load_workflow, parse_input_value
 
 from ._common import echo_json, fail, get_plugins, get_state, handle_errors, journal_url
