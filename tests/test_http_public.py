@@ -3,28 +3,41 @@
 from __future__ import annotations
 
 import base64
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import httpx
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 import cadenza
 import cadenza.http
 from cadenza.http import (
+    check_headers,
+    check_health,
     error_for_status,
+    header_names,
     open_http_client,
     parse_retry_after,
+    read_at_most,
     redact,
     safe_url,
     secret_forms,
     user_agent,
 )
+from cadenza.testing import Drop, Ok, Status, open_seed_agent_server
 
 PUBLIC = {
+    "check_headers",
+    "check_health",
     "error_for_status",
+    "header_names",
     "open_http_client",
     "parse_retry_after",
+    "read_at_most",
     "redact",
     "safe_url",
     "secret_forms",
@@ -185,3 +198,57 @@ async def test_open_http_client_sends_the_user_agent_and_does_not_redirect() -> 
         timeout=2, connect_timeout=1, headers={"user-agent": "mine/1"}
     ) as client:
         assert client.headers["user-agent"] == "mine/1"
+
+
+@attrs.frozen
+class _Options:
+    headers: dict[str, str] = attrs.field(validator=check_headers, repr=header_names)
+
+
+def test_check_headers_names_the_field_and_never_quotes_a_value() -> None:
+    """A bad header name is quoted; a value with a newline is not (it may be a credential)."""
+    with pytest.raises(ValueError, match=r"^headers: 'X Key' is not a valid HTTP header name$"):
+        _Options(headers={"X Key": "1"})
+    with pytest.raises(ValueError, match=r"^headers: the value of 'X-Api-Key' contains") as info:
+        _Options(headers={"X-Api-Key": f"{KEY}\n"})
+    assert KEY not in str(info.value)
+    assert _Options(headers={"X-Api-Key": KEY}).headers == {"X-Api-Key": KEY}
+
+
+def test_header_names_shows_names_only() -> None:
+    """As a field's repr, header_names keeps header values (credentials) out of reprs."""
+    shown = repr(_Options(headers={"X-Api-Key": KEY, "Accept": "a/b"}))
+    assert shown == "_Options(headers=['Accept', 'X-Api-Key'])"
+
+
+async def test_read_at_most_stops_past_the_limit() -> None:
+    """A body within the limit is read whole; a longer one is cut at the limit and said so."""
+    async with (
+        open_seed_agent_server(default=Ok("x" * 1000)) as server,
+        open_http_client(timeout=2, connect_timeout=1, headers={}) as client,
+    ):
+        async with client.stream("POST", server.url, json={}) as response:
+            whole = await read_at_most(response, 5000)
+        async with client.stream("POST", server.url, json={}) as response:
+            cut = await read_at_most(response, 100)
+    assert whole == (f'"{"x" * 1000}"'.encode(), False)
+    assert cut == (b'"' + b"x" * 99, True)
+
+
+async def test_check_health_is_true_on_2xx_and_logs_each_failure() -> None:
+    """A 2xx is healthy; a 503 and a dropped connection are not, each logged once, redacted."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    faults = [Status(503), Drop()]
+    async with (
+        open_seed_agent_server(health_faults=faults) as server,
+        open_http_client(timeout=2, connect_timeout=1, headers={}) as client,
+    ):
+        url = f"{server.url}/health?key={KEY}"
+        with capture_logs() as logs:
+            answers = [await check_health(client, url, agent="a", secrets=[KEY]) for _ in "123"]
+    assert answers == [False, False, True]
+    assert [log["event"] for log in logs] == ["agent_health_check_failed"] * 2
+    assert logs[0]["status"] == 503
+    assert logs[1]["agent"] == "a"
+    assert logs[1]["error"] == "RemoteProtocolError"
+    assert KEY not in str(logs)

@@ -30,11 +30,9 @@ they are never logged, and the body of a 401 or 403 is never quoted.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -48,18 +46,21 @@ from cadenza._redact import redact
 from cadenza._spec._workflow import AgentConfig, Duration
 
 from ._clients import open_http_client
+from ._http_support import (
+    ERROR_BODY_LIMIT,
+    check_headers,
+    check_health,
+    header_names,
+    read_at_most,
+)
 
 log = structlog.get_logger()
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 """Default ``max_response_bytes``: the largest 2xx body an ``http`` agent reads (10 MiB)."""
 
-ERROR_BODY_LIMIT = 64 * 1024
-"""Bytes read of a non-2xx body (to quote from it) or a health check's; the rest is never read."""
-
 _DEFAULT_TIMEOUT = Duration(300.0)
 _DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 def _check_endpoint(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
@@ -85,19 +86,6 @@ def _check_api_key(instance: object, attribute: attrs.Attribute[Any], value: str
         )
 
 
-def _check_headers(
-    instance: object, attribute: attrs.Attribute[Any], value: Mapping[str, str]
-) -> None:
-    for name, header in value.items():
-        if not _TOKEN.match(name):
-            raise ValueError(f"headers: {name!r} is not a valid HTTP header name")
-        if not header.isprintable():
-            # The value may be a secret (X-Api-Key): name the header only.
-            raise ValueError(
-                f"headers: the value of {name!r} contains control characters or newlines"
-            )
-
-
 def _check_max_response_bytes(
     instance: object, attribute: attrs.Attribute[Any], value: int
 ) -> None:
@@ -111,10 +99,6 @@ def _check_max_response_bytes(
 def _check_health_path(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if not value.startswith("/"):
         raise ValueError(f"health_path: expected a path starting with '/', got {value!r}")
-
-
-def _header_names(headers: Mapping[str, str]) -> str:
-    return repr(sorted(headers))
 
 
 @attrs.frozen(kw_only=True)
@@ -133,9 +117,7 @@ class HttpOptions:
     api_key: str | None = attrs.field(default=None, repr=False, validator=_check_api_key)
     timeout: Duration = _DEFAULT_TIMEOUT
     connect_timeout: Duration = _DEFAULT_CONNECT_TIMEOUT
-    headers: dict[str, str] = attrs.field(
-        factory=dict, validator=_check_headers, repr=_header_names
-    )
+    headers: dict[str, str] = attrs.field(factory=dict, validator=check_headers, repr=header_names)
     health_path: str = attrs.field(default="/health", validator=_check_health_path)
     max_response_bytes: int = attrs.field(
         default=DEFAULT_MAX_RESPONSE_BYTES, validator=_check_max_response_bytes
@@ -155,30 +137,6 @@ def _declared_length(response: httpx.Response) -> int | None:
         return int(response.headers["Content-Length"])
     except (KeyError, ValueError):
         return None
-
-
-async def _read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """Up to ``limit`` bytes of the (decoded) body, and whether it had more.
-
-    When it has more, the connection is closed there: the rest is never read.
-    """
-    body = bytearray()
-    chunks = response.aiter_bytes()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            break
-    else:
-        return bytes(body), False
-    await response.aclose()  # closes the connection, since the body was not read to its end
-    # httpx reads the body through nested async generators; abandoning them
-    # mid-way leaves the inner ones to the garbage collector, which trio reports
-    # as a ResourceWarning (encode/httpx#3686). With the connection closed they
-    # end at once with a ReadError, each cleaning up after itself.
-    with contextlib.suppress(httpx.HTTPError):
-        async for _ in chunks:
-            pass
-    return bytes(body[:limit]), True
 
 
 def _number(value: Any) -> float | None:
@@ -304,14 +262,14 @@ class HttpAgent:
         if response.status_code in (401, 403):
             return b""  # never quoted: it may echo the credentials
         if not response.is_success:
-            body, _ = await _read_at_most(response, ERROR_BODY_LIMIT)
+            body, _ = await read_at_most(response, ERROR_BODY_LIMIT)
             return body
         limit = self.options.max_response_bytes
         declared = _declared_length(response)
         if declared is not None and declared > limit:
             size = f"announces {declared} bytes ({_mib(declared)}); nothing was read"
             raise self._too_large(where, request, response.status_code, size)
-        body, more = await _read_at_most(response, limit)
+        body, more = await read_at_most(response, limit)
         if more:
             size = f"is longer; reading stopped after {limit} bytes"
             raise self._too_large(where, request, response.status_code, size)
@@ -385,22 +343,9 @@ class HttpAgent:
 
     async def health(self) -> bool:
         """``GET`` :attr:`health_url`: True on 2xx; False on any other answer or transport error."""
-        try:
-            # Only the status matters: a short body is read (so the connection can
-            # be reused), a long one is not.
-            async with self._http().stream("GET", self.health_url) as response:
-                await _read_at_most(response, ERROR_BODY_LIMIT)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            log.info(
-                "agent_health_check_failed",
-                agent=self.name,
-                error=type(exc).__name__,
-                detail=_redact(str(exc), self.secrets),
-            )
-            return False
-        if not response.is_success:
-            log.info("agent_health_check_failed", agent=self.name, status=response.status_code)
-        return response.is_success
+        return await check_health(
+            self._http(), self.health_url, agent=self.name, secrets=self.secrets
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool; a later call opens a new one."""

@@ -20,7 +20,7 @@ import structlog
 import trio
 
 import cadenza
-from cadenza.http import open_http_client, redact, safe_url, user_agent
+from cadenza.http import check_health, open_http_client, redact, safe_url, user_agent
 
 from ._chat import (
     ChatFormatError,
@@ -358,19 +358,9 @@ class OpenAIAgent:
 
     async def health(self) -> bool:
         """``GET {base_url}/models``: True on 2xx; False on any other answer or transport error."""
-        try:
-            response = await self._http().get(self.options.models_url)
-        except httpx.HTTPError as exc:
-            log.info(
-                "agent_health_check_failed",
-                agent=self.name,
-                error=type(exc).__name__,
-                detail=redact(str(exc), self.secrets),
-            )
-            return False
-        if not response.is_success:
-            log.info("agent_health_check_failed", agent=self.name, status=response.status_code)
-        return response.is_success
+        return await check_health(
+            self._http(), self.options.models_url, agent=self.name, secrets=self.secrets
+        )
 
     async def aclose(self) -> None:
         """Close the connection pool; a later call opens a new one."""

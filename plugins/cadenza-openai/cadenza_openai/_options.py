@@ -14,7 +14,6 @@ header values, which may be credentials) from reprs as well.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,13 +21,13 @@ import attrs
 import httpx
 
 import cadenza
+from cadenza.http import check_headers, header_names
 
 from ._prompt import TemplateError, compile_template
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _DEFAULT_TIMEOUT = cadenza.Duration(300.0)
 _DEFAULT_CONNECT_TIMEOUT = cadenza.Duration(10.0)
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _AUTH_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 RESERVED_BODY_KEYS = frozenset({"model", "messages", "stream", "stream_options"})
 """Request-body keys the agent always sets itself; ``extra_body`` may not hold them."""
@@ -105,19 +104,6 @@ def _check_max_tokens(instance: object, attribute: attrs.Attribute[Any], value: 
         raise ValueError(f"max_tokens: expected a whole number >= 1, got {value!r}")
 
 
-def _check_headers(
-    instance: object, attribute: attrs.Attribute[Any], value: Mapping[str, str]
-) -> None:
-    for name, header in value.items():
-        if not _TOKEN.match(name):
-            raise ValueError(f"headers: {name!r} is not a valid HTTP header name")
-        if not header.isprintable():
-            # The value may be a secret (X-Api-Key): name the header only.
-            raise ValueError(
-                f"headers: the value of {name!r} contains control characters or newlines"
-            )
-
-
 def _check_extra_body(
     instance: object, attribute: attrs.Attribute[Any], value: Mapping[str, Any]
 ) -> None:
@@ -129,10 +115,6 @@ def _check_extra_body(
             )
         if key in _OPTION_BODY_KEYS:
             raise ValueError(f"extra_body: {key!r} has its own option\nUse {key}: instead.")
-
-
-def _header_names(headers: Mapping[str, str]) -> str:
-    return repr(sorted(headers))
 
 
 @attrs.frozen(kw_only=True)
@@ -155,9 +137,7 @@ class OpenAIOptions:
     stream: bool = True
     timeout: cadenza.Duration = _DEFAULT_TIMEOUT
     connect_timeout: cadenza.Duration = _DEFAULT_CONNECT_TIMEOUT
-    headers: dict[str, str] = attrs.field(
-        factory=dict, validator=_check_headers, repr=_header_names
-    )
+    headers: dict[str, str] = attrs.field(factory=dict, validator=check_headers, repr=header_names)
     write_files: bool | None = None
     file_instructions: bool = True
     extra_body: dict[str, Any] = attrs.field(factory=dict, validator=_check_extra_body)
