@@ -8,6 +8,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+# Separate distributions with tests of their own, run by `nox -s legacy_plugins`.
+collect_ignore = ["legacy_plugins"]
+
 
 @pytest.fixture(autouse=True)
 def _quiet_structlog() -> Iterator[None]:
