@@ -2,7 +2,9 @@
 
 Each distribution is tested in its own virtualenv holding only what it
 declares: the kernel alone (``tests``), and each plugin beside the kernel and
-nothing else (``plugin``); ``example`` runs the Unity example with all three;
+nothing else (``plugin``); ``legacy_plugins`` installs the plugins in
+tests/legacy_plugins, written against the 0.1 docs, and runs their own tests
+unchanged; ``example`` runs the Unity example with all three;
 ``browser`` drives the dashboard in the system's chromium (``apt-get install
 chromium``). Without chromium ``browser`` is skipped with a notice, unless
 ``CADENZA_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) makes that an error.
