@@ -1,4 +1,5 @@
-"""cadenza.testing's seed-protocol server: echo, fault plan, records, keep-alive, shutdown."""
+"""cadenza.testing's loopback servers: the LoopbackServer base, and the seed-protocol server
+built on it (echo, fault plan, records, keep-alive, shutdown)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import trio.testing
 
 from cadenza.testing import (
     Drop,
+    Exchange,
+    LoopbackRequest,
+    LoopbackServer,
     MalformedJson,
     Ok,
     SeedAgentServer,
@@ -239,3 +243,59 @@ async def test_cancelling_the_nursery_stops_the_server(client: httpx.AsyncClient
         assert trio.current_time() - start < 1
     with pytest.raises(httpx.ConnectError):
         await post(client, server)
+
+
+class _Greeter(LoopbackServer[LoopbackRequest]):
+    """A fake provider in a few lines: JSON at /api/hello, a chunked body at /api/stream."""
+
+    url_path = "/api"
+
+    async def respond(self, request: LoopbackRequest, exchange: Exchange) -> bool:
+        if request.path == "/api/stream":
+            await exchange.start(200, {"Content-Type": "text/plain"})
+            for piece in (b"one ", b"two"):
+                await exchange.write(piece)
+            return await exchange.end()
+        return await exchange.send_json(201, {"got": request.json, "key": request.authorization})
+
+
+async def test_loopback_server_subclass_answers_and_records_requests(
+    client: httpx.AsyncClient, nursery: trio.Nursery
+) -> None:
+    """A LoopbackServer subclass answers in respond(); every request is read whole and kept."""
+    server: _Greeter = await nursery.start(_Greeter().serve)
+    assert server.url.startswith("http://127.0.0.1:")
+    assert server.url.endswith("/api")
+    hello = await client.post(f"{server.url}/hello", json={"a": 1}, headers={"X-K": "v"})
+    streamed = await client.get(f"{server.url}/stream", headers={"Authorization": "Bearer t"})
+    assert hello.status_code == 201
+    assert hello.headers["content-type"] == "application/json"
+    assert hello.json() == {"got": {"a": 1}, "key": None}
+    assert streamed.text == "one two"
+    assert streamed.headers["transfer-encoding"] == "chunked"
+    first, second = server.requests
+    assert (first.method, first.path, first.json, first.body) == (
+        "POST",
+        "/api/hello",
+        {"a": 1},
+        b'{"a":1}',
+    )
+    assert first.headers["x-k"] == "v"
+    assert (second.method, second.json, second.authorization) == ("GET", None, "Bearer t")
+    assert server.connections == 1  # the chunked answer left the connection reusable
+
+
+async def test_next_scripted_asks_the_handler_then_the_queue_then_the_default() -> None:
+    """handler(request) wins unless it returns None (sync, async); then the queue; then default."""
+    server = _Greeter()
+    request = LoopbackRequest(method="POST", path="/", headers={}, body=b"", json=None, at=0.0)
+
+    async def async_handler(request: LoopbackRequest) -> str:
+        return "async"
+
+    queue = ["first"]
+    assert await server.next_scripted(request, lambda r: "sync", queue, "default") == "sync"
+    assert await server.next_scripted(request, async_handler, queue, "default") == "async"
+    assert await server.next_scripted(request, lambda r: None, queue, "default") == "first"
+    assert await server.next_scripted(request, None, queue, "default") == "default"
+    assert queue == []
