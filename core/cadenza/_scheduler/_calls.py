@@ -12,9 +12,9 @@ the rate limiter and the budgets to what the call really used.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import structlog
@@ -44,6 +44,9 @@ log = structlog.get_logger()
 
 DEFAULT_OUTPUT_TOKENS = 256
 """Output tokens a call is assumed to produce when its agent declares no price."""
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between two progress events of one call (agents may report far more often)."""
 
 
 @attrs.define(eq=False, slots=True)
@@ -104,28 +107,58 @@ def call_estimate(workflow: Workflow, agent: str, state: _StepState) -> tuple[fl
     return estimate
 
 
-class _CallsMixin:
-    """Call methods for :class:`~cadenza._scheduler._run._Run`.
+def progress_reporter(
+    bus: EventBus, step_id: str, attempt: int, agent: str
+) -> Callable[[str, int | None], None]:
+    """The ``progress`` callback of one call: transient events, a few per second at most."""
+    last = -math.inf
 
-    The host provides ``workflow``, ``bus``, ``run_id``, ``ledger``,
-    ``validator_factories`` (name to factory), ``in_flight`` and
-    ``_record_outcome()`` (see :class:`~cadenza._scheduler._health._HealthMixin`).
+    def report(message: str, tokens: int | None) -> None:
+        nonlocal last
+        try:
+            now = trio.current_time()
+        except RuntimeError:
+            raise RuntimeError(
+                "report_progress() must be called from the run's trio thread; from a "
+                "worker thread, use trio.from_thread.run_sync(request.report_progress, ...)"
+            ) from None
+        if now - last < PROGRESS_INTERVAL:
+            return
+        last = now
+        bus.emit(
+            ev.AttemptProgress,
+            step_id=step_id,
+            attempt=attempt,
+            agent=agent,
+            message=str(message)[:200],
+            tokens=tokens,
+        )
+
+    return report
+
+
+@attrs.define(eq=False)
+class Calls:
+    """Every agent call of a run: slots taken, agents run, outputs scored, costs settled.
+
+    Receives the run's ``workflow``, ``bus``, ``run_id``, budget ``ledger``,
+    agent ``slots`` (name to slot), ``validator_factories`` (name to factory)
+    and ``on_call_done(slot, error, probe=...)``, told how each call that ran
+    to its end went (the breakers' :meth:`~._health.HealthWatch.record`).
+    Owns ``in_flight``, the run's count of calls holding a slot.
     """
 
-    if TYPE_CHECKING:
-        workflow: Workflow
-        bus: EventBus
-        run_id: str
-        ledger: Ledger
-        in_flight: int
-        validator_factories: Mapping[str, Any]
-        _validators: dict[str, tuple[tuple[str, Validator], ...]]
+    workflow: Workflow
+    bus: EventBus
+    run_id: str
+    ledger: Ledger
+    slots: Mapping[str, _AgentSlot]
+    validator_factories: Mapping[str, Callable[..., Any]]
+    on_call_done: Callable[..., None]
+    in_flight: int = 0
+    _validators: dict[str, tuple[tuple[str, Validator], ...]] = attrs.field(factory=dict)
 
-        def _record_outcome(
-            self, slot: _AgentSlot, error: BaseException | None, *, probe: bool
-        ) -> None: ...
-
-    def _occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call:
+    def occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call:
         """Take ``slot`` for one call of ``state``'s step (synchronously, in dispatch)."""
         call = _Call(slot=slot, tokens=state.estimated_tokens)
         slot.in_flight += 1
@@ -139,7 +172,7 @@ class _CallsMixin:
             call.reservation = self.ledger.reserve(state.step.id, slot.name, usd, tokens)
         return call
 
-    async def _ask(
+    async def ask(
         self,
         state: _StepState,
         agent: str,
@@ -154,7 +187,7 @@ class _CallsMixin:
         could deadlock a full pool). No validators run: they judge the step's
         output, not its helpers'.
         """
-        slots: Mapping[str, _AgentSlot] = self._slots  # type: ignore[attr-defined]
+        slots = self.slots
         slot = slots.get(agent)
         if slot is None:
             known = ", ".join(slots) or "none"
@@ -177,7 +210,7 @@ class _CallsMixin:
                     agent=agent,
                     step_id=state.step.id,
                 )
-        call = self._occupy(state, slot, trio.current_time())
+        call = self.occupy(state, slot, trio.current_time())
         deadline = trio.current_effective_deadline()  # the asking call's, which bounds this one
         request = AgentRequest(
             run_id=self.run_id,
@@ -189,7 +222,7 @@ class _CallsMixin:
             priority=state.step.priority,
             deadline=None if deadline == math.inf else deadline,
         )
-        outcome = await self._call(state, call, request, validate=False)
+        outcome = await self.call(state, call, request, validate=False)
         if outcome.error is not None:
             if isinstance(outcome.error, AgentError):
                 raise outcome.error
@@ -201,7 +234,7 @@ class _CallsMixin:
         assert outcome.result is not None
         return outcome.result
 
-    async def _call(
+    async def call(
         self, state: _StepState, call: _Call, request: AgentRequest, *, validate: bool = True
     ) -> _CallOutcome:
         """Run the agent for one call and account for it; never raises for agent failures."""
@@ -247,7 +280,7 @@ class _CallsMixin:
             if cancelled:  # a loser of a multi-agent step, or the run was cancelled
                 if slot.breaker is not None:
                     slot.breaker.record_neutral(probe=call.probe)
-                self._settle(state, call, None, request.attempt, billed=True)
+                self.settle(state, call, None, request.attempt, billed=True)
         end = trio.current_time()
         if error is None and not isinstance(result, AgentResult):
             error = PermanentError(
@@ -264,17 +297,17 @@ class _CallsMixin:
                 agent=slot.name,
                 step_id=step.id,
             )
-        self._record_outcome(slot, error, probe=call.probe)
+        self.on_call_done(slot, error, probe=call.probe)
         slot.observe_call(end - start, failed=error is not None)
         if quality is not None:
             slot.observe_quality(quality.score)
         good = result if isinstance(result, AgentResult) else None
         timed_out = isinstance(error, AgentTimeoutError)
-        self._settle(state, call, good, request.attempt, billed=timed_out)
+        self.settle(state, call, good, request.attempt, billed=timed_out)
         score = None if quality is None else quality.score
         return _CallOutcome(slot.name, good, error, score, end - start)
 
-    def _settle(
+    def settle(
         self,
         state: _StepState,
         call: _Call,
@@ -346,6 +379,15 @@ class _CallsMixin:
             )
             state.cost_usd += usd
             state.tokens += usage_tokens
+
+    def release_unused(self, state: _StepState, calls: list[_Call]) -> None:
+        """Give back slots taken for calls that were never made (a cache hit)."""
+        for call in calls:
+            call.slot.in_flight -= 1
+            self.in_flight -= 1
+            if call.slot.breaker is not None:
+                call.slot.breaker.record_neutral(probe=call.probe)
+            self.settle(state, call, None, state.attempts, billed=False)
 
     async def _validate(
         self, state: _StepState, agent: str, result: AgentResult, attempt: int

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import structlog
@@ -34,11 +34,9 @@ from .._resilience._budget import Ledger
 from .._resilience._slots import _AgentSlot, _Pool
 from .._spec._workflow import Workflow
 from .._strategies._aggregation import Aggregator, Answer, Verdict
-from ._calls import call_estimate
+from ._calls import Calls, _Call, _CallOutcome, call_estimate, progress_reporter
+from ._route_choice import RouteChoice
 from ._step_state import _StepState
-
-if TYPE_CHECKING:
-    from ._calls import _Call, _CallOutcome
 
 log = structlog.get_logger()
 
@@ -60,63 +58,57 @@ class _Round:
         return self.verdict is not None or self.bug is not None
 
 
-class _FanOutMixin:
-    """Multi-agent methods for :class:`~cadenza._scheduler._run._Run`.
+@attrs.define(eq=False)
+class Aggregators:
+    """The aggregator of each multi-agent step, built once from ``factories`` (name to factory).
 
-    The host provides ``workflow``, ``bus``, ``in_flight``,
-    ``aggregator_factories``, ``_aggregators`` and the call and routing
-    methods ``_occupy``, ``_call``, ``_admissible`` and ``_route``.
+    Equal ``aggregate:`` specs share one aggregator, so its state spans their steps.
     """
 
-    __slots__ = ()
+    factories: Mapping[str, Callable[..., Any]]
+    _built: dict[str | int, Aggregator] = attrs.field(factory=dict)
 
-    if TYPE_CHECKING:
-        workflow: Workflow
-        bus: EventBus
-        in_flight: int
-        aggregator_factories: Mapping[str, Callable[..., Any]]
-        _aggregators: dict[str | int, Aggregator]
-
-        def _occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call: ...
-
-        async def _call(
-            self, state: _StepState, call: _Call, request: AgentRequest
-        ) -> _CallOutcome: ...
-
-        def _admissible(
-            self, state: _StepState, pool: _Pool, now: float
-        ) -> list[_AgentSlot] | None: ...
-
-        def _route(
-            self, state: _StepState, pool: _Pool, candidates: list[_AgentSlot], need: int
-        ) -> tuple[_AgentSlot, ...]: ...
-
-        def _reporter(
-            self, step_id: str, attempt: int, agent: str
-        ) -> Callable[[str, int | None], None]: ...
-
-    def _aggregator(self, state: _StepState) -> Aggregator:
+    def for_step(self, state: _StepState) -> Aggregator:
         spec = state.step.aggregate
-        agg = self._aggregators.get(id(spec))  # specs live as long as the workflow
+        agg = self._built.get(id(spec))  # specs live as long as the workflow
         if agg is None:
             key = spec.key
-            agg = self._aggregators.get(key)
+            agg = self._built.get(key)
             if agg is None:
-                agg = self.aggregator_factories[spec.name](dict(spec.options))
-                self._aggregators[key] = agg
-            self._aggregators[id(spec)] = agg
+                agg = self.factories[spec.name](dict(spec.options))
+                self._built[key] = agg
+            self._built[id(spec)] = agg
         return agg
 
-    def _hedged(self, state: _StepState) -> bool:
+    def hedged(self, state: _StepState) -> bool:
+        """Whether the step's next attempt hedges: one call first, more only when slow."""
         if state.step.fan_out is None or state.fallback_source is not None:
             return False
-        return callable(getattr(self._aggregator(state), "hedge_after", None))
+        return callable(getattr(self.for_step(state), "hedge_after", None))
 
-    async def _fan_out(
+
+@attrs.define(eq=False)
+class FanOut:
+    """Multi-agent attempts: several calls at once, combined by the step's aggregator.
+
+    Receives the run's ``workflow``, ``bus``, budget ``ledger``, agent
+    ``slots`` (for the judge), its ``calls`` (to take slots and make calls),
+    its ``routes`` (to pick an agent for a hedge) and its ``aggregators``.
+    """
+
+    workflow: Workflow
+    bus: EventBus
+    ledger: Ledger
+    slots: Mapping[str, _AgentSlot]
+    calls: Calls
+    routes: RouteChoice
+    aggregators: Aggregators
+
+    async def run(
         self, state: _StepState, calls: list[_Call], request: AgentRequest
     ) -> tuple[AgentResult | None, BaseException | None, str]:
         """Run the attempt's calls and combine them: (result, error, agent label)."""
-        aggregator = self._aggregator(state)
+        aggregator = self.aggregators.for_step(state)
         hedge_after = getattr(aggregator, "hedge_after", None)
         expected = len(calls)
         if callable(hedge_after):
@@ -128,9 +120,11 @@ class _FanOutMixin:
             async def one(call: _Call) -> None:
                 own = attrs.evolve(
                     request,
-                    progress=self._reporter(state.step.id, request.attempt, call.slot.name),
+                    progress=progress_reporter(
+                        self.bus, state.step.id, request.attempt, call.slot.name
+                    ),
                 )
-                outcome = await self._call(state, call, own)
+                outcome = await self.calls.call(state, call, own)
                 r.running -= 1
                 r.outcomes[call.slot.name] = outcome
                 r.answers.append(outcome.answer(self.workflow.agents[outcome.agent].weight))
@@ -199,18 +193,18 @@ class _FanOutMixin:
     def _hedge_call(self, state: _StepState, asked: list[str]) -> _Call | None:
         """Take a slot for one more hedged call, on an agent not asked yet, if one has room."""
         assert state.pool is not None
-        if self.in_flight >= self.workflow.concurrency:
+        if self.calls.in_flight >= self.workflow.concurrency:
             return None
         now = trio.current_time()
         others = _Pool(agents=tuple(s for s in state.pool.agents if s.name not in asked))
         if not others.agents:
             return None
-        candidates = self._admissible(state, others, now)
+        candidates = self.routes.admissible(state, others, now)
         state.budget_refusal = ""
         if not candidates:
             return None
-        (slot,) = self._route(state, others, candidates, 1)
-        return self._occupy(state, slot, now)
+        (slot,) = self.routes.route(state, others, candidates, 1)
+        return self.calls.occupy(state, slot, now)
 
     async def _settle_verdict(
         self,
@@ -300,7 +294,7 @@ class _FanOutMixin:
         """Ask the step's judge agent to settle the conflict; its output is the step's."""
         step = state.step
         assert step.judge is not None
-        slot = self._slots_by_name()[step.judge]
+        slot = self.slots[step.judge]
         secrets = self.bus.secrets
         inputs = {
             "request": dict(request.inputs),
@@ -313,19 +307,19 @@ class _FanOutMixin:
             request,
             inputs=inputs,
             task_type="judge",
-            progress=self._reporter(step.id, request.attempt, step.judge),
+            progress=progress_reporter(self.bus, step.id, request.attempt, step.judge),
         )
         # The judge is called at once, even if at its max_concurrent: a conflict is rare
         # and the step already holds its answers; budgets still apply.
-        ledger: Ledger = self.ledger  # type: ignore[attr-defined]
+        ledger = self.ledger
         if ledger.bounded:
             usd, tokens = call_estimate(self.workflow, slot.name, state)
             fit, why = ledger.fit(step.id, slot.name, usd, tokens)
             if fit != "fits":
                 message = f"{verdict.conflict}; the judge {step.judge!r} cannot be asked: {why}"
                 return None, BudgetExceededError(message, step_id=step.id), step.judge
-        call = self._occupy(state, slot, trio.current_time())
-        outcome = await self._call(state, call, judge_request)
+        call = self.calls.occupy(state, slot, trio.current_time())
+        outcome = await self.calls.call(state, call, judge_request)
         if outcome.error is not None or outcome.result is None:
             error = outcome.error or PermanentError("judge returned nothing")
             message = f"{verdict.conflict}; the judge {step.judge!r} failed: {error}"
@@ -380,9 +374,6 @@ class _FanOutMixin:
             answers=tuple(records),
             fields=dict(verdict.fields),
         )
-
-    def _slots_by_name(self) -> Mapping[str, _AgentSlot]:
-        return self._slots  # type: ignore[attr-defined,no-any-return]
 
 
 def _score(answer: Answer) -> float:

@@ -9,9 +9,9 @@ and wakes the dispatcher when an open breaker may admit calls again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
 
+import attrs
 import structlog
 import trio
 
@@ -21,48 +21,49 @@ from .._errors import QualityError, RetryableError
 from .._journal._bus import EventBus
 from .._plugins._registry import call_plugin_async
 from .._resilience._slots import _AgentSlot
+from ._timers import Timers
 
 log = structlog.get_logger()
 
 
-class _HealthMixin:
-    """Breaker and health orchestration for :class:`~cadenza._scheduler._run._Run`.
+@attrs.define(eq=False)
+class HealthWatch:
+    """Breakers and health checks of a run's agents.
 
-    The host provides ``bus``, ``_slots`` (agent name to slot), ``_nursery``
-    (None when not running), ``_dispatch()``, and the timer methods
-    ``_wake_at()`` and ``_in_background()`` (see :class:`~cadenza._scheduler._timers._TimersMixin`).
+    Receives the run's ``bus`` (to announce changes), its ``slots`` (agent
+    name to slot), its ``timers`` (to probe and watch in the background and
+    to wake at a breaker's reopening) and ``on_change``, called when an agent
+    may take calls again (the run's dispatcher).
     """
 
-    __slots__ = ()
+    bus: EventBus
+    slots: Mapping[str, _AgentSlot]
+    timers: Timers
+    on_change: Callable[[], None]
 
-    if TYPE_CHECKING:
-        bus: EventBus
-        _slots: dict[str, _AgentSlot]
-        _nursery: trio.Nursery | None
+    def start_watchers(self, checks: Mapping[str, float]) -> None:
+        """Start the configured periodic health checks: agent name to interval."""
+        for name, interval in checks.items():
+            self.timers.in_background(self.watch, self.slots[name], interval)
 
-        def _dispatch(self) -> None: ...
-
-        def _wake_at(self, when: float) -> None: ...
-
-        def _in_background(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None: ...
-
-    def _refresh_breakers(self) -> None:
+    def refresh(self) -> None:
+        """Move breakers whose cooldown ended to half-open, probing with ``health()``."""
         now = trio.current_time()
-        for slot in self._slots.values():
+        for slot in self.slots.values():
             if slot.breaker is None:
                 continue
             previous = slot.breaker.state
             if not slot.breaker.refresh(now):
                 continue
-            if isinstance(slot.agent, SupportsHealth) and self._nursery is not None:
+            if isinstance(slot.agent, SupportsHealth) and self.timers.nursery is not None:
                 # Probe with health() rather than a real, possibly billed, call.
                 slot.breaker.call_started()
-                self._breaker_changed(slot, previous, "cooldown over: checking health()")
-                self._in_background(self._health_probe, slot)
+                self._changed(slot, previous, "cooldown over: checking health()")
+                self.timers.in_background(self._probe, slot)
             else:
-                self._breaker_changed(slot, previous, "cooldown over: one probe call allowed")
+                self._changed(slot, previous, "cooldown over: one probe call allowed")
 
-    async def _health_probe(self, slot: _AgentSlot) -> None:
+    async def _probe(self, slot: _AgentSlot) -> None:
         """The half-open probe of an agent with ``health()``: it decides the breaker."""
         assert slot.breaker is not None
         healthy = await check_health(slot.agent)
@@ -74,10 +75,10 @@ class _HealthMixin:
             changed = slot.breaker.record_failure(now, probe=True)
         if changed:
             verdict = "passed" if healthy else "failed"
-            self._breaker_changed(slot, previous, f"health check {verdict}")
-        self._dispatch()
+            self._changed(slot, previous, f"health check {verdict}")
+        self.on_change()
 
-    async def watch_health(self, slot: _AgentSlot, interval: float) -> None:
+    async def watch(self, slot: _AgentSlot, interval: float) -> None:
         """Configured active health checks: an unhealthy agent takes no calls until healthy."""
         while True:
             await trio.sleep(interval)
@@ -86,9 +87,9 @@ class _HealthMixin:
                 slot.healthy = healthy
                 self.bus.emit(ev.AgentHealthChanged, agent=slot.name, healthy=healthy)
                 if healthy:
-                    self._dispatch()
+                    self.on_change()
 
-    def _breaker_changed(self, slot: _AgentSlot, previous: str, reason: str) -> None:
+    def _changed(self, slot: _AgentSlot, previous: str, reason: str) -> None:
         assert slot.breaker is not None
         self.bus.emit(
             ev.CircuitChanged,
@@ -98,11 +99,9 @@ class _HealthMixin:
             reason=reason,
         )
         if slot.breaker.state == "open":
-            self._wake_at(slot.breaker.reopens_at)
+            self.timers.wake_at(slot.breaker.reopens_at)
 
-    def _record_outcome(
-        self, slot: _AgentSlot, error: BaseException | None, *, probe: bool
-    ) -> None:
+    def record(self, slot: _AgentSlot, error: BaseException | None, *, probe: bool) -> None:
         """Tell the agent's breaker how the call went; a cancelled call says nothing."""
         breaker = slot.breaker
         if breaker is None:
@@ -124,7 +123,7 @@ class _HealthMixin:
             changed = None
             reason = ""
         if changed:
-            self._breaker_changed(slot, previous, reason)
+            self._changed(slot, previous, reason)
 
 
 HEALTH_CHECK_TIMEOUT = 10.0

@@ -3,9 +3,9 @@
 Dispatch asks two questions of the step at the top of each pool. First,
 synchronously and without side effects, *can it start now?*: which of the
 pool's agents have room (health, breaker, concurrency, rate limit) and fit
-every budget that covers the call (:meth:`_admissible`). Then, for the one
+every budget that covers the call (:meth:`RouteChoice.admissible`). Then, for the one
 step dispatch picks, *which of them?*: the step's router ranks the
-candidates (:meth:`_route`) and the decision is announced as a
+candidates (:meth:`RouteChoice.route`) and the decision is announced as a
 ``route_chosen`` event. Routers never see an agent that cannot take the
 call, and a router that misbehaves (raises, or names a stranger) cannot stall
 the run: the call goes to the least busy candidate and the event says why.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import structlog
@@ -41,29 +41,37 @@ def calls_needed(state: _StepState, hedged: bool) -> int:
     return fan_out if isinstance(fan_out, int) else len(fan_out)
 
 
-class _RouteChoiceMixin:
-    """Routing methods for :class:`~cadenza._scheduler._run._Run`.
+@attrs.define(eq=False)
+class RouteChoice:
+    """Which agents can take a step's next call, and which of them do.
 
-    The host provides ``workflow``, ``bus``, ``rng``, ``ledger``, ``history``
-    (past runs' record per agent and ``uses``), ``router_factories`` (name to
-    factory), ``_routers`` (built routers by spec) and ``_agent_options``.
+    Receives the run's ``workflow``, ``bus``, ``rng`` (offered to routers),
+    budget ``ledger``, ``router_factories`` (name to factory) and
+    ``hedged(state)``, whether the step's aggregator hedges (it then needs
+    one agent at a time). ``history`` (past runs' record per agent and
+    ``uses``) is set by the runner before the run starts, when a router
+    wants it (:meth:`wants_history`).
     """
 
-    __slots__ = ()
+    workflow: Workflow
+    bus: EventBus
+    rng: random.Random
+    ledger: Ledger
+    router_factories: Mapping[str, Callable[..., Any]]
+    hedged: Callable[[_StepState], bool]
+    history: Mapping[tuple[str, str], AgentHistory] = attrs.field(factory=dict)
+    _routers: dict[str | int, Router] = attrs.field(factory=dict)
+    _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
-    if TYPE_CHECKING:
-        workflow: Workflow
-        bus: EventBus
-        rng: random.Random
-        ledger: Ledger
-        history: Mapping[tuple[str, str], AgentHistory]
-        router_factories: Mapping[str, Callable[..., Any]]
-        _routers: dict[str | int, Router]
-        _agent_options: dict[str, Mapping[str, Any]]
+    def wants_history(self) -> bool:
+        """Whether a router of this run learns from past runs (see ``_agent_history``)."""
+        specs = {self.workflow.route.key: self.workflow.route}
+        for step in self.workflow.steps.values():
+            if step.route is not None:
+                specs[step.route.key] = step.route
+        return any(getattr(self.router(spec), "wants_history", False) for spec in specs.values())
 
-        def _hedged(self, state: _StepState) -> bool: ...
-
-    def _admissible(self, state: _StepState, pool: _Pool, now: float) -> list[_AgentSlot] | None:
+    def admissible(self, state: _StepState, pool: _Pool, now: float) -> list[_AgentSlot] | None:
         """The agents that can take the step's next call now, or None if too few can.
 
         Sets ``state.budget_refusal`` (and returns ``[]``) when no budget could
@@ -72,7 +80,7 @@ class _RouteChoiceMixin:
         """
         state.budget_refusal = ""
         fan_out = state.step.fan_out
-        need = 1 if fan_out is None else calls_needed(state, self._hedged(state))
+        need = 1 if fan_out is None else calls_needed(state, self.hedged(state))
         named = fan_out if isinstance(fan_out, tuple) and need > 1 else None
         ready: list[_AgentSlot] = []
         possible = 0
@@ -106,7 +114,7 @@ class _RouteChoiceMixin:
             ready = [s for s in ready if s.name != state.last_agent] or ready
         return ready
 
-    def _route(
+    def route(
         self, state: _StepState, pool: _Pool, candidates: list[_AgentSlot], need: int
     ) -> tuple[_AgentSlot, ...]:
         """Ask the step's router for ``need`` distinct agents among ``candidates``."""
@@ -117,7 +125,7 @@ class _RouteChoiceMixin:
                 for only in candidates:
                     self._announce(state, only, spec, "the only agent with room", candidates)
             return tuple(candidates)
-        router = self._router(spec)
+        router = self.router(spec)
         remaining = list(candidates)
         chosen: list[_AgentSlot] = []
         wants_history = getattr(router, "wants_history", False)
@@ -171,7 +179,7 @@ class _RouteChoiceMixin:
             candidates=tuple(s.name for s in candidates),
         )
 
-    def _router(self, spec: StrategySpec) -> Router:
+    def router(self, spec: StrategySpec) -> Router:
         router = self._routers.get(id(spec))  # specs live as long as the workflow
         if router is None:
             key = spec.key  # equal specs share one router, so its state spans their steps

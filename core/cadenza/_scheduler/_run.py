@@ -16,12 +16,20 @@ check and the start.
 A retryable failure releases the agent's slot while the step waits out its
 backoff in a sleeping child task; the step then re-enters its pool.
 
-This module is the core: readiness, dispatch, attempts, retries, the
-success/failure/skip cascades and cancellation. Its collaborators each have
-one job: :mod:`._slots` (which agent can take a call), :mod:`._health`
-(breakers and health checks), :mod:`._timers` (waking the dispatcher later),
-:mod:`._step_fallbacks` (fallbacks after a final failure) and
-:mod:`._summary` (how steps and agents ended).
+This module is the core: readiness, dispatch, attempts, the
+success/failure/skip cascades and cancellation. The run is built from
+collaborators, each with one job, each given what it needs when the run
+builds them (:func:`_Run.__attrs_post_init__`):
+
+* :class:`~._timers.Timers`: waking the dispatcher later, background tasks;
+* :class:`~._health.HealthWatch`: breakers and health checks;
+* :class:`~._calls.Calls`: one agent call, from taking a slot to settling its cost;
+* :class:`~._route_choice.RouteChoice`: which agents may and do take a call;
+* :class:`~._fan_out.FanOut`: multi-agent attempts and their aggregation;
+* :class:`~._step_fallbacks.StepFallbacks`: fallbacks after a final failure;
+* :class:`~._summary.RunSummary`: how steps and agents ended;
+
+and the retry decision is a pure function, :func:`~cadenza._resilience._retry.decide_retry`.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +51,7 @@ import trio
 
 from .. import _events as ev
 from .._agents._contract import Agent, AgentRequest, AgentResult
-from .._errors import AgentError, ExpressionError, RetryableError
+from .._errors import AgentError, ExpressionError
 from .._expr._expressions import ExpressionContext, StepView
 from .._ids import idempotency_key as idempotency_key
 from .._ids import new_run_id as new_run_id
@@ -52,47 +60,36 @@ from .._journal._writer import Journal
 from .._redact import redact
 from .._resilience._budget import Ledger
 from .._resilience._ratelimit import estimate_tokens
+from .._resilience._retry import GiveUp, RetryState, decide_retry
 from .._resilience._slots import _AgentSlot, _Pool, slots_for
-from .._spec._workflow import CachePolicy, Step, Workflow
-from .._strategies._aggregation import Aggregator
-from .._strategies._aggregators import BUILTIN_AGGREGATORS
-from .._strategies._fallback import fallback_key
-from .._strategies._routers import BUILTIN_ROUTERS
-from .._strategies._routing import AgentHistory, Router
-from .._strategies._validation import Validator
-from .._strategies._validators import BUILTIN_VALIDATORS
+from .._spec._workflow import Step, Workflow
 from ._cache import StepCache, panel_cache_key
 from ._cache import cache_key as step_cache_key
-from ._calls import _Call, _CallsMixin
-from ._fan_out import _FanOutMixin
-from ._health import _HealthMixin
+from ._calls import Calls, _Call, progress_reporter
+from ._fan_out import Aggregators, FanOut
+from ._health import HealthWatch
 from ._health import check_health as check_health
-from ._route_choice import _RouteChoiceMixin, calls_needed
-from ._step_fallbacks import _FallbackMixin
+from ._route_choice import RouteChoice, calls_needed
+from ._step_fallbacks import StepFallbacks
 from ._step_state import _TERMINAL, _StepState
-from ._summary import _SummaryMixin
-from ._timers import _TimersMixin
+from ._summary import RunSummary
+from ._timers import Timers
 
 log = structlog.get_logger()
-
-PROGRESS_INTERVAL = 0.25
-"""Seconds between two progress events of one call (agents may report far more often)."""
 
 TURN_EVALUATION_SECONDS = 0.1
 """CPU time one scheduling turn may spend on ``when:``/``with:`` before it lets others in."""
 
+Factories = Mapping[str, Callable[..., Any]]
+
 
 @attrs.define(eq=False)
-class _Run(
-    _HealthMixin,
-    _TimersMixin,
-    _FallbackMixin,
-    _SummaryMixin,
-    _CallsMixin,
-    _RouteChoiceMixin,
-    _FanOutMixin,
-):
-    """One workflow run: its steps' state and the core that decides what runs next."""
+class _Run:
+    """One workflow run: its steps' state and the core that decides what runs next.
+
+    Strategies arrive as factories (name to factory, from the plugin
+    registry): the scheduler knows only their contracts.
+    """
 
     workflow: Workflow
     agents: Mapping[str, Agent]
@@ -100,51 +97,43 @@ class _Run(
     inputs: Mapping[str, Any]
     rng: random.Random
     run_id: str
+    journal: Journal | None = None
+    cache: StepCache | None = None
+    strict: bool = False
+    fallback_strategies: Factories = attrs.field(factory=dict)
+    router_factories: Factories = attrs.field(factory=dict)
+    aggregator_factories: Factories = attrs.field(factory=dict)
+    validator_factories: Factories = attrs.field(factory=dict)
+    output_dir: Path | None = None
+    key_generation: dict[str, str] = attrs.field(factory=dict)
     states: dict[str, _StepState] = attrs.field(factory=dict)
     dependents: dict[str, list[str]] = attrs.field(factory=dict)
-    in_flight: int = 0
     unfinished: int = 0
     fail_reason: str = ""
     cancel_reason: str = ""
+    ledger: Ledger = attrs.field(init=False)
+    timers: Timers = attrs.field(init=False)
+    health: HealthWatch = attrs.field(init=False)
+    calls: Calls = attrs.field(init=False)
+    routes: RouteChoice = attrs.field(init=False)
+    fan_out: FanOut = attrs.field(init=False)
+    fallbacks: StepFallbacks = attrs.field(init=False)
+    summary: RunSummary = attrs.field(init=False)
+    _slots: dict[str, _AgentSlot] = attrs.field(init=False)
+    _pools: list[_Pool] = attrs.field(factory=list)
     _nursery: trio.Nursery | None = None
     _scope: trio.CancelScope | None = None
     _seq: itertools.count[int] = attrs.field(factory=itertools.count)
-    _pools: list[_Pool] = attrs.field(factory=list)
     _releases: list[tuple[str, bool]] = attrs.field(factory=list)
     _met: collections.deque[str] = attrs.field(factory=collections.deque)
     """Steps whose needs all ended, waiting for ``when:`` and ``with:`` (see :meth:`_drain`)."""
     _releasing: bool = False
     _eval_spent: float = 0.0
     _drain_scheduled: bool = False
-    journal: Journal | None = None
-    cache: StepCache | None = None
-    key_generation: dict[str, str] = attrs.field(factory=dict)
-    _slots: dict[str, _AgentSlot] = attrs.field(factory=dict)
-    _fallback_pools: dict[str, _Pool | None] = attrs.field(factory=dict)
-    _background: list[trio.CancelScope] = attrs.field(factory=list)
-    strict: bool = False
-    fallback_strategies: Mapping[str, Callable[..., Any]] = attrs.field(factory=dict)
-    _wakeups: set[float] = attrs.field(factory=set)
-    router_factories: Mapping[str, Callable[..., Any]] = attrs.field(
-        factory=lambda: dict(BUILTIN_ROUTERS)
-    )
-    aggregator_factories: Mapping[str, Callable[..., Any]] = attrs.field(
-        factory=lambda: dict(BUILTIN_AGGREGATORS)
-    )
-    validator_factories: Mapping[str, Callable[..., Any]] = attrs.field(
-        factory=lambda: dict(BUILTIN_VALIDATORS)
-    )
-    history: Mapping[tuple[str, str], AgentHistory] = attrs.field(factory=dict)
-    ledger: Ledger = attrs.field(factory=Ledger)
-    _routers: dict[str | int, Router] = attrs.field(factory=dict)
-    _aggregators: dict[str | int, Aggregator] = attrs.field(factory=dict)
-    _validators: dict[str, tuple[tuple[str, Validator], ...]] = attrs.field(factory=dict)
-    _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
-    output_dir: Path | None = None
 
     def __attrs_post_init__(self) -> None:
-        slots = slots_for(self.workflow, self.agents)
-        self._slots = slots
+        wf = self.workflow
+        slots = self._slots = slots_for(wf, self.agents)
         pools: dict[tuple[str, ...], _Pool] = {}
 
         def pool_of(names: tuple[str, ...]) -> _Pool | None:
@@ -155,18 +144,17 @@ class _Run(
             return pools[names]
 
         self.ledger = Ledger.for_budgets(
-            self.workflow.budget,
-            {k: s.budget for k, s in self.workflow.steps.items()},
-            {k: a.budget for k, a in self.workflow.agents.items()},
+            wf.budget,
+            {k: s.budget for k, s in wf.steps.items()},
+            {k: a.budget for k, a in wf.agents.items()},
         )
-        for step_id, step in self.workflow.steps.items():
-            names = self.workflow.agents_for(step.uses)
-            if isinstance(step.fan_out, tuple):
-                names = step.fan_out
+        fallback_pools: dict[str, _Pool | None] = {}
+        for step_id, step in wf.steps.items():
+            names = step.fan_out if isinstance(step.fan_out, tuple) else wf.agents_for(step.uses)
             pool = pool_of(names)
             for entry in step.fallback:
                 if entry.agent is not None:
-                    self._fallback_pools[entry.agent] = pool_of((entry.agent,))
+                    fallback_pools[entry.agent] = pool_of((entry.agent,))
             self.states[step_id] = _StepState(step=step, pool=pool, waiting=len(step.needs))
             self.dependents.setdefault(step_id, [])
             for need in step.needs:
@@ -174,13 +162,32 @@ class _Run(
         self._pools = list(pools.values())
         self.unfinished = len(self.states)
 
-    def wants_history(self) -> bool:
-        """Whether a router of this run learns from past runs (see ``_agent_history``)."""
-        specs = {self.workflow.route.key: self.workflow.route}
-        for step in self.workflow.steps.values():
-            if step.route is not None:
-                specs[step.route.key] = step.route
-        return any(getattr(self._router(spec), "wants_history", False) for spec in specs.values())
+        bus, ledger = self.bus, self.ledger
+        self.timers = Timers(wake=self._dispatch)
+        self.health = HealthWatch(bus, slots, self.timers, on_change=self._dispatch)
+        self.calls = Calls(
+            wf, bus, self.run_id, ledger, slots, self.validator_factories, self.health.record
+        )
+        aggregators = Aggregators(self.aggregator_factories)
+        self.routes = RouteChoice(
+            wf, bus, self.rng, ledger, self.router_factories, hedged=aggregators.hedged
+        )
+        self.fan_out = FanOut(wf, bus, ledger, slots, self.calls, self.routes, aggregators)
+        self.fallbacks = StepFallbacks(
+            self.run_id,
+            bus,
+            self.journal,
+            self.output_dir,
+            self.strict,
+            self.fallback_strategies,
+            fallback_pools,
+            enqueue=self._enqueue,
+            start=self._start_soon,
+            fail=self._fail,
+            finish=self._finish,
+            dispatch=self._dispatch,
+        )
+        self.summary = RunSummary(self.states, bus, slots, ledger)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -191,17 +198,15 @@ class _Run(
                 scope.deadline = trio.current_time() + deadline
             self._scope = scope
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                for name, slot in self._slots.items():
-                    check = self.workflow.agents[name].health_check
-                    if check is not None:
-                        self._in_background(self.watch_health, slot, check.interval)
+                self._nursery = self.timers.nursery = nursery
+                checks = {n: self.workflow.agents[n].health_check for n in self._slots}
+                self.health.start_watchers({n: c.interval for n, c in checks.items() if c})
                 self._met.extend(
                     step_id for step_id, state in self.states.items() if state.waiting == 0
                 )
                 self._drain()
                 self._dispatch()
-        self._nursery = None
+        self._nursery = self.timers.nursery = None
         if scope.cancelled_caught and not self.cancel_reason and deadline is not None:
             self.fail_reason = self.cancel_reason = f"run deadline of {deadline:g}s exceeded"
 
@@ -221,6 +226,10 @@ class _Run(
             self.unfinished -= 1
             for dep_id in self.dependents[step_id]:
                 self.states[dep_id].waiting -= 1
+
+    def _start_soon(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        assert self._nursery is not None
+        self._nursery.start_soon(fn, *args)
 
     # -- readiness -------------------------------------------------------------
 
@@ -291,14 +300,13 @@ class _Run(
         """Start ready steps while the global limit, their agents and their budgets allow."""
         nursery = self._nursery
         if self.unfinished == 0:  # nothing left to run: stop timers and health watchers
-            for scope in self._background:
-                scope.cancel()
+            self.timers.stop()
         if nursery is None or self.cancel_reason:
             return
-        self._refresh_breakers()
+        self.health.refresh()
         now = trio.current_time()
         limit = self.workflow.concurrency
-        while self.in_flight < limit:
+        while self.calls.in_flight < limit:
             best_pool: _Pool | None = None
             best: list[_AgentSlot] = []
             rate_wait = math.inf
@@ -308,7 +316,7 @@ class _Run(
                 top = self.states[pool.heap[0][2]]
                 if pool.counts_tokens and top.estimated_tokens == 0:
                     top.estimated_tokens = estimate_tokens(top.inputs or {})
-                candidates = self._admissible(top, pool, now)
+                candidates = self.routes.admissible(top, pool, now)
                 if candidates is not None:
                     best_pool, best = pool, candidates
                 else:
@@ -317,18 +325,19 @@ class _Run(
                         rate_wait = min(rate_wait, *waits)
             if best_pool is None:
                 if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
-                    self._wake_at(now + rate_wait)
+                    self.timers.wake_at(now + rate_wait)
                 return
             _, _, step_id = heapq.heappop(best_pool.heap)
             state = self.states[step_id]
             if state.status != "ready":  # expired while it waited (total_timeout)
                 continue
             if state.budget_refusal:  # a free fallback may still serve it, marked degraded
-                if not self._fall_back(state, state.budget_refusal):
+                if not self.fallbacks.fall_back(state, state.budget_refusal):
                     self._fail(step_id, "BudgetExceededError", state.budget_refusal)
                 continue
-            need = 1 if state.step.fan_out is None else calls_needed(state, self._hedged(state))
-            if self.in_flight + need > limit:
+            hedged = self.fan_out.aggregators.hedged(state)
+            need = 1 if state.step.fan_out is None else calls_needed(state, hedged)
+            if self.calls.in_flight + need > limit:
                 if need > limit:
                     self._fail(
                         step_id,
@@ -339,10 +348,10 @@ class _Run(
                     continue
                 heapq.heappush(best_pool.heap, (-state.step.priority, -1, step_id))
                 return
-            chosen = self._route(state, best_pool, best, need)
+            chosen = self.routes.route(state, best_pool, best, need)
             state.status = "running"
             state.attempts += 1
-            calls = [self._occupy(state, slot, now) for slot in chosen]
+            calls = [self.calls.occupy(state, slot, now) for slot in chosen]
             nursery.start_soon(self._attempt, state, calls, name=f"step {step_id}")
 
     # -- attempts --------------------------------------------------------------
@@ -354,11 +363,12 @@ class _Run(
             state.started_at = now
             if step.total_timeout is not None:
                 state.deadline = now + step.total_timeout
-                self._in_background(self._expire, state)
+                self.timers.in_background(self._expire, state)
         first = calls[0].slot
+        multi = step.fan_out is not None and state.fallback_source is None
         cache_key = None
         if step.cache is not None and self.cache is not None:
-            if step.fan_out is not None and state.fallback_source is None:
+            if multi:
                 assert state.pool is not None
                 configs = [self.workflow.agents[s.name] for s in state.pool.agents]
                 cache_key = panel_cache_key(configs, step, state.inputs or {})
@@ -379,15 +389,15 @@ class _Run(
             priority=step.priority,
             deadline=None if deadline == math.inf else deadline,
             output_dir=self.output_dir / step.id if self.output_dir is not None else None,
-            progress=self._reporter(step.id, state.attempts, first.name),
-            delegate=functools.partial(self._ask, state),
+            progress=progress_reporter(self.bus, step.id, state.attempts, first.name),
+            delegate=functools.partial(self.calls.ask, state),
         )
         result: AgentResult | None
         error: BaseException | None
-        if step.fan_out is not None and state.fallback_source is None:
-            result, error, agent = await self._fan_out(state, calls, request)
+        if multi:
+            result, error, agent = await self.fan_out.run(state, calls, request)
         else:
-            outcome = await self._call(state, calls[0], request)
+            outcome = await self.calls.call(state, calls[0], request)
             result, error, agent = outcome.result, outcome.error, first.name
         end = trio.current_time()
         if result is not None and error is None and self.journal is not None:
@@ -413,11 +423,11 @@ class _Run(
         try:
             entry = await self.cache.lookup(key)
         except BaseException:
-            self._release_unused(state, calls)
+            self.calls.release_unused(state, calls)
             raise
         if entry is None:
             return False
-        self._release_unused(state, calls)
+        self.calls.release_unused(state, calls)
         state.attempts -= 1  # no agent was called
         self.bus.emit(
             ev.StepCacheHit,
@@ -427,20 +437,14 @@ class _Run(
             source_step=entry.step_id,
             created_at=entry.created_at,
         )
-        result = AgentResult(output=entry.output, source="cache")
-        seq = self._succeed(state, "cache", result, trio.current_time())
-        await self._released_when_durable(state.step.id, seq)
-        self._dispatch()
+        await self._finish(state, "cache", AgentResult(output=entry.output, source="cache"))
         return True
 
-    def _release_unused(self, state: _StepState, calls: list[_Call]) -> None:
-        """Give back slots taken for calls that were never made (a cache hit)."""
-        for call in calls:
-            call.slot.in_flight -= 1
-            self.in_flight -= 1
-            if call.slot.breaker is not None:
-                call.slot.breaker.record_neutral(probe=call.probe)
-            self._settle(state, call, None, state.attempts, billed=False)
+    async def _finish(self, state: _StepState, agent: str, result: AgentResult) -> None:
+        """Record a success now, release dependents once it is durable, dispatch."""
+        seq = self._succeed(state, agent, result, trio.current_time())
+        await self._released_when_durable(state.step.id, seq)
+        self._dispatch()
 
     async def _released_when_durable(self, step_id: str, seq: int) -> None:
         """Release dependents once the success (event ``seq``) is durable in the journal."""
@@ -449,55 +453,12 @@ class _Run(
             await self.journal.wait_durable(seq)
         self._release(step_id, blocked=False)
 
-    def _reporter(
-        self, step_id: str, attempt: int, agent: str
-    ) -> Callable[[str, int | None], None]:
-        """The ``progress`` callback of one call: transient events, a few per second at most."""
-        last = -math.inf
-
-        def report(message: str, tokens: int | None) -> None:
-            nonlocal last
-            try:
-                now = trio.current_time()
-            except RuntimeError:
-                raise RuntimeError(
-                    "report_progress() must be called from the run's trio thread; from a "
-                    "worker thread, use trio.from_thread.run_sync(request.report_progress, ...)"
-                ) from None
-            if now - last < PROGRESS_INTERVAL:
-                return
-            last = now
-            self.bus.emit(
-                ev.AttemptProgress,
-                step_id=step_id,
-                attempt=attempt,
-                agent=agent,
-                message=str(message)[:200],
-                tokens=tokens,
-            )
-
-        return report
-
     # -- outcomes --------------------------------------------------------------
 
     def _succeed(self, state: _StepState, agent: str, result: AgentResult, end: float) -> int:
         """Record the success and return its event's ``seq``; the caller releases dependents."""
         step_id = state.step.id
-        if state.fallback_source is not None:  # never passed off as the real thing
-            source = f"fallback {state.fallback_source}"
-            if result.source:
-                source += f": {result.source}"
-            result = attrs.evolve(result, degraded=True, source=source)
-        elif self.journal is not None and any(f.strategy == "cached" for f in state.step.fallback):
-            self.journal.add_cache(
-                StepCache.entry(
-                    fallback_key(state.step, state.inputs or {}),
-                    redact(result.output, self.bus.secrets),
-                    CachePolicy(),
-                    run_id=self.run_id,
-                    step_id=step_id,
-                )
-            )
+        result = self.fallbacks.result_of(state, result)
         state.status = "succeeded"
         state.output = result.output
         state.result = result
@@ -523,31 +484,15 @@ class _Run(
         self, state: _StepState, agent: str, error: BaseException, duration: float
     ) -> None:
         step = state.step
-        policy = step.retry
-        retryable = isinstance(error, AgentError) and error.retryable
-        rate_limited = isinstance(error, RetryableError) and error.rate_limited
-        if rate_limited and not policy.count_rate_limited:
-            state.rate_limited += 1
-        counted = state.attempts - (0 if policy.count_rate_limited else state.rate_limited)
-        message = str(error)
-        retry_in: float | None = None
-        if retryable and counted < policy.max_attempts and state.fallback_source is None:
-            if rate_limited and state.rate_limited > policy.max_rate_limited:
-                message += f" (gave up after {state.rate_limited} rate-limited attempts)"
-            else:
-                retry_in = policy.delay(max(1, counted), self.rng)
-                retry_after = getattr(error, "retry_after", None)
-                if retry_after is not None and retry_after > policy.max_backoff:
-                    retry_in = None
-                    message += (
-                        f" (the provider asked to wait {retry_after:g}s, more than "
-                        f"max_backoff {policy.max_backoff:g}s)"
-                    )
-                elif retry_after is not None:
-                    retry_in = max(retry_in, float(retry_after))
-            if retry_in is not None and trio.current_time() + retry_in >= state.deadline:
-                retry_in = None
-                message += " (no time left in the step's total_timeout)"
+        retry = RetryState(
+            attempts=state.attempts,
+            rate_limited=state.rate_limited,
+            deadline=state.deadline,
+            in_fallback=state.fallback_source is not None,
+        )
+        decision = decide_retry(step.retry, retry, error, trio.current_time(), self.rng)
+        state.rate_limited = decision.rate_limited
+        retry_in = None if isinstance(decision, GiveUp) else decision.delay
         self.bus.emit(
             ev.AttemptFailed,
             step_id=step.id,
@@ -555,28 +500,28 @@ class _Run(
             agent=agent,
             error_type=type(error).__name__,
             message=str(error),
-            retryable=retryable,
+            retryable=isinstance(error, AgentError) and error.retryable,
             duration=duration,
             retry_in=retry_in,
         )
         state.agent = agent
         state.last_agent = agent
         state.error_note = str(error)[:200]
-        if retry_in is None and isinstance(error, AgentError):
-            if self._fall_back(state, message):
-                return
-            if self.strict and state.step.fallback:
-                message += " (fallback not used: strict mode)"
-        if retry_in is None:
+        if isinstance(decision, GiveUp):
+            message = str(error) + decision.note
+            if isinstance(error, AgentError):
+                if self.fallbacks.fall_back(state, message):
+                    return
+                if self.strict and state.step.fallback:
+                    message += " (fallback not used: strict mode)"
             self._fail(step.id, type(error).__name__, message)
-        elif retry_in <= 0:
+        elif decision.delay <= 0:
             state.status = "ready"
             state.ready_at = trio.current_time()
             self._enqueue(state)
         else:
             state.status = "backoff"
-            assert self._nursery is not None
-            self._nursery.start_soon(self._requeue_after, state, retry_in)
+            self._start_soon(self._requeue_after, state, decision.delay)
 
     async def _expire(self, state: _StepState) -> None:
         """Fail a step whose total_timeout ends while it waits (for an agent, or a backoff)."""

@@ -164,6 +164,7 @@ async def run_workflow(
         bus.subscribe_all(plugins.observers())
         for i, observer in enumerate(observers):
             bus.subscribe(f"observer {i}", observer)
+        journal = Journal(store=store, run_id=run_id) if store is not None else None
         run = _Run(
             workflow=workflow,
             agents=agents,
@@ -171,6 +172,10 @@ async def run_workflow(
             inputs=dict(inputs or {}),
             rng=rng or random.Random(),
             run_id=run_id,
+            journal=journal,
+            cache=StepCache(store=store, limiter=trio.CapacityLimiter(1))
+            if store is not None and use_cache
+            else None,
             strict=strict,
             fallback_strategies=_factories(plugins, "cadenza_fallbacks"),
             router_factories=_factories(plugins, "cadenza_routers"),
@@ -178,17 +183,13 @@ async def run_workflow(
             validator_factories=_factories(plugins, "cadenza_validators"),
             output_dir=output_dir,
         )
-        if store is not None and run.wants_history():
-            run.history = await trio.to_thread.run_sync(
+        if store is not None and run.routes.wants_history():
+            run.routes.history = await trio.to_thread.run_sync(
                 agent_history, store, workflow, abandon_on_cancel=False
             )
-        if store is None:
+        if journal is None:
             return await _execute(run, agents, resume, task_status)
-        journal = Journal(store=store, run_id=run_id)
         bus.recorder = journal.observe
-        run.journal = journal
-        if use_cache:
-            run.cache = StepCache(store=store, limiter=trio.CapacityLimiter(1))
         async with trio.open_nursery() as journal_nursery:
             await journal_nursery.start(journal.run_writer)
             journal_nursery.start_soon(journal.watch_cancel, run.cancel)
@@ -245,17 +246,17 @@ async def _execute(
         task_status.started(RunHandle(run))
         await run.execute()
         if run.fail_reason:
-            run.mark_cancelled(run.fail_reason)
+            run.summary.mark_cancelled(run.fail_reason)
             status, reason = "failed", run.fail_reason
         elif run.cancel_reason:
-            run.mark_cancelled(run.cancel_reason)
+            run.summary.mark_cancelled(run.cancel_reason)
             status, reason = "cancelled", run.cancel_reason
         else:
             failed = sorted(s for s, st in run.states.items() if st.status == "failed")
             status = "failed" if failed else "succeeded"
             reason = f"failed steps: {', '.join(failed)}" if failed else ""
     except BaseException:
-        run.mark_cancelled(reason)
+        run.summary.mark_cancelled(reason)
         raise
     finally:
         await _close_agents(agents.values())
@@ -263,11 +264,11 @@ async def _execute(
             run_id=run.run_id,
             workflow=workflow.name,
             status=status,
-            steps=run.outcomes(),
+            steps=run.summary.outcomes(),
             duration=trio.current_time() - started,
             reason=reason,
-            agents=run.agent_stats(),
-            cost=run.cost_summary(),
+            agents=run.summary.agent_stats(),
+            cost=run.summary.cost_summary(),
             output_dir=str(run.output_dir) if run.output_dir is not None else None,
         )
         bus.emit(

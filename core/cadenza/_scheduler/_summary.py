@@ -6,7 +6,10 @@ as cancelled), kept out of the scheduler so it only decides what runs next.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
 
 from .. import _events as ev
 from .._journal._bus import EventBus
@@ -17,21 +20,22 @@ from .._spec._outcome import StepOutcome, StepStatus
 from ._step_state import _TERMINAL, _StepState
 
 
-class _SummaryMixin:
-    """Summary methods for :class:`~cadenza._scheduler._run._Run`.
+@attrs.define(eq=False)
+class RunSummary:
+    """How a run's steps and agents ended.
 
-    The host provides ``states`` (step id to state), ``bus`` (for events and
-    the secrets to redact) and ``_slots`` (agent name to slot).
+    Receives the run's step ``states`` (step id to state, read live), its
+    ``bus`` (for events and the secrets to redact), its ``slots`` (agent name
+    to slot) and its budget ``ledger``.
     """
 
-    __slots__ = ()
-
-    if TYPE_CHECKING:
-        states: dict[str, _StepState]
-        bus: EventBus
-        _slots: dict[str, _AgentSlot]
+    states: Mapping[str, _StepState]
+    bus: EventBus
+    slots: Mapping[str, _AgentSlot]
+    ledger: Ledger
 
     def mark_cancelled(self, reason: str) -> None:
+        """Mark every step not yet ended as cancelled, with ``reason``."""
         for step_id, state in self.states.items():
             if state.status in _TERMINAL:
                 continue
@@ -42,7 +46,7 @@ class _SummaryMixin:
 
     def cost_summary(self) -> dict[str, Any]:
         """What the run spent, and its budgets with what is left (see RunResult.cost)."""
-        ledger: Ledger = self.ledger  # type: ignore[attr-defined]
+        ledger = self.ledger
         budgets = {}
         for account in (ledger.run, *ledger.steps.values(), *ledger.agents.values()):
             if account is None:
@@ -69,7 +73,7 @@ class _SummaryMixin:
                 "quality": slot.quality,
                 "breaker": slot.breaker.state if slot.breaker is not None else None,
             }
-            for name, slot in self._slots.items()
+            for name, slot in self.slots.items()
         }
 
     def outcomes(self) -> dict[str, StepOutcome]:

@@ -1,55 +1,53 @@
 """Background timers of a run: wake the dispatcher later, without polling.
 
 Timers and health watchers must not keep a finished run alive, so each runs
-in its own cancel scope that the run cancels once no step is left unfinished.
+in its own cancel scope, and :meth:`Timers.stop` (called once no step is left
+unfinished) cancels them all, and any started later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import attrs
 import trio
 
 
-class _TimersMixin:
-    """Timer methods for :class:`~cadenza._scheduler._run._Run`.
+@attrs.define(eq=False)
+class Timers:
+    """Wakes the dispatcher at given instants and runs the run's background tasks.
 
-    The host provides ``_nursery`` (the run's nursery, None when not running),
-    ``_wakeups`` (instants with a pending timer), ``_background`` (the cancel
-    scopes of running timers and watchers), ``unfinished`` (steps not yet
-    terminal) and ``_dispatch()``.
+    Receives ``wake``, the function to call when a timer fires (the run's
+    dispatcher). ``nursery`` is the run's nursery while it executes, None
+    before and after: nothing is started then.
     """
 
-    __slots__ = ()
+    wake: Callable[[], None]
+    nursery: trio.Nursery | None = None
+    stopped: bool = False
+    _wakeups: set[float] = attrs.field(factory=set)
+    _background: list[trio.CancelScope] = attrs.field(factory=list)
 
-    if TYPE_CHECKING:
-        _nursery: trio.Nursery | None
-        _wakeups: set[float]
-        _background: list[trio.CancelScope]
-        unfinished: int
-
-        def _dispatch(self) -> None: ...
-
-    def _wake_at(self, when: float) -> None:
-        """Run the dispatcher again at ``when`` (one timer per instant, no polling)."""
-        if when in self._wakeups or self._nursery is None:
+    def wake_at(self, when: float) -> None:
+        """Call ``wake`` again at ``when`` (one timer per instant, no polling)."""
+        if when in self._wakeups or self.nursery is None:
             return
         self._wakeups.add(when)
 
         async def wake() -> None:
             await trio.sleep_until(when)
             self._wakeups.discard(when)
-            self._dispatch()
+            self.wake()
 
-        self._in_background(wake)
+        self.in_background(wake)
 
-    def _in_background(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+    def in_background(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run a timer or health watcher that must not keep a finished run alive."""
-        assert self._nursery is not None
+        assert self.nursery is not None
         scope = trio.CancelScope()
         self._background.append(scope)
-        if self.unfinished == 0:
+        if self.stopped:
             scope.cancel()
 
         async def guarded() -> None:
@@ -57,4 +55,15 @@ class _TimersMixin:
                 await fn(*args)
             self._background.remove(scope)
 
-        self._nursery.start_soon(guarded, name=getattr(fn, "__name__", "background"))
+        self.nursery.start_soon(guarded, name=getattr(fn, "__name__", "background"))
+
+    def stop(self) -> None:
+        """Nothing is left to run: cancel every timer and watcher, and any started later."""
+        self.stopped = True
+        for scope in self._background:
+            scope.cancel()
+
+    @property
+    def pending(self) -> int:
+        """Timers and watchers still running (for tests and debugging)."""
+        return len(self._background)
