@@ -52,7 +52,8 @@ TESTING_PUBLIC = {
     "Drop", "Exchange", "Handler", "LoopbackRequest", "LoopbackServer", "MalformedJson", "Ok",
     "Responder", "RouterConformance",
     "ScriptExhaustedError", "ScriptedAgent", "ScriptedAgentKind", "SeedAgentServer", "SeedCall",
-    "Stall", "Status", "StoreConformance", "open_seed_agent_server", "run_captured",
+    "Stall", "Status", "StoreConformance", "listed_plugins", "open_seed_agent_server",
+    "run_captured",
     "scripted_agent_kind", "serve_seed_agent",
 }  # fmt: skip
 

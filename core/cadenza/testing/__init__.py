@@ -8,7 +8,8 @@ protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
 :class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random,
 built on :class:`LoopbackServer`, the base for any fake HTTP provider.
 :class:`AgentConformance`, :class:`StoreConformance`, :class:`RouterConformance`
-and :class:`AggregatorConformance` are the contract tests a plugin subclasses.
+and :class:`AggregatorConformance` are the contract tests a plugin subclasses;
+:func:`listed_plugins` is what ``cadenza plugins --json`` shows of it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._fake_agent import ScriptedAgent as ScriptedAgent
 from ._fake_agent import ScriptedAgentKind as ScriptedAgentKind
 from ._fake_agent import ScriptExhaustedError as ScriptExhaustedError
 from ._fake_agent import scripted_agent_kind as scripted_agent_kind
+from ._listing import listed_plugins as listed_plugins
 from ._loopback import Exchange as Exchange
 from ._loopback import LoopbackRequest as LoopbackRequest
 from ._loopback import LoopbackServer as LoopbackServer
@@ -53,6 +55,7 @@ for _obj in (
     Exchange,
     LoopbackRequest,
     LoopbackServer,
+    listed_plugins,
     Drop,
     MalformedJson,
     Ok,
@@ -94,6 +97,7 @@ __all__ = [
     "Stall",
     "Status",
     "StoreConformance",
+    "listed_plugins",
     "open_seed_agent_server",
     "run_captured",
     "scripted_agent_kind",
