@@ -1,11 +1,14 @@
-"""Builders for scheduler tests: workflows from plain dicts, and a programmable agent."""
+"""Builders for scheduler tests: workflows from plain dicts, and kind ``prog`` for any agents.
+
+The agents themselves are public fakes: :class:`cadenza.testing.ScriptedAgent`, whose
+script may be a function ``(request) -> output`` such as :func:`echo`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import attrs
 import trio
 import trio.lowlevel
 
@@ -14,38 +17,9 @@ from cadenza._expr._expressions import compile_value
 from cadenza._plugins._registry import Plugins, load_plugins
 from cadenza._spec._workflow import AgentConfig, RetryPolicy, Step, Workflow
 
-Behaviour = Callable[[cadenza.AgentRequest], Awaitable[Any]]
-
-
-@attrs.define(eq=False)
-class ProgrammableAgent:
-    """Runs ``behaviour(request)`` per call and records starts, ends and concurrency."""
-
-    name: str
-    behaviour: Behaviour
-    capabilities: frozenset[str] = frozenset()
-    starts: list[tuple[float, str, int]] = attrs.field(factory=list)
-    in_flight: int = 0
-    max_in_flight: int = 0
-    closed: bool = False
-
-    async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
-        self.starts.append((trio.current_time(), request.step_id, request.attempt))
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            value = await self.behaviour(request)
-        finally:
-            self.in_flight -= 1
-        if isinstance(value, cadenza.AgentResult):
-            return value
-        return cadenza.AgentResult(output=value)
-
-    async def aclose(self) -> None:
-        self.closed = True
-
 
 async def echo(request: cadenza.AgentRequest) -> Any:
+    """A ScriptedAgent script answering ``{"step": <step id>, **inputs}``."""
     await trio.lowlevel.checkpoint()
     return {"step": request.step_id, **request.inputs}
 
@@ -53,7 +27,8 @@ async def echo(request: cadenza.AgentRequest) -> Any:
 class ProgrammablePlugin:
     """Registers kind ``prog``: the factory hands out pre-built agents by name.
 
-    Any :class:`cadenza.Agent` works (a ProgrammableAgent or a public ScriptedAgent).
+    Any :class:`cadenza.Agent` works, usually a :class:`cadenza.testing.ScriptedAgent`;
+    unlike ``scripted_agent_kind`` the table's keys need not be the agents' names.
     """
 
     def __init__(self, agents: Mapping[str, cadenza.Agent]) -> None:

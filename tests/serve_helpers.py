@@ -19,8 +19,9 @@ from cadenza._journal._sqlite import SqliteStore
 from cadenza._journal._store import RunRecord, Store, WriteBatch
 from cadenza._scheduler._runner import run_workflow
 from cadenza._serve import serve_dashboard
+from cadenza.testing import ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -73,7 +74,7 @@ def sleeper(seconds: float) -> Any:
 
 async def finished_run(url: str, steps: dict[str, Any] | None = None) -> str:
     """Run a small workflow to the end, journaled at ``url``; its run id."""
-    agent = ProgrammableAgent("a", sleeper(0.01))
+    agent = ScriptedAgent("a", sleeper(0.01))
     workflow = make_workflow(steps or {"first": {}, "second": {"needs": ["first"]}})
     store = SqliteStore(url)
     try:

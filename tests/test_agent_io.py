@@ -11,7 +11,8 @@ import cadenza
 import cadenza.events
 from cadenza import load_workflow_data, run_workflow
 from cadenza.store import SqliteStore
-from tests.scheduler_helpers import ProgrammableAgent, plugins_with
+from cadenza.testing import ScriptedAgent
+from tests.scheduler_helpers import plugins_with
 
 
 async def writer(request: cadenza.AgentRequest) -> cadenza.AgentResult:
@@ -28,7 +29,7 @@ async def writer(request: cadenza.AgentRequest) -> cadenza.AgentResult:
 async def test_each_step_writes_into_its_own_folder_of_the_run(
     tmp_path: Path, autojump_clock: Any
 ) -> None:
-    agent = ProgrammableAgent("w", writer)
+    agent = ScriptedAgent("w", writer)
     plugins = plugins_with({"w": agent})
     flow = load_workflow_data(
         {
@@ -72,7 +73,7 @@ async def test_without_an_output_folder_agents_get_none(autojump_clock: Any) -> 
         request.report_progress("still fine")
         return cadenza.AgentResult(output=request.output_dir)
 
-    plugins = plugins_with({"c": ProgrammableAgent("c", check)})
+    plugins = plugins_with({"c": ScriptedAgent("c", check)})
     flow = load_workflow_data(
         {"name": "io", "agents": {"c": {"kind": "prog"}}, "steps": {"a": {"uses": "c"}}},
         plugins=plugins,
@@ -99,8 +100,8 @@ async def test_an_agent_can_ask_another_agent_of_the_run(autojump_clock: Any) ->
         )
 
     agents = {
-        "lead": ProgrammableAgent("lead", lead),
-        "helper": ProgrammableAgent("helper", helper),
+        "lead": ScriptedAgent("lead", lead),
+        "helper": ScriptedAgent("helper", helper),
     }
     plugins = plugins_with(agents)
     flow = load_workflow_data(

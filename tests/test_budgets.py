@@ -22,13 +22,13 @@ import cadenza
 from cadenza._resilience._budget import Ledger
 from cadenza._resilience._ratelimit import estimate_tokens
 from cadenza._spec._cost import Budget, Price
-from cadenza.testing import run_captured
-from tests.scheduler_helpers import ProgrammableAgent, plugins_with
+from cadenza.testing import ScriptedAgent, run_captured
+from tests.scheduler_helpers import plugins_with
 
 
 def priced_agent(
     name: str, *, output_tokens: int, input_share: float = 1.0, delay: float = 1.0
-) -> ProgrammableAgent:
+) -> ScriptedAgent:
     """An agent that reports usage: ``input_share`` of the kernel's input estimate, fixed output."""
 
     async def behaviour(request: cadenza.AgentRequest) -> cadenza.AgentResult:
@@ -39,7 +39,7 @@ def priced_agent(
         )
         return cadenza.AgentResult(output=f"{name}:{request.step_id}", usage=usage)
 
-    return ProgrammableAgent(name, behaviour)
+    return ScriptedAgent(name, behaviour)
 
 
 def workflow(
@@ -105,7 +105,7 @@ async def test_two_hundred_concurrent_steps_never_overspend(autojump_clock: Any)
     assert all("run budget" in (s.error or "") for s in failed)
     assert {e.error_type for e in run.of("step_failed")} == {"BudgetExceededError"}
     # No call started that the budget refused: every call made is a success.
-    calls = sum(len(a.starts) for a in agents.values())
+    calls = sum(len(a.calls) for a in agents.values())
     assert calls == len(succeeded)
     assert all(s.output for s in succeeded)  # partial results are kept
     assert result.cost["budgets"]["run"]["spent_usd"] == pytest.approx(total)
@@ -145,8 +145,8 @@ async def test_token_budget_and_agent_budget(autojump_clock: Any) -> None:
     )
     assert run.result.status == "succeeded"
     # cheap may spend $0.01: two calls; the rest go to the dearer agent.
-    assert len(agents["cheap"].starts) == 2
-    assert len(agents["dear"].starts) == 4
+    assert len(agents["cheap"].calls) == 2
+    assert len(agents["dear"].calls) == 4
     budgets = run.result.cost["budgets"]
     assert budgets["agent 'cheap'"]["spent_usd"] <= 0.01
 
@@ -163,13 +163,13 @@ async def test_step_budget_bounds_its_retries(autojump_clock: Any) -> None:
         await trio.sleep(1)
         raise cadenza.AgentTimeoutError("slow", agent="a")  # a cut-off call is billed
 
-    agent = ProgrammableAgent("a", flaky)
+    agent = ScriptedAgent("a", flaky)
     data = workflow(1, {"a": {"price": {"per_call": 0.3}}}, step_budget={"usd": 1.0})
     data["steps"]["s000"]["retry"] = {"max_attempts": 10, "backoff": 0}
     run = await run_captured(data, plugins=plugins_with({"a": agent}))
     outcome = run.result.steps["s000"]
     assert outcome.status == "failed"
-    assert len(agent.starts) == 3  # 3 x $0.30 fits $1; a fourth would not
+    assert len(agent.calls) == 3  # 3 x $0.30 fits $1; a fourth would not
     assert "step 's000' budget" in (outcome.error or "")
     assert run.result.cost["usd"] == pytest.approx(0.9)
 
@@ -207,7 +207,7 @@ def test_settled_total_never_exceeds_the_budget(
     seed: int, budget: float, n_steps: int, concurrency: int, mixes: list[tuple[Any, ...]]
 ) -> None:
     prices: dict[str, dict[str, Any]] = {}
-    agents: dict[str, ProgrammableAgent] = {}
+    agents: dict[str, ScriptedAgent] = {}
     rng = random.Random(seed)
     for i, (inp, out, call, expected, out_share, in_share) in enumerate(mixes):
         name = f"agent{i}"
@@ -262,7 +262,7 @@ async def test_a_resumed_run_remembers_what_it_spent(tmp_path: Any, autojump_clo
             raise cadenza.AgentTimeoutError("cut off", agent="a")  # billed: cut off mid-way
         return cadenza.AgentResult(output=request.step_id)
 
-    agent = ProgrammableAgent("a", flaky_once)
+    agent = ScriptedAgent("a", flaky_once)
     data = {
         "name": "resumable",
         "budget": {"usd": 0.07},
@@ -311,7 +311,7 @@ async def test_a_cut_off_call_costs_its_estimate_even_without_a_budget(
 
     data = workflow(1, {"a": {"price": {"per_call": 0.05}}})
     data["steps"]["s000"]["timeout"] = "1s"
-    run = await run_captured(data, plugins=plugins_with({"a": ProgrammableAgent("a", stuck)}))
+    run = await run_captured(data, plugins=plugins_with({"a": ScriptedAgent("a", stuck)}))
     assert run.result.steps["s000"].status == "failed"
     (cost,) = run.of("cost_incurred")
     assert cost.cost_usd == pytest.approx(0.05 + 0.0)  # per_call; no output price

@@ -14,8 +14,9 @@ import cadenza.store
 from cadenza import _events as ev
 from cadenza._scheduler._runner import run_workflow
 from cadenza._spec._workflow import FallbackSpec
+from cadenza.testing import ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 
 
 async def failing(request: cadenza.AgentRequest) -> Any:
@@ -34,7 +35,7 @@ def with_fallback(workflow: cadenza.Workflow, step_id: str, *entries: FallbackSp
     return attrs.evolve(workflow, steps=steps)
 
 
-async def run(workflow: Any, agents: dict[str, ProgrammableAgent], **kw: Any) -> Any:
+async def run(workflow: Any, agents: dict[str, ScriptedAgent], **kw: Any) -> Any:
     events: list[ev.Event] = []
     result = await run_workflow(
         workflow, plugins=plugins_with(agents), observers=[events.append], **kw
@@ -46,7 +47,7 @@ async def test_fallback_agent_serves_the_step_marked_degraded(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """When every attempt failed, the next fallback agent answers; the output is degraded."""
-    main, backup = ProgrammableAgent("main", failing), ProgrammableAgent("backup", answering)
+    main, backup = ScriptedAgent("main", failing), ScriptedAgent("backup", answering)
     wf = make_workflow(
         {"s": {"uses": "main", "with": {"q": 1}, "retry": {"max_attempts": 2, "backoff": 0}}},
         agents={"main": {}, "backup": {}},
@@ -57,8 +58,8 @@ async def test_fallback_agent_serves_the_step_marked_degraded(
     assert outcome.status == "succeeded"
     assert outcome.degraded
     assert outcome.output == {"answer": 1}
-    assert len(main.starts) == 2
-    assert len(backup.starts) == 1
+    assert len(main.calls) == 2
+    assert len(backup.calls) == 1
     assert result.degraded == ["s"]
     (started,) = [e for e in events if isinstance(e, ev.FallbackStarted)]
     assert started.source == "agent backup"
@@ -72,7 +73,7 @@ async def test_template_strategy_after_failed_fallback_agent(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Fallbacks are tried in order; a template strategy renders the inputs, degraded."""
-    main, backup = ProgrammableAgent("main", failing), ProgrammableAgent("backup", failing)
+    main, backup = ScriptedAgent("main", failing), ScriptedAgent("backup", failing)
     wf = make_workflow(
         {"s": {"uses": "main", "with": {"q": "why"}}}, agents={"main": {}, "backup": {}}
     )
@@ -95,20 +96,20 @@ async def test_strict_mode_fails_instead_of_degrading(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """With strict, no fallback runs and the failure says why."""
-    main, backup = ProgrammableAgent("main", failing), ProgrammableAgent("backup", answering)
+    main, backup = ScriptedAgent("main", failing), ScriptedAgent("backup", answering)
     wf = make_workflow({"s": {"uses": "main"}}, agents={"main": {}, "backup": {}})
     wf = with_fallback(wf, "s", FallbackSpec(agent="backup"))
     result, _ = await run(wf, {"main": main, "backup": backup}, strict=True)
     assert result.steps["s"].status == "failed"
     assert "fallback not used: strict mode" in (result.steps["s"].error or "")
-    assert backup.starts == []
+    assert backup.calls == []
 
 
 async def test_every_fallback_failing_fails_the_step_with_all_reasons(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """When the last fallback fails too, the step fails naming each failure; dependents skip."""
-    main = ProgrammableAgent("main", failing)
+    main = ScriptedAgent("main", failing)
     wf = make_workflow({"s": {"uses": "main"}, "after": {"uses": "main", "needs": ["s"]}},
                        agents={"main": {}})  # fmt: skip
     wf = with_fallback(wf, "s", FallbackSpec(strategy="cached"))
@@ -125,10 +126,10 @@ async def test_cached_strategy_serves_the_last_good_output(
     store = cadenza.store.SqliteStore(f"sqlite:///{tmp_path}/j.db")
     wf = make_workflow({"s": {"uses": "main", "with": {"q": 7}}}, agents={"main": {}})
     wf = with_fallback(wf, "s", FallbackSpec(strategy="cached"))
-    good, _ = await run(wf, {"main": ProgrammableAgent("main", answering)}, store=store)
+    good, _ = await run(wf, {"main": ScriptedAgent("main", answering)}, store=store)
     assert good.steps["s"].output == {"answer": 7}
     assert not good.steps["s"].degraded
-    later, _ = await run(wf, {"main": ProgrammableAgent("main", failing)}, store=store)
+    later, _ = await run(wf, {"main": ScriptedAgent("main", failing)}, store=store)
     outcome = later.steps["s"]
     assert outcome.status == "succeeded"
     assert outcome.degraded

@@ -16,8 +16,8 @@ from typing import Any
 import trio
 
 import cadenza
-from cadenza.testing import SeedAgentServer, Stall, run_captured, serve_seed_agent
-from tests.scheduler_helpers import ProgrammableAgent, plugins_with
+from cadenza.testing import ScriptedAgent, SeedAgentServer, Stall, run_captured, serve_seed_agent
+from tests.scheduler_helpers import plugins_with
 
 
 def answering(
@@ -38,11 +38,11 @@ def failing(delay: float = 1.0) -> Callable[[cadenza.AgentRequest], Awaitable[An
     return behaviour
 
 
-def panel(**behaviours: Any) -> dict[str, ProgrammableAgent]:
-    return {name: ProgrammableAgent(name, b) for name, b in behaviours.items()}
+def panel(**behaviours: Any) -> dict[str, ScriptedAgent]:
+    return {name: ScriptedAgent(name, b) for name, b in behaviours.items()}
 
 
-def voting_workflow(members: dict[str, ProgrammableAgent], /, **step: Any) -> dict[str, Any]:
+def voting_workflow(members: dict[str, ScriptedAgent], /, **step: Any) -> dict[str, Any]:
     return {
         "name": "panel",
         "agents": {
@@ -181,7 +181,7 @@ def p99(values: list[float]) -> float:
 async def test_hedged_requests_cut_the_p99_of_a_slow_tail(autojump_clock: Any) -> None:
     """200 sequential steps on virtual time: the hedge turns 30 s tails into ~2.5 s."""
 
-    def chain(hedged: bool, agents: dict[str, ProgrammableAgent]) -> dict[str, Any]:
+    def chain(hedged: bool, agents: dict[str, ScriptedAgent]) -> dict[str, Any]:
         steps: dict[str, Any] = {}
         for i in range(200):
             step: dict[str, Any] = {"uses": "answer", "needs": [f"s{i - 1}"] if i else []}
@@ -270,14 +270,14 @@ async def test_a_cached_vote_is_reused_by_the_next_run(tmp_path: Any, autojump_c
     store = SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
     try:
         first = await run_captured(data, plugins=plugins_with(agents), store=store)
-        calls = sum(len(a.starts) for a in agents.values())
+        calls = sum(len(a.calls) for a in agents.values())
         second = await run_captured(data, plugins=plugins_with(agents), store=store)
     finally:
         store.close()
     assert first.result.steps["ask"].output == "yes"
     assert second.result.steps["ask"].output == "yes"
     assert second.of("step_cache_hit")
-    assert sum(len(a.starts) for a in agents.values()) == calls  # no agent asked again
+    assert sum(len(a.calls) for a in agents.values()) == calls  # no agent asked again
 
 
 class _Raising:

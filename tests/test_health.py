@@ -13,21 +13,9 @@ from cadenza import _events as ev
 from cadenza._scheduler._runner import run_workflow
 from cadenza._spec._policies import BreakerPolicy
 from cadenza._spec._workflow import HealthCheckPolicy
+from cadenza.testing import ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
-
-
-@attrs.define(eq=False)
-class CheckedAgent(ProgrammableAgent):
-    """A programmable agent with a health() whose answer the test controls."""
-
-    healthy: bool = True
-    health_checks: list[float] = attrs.field(factory=list)
-
-    async def health(self) -> bool:
-        self.health_checks.append(trio.current_time())
-        await trio.lowlevel.checkpoint()
-        return self.healthy
+from .scheduler_helpers import make_workflow, plugins_with
 
 
 def configure(workflow: cadenza.Workflow, agent: str, **changes: Any) -> Any:
@@ -48,8 +36,7 @@ async def test_half_open_probe_is_a_health_check_not_a_billed_call(
             raise cadenza.RetryableError("503")
         return "ok"
 
-    agent = CheckedAgent("a", behaviour)
-    agent.healthy = False
+    agent = ScriptedAgent("a", behaviour, healthy=False)  # health() answers `healthy`
     wf = make_workflow(
         {"s": {"retry": {"max_attempts": 20, "backoff": 1, "max_backoff": 1}}}, concurrency=1
     )
@@ -66,7 +53,7 @@ async def test_half_open_probe_is_a_health_check_not_a_billed_call(
             wf, plugins=plugins_with({"a": agent}), observers=[events.append]
         )
     assert result.status == "succeeded"
-    calls = [t for t, _, _ in agent.starts]
+    calls = agent.call_times
     assert len(calls) == 3  # two failures open the breaker; after health passes, one real call
     assert calls[-1] >= down_until
     assert agent.health_checks  # probes were health checks
@@ -88,9 +75,8 @@ async def test_configured_health_check_keeps_unhealthy_agent_out(
         await trio.sleep(10)
         return "ok"
 
-    sick = CheckedAgent("sick", quick, capabilities=frozenset({"gen"}))
-    sick.healthy = False
-    well = CheckedAgent("well", quick, capabilities=frozenset({"gen"}))
+    sick = ScriptedAgent("sick", quick, capabilities=["gen"], healthy=False)
+    well = ScriptedAgent("well", quick, capabilities=["gen"])
     wf = make_workflow(
         {f"s{i}": {"uses": "gen"} for i in range(6)},
         agents={"sick": {"capabilities": ["gen"], "max_concurrent": 1},
@@ -105,8 +91,8 @@ async def test_configured_health_check_keeps_unhealthy_agent_out(
     changes = [(e.agent, e.healthy) for e in events if isinstance(e, ev.AgentHealthChanged)]
     assert changes == [("sick", False)]
     # sick took one call at t=0 (before its first check at t=5), then none
-    assert [t for t, _, _ in sick.starts] == [0.0]
-    assert len(well.starts) == 5
+    assert sick.call_times == [0.0]
+    assert len(well.calls) == 5
 
 
 async def test_pending_timers_do_not_keep_a_finished_run_alive(
@@ -120,7 +106,7 @@ async def test_pending_timers_do_not_keep_a_finished_run_alive(
             raise cadenza.RetryableError("503")
         return "ok"
 
-    agent = CheckedAgent("a", flaky)
+    agent = ScriptedAgent("a", flaky)
     wf = make_workflow({"bad": {"retry": {"max_attempts": 1}}, "good": {}})
     wf = configure(
         wf,

@@ -27,6 +27,7 @@ from cadenza._journal._bus import EventBus
 from cadenza._journal._writer import Journal
 from cadenza._scheduler import _runner
 from cadenza.store import SqliteStore, StoreError
+from cadenza.testing import ScriptedAgent
 
 from .durability_helpers import (
     GATE_TIMEOUT,
@@ -36,7 +37,7 @@ from .durability_helpers import (
     store_url,
     successes,
 )
-from .scheduler_helpers import ProgrammableAgent, echo, make_workflow, plugins_with
+from .scheduler_helpers import echo, make_workflow, plugins_with
 
 HANG_GUARD = 20  # seconds; every wait below is bounded so a broken journal fails, not hangs
 
@@ -101,7 +102,7 @@ async def test_concurrent_successes_share_group_commits(
 ) -> None:
     """Fifty steps finishing while a write is in flight are committed together, not one by one."""
     calls: list[str] = []
-    agent = ProgrammableAgent("a", recorder(calls))
+    agent = ScriptedAgent("a", recorder(calls))
     workflow = make_workflow({f"s{i}": {} for i in range(50)}, concurrency=50)
     store = GatedStore(sqlite, hold=has_event("step_succeeded"))
     all_done = trio.Event()
@@ -141,7 +142,7 @@ async def test_dependent_starts_only_after_its_needs_success_is_durable(
 ) -> None:
     """While a step's success is not yet committed, its dependent is not called."""
     calls: list[str] = []
-    agent = ProgrammableAgent("a", recorder(calls))
+    agent = ScriptedAgent("a", recorder(calls))
     workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}})
     store = GatedStore(sqlite, hold=has_event("step_succeeded", "first"))
     async with trio.open_nursery() as nursery:
@@ -170,7 +171,7 @@ async def test_run_is_recorded_before_its_first_step_starts(sqlite: SqliteStore)
         seen.append((record, source))
         return await echo(request)
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     workflow = attrs.evolve(
         make_workflow({"only": {}}), source_text="steps: {only: {uses: a}}\n", source_hash="h1"
     )
@@ -184,7 +185,7 @@ async def test_run_is_recorded_before_its_first_step_starts(sqlite: SqliteStore)
         try:
             await store.wait_held()
             await trio.testing.wait_all_tasks_blocked()
-            assert agent.starts == []
+            assert agent.calls == []
             assert sqlite.get_run("r-first") is None
         finally:
             store.release()
@@ -224,7 +225,7 @@ async def test_journal_write_failure_fails_the_run_loudly(
 ) -> None:
     """A store that refuses a write ends the run with that StoreError instead of hanging."""
     calls: list[str] = []
-    agent = ProgrammableAgent("a", recorder(calls))
+    agent = ScriptedAgent("a", recorder(calls))
     workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}})
     store = GatedStore(sqlite, fail=failing)
     with trio.fail_after(HANG_GUARD), pytest.raises(BaseExceptionGroup) as info:
@@ -306,7 +307,7 @@ async def test_batch_taken_for_writing_survives_a_cancel_of_the_run(
             succeeded_event.set()
 
     workflow = make_workflow({"only": {}, "after": {"needs": ["only"]}})
-    plugins = plugins_with({"a": ProgrammableAgent("a", behaviour)})
+    plugins = plugins_with({"a": ScriptedAgent("a", behaviour)})
     with trio.CancelScope() as scope:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(
@@ -329,8 +330,8 @@ async def test_batch_taken_for_writing_survives_a_cancel_of_the_run(
 
 async def run_journaled(
     sqlite: SqliteStore, steps: dict[str, Any], behaviour: Callable[..., Any]
-) -> tuple[cadenza.RunResult, list[dict[str, Any]], ProgrammableAgent]:
-    agent = ProgrammableAgent("a", behaviour)
+) -> tuple[cadenza.RunResult, list[dict[str, Any]], ScriptedAgent]:
+    agent = ScriptedAgent("a", behaviour)
     result = await cadenza.run_workflow(
         make_workflow(steps), plugins=plugins_with({"a": agent}), store=sqlite
     )
@@ -351,7 +352,7 @@ async def test_an_output_over_the_limit_fails_the_step_and_is_never_journaled(
     assert result.steps["big"].status == "failed"
     assert result.steps["after"].status == "skipped"
     assert result.steps["other"].status == "succeeded"
-    assert [s for _, s, _ in agent.starts].count("big") == 1  # permanent: not retried
+    assert [call.step_id for call in agent.calls].count("big") == 1  # permanent: not retried
     assert "x" * 4096 not in str(events)
     assert "big" not in successes(events)
     [failed] = [e for e in events if e["kind"] == "step_failed"]

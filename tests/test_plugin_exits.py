@@ -28,10 +28,11 @@ from cadenza._plugins._registry import (
     load_plugins,
 )
 from cadenza.store import SqliteStore
+from cadenza.testing import ScriptedAgent
 
 from .durability_helpers import store_url
 from .plugin_helpers import Site, clear_plugin_env, open_site
-from .scheduler_helpers import ProgrammableAgent, ProgrammablePlugin, echo, make_workflow
+from .scheduler_helpers import ProgrammablePlugin, echo, make_workflow
 
 EXITS = [SystemExit(3), KeyboardInterrupt()]
 EXIT_IDS = ["SystemExit", "KeyboardInterrupt"]
@@ -203,7 +204,7 @@ async def test_observer_exiting_is_dropped_and_the_run_finishes(
             if event.kind == "step_ready":
                 raise exc
 
-    agent = ProgrammableAgent("a", echo)
+    agent = ScriptedAgent("a", echo)
     plugins = load_plugins(entry_points=False, extra=[ProgrammablePlugin({"a": agent}), Exiting])
     workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}})
     with capture_logs() as logs:
@@ -227,7 +228,7 @@ async def test_agent_exiting_fails_its_step_not_the_run(
         await trio.lowlevel.checkpoint()
         raise exc
 
-    agents = {"a": ProgrammableAgent("a", echo), "bad": ProgrammableAgent("bad", exiting)}
+    agents = {"a": ScriptedAgent("a", echo), "bad": ScriptedAgent("bad", exiting)}
     plugins = load_plugins(entry_points=False, extra=[ProgrammablePlugin(agents)])
     workflow = make_workflow(
         {"good": {}, "doomed": {"uses": "bad", "retry": {"max_attempts": 3}}},

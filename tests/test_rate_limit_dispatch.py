@@ -12,8 +12,9 @@ import trio.testing
 import cadenza
 from cadenza._scheduler._runner import run_workflow
 from cadenza._spec._policies import RateLimitPolicy
+from cadenza.testing import ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 
 
 def limited(workflow: cadenza.Workflow, agent: str, policy: RateLimitPolicy) -> Any:
@@ -31,7 +32,7 @@ async def test_requests_per_minute_spaces_calls_and_all_steps_succeed(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """With 6 requests a minute, 4 ready steps start 10 s apart; none fails."""
-    agent = ProgrammableAgent("a", quick)
+    agent = ScriptedAgent("a", quick)
     wf = limited(
         make_workflow({f"s{i}": {} for i in range(4)}),
         "a",
@@ -39,15 +40,15 @@ async def test_requests_per_minute_spaces_calls_and_all_steps_succeed(
     )
     result = await run_workflow(wf, plugins=plugins_with({"a": agent}))
     assert result.status == "succeeded"
-    assert [t for t, _, _ in agent.starts] == [0.0, 10.0, 20.0, 30.0]
+    assert agent.call_times == [0.0, 10.0, 20.0, 30.0]
 
 
 async def test_rate_limited_agent_does_not_hold_up_other_agents(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Steps of an unlimited agent run at once while a limited agent's steps wait their turn."""
-    slow = ProgrammableAgent("slow", quick)
-    free = ProgrammableAgent("free", quick)
+    slow = ScriptedAgent("slow", quick)
+    free = ScriptedAgent("free", quick)
     steps: dict[str, dict[str, Any]] = {f"l{i}": {"uses": "slow", "priority": 5} for i in range(3)}
     steps.update({f"f{i}": {"uses": "free"} for i in range(3)})
     wf = limited(
@@ -57,15 +58,15 @@ async def test_rate_limited_agent_does_not_hold_up_other_agents(
     )
     result = await run_workflow(wf, plugins=plugins_with({"slow": slow, "free": free}))
     assert result.status == "succeeded"
-    assert [t for t, _, _ in free.starts] == [0.0, 0.0, 0.0]
-    assert [t for t, _, _ in slow.starts] == [0.0, 30.0, 60.0]
+    assert free.call_times == [0.0, 0.0, 0.0]
+    assert slow.call_times == [0.0, 30.0, 60.0]
 
 
 async def test_tokens_per_minute_uses_reported_usage(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Actual usage (100 tokens a call) settles the token bucket: 600 tokens/min -> 10 s apart."""
-    agent = ProgrammableAgent("a", quick)
+    agent = ScriptedAgent("a", quick)
     wf = limited(
         make_workflow({f"s{i}": {"with": {"q": "x"}} for i in range(3)}),
         "a",
@@ -73,7 +74,7 @@ async def test_tokens_per_minute_uses_reported_usage(
     )
     result = await run_workflow(wf, plugins=plugins_with({"a": agent}))
     assert result.status == "succeeded"
-    starts = [t for t, _, _ in agent.starts]
+    starts = agent.call_times
     assert starts[0] == 0.0
     assert all(later - earlier >= 9.0 for earlier, later in itertools.pairwise(starts))
 

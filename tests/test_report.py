@@ -28,8 +28,8 @@ from cadenza._journal._bus import EventBus
 from cadenza._journal._sqlite import SqliteStore
 from cadenza._load._loader import load_workflow_text
 from cadenza._plugins._registry import Plugins, load_plugins
-from cadenza.testing import run_captured
-from tests.scheduler_helpers import ProgrammableAgent, plugins_with
+from cadenza.testing import ScriptedAgent, run_captured
+from tests.scheduler_helpers import plugins_with
 from tests.test_cli_history import started, succeed
 
 
@@ -104,8 +104,8 @@ async def test_a_saturated_agent_is_named_with_its_numbers(
 ) -> None:
     """One agent with max_concurrent 1 serving 10 parallel steps: raise its limit."""
     agents = {
-        "solo": ProgrammableAgent("solo", sleeps(1.0)),
-        "spare": ProgrammableAgent("spare", sleeps(1.0)),
+        "solo": ScriptedAgent("solo", sleeps(1.0)),
+        "spare": ScriptedAgent("spare", sleeps(1.0)),
     }
     _, rep = await journaled_report(SATURATED, plugins_with(agents), store)
     solo = rep.agents["solo"]
@@ -139,8 +139,8 @@ async def test_a_retry_storm_names_the_failing_agent_and_its_error(
 ) -> None:
     """One of two agents failing 70% of its calls: the storm is pinned on it."""
     agents = {
-        "good": ProgrammableAgent("good", sleeps(1.0)),
-        "flaky": ProgrammableAgent("flaky", flaky(1.0, fail_of_ten=7)),
+        "good": ScriptedAgent("good", sleeps(1.0)),
+        "flaky": ScriptedAgent("flaky", flaky(1.0, fail_of_ten=7)),
     }
     _, rep = await journaled_report(RETRIES, plugins_with(agents), store)
     assert rep.status == "succeeded"
@@ -181,7 +181,7 @@ async def test_critical_path_of_a_known_dag(
 
     The same chain comes out of the needs and, without the workflow, of timing alone.
     """
-    agents = {"w": ProgrammableAgent("w", sleeps(LATENCIES))}
+    agents = {"w": ScriptedAgent("w", sleeps(LATENCIES))}
     plugins = plugins_with(agents)
     run = await run_captured(DAG, plugins=plugins)
     workflow = load_workflow_text(DAG, plugins=plugins).workflow if with_needs else None
@@ -215,7 +215,7 @@ steps:
   last: {uses: w, needs: [a], priority: -1}
 """
     latencies = {"a": 1.0, "b": 4.0, "c": 4.0, "last": 1.0}
-    plugins = plugins_with({"w": ProgrammableAgent("w", sleeps(latencies))})
+    plugins = plugins_with({"w": ScriptedAgent("w", sleeps(latencies))})
     run = await run_captured(text, plugins=plugins)
     workflow = load_workflow_text(text, plugins=plugins).workflow
     rep = build_report([e.to_dict() for e in run.events], workflow=workflow)
@@ -247,8 +247,8 @@ async def test_report_command_text_and_json(
 ) -> None:
     """Text shows the path, agent load and the recommendation; --json has the same data."""
     agents = {
-        "solo": ProgrammableAgent("solo", sleeps(1.0)),
-        "spare": ProgrammableAgent("spare", sleeps(1.0)),
+        "solo": ScriptedAgent("solo", sleeps(1.0)),
+        "spare": ScriptedAgent("spare", sleeps(1.0)),
     }
     plugins = plugins_with(agents)
     run_id, _ = await journaled_report(SATURATED, plugins, store)
@@ -378,7 +378,7 @@ async def interrupted_then_resumed(store: SqliteStore, *, pause: float) -> tuple
             await trio.sleep(2.0)
         return request.step_id
 
-    plugins = plugins_with({"a": ProgrammableAgent("a", behaviour)})
+    plugins = plugins_with({"a": ScriptedAgent("a", behaviour)})
     flow = load_workflow_text(PAUSED, plugins=plugins).workflow
     box: list[cadenza.RunResult] = []
 

@@ -30,6 +30,7 @@ from cadenza._journal import _writer as _journal
 from cadenza._scheduler._run import idempotency_key
 from cadenza._spec._workflow import Workflow
 from cadenza.store import SqliteStore, WriteBatch
+from cadenza.testing import ScriptedAgent
 
 from .durability_helpers import (
     assert_seq_contiguous,
@@ -38,7 +39,7 @@ from .durability_helpers import (
     store_url,
     successes,
 )
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 
 HANG_GUARD = 20  # seconds
 
@@ -72,7 +73,7 @@ class Session:
         return {"step": request.step_id, "from": dict(request.inputs), "n": self.number}
 
     def plugins(self) -> cadenza.Plugins:
-        return plugins_with({"a": ProgrammableAgent("a", self.behaviour)})
+        return plugins_with({"a": ScriptedAgent("a", self.behaviour)})
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ async def test_restored_output_holding_a_secret_stays_redacted_on_resume(
                 raise cadenza.PermanentError("b refused", step_id="b")
             return {"token": secret} if request.step_id == "a" else "ok"
 
-        return requests, plugins_with({"a": ProgrammableAgent("a", behaviour)})
+        return requests, plugins_with({"a": ScriptedAgent("a", behaviour)})
 
     requests, plugins = session(fail_b=True)
     first = await run_workflow(workflow, plugins=plugins, store=store)
@@ -540,7 +541,7 @@ async def test_stale_cancel_request_does_not_cancel_the_resumed_run(
     plan = plan_resume(store, first.run_id, workflow)
     with trio.fail_after(HANG_GUARD):
         result = await run_workflow(
-            workflow, plugins=plugins_with({"a": ProgrammableAgent("a", slow)}), store=watched,
+            workflow, plugins=plugins_with({"a": ScriptedAgent("a", slow)}), store=watched,
             resume=plan,
         )  # fmt: skip
     assert result.status == "succeeded", result.reason

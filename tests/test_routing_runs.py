@@ -17,8 +17,8 @@ import trio
 
 import cadenza
 from cadenza._journal._sqlite import SqliteStore
-from cadenza.testing import run_captured
-from tests.scheduler_helpers import ProgrammableAgent, plugins_with
+from cadenza.testing import ScriptedAgent, run_captured
+from tests.scheduler_helpers import plugins_with
 
 
 def timed(delay: float, *, fail: bool = False) -> Any:
@@ -31,12 +31,12 @@ def timed(delay: float, *, fail: bool = False) -> Any:
     return behaviour
 
 
-def fleet(**behaviours: Any) -> dict[str, ProgrammableAgent]:
-    return {name: ProgrammableAgent(name, b) for name, b in behaviours.items()}
+def fleet(**behaviours: Any) -> dict[str, ScriptedAgent]:
+    return {name: ScriptedAgent(name, b) for name, b in behaviours.items()}
 
 
 def independent_steps(
-    agents: dict[str, ProgrammableAgent],
+    agents: dict[str, ScriptedAgent],
     n: int,
     *,
     route: Any,
@@ -57,8 +57,8 @@ def independent_steps(
     }
 
 
-def calls(agents: dict[str, ProgrammableAgent]) -> dict[str, int]:
-    return {name: len(agent.starts) for name, agent in agents.items()}
+def calls(agents: dict[str, ScriptedAgent]) -> dict[str, int]:
+    return {name: len(agent.calls) for name, agent in agents.items()}
 
 
 async def test_round_robin_is_fair(autojump_clock: Any) -> None:
@@ -127,7 +127,7 @@ async def test_adaptive_shifts_away_from_a_failing_agent(autojump_clock: Any) ->
     data = independent_steps(agents, 100, route="adaptive", retry={"max_attempts": 5, "backoff": 0})
     run = await run_captured(data, plugins=plugins_with(agents), rng=random.Random(3))
     assert run.result.status == "succeeded"
-    broken_calls = [s for _, s, _ in agents["broken"].starts]
+    broken_calls = [call.step_id for call in agents["broken"].calls]
     assert len(broken_calls) < 20
     # The failures come early: exploration, then the router learned.
     late = [s for s in broken_calls if s >= "s050"]
@@ -150,7 +150,7 @@ async def test_adaptive_learns_from_the_journal(tmp_path: Path, autojump_clock: 
     finally:
         store.close()
     assert run.result.status == "succeeded"
-    assert len(second["broken"].starts) <= 3
+    assert len(second["broken"].calls) <= 3
     first_choices = [e.agent for e in run.of("route_chosen")[:10]]
     assert Counter(first_choices)["good"] >= 8
 

@@ -14,8 +14,9 @@ from cadenza import _events as ev
 from cadenza._scheduler import _run as _scheduler
 from cadenza._scheduler._run import idempotency_key
 from cadenza._scheduler._runner import RunHandle, run_workflow
+from cadenza.testing import ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, echo, make_workflow, plugins_with
+from .scheduler_helpers import echo, make_workflow, plugins_with
 
 
 def sleeper(seconds: float) -> Any:
@@ -26,7 +27,7 @@ def sleeper(seconds: float) -> Any:
     return behaviour
 
 
-async def run(workflow: Any, agents: dict[str, ProgrammableAgent], **kw: Any) -> Any:
+async def run(workflow: Any, agents: dict[str, ScriptedAgent], **kw: Any) -> Any:
     events: list[ev.Event] = []
     result = await run_workflow(
         workflow, plugins=plugins_with(agents), observers=[events.append], **kw
@@ -36,12 +37,12 @@ async def run(workflow: Any, agents: dict[str, ProgrammableAgent], **kw: Any) ->
 
 async def test_chain_runs_in_dependency_order(autojump_clock: trio.testing.MockClock) -> None:
     """Each step of a chain starts only after the one it needs succeeded."""
-    agent = ProgrammableAgent("a", sleeper(1))
+    agent = ScriptedAgent("a", sleeper(1))
     wf = make_workflow({"x": {}, "y": {"needs": ["x"]}, "z": {"needs": ["y"]}})
     result, _ = await run(wf, {"a": agent})
     assert result.status == "succeeded"
-    assert [s for _, s, _ in agent.starts] == ["x", "y", "z"]
-    assert [t for t, _, _ in agent.starts] == [0.0, 1.0, 2.0]
+    assert [call.step_id for call in agent.calls] == ["x", "y", "z"]
+    assert agent.call_times == [0.0, 1.0, 2.0]
     assert agent.closed
 
 
@@ -49,7 +50,7 @@ async def test_priority_orders_ready_steps_under_concurrency_one(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """With one slot, higher-priority ready steps start first; ties keep file order."""
-    agent = ProgrammableAgent("a", sleeper(1))
+    agent = ScriptedAgent("a", sleeper(1))
     wf = make_workflow(
         {
             "low": {"priority": 1},
@@ -60,14 +61,14 @@ async def test_priority_orders_ready_steps_under_concurrency_one(
         concurrency=1,
     )
     await run(wf, {"a": agent})
-    assert [s for _, s, _ in agent.starts] == ["high", "mid", "mid2", "low"]
+    assert [call.step_id for call in agent.calls] == ["high", "mid", "mid2", "low"]
 
 
 async def test_global_concurrency_limit_bounds_in_flight_attempts(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """No more than ``concurrency`` calls are in flight over the whole run."""
-    agent = ProgrammableAgent("a", sleeper(1))
+    agent = ScriptedAgent("a", sleeper(1))
     wf = make_workflow({f"s{i}": {} for i in range(20)}, concurrency=3)
     result, _ = await run(wf, {"a": agent})
     assert result.counts["succeeded"] == 20
@@ -78,8 +79,8 @@ async def test_busy_agent_does_not_block_other_agents(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Steps for a saturated agent wait while ready steps of another agent run."""
-    slow = ProgrammableAgent("slow", sleeper(10))
-    fast = ProgrammableAgent("fast", sleeper(1))
+    slow = ScriptedAgent("slow", sleeper(10))
+    fast = ScriptedAgent("fast", sleeper(1))
     steps: dict[str, dict[str, Any]] = {
         f"slow{i}": {"uses": "slow", "priority": 9} for i in range(3)
     }
@@ -87,16 +88,16 @@ async def test_busy_agent_does_not_block_other_agents(
     wf = make_workflow(steps, agents={"slow": {"max_concurrent": 1}, "fast": {}})
     await run(wf, {"slow": slow, "fast": fast})
     assert slow.max_in_flight == 1
-    assert [t for t, _, _ in fast.starts] == [0.0, 0.0, 0.0]
-    assert [t for t, _, _ in slow.starts] == [0.0, 10.0, 20.0]
+    assert fast.call_times == [0.0, 0.0, 0.0]
+    assert slow.call_times == [0.0, 10.0, 20.0]
 
 
 async def test_capability_spreads_work_over_agents_with_room(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """A step using a capability goes to the least busy agent that has it."""
-    a = ProgrammableAgent("a", sleeper(1))
-    b = ProgrammableAgent("b", sleeper(1))
+    a = ScriptedAgent("a", sleeper(1))
+    b = ScriptedAgent("b", sleeper(1))
     wf = make_workflow(
         {f"s{i}": {"uses": "gen"} for i in range(4)},
         agents={
@@ -105,8 +106,8 @@ async def test_capability_spreads_work_over_agents_with_room(
         },
     )
     await run(wf, {"a": a, "b": b})
-    assert len(a.starts) == 2
-    assert len(b.starts) == 2
+    assert len(a.calls) == 2
+    assert len(b.calls) == 2
 
 
 async def test_failure_skips_descendants_and_independent_branch_runs(
@@ -120,7 +121,7 @@ async def test_failure_skips_descendants_and_independent_branch_runs(
         await trio.sleep(1)
         return 1
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow(
         {
             "bad": {},
@@ -160,7 +161,7 @@ async def test_fail_fast_cancels_the_run(autojump_clock: trio.testing.MockClock)
             raise
         return 1
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({"bad": {}, "long": {}, "after": {"needs": ["long"]}}, fail_fast=True)
     with trio.fail_after(5):
         result, events = await run(wf, {"a": agent})
@@ -177,7 +178,7 @@ async def test_when_false_skips_step_and_its_dependents_unless_they_opt_in(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """A false when: skips the step; needers skip too unless if_needs_skipped is run."""
-    agent = ProgrammableAgent("a", echo)
+    agent = ScriptedAgent("a", echo)
     wf = make_workflow(
         {
             "gate": {"when": "1 > 2"},
@@ -207,7 +208,7 @@ async def test_outputs_flow_to_dependents_through_expressions(
             return {"n": 21}
         return {"doubled": request.inputs["n"] * 2, "text": request.inputs["text"]}
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow(
         {
             "x": {},
@@ -234,7 +235,7 @@ async def test_retries_use_exponential_backoff_with_injected_jitter(
             raise cadenza.RetryableError("flaky")
         return "ok"
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     policy = {"max_attempts": 5, "backoff": 2.0, "multiplier": 2.0, "max_backoff": 30.0}
     wf = make_workflow({"s": {"retry": policy}})
     result, events = await run(wf, {"a": agent}, rng=random.Random(7))
@@ -245,7 +246,7 @@ async def test_retries_use_exponential_backoff_with_injected_jitter(
     d2 = expected_rng.uniform(0, 4.0)
     failed = [e for e in events if isinstance(e, ev.AttemptFailed)]
     assert [e.retry_in for e in failed] == [d1, d2]
-    starts = [t for t, _, _ in agent.starts]
+    starts = agent.call_times
     assert starts == pytest.approx([0.0, d1, d1 + d2])
     keys = {e.idempotency_key for e in events if isinstance(e, ev.AttemptStarted)}
     assert keys == {idempotency_key(result.run_id, "s")}
@@ -264,10 +265,10 @@ async def test_retry_after_sets_the_next_attempt_time(
             raise cadenza.RetryableError("429", retry_after=7.0)
         return "ok"
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({"s": {"retry": {"max_attempts": 2, "backoff": 0.1, "max_backoff": 60}}})
     await run(wf, {"a": agent})
-    assert [t for t, _, _ in agent.starts] == [0.0, 7.0]
+    assert agent.call_times == [0.0, 7.0]
 
 
 async def test_permanent_error_is_not_retried(autojump_clock: trio.testing.MockClock) -> None:
@@ -276,7 +277,7 @@ async def test_permanent_error_is_not_retried(autojump_clock: trio.testing.MockC
     async def behaviour(request: cadenza.AgentRequest) -> Any:
         raise cadenza.PermanentError("bad request")
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({"s": {"retry": {"max_attempts": 5}}})
     result, _ = await run(wf, {"a": agent})
     assert result.steps["s"].attempts == 1
@@ -291,7 +292,7 @@ async def test_agent_bug_fails_the_step_without_retry(
     async def behaviour(request: cadenza.AgentRequest) -> Any:
         raise ZeroDivisionError("oops")
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({"s": {"retry": {"max_attempts": 5}}})
     result, events = await run(wf, {"a": agent})
     assert result.steps["s"].attempts == 1
@@ -315,14 +316,14 @@ async def test_attempt_timeout_cancels_the_call_and_retries(
                 raise
         return "second time lucky"
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({"s": {"timeout": 5.0, "retry": {"max_attempts": 2, "backoff": 0}}})
     result, events = await run(wf, {"a": agent})
     assert cancelled == 1
     assert result.steps["s"].output == "second time lucky"
     failed = [e for e in events if isinstance(e, ev.AttemptFailed)]
     assert failed[0].error_type == "AgentTimeoutError"
-    assert [t for t, _, _ in agent.starts] == [0.0, 5.0]
+    assert agent.call_times == [0.0, 5.0]
 
 
 async def test_cancel_stops_in_flight_calls_promptly(
@@ -339,7 +340,7 @@ async def test_cancel_stops_in_flight_calls_promptly(
             raise
         return None
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({f"s{i}": {} for i in range(5)} | {"later": {"needs": ["s0"]}})
     box: list[Any] = []
     async with trio.open_nursery() as nursery:
@@ -363,7 +364,7 @@ async def test_outer_cancellation_still_emits_run_finished(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """If the caller's scope is cancelled, run_finished is emitted before Cancelled propagates."""
-    agent = ProgrammableAgent("a", sleeper(100))
+    agent = ScriptedAgent("a", sleeper(100))
     wf = make_workflow({"s": {}})
     events: list[ev.Event] = []
     with trio.move_on_after(1):
@@ -377,7 +378,7 @@ async def test_broken_observer_is_dropped_and_run_goes_on(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """An observer that raises is removed; the run and other observers are unaffected."""
-    agent = ProgrammableAgent("a", echo)
+    agent = ScriptedAgent("a", echo)
     seen: list[str] = []
 
     def broken(event: ev.Event) -> None:
@@ -400,7 +401,7 @@ async def test_secrets_are_redacted_from_events(autojump_clock: trio.testing.Moc
     async def behaviour(request: cadenza.AgentRequest) -> Any:
         return {"leak": f"key={secret}"}
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     wf = make_workflow({"s": {}}, agents={"a": {"secrets": [secret]}})
     result, events = await run(wf, {"a": agent})
     assert secret not in repr([e.to_dict() for e in events])
@@ -413,7 +414,7 @@ async def test_step_without_any_agent_fails_with_a_clear_reason(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """A step whose capability no agent serves fails and says how to fix it."""
-    agent = ProgrammableAgent("a", echo)
+    agent = ScriptedAgent("a", echo)
     wf = make_workflow({"docs": {"uses": "documentation"}, "after": {"needs": ["docs"]}})
     result, _ = await run(wf, {"a": agent})
     assert result.steps["docs"].status == "failed"
@@ -423,7 +424,7 @@ async def test_step_without_any_agent_fails_with_a_clear_reason(
 
 async def test_events_round_trip_through_dicts(autojump_clock: trio.testing.MockClock) -> None:
     """Every event of a run survives to_dict/event_from_dict unchanged (journal-ready)."""
-    agent = ProgrammableAgent("a", echo)
+    agent = ScriptedAgent("a", echo)
     wf = make_workflow({"x": {"with": {"k": [1, 2]}}, "y": {"needs": ["x"]}})
     _, events = await run(wf, {"a": agent})
     for event in events:
@@ -458,7 +459,7 @@ async def test_expensive_readiness_checks_yield_between_turns(
 ) -> None:
     """Past a turn's evaluation time, the next when: waits for a checkpoint: others run first."""
     monkeypatch.setattr(_scheduler, "TURN_EVALUATION_SECONDS", 0.0)
-    agent = ProgrammableAgent("a", sleeper(1))
+    agent = ScriptedAgent("a", sleeper(1))
     wf = make_workflow({f"s{i}": {"when": "[1, 2, 3].all(x, x > 0)"} for i in range(4)})
     result, events = await run(wf, {"a": agent})
     assert result.status == "succeeded"
@@ -472,7 +473,7 @@ async def test_cheap_readiness_checks_run_in_one_turn(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """Conditions that take no time are all checked before the first call starts."""
-    agent = ProgrammableAgent("a", sleeper(1))
+    agent = ScriptedAgent("a", sleeper(1))
     wf = make_workflow({f"s{i}": {"when": "[1, 2, 3].all(x, x > 0)"} for i in range(4)})
     _, events = await run(wf, {"a": agent})
     kinds = [e.kind for e in events if e.kind in ("step_ready", "attempt_started")]

@@ -28,8 +28,9 @@ from cadenza._load._loader import load_workflow_text
 from cadenza._plugins._registry import load_plugins
 from cadenza._scheduler._runner import RunHandle, run_workflow
 from cadenza._serve import needs_token, serve_dashboard
+from cadenza.testing import ScriptedAgent
 
-from .scheduler_helpers import ProgrammableAgent, make_workflow, plugins_with
+from .scheduler_helpers import make_workflow, plugins_with
 from .serve_helpers import TOKEN, dashboard, finished_run, read_stream, sleeper, until
 
 SECRET = "sk-serve-9f8e7d6c5b4a"
@@ -105,7 +106,7 @@ async def test_step_detail_shows_failed_attempts_and_retries(url: str) -> None:
             raise cadenza.RetryableError("try again")
         return "ok"
 
-    agent = ProgrammableAgent("a", flaky)
+    agent = ScriptedAgent("a", flaky)
     workflow = make_workflow({"s": {"retry": {"max_attempts": 3, "backoff": 0.01}}})
     store = SqliteStore(url)
     try:
@@ -120,7 +121,7 @@ async def test_step_detail_shows_failed_attempts_and_retries(url: str) -> None:
 
 
 async def test_stream_delivers_a_live_runs_events_and_ends_after_run_finished(url: str) -> None:
-    agent = ProgrammableAgent("a", sleeper(0.3))
+    agent = ScriptedAgent("a", sleeper(0.3))
     workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}, "third": {}})
     run_store = SqliteStore(url)
     try:
@@ -153,7 +154,7 @@ async def test_stream_of_a_finished_run_replays_it_and_resumes_after_a_seq(url: 
 
 
 async def test_cancel_button_stops_a_running_run(url: str) -> None:
-    agent = ProgrammableAgent("a", sleeper(30))
+    agent = ScriptedAgent("a", sleeper(30))
     workflow = make_workflow({"slow": {}, "after": {"needs": ["slow"]}})
     run_store = SqliteStore(url)
     try:
@@ -317,7 +318,7 @@ async def test_metrics_count_steps_attempts_retries_and_latency(url: str) -> Non
             raise cadenza.PermanentError("no")
         return "ok"
 
-    agent = ProgrammableAgent("a", behaviour)
+    agent = ScriptedAgent("a", behaviour)
     workflow = make_workflow(
         {
             "fine": {},
@@ -351,7 +352,7 @@ async def test_metrics_count_steps_attempts_retries_and_latency(url: str) -> Non
 
 
 async def test_server_stops_cleanly_with_a_stream_open(url: str) -> None:
-    agent = ProgrammableAgent("a", sleeper(30))
+    agent = ScriptedAgent("a", sleeper(30))
     workflow = make_workflow({"slow": {}})
     run_store = SqliteStore(url)
     try:

@@ -7,19 +7,19 @@ from typing import Any
 import trio
 
 import cadenza
-from cadenza.testing import run_captured
-from tests.scheduler_helpers import ProgrammableAgent, plugins_with
+from cadenza.testing import ScriptedAgent, run_captured
+from tests.scheduler_helpers import plugins_with
 
 
-def returning(value: Any) -> ProgrammableAgent:
+def returning(value: Any) -> ScriptedAgent:
     async def behaviour(request: cadenza.AgentRequest) -> cadenza.AgentResult:
         await trio.sleep(1)
         return cadenza.AgentResult(output=value)
 
-    return ProgrammableAgent("x", behaviour)
+    return ScriptedAgent("x", behaviour)
 
 
-def coder_workflow(members: dict[str, ProgrammableAgent], /, **step: Any) -> dict[str, Any]:
+def coder_workflow(members: dict[str, ScriptedAgent], /, **step: Any) -> dict[str, Any]:
     return {
         "name": "coder",
         "agents": {name: {"kind": "prog", "capabilities": ["code"]} for name in members},

@@ -83,8 +83,9 @@ async def _serve_and_run(journal: str, live: Live, ready: queue.Queue[object]) -
     from cadenza._load._loader import load_workflow_text
     from cadenza._scheduler._runner import run_workflow
     from cadenza._serve import serve_dashboard
+    from cadenza.testing import ScriptedAgent
 
-    from ..scheduler_helpers import ProgrammableAgent, plugins_with
+    from ..scheduler_helpers import plugins_with
 
     live.token = trio.lowlevel.current_trio_token()
     live.gates = {step: trio.Event() for step in STEPS}
@@ -95,7 +96,7 @@ async def _serve_and_run(journal: str, live: Live, ready: queue.Queue[object]) -
         await trio.sleep(0.3)
         return {"step": request.step_id, "ok": True}
 
-    plugins = plugins_with({"a": ProgrammableAgent("a", gated)})
+    plugins = plugins_with({"a": ScriptedAgent("a", gated)})
     workflow = load_workflow_text(WORKFLOW, plugins=plugins).workflow
     run_store, serve_store = SqliteStore(journal), SqliteStore(journal)
     try:
