@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +29,7 @@ def test_plugin_is_found_through_its_entry_point() -> None:
 
 def test_cadenza_plugins_command_lists_it() -> None:
     """`cadenza plugins --json` shows the plugin as loaded, with its registration."""
-    env = {**os.environ, "CADENZA_LOAD_PLUGINS": "assets"}
-    done = subprocess.run(
-        [sys.executable, "-m", "cadenza", "plugins", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    listed = {p["name"]: p for p in json.loads(done.stdout)}
+    listed = cadenza.testing.listed_plugins("assets")
     assert listed["assets"]["distribution"] == "cadenza-assets"
     assert listed["assets"]["status"] == "loaded"
     assert {"hook": "cadenza_agent_kinds", "name": "assets"} in listed["assets"]["registrations"]

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import cadenza
+import cadenza.testing
 import cadenza_docgen
 from cadenza_docgen import DocgenAgent, DocgenOptions
 
@@ -29,14 +25,7 @@ def test_entry_point_loads_the_docgen_kind() -> None:
 
 def test_cadenza_plugins_shows_it() -> None:
     """``cadenza plugins --json`` lists the plugin as loaded, with what it registers."""
-    shown = subprocess.run(
-        [sys.executable, "-m", "cadenza", "plugins", "--json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "CADENZA_LOAD_PLUGINS": "docgen"},
-    )
-    [entry] = [p for p in json.loads(shown.stdout) if p["name"] == "docgen"]
+    entry = cadenza.testing.listed_plugins("docgen")["docgen"]
     assert entry["distribution"] == "cadenza-docgen"
     assert entry["status"] == "loaded"
     assert entry["registrations"] == [{"hook": "cadenza_agent_kinds", "name": "docgen"}]

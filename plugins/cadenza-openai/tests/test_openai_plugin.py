@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
-import os
-import subprocess
-import sys
 
 import cadenza
+import cadenza.testing
 import cadenza_openai
 
 REGISTRATIONS = (("cadenza_agent_kinds", "openai"), ("cadenza_fallbacks", "openai_template"))
@@ -30,16 +27,7 @@ def test_entry_point_loads_the_plugin() -> None:
 
 def test_cadenza_plugins_command_shows_it() -> None:
     """`cadenza plugins --json` lists the plugin as loaded, with its registrations."""
-    env = {**os.environ, "CADENZA_LOAD_PLUGINS": "openai"}
-    done = subprocess.run(
-        [sys.executable, "-m", "cadenza", "plugins", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
-    listed = {p["name"]: p for p in json.loads(done.stdout)}
+    listed = cadenza.testing.listed_plugins("openai")
     assert listed["openai"]["status"] == "loaded"
     assert listed["openai"]["distribution"] == "cadenza-openai"
     registered = [(r["hook"], r["name"]) for r in listed["openai"]["registrations"]]
