@@ -68,8 +68,9 @@ import trio.testing
 from _quiet_logs import LOGGED_ERRORS
 
 import cadenza
-from cadenza import Plugins, RunHandle, RunResult, Workflow
+from cadenza import RunHandle, RunResult, Workflow
 from cadenza.events import Event
+from cadenza.plugins import Plugins
 from cadenza.store import SqliteStore
 from cadenza.testing import SeedAgentServer, SeedCall, Stall
 
@@ -378,7 +379,7 @@ class BaselineRepeat:
 def run_sides(
     repeats: int, calls: int, settle: float, watch: bool, journal_dir: str | None
 ) -> dict[str, list[Sample]]:
-    plugins = cadenza.load_plugins(entry_points=False)
+    plugins = cadenza.plugins.load_plugins(entry_points=False)
     runners: dict[str, Callable[[], Any]] = {
         "kernel": KernelRepeat(plugins, calls, settle, watch),
         "kernel + journal": KernelRepeat(plugins, calls, settle, watch, journal_dir, True),

@@ -79,9 +79,9 @@ from cadenza import (
     Price,
     RetryPolicy,
     Step,
-    StrategySpec,
     Workflow,
 )
+from cadenza.strategies import StrategySpec
 
 CONCURRENCY = 64
 REPEATS = 5
@@ -161,11 +161,11 @@ class CountingPlugin:
         register(KIND, lambda config: CountingNoopAgent(name=config.name, counter=self.counter))
 
 
-def make_plugins(plugin: CountingPlugin) -> cadenza.Plugins:
+def make_plugins(plugin: CountingPlugin) -> cadenza.plugins.Plugins:
     try:
-        return cadenza.load_plugins(extra=[plugin], entry_points=False)
+        return cadenza.plugins.load_plugins(extra=[plugin], entry_points=False)
     except TypeError:  # an older loader without ``entry_points=``
-        return cadenza.load_plugins(extra=[plugin])
+        return cadenza.plugins.load_plugins(extra=[plugin])
 
 
 # -- the variants ---------------------------------------------------------------------

@@ -61,14 +61,13 @@ from cadenza import (
     AgentConfig,
     AgentRequest,
     AgentResult,
-    Plugins,
     RetryPolicy,
     Step,
     Workflow,
-    load_plugins,
     run_workflow,
 )
 from cadenza._scheduler._run import idempotency_key
+from cadenza.plugins import Plugins, load_plugins
 
 CONCURRENCY = 64
 REPEATS = 5

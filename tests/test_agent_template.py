@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 import trio
 
-from cadenza import AgentConfig, AgentRequest, PermanentError, WorkflowError, load_plugins
+from cadenza import AgentConfig, AgentRequest, PermanentError, WorkflowError
 from cadenza._agents._template import TemplateAgent, TemplateOptions
 from cadenza._load._loader import load_workflow_text
 from cadenza._spec._workflow import Duration
+from cadenza.plugins import load_plugins
 
 
 def make_request(**inputs: Any) -> AgentRequest:

@@ -94,10 +94,10 @@ class FirstOk:
     def combine(self, answers, *, pending):
         ok = [a for a in answers if a.ok]
         if ok:
-            return cadenza.Verdict(
+            return cadenza.strategies.Verdict(
                 output=ok[0].output, supporters=(ok[0].agent,), agreement=1 / len(ok)
             )
-        return None if pending else cadenza.Verdict()
+        return None if pending else cadenza.strategies.Verdict()
 
 
 class WaitsForever(FirstOk):
@@ -165,7 +165,7 @@ class IgnoresLoneAnswers(FirstOk):
 
     def combine(self, answers, *, pending):
         if len(answers) == 1 and not pending:
-            return cadenza.Verdict()
+            return cadenza.strategies.Verdict()
         return super().combine(answers, pending=pending)
 
 

@@ -25,7 +25,7 @@ def invoke(tmp_path: Path, *args: str) -> Any:
     _add_builtin_commands()
     wf = tmp_path / "wf.yaml"
     wf.write_text("agents:\n  b: {kind: broken}\nsteps:\n  s: {uses: b}\n")
-    state = CliState(plugins=cadenza.load_plugins(extra=[BrokenKind()], entry_points=False))
+    state = CliState(plugins=cadenza.plugins.load_plugins(extra=[BrokenKind()], entry_points=False))
     return CliRunner().invoke(cli, [*args, "run", str(wf), "--no-progress"], obj=state)
 
 

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
+from pathlib import Path
+
 import pytest
 
 import cadenza
 import cadenza.events
+import cadenza.plugins
 import cadenza.store
+import cadenza.strategies
 import cadenza.testing
 from cadenza._deprecations import MOVED
 
 PUBLIC = {
-    "HOOK_API_VERSION", "Agent", "AgentConfig", "AgentError", "AgentFactory", "AgentRequest",
-    "AgentResult", "AgentTimeoutError", "BudgetExceededError", "CadenzaError",
-    "DuplicateRegistrationError", "Duration", "ExpressionError", "InputSpec", "LoadResult",
-    "PermanentError", "PluginError", "PluginInfo", "Plugins", "Problem", "Registration",
-    "RetryPolicy", "RetryableError", "RunHandle", "RunResult", "SourceLocation", "Step",
-    "StepOutcome", "SupportsHealth", "UnavailableError", "Usage", "Workflow", "WorkflowError",
-    "__version__", "hookimpl", "hookspec", "load_plugins", "load_workflow",
-    "load_workflow_data", "load_workflow_text", "parse_duration", "resolve_inputs",
-    "run_workflow", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy", "BreakerPolicy",
-    "FallbackSpec", "RateLimitPolicy", "HealthCheckPolicy", "Aggregator", "Answer", "Verdict",
-    "Budget", "Price", "AgentHistory", "Candidate", "Route", "RouteRequest", "Router",
-    "Quality", "ValidationContext", "Validator", "QualityError", "StrategySpec", "Fallback",
-    "FallbackContext",
+    "Agent", "AgentConfig", "AgentError", "AgentFactory", "AgentRequest", "AgentResult",
+    "AgentTimeoutError", "BudgetExceededError", "CadenzaError", "Duration", "ExpressionError",
+    "InputSpec", "LoadResult", "PermanentError", "Problem", "RetryPolicy", "RetryableError",
+    "RunHandle", "RunResult", "SourceLocation", "Step", "StepOutcome", "SupportsHealth",
+    "UnavailableError", "Usage", "Workflow", "WorkflowError", "__version__", "hookimpl",
+    "load_workflow", "load_workflow_data", "load_workflow_text", "parse_duration",
+    "resolve_inputs", "run_workflow", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy",
+    "BreakerPolicy", "FallbackSpec", "RateLimitPolicy", "HealthCheckPolicy", "Budget", "Price",
 }  # fmt: skip
 
 
@@ -31,6 +33,11 @@ def test_all_is_pinned() -> None:
     """Adding or removing a public name is a deliberate change to this list."""
     assert set(cadenza.__all__) == PUBLIC
     assert len(cadenza.__all__) == len(PUBLIC)
+
+
+def test_the_top_namespace_stays_small() -> None:
+    """cadenza keeps what a workflow user and an agent author need: at most 45 names."""
+    assert len(cadenza.__all__) <= 45
 
 
 def test_every_public_name_is_importable() -> None:
@@ -85,20 +92,36 @@ STORE_PUBLIC = {
     "StoreFullError", "StoreReadOnlyError", "UnknownRunError", "WriteBatch", "open_store",
 }  # fmt: skip
 
+PLUGINS_PUBLIC = {
+    "HOOK_API_VERSION", "DuplicateRegistrationError", "PluginError", "PluginInfo", "Plugins",
+    "Registration", "hookspec", "load_plugins",
+}  # fmt: skip
+
+STRATEGIES_PUBLIC = {
+    "AgentHistory", "Aggregator", "Answer", "Candidate", "Fallback", "FallbackContext", "Quality",
+    "QualityError", "Route", "RouteRequest", "Router", "StrategySpec", "ValidationContext",
+    "Validator", "Verdict",
+}  # fmt: skip
+
 
 @pytest.mark.parametrize(
     ("module", "pinned"),
-    [(cadenza.events, EVENTS_PUBLIC), (cadenza.store, STORE_PUBLIC)],
-    ids=["events", "store"],
+    [
+        (cadenza.events, EVENTS_PUBLIC),
+        (cadenza.store, STORE_PUBLIC),
+        (cadenza.plugins, PLUGINS_PUBLIC),
+        (cadenza.strategies, STRATEGIES_PUBLIC),
+    ],
+    ids=["events", "store", "plugins", "strategies"],
 )
 def test_namespace_all_is_pinned(module: object, pinned: set[str]) -> None:
-    """cadenza.events and cadenza.store export exactly these names, each saying its namespace."""
+    """Each public namespace exports exactly these names, its classes and functions saying so."""
     names: list[str] = module.__all__
     assert set(names) == pinned
     assert len(names) == len(pinned)
     for name in names:
         obj = getattr(module, name)
-        if isinstance(obj, type):
+        if isinstance(obj, type) or inspect.isfunction(obj):
             assert obj.__module__ == module.__name__, name
 
 
@@ -123,8 +146,34 @@ def test_every_moved_name_resolves_to_its_new_home(name: str) -> None:
     home = MOVED[name].home
     with pytest.warns(DeprecationWarning, match=rf"{home}\.{name}\b"):
         old = getattr(cadenza, name)
-    assert old is getattr(cadenza.events if home == "cadenza.events" else cadenza.store, name)
+    assert old is getattr(importlib.import_module(home), name)
     assert name not in cadenza.__all__
+
+
+def test_every_moved_name_is_in_its_new_homes_all() -> None:
+    """MOVED names a home that exports the name, so the warning's advice works."""
+    for name, moved in MOVED.items():
+        assert name in importlib.import_module(moved.home).__all__, name
+
+
+def _type_checking_imports(tree: ast.Module) -> dict[str, str]:
+    """name -> module of each ``from .x import name as name`` under ``if TYPE_CHECKING:``."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for inner in node.body:
+                if isinstance(inner, ast.ImportFrom):
+                    found.update({alias.name: f"cadenza.{inner.module}" for alias in inner.names})
+    return found
+
+
+@pytest.mark.parametrize("home", ["cadenza.plugins", "cadenza.strategies"])
+def test_moved_names_keep_their_types_for_mypy(home: str) -> None:
+    """Each name moved to plugins or strategies is declared for type checkers in cadenza."""
+    tree = ast.parse(Path(cadenza.__file__).read_text(encoding="utf-8"))
+    declared = _type_checking_imports(tree)
+    moved = {name for name, m in MOVED.items() if m.home == home}
+    assert {name for name, module in declared.items() if module == home} == moved
 
 
 def test_an_unknown_name_is_still_an_attribute_error() -> None:

@@ -153,7 +153,7 @@ def test_bad_fallback_entries_are_validation_problems(fallback: str, message: st
         f"steps:\n  s: {{uses: a, fallback: {fallback}}}\n"
     )
     with pytest.raises(cadenza.WorkflowError) as info:
-        cadenza.load_workflow_text(text, plugins=cadenza.load_plugins(entry_points=False))
+        cadenza.load_workflow_text(text, plugins=cadenza.plugins.load_plugins(entry_points=False))
     (problem,) = info.value.problems
     assert problem.path == "steps.s.fallback[0]"
     assert message in problem.message
@@ -166,7 +166,9 @@ def test_fallback_entries_load() -> None:
         "  b: {kind: template, options: {output: y}}\n"
         "steps:\n  s: {uses: a, fallback: [b, cached, {strategy: template, output: z}]}\n"
     )
-    loaded = cadenza.load_workflow_text(text, plugins=cadenza.load_plugins(entry_points=False))
+    loaded = cadenza.load_workflow_text(
+        text, plugins=cadenza.plugins.load_plugins(entry_points=False)
+    )
     assert loaded.workflow.steps["s"].fallback == (
         FallbackSpec(agent="b"),
         FallbackSpec(strategy="cached"),

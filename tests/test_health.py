@@ -125,5 +125,7 @@ def test_health_check_loads_from_yaml() -> None:
         "agents:\n  a: {kind: template, health_check: {interval: 45s}, options: {output: x}}\n"
         "steps:\n  s: {uses: a}\n"
     )
-    loaded = cadenza.load_workflow_text(text, plugins=cadenza.load_plugins(entry_points=False))
+    loaded = cadenza.load_workflow_text(
+        text, plugins=cadenza.plugins.load_plugins(entry_points=False)
+    )
     assert loaded.workflow.agents["a"].health_check == HealthCheckPolicy(interval=45)

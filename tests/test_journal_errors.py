@@ -46,7 +46,7 @@ WORKFLOW = "agents:\n  t: {kind: template, options: {output: 'step {n}'}}\nsteps
 def invoke(*args: str, extra: Sequence[object] = ()) -> Result:
     """``cadenza ARGS`` in-process, with the built-in plugins (and ``extra``) only."""
     _add_builtin_commands()
-    state = CliState(plugins=cadenza.load_plugins(extra=extra, entry_points=False))
+    state = CliState(plugins=cadenza.plugins.load_plugins(extra=extra, entry_points=False))
     return CliRunner().invoke(cli, list(args), obj=state)
 
 

@@ -44,7 +44,7 @@ HANG_GUARD = 120
 def invoke(*args: str, extra: Sequence[object] = ()) -> Result:
     """``cadenza ARGS`` in-process, with the built-in plugins (and ``extra``) only."""
     _add_builtin_commands()
-    state = CliState(plugins=cadenza.load_plugins(extra=extra, entry_points=False))
+    state = CliState(plugins=cadenza.plugins.load_plugins(extra=extra, entry_points=False))
     result = CliRunner().invoke(cli, list(args), obj=state)
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception

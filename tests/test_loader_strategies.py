@@ -10,8 +10,9 @@ import textwrap
 
 import pytest
 
-from cadenza import Budget, Price, StrategySpec, WorkflowError, load_workflow_text
+from cadenza import Budget, Price, WorkflowError, load_workflow_text
 from cadenza._plugins._registry import load_plugins
+from cadenza.strategies import StrategySpec
 
 PLUGINS = load_plugins(entry_points=False)
 

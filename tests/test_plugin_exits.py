@@ -55,7 +55,7 @@ def sqlite(tmp_path: Path) -> Iterator[SqliteStore]:
     store.close()
 
 
-def info(plugins: Plugins, name: str) -> cadenza.PluginInfo:
+def info(plugins: Plugins, name: str) -> cadenza.plugins.PluginInfo:
     (found,) = [i for i in plugins.infos if i.name == name]
     return found
 
@@ -274,5 +274,5 @@ def test_strategy_factory_exiting_at_load_is_a_plugin_error() -> None:
 
     plugins = load_plugins(entry_points=False, extra=[Exiting])
     text = "agents: {a: {kind: template}}\nroute: quitter\nsteps: {s: {uses: a}}\n"
-    with pytest.raises(cadenza.PluginError, match=r"raised SystemExit\(2\)"):
+    with pytest.raises(cadenza.plugins.PluginError, match=r"raised SystemExit\(2\)"):
         cadenza.load_workflow_text(text, plugins=plugins)

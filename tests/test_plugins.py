@@ -498,7 +498,7 @@ def test_register_after_the_hook_returned_is_an_error() -> None:
             kept.append(register)
 
     plugins = load(entry_points=False, extra=[Plugin])
-    with pytest.raises(cadenza.PluginError, match="after the hook returned"):
+    with pytest.raises(cadenza.plugins.PluginError, match="after the hook returned"):
         kept[0]("late", dict)
     assert "late" not in plugins.registered("cadenza_routers")
 
@@ -510,7 +510,7 @@ def test_duplicate_names_across_two_plugins_name_both_distributions(site: Site) 
     """Two distributions registering one agent kind raise, naming both."""
     site.add_plugin("cadenza-one", "1.0", AGENT_KIND_PLUGIN.format(kind="same"))
     site.add_plugin("cadenza-two", "2.0", AGENT_KIND_PLUGIN.format(kind="same"))
-    with pytest.raises(cadenza.DuplicateRegistrationError) as info_:
+    with pytest.raises(cadenza.plugins.DuplicateRegistrationError) as info_:
         load(only=["one", "two"])
     exc = info_.value
     assert (exc.hook, exc.name, exc.first, exc.second) == (
@@ -527,7 +527,7 @@ def test_duplicate_names_across_two_plugins_name_both_distributions(site: Site) 
 def test_plugin_reusing_a_builtin_name_is_a_duplicate(site: Site) -> None:
     """Registering the built-in ``http`` kind again names the built-in plugin too."""
     site.add_plugin("cadenza-http2", "0.1", AGENT_KIND_PLUGIN.format(kind="http"))
-    with pytest.raises(cadenza.DuplicateRegistrationError, match=r"cadenza \(built-in\)"):
+    with pytest.raises(cadenza.plugins.DuplicateRegistrationError, match=r"cadenza \(built-in\)"):
         load_plugins(only=["http2"])
 
 
@@ -535,7 +535,9 @@ def test_duplicate_entry_point_names_raise(site: Site) -> None:
     """Two distributions claiming one entry-point name are a duplicate, too."""
     site.add_plugin("cadenza-a", "1.0", AGENT_KIND_PLUGIN.format(kind="a"), entry_point="x")
     site.add_dist("cadenza-b", "1.0", {"x": "cadenza_x"})
-    with pytest.raises(cadenza.DuplicateRegistrationError, match="entry point group 'cadenza'"):
+    with pytest.raises(
+        cadenza.plugins.DuplicateRegistrationError, match="entry point group 'cadenza'"
+    ):
         load(only=["x"])
 
 

@@ -85,11 +85,13 @@ def test_rate_limit_loads_from_yaml() -> None:
         "agents:\n  a: {kind: template, rate_limit: {requests_per_minute: 30}, "
         "options: {output: x}}\nsteps:\n  s: {uses: a}\n"
     )
-    loaded = cadenza.load_workflow_text(text, plugins=cadenza.load_plugins(entry_points=False))
+    loaded = cadenza.load_workflow_text(
+        text, plugins=cadenza.plugins.load_plugins(entry_points=False)
+    )
     assert loaded.workflow.agents["a"].rate_limit == RateLimitPolicy(requests_per_minute=30)
     bad = text.replace("requests_per_minute", "requests_per_minit")
     try:
-        cadenza.load_workflow_text(bad, plugins=cadenza.load_plugins(entry_points=False))
+        cadenza.load_workflow_text(bad, plugins=cadenza.plugins.load_plugins(entry_points=False))
     except cadenza.WorkflowError as exc:
         (problem,) = exc.problems
         assert problem.path == "agents.a.rate_limit.requests_per_minit"

@@ -124,7 +124,7 @@ async def run_timed(
     in CallProbed), run it, note event times."""
     wrapped = [a if isinstance(a, CallProbed) else CallProbed(a) for a in agents]
     kind = CallProbedKind({agent.name: agent for agent in wrapped})
-    plugins = cadenza.load_plugins(extra=[kind], entry_points=False)
+    plugins = cadenza.plugins.load_plugins(extra=[kind], entry_points=False)
     workflow = cadenza.load_workflow_data(source, plugins=plugins).workflow
     timeline: list[tuple[float, ev.Event]] = []
     result = await cadenza.run_workflow(

@@ -72,7 +72,7 @@ class Session:
         await trio.lowlevel.checkpoint()
         return {"step": request.step_id, "from": dict(request.inputs), "n": self.number}
 
-    def plugins(self) -> cadenza.Plugins:
+    def plugins(self) -> cadenza.plugins.Plugins:
         return plugins_with({"a": ScriptedAgent("a", self.behaviour)})
 
 
@@ -206,7 +206,7 @@ async def test_restored_output_holding_a_secret_stays_redacted_on_resume(
         agents={"a": {"secrets": [secret]}},
     )
 
-    def session(*, fail_b: bool) -> tuple[list[cadenza.AgentRequest], cadenza.Plugins]:
+    def session(*, fail_b: bool) -> tuple[list[cadenza.AgentRequest], cadenza.plugins.Plugins]:
         requests: list[cadenza.AgentRequest] = []
 
         async def behaviour(request: cadenza.AgentRequest) -> Any:
@@ -424,14 +424,14 @@ def workflow_text(b_with: str) -> str:
 
 
 def load(text: str) -> Workflow:
-    plugins = cadenza.load_plugins(entry_points=False)
+    plugins = cadenza.plugins.load_plugins(entry_points=False)
     return cadenza.load_workflow_text(text, plugins=plugins, filename="wf.yaml").workflow
 
 
 async def test_changed_workflow_is_refused_with_a_diff(store: SqliteStore) -> None:
     """A workflow whose text changed since the run started is refused, showing the change."""
     before = load(workflow_text("{}"))
-    plugins = cadenza.load_plugins(entry_points=False)
+    plugins = cadenza.plugins.load_plugins(entry_points=False)
     first = await run_workflow(before, plugins=plugins, store=store)
     assert first.status == "failed"
     after = load(workflow_text('{name: "${{ steps.a.output }}"}'))

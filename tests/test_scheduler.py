@@ -444,7 +444,7 @@ async def test_agent_factory_error_is_a_workflow_problem() -> None:
             register("prog", factory)
 
     wf = make_workflow({"s": {}})
-    plugins = cadenza.load_plugins(extra=[BrokenKind()], entry_points=False)
+    plugins = cadenza.plugins.load_plugins(extra=[BrokenKind()], entry_points=False)
     with pytest.raises(cadenza.WorkflowError) as info:
         await run_workflow(wf, plugins=plugins)
     (problem,) = info.value.problems

@@ -6,8 +6,12 @@ start with an underscore are private.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import events as events
+from . import plugins as plugins
 from . import store as store
+from . import strategies as strategies
 from ._agents._contract import Agent as Agent
 from ._agents._contract import AgentFactory as AgentFactory
 from ._agents._contract import AgentRequest as AgentRequest
@@ -18,11 +22,8 @@ from ._errors import AgentError as AgentError
 from ._errors import AgentTimeoutError as AgentTimeoutError
 from ._errors import BudgetExceededError as BudgetExceededError
 from ._errors import CadenzaError as CadenzaError
-from ._errors import DuplicateRegistrationError as DuplicateRegistrationError
 from ._errors import ExpressionError as ExpressionError
 from ._errors import PermanentError as PermanentError
-from ._errors import PluginError as PluginError
-from ._errors import QualityError as QualityError
 from ._errors import ResumeError as ResumeError
 from ._errors import RetryableError as RetryableError
 from ._errors import UnavailableError as UnavailableError
@@ -32,10 +33,6 @@ from ._load._loader import load_workflow as load_workflow
 from ._load._loader import load_workflow_data as load_workflow_data
 from ._load._loader import load_workflow_text as load_workflow_text
 from ._load._loader import resolve_inputs as resolve_inputs
-from ._plugins._registry import PluginInfo as PluginInfo
-from ._plugins._registry import Plugins as Plugins
-from ._plugins._registry import Registration as Registration
-from ._plugins._registry import load_plugins as load_plugins
 from ._problems import Problem as Problem
 from ._problems import SourceLocation as SourceLocation
 from ._public import publish as _publish
@@ -57,89 +54,76 @@ from ._spec._workflow import HealthCheckPolicy as HealthCheckPolicy
 from ._spec._workflow import InputSpec as InputSpec
 from ._spec._workflow import RetryPolicy as RetryPolicy
 from ._spec._workflow import Step as Step
-from ._spec._workflow import StrategySpec as StrategySpec
 from ._spec._workflow import Workflow as Workflow
 from ._spec._workflow import parse_duration as parse_duration
-from ._strategies._aggregation import Aggregator as Aggregator
-from ._strategies._aggregation import Answer as Answer
-from ._strategies._aggregation import Verdict as Verdict
-from ._strategies._fallback import Fallback as Fallback
-from ._strategies._fallback import FallbackContext as FallbackContext
-from ._strategies._routing import AgentHistory as AgentHistory
-from ._strategies._routing import Candidate as Candidate
-from ._strategies._routing import Route as Route
-from ._strategies._routing import Router as Router
-from ._strategies._routing import RouteRequest as RouteRequest
-from ._strategies._validation import Quality as Quality
-from ._strategies._validation import ValidationContext as ValidationContext
-from ._strategies._validation import Validator as Validator
-from ._version import HOOK_API_VERSION as HOOK_API_VERSION
 from ._version import __version__ as __version__
 from .hookspecs import hookimpl as hookimpl
-from .hookspecs import hookspec as hookspec
+
+if TYPE_CHECKING:
+    # Moved names (see _deprecations.MOVED): typed for mypy; at run time __getattr__ warns.
+    from .plugins import HOOK_API_VERSION as HOOK_API_VERSION
+    from .plugins import DuplicateRegistrationError as DuplicateRegistrationError
+    from .plugins import PluginError as PluginError
+    from .plugins import PluginInfo as PluginInfo
+    from .plugins import Plugins as Plugins
+    from .plugins import Registration as Registration
+    from .plugins import hookspec as hookspec
+    from .plugins import load_plugins as load_plugins
+    from .strategies import AgentHistory as AgentHistory
+    from .strategies import Aggregator as Aggregator
+    from .strategies import Answer as Answer
+    from .strategies import Candidate as Candidate
+    from .strategies import Fallback as Fallback
+    from .strategies import FallbackContext as FallbackContext
+    from .strategies import Quality as Quality
+    from .strategies import QualityError as QualityError
+    from .strategies import Route as Route
+    from .strategies import Router as Router
+    from .strategies import RouteRequest as RouteRequest
+    from .strategies import StrategySpec as StrategySpec
+    from .strategies import ValidationContext as ValidationContext
+    from .strategies import Validator as Validator
+    from .strategies import Verdict as Verdict
 
 __all__ = [
-    "HOOK_API_VERSION",
     "Agent",
     "AgentConfig",
     "AgentError",
     "AgentFactory",
-    "AgentHistory",
     "AgentRequest",
     "AgentResult",
     "AgentTimeoutError",
-    "Aggregator",
-    "Answer",
     "BreakerPolicy",
     "Budget",
     "BudgetExceededError",
     "CachePolicy",
     "CadenzaError",
-    "Candidate",
-    "DuplicateRegistrationError",
     "Duration",
     "ExpressionError",
-    "Fallback",
-    "FallbackContext",
     "FallbackSpec",
     "HealthCheckPolicy",
     "InputSpec",
     "LoadResult",
     "PermanentError",
-    "PluginError",
-    "PluginInfo",
-    "Plugins",
     "Price",
     "Problem",
-    "Quality",
-    "QualityError",
     "RateLimitPolicy",
-    "Registration",
     "ResumeError",
     "ResumePlan",
     "RetryPolicy",
     "RetryableError",
-    "Route",
-    "RouteRequest",
-    "Router",
     "RunHandle",
     "RunResult",
     "SourceLocation",
     "Step",
     "StepOutcome",
-    "StrategySpec",
     "SupportsHealth",
     "UnavailableError",
     "Usage",
-    "ValidationContext",
-    "Validator",
-    "Verdict",
     "Workflow",
     "WorkflowError",
     "__version__",
     "hookimpl",
-    "hookspec",
-    "load_plugins",
     "load_workflow",
     "load_workflow_data",
     "load_workflow_text",
@@ -154,7 +138,8 @@ _publish(globals(), __all__, __name__)
 
 
 def __getattr__(name: str) -> object:
-    """Names that moved to ``cadenza.events`` or ``cadenza.store`` still work, with a warning."""
+    """Names that moved to a public namespace (``cadenza.events``, ``.store``, ``.plugins``,
+    ``.strategies``) still work, with a warning naming the new home."""
     from ._deprecations import moved_attribute
 
     return moved_attribute(name)

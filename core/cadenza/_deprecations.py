@@ -30,10 +30,21 @@ _STORE = (
     "SCHEMA_VERSION", "CacheEntry", "RunRecord", "SqliteStore", "Store", "StoreError",
     "UnknownRunError", "WriteBatch", "open_store",
 )  # fmt: skip
+_PLUGINS = (
+    "HOOK_API_VERSION", "DuplicateRegistrationError", "PluginError", "PluginInfo", "Plugins",
+    "Registration", "hookspec", "load_plugins",
+)  # fmt: skip
+_STRATEGIES = (
+    "AgentHistory", "Aggregator", "Answer", "Candidate", "Fallback", "FallbackContext", "Quality",
+    "QualityError", "Route", "RouteRequest", "Router", "StrategySpec", "ValidationContext",
+    "Validator", "Verdict",
+)  # fmt: skip
 
 MOVED: dict[str, Moved] = {
     **{name: Moved("cadenza.events", "1.0") for name in _EVENTS},
     **{name: Moved("cadenza.store", "1.0") for name in _STORE},
+    **{name: Moved("cadenza.plugins", "1.0") for name in _PLUGINS},
+    **{name: Moved("cadenza.strategies", "1.0") for name in _STRATEGIES},
 }
 """Names that moved out of ``cadenza``: name -> (new home, removal release)."""
 

@@ -8,7 +8,7 @@ on the registered objects (``Agent.run``, ``Agent.aclose``) and is awaited by
 the kernel inside the run's nursery. ``async def`` hook implementations are
 refused at load time.
 
-The hook API version is :data:`cadenza.HOOK_API_VERSION`. A plugin module
+The hook API version is :data:`cadenza.plugins.HOOK_API_VERSION`. A plugin module
 declares the range it supports as ``CADENZA_HOOK_API = ">=1.0,<2"`` (a PEP 440
 specifier); plugins outside the range are refused with the versions that work.
 """
@@ -91,10 +91,10 @@ def cadenza_routers(register: Register) -> None:
     Called once, after all plugins are loaded. Call ``register(name, factory)``
     per strategy. ``factory(options)`` receives the ``route:`` mapping without
     its ``strategy`` key (``{}`` for ``route: NAME``) and returns a
-    :class:`~cadenza.Router`: an object with ``choose(candidates, request) ->
+    :class:`~cadenza.strategies.Router`: an object with ``choose(candidates, request) ->
     Route``, called synchronously on the trio thread once per call that more
-    than one agent could take, which returns a :class:`~cadenza.Route` naming
-    one of the :class:`~cadenza.Candidate` agents. The factory runs when the
+    than one agent could take, which returns a :class:`~cadenza.strategies.Route` naming
+    one of the :class:`~cadenza.strategies.Candidate` agents. The factory runs when the
     workflow loads: raise ``ValueError`` for bad options and the loader reports
     the message with file:line. Return value ignored.
 
@@ -113,10 +113,10 @@ def cadenza_aggregators(register: Register) -> None:
     Called once, after all plugins are loaded. Call ``register(name, factory)``
     per strategy; multi-agent steps (``agents: 3``) select one with
     ``aggregate:``. ``factory(options)`` receives that mapping without its
-    ``strategy`` key and returns a :class:`~cadenza.Aggregator`: an object
+    ``strategy`` key and returns a :class:`~cadenza.strategies.Aggregator`: an object
     with ``combine(answers, *, pending) -> Verdict | None``, called
-    synchronously after each :class:`~cadenza.Answer` arrives, which returns
-    None to wait for more or a :class:`~cadenza.Verdict` (always one when
+    synchronously after each :class:`~cadenza.strategies.Answer` arrives, which returns
+    None to wait for more or a :class:`~cadenza.strategies.Verdict` (always one when
     ``pending`` is 0). The factory runs when the workflow loads: raise
     ``ValueError`` for bad options and the loader reports the message with
     file:line. Return value ignored.
@@ -152,7 +152,7 @@ def cadenza_validators(register: Register) -> None:
     Called once, after all plugins are loaded. Call ``register(name, factory)``
     per validator; steps list validators in ``validate:``. ``factory(options)``
     receives an item's mapping without its ``validator`` key (``{}`` for a bare
-    name) and returns a :class:`~cadenza.Validator`: an object with ``async
+    name) and returns a :class:`~cadenza.strategies.Validator`: an object with ``async
     validate(output, *, context) -> Quality``, awaited inside each attempt,
     whose score in [0, 1] fails the attempt (retryably) when it is below the
     step's ``min_quality``. The factory runs when the workflow loads: raise

@@ -3,7 +3,7 @@
 Emission is synchronous and in order. An observer that raises is logged once
 and dropped for the rest of the run: a broken dashboard or metrics plugin must
 never break the workflow it watches. Plugin observers reach the bus wrapped by
-:meth:`cadenza.Plugins.observers`, so one that calls ``sys.exit()`` or raises
+:meth:`cadenza.plugins.Plugins.observers`, so one that calls ``sys.exit()`` or raises
 ``KeyboardInterrupt`` raises an ordinary exception here
 (:class:`~cadenza._errors.PluginExitError`) and is dropped the same way.
 """

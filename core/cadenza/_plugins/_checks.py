@@ -7,7 +7,7 @@ it (empty when there are none), so the loader can record a plugin as
 live, and a refusal message has to say what is wrong and how to fix it:
 
 - :func:`check_fence`: the plugin's ``CADENZA_HOOK_API`` must be a PEP 440
-  specifier containing :data:`cadenza.HOOK_API_VERSION`; a refusal says
+  specifier containing :data:`cadenza.plugins.HOOK_API_VERSION`; a refusal says
   which side (kernel or plugin) to upgrade.
 - :func:`check_hookimpls`: every hook implementation must name a kernel hook
   (``check_pending`` semantics, per plugin, with a did-you-mean), be a plain

@@ -1,4 +1,4 @@
-"""The machinery behind :func:`cadenza.load_plugins`: find, admit, then collect.
+"""The machinery behind :func:`cadenza.plugins.load_plugins`: find, admit, then collect.
 
 It lives apart from the registry (:mod:`cadenza._plugins._registry`) because only
 loading needs it: the rest of the kernel reads a finished :class:`Plugins`
@@ -20,7 +20,7 @@ deals with each on its own, so one bad plugin never poisons the rest:
 Entry points outside ``CADENZA_LOAD_PLUGINS`` are recorded as ``disabled``
 without being imported. Two entry points of one name, or two plugins
 registering one name for one hook, are not a plugin problem but a broken
-installation: :class:`~cadenza.DuplicateRegistrationError` names both
+installation: :class:`~cadenza.plugins.DuplicateRegistrationError` names both
 distributions and is raised.
 """
 

@@ -270,7 +270,7 @@ def load_plugins(
 
     Plugin problems are recorded in :attr:`Plugins.infos`, not raised; a
     duplicate registered name raises
-    :class:`~cadenza.DuplicateRegistrationError` naming both plugins.
+    :class:`~cadenza.plugins.DuplicateRegistrationError` naming both plugins.
     """
     from ._loading import Loader
 

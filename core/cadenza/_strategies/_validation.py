@@ -4,7 +4,7 @@ A step lists validators under ``validate:``; each looks at an output and
 returns a :class:`Quality`: a score in [0, 1] and findings that say what is
 wrong. The step's quality is the lowest score of its validators; below the
 step's ``min_quality`` (1.0 unless set) the attempt fails with a
-:class:`~cadenza.QualityError`, which is retried, on another agent when the
+:class:`~cadenza.strategies.QualityError`, which is retried, on another agent when the
 router can find one. Scores also weigh votes in aggregation and feed
 adaptive routing.
 """

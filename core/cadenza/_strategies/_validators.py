@@ -4,7 +4,7 @@ Each is an attrs class whose ``from_options(options)`` factory receives a
 ``validate:`` entry's mapping without its ``validator`` key and raises
 ``ValueError`` for unknown keys, wrong types and bad values (an invalid inline
 JSON schema included), so the loader reports them with the file's position.
-``validate(output, *, context)`` returns a :class:`~cadenza.Quality` and does
+``validate(output, *, context)`` returns a :class:`~cadenza.strategies.Quality` and does
 not raise for anything an output or a schema file can contain.
 
 Shared conventions:

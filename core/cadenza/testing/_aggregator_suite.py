@@ -17,9 +17,9 @@ saying how to build its aggregator::
 The suite feeds the aggregator :data:`ANSWER_SETS` (agreement, disagreement,
 ties, failures, weights, confidences, mappings, nested and odd outputs), all
 at once and one answer at a time, and pins the contract the kernel relies on
-(see :class:`~cadenza.Aggregator`):
+(see :class:`~cadenza.strategies.Aggregator`):
 
-* with nothing pending, ``combine`` returns a :class:`~cadenza.Verdict`;
+* with nothing pending, ``combine`` returns a :class:`~cadenza.strategies.Verdict`;
   while calls are pending it returns None or a Verdict;
 * a supporter is an agent that answered: never one whose call failed, never
   a name that is not among the answers; ``fields`` credit only such agents;
@@ -152,9 +152,10 @@ def _ok_agents(answers: Sequence[Answer]) -> set[str]:
 
 
 class AggregatorConformance:
-    """Tests of the :class:`~cadenza.Aggregator` contract; subclass it and define ``aggregator``.
+    """Tests of the :class:`~cadenza.strategies.Aggregator` contract; subclass it to run them.
 
-    See the module documentation for the contract and an example.
+    The subclass defines an ``aggregator`` fixture; see the module documentation for the
+    contract and an example.
     """
 
     @pytest.fixture

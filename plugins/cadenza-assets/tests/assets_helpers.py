@@ -138,7 +138,7 @@ async def run(
     *,
     base_dir: Path,
     out: Path,
-    plugins: cadenza.Plugins,
+    plugins: cadenza.plugins.Plugins,
     observers: Sequence[Any] = (),
 ) -> cadenza.RunResult:
     """Load ``text`` as workflow.yaml in ``base_dir`` and run it with output folder ``out``."""

@@ -9,6 +9,6 @@ import cadenza_assets
 
 
 @pytest.fixture
-def plugins() -> cadenza.Plugins:
+def plugins() -> cadenza.plugins.Plugins:
     """Built-ins plus cadenza_assets, without scanning entry points (tests see only these)."""
-    return cadenza.load_plugins(entry_points=False, extra=[cadenza_assets])
+    return cadenza.plugins.load_plugins(entry_points=False, extra=[cadenza_assets])

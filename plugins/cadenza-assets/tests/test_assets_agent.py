@@ -17,7 +17,7 @@ import cadenza.testing
 
 def test_plugin_is_found_through_its_entry_point() -> None:
     """load_plugins() finds distribution cadenza-assets and its `assets` kind."""
-    plugins = cadenza.load_plugins(only=["assets"])
+    plugins = cadenza.plugins.load_plugins(only=["assets"])
     info = next(i for i in plugins.infos if i.name == "assets")
     assert info.status == "loaded", info.error
     assert info.distribution == "cadenza-assets"
@@ -81,7 +81,7 @@ steps:
 
 
 async def test_workflow_optimizes_a_project_into_the_output_folder(
-    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+    project: Path, tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Files shrink, mirror the layout, originals stay untouched, numbers match the disk."""
     before = tree_hashes(project)
@@ -120,7 +120,7 @@ async def test_workflow_optimizes_a_project_into_the_output_folder(
 
 
 async def test_per_step_preset_and_overrides(
-    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+    project: Path, tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A step's preset and overrides win over the agent's; the report shows the settings."""
     text = """\
@@ -146,7 +146,7 @@ steps:
 
 
 async def test_run_captured_with_an_output_folder_shows_progress(
-    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+    project: Path, tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Through run_captured: the step succeeds and reports progress as files finish."""
     captured = await cadenza.testing.run_captured(
@@ -158,7 +158,9 @@ async def test_run_captured_with_an_output_folder_shows_progress(
     assert all(m.endswith("/5 files") for m in messages)
 
 
-async def test_step_fails_without_an_output_folder(project: Path, plugins: cadenza.Plugins) -> None:
+async def test_step_fails_without_an_output_folder(
+    project: Path, plugins: cadenza.plugins.Plugins
+) -> None:
     """run_captured gives the run no output folder: the step fails, saying to pass --out."""
     captured = await cadenza.testing.run_captured(WORKFLOW, plugins=plugins, base_dir=project)
     step = captured.result.steps["optimize"]
@@ -168,7 +170,7 @@ async def test_step_fails_without_an_output_folder(project: Path, plugins: caden
 
 
 async def test_step_where_every_file_fails_is_a_permanent_error(
-    tmp_path: Path, plugins: cadenza.Plugins
+    tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Only corrupt files and a missing path: the step fails listing them."""
     (tmp_path / "bad.png").write_bytes(b"junk")
@@ -188,7 +190,7 @@ steps:
 
 
 async def test_bad_step_inputs_fail_before_any_work(
-    tmp_path: Path, plugins: cadenza.Plugins
+    tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A misspelt input fails the step with the input's path and a suggestion."""
     text = """\
@@ -204,7 +206,7 @@ steps:
 
 
 async def test_outputs_onto_the_inputs_are_refused(
-    tmp_path: Path, plugins: cadenza.Plugins
+    tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """An output that would overwrite an original fails the step before anything is written."""
     project = tmp_path / "optimize"
@@ -224,7 +226,7 @@ steps:
 
 
 async def test_output_folder_inside_an_input_folder_is_refused(
-    tmp_path: Path, plugins: cadenza.Plugins
+    tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Writing optimized copies inside a folder being optimized (Assets/) is refused."""
     save(pixel_art((8, 8)), tmp_path / "Assets" / "a.png")
@@ -257,7 +259,7 @@ workflows:
 
 
 async def test_seed_step_with_only_asset_types_and_platform(
-    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+    project: Path, tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A seed step giving only asset_types and target_platform optimizes the agent's paths."""
     out = tmp_path / "out"
@@ -284,7 +286,7 @@ async def test_seed_step_with_only_asset_types_and_platform(
 
 
 async def test_named_files_of_other_types_are_skipped_with_a_warning(
-    project: Path, tmp_path: Path, plugins: cadenza.Plugins
+    project: Path, tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A named WAV when only textures are asked for is skipped, and the report says so."""
     text = """\

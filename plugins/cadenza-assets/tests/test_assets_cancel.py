@@ -53,7 +53,7 @@ def _big_bitmaps(folder: Path, count: int, size: int) -> None:
 
 
 async def test_cancelling_the_run_kills_busy_workers_promptly(
-    tmp_path: Path, plugins: cadenza.Plugins
+    tmp_path: Path, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Cancel while two workers compress big images: the run returns fast, no worker survives."""
     project = tmp_path / "project"

@@ -10,7 +10,7 @@ from cadenza_assets._options import AssetsOptions, Overrides, resolve
 from cadenza_assets._presets import PRESETS
 
 
-def _load(options: str, plugins: cadenza.Plugins) -> cadenza.LoadResult:
+def _load(options: str, plugins: cadenza.plugins.Plugins) -> cadenza.LoadResult:
     text = (
         "agents:\n"
         f"  optimizer: {{kind: assets, options: {options}}}\n"
@@ -32,7 +32,7 @@ def test_presets_differ_where_platforms_differ() -> None:
     assert mobile.audio_sample_rate == 22050
 
 
-def test_agent_options_load_into_the_options_class(plugins: cadenza.Plugins) -> None:
+def test_agent_options_load_into_the_options_class(plugins: cadenza.plugins.Plugins) -> None:
     """``options: {preset: mobile, overrides: {max_dimension: 512}}`` is structured and typed."""
     loaded = _load("{preset: mobile, overrides: {max_dimension: 512}, workers: 2}", plugins)
     options = loaded.workflow.agents["optimizer"].options
@@ -90,7 +90,7 @@ def test_overrides_layer_agent_then_step() -> None:
     ],
 )
 def test_bad_options_are_load_errors_with_file_and_line(
-    options: str, token: str, expected: str, plugins: cadenza.Plugins
+    options: str, token: str, expected: str, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Wrong option values fail loading, located at the value's file:line:col."""
     with pytest.raises(cadenza.WorkflowError) as info:
@@ -100,7 +100,7 @@ def test_bad_options_are_load_errors_with_file_and_line(
     assert f"workflow.yaml:2:{column}: agents.optimizer.{expected}" in str(info.value)
 
 
-def test_misspelt_override_gets_a_suggestion(plugins: cadenza.Plugins) -> None:
+def test_misspelt_override_gets_a_suggestion(plugins: cadenza.plugins.Plugins) -> None:
     """An unknown key names the close match and every allowed key."""
     with pytest.raises(cadenza.WorkflowError) as info:
         _load("{overrides: {max_dimenson: 512}}", plugins)
@@ -147,7 +147,7 @@ def test_empty_file_list_is_an_input_error() -> None:
         parse_inputs({"files": []})
 
 
-def test_agent_paths_option_loads(plugins: cadenza.Plugins) -> None:
+def test_agent_paths_option_loads(plugins: cadenza.plugins.Plugins) -> None:
     """``options: {paths: [...]}`` loads as a tuple of paths; default none."""
     loaded = _load("{paths: [Assets/Textures, 'Art/*.png']}", plugins)
     assert loaded.workflow.agents["optimizer"].options.paths == ("Assets/Textures", "Art/*.png")
@@ -165,7 +165,7 @@ def test_agent_paths_option_loads(plugins: cadenza.Plugins) -> None:
     ],
 )
 def test_bad_agent_paths_are_load_errors(
-    options: str, expected: str, plugins: cadenza.Plugins
+    options: str, expected: str, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A single string or an empty path in options.paths fails loading, at the option."""
     with pytest.raises(cadenza.WorkflowError) as info:

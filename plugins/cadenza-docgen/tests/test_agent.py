@@ -16,9 +16,9 @@ from cadenza.testing import ScriptedAgent, scripted_agent_kind
 from cadenza_docgen import _parse
 
 
-def plugins(*extra: object) -> cadenza.Plugins:
+def plugins(*extra: object) -> cadenza.plugins.Plugins:
     """The kernel's built-ins, this plugin and ``extra``; installed plugins stay out."""
-    return cadenza.load_plugins(entry_points=False, extra=[cadenza_docgen, *extra])
+    return cadenza.plugins.load_plugins(entry_points=False, extra=[cadenza_docgen, *extra])
 
 
 async def run(

@@ -10,7 +10,7 @@ from cadenza_docgen import DocgenAgent, DocgenOptions
 
 def test_entry_point_loads_the_docgen_kind() -> None:
     """``load_plugins()`` finds distribution cadenza-docgen and its registration."""
-    plugins = cadenza.load_plugins(only=["docgen"])
+    plugins = cadenza.plugins.load_plugins(only=["docgen"])
     info = next(i for i in plugins.infos if i.name == "docgen")
     assert info.status == "loaded", info.error
     assert (info.distribution, info.version) == ("cadenza-docgen", cadenza_docgen.__version__)

@@ -11,9 +11,9 @@ from cadenza_openai.testing import FakeOpenAI
 
 
 @pytest.fixture
-def plugins() -> cadenza.Plugins:
+def plugins() -> cadenza.plugins.Plugins:
     """The built-ins plus this plugin, loaded as an extra (installed plugins are left out)."""
-    return cadenza.load_plugins(extra=[cadenza_openai], entry_points=False)
+    return cadenza.plugins.load_plugins(extra=[cadenza_openai], entry_points=False)
 
 
 @pytest.fixture

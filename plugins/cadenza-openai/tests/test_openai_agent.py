@@ -11,7 +11,9 @@ from cadenza_openai._messages import task_prompt
 from cadenza_openai.testing import FakeOpenAI, Reply
 
 
-async def test_streamed_reply_is_the_output(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_streamed_reply_is_the_output(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """A streamed reply's deltas are joined into the step's output."""
     server.default = Reply(text="Hello there, workflow.")
     captured = await run_captured(workflow(server.url), plugins=plugins, environ=ENV)
@@ -28,7 +30,7 @@ async def test_streamed_reply_is_the_output(server: FakeOpenAI, plugins: cadenza
 
 
 async def test_progress_events_while_streaming(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Observers see attempt_progress with a growing token count as chunks arrive."""
     pieces = ("one ", "two ", "three ", "four")
@@ -45,7 +47,9 @@ async def test_progress_events_while_streaming(
     assert {(e.step_id, e.agent, e.attempt) for e in progress} == {("write", "writer", 1)}
 
 
-async def test_every_chunk_reports_progress(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_every_chunk_reports_progress(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """The agent reports each content chunk (the kernel throttles what observers see)."""
     from cadenza_openai._agent import OpenAIAgent
 
@@ -70,7 +74,9 @@ async def test_every_chunk_reports_progress(server: FakeOpenAI, plugins: cadenza
     assert reported == [("1 tokens", 1), ("2 tokens", 2), ("3 tokens", 3), ("3 tokens", 3)]
 
 
-async def test_usage_and_cost_from_price(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_usage_and_cost_from_price(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """The server's usage is reported; the kernel prices it with the agent's price:."""
     server.default = Reply(text="priced", usage=(1000, 500))
     text = workflow(server.url, agent="price: {input_per_1k: 0.5, output_per_1k: 2.0}")
@@ -83,7 +89,9 @@ async def test_usage_and_cost_from_price(server: FakeOpenAI, plugins: cadenza.Pl
     assert captured.result.cost_usd == pytest.approx(1.5)
 
 
-async def test_whole_reply_without_streaming(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_whole_reply_without_streaming(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """stream: false sends one request and reads the whole reply, usage included."""
     server.default = Reply(text="not streamed", usage=(8, 2))
     text = workflow(server.url, options=", stream: false, temperature: 0.1, max_tokens: 50")
@@ -97,7 +105,9 @@ async def test_whole_reply_without_streaming(server: FakeOpenAI, plugins: cadenz
     assert (done.input_tokens, done.output_tokens) == (8, 2)
 
 
-async def test_missing_usage_is_estimated(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_missing_usage_is_estimated(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """A server that sends no usage gets an estimate: chunks out, characters / 4 in."""
     server.default = Reply(text="x y z", usage=None)
     captured = await run_captured(workflow(server.url), plugins=plugins, environ=ENV)
@@ -107,7 +117,7 @@ async def test_missing_usage_is_estimated(server: FakeOpenAI, plugins: cadenza.P
 
 
 async def test_templates_render_system_and_prompt(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """system: and prompt: templates are filled in with the step's inputs."""
     options = ', system: "You write {language}.", prompt: "Write {component} with {limits}."'
@@ -123,7 +133,7 @@ async def test_templates_render_system_and_prompt(
 
 
 async def test_without_a_prompt_the_task_is_the_prompt(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Without a prompt input or template the user message is the task type and its inputs."""
     with_ = "{feature_description: Player movement, language: csharp, coverage_target: 80}"
@@ -168,7 +178,7 @@ def test_task_prompt_renders_inputs_like_yaml() -> None:
 
 
 async def test_missing_placeholder_fails_permanently(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A prompt placeholder without an input names it and the inputs there are."""
     text = workflow(server.url, options=', prompt: "Write {component}"', with_="{name: x}")
@@ -178,14 +188,16 @@ async def test_missing_placeholder_fails_permanently(
     assert "inputs available: name" in error
 
 
-async def test_server_ignoring_stream_true(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_server_ignoring_stream_true(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """A server that answers stream: true with a whole JSON reply is still understood."""
     server.default = Reply(text="whole anyway", whole=True)
     captured = await run_captured(workflow(server.url), plugins=plugins, environ=ENV)
     assert captured.result.steps["write"].output == "whole anyway"
 
 
-async def test_connections_are_reused(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_connections_are_reused(server: FakeOpenAI, plugins: cadenza.plugins.Plugins) -> None:
     """Steps share the agent's connection pool: after [DONE] the connection is reused."""
     text = workflow(server.url, step="") + (
         "  again: {uses: writer, needs: [write], with: {prompt: again}}\n"
@@ -197,7 +209,7 @@ async def test_connections_are_reused(server: FakeOpenAI, plugins: cadenza.Plugi
 
 
 async def test_concurrent_steps_share_the_agent(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """Independent steps run at once through the agent's one pool."""
     server.default = Reply(text="ok", pause=0.05)
@@ -209,7 +221,9 @@ async def test_concurrent_steps_share_the_agent(
     assert server.connections <= 5
 
 
-async def test_step_timeout_cancels_a_stream(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_step_timeout_cancels_a_stream(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """The step's timeout cancels a stream mid-way; the retry gets a fresh reply."""
     server.replies = [Reply(text="very slow reply", pause=2.0)]
     server.default = Reply(text="quick")

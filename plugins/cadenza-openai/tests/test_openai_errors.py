@@ -22,12 +22,14 @@ from cadenza_openai.testing import (
 )
 
 
-async def run(server: FakeOpenAI, plugins: cadenza.Plugins, options: str = "") -> CapturedRun:
+async def run(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, options: str = ""
+) -> CapturedRun:
     return await run_captured(workflow(server.url, options=options), plugins=plugins, environ=ENV)
 
 
 async def test_rate_limit_waits_for_retry_after(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A 429 is retried after its Retry-After, marked rate limited."""
     server.replies = [Status(429, headers={"retry-after": "0.3"}, message="Rate limit reached")]
@@ -41,7 +43,9 @@ async def test_rate_limit_waits_for_retry_after(
     assert second.at - first.at >= 0.3
 
 
-async def test_rate_limit_reset_headers(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_rate_limit_reset_headers(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """Without Retry-After, the reset time of the exhausted limit decides the wait."""
     headers = {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "150ms"}
     server.replies = [Status(429, headers=headers)]
@@ -63,7 +67,7 @@ async def test_rate_limit_reset_headers(server: FakeOpenAI, plugins: cadenza.Plu
     ],
 )
 async def test_transient_failures_are_retried(
-    server: FakeOpenAI, plugins: cadenza.Plugins, fault: object, message: str
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, fault: object, message: str
 ) -> None:
     """5xx, dropped connections, cut streams, bad chunks and error events are retried."""
     server.replies = [fault]  # type: ignore[list-item]
@@ -77,7 +81,7 @@ async def test_transient_failures_are_retried(
 
 
 async def test_finished_stream_without_done_is_accepted(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A stream with a finish_reason but no [DONE] (some local servers) is complete."""
     server.default = Reply(text="no done marker", done=False)
@@ -87,7 +91,7 @@ async def test_finished_stream_without_done_is_accepted(
 
 
 async def test_connection_lost_after_done_is_harmless(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A connection dropped after [DONE] loses nothing: the reply is complete."""
     server.default = Reply(text="all here", drop_after_done=True)
@@ -99,7 +103,7 @@ async def test_connection_lost_after_done_is_harmless(
 
 
 async def test_stream_without_an_end_is_retried(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A stream that ends cleanly but with no finish_reason or [DONE] is incomplete."""
     server.replies = [Reply(text="a partial", finish_reason=None, done=False)]
@@ -111,7 +115,7 @@ async def test_stream_without_an_end_is_retried(
 
 
 async def test_malformed_json_whole_reply_is_retried(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A truncated JSON body (stream: false) is retried."""
     server.replies = [Malformed()]
@@ -122,7 +126,9 @@ async def test_malformed_json_whole_reply_is_retried(
     assert captured.result.status == "succeeded"
 
 
-async def test_silence_longer_than_timeout(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_silence_longer_than_timeout(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
     """A stream silent for longer than timeout: fails the attempt as a timeout, retried."""
     server.replies = [Reply(text="slow reply", pause=0.5)]
     captured = await run(server, plugins, options=", timeout: 100ms")
@@ -133,7 +139,7 @@ async def test_silence_longer_than_timeout(server: FakeOpenAI, plugins: cadenza.
     assert captured.result.status == "succeeded"
 
 
-async def test_connection_refused_is_retried(plugins: cadenza.Plugins) -> None:
+async def test_connection_refused_is_retried(plugins: cadenza.plugins.Plugins) -> None:
     """No server listening: every attempt fails retryably, then the step fails."""
     listener = trio.socket.socket()
     await listener.bind(("127.0.0.1", 0))
@@ -158,7 +164,7 @@ async def test_connection_refused_is_retried(plugins: cadenza.Plugins) -> None:
     ],
 )
 async def test_client_errors_fail_permanently(
-    server: FakeOpenAI, plugins: cadenza.Plugins, status: int, hint: str
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, status: int, hint: str
 ) -> None:
     """4xx answers fail the step at once, quoting the server's message."""
     server.replies = [Status(status)]
@@ -171,7 +177,7 @@ async def test_client_errors_fail_permanently(
 
 
 async def test_unauthorized_never_shows_the_key(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """A 401 whose body quotes the key fails permanently; no event or log holds the key."""
     server.default = Unauthorized()
@@ -193,7 +199,7 @@ async def test_unauthorized_never_shows_the_key(
 
 
 async def test_quota_exhausted_fails_permanently(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """insufficient_quota is a 429 that is not retried."""
     server.default = Status(429, message="You exceeded your quota", error_code="insufficient_quota")
@@ -205,7 +211,7 @@ async def test_quota_exhausted_fails_permanently(
 
 
 async def test_invalid_request_in_stream_fails_permanently(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """An invalid_request_error event (context too long) is not retried."""
     server.default = StreamError(
@@ -218,12 +224,12 @@ async def test_invalid_request_in_stream_fails_permanently(
     assert "maximum context length exceeded" in (outcome.error or "")
 
 
-async def agent_for(server_url: str, plugins: cadenza.Plugins) -> OpenAIAgent:
+async def agent_for(server_url: str, plugins: cadenza.plugins.Plugins) -> OpenAIAgent:
     loaded = cadenza.load_workflow_text(workflow(server_url), plugins=plugins, environ=ENV)
     return OpenAIAgent.from_config(loaded.workflow.agents["writer"])
 
 
-async def test_health_check(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_health_check(server: FakeOpenAI, plugins: cadenza.plugins.Plugins) -> None:
     """health() is GET {base_url}/models: True on 200, False otherwise."""
     agent = await agent_for(server.url, plugins)
     try:
@@ -238,7 +244,7 @@ async def test_health_check(server: FakeOpenAI, plugins: cadenza.Plugins) -> Non
     assert check.authorization == f"Bearer {API_KEY}"
 
 
-async def test_health_check_without_a_server(plugins: cadenza.Plugins) -> None:
+async def test_health_check_without_a_server(plugins: cadenza.plugins.Plugins) -> None:
     """health() is False when nothing answers."""
     agent = await agent_for("http://127.0.0.1:9/v1", plugins)
     try:
@@ -247,7 +253,7 @@ async def test_health_check_without_a_server(plugins: cadenza.Plugins) -> None:
         await agent.aclose()
 
 
-async def test_agent_is_an_agent(server: FakeOpenAI, plugins: cadenza.Plugins) -> None:
+async def test_agent_is_an_agent(server: FakeOpenAI, plugins: cadenza.plugins.Plugins) -> None:
     """The agent satisfies cadenza.Agent; its repr shows no secret; aclose() may repeat."""
     agent = await agent_for(server.url, plugins)
     assert isinstance(agent, cadenza.Agent)
@@ -257,7 +263,7 @@ async def test_agent_is_an_agent(server: FakeOpenAI, plugins: cadenza.Plugins) -
     await agent.aclose()
 
 
-async def test_credentials_in_headers_are_redacted(plugins: cadenza.Plugins) -> None:
+async def test_credentials_in_headers_are_redacted(plugins: cadenza.plugins.Plugins) -> None:
     """A token given in headers: is a secret of the agent, but the scheme word is not."""
     text = workflow(
         "http://127.0.0.1:8000/v1", options=', headers: {Authorization: "Bearer tok-99887766"}'

@@ -17,7 +17,7 @@ FALLBACK_STEP = "fallback: [{strategy: openai_template, language: csharp}]"
 
 
 async def test_fallback_stands_in_marked_and_degraded(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """When every attempt fails, the step gets a stub marked as fallback output, degraded."""
     server.default = Status(500, message="down")
@@ -79,7 +79,7 @@ async def test_fallback_writes_into_the_output_folder(tmp_path: Path) -> None:
 
 
 async def test_fallback_without_an_output_folder(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """With no output folder the stub comes back in the output, still marked."""
     server.default = Status(401)
@@ -93,7 +93,7 @@ async def test_fallback_without_an_output_folder(
     assert "raise NotImplementedError" in entry["content"]
 
 
-def test_bad_fallback_option_is_reported_when_loading(plugins: cadenza.Plugins) -> None:
+def test_bad_fallback_option_is_reported_when_loading(plugins: cadenza.plugins.Plugins) -> None:
     """An unknown option of the strategy is a load problem."""
     text = workflow(
         "http://127.0.0.1:8000/v1", step="fallback: [{strategy: openai_template, lang: go}]"
@@ -142,7 +142,7 @@ def test_component_names_become_identifiers() -> None:
 
 
 async def test_an_empty_key_for_a_remote_server_falls_back_without_calling_it(
-    plugins: cadenza.Plugins, tmp_path: Path
+    plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """`api_key: ${OPENAI_API_KEY:-}` with the variable unset: the file loads, no request is
     sent (this test has no server at all), and the fallback serves the step, degraded."""

@@ -40,7 +40,7 @@ raise SystemExit
 
 
 async def run_to(
-    text: str, plugins: cadenza.Plugins, out: Path
+    text: str, plugins: cadenza.plugins.Plugins, out: Path
 ) -> tuple[cadenza.RunResult, list[cadenza.events.Event]]:
     loaded = cadenza.load_workflow_text(text, plugins=plugins, environ=ENV)
     events: list[cadenza.events.Event] = []
@@ -55,7 +55,7 @@ def files_under(root: Path) -> dict[str, str]:
 
 
 async def test_code_task_writes_files(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """A `code` step writes every fenced block under <out>/<step>, with safe names."""
     server.default = Reply(text=CODE_REPLY)
@@ -91,7 +91,7 @@ async def test_code_task_writes_files(
 
 
 async def test_code_task_asks_the_model_to_name_files(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """For file-writing calls the system prompt says how to name files."""
     text = workflow(server.url, uses="tests", options=', system: "Be brief."')
@@ -104,7 +104,7 @@ async def test_code_task_asks_the_model_to_name_files(
 
 
 async def test_testing_task_writes_files_like_tests(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """A `testing` step (the seed's name for tests) writes every block, as a tests step does."""
     server.default = Reply(text="```csharp\npublic class PlayerMovementTests { }\n```\n")
@@ -116,7 +116,7 @@ async def test_testing_task_writes_files_like_tests(
 
 
 async def test_documentation_returns_text(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """A documentation step's output is the text; unnamed blocks are not written."""
     reply = "# Guide\n\n```bash\npip install x\n```\n"
@@ -129,7 +129,7 @@ async def test_documentation_returns_text(
 
 
 async def test_documentation_writes_named_files(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """A documentation reply that names files writes them and returns the mapping."""
     server.default = Reply(text="Intro.\n\n```markdown docs/guide.md\n# Guide\n```\n")
@@ -139,7 +139,7 @@ async def test_documentation_writes_named_files(
 
 
 async def test_write_files_option(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """write_files: true writes for any task; false never writes."""
     server.default = Reply(text="```go\npackage main\n```\n")
@@ -154,7 +154,7 @@ async def test_write_files_option(
 
 
 async def test_no_output_folder_reports_blocks(
-    server: FakeOpenAI, plugins: cadenza.Plugins
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
 ) -> None:
     """With no output folder nothing is written; the files come back with their content."""
     server.default = Reply(text="```python app.py\nx = 1\n```\n")
@@ -167,7 +167,7 @@ async def test_no_output_folder_reports_blocks(
 
 
 async def test_truncated_reply_marks_the_file(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """A reply cut by max_tokens inside a block writes what came, marked truncated."""
     server.default = Reply(text="```python app.py\ndef f():\n", finish_reason="length")
@@ -179,7 +179,7 @@ async def test_truncated_reply_marks_the_file(
 
 
 async def test_symlink_out_of_the_folder_is_refused(
-    server: FakeOpenAI, plugins: cadenza.Plugins, tmp_path: Path
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
     """A symlink in the output folder cannot lead a write outside it."""
     outside = tmp_path / "outside"

@@ -25,7 +25,7 @@ steps:
 """
 
 
-def problems(plugins: cadenza.Plugins, text: str, **environ: str) -> list[cadenza.Problem]:
+def problems(plugins: cadenza.plugins.Plugins, text: str, **environ: str) -> list[cadenza.Problem]:
     with pytest.raises(cadenza.WorkflowError) as caught:
         cadenza.load_workflow_text(text, plugins=plugins, environ=environ)
     return list(caught.value.problems)
@@ -48,7 +48,7 @@ def problems(plugins: cadenza.Plugins, text: str, **environ: str) -> list[cadenz
     ],
 )
 def test_bad_option_is_reported_at_its_line(
-    plugins: cadenza.Plugins, option: str, path: str, message: str
+    plugins: cadenza.plugins.Plugins, option: str, path: str, message: str
 ) -> None:
     """Each bad option is one problem at its own line (line 9 of the file), naming the option."""
     text = agent_file(f'api_key: "{KEY}"', option)
@@ -59,7 +59,7 @@ def test_bad_option_is_reported_at_its_line(
     assert message in problem.message
 
 
-def test_base_url_must_be_the_api_root(plugins: cadenza.Plugins) -> None:
+def test_base_url_must_be_the_api_root(plugins: cadenza.plugins.Plugins) -> None:
     """A base_url ending in /chat/completions is refused with the fix."""
     text = agent_file(base_url="http://127.0.0.1:8000/v1/chat/completions")
     (problem,) = problems(plugins, text)
@@ -69,14 +69,14 @@ def test_base_url_must_be_the_api_root(plugins: cadenza.Plugins) -> None:
     assert "Drop /chat/completions" in problem.hint
 
 
-def test_base_url_must_be_http(plugins: cadenza.Plugins) -> None:
+def test_base_url_must_be_http(plugins: cadenza.plugins.Plugins) -> None:
     """A base_url that is not http(s) is refused with an example."""
     (problem,) = problems(plugins, agent_file(base_url="ftp://models.example.com/v1"))
     assert problem.path == "agents.writer.options.base_url"
     assert "https://api.openai.com/v1" in problem.hint
 
 
-def test_missing_model_is_reported(plugins: cadenza.Plugins) -> None:
+def test_missing_model_is_reported(plugins: cadenza.plugins.Plugins) -> None:
     """model: is required."""
     text = """
 agents:
@@ -90,7 +90,7 @@ steps:
     assert problem.location.line == 3
 
 
-def test_api_key_required_for_a_remote_server(plugins: cadenza.Plugins) -> None:
+def test_api_key_required_for_a_remote_server(plugins: cadenza.plugins.Plugins) -> None:
     """Without api_key, a remote base_url is refused with how to pass the key."""
     (problem,) = problems(plugins, agent_file())
     assert problem.path == "agents.writer.options.api_key"
@@ -109,7 +109,7 @@ def test_api_key_required_for_a_remote_server(plugins: cadenza.Plugins) -> None:
         "http://gpu-box.local:8080/v1",
     ],
 )
-def test_api_key_optional_for_a_local_server(plugins: cadenza.Plugins, url: str) -> None:
+def test_api_key_optional_for_a_local_server(plugins: cadenza.plugins.Plugins, url: str) -> None:
     """Local and private-network servers (vLLM, Ollama, llama.cpp) need no key."""
     loaded = cadenza.load_workflow_text(agent_file(base_url=url), plugins=plugins, environ={})
     assert loaded.workflow.agents["writer"].options.api_key is None
@@ -122,14 +122,14 @@ def test_is_local_url_refuses_public_hosts() -> None:
     assert not is_local_url("http://[2606:4700::1111]/v1")
 
 
-def test_authorization_header_replaces_api_key(plugins: cadenza.Plugins) -> None:
+def test_authorization_header_replaces_api_key(plugins: cadenza.plugins.Plugins) -> None:
     """A remote server may take its credentials from headers: instead of api_key."""
     text = agent_file('headers: {Authorization: "Bearer ${TOKEN}"}')
     loaded = cadenza.load_workflow_text(text, plugins=plugins, environ={"TOKEN": "tok-123456"})
     assert "tok-123456" in loaded.workflow.secrets
 
 
-def test_api_key_from_the_environment_is_a_secret(plugins: cadenza.Plugins) -> None:
+def test_api_key_from_the_environment_is_a_secret(plugins: cadenza.plugins.Plugins) -> None:
     """${OPENAI_API_KEY} is expanded, kept secret, and hidden from reprs."""
     text = agent_file('api_key: "${OPENAI_API_KEY}"')
     loaded = cadenza.load_workflow_text(text, plugins=plugins, environ={"OPENAI_API_KEY": KEY})
@@ -140,7 +140,7 @@ def test_api_key_from_the_environment_is_a_secret(plugins: cadenza.Plugins) -> N
     assert KEY not in repr(config.options)
 
 
-def test_unset_api_key_variable_is_reported(plugins: cadenza.Plugins) -> None:
+def test_unset_api_key_variable_is_reported(plugins: cadenza.plugins.Plugins) -> None:
     """A missing environment variable is a load problem at the api_key line."""
     (problem,) = problems(plugins, agent_file('api_key: "${OPENAI_API_KEY}"'))
     assert problem.message == "environment variable OPENAI_API_KEY is not set"
@@ -148,7 +148,7 @@ def test_unset_api_key_variable_is_reported(plugins: cadenza.Plugins) -> None:
     assert problem.location.line == 8
 
 
-def test_key_with_a_newline_is_refused_without_quoting_it(plugins: cadenza.Plugins) -> None:
+def test_key_with_a_newline_is_refused_without_quoting_it(plugins: cadenza.plugins.Plugins) -> None:
     """A key with whitespace is refused, and the message does not contain it."""
     text = agent_file('api_key: "${OPENAI_API_KEY}"')
     (problem,) = problems(plugins, text, OPENAI_API_KEY=KEY + "\n")
@@ -156,7 +156,7 @@ def test_key_with_a_newline_is_refused_without_quoting_it(plugins: cadenza.Plugi
     assert KEY not in problem.render()
 
 
-def test_defaults(plugins: cadenza.Plugins) -> None:
+def test_defaults(plugins: cadenza.plugins.Plugins) -> None:
     """Unset options take their documented defaults."""
     text = agent_file(f'api_key: "{KEY}"')
     options = cadenza.load_workflow_text(text, plugins=plugins).workflow.agents["writer"].options

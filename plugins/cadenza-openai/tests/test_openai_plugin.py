@@ -13,7 +13,7 @@ REGISTRATIONS = (("cadenza_agent_kinds", "openai"), ("cadenza_fallbacks", "opena
 
 def test_entry_point_loads_the_plugin() -> None:
     """load_plugins() with entry points finds cadenza-openai and what it registers."""
-    plugins = cadenza.load_plugins(only=["openai"])
+    plugins = cadenza.plugins.load_plugins(only=["openai"])
     (info,) = [i for i in plugins.infos if i.name == "openai"]
     assert info.status == "loaded", info.error
     assert info.distribution == "cadenza-openai"
@@ -42,4 +42,4 @@ def test_version_matches_the_distribution() -> None:
 def test_declares_the_hook_api_it_supports() -> None:
     """The hook API range includes this kernel's version."""
     assert cadenza_openai.CADENZA_HOOK_API == ">=1.0,<2"
-    assert cadenza.HOOK_API_VERSION.startswith("1.")
+    assert cadenza.plugins.HOOK_API_VERSION.startswith("1.")

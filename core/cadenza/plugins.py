@@ -1,0 +1,34 @@
+"""Plugins: loading them, inspecting what they registered, and the hook API they target.
+
+:func:`load_plugins` returns a :class:`Plugins` (see docs/hooks.md); a plugin
+declares the :data:`HOOK_API_VERSION` it targets, and a project that defines hooks
+of its own marks them with :data:`hookspec`. Plugin authors implement hooks with
+``cadenza.hookimpl`` and register agent kinds with ``cadenza.AgentFactory``,
+both still in :mod:`cadenza`.
+"""
+
+from __future__ import annotations
+
+from ._errors import DuplicateRegistrationError as DuplicateRegistrationError
+from ._errors import PluginError as PluginError
+from ._plugins._registry import PluginInfo as PluginInfo
+from ._plugins._registry import Plugins as Plugins
+from ._plugins._registry import Registration as Registration
+from ._plugins._registry import load_plugins as load_plugins
+from ._public import publish as _publish
+from ._version import HOOK_API_VERSION as HOOK_API_VERSION
+from .hookspecs import hookspec as hookspec
+
+__all__ = [
+    "HOOK_API_VERSION",
+    "DuplicateRegistrationError",
+    "PluginError",
+    "PluginInfo",
+    "Plugins",
+    "Registration",
+    "hookspec",
+    "load_plugins",
+]
+
+
+_publish(globals(), __all__, __name__)
