@@ -18,6 +18,7 @@ import cadenza.http
 from cadenza.http import (
     check_headers,
     check_health,
+    clip,
     error_for_status,
     header_names,
     open_http_client,
@@ -33,6 +34,7 @@ from cadenza.testing import Drop, Ok, Status, open_seed_agent_server
 PUBLIC = {
     "check_headers",
     "check_health",
+    "clip",
     "error_for_status",
     "header_names",
     "open_http_client",
@@ -252,3 +254,11 @@ async def test_check_health_is_true_on_2xx_and_logs_each_failure() -> None:
     assert logs[1]["agent"] == "a"
     assert logs[1]["error"] == "RemoteProtocolError"
     assert KEY not in str(logs)
+
+
+def test_clip_collapses_whitespace_redacts_and_cuts_at_200_characters() -> None:
+    """clip is what an error quotes of a server's text: one line, no secret, 200 chars at most."""
+    assert clip(f"  bad\n\tkey  {KEY} ", [KEY]) == "bad key ***"
+    long = clip("x" * 500)
+    assert len(long) == 200
+    assert long.endswith("x…")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._agents._clients import open_http_client as open_http_client
 from ._agents._clients import user_agent as user_agent
+from ._agents._http_errors import clip as clip
 from ._agents._http_errors import error_for_status as error_for_status
 from ._agents._http_errors import parse_retry_after as parse_retry_after
 from ._agents._http_errors import safe_url as safe_url
@@ -24,6 +25,7 @@ from ._redact import secret_forms as secret_forms
 __all__ = [
     "check_headers",
     "check_health",
+    "clip",
     "error_for_status",
     "header_names",
     "open_http_client",

@@ -69,7 +69,11 @@ def safe_url(url: httpx.URL | str) -> str:
 
 
 def clip(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with secrets redacted, whitespace collapsed, cut to ``SNIPPET_LIMIT`` characters."""
+    """``text`` with whitespace collapsed, secrets redacted, cut to ``SNIPPET_LIMIT`` characters.
+
+    What an error message quotes of a server's answer (at most 200
+    characters; ``…`` ends a cut text).
+    """
     text = redact(" ".join(text.split()), secrets)
     if len(text) > SNIPPET_LIMIT:
         text = text[: SNIPPET_LIMIT - 1] + "…"

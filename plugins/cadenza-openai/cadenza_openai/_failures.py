@@ -19,11 +19,12 @@ read or write slower than ``timeout``                  ``AgentTimeoutError`` (re
 =====================================================  ==========================================
 
 Messages quote the server's own error message (``error.message`` of an
-OpenAI error body, ``detail`` of a FastAPI one, else up to 200 characters of
-the body), never the URL's credentials or query, and never a secret: every
-secret of the agent, in every form :func:`cadenza.http.redact` knows, is replaced by
-``***`` before a message is built. The body of a 401 or 403 is not quoted at
-all: it may echo the credentials.
+OpenAI error body, ``detail`` of a FastAPI one, else the body), clipped to
+200 characters by :func:`cadenza.http.clip`, never the URL's credentials or
+query, and never a secret: every secret of the agent, in every form
+:func:`cadenza.http.redact` knows, is replaced by ``***`` before a message is
+built. The body of a 401 or 403 is not quoted at all: it may echo the
+credentials.
 """
 
 from __future__ import annotations
@@ -38,23 +39,13 @@ import httpx
 
 import cadenza
 import cadenza.http
-from cadenza.http import error_for_status, redact
-
-SNIPPET_LIMIT = 200
-"""Characters of a server's message quoted in an error, at most."""
+from cadenza.http import clip, error_for_status, redact
 
 _SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
 _NOT_FOUND_HINT = (
     "Check base_url (usually ending in /v1) and that the server has the model "
     "named in model: (GET base_url/models lists them)."
 )
-
-
-def _clip(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > SNIPPET_LIMIT:
-        text = text[: SNIPPET_LIMIT - 1] + "…"
-    return text
 
 
 def server_message(body: bytes, secrets: Iterable[str]) -> tuple[str, str]:
@@ -77,7 +68,7 @@ def server_message(body: bytes, secrets: Iterable[str]) -> tuple[str, str]:
             text = detail if isinstance(detail, str) else json.dumps(detail)
         elif isinstance(parsed.get("message"), str):
             text = parsed["message"]
-    return _clip(redact(text, secrets)) or "(empty body)", code
+    return clip(text, secrets) or "(empty body)", code
 
 
 def _seconds(value: str | None) -> float | None:
@@ -189,7 +180,7 @@ def error_body_error(
     permanent; anything else (``server_error``, an overloaded model, ...) is
     retryable, since the server accepted the request and failed serving it.
     """
-    text = f"{where}: the server reported an error: {_clip(redact(message, secrets))}"
+    text = f"{where}: the server reported an error: {clip(message, secrets)}"
     if "rate_limit" in code or "rate_limit" in kind:
         return cadenza.RetryableError(text, rate_limited=True, agent=agent, step_id=step_id)
     if kind == "invalid_request_error" or code in ("context_length_exceeded", "invalid_request"):
