@@ -90,7 +90,7 @@ def imported_modules(tree: ast.Module, module: str, is_package: bool) -> Iterato
             else:
                 target = node.module or ""
             for alias in node.names:
-                yield node.lineno, f"{target}.{alias.name}" if target == "cadenza" else target
+                yield node.lineno, f"{target}.{alias.name}"
 
 
 def violations(root: Path) -> list[str]:
@@ -119,6 +119,35 @@ def violations(root: Path) -> list[str]:
             elif LAYER_OF[dest] >= LAYER_OF[source]:
                 how = "its own layer" if LAYER_OF[dest] == LAYER_OF[source] else "a higher layer"
                 found.append(f"{path}:{line}: {source} imports {dest} ({how})")
+    return found
+
+
+BUILT_INS = (
+    "cadenza._strategies._routers",
+    "cadenza._strategies._aggregators",
+    "cadenza._strategies._validators",
+    "cadenza._strategies._fallbacks",
+    "cadenza._agents._http",
+    "cadenza._agents._python",
+    "cadenza._agents._template",
+)
+"""Built-in strategies and agent kinds: they reach the scheduler as factories from the
+plugin registry, like a plugin's, so the scheduler depends only on their contracts."""
+
+
+def built_ins_in_scheduler(root: Path) -> list[str]:
+    """One line per import of a built-in strategy or agent kind from ``_scheduler``."""
+    found: list[str] = []
+    for path in sorted((root / "_scheduler").rglob("*.py")):
+        module = module_name(path, root)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, target in imported_modules(tree, module, path.name == "__init__.py"):
+            for built_in in BUILT_INS:
+                if target == built_in or target.startswith(built_in + "."):
+                    found.append(
+                        f"{path}:{line}: _scheduler imports the built-in {built_in} "
+                        "(take its factory from the plugin registry; import only the contract)"
+                    )
     return found
 
 
@@ -183,4 +212,32 @@ def test_a_package_outside_the_layers_is_reported(tmp_path: Path) -> None:
     root = _kernel(tmp_path, {"_new/_thing.py": "from .._spec import _workflow\n"})
     assert violations(root) == [
         f"{root / '_new' / '_thing.py'}:1: _new is in no layer (add it to LAYERS)"
+    ]
+
+
+def test_the_scheduler_imports_no_built_in_strategy_or_agent_kind() -> None:
+    """The scheduler knows strategies and agent kinds only through their contracts."""
+    assert built_ins_in_scheduler(KERNEL) == []
+
+
+def test_a_scheduler_importing_a_built_in_is_reported(tmp_path: Path) -> None:
+    """Importing the built-in routers or an agent kind is named with file and line; a contract
+    import is not."""
+    root = _kernel(
+        tmp_path,
+        {
+            "_scheduler/_run.py": (
+                "from .._strategies._routing import Router\n"
+                "from .._strategies._routers import BUILTIN_ROUTERS\n"
+            ),
+            "_scheduler/_calls.py": "from .._agents import _http\n",
+            "_insight/_simulate.py": "from .._strategies._routers import BUILTIN_ROUTERS\n",
+        },
+    )
+    why = "(take its factory from the plugin registry; import only the contract)"
+    assert built_ins_in_scheduler(root) == [
+        f"{root / '_scheduler' / '_calls.py'}:1: _scheduler imports the built-in "
+        f"cadenza._agents._http {why}",
+        f"{root / '_scheduler' / '_run.py'}:2: _scheduler imports the built-in "
+        f"cadenza._strategies._routers {why}",
     ]

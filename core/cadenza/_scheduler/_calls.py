@@ -11,6 +11,7 @@ the rate limiter and the budgets to what the call really used.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,14 +31,19 @@ from .._errors import (
     QualityError,
     UnavailableError,
 )
+from .._ids import idempotency_key
 from .._journal._bus import EventBus
+from .._journal._store import CacheEntry
+from .._journal._writer import Journal
 from .._plugins._registry import call_plugin_async
+from .._redact import redact
 from .._resilience._budget import Ledger, Reservation
 from .._resilience._ratelimit import estimate_tokens
 from .._resilience._slots import _AgentSlot
 from .._spec._workflow import StrategySpec, Workflow
 from .._strategies._aggregation import Answer
 from .._strategies._validation import Quality, ValidationContext, Validator
+from ._cache import StepCache, cache_key, panel_cache_key
 from ._step_state import _StepState
 
 log = structlog.get_logger()
@@ -142,9 +148,10 @@ class Calls:
     """Every agent call of a run: slots taken, agents run, outputs scored, costs settled.
 
     Receives the run's ``workflow``, ``bus``, ``run_id``, budget ``ledger``,
-    agent ``slots`` (name to slot), ``validator_factories`` (name to factory)
-    and ``on_call_done(slot, error, probe=...)``, told how each call that ran
-    to its end went (the breakers' :meth:`~._health.HealthWatch.record`).
+    agent ``slots`` (name to slot), ``validator_factories`` (name to factory),
+    ``on_call_done(slot, error, probe=...)``, told how each call that ran
+    to its end went (the breakers' :meth:`~._health.HealthWatch.record`),
+    and ``output_dir`` (the run's, for ``request.output_dir``).
     Owns ``in_flight``, the run's count of calls holding a slot.
     """
 
@@ -155,8 +162,34 @@ class Calls:
     slots: Mapping[str, _AgentSlot]
     validator_factories: Mapping[str, Callable[..., Any]]
     on_call_done: Callable[..., None]
+    output_dir: Path | None = None
     in_flight: int = 0
     _validators: dict[str, tuple[tuple[str, Validator], ...]] = attrs.field(factory=dict)
+
+    def request(
+        self, state: _StepState, agent: str, start: float, generation: str = ""
+    ) -> AgentRequest:
+        """The request of the step's attempt started at ``start``, first sent to ``agent``.
+
+        Its deadline is the sooner of the step's ``timeout`` and its ``total_timeout``;
+        its idempotency key is the same for every attempt of the step (``generation``
+        changes it when a resumed run reruns a step on purpose).
+        """
+        step = state.step
+        deadline = min(start + (step.timeout or math.inf), state.deadline)
+        return AgentRequest(
+            run_id=self.run_id,
+            step_id=step.id,
+            task_type=step.uses,
+            inputs=state.inputs or {},
+            attempt=state.attempts,
+            idempotency_key=idempotency_key(self.run_id, step.id, generation),
+            priority=step.priority,
+            deadline=None if deadline == math.inf else deadline,
+            output_dir=self.output_dir / step.id if self.output_dir is not None else None,
+            progress=progress_reporter(self.bus, step.id, state.attempts, agent),
+            delegate=functools.partial(self.ask, state),
+        )
 
     def occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call:
         """Take ``slot`` for one call of ``state``'s step (synchronously, in dispatch)."""
@@ -433,3 +466,63 @@ class Calls:
             )
             self._validators[step_id] = built
         return built
+
+
+@attrs.define(eq=False)
+class CachedOutputs:
+    """``cache:`` steps: an earlier run's output for identical work, and this run's for later.
+
+    Receives the run's ``workflow``, ``bus`` (events, secrets), ``run_id``,
+    its step ``cache`` and ``journal`` (None when the run has none: nothing
+    is cached) and its ``calls`` (to give back the slots a cache hit did not use).
+    """
+
+    workflow: Workflow
+    bus: EventBus
+    run_id: str
+    cache: StepCache | None
+    journal: Journal | None
+    calls: Calls
+
+    def key(self, state: _StepState, agent: str) -> str | None:
+        """The key of the step's output for its inputs, None when it is not cached."""
+        step = state.step
+        if step.cache is None or self.cache is None:
+            return None
+        if step.fan_out is not None and state.fallback_source is None:
+            assert state.pool is not None
+            configs = [self.workflow.agents[s.name] for s in state.pool.agents]
+            return panel_cache_key(configs, step, state.inputs or {})
+        return cache_key(self.workflow.agents[agent], step, state.inputs or {})
+
+    async def lookup(self, state: _StepState, calls: list[_Call], key: str) -> AgentResult | None:
+        """The cached output as a result, the attempt's slots given back; None on a miss."""
+        assert self.cache is not None
+        entry: CacheEntry | None
+        try:
+            entry = await self.cache.lookup(key)
+        except BaseException:
+            self.calls.release_unused(state, calls)
+            raise
+        if entry is None:
+            return None
+        self.calls.release_unused(state, calls)
+        state.attempts -= 1  # no agent was called
+        self.bus.emit(
+            ev.StepCacheHit,
+            step_id=state.step.id,
+            key=key,
+            source_run=entry.run_id,
+            source_step=entry.step_id,
+            created_at=entry.created_at,
+        )
+        return AgentResult(output=entry.output, source="cache")
+
+    def remember(self, state: _StepState, key: str, result: AgentResult) -> None:
+        """Keep the step's fresh output under ``key``, as journaled (secrets redacted)."""
+        step = state.step
+        if self.journal is not None and step.cache is not None:
+            output = redact(result.output, self.bus.secrets)
+            self.journal.add_cache(
+                StepCache.entry(key, output, step.cache, run_id=self.run_id, step_id=step.id)
+            )

@@ -13,8 +13,9 @@ the run: the call goes to the least busy candidate and the event says why.
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -24,6 +25,7 @@ from .. import _events as ev
 from .._journal._bus import EventBus
 from .._redact import redact
 from .._resilience._budget import Ledger
+from .._resilience._ratelimit import estimate_tokens
 from .._resilience._slots import _AgentSlot, _Pool
 from .._spec._workflow import StrategySpec, Workflow
 from .._strategies._routing import AgentHistory, Candidate, Route, Router, RouteRequest
@@ -70,6 +72,33 @@ class RouteChoice:
             if step.route is not None:
                 specs[step.route.key] = step.route
         return any(getattr(self.router(spec), "wants_history", False) for spec in specs.values())
+
+    def pick(
+        self, pools: Sequence[_Pool], states: Mapping[str, _StepState], now: float
+    ) -> tuple[_Pool | None, list[_AgentSlot], float]:
+        """The pool whose top ready step ranks first among those that can start now.
+
+        Returns that pool and the agents that can take the call; with no such
+        pool, ``(None, [], wait)``: ``wait`` is the soonest a rate limit admits a
+        held step's call (``inf`` when none is held by a rate limit).
+        """
+        best_pool: _Pool | None = None
+        best: list[_AgentSlot] = []
+        rate_wait = math.inf
+        for pool in pools:
+            if not pool.heap or (best_pool is not None and pool.heap[0] >= best_pool.heap[0]):
+                continue
+            top = states[pool.heap[0][2]]
+            if pool.counts_tokens and top.estimated_tokens == 0:
+                top.estimated_tokens = estimate_tokens(top.inputs or {})
+            candidates = self.admissible(top, pool, now)
+            if candidates is not None:
+                best_pool, best = pool, candidates
+            else:
+                waits = [s.rate_wait for s in pool.agents if s.rate_wait > 0]
+                if waits:
+                    rate_wait = min(rate_wait, *waits)
+        return best_pool, best, rate_wait
 
     def admissible(self, state: _StepState, pool: _Pool, now: float) -> list[_AgentSlot] | None:
         """The agents that can take the step's next call now, or None if too few can.

@@ -17,25 +17,17 @@ A retryable failure releases the agent's slot while the step waits out its
 backoff in a sleeping child task; the step then re-enters its pool.
 
 This module is the core: readiness, dispatch, attempts, the
-success/failure/skip cascades and cancellation. The run is built from
-collaborators, each with one job, each given what it needs when the run
-builds them (:func:`_Run.__attrs_post_init__`):
-
-* :class:`~._timers.Timers`: waking the dispatcher later, background tasks;
-* :class:`~._health.HealthWatch`: breakers and health checks;
-* :class:`~._calls.Calls`: one agent call, from taking a slot to settling its cost;
-* :class:`~._route_choice.RouteChoice`: which agents may and do take a call;
-* :class:`~._fan_out.FanOut`: multi-agent attempts and their aggregation;
-* :class:`~._step_fallbacks.StepFallbacks`: fallbacks after a final failure;
-* :class:`~._summary.RunSummary`: how steps and agents ended;
-
-and the retry decision is a pure function, :func:`~cadenza._resilience._retry.decide_retry`.
+success/failure/skip cascades and cancellation. Everything else is a
+collaborator the run builds in ``__attrs_post_init__``, handing each what it
+needs: ``Timers``, ``HealthWatch``, ``Calls`` and ``CachedOutputs``,
+``RouteChoice``, ``FanOut``, ``StepFallbacks``, ``RunSummary`` (see
+docs/architecture.md, "The run"); the retry decision is the pure
+:func:`~cadenza._resilience._retry.decide_retry`.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import heapq
 import itertools
 import math
@@ -50,28 +42,25 @@ import structlog
 import trio
 
 from .. import _events as ev
-from .._agents._contract import Agent, AgentRequest, AgentResult
+from .._agents._contract import Agent, AgentResult
 from .._errors import AgentError, ExpressionError
 from .._expr._expressions import ExpressionContext, StepView
 from .._ids import idempotency_key as idempotency_key
 from .._ids import new_run_id as new_run_id
 from .._journal._bus import EventBus
 from .._journal._writer import Journal
-from .._redact import redact
 from .._resilience._budget import Ledger
-from .._resilience._ratelimit import estimate_tokens
-from .._resilience._retry import GiveUp, RetryState, decide_retry
+from .._resilience._retry import GiveUp, decide_retry
 from .._resilience._slots import _AgentSlot, _Pool, slots_for
 from .._spec._workflow import Step, Workflow
-from ._cache import StepCache, panel_cache_key
-from ._cache import cache_key as step_cache_key
-from ._calls import Calls, _Call, progress_reporter
+from ._cache import StepCache
+from ._calls import CachedOutputs, Calls, _Call
 from ._fan_out import Aggregators, FanOut
 from ._health import HealthWatch
 from ._health import check_health as check_health
 from ._route_choice import RouteChoice, calls_needed
 from ._step_fallbacks import StepFallbacks
-from ._step_state import _TERMINAL, _StepState
+from ._step_state import _TERMINAL, _StepState, build_steps
 from ._summary import RunSummary
 from ._timers import Timers
 
@@ -106,8 +95,8 @@ class _Run:
     validator_factories: Factories = attrs.field(factory=dict)
     output_dir: Path | None = None
     key_generation: dict[str, str] = attrs.field(factory=dict)
-    states: dict[str, _StepState] = attrs.field(factory=dict)
-    dependents: dict[str, list[str]] = attrs.field(factory=dict)
+    states: dict[str, _StepState] = attrs.field(init=False)
+    dependents: dict[str, list[str]] = attrs.field(init=False)
     unfinished: int = 0
     fail_reason: str = ""
     cancel_reason: str = ""
@@ -115,12 +104,13 @@ class _Run:
     timers: Timers = attrs.field(init=False)
     health: HealthWatch = attrs.field(init=False)
     calls: Calls = attrs.field(init=False)
+    cached: CachedOutputs = attrs.field(init=False)
     routes: RouteChoice = attrs.field(init=False)
     fan_out: FanOut = attrs.field(init=False)
     fallbacks: StepFallbacks = attrs.field(init=False)
     summary: RunSummary = attrs.field(init=False)
     _slots: dict[str, _AgentSlot] = attrs.field(init=False)
-    _pools: list[_Pool] = attrs.field(factory=list)
+    _pools: list[_Pool] = attrs.field(init=False)
     _nursery: trio.Nursery | None = None
     _scope: trio.CancelScope | None = None
     _seq: itertools.count[int] = attrs.field(factory=itertools.count)
@@ -134,40 +124,28 @@ class _Run:
     def __attrs_post_init__(self) -> None:
         wf = self.workflow
         slots = self._slots = slots_for(wf, self.agents)
-        pools: dict[tuple[str, ...], _Pool] = {}
-
-        def pool_of(names: tuple[str, ...]) -> _Pool | None:
-            if not names:
-                return None
-            if names not in pools:
-                pools[names] = _Pool(agents=tuple(slots[n] for n in names))
-            return pools[names]
-
+        graph = build_steps(wf, slots)
+        self.states, self.dependents, self._pools = graph.states, graph.dependents, graph.pools
+        self.unfinished = len(self.states)
         self.ledger = Ledger.for_budgets(
             wf.budget,
             {k: s.budget for k, s in wf.steps.items()},
             {k: a.budget for k, a in wf.agents.items()},
         )
-        fallback_pools: dict[str, _Pool | None] = {}
-        for step_id, step in wf.steps.items():
-            names = step.fan_out if isinstance(step.fan_out, tuple) else wf.agents_for(step.uses)
-            pool = pool_of(names)
-            for entry in step.fallback:
-                if entry.agent is not None:
-                    fallback_pools[entry.agent] = pool_of((entry.agent,))
-            self.states[step_id] = _StepState(step=step, pool=pool, waiting=len(step.needs))
-            self.dependents.setdefault(step_id, [])
-            for need in step.needs:
-                self.dependents.setdefault(need, []).append(step_id)
-        self._pools = list(pools.values())
-        self.unfinished = len(self.states)
-
         bus, ledger = self.bus, self.ledger
         self.timers = Timers(wake=self._dispatch)
         self.health = HealthWatch(bus, slots, self.timers, on_change=self._dispatch)
         self.calls = Calls(
-            wf, bus, self.run_id, ledger, slots, self.validator_factories, self.health.record
+            wf,
+            bus,
+            self.run_id,
+            ledger,
+            slots,
+            self.validator_factories,
+            self.health.record,
+            output_dir=self.output_dir,
         )
+        self.cached = CachedOutputs(wf, bus, self.run_id, self.cache, self.journal, self.calls)
         aggregators = Aggregators(self.aggregator_factories)
         self.routes = RouteChoice(
             wf, bus, self.rng, ledger, self.router_factories, hedged=aggregators.hedged
@@ -180,7 +158,7 @@ class _Run:
             self.output_dir,
             self.strict,
             self.fallback_strategies,
-            fallback_pools,
+            graph.fallback_pools,
             enqueue=self._enqueue,
             start=self._start_soon,
             fail=self._fail,
@@ -307,22 +285,7 @@ class _Run:
         now = trio.current_time()
         limit = self.workflow.concurrency
         while self.calls.in_flight < limit:
-            best_pool: _Pool | None = None
-            best: list[_AgentSlot] = []
-            rate_wait = math.inf
-            for pool in self._pools:
-                if not pool.heap or (best_pool is not None and pool.heap[0] >= best_pool.heap[0]):
-                    continue
-                top = self.states[pool.heap[0][2]]
-                if pool.counts_tokens and top.estimated_tokens == 0:
-                    top.estimated_tokens = estimate_tokens(top.inputs or {})
-                candidates = self.routes.admissible(top, pool, now)
-                if candidates is not None:
-                    best_pool, best = pool, candidates
-                else:
-                    waits = [s.rate_wait for s in pool.agents if s.rate_wait > 0]
-                    if waits:
-                        rate_wait = min(rate_wait, *waits)
+            best_pool, best, rate_wait = self.routes.pick(self._pools, self.states, now)
             if best_pool is None:
                 if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
                     self.timers.wake_at(now + rate_wait)
@@ -364,81 +327,33 @@ class _Run:
             if step.total_timeout is not None:
                 state.deadline = now + step.total_timeout
                 self.timers.in_background(self._expire, state)
-        first = calls[0].slot
-        multi = step.fan_out is not None and state.fallback_source is None
-        cache_key = None
-        if step.cache is not None and self.cache is not None:
-            if multi:
-                assert state.pool is not None
-                configs = [self.workflow.agents[s.name] for s in state.pool.agents]
-                cache_key = panel_cache_key(configs, step, state.inputs or {})
-            else:
-                config = self.workflow.agents[first.name]
-                cache_key = step_cache_key(config, step, state.inputs or {})
-            if await self._reuse_cached(state, calls, cache_key):
+        first = calls[0].slot.name
+        cache_key = self.cached.key(state, first)
+        if cache_key is not None:
+            hit = await self.cached.lookup(state, calls, cache_key)
+            if hit is not None:
+                await self._finish(state, "cache", hit)
                 return
-        key = idempotency_key(self.run_id, step.id, self.key_generation.get(step.id, ""))
-        deadline = min(now + (step.timeout or math.inf), state.deadline)
-        request = AgentRequest(
-            run_id=self.run_id,
-            step_id=step.id,
-            task_type=step.uses,
-            inputs=state.inputs or {},
-            attempt=state.attempts,
-            idempotency_key=key,
-            priority=step.priority,
-            deadline=None if deadline == math.inf else deadline,
-            output_dir=self.output_dir / step.id if self.output_dir is not None else None,
-            progress=progress_reporter(self.bus, step.id, state.attempts, first.name),
-            delegate=functools.partial(self.calls.ask, state),
-        )
+        request = self.calls.request(state, first, now, self.key_generation.get(step.id, ""))
         result: AgentResult | None
         error: BaseException | None
-        if multi:
+        if step.fan_out is not None and state.fallback_source is None:
             result, error, agent = await self.fan_out.run(state, calls, request)
         else:
             outcome = await self.calls.call(state, calls[0], request)
-            result, error, agent = outcome.result, outcome.error, first.name
+            result, error, agent = outcome.result, outcome.error, first
         end = trio.current_time()
         if result is not None and error is None and self.journal is not None:
             error = self.journal.output_error(result.output, step_id=step.id, agent=agent)
         if result is not None and error is None:
             seq = self._succeed(state, agent, result, end)
-            if cache_key is not None and self.journal is not None and step.cache is not None:
-                output = redact(result.output, self.bus.secrets)  # as journaled
-                self.journal.add_cache(
-                    StepCache.entry(
-                        cache_key, output, step.cache, run_id=self.run_id, step_id=step.id
-                    )
-                )
+            if cache_key is not None:
+                self.cached.remember(state, cache_key, result)
             await self._released_when_durable(step.id, seq)
         else:
             assert error is not None
             self._attempt_failed(state, agent, error, end - now)
         self._dispatch()
-
-    async def _reuse_cached(self, state: _StepState, calls: list[_Call], key: str) -> bool:
-        """Serve the step from the cache if an entry exists; True when it did."""
-        assert self.cache is not None
-        try:
-            entry = await self.cache.lookup(key)
-        except BaseException:
-            self.calls.release_unused(state, calls)
-            raise
-        if entry is None:
-            return False
-        self.calls.release_unused(state, calls)
-        state.attempts -= 1  # no agent was called
-        self.bus.emit(
-            ev.StepCacheHit,
-            step_id=state.step.id,
-            key=key,
-            source_run=entry.run_id,
-            source_step=entry.step_id,
-            created_at=entry.created_at,
-        )
-        await self._finish(state, "cache", AgentResult(output=entry.output, source="cache"))
-        return True
 
     async def _finish(self, state: _StepState, agent: str, result: AgentResult) -> None:
         """Record a success now, release dependents once it is durable, dispatch."""
@@ -484,12 +399,7 @@ class _Run:
         self, state: _StepState, agent: str, error: BaseException, duration: float
     ) -> None:
         step = state.step
-        retry = RetryState(
-            attempts=state.attempts,
-            rate_limited=state.rate_limited,
-            deadline=state.deadline,
-            in_fallback=state.fallback_source is not None,
-        )
+        retry = state.retry_state()
         decision = decide_retry(step.retry, retry, error, trio.current_time(), self.rng)
         state.rate_limited = decision.rate_limited
         retry_in = None if isinstance(decision, GiveUp) else decision.delay

@@ -1,7 +1,7 @@
-"""The mutable state of one step within a run.
+"""The mutable state of one step within a run, and the run's steps as a graph.
 
-Shared by the scheduler core and its helpers (fallbacks, summaries), so it
-lives in its own module rather than in any one of them.
+Shared by the scheduler core and its collaborators (calls, fallbacks,
+summaries), so it lives in its own module rather than in any one of them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Any
 import attrs
 
 from .._agents._contract import AgentResult
-from .._resilience._slots import _Pool
-from .._spec._workflow import Step
+from .._resilience._retry import RetryState
+from .._resilience._slots import _AgentSlot, _Pool
+from .._spec._workflow import Step, Workflow
 
 _TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
@@ -51,3 +52,51 @@ class _StepState:
     fallback_source: str | None = None  # set while a fallback serves the step
     fallback_error: str = ""  # the failure that sent the step to its fallbacks
     deadline: float = math.inf  # total_timeout, from the first attempt
+
+    def retry_state(self) -> RetryState:
+        """What the retry decision needs to know of the step's attempts so far."""
+        return RetryState(
+            attempts=self.attempts,
+            rate_limited=self.rate_limited,
+            deadline=self.deadline,
+            in_fallback=self.fallback_source is not None,
+        )
+
+
+@attrs.define(eq=False, kw_only=True)
+class StepGraph:
+    """A run's steps before it starts: their states, who needs whom, and the ready pools."""
+
+    states: dict[str, _StepState]
+    dependents: dict[str, list[str]]
+    """Step id to the steps that need it."""
+    pools: list[_Pool]
+    """One pool per distinct set of agents that can serve a step."""
+    fallback_pools: dict[str, _Pool | None]
+    """Agent name to the one-agent pool of a ``fallback: [{agent: ...}]`` entry."""
+
+
+def build_steps(workflow: Workflow, slots: Mapping[str, _AgentSlot]) -> StepGraph:
+    """Every step pending, with its pool: steps served by the same agents share one."""
+    pools: dict[tuple[str, ...], _Pool] = {}
+
+    def pool_of(names: tuple[str, ...]) -> _Pool | None:
+        if not names:
+            return None
+        if names not in pools:
+            pools[names] = _Pool(agents=tuple(slots[n] for n in names))
+        return pools[names]
+
+    graph = StepGraph(states={}, dependents={}, pools=[], fallback_pools={})
+    for step_id, step in workflow.steps.items():
+        names = step.fan_out if isinstance(step.fan_out, tuple) else workflow.agents_for(step.uses)
+        pool = pool_of(names)
+        for entry in step.fallback:
+            if entry.agent is not None:
+                graph.fallback_pools[entry.agent] = pool_of((entry.agent,))
+        graph.states[step_id] = _StepState(step=step, pool=pool, waiting=len(step.needs))
+        graph.dependents.setdefault(step_id, [])
+        for need in step.needs:
+            graph.dependents.setdefault(need, []).append(step_id)
+    graph.pools = list(pools.values())
+    return graph
