@@ -109,7 +109,15 @@ def legacy_plugins(session: nox.Session) -> None:
     its promise to plugin authors.
     """
     legacy = sorted(p.parent for p in (ROOT / "tests" / "legacy_plugins").glob("*/pyproject.toml"))
-    session.install("-e", ".", *(f"{path}[test]" for path in legacy), "pytest-timeout>=2.3")
+    # Building in this venv, not one fresh venv per distribution, keeps the install ~20 s shorter.
+    session.install("hatchling>=1.25", "editables")
+    session.install(
+        "--no-build-isolation",
+        "-e",
+        ".",
+        *(f"{path}[test]" for path in legacy),
+        "pytest-timeout>=2.3",
+    )
     for path in legacy:
         with session.chdir(path):
             session.run("pytest", *PYTEST, *session.posargs)
