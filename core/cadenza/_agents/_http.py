@@ -168,11 +168,7 @@ class HttpAgent:
     @classmethod
     def from_config(cls, config: AgentConfig) -> HttpAgent:
         """Build the agent; no I/O happens until the first call."""
-        options = config.options
-        if not isinstance(options, HttpOptions):
-            raise TypeError(
-                f"agent {config.name!r}: options must be HttpOptions, got {type(options).__name__}"
-            )
+        options = config.options_as(HttpOptions)
         secrets = set(config.secrets)
         if options.api_key:
             secrets.add(options.api_key)

@@ -99,12 +99,7 @@ class PythonAgent:
     @classmethod
     def from_config(cls, config: AgentConfig) -> PythonAgent:
         """Build the agent; the module is imported at the first call, not here."""
-        options = config.options
-        if not isinstance(options, PythonOptions):
-            raise TypeError(
-                f"agent {config.name!r}: options must be PythonOptions, "
-                f"got {type(options).__name__}"
-            )
+        options = config.options_as(PythonOptions)
         search_dir = None
         if options.search_path is not None:
             search_dir = str((config.base_dir / options.search_path).resolve())

@@ -168,12 +168,7 @@ class TemplateAgent:
     @classmethod
     def from_config(cls, config: AgentConfig) -> TemplateAgent:
         """Build the agent, checking every placeholder; a bad one is a ``PermanentError``."""
-        options = config.options
-        if not isinstance(options, TemplateOptions):
-            raise TypeError(
-                f"agent {config.name!r}: options must be TemplateOptions, "
-                f"got {type(options).__name__}"
-            )
+        options = config.options_as(TemplateOptions)
         render: Render = _echo_inputs
         if options.output is not None:
             try:

@@ -10,7 +10,7 @@ import json
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
@@ -22,6 +22,9 @@ from ._policies import BreakerPolicy, RateLimitPolicy
 
 if TYPE_CHECKING:
     from .._expr._expressions import Condition, ValueTemplate
+
+OptionsT = TypeVar("OptionsT")
+"""The options class an agent kind asks :meth:`AgentConfig.options_as` for."""
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -158,6 +161,23 @@ class AgentConfig:
     price: Price | None = None
     budget: Budget | None = None
     location: SourceLocation | None = None
+
+    def options_as(self, cls: type[OptionsT]) -> OptionsT:
+        """``options`` as the kind's options class ``cls``, checked, for ``from_config``.
+
+        ``AgentFactory.from_config`` calls ``config.options_as(MyOptions)`` instead of
+        checking the type itself. Raises TypeError naming the agent, the class asked for
+        and the one it got: the kind was registered with another options class, or a
+        test built the config by hand with a mapping.
+
+        .. versionadded:: 0.2
+        """
+        options = self.options
+        if not isinstance(options, cls):
+            raise TypeError(
+                f"agent {self.name!r}: options must be {cls.__name__}, got {type(options).__name__}"
+            )
+        return options
 
 
 @attrs.frozen(kw_only=True)

@@ -103,12 +103,7 @@ class AssetsAgent:
     @classmethod
     def from_config(cls, config: cadenza.AgentConfig) -> AssetsAgent:
         """Build the agent; nothing is started until a step runs."""
-        options = config.options
-        if not isinstance(options, AssetsOptions):
-            raise TypeError(
-                f"agent {config.name!r}: options must be AssetsOptions, "
-                f"got {type(options).__name__}"
-            )
+        options = config.options_as(AssetsOptions)
         return cls(
             name=config.name,
             options=options,

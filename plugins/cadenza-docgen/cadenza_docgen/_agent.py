@@ -45,12 +45,7 @@ class DocgenAgent:
     @classmethod
     def from_config(cls, config: cadenza.AgentConfig) -> DocgenAgent:
         """Build the agent; nothing is read until a step runs."""
-        options = config.options
-        if not isinstance(options, DocgenOptions):
-            raise TypeError(
-                f"agent {config.name!r}: options must be DocgenOptions, "
-                f"got {type(options).__name__}"
-            )
+        options = config.options_as(DocgenOptions)
         return cls(
             name=config.name,
             options=options,
