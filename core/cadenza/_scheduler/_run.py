@@ -475,12 +475,7 @@ class _Run:
         self._skip_descendants(step_id)
 
     def _skip(self, step_id: str, reason: str, cause: str | None) -> None:
-        state = self.states[step_id]
-        state.status = "skipped"
-        state.reason = reason
-        state.ended_at = trio.current_time()
-        self.unfinished -= 1
-        self.bus.emit(ev.StepSkipped, step_id=step_id, reason=reason, cause=cause)
+        self._mark_skipped(step_id, reason, cause)
         self._release(step_id, blocked=True)
 
     def _skip_descendants(self, failed: str) -> None:
@@ -488,15 +483,18 @@ class _Run:
         stack = list(self.dependents[failed])
         while stack:
             step_id = stack.pop()
-            state = self.states[step_id]
-            if state.status in _TERMINAL:
+            if self.states[step_id].status in _TERMINAL:
                 continue
-            state.status = "skipped"
-            state.reason = f"needs {failed!r}, which failed"
-            state.ended_at = trio.current_time()
-            self.unfinished -= 1
-            self.bus.emit(ev.StepSkipped, step_id=step_id, reason=state.reason, cause=failed)
+            self._mark_skipped(step_id, f"needs {failed!r}, which failed", failed)
             stack.extend(self.dependents[step_id])
+
+    def _mark_skipped(self, step_id: str, reason: str, cause: str | None) -> None:
+        state = self.states[step_id]
+        state.status = "skipped"
+        state.reason = reason
+        state.ended_at = trio.current_time()
+        self.unfinished -= 1
+        self.bus.emit(ev.StepSkipped, step_id=step_id, reason=reason, cause=cause)
 
     def _release(self, step_id: str, *, blocked: bool) -> None:
         """A need ended (succeeded, or skipped when ``blocked``): update its dependents.
