@@ -32,18 +32,21 @@ class HealthWatch:
 
     Receives the run's ``bus`` (to announce changes), its ``slots`` (agent
     name to slot), its ``timers`` (to probe and watch in the background and
-    to wake at a breaker's reopening) and ``on_change``, called when an agent
-    may take calls again (the run's dispatcher).
+    to wake at a breaker's reopening), ``on_change``, called when an agent
+    may take calls again (the run's dispatcher), and the ``intervals`` of
+    the configured health checks.
     """
 
     bus: EventBus
     slots: Mapping[str, _AgentSlot]
     timers: Timers
     on_change: Callable[[], None]
+    intervals: Mapping[str, float] = attrs.field(factory=dict)
+    """Agent name to the interval of its configured ``health_check``."""
 
-    def start_watchers(self, checks: Mapping[str, float]) -> None:
-        """Start the configured periodic health checks: agent name to interval."""
-        for name, interval in checks.items():
+    def start_watchers(self) -> None:
+        """Start the configured periodic health checks (the run has started)."""
+        for name, interval in self.intervals.items():
             self.timers.in_background(self.watch, self.slots[name], interval)
 
     def refresh(self) -> None:

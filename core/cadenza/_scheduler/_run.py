@@ -134,7 +134,9 @@ class _Run:
         )
         bus, ledger = self.bus, self.ledger
         self.timers = Timers(wake=self._dispatch)
-        self.health = HealthWatch(bus, slots, self.timers, on_change=self._dispatch)
+        checks = {n: wf.agents[n].health_check for n in slots}
+        intervals = {n: c.interval for n, c in checks.items() if c is not None}
+        self.health = HealthWatch(bus, slots, self.timers, self._dispatch, intervals)
         self.calls = Calls(
             wf,
             bus,
@@ -177,8 +179,7 @@ class _Run:
             self._scope = scope
             async with trio.open_nursery() as nursery:
                 self._nursery = self.timers.nursery = nursery
-                checks = {n: self.workflow.agents[n].health_check for n in self._slots}
-                self.health.start_watchers({n: c.interval for n, c in checks.items() if c})
+                self.health.start_watchers()
                 self._met.extend(
                     step_id for step_id, state in self.states.items() if state.waiting == 0
                 )
@@ -298,8 +299,9 @@ class _Run:
                 if not self.fallbacks.fall_back(state, state.budget_refusal):
                     self._fail(step_id, "BudgetExceededError", state.budget_refusal)
                 continue
-            hedged = self.fan_out.aggregators.hedged(state)
-            need = 1 if state.step.fan_out is None else calls_needed(state, hedged)
+            need = 1
+            if state.step.fan_out is not None:
+                need = calls_needed(state, self.fan_out.aggregators.hedged(state))
             if self.calls.in_flight + need > limit:
                 if need > limit:
                     self._fail(
