@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,7 +23,8 @@ from cadenza._errors import PermanentError, RetryableError
 from cadenza._journal._bus import EventBus
 from cadenza._resilience._budget import Ledger
 from cadenza._resilience._slots import _AgentSlot, slots_for
-from cadenza._scheduler._calls import Calls
+from cadenza._scheduler._cache import StepCache
+from cadenza._scheduler._calls import CachedOutputs, Calls
 from cadenza._scheduler._fan_out import Aggregators, FanOut
 from cadenza._scheduler._health import HealthWatch
 from cadenza._scheduler._route_choice import RouteChoice
@@ -32,10 +34,11 @@ from cadenza._scheduler._summary import RunSummary
 from cadenza._scheduler._timers import Timers
 from cadenza._spec._duration import Duration
 from cadenza._spec._policies import BreakerPolicy
-from cadenza._spec._workflow import FallbackSpec, StrategySpec, Workflow
+from cadenza._spec._workflow import CachePolicy, FallbackSpec, StrategySpec, Workflow
 from cadenza._strategies._aggregation import Answer, Verdict
 from cadenza._strategies._fallback import FallbackContext
 from cadenza._strategies._routing import Candidate, RouteRequest
+from cadenza.store import SqliteStore, WriteBatch
 from cadenza.testing import Delay, ScriptedAgent
 
 from .scheduler_helpers import make_workflow
@@ -161,6 +164,43 @@ async def test_calls_refuse_to_ask_an_unknown_agent(
     assert str(info.value) == (
         "asked agent 'nobody', which this workflow does not define (agents: a)"
     )
+
+
+async def test_cached_outputs_serve_an_earlier_runs_output_and_free_the_slot(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A cache hit answers the step from the store and gives back the slot it did not use."""
+    wf = make_workflow({"s": {}})
+    wf = attrs.evolve(wf, steps={"s": attrs.evolve(wf.steps["s"], cache=CachePolicy())})
+    store = SqliteStore(f"sqlite:///{tmp_path / 'journal.db'}")
+    try:
+        await check_cache_hit(wf, store)
+    finally:
+        store.close()
+
+
+async def check_cache_hit(wf: Workflow, store: SqliteStore) -> None:
+    """Store an earlier run's output for step ``s``, then serve the step from it."""
+    events: list[ev.Event] = []
+    bus = record(events)
+    slots = slots_for(wf, {"a": ScriptedAgent("a")})
+    calls = calls_for(wf, bus, slots)
+    cached = CachedOutputs(
+        wf, bus, "r1", StepCache(store=store, limiter=trio.CapacityLimiter(1)), None, calls
+    )
+    state = ready(wf, slots, "s")
+    key = cached.key(state, "a")
+    assert key is not None
+    entry = StepCache.entry(key, {"answer": 42}, CachePolicy(), run_id="r0", step_id="s")
+    store.write(WriteBatch(cache=[entry]))
+    state.attempts = 1
+    taken = [calls.occupy(state, slots["a"], 0.0)]
+    result = await cached.lookup(state, taken, key)
+    assert result == AgentResult(output={"answer": 42}, source="cache")
+    assert (state.attempts, calls.in_flight, slots["a"].in_flight) == (0, 0, 0)
+    (hit,) = events
+    assert isinstance(hit, ev.StepCacheHit)
+    assert (hit.source_run, hit.source_step) == ("r0", "s")
 
 
 @attrs.define

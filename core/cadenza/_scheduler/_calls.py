@@ -7,6 +7,9 @@ reservation) synchronously in dispatch; announce the attempt; run the agent
 under the attempt's deadline; score the output with the step's validators;
 give the slot back; tell the breaker and the passive stats how it went; settle
 the rate limiter and the budgets to what the call really used.
+
+:class:`Calls` makes the calls; :class:`CachedOutputs` serves a ``cache:``
+step from an earlier run instead, giving back the slots it did not use.
 """
 
 from __future__ import annotations
