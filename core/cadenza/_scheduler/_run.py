@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
@@ -63,8 +62,6 @@ from ._step_fallbacks import StepFallbacks
 from ._step_state import _TERMINAL, _StepState, build_steps
 from ._summary import RunSummary
 from ._timers import Timers
-
-log = structlog.get_logger()
 
 TURN_EVALUATION_SECONDS = 0.1
 """CPU time one scheduling turn may spend on ``when:``/``with:`` before it lets others in."""
