@@ -68,12 +68,7 @@ class OpenAIAgent:
     @classmethod
     def from_config(cls, config: cadenza.AgentConfig) -> OpenAIAgent:
         """Build the agent; no I/O happens until the first call."""
-        options = config.options
-        if not isinstance(options, OpenAIOptions):
-            raise TypeError(
-                f"agent {config.name!r}: options must be OpenAIOptions, "
-                f"got {type(options).__name__}"
-            )
+        options = config.options_as(OpenAIOptions)
         secrets = set(config.secrets)
         if options.api_key:
             secrets.add(options.api_key)
