@@ -105,12 +105,15 @@ class FanOut:
     aggregators: Aggregators
 
     async def run(
-        self, state: _StepState, calls: list[_Call], request: AgentRequest
+        self, state: _StepState, taken: list[_Call], request: AgentRequest
     ) -> tuple[AgentResult | None, BaseException | None, str]:
-        """Run the attempt's calls and combine them: (result, error, agent label)."""
+        """Make the attempt's calls (their slots ``taken`` in dispatch) and combine them.
+
+        Returns (result, error, agent label).
+        """
         aggregator = self.aggregators.for_step(state)
         hedge_after = getattr(aggregator, "hedge_after", None)
-        expected = len(calls)
+        expected = len(taken)
         if callable(hedge_after):
             expected = max(1, int(getattr(aggregator, "max_requests", 2)))
         r = _Round(expected=expected)
@@ -139,7 +142,7 @@ class FanOut:
                 r.asked.append(call.slot.name)
                 nursery.start_soon(one, call, name=f"step {state.step.id} {call.slot.name}")
 
-            for call in calls:
+            for call in taken:
                 launch(call)
             while callable(hedge_after) and len(r.asked) < r.expected and not r.decided():
                 try:
