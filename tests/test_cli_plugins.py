@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from structlog.testing import capture_logs
 
+import cadenza
 from cadenza._cli import _add_plugin_commands, cli
 from cadenza._cli._common import CliState
 from cadenza._cli._exit import ExitCode
@@ -107,7 +108,7 @@ def test_plugins_table_lists_each_plugin_and_its_problems(mixed: Site) -> None:
         "cadenza",
         "(built-in)",
         "cadenza",
-        "0.1.0",
+        cadenza.__version__,
         "cadenza._plugins._builtins",
     ]
     assert row["fine"] == [
