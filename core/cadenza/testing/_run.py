@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,7 +12,12 @@ import attrs
 
 from .._events import Event
 from .._journal._store import Store
-from .._load._loader import load_workflow_data, load_workflow_text, resolve_inputs
+from .._load._loader import (
+    load_workflow,
+    load_workflow_data,
+    load_workflow_text,
+    resolve_inputs,
+)
 from .._plugins._registry import Plugins, load_plugins
 from .._scheduler._runner import run_workflow
 from .._spec._outcome import RunResult
@@ -38,7 +44,7 @@ class CapturedRun:
 
 
 async def run_captured(
-    source: Mapping[str, Any] | str,
+    source: Mapping[str, Any] | str | os.PathLike[str],
     *,
     plugins: Plugins | None = None,
     extra_plugins: Sequence[object] = (),
@@ -50,7 +56,12 @@ async def run_captured(
     store: Store | None = None,
     output_dir: Path | str | None = None,
 ) -> CapturedRun:
-    """Load ``source`` (a workflow as a dict, or YAML text), run it, return result and events.
+    """Load ``source`` (a workflow as a dict, YAML text or a file's path), run it, return
+    result and events.
+
+    A path (a :class:`~pathlib.Path`, not a ``str``: that is YAML text) is loaded
+    as ``cadenza run`` loads it: messages name the file, relative paths in it start
+    at its folder, and ``base_dir`` is ignored.
 
     ``plugins`` defaults to the built-ins plus ``extra_plugins`` (entry points are
     not loaded, so tests see only what they ask for). ``inputs`` are set like
@@ -61,7 +72,9 @@ async def run_captured(
     """
     if plugins is None:
         plugins = load_plugins(extra=extra_plugins, entry_points=False)
-    if isinstance(source, str):
+    if isinstance(source, os.PathLike):
+        loaded = load_workflow(source, plugins=plugins, workflow=workflow, environ=environ)
+    elif isinstance(source, str):
         loaded = load_workflow_text(
             source, plugins=plugins, base_dir=base_dir, workflow=workflow, environ=environ
         )
