@@ -26,7 +26,16 @@ ROOT = Path(__file__).parent
 PLUGINS = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
-nox.options.sessions = ["tests", "lint", "types", "plugin", "legacy_plugins", "example", "browser"]
+nox.options.sessions = [
+    "tests",
+    "lint",
+    "types",
+    "plugin",
+    "legacy_plugins",
+    "example",
+    "browser",
+    "docs",
+]
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 
@@ -150,6 +159,22 @@ def browser(session: nox.Session) -> None:
     # chromium is found and Playwright installed: from here on, a missing one is a bug.
     env = {"CADENZA_BROWSER_TESTS": "1", "CHROMIUM": chromium, helpers.REQUIRE_VAR: "1"}
     session.run("pytest", "tests/browser", *PYTEST, *session.posargs, env=env)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml), built offline; any warning (a broken link) fails it.
+
+    The theme fetches no fonts and no CDN assets; pages link to files outside
+    docs/ through copies under ``repo/`` (docs/_hooks/outside_links.py). The
+    site is written to ``site/``; ``nox -s docs -- serve`` previews it instead.
+    """
+    session.install(*_group("docs"))
+    env = {"NO_MKDOCS_2_WARNING": "1"}  # Material's end-of-life banner, not a build problem
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:], env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
 
 
 @nox.session
