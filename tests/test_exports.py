@@ -94,7 +94,7 @@ STORE_PUBLIC = {
 
 PLUGINS_PUBLIC = {
     "HOOK_API_VERSION", "DuplicateRegistrationError", "PluginError", "PluginInfo", "Plugins",
-    "Registration", "hookspec", "load_plugins",
+    "Registration", "hookspec", "load_plugins", "plugin_config", "project_config",
 }  # fmt: skip
 
 STRATEGIES_PUBLIC = {

@@ -60,6 +60,17 @@ class Register(Protocol):
     def __call__(self, name: str, factory: Callable[..., Any]) -> None: ...
 
 
+class RegisterPluginConfig(Protocol):
+    """``register(name, options)``: declare the plugin's configuration class.
+
+    ``name`` is the key users write under ``plugins:`` (use the plugin's
+    entry-point name); ``options`` is an attrs class the kernel's converter
+    structures the configuration into, as it does agent options.
+    """
+
+    def __call__(self, name: str, options: type[Any], /) -> None: ...
+
+
 class RegisterCommand(Protocol):
     """``register(command)``: add a click command to the ``cadenza`` CLI."""
 
@@ -191,6 +202,25 @@ def cadenza_executors(register: Register) -> None:
     factory)``. Return value ignored.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def cadenza_plugin_config(register: RegisterPluginConfig) -> None:
+    """Declare the plugin's configuration, set under ``plugins:`` or in the project file.
+
+    Called once, after all plugins are loaded. Call ``register(name,
+    OptionsClass)`` once, with the plugin's entry-point name and an attrs
+    class: a workflow's ``plugins: {name: {...}}`` section and the project
+    file (``cadenza.toml`` ``[plugins.name]`` or pyproject.toml
+    ``[tool.cadenza.plugins.name]``) are structured into it when the workflow
+    loads, with file:line errors like agent options; the workflow file wins
+    key by key. The plugin reads it as ``config.plugin_config`` in its agent
+    factories and with :func:`cadenza.plugins.plugin_config` anywhere during a
+    load or a run (strategy factories, observers); commands read the project
+    file with :func:`cadenza.plugins.project_config`. Return value ignored.
+
+    .. versionadded:: 1.0
     """
 
 

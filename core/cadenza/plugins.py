@@ -14,7 +14,9 @@ from ._errors import PluginError as PluginError
 from ._plugins._registry import PluginInfo as PluginInfo
 from ._plugins._registry import Plugins as Plugins
 from ._plugins._registry import Registration as Registration
+from ._load._plugin_config import project_config as project_config
 from ._plugins._registry import load_plugins as load_plugins
+from ._plugins._registry import plugin_config as plugin_config
 from ._public import publish as _publish
 from ._version import HOOK_API_VERSION as HOOK_API_VERSION
 from .hookspecs import hookspec as hookspec
@@ -28,6 +30,8 @@ __all__ = [
     "Registration",
     "hookspec",
     "load_plugins",
+    "plugin_config",
+    "project_config",
 ]
 
 

@@ -37,6 +37,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def _add_builtin_commands() -> None:
     from ._cancel_cmd import cancel
     from ._graph_cmd import graph
+    from ._plugin_cmd import plugin
     from ._plugins_cmd import plugins
     from ._report_cmd import report
     from ._resume_cmd import resume
@@ -48,7 +49,7 @@ def _add_builtin_commands() -> None:
     from ._validate_cmd import validate
 
     commands: list[click.Command] = [run, resume, runs, status, report, cancel, serve]
-    commands += [validate, graph, simulate_cmd, plugins]
+    commands += [validate, graph, simulate_cmd, plugins, plugin]
     for command in commands:
         cli.add_command(command)
         _builtin_command_names.add(command.name or "")

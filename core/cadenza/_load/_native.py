@@ -62,6 +62,7 @@ _NATIVE_KEYS = (
     "defaults",
     "agents",
     "steps",
+    "plugins",
 )
 _INPUT_KEYS = ("default", "description", "required")
 _DEFAULTS_KEYS = ("retry", "timeout", "total_timeout", "cache")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .._plugins._registry import Plugins
+from .._plugins._registry import Plugins, plugin_config_scope
 from .._problems import Problem, SourceLocation
 from .._source_file import read_source
 from .._spec._convert import describe_value
@@ -24,6 +24,7 @@ from .._spec._workflow import Workflow
 from .._yaml import YamlDocument, parse_yaml
 from ._context import LoadContext
 from ._native import NativeFormat
+from ._plugin_config import attach_agent_config, load_plugin_config
 from ._seed import SeedFormat
 
 __all__ = [
@@ -133,14 +134,19 @@ def check_data(data: Any, *, doc: YamlDocument | None, request: LoadRequest) -> 
         "source_hash": request.digest,
         "source_text": request.text,
     }
-    if "workflows" in data:
-        workflows, names = SeedFormat(ctx).load(
-            data, select=request.select, every=request.every, common=common
-        )
-    else:
-        workflows, names = NativeFormat(ctx).load(
-            data, select=request.select, default_name=request.default_name, common=common
-        )
+    seed = "workflows" in data
+    # Strategy factories run while the file loads: they see the plugins' configuration.
+    config = load_plugin_config(ctx, data.get("plugins"), allowed=not seed)
+    with plugin_config_scope(config.configs):
+        if seed:
+            workflows, names = SeedFormat(ctx).load(
+                data, select=request.select, every=request.every, common=common
+            )
+        else:
+            workflows, names = NativeFormat(ctx).load(
+                data, select=request.select, default_name=request.default_name, common=common
+            )
+    workflows = {name: attach_agent_config(ctx, w, config) for name, w in workflows.items()}
     problems = ctx.finish()
     if any(p.severity == "error" for p in problems):
         workflows = {}

@@ -71,6 +71,7 @@ REGISTRATION_HOOKS = (
     "cadenza_validators",
     "cadenza_stores",
     "cadenza_executors",
+    "cadenza_plugin_config",
     "cadenza_commands",
 )
 
@@ -241,6 +242,42 @@ class Plugins:
             except Exception as exc:
                 self._failed_observers.add(id(impl))
                 observer_failed(exc, plugin=label, event_kind=event.kind, run_id=event.run_id)
+
+
+# -- plugin configuration -------------------------------------------------------
+
+CONFIG_HOOK = "cadenza_plugin_config"
+
+_PLUGIN_CONFIG: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "cadenza_plugin_config", default=None
+)
+
+
+def plugin_config(name: str) -> Any:
+    """The configuration of plugin ``name`` for the workflow being loaded or run.
+
+    The object of the class the plugin declared with ``cadenza_plugin_config``,
+    built from the workflow's ``plugins:`` section over the project file
+    (docs/plugin-configuration.md). None when the plugin is not configured and
+    its class cannot be built from defaults alone, or outside a load or a run
+    (a command reads the project file with :func:`cadenza.plugins.project_config`).
+    Strategy factories, routers, observers and agents call it; trio tasks of a
+    run see their run's configuration.
+
+    .. versionadded:: 0.2
+    """
+    configs = _PLUGIN_CONFIG.get()
+    return None if configs is None else configs.get(name)
+
+
+@contextlib.contextmanager
+def plugin_config_scope(configs: Mapping[str, Any]) -> Iterator[None]:
+    """Make ``configs`` (plugin name -> object) what :func:`plugin_config` answers, inside."""
+    token = _PLUGIN_CONFIG.set(configs)
+    try:
+        yield
+    finally:
+        _PLUGIN_CONFIG.reset(token)
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

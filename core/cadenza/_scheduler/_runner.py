@@ -24,7 +24,7 @@ from .._errors import PermanentError, WorkflowError
 from .._journal._bus import EventBus, Observer
 from .._journal._store import Store
 from .._journal._writer import Journal
-from .._plugins._registry import Plugins, call_plugin, call_plugin_async
+from .._plugins._registry import Plugins, call_plugin, call_plugin_async, plugin_config_scope
 from .._problems import Problem
 from .._redact import redact
 from .._spec._outcome import RunResult
@@ -153,7 +153,10 @@ async def run_workflow(
     run_id = run_id or new_run_id()
     if output_dir is not None:
         output_dir = Path(str(output_dir).replace("{run_id}", run_id))
-    with structlog.contextvars.bound_contextvars(run_id=run_id):
+    with (
+        structlog.contextvars.bound_contextvars(run_id=run_id),
+        plugin_config_scope(workflow.plugin_config),  # what cadenza.plugins.plugin_config reads
+    ):
         agents = _make_agents(workflow, plugins)
         bus = EventBus(
             run_id=run_id,

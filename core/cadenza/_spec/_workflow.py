@@ -161,6 +161,12 @@ class AgentConfig:
     price: Price | None = None
     budget: Budget | None = None
     location: SourceLocation | None = None
+    plugin_config: Any = attrs.field(default=None, repr=False)
+    """The configuration of the plugin that registered ``kind`` (``cadenza_plugin_config``).
+
+    None when that plugin declares none, or is not configured and its class has
+    required fields. Set by the loader (docs/plugin-configuration.md).
+    """
 
     def options_as(self, cls: type[OptionsT]) -> OptionsT:
         """``options`` as the kind's options class ``cls``, checked, for ``from_config``.
@@ -244,7 +250,9 @@ class Workflow:
     skipping only the failed step's dependents. ``route`` is the routing
     strategy of steps that name none; ``budget`` bounds the run's spend.
     ``source_text`` is the file as loaded, kept so a resumed run can show what
-    changed since it started.
+    changed since it started. ``plugin_config`` holds each configured plugin's
+    configuration object by plugin name (``plugins:`` over the project file);
+    ``plugin_secrets`` the values expanded from ``${NAME}`` in it, for redaction.
     """
 
     name: str
@@ -260,6 +268,8 @@ class Workflow:
     source: Path | None = None
     source_hash: str = ""
     source_text: str = attrs.field(default="", repr=False, eq=False)
+    plugin_config: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    plugin_secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
 
     def agents_for(self, uses: str) -> tuple[str, ...]:
         """Names of the agents that can serve ``uses`` (an agent name or a capability)."""
@@ -269,8 +279,8 @@ class Workflow:
 
     @property
     def secrets(self) -> frozenset[str]:
-        """Every secret value of every agent, for redaction."""
-        out: set[str] = set()
+        """Every secret value of every agent and of the plugins' configuration, for redaction."""
+        out: set[str] = set(self.plugin_secrets)
         for agent in self.agents.values():
             out |= agent.secrets
         return frozenset(out)
