@@ -220,7 +220,7 @@ def test_incompatible_hook_api_is_refused_with_the_versions_that_work(site: Site
     refused = info(plugins, "foo")
     assert refused.status == "refused"
     assert refused.error == (
-        "cadenza-foo 0.3 supports hook API <1.0; this cadenza implements 1.0. "
+        "cadenza-foo 0.3 supports hook API <1.0; this cadenza implements 1.1. "
         "Upgrade cadenza-foo, or install a cadenza that implements a version in its range."
     )
     assert "foo" not in plugins.agent_kinds
@@ -233,9 +233,9 @@ def test_plugin_for_a_newer_hook_api_says_to_upgrade_cadenza(site: Site) -> None
     refused = info(load(only=["new"]), "new")
     assert refused.status == "refused"
     assert refused.error == (
-        "cadenza-new 3.0 supports hook API >=2.1; this cadenza implements 1.0. "
+        "cadenza-new 3.0 supports hook API >=2.1; this cadenza implements 1.1. "
         "Upgrade cadenza to a release that implements a version in >=2.1, "
-        "or install an older cadenza-new that supports 1.0."
+        "or install an older cadenza-new that supports 1.1."
     )
 
 
@@ -246,7 +246,7 @@ def test_missing_hook_api_declaration_is_refused(site: Site) -> None:
     assert refused.status == "refused"
     assert refused.error is not None
     assert refused.error.startswith("cadenza-bare 0.1 does not declare which hook API versions")
-    assert 'CADENZA_HOOK_API = ">=1.0,<2"' in refused.error
+    assert 'CADENZA_HOOK_API = ">=1.1,<2"' in refused.error
     assert "cadenza_bare" in refused.error
 
 

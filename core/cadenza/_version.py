@@ -4,5 +4,5 @@ from __future__ import annotations
 
 __version__ = "0.2.0.dev0"
 
-HOOK_API_VERSION = "1.0"
+HOOK_API_VERSION = "1.1"
 """The version of the hook API this kernel implements (see cadenza.hookspecs)."""
