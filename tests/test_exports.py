@@ -82,9 +82,9 @@ def test_testing_names_are_importable_from_the_public_module() -> None:
 EVENTS_PUBLIC = {
     "EVENT_KINDS", "AgentHealthChanged", "AnswersCombined", "AttemptFailed", "AttemptProgress",
     "AttemptStarted", "CircuitChanged", "CostIncurred", "Event", "FallbackStarted",
-    "OutputValidated", "RouteChosen", "RunFinished", "RunResumed", "RunStarted", "StepCacheHit",
-    "StepCancelled", "StepConflict", "StepFailed", "StepReady", "StepSkipped", "StepSucceeded",
-    "event_from_dict",
+    "ObserverFailed", "OutputValidated", "RouteChosen", "RunFinished", "RunResumed", "RunStarted",
+    "StepCacheHit", "StepCancelled", "StepConflict", "StepFailed", "StepReady", "StepSkipped",
+    "StepSucceeded", "event_from_dict",
 }  # fmt: skip
 
 STORE_PUBLIC = {

@@ -342,6 +342,21 @@ class AgentHealthChanged(Event):
 
 
 @attrs.frozen(kw_only=True)
+class ObserverFailed(Event):
+    """A ``cadenza_observers`` observer raised or overran its time limit; the run goes on.
+
+    ``call`` is ``create`` (its factory), ``run_started`` or ``run_finished``.
+    """
+
+    kind: ClassVar[str] = "observer_failed"
+    observer: str
+    plugin: str
+    call: str
+    error: str
+    timed_out: bool = False
+
+
+@attrs.frozen(kw_only=True)
 class RunFinished(Event):
     """A run ended. ``counts`` maps step states to how many steps ended in each."""
 

@@ -17,6 +17,7 @@ from ._events import CircuitChanged as CircuitChanged
 from ._events import CostIncurred as CostIncurred
 from ._events import Event as Event
 from ._events import FallbackStarted as FallbackStarted
+from ._events import ObserverFailed as ObserverFailed
 from ._events import OutputValidated as OutputValidated
 from ._events import RouteChosen as RouteChosen
 from ._events import RunFinished as RunFinished
@@ -43,6 +44,7 @@ __all__ = [
     "CostIncurred",
     "Event",
     "FallbackStarted",
+    "ObserverFailed",
     "OutputValidated",
     "RouteChosen",
     "RunFinished",

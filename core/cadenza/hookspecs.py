@@ -236,6 +236,28 @@ def cadenza_commands(register: RegisterCommand) -> None:
     """
 
 
+@hookspec
+def cadenza_observers(register: Register) -> None:
+    """Offer run observers, awaited when each run starts and before it ends.
+
+    Called once, after all plugins are loaded. Call ``register(name, factory)``
+    per observer; ``factory()`` is called once per run, before the run starts
+    (read the plugin's configuration there), and returns an object with any of
+    ``async run_started(event)`` (the ``run_started`` or ``run_resumed``
+    event), ``async run_finished(result)`` (the :class:`~cadenza.RunResult`),
+    a synchronous ``on_event(event)`` (every event, in order, as
+    ``cadenza_on_event`` gets it) and ``time_limit`` (seconds per call, default
+    10). ``run_started`` runs beside the first steps, in the run's nursery;
+    ``run_finished`` is awaited after the last step and before the
+    ``run_finished`` event, shielded from cancellation, so the command exits
+    only after it returned or ran out of time. A call that raises or overruns
+    is cancelled and reported as an ``observer_failed`` event; the run's
+    result is unchanged. Return value ignored.
+
+    .. versionadded:: 1.1
+    """
+
+
 # -- Phase 2: running (called many times per run) --
 
 

@@ -73,6 +73,7 @@ REGISTRATION_HOOKS = (
     "cadenza_executors",
     "cadenza_plugin_config",
     "cadenza_commands",
+    "cadenza_observers",
 )
 
 OBSERVER_HOOK = "cadenza_on_event"

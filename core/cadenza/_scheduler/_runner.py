@@ -31,6 +31,7 @@ from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
 from ._agent_history import agent_history
 from ._cache import StepCache
+from ._observers import RunObservers
 from ._resume import ResumePlan
 from ._run import _Run, new_run_id
 
@@ -81,6 +82,7 @@ _LOGGED_AT = {
     "step_succeeded": logging.INFO,
     "step_skipped": logging.INFO,
     "step_cancelled": logging.INFO,
+    "observer_failed": logging.WARNING,
 }
 _NOT_LOGGED = frozenset({"run_id", "seq", "at", "output", "inputs", "steps"})
 
@@ -165,6 +167,7 @@ async def run_workflow(
         )
         bus.subscribe("log", _log_observer())
         bus.subscribe_all(plugins.observers())
+        run_observers = RunObservers.create(plugins.registered("cadenza_observers"), bus)
         for i, observer in enumerate(observers):
             bus.subscribe(f"observer {i}", observer)
         journal = Journal(store=store, run_id=run_id) if store is not None else None
@@ -191,7 +194,7 @@ async def run_workflow(
                 agent_history, store, workflow, abandon_on_cancel=False
             )
         if journal is None:
-            return await _execute(run, agents, resume, task_status)
+            return await _execute(run, agents, resume, run_observers, task_status)
         bus.recorder = journal.observe
         async with trio.open_nursery() as journal_nursery:
             await journal_nursery.start(journal.run_writer)
@@ -201,7 +204,7 @@ async def run_workflow(
             else:
                 journal.add_source(redact(workflow.source_text, workflow.secrets))
             try:
-                return await _execute(run, agents, resume, task_status)
+                return await _execute(run, agents, resume, run_observers, task_status)
             finally:
                 with trio.move_on_after(30, shield=True):
                     await journal.flush()
@@ -212,6 +215,7 @@ async def _execute(
     run: _Run,
     agents: Mapping[str, Agent],
     resume: ResumePlan | None,
+    observers: RunObservers,
     task_status: trio.TaskStatus[RunHandle],
 ) -> RunResult:
     workflow, bus = run.workflow, run.bus
@@ -243,46 +247,48 @@ async def _execute(
         )
     status: ev.RunStatus = "cancelled"
     reason = "cancelled by the caller"
-    try:
-        if run.journal is not None:  # the run is on record before any step starts
-            await run.journal.wait_durable(first.seq)
-        task_status.started(RunHandle(run))
-        await run.execute()
-        if run.fail_reason:
-            run.summary.mark_cancelled(run.fail_reason)
-            status, reason = "failed", run.fail_reason
-        elif run.cancel_reason:
-            run.summary.mark_cancelled(run.cancel_reason)
-            status, reason = "cancelled", run.cancel_reason
-        else:
-            failed = sorted(s for s, st in run.states.items() if st.status == "failed")
-            status = "failed" if failed else "succeeded"
-            reason = f"failed steps: {', '.join(failed)}" if failed else ""
-    except BaseException:
-        run.summary.mark_cancelled(reason)
-        raise
-    finally:
-        await _close_agents(agents.values())
-        result = RunResult(
-            run_id=run.run_id,
-            workflow=workflow.name,
-            status=status,
-            steps=run.summary.outcomes(),
-            duration=trio.current_time() - started,
-            reason=reason,
-            agents=run.summary.agent_stats(),
-            cost=run.summary.cost_summary(),
-            output_dir=str(run.output_dir) if run.output_dir is not None else None,
-        )
-        bus.emit(
-            ev.RunFinished,
-            status=status,
-            duration=result.duration,
-            counts=result.counts,
-            reason=reason,
-            cost_usd=result.cost_usd,
-            tokens=run.ledger.total_tokens,
-        )
+    async with observers.running(first):  # run_started beside the steps
+        try:
+            if run.journal is not None:  # the run is on record before any step starts
+                await run.journal.wait_durable(first.seq)
+            task_status.started(RunHandle(run))
+            await run.execute()
+            if run.fail_reason:
+                run.summary.mark_cancelled(run.fail_reason)
+                status, reason = "failed", run.fail_reason
+            elif run.cancel_reason:
+                run.summary.mark_cancelled(run.cancel_reason)
+                status, reason = "cancelled", run.cancel_reason
+            else:
+                failed = sorted(s for s, st in run.states.items() if st.status == "failed")
+                status = "failed" if failed else "succeeded"
+                reason = f"failed steps: {', '.join(failed)}" if failed else ""
+        except BaseException:
+            run.summary.mark_cancelled(reason)
+            raise
+        finally:
+            await _close_agents(agents.values())
+            result = RunResult(
+                run_id=run.run_id,
+                workflow=workflow.name,
+                status=status,
+                steps=run.summary.outcomes(),
+                duration=trio.current_time() - started,
+                reason=reason,
+                agents=run.summary.agent_stats(),
+                cost=run.summary.cost_summary(),
+                output_dir=str(run.output_dir) if run.output_dir is not None else None,
+            )
+            await observers.finished(result)  # shielded, each call within its limit
+            bus.emit(
+                ev.RunFinished,
+                status=status,
+                duration=result.duration,
+                counts=result.counts,
+                reason=reason,
+                cost_usd=result.cost_usd,
+                tokens=run.ledger.total_tokens,
+            )
     return result
 
 
