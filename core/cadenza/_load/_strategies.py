@@ -5,7 +5,9 @@ Step keys ``route``, ``agents``, ``aggregate``, ``on_conflict``, ``judge``,
 ``weight``, ``price`` and ``budget``; top-level ``route`` and ``budget``.
 Strategy names are checked against the plugins' registrations, and each
 strategy's factory is built once here so bad options are reported with
-file:line when the file loads rather than when the step runs.
+file:line when the file loads rather than when the step runs. A ``route:``
+mapping's ``key:`` is no option: it is compiled here like a ``with:`` value,
+and what it reads is checked against the inputs and the step's ``needs``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from typing import Any
 
 import attrs
 
-from .._paths import ValuePath
+from .._expr._expressions import ValueTemplate, compile_value
+from .._paths import ValuePath, render_path
 from .._plugins._registry import call_plugin
 from .._spec._convert import describe_value, structure, suggest
 from .._spec._cost import Budget, Price
-from .._spec._workflow import AgentConfig, Step, StrategySpec
-from ._context import LoadContext
+from .._spec._workflow import AgentConfig, InputSpec, Step, StrategySpec
+from ._context import LoadContext, listing
 
 STEP_KEYS = (
     "route",
@@ -51,6 +54,9 @@ def strategy(
     if isinstance(value, Mapping):
         options = {str(k): v for k, v in value.items() if k != name_key}
         name = value.get(name_key)
+    route_key: ValueTemplate | None = None
+    if what == "route" and "key" in options:
+        route_key = _route_key(ctx, options.pop("key"), (*path, "key"))
     if not isinstance(name, str):
         ctx.error(
             path,
@@ -73,7 +79,23 @@ def strategy(
     except (ValueError, TypeError) as exc:
         ctx.error(path, f"{noun} {name!r}: {exc}", f"Fix the options (see {doc}).")
         return None
-    return StrategySpec(name=name, options=options)
+    return StrategySpec(name=name, options=options, route_key=route_key)
+
+
+def _route_key(ctx: LoadContext, value: Any, path: ValuePath) -> ValueTemplate | None:
+    """``route: {key: "${{ inputs.customer }}"}``: compiled, not yet checked against the file."""
+    if not isinstance(value, str):
+        ctx.error(
+            path,
+            f"key must be a string, got {describe_value(value)}",
+            'Write key: "${{ inputs.customer }}" (rendered for each step, see '
+            "docs/routing.md#routing-on-a-key).",
+        )
+        return None
+    template, issues = compile_value(value, path=render_path(path))
+    for issue in issues:
+        ctx.error(path, issue.message, issue.hint)
+    return None if issues else template
 
 
 def budget(ctx: LoadContext, value: Any, path: ValuePath) -> Budget | None:
@@ -130,19 +152,78 @@ def apply_step_extras(
     raw: Mapping[str, Mapping[Any, Any]],
     agents: Mapping[str, AgentConfig],
     default_route: StrategySpec | None = None,
+    inputs: Mapping[str, InputSpec] | None = None,
 ) -> None:
-    """Read each step's routing, aggregation, validation and budget keys into its Step."""
+    """Read each step's routing, aggregation, validation and budget keys into its Step.
+
+    ``inputs`` are the workflow's declared inputs, which a route's ``key:`` may read.
+    """
     seen: set[tuple[Any, ...]] = set()  # the workflow's route is checked once per finding
+    declared = inputs or {}
+    if default_route is not None and default_route.route_key is not None:
+        _check_key_refs(ctx, default_route.route_key, ("route", "key"), None, declared, steps)
     for step_id, step in list(steps.items()):
         path: ValuePath = ("steps", step_id)
         spec = raw.get(step_id, {})
         changes = _step_changes(ctx, step, spec, path, agents)
         if changes:
             steps[step_id] = step = attrs.evolve(step, **changes)
+        if step.route is not None and step.route.route_key is not None:
+            key = step.route.route_key
+            _check_key_refs(ctx, key, (*path, "route", "key"), step, declared, steps)
         route = step.route or default_route
         if route is not None:
             where = (*path, "route") if step.route is not None else ("route",)
             _check_route(ctx, route, where, step, agents, seen)
+
+
+def _check_key_refs(
+    ctx: LoadContext,
+    key: ValueTemplate,
+    path: ValuePath,
+    step: Step | None,
+    inputs: Mapping[str, InputSpec],
+    steps: Mapping[str, Step],
+) -> None:
+    """A route key reads declared inputs, and (on a step's route) only steps it needs.
+
+    ``step`` is None for the workflow's ``route:``, which serves every step, so
+    it can read no step's output.
+    """
+    for ref in sorted(key.input_refs):
+        if ref not in inputs:
+            known = list(inputs)
+            hint = suggest(ref, known) + (
+                f"Known inputs: {listing(known)}; declare new ones under inputs:."
+                if known
+                else "Declare it under inputs: at the top of the file."
+            )
+            ctx.error(path, f"route key refers to unknown input {ref!r}", hint)
+    for ref in sorted(key.step_refs):
+        if step is None:
+            ctx.error(
+                path,
+                f"the workflow's route key reads step {ref!r}, but it serves every step, "
+                f"{ref!r} included",
+                "Read only inputs here, or set the key on the route: of the steps that "
+                f"need {ref} (route: {{strategy: consistent_hash, key: ...}}).",
+            )
+        elif ref not in steps:
+            hint = suggest(ref, steps) + f"Known steps: {listing(steps)}."
+            ctx.error(path, f"route key refers to unknown step {ref!r}", hint)
+        elif ref == step.id:
+            ctx.error(
+                path,
+                f"step {step.id!r} refers to its own output in its route key",
+                "A route key can only read the outputs of steps the step needs.",
+            )
+        elif ref not in step.needs:
+            ctx.error(
+                path,
+                f"route key reads the output of step {ref!r}, which step {step.id!r} does not need",
+                f"Add {ref} to needs, so it finishes first: "
+                f"needs: [{', '.join([*step.needs, ref])}].",
+            )
 
 
 def _check_route(

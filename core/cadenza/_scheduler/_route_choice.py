@@ -13,15 +13,19 @@ the run: the call goes to the least busy candidate and the event says why.
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 import structlog
 
 from .. import _events as ev
+from .._expr._expressions import ExpressionContext
+from .._expr._values import compact_json
 from .._journal._bus import EventBus
 from .._redact import redact
 from .._resilience._budget import Ledger
@@ -64,6 +68,20 @@ class RouteChoice:
     history: Mapping[tuple[str, str], AgentHistory] = attrs.field(factory=dict)
     _routers: dict[str | int, Router] = attrs.field(factory=dict)
     _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    _keys: dict[str, str | None] = attrs.field(factory=dict)
+
+    def render_key(self, state: _StepState, ctx: ExpressionContext) -> None:
+        """Render the step's route ``key:`` once its inputs are rendered, for every call.
+
+        Raises :class:`~cadenza.ExpressionError` when the key's expression fails,
+        which fails the step as a failing ``with:`` does. A ``null`` result is no key.
+        """
+        spec = state.step.route or self.workflow.route
+        if spec.route_key is None:
+            return
+        value = spec.route_key.render(ctx)
+        key = None if value is None else value if isinstance(value, str) else compact_json(value)
+        self._keys[state.step.id] = None if key is None else redact(key, self.bus.secrets)
 
     def wants_history(self) -> bool:
         """Whether a router of this run learns from past runs (see ``_agent_history``)."""
@@ -168,6 +186,8 @@ class RouteChoice:
                 estimated_tokens=state.input_tokens,
                 budget_left=self.ledger.remaining_usd(),
                 budget_total=(self.ledger.run.budget.usd if self.ledger.run is not None else None),
+                inputs=self._inputs_of(state),
+                key=self._keys.get(step.id),
                 rng=self.rng,
             )
             slot: _AgentSlot | None
@@ -239,6 +259,18 @@ class RouteChoice:
             estimated_cost=usd,
             history=self.history.get((slot.name, state.step.uses)) if with_history else None,
         )
+
+    def _inputs_of(self, state: _StepState) -> Mapping[str, Any]:
+        """The step's rendered inputs, secrets redacted, as a fresh read-only copy.
+
+        A copy per call: a router that mutates what it was given changes
+        neither the call's inputs nor what later routes of the step see.
+        """
+        inputs = dict(state.inputs or {})
+        redacted = redact(inputs, self.bus.secrets)
+        if redacted is inputs:  # no secrets to hide: nothing was copied yet
+            redacted = copy.deepcopy(inputs)
+        return MappingProxyType(redacted)
 
     def _options_of(self, agent: str) -> Mapping[str, Any]:
         """The agent's options as plain data with secrets redacted, computed once per run."""

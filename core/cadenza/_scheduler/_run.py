@@ -246,6 +246,11 @@ class _Run:
                 step_id, "ExpressionError", f"with: must produce a mapping, got {state.inputs!r}"
             )
             return
+        try:
+            self.routes.render_key(state, ctx)
+        except ExpressionError as exc:
+            self._fail(step_id, type(exc).__name__, str(exc))
+            return
         if state.pool is None:
             self._fail(
                 step_id,

@@ -105,11 +105,15 @@ class StrategySpec:
 
     ``name`` is what the plugin registered (``cheapest``, ``majority_vote``,
     ``json_schema``); ``options`` the rest of the mapping, already checked by
-    the strategy's factory when the file loaded.
+    the strategy's factory when the file loaded. ``route_key`` is a ``route:``
+    mapping's compiled ``key:`` (``"${{ inputs.customer }}"``), rendered per
+    call into :attr:`RouteRequest.key <cadenza.strategies.RouteRequest.key>`;
+    it is not an option, so the factory never sees it (None: no key).
     """
 
     name: str
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    route_key: ValueTemplate | None = None
 
     @property
     def key(self) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import attrs
@@ -71,13 +72,27 @@ class Candidate:
     history: AgentHistory | None = None
 
 
+def _no_inputs() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+def _read_only(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``inputs`` behind a read-only view (already one: as it is)."""
+    return inputs if isinstance(inputs, MappingProxyType) else MappingProxyType(dict(inputs))
+
+
 @attrs.frozen(kw_only=True)
 class RouteRequest:
     """The call being routed.
 
-    ``budget_left`` and ``budget_total`` are the run's USD budget (None when
-    the run has none); ``rng`` is the run's random source (seeded in tests):
-    use it, not the ``random`` module, so runs can be reproduced.
+    ``inputs`` are the step's rendered ``with:`` values, secrets redacted
+    (``***``, as in events), read-only: a copy, so nothing a router does to it
+    reaches the call. ``key`` is the route's ``key:`` rendered for this step
+    (``route: {strategy: consistent_hash, key: "${{ inputs.customer }}"}``),
+    secrets redacted too, or None when the route has no key or it rendered
+    ``null``. ``budget_left`` and ``budget_total`` are the run's USD budget
+    (None when the run has none); ``rng`` is the run's random source (seeded
+    in tests): use it, not the ``random`` module, so runs can be reproduced.
     """
 
     step_id: str
@@ -86,6 +101,8 @@ class RouteRequest:
     estimated_tokens: int = 0
     budget_left: float | None = None
     budget_total: float | None = None
+    inputs: Mapping[str, Any] = attrs.field(factory=_no_inputs, converter=_read_only)
+    key: str | None = None
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
 
 

@@ -35,8 +35,12 @@ kernel relies on:
 * candidates with data missing (no latency, quality, price or history, no
   limit, nothing in flight) and with everything present are handled;
 * so are every budget state (none, plenty, nearly gone, zero), identical
-  candidates, several ``uses`` through one router, and candidate lists that
-  shrink and grow between calls: for valid input ``choose`` never raises.
+  candidates, several ``uses`` through one router, requests with and without
+  a ``key`` and ``inputs``, and candidate lists that shrink and grow between
+  calls: for valid input ``choose`` never raises;
+* a router that routes on ``request.key`` (set :attr:`~RouterConformance.key_aware`
+  in the subclass) sends a key to the same agent, whatever else differs
+  (the random seed, the step, the attempt, a fresh copy of the router).
 """
 
 from __future__ import annotations
@@ -67,6 +71,16 @@ _BUDGETS: tuple[tuple[float | None, float | None], ...] = (
     (0.0, 0.0),
 )
 """``(budget_left, budget_total)``: none, untouched, half, nearly gone, spent, zero."""
+
+_KEYS: tuple[str | None, ...] = (None, "", "acme", "customer-42", "Zürich ✓ 日本", "x" * 500)
+"""``RouteRequest.key`` values: none, empty, plain, non-ASCII, long."""
+
+_INPUTS: tuple[dict[str, Any], ...] = (
+    {},
+    {"customer": "acme"},
+    {"customer": None, "items": [{"id": 1}, {"id": 2}], "meta": {"tier": "gold", "n": 3.5}},
+)
+"""``RouteRequest.inputs`` values: none, flat, nested (the step's rendered ``with:``)."""
 
 
 def _describe(candidates: Sequence[Candidate], request: RouteRequest) -> str:
@@ -132,6 +146,11 @@ class RouterConformance:
     max_candidates: int = 8
     """The longest candidate list the suite tries (it tries every length from 1)."""
 
+    key_aware: bool = False
+    """Set True in the subclass for a router that routes on ``request.key``: the suite
+    then holds ``test_same_key_goes_to_the_same_agent``, which checks that a key goes to
+    the same agent whatever the seed, step, attempt or router copy."""
+
     @pytest.fixture
     def router(self) -> Router:
         """A fresh router; override this fixture in your subclass."""
@@ -178,6 +197,7 @@ class RouterConformance:
             "uses": "summarise",
             "attempt": 1,
             "estimated_tokens": 800,
+            "inputs": {"customer": "acme", "text": "a short document", "lang": ["en", "de"]},
             "rng": random.Random(seed),
         }
         fields.update(changes)
@@ -341,6 +361,34 @@ class RouterConformance:
             )
             self._choose(router, candidates, request)
 
+    def test_handles_keys_and_inputs(self, router: Router) -> None:
+        """No key, an empty one, long and non-ASCII ones, and empty or nested inputs are fine."""
+        candidates = self._candidates(min(4, self.max_candidates))
+        for i, key in enumerate(_KEYS):
+            for inputs in _INPUTS:
+                self._choose(router, candidates, self.request(seed=i, key=key, inputs=inputs))
+
+    def _check_same_key(self, router: Router) -> None:
+        """A key-aware router sends a key to one agent across seeds, steps, attempts and copies."""
+        candidates = self._candidates(self.max_candidates)
+        for key in _KEYS:
+            if key is None:
+                continue
+            chosen: set[str] = set()
+            for i in range(6):
+                copy_ = self.clone(router) if i % 2 else router
+                request = self.request(
+                    seed=1000 + i, key=key, step_id=f"step-{i}", attempt=i % 3 + 1
+                )
+                chosen.add(self._choose(copy_, candidates, request).agent)
+            assert len(chosen) == 1, f"key {key!r} went to several agents: {sorted(chosen)}"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Add ``test_same_key_goes_to_the_same_agent`` to suites of key-aware routers."""
+        super().__init_subclass__(**kwargs)
+        if cls.key_aware and "test_same_key_goes_to_the_same_agent" not in vars(cls):
+            cls.test_same_key_goes_to_the_same_agent = cls._check_same_key  # type: ignore[attr-defined]
+
     def test_never_raises_on_varied_candidates(self, router: Router) -> None:
         """300 seeded random inputs: lists shrinking, growing and reordered, every field varied."""
         rng = random.Random(8128)
@@ -358,6 +406,8 @@ class RouterConformance:
                 estimated_tokens=rng.choice([0, 1, 800, 100_000]),
                 budget_left=left,
                 budget_total=total,
+                key=rng.choice(_KEYS),
+                inputs=rng.choice(_INPUTS),
             )
             self._choose(router, candidates, request)
             if i % 50 == 0:
