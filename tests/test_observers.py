@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -49,6 +50,8 @@ class Hook(LoopbackServer[LoopbackRequest]):
 
 class Notifier:
     """The documented example: POSTs the run's start and its summary to a webhook."""
+
+    time_limit = 10.0
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -289,6 +292,49 @@ async def test_observer_failed_is_journaled_before_run_finished(tmp_path: Path) 
     finally:
         store.close()
     assert kinds[-2:] == ["observer_failed", "run_finished"]
+
+
+@attrs.frozen(kw_only=True)
+class NotifyConfig:
+    url: str
+    time_limit: cadenza.Duration = cadenza.Duration(10.0)
+
+
+class ConfiguredNotifierPlugin:
+    """A notifier whose factory reads the plugin's configuration, as the docs say."""
+
+    CADENZA_HOOK_API = ">=1.0,<2"
+
+    def __init__(self) -> None:
+        self.made: list[Notifier] = []
+
+    @cadenza.hookimpl
+    def cadenza_plugin_config(self, register: Any) -> None:
+        register("notify", NotifyConfig)
+
+    @cadenza.hookimpl
+    def cadenza_observers(self, register: cadenza.hookspecs.Register) -> None:
+        def factory() -> Notifier:
+            config = cadenza.plugins.plugin_config("notify")
+            notifier = Notifier(config.url)
+            notifier.time_limit = float(config.time_limit)
+            self.made.append(notifier)
+            return notifier
+
+        register("notify", factory)
+
+
+async def test_observer_factory_reads_its_plugin_configuration(tmp_path: Path) -> None:
+    """The factory gets its URL and time limit from the workflow's ``plugins:`` section."""
+    plugin = ConfiguredNotifierPlugin()
+    async with trio.open_nursery() as nursery:
+        hook = await nursery.start(Hook().serve)
+        source = {**WORKFLOW, "plugins": {"notify": {"url": hook.url, "time_limit": "2s"}}}
+        run = await run_captured(source, extra_plugins=[plugin], base_dir=tmp_path)
+        nursery.cancel_scope.cancel()
+    assert [n.time_limit for n in plugin.made] == [2.0]
+    assert [r.json["state"] for r in hook.requests] == ["started", "succeeded"]
+    assert failures(run.events) == []
 
 
 NOTIFIER_PLUGIN = """
