@@ -25,6 +25,9 @@ Built-ins (:data:`BUILTIN_ROUTERS`):
   and this one), less latency and cost penalties.
 - ``budget_aware``: another strategy while enough of the budget is left,
   ``cheapest`` below that.
+
+``consistent_hash`` (the route's ``key:`` to the same agent) lives in
+:mod:`._consistent_hash` and is registered beside these.
 """
 
 from __future__ import annotations
