@@ -56,6 +56,7 @@ def test_public_classes_report_the_public_module() -> None:
 
 TESTING_PUBLIC = {
     "ECHO", "NO_DEFAULT", "AgentConformance", "AggregatorConformance", "CapturedRun", "Delay",
+    "CaptureRunner",
     "Drop", "Exchange", "Handler", "LoopbackRequest", "LoopbackServer", "MalformedJson", "Ok",
     "Responder", "RouterConformance",
     "ScriptExhaustedError", "ScriptedAgent", "ScriptedAgentKind", "SeedAgentServer", "SeedCall",

@@ -10,10 +10,15 @@ built on :class:`LoopbackServer`, the base for any fake HTTP provider.
 :class:`AgentConformance`, :class:`StoreConformance`, :class:`RouterConformance`
 and :class:`AggregatorConformance` are the contract tests a plugin subclasses;
 :func:`listed_plugins` is what ``cadenza plugins --json`` shows of it.
+:class:`CaptureRunner` is the ``captured_run`` fixture of Cadenza's pytest plugin.
+
+It needs the ``testing`` extra (``pip install 'cadenza[testing]'``); without it,
+importing this module raises an ImportError that says so.
 """
 
 from __future__ import annotations
 
+from . import _extra  # noqa: F401  (first: a missing dependency names the extra)
 from ._agent_suite import AgentConformance as AgentConformance
 from ._aggregator_suite import AggregatorConformance as AggregatorConformance
 from ._fake_agent import NO_DEFAULT as NO_DEFAULT
@@ -27,6 +32,7 @@ from ._listing import listed_plugins as listed_plugins
 from ._loopback import Exchange as Exchange
 from ._loopback import LoopbackRequest as LoopbackRequest
 from ._loopback import LoopbackServer as LoopbackServer
+from ._pytest_plugin import CaptureRunner as CaptureRunner
 from ._router_suite import RouterConformance as RouterConformance
 from ._run import CapturedRun as CapturedRun
 from ._run import run_captured as run_captured
@@ -46,6 +52,7 @@ from ._store_suite import StoreConformance as StoreConformance
 
 for _obj in (
     CapturedRun,
+    CaptureRunner,
     run_captured,
     Delay,
     ScriptedAgent,
@@ -78,6 +85,7 @@ __all__ = [
     "NO_DEFAULT",
     "AgentConformance",
     "AggregatorConformance",
+    "CaptureRunner",
     "CapturedRun",
     "Delay",
     "Drop",
