@@ -191,7 +191,7 @@ def test_extra_plugins_with_the_same_class_name_do_not_clash() -> None:
 
 
 def test_the_same_plugin_object_twice_is_refused_once() -> None:
-    """Passing one plugin object twice loads it once and says why the second was refused."""
+    """Passing one plugin object twice raises, saying the second is already loaded."""
 
     class Plugin:
         @staticmethod
@@ -199,9 +199,8 @@ def test_the_same_plugin_object_twice_is_refused_once() -> None:
         def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
             register("once", make_agent)
 
-    plugins = load(entry_points=False, extra=[Plugin, Plugin])
-    assert [i.status for i in plugins.infos] == ["loaded", "refused"]
-    assert "already loaded" in (plugins.infos[1].error or "")
+    with pytest.raises(cadenza.plugins.PluginError, match="already loaded"):
+        load(entry_points=False, extra=[Plugin, Plugin])
 
 
 # -- the fence -----------------------------------------------------------------
@@ -275,9 +274,11 @@ def test_extra_plugins_may_omit_the_declaration_but_not_break_it() -> None:
         def cadenza_routers(register: Register) -> None:
             register("b", dict)
 
-    plugins = load(entry_points=False, extra=[Undeclared, TooOld])
-    assert [i.status for i in plugins.infos] == ["loaded", "refused"]
+    plugins = load(entry_points=False, extra=[Undeclared])
+    assert [i.status for i in plugins.infos] == ["loaded"]
     assert set(plugins.registered("cadenza_routers")) == {"a"}
+    with pytest.raises(cadenza.plugins.PluginError, match="supports hook API <1;"):
+        load(entry_points=False, extra=[TooOld])
 
 
 # -- failures and refusals --------------------------------------------------------
@@ -343,9 +344,9 @@ def test_async_observer_is_refused_with_a_channel_example() -> None:
         async def cadenza_on_event(event: ev.Event) -> None:
             raise AssertionError("never awaited")
 
-    plugins = load(entry_points=False, extra=[Plugin])
-    error = plugins.infos[0].error or ""
-    assert plugins.infos[0].status == "refused"
+    with pytest.raises(cadenza.plugins.PluginError, match="was refused") as caught:
+        load(entry_points=False, extra=[Plugin])
+    error = str(caught.value)
     assert "async def cadenza_on_event(event):" in error
     assert "send_channel.send_nowait(event)" in error
 
@@ -393,7 +394,7 @@ def test_optional_unknown_hook_is_allowed() -> None:
 
 
 def test_hookimpl_with_an_unknown_argument_is_refused() -> None:
-    """pluggy's own validation (arguments not in the spec) refuses the plugin, not the load."""
+    """pluggy's own validation (arguments not in the spec) refuses the plugin, naming them."""
 
     class Plugin:
         @staticmethod
@@ -401,9 +402,9 @@ def test_hookimpl_with_an_unknown_argument_is_refused() -> None:
         def cadenza_routers(register: Register, extra: int) -> None:
             raise AssertionError("never called")
 
-    plugins = load(entry_points=False, extra=[Plugin])
-    assert plugins.infos[0].status == "refused"
-    assert "extra" in (plugins.infos[0].error or "")
+    with pytest.raises(cadenza.plugins.PluginError, match="was refused") as caught:
+        load(entry_points=False, extra=[Plugin])
+    assert "takes 'extra', which cadenza_routers does not pass" in str(caught.value)
 
 
 def test_wrapper_hookimpl_is_refused() -> None:
@@ -415,9 +416,8 @@ def test_wrapper_hookimpl_is_refused() -> None:
         def cadenza_on_event(event: ev.Event) -> Any:
             return (yield)
 
-    plugins = load(entry_points=False, extra=[Plugin])
-    assert plugins.infos[0].status == "refused"
-    assert "wrappers are not supported" in (plugins.infos[0].error or "")
+    with pytest.raises(cadenza.plugins.PluginError, match="wrappers are not supported"):
+        load(entry_points=False, extra=[Plugin])
 
 
 def test_plugin_without_hooks_is_refused(site: Site) -> None:
@@ -428,34 +428,32 @@ def test_plugin_without_hooks_is_refused(site: Site) -> None:
     assert "implements no Cadenza hook" in (refused.error or "")
 
 
-def test_raising_registration_hook_discards_partial_registrations() -> None:
+def test_raising_registration_hook_discards_partial_registrations(site: Site) -> None:
     """A plugin whose registration hook raises is ``failed`` and none of its names remain."""
-    seen: list[ev.Event] = []
+    site.add_plugin(
+        "cadenza-half",
+        "0.1",
+        AGENT_KIND_PLUGIN.format(kind="half")
+        + """
+seen = []
 
-    class Plugin:
-        @staticmethod
-        @cadenza.hookimpl
-        def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
-            register("half", make_agent)
+@cadenza.hookimpl
+def cadenza_routers(register):
+    raise RuntimeError("config file missing")
 
-        @staticmethod
-        @cadenza.hookimpl
-        def cadenza_routers(register: Register) -> None:
-            raise RuntimeError("config file missing")
-
-        @staticmethod
-        @cadenza.hookimpl
-        def cadenza_on_event(event: ev.Event) -> None:
-            seen.append(event)
-
-    plugins = load(entry_points=False, extra=[Plugin])
-    failed = plugins.infos[0]
+@cadenza.hookimpl
+def cadenza_on_event(event):
+    seen.append(event)
+""",
+    )
+    plugins = load(only=["half"])
+    failed = info(plugins, "half")
     assert failed.status == "failed"
     assert "RuntimeError: config file missing" in (failed.error or "")
     assert "registrations were discarded" in (failed.error or "")
     assert "half" not in plugins.agent_kinds
     plugins.emit(finished())
-    assert seen == []  # its observer went with it
+    assert sys.modules["cadenza_half"].seen == []  # its observer went with it
 
 
 def test_bad_register_call_fails_the_plugin() -> None:
@@ -467,9 +465,9 @@ def test_bad_register_call_fails_the_plugin() -> None:
         def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
             register("v", make_agent, capabilities="vision")
 
-    plugins = load(entry_points=False, extra=[Plugin])
-    assert plugins.infos[0].status == "failed"
-    assert "write capabilities=('vision',)" in (plugins.infos[0].error or "")
+    with pytest.raises(cadenza.plugins.PluginError, match="was failed") as caught:
+        load(entry_points=False, extra=[Plugin])
+    assert "write capabilities=('vision',)" in str(caught.value)
 
 
 def test_registering_one_name_twice_fails_the_plugin() -> None:
@@ -482,9 +480,8 @@ def test_registering_one_name_twice_fails_the_plugin() -> None:
             register("twice", dict)
             register("twice", dict)
 
-    plugins = load(entry_points=False, extra=[Plugin])
-    assert plugins.infos[0].status == "failed"
-    assert "registers 'twice' twice" in (plugins.infos[0].error or "")
+    with pytest.raises(cadenza.plugins.PluginError, match="registers 'twice' twice"):
+        load(entry_points=False, extra=[Plugin])
 
 
 def test_register_after_the_hook_returned_is_an_error() -> None:

@@ -21,7 +21,6 @@ import difflib
 import functools
 import importlib
 import inspect
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -31,6 +30,7 @@ import attrs
 import trio
 
 from cadenza._agents._contract import AgentRequest, AgentResult
+from cadenza._agents._json_output import not_json
 from cadenza._errors import AgentError, PermanentError, RetryableError
 from cadenza._spec._workflow import AgentConfig
 
@@ -265,15 +265,13 @@ class PythonAgent:
             hint = " (list its class in retry_on to retry it)"
             raise self._error(message + hint, request) from exc
         result = value if isinstance(value, AgentResult) else AgentResult(output=value)
-        try:
-            json.dumps(result.output, allow_nan=False)
-        except (TypeError, ValueError, RecursionError) as exc:
+        if where := not_json(result.output):
             raise self._error(
                 f"{self.options.function} returned a {type(result.output).__name__}, which is "
-                f"not JSON-serialisable ({exc}). Return dicts, lists, strings, numbers, "
+                f"not JSON-serialisable ({where}). Return dicts, lists, strings, numbers, "
                 f"booleans or None.",
                 request,
-            ) from exc
+            )
         return result
 
     async def aclose(self) -> None:

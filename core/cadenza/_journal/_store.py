@@ -162,5 +162,19 @@ def open_store(url: str, registered: Mapping[str, Any]) -> Store:
             f"Install the plugin that provides it, or use sqlite:///path/to/journal.db.",
             url=url,
         )
-    store: Store = reg.obj(url)
+    store = reg.obj(url)
+    if not isinstance(store, Store):  # a plugin bug: say so now, not as an AttributeError later
+        members = [m for m in ("url", *_STORE_METHODS) if not hasattr(store, m)]
+        shown = "None" if store is None else f"a {type(store).__name__} {repr(store)[:60]}"
+        raise StoreError(
+            f"{reg.plugin}: the store factory registered for {scheme}:// URLs returned "
+            f"{shown}, which is not a Store (missing: {', '.join(members)}). "
+            "This is a bug in that plugin: the factory must return the opened store.",
+            url=url,
+        )
     return store
+
+
+_STORE_METHODS = tuple(
+    name for name in vars(Store) if not name.startswith("_") and callable(vars(Store)[name])
+)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .._paths import ValuePath
+from .._plugins._checks import check_made
 from .._spec._convert import describe_value, structure, suggest
 from .._spec._policies import BreakerPolicy, RateLimitPolicy
 from .._spec._workflow import (
@@ -613,9 +614,14 @@ def _fallbacks(
             )
             continue
         try:
-            reg.obj(options)  # strategies check their options when built; no I/O happens
+            made = reg.obj(options)  # strategies check their options when built; no I/O happens
         except (ValueError, TypeError) as exc:
             ctx.error(where, f"fallback {item!r}: {exc}", "Fix the strategy's options.")
+            continue
+        hook, plugin = "cadenza_fallbacks", reg.plugin
+        if problem := check_made(made, hook=hook, name=item, plugin=plugin, factory=reg.obj):
+            bug = f"This is a bug in {plugin}: report it to its author, or use another fallback."
+            ctx.error(where, f"fallback {item!r} cannot be used: {problem}", bug)
             continue
         entries.append(FallbackSpec(strategy=item, options=options))
     return tuple(entries)

@@ -19,6 +19,7 @@ import attrs
 
 from .._expr._expressions import ValueTemplate, compile_value
 from .._paths import ValuePath, render_path
+from .._plugins._checks import check_made
 from .._plugins._registry import call_plugin
 from .._spec._convert import describe_value, structure, suggest
 from .._spec._cost import Budget, Price
@@ -75,9 +76,16 @@ def strategy(
         ctx.error(path, f"unknown {noun} {name!r}", hint)
         return None
     try:
-        call_plugin(reg.obj, options)  # factories check their options when built; no I/O
+        made = call_plugin(reg.obj, options)  # factories check their options when built; no I/O
     except (ValueError, TypeError) as exc:
         ctx.error(path, f"{noun} {name!r}: {exc}", f"Fix the options (see {doc}).")
+        return None
+    if problem := check_made(made, hook=hook, name=name, plugin=reg.plugin, factory=reg.obj):
+        ctx.error(
+            path,
+            f"{noun} {name!r} cannot be used: {problem}",
+            f"This is a bug in {reg.plugin}: report it to its author, or use another {noun}.",
+        )
         return None
     return StrategySpec(name=name, options=options, route_key=route_key)
 

@@ -13,6 +13,15 @@ live, and a refusal message has to say what is wrong and how to fix it:
   (``check_pending`` semantics, per plugin, with a did-you-mean), be a plain
   ``def`` (``async def`` is refused with the wrong and the right form) and not
   be a wrapper (the kernel calls registration hooks and observers one by one).
+- :func:`explain_argnames`: a hook implementation taking a parameter its hook
+  does not pass is refused with the parameter names the hook does pass.
+- :func:`check_hook_result`: a registration hook must call ``register`` and
+  return None; one that returns its registrations instead is failed with the fix.
+- :func:`check_made`: what a registered factory returns (an agent, router,
+  aggregator, validator or fallback) must have the members the kernel calls;
+  the loader and the scheduler ask when they call the factory, so a factory
+  returning None is reported there, not later as an AttributeError (stores:
+  :func:`cadenza._journal._store.open_store` checks its own).
 """
 
 from __future__ import annotations
@@ -21,13 +30,22 @@ import difflib
 import inspect
 from collections.abc import Iterable, Sequence
 
+import attrs
 import pluggy
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ._registry import HOOK_API_ATTRIBUTE, OBSERVER_HOOK, object_label
 
-__all__ = ["check_fence", "check_hookimpls", "did_you_mean"]
+__all__ = [
+    "check_fence",
+    "check_hook_result",
+    "check_hookimpls",
+    "check_made",
+    "describe_returned",
+    "did_you_mean",
+    "explain_argnames",
+]
 
 
 # -- the hook API version fence ------------------------------------------------
@@ -181,6 +199,118 @@ def _async_problem(label: str, hook_name: str, impl: pluggy.HookImpl) -> str:
         f"{label}: {hook_name} is an 'async def' hook implementation. {where}.\n"
         f"  Wrong:\n{wrong}\n  Right:\n{right}"
     )
+
+
+def explain_argnames(pm: pluggy.PluginManager, plugin: object, *, label: str) -> str:
+    """Why pluggy refused ``plugin``: the parameters its hooks do not pass, and those they do.
+
+    pluggy's own message spans several lines and names no fix; ``""`` when no
+    implementation of ``plugin`` takes a parameter its hook does not pass.
+    """
+    problems: list[str] = []
+    for attr in sorted(dir(plugin)):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        caller = getattr(pm.hook, attr, None) if opts is not None else None
+        if opts is None or not isinstance(caller, pluggy.HookCaller) or caller.spec is None:
+            continue
+        impl = pluggy.HookImpl(plugin, label, getattr(plugin, attr), opts)
+        passed = (*caller.spec.argnames, *caller.spec.kwargnames)
+        wrong = [name for name in impl.argnames if name not in passed]
+        if not wrong:
+            continue
+        names = ", ".join(repr(name) for name in wrong)
+        hints = "".join(did_you_mean(name, passed) for name in wrong)
+        offered = ", ".join(passed) if passed else "nothing"
+        problems.append(
+            f"{label}: {attr}({', '.join(impl.argnames)}) takes {names}, which {attr} does "
+            f"not pass.{hints} {attr} passes: {offered}. Rename the parameter; an "
+            "implementation may take any of these, by name, and leave out the others."
+        )
+    return "\n".join(problems)
+
+
+def check_hook_result(hook_name: str, result: object, *, label: str) -> str:
+    """Why what a registration hook returned is a mistake (it did not register), or ``""``."""
+    if result is None:
+        return ""
+    example = (
+        "register(my_command)"
+        if hook_name == "cadenza_commands"
+        else 'register("myname", MyThing.from_options)'
+    )
+    return (
+        f"{label}: {hook_name} returned {describe_returned(result)} instead of calling "
+        f"register(); the kernel ignores what registration hooks return, so nothing was "
+        f"registered. Call register(name, factory) once per thing and return None:\n"
+        f"    @cadenza.hookimpl\n    def {hook_name}(register):\n        {example}"
+    )
+
+
+@attrs.frozen
+class _Contract:
+    """What a registration hook's factories must return: a noun and the members called."""
+
+    noun: str
+    attributes: tuple[str, ...]
+    methods: tuple[str, ...]
+    doc: str
+
+
+_CONTRACTS = {
+    "cadenza_agent_kinds": _Contract(
+        "an agent", ("name",), ("run", "aclose"), "docs/agents.md (the agent protocol)"
+    ),
+    "cadenza_routers": _Contract("a Router", (), ("choose",), "docs/routing.md"),
+    "cadenza_aggregators": _Contract("an Aggregator", (), ("combine",), "docs/aggregation.md"),
+    "cadenza_validators": _Contract("a Validator", (), ("validate",), "docs/validation.md"),
+    "cadenza_fallbacks": _Contract("a fallback strategy", (), ("run",), "docs/resilience.md"),
+}
+
+
+def check_made(made: object, *, hook: str, name: str, plugin: str, factory: object) -> str:
+    """Why ``made``, returned by ``factory`` (``name`` of ``hook``), cannot serve; else ``""``.
+
+    ``""`` when it has every member the kernel uses; else a message naming the
+    plugin, what was returned, what is missing and how to fix it.
+    """
+    contract = _CONTRACTS.get(hook)
+    if contract is None:
+        return ""
+    missing = [a for a in contract.attributes if not hasattr(made, a)]
+    missing += [m for m in contract.methods if not callable(getattr(made, m, None))]
+    if not missing:
+        return ""
+    members = ", ".join([*contract.attributes, *(f"{m}()" for m in contract.methods)])
+    if made is None:
+        fix = "Make the factory `return` the object it built (without a return it gives None)."
+    else:
+        absent = ", ".join(m if m in contract.attributes else f"{m}()" for m in missing)
+        fix = f"It lacks {absent}: return the object itself, not a description of it."
+    return (
+        f"{plugin}: the factory {_callable_name(factory)} registered as {name!r} through "
+        f"{hook} returned {describe_returned(made)}, but it must return {contract.noun}: "
+        f"an object with {members}. {fix} See {contract.doc}."
+    )
+
+
+def describe_returned(value: object, limit: int = 80) -> str:
+    """``None``, else ``"a set {1, 2}"``: the type and a clipped repr, for messages."""
+    if value is None:
+        return "None"
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"{article} {kind} {text}"
+
+
+def _callable_name(fn: object) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return f"{module}.{qualname}"
+    return object_label(fn)
 
 
 # -- message helpers -------------------------------------------------------------

@@ -17,6 +17,11 @@ deals with each on its own, so one bad plugin never poisons the rest:
   checking ``register`` callable, must not raise, or it is ``failed`` and
   everything it registered is discarded.
 
+Entry-point plugins are isolated and reported, but the ``extra`` objects are
+the caller's own (a test's plugin, usually): :meth:`Loader.finish` raises
+:class:`~cadenza.plugins.PluginError` with every reason when one of them did
+not load, so a misspelt hook fails the test that made it, saying why.
+
 Entry points outside ``CADENZA_LOAD_PLUGINS`` are recorded as ``disabled``
 without being imported. Two entry points of one name, or two plugins
 registering one name for one hook, are not a plugin problem but a broken
@@ -36,7 +41,13 @@ import pluggy
 import structlog
 
 from .._errors import DuplicateRegistrationError, PluginError, PluginExitError
-from ._checks import check_fence, check_hookimpls, did_you_mean
+from ._checks import (
+    check_fence,
+    check_hook_result,
+    check_hookimpls,
+    did_you_mean,
+    explain_argnames,
+)
 from ._registry import (
     BUILTIN,
     ENTRY_POINT_GROUP,
@@ -66,6 +77,8 @@ class _Candidate:
     value: str
     label: str
     require_declaration: bool
+    strict: bool = False
+    """An ``extra`` plugin: not loading it is an error, not a record."""
 
 
 @attrs.define
@@ -87,9 +100,13 @@ class Loader:
     infos: list[PluginInfo] = attrs.field(factory=list)
     loaded: list[_Loaded] = attrs.field(factory=list)
     entry_point_names: dict[str, str] = attrs.field(factory=dict)
+    strict_problems: list[tuple[str, str]] = attrs.field(factory=list)
+    """``(label, reason)`` of each ``extra`` plugin that did not load."""
 
     def record(self, candidate: _Candidate, status: PluginStatus, error: str) -> None:
-        if status in ("failed", "refused"):
+        if candidate.strict and status in ("failed", "refused"):
+            self.strict_problems.append((candidate.label, f"{status}: {error}"))
+        elif status in ("failed", "refused"):
             log.warning(
                 "plugin_not_loaded",
                 plugin=candidate.label,
@@ -198,6 +215,7 @@ class Loader:
             value=label,
             label=label,
             require_declaration=False,
+            strict=True,
         )
         self.add_loaded(candidate, plugin)
 
@@ -215,7 +233,9 @@ class Loader:
         try:
             self.pm.register(plugin, name=pm_name)
         except pluggy.PluginValidationError as exc:
-            self.record(candidate, "refused", f"{candidate.label}: {exc}")
+            explained = explain_argnames(self.pm, plugin, label=candidate.label)
+            raw = "; ".join(str(exc).splitlines())
+            self.record(candidate, "refused", explained or f"{candidate.label}: {raw}")
             return
         except ValueError:
             other = self.pm.get_name(plugin)
@@ -288,6 +308,13 @@ class Loader:
         plugins.registrations = tables
         # Loaded plugins first, in load order (the built-in one leads), then the rest.
         plugins.infos = loaded_infos + self.infos
+        if self.strict_problems:
+            raise PluginError(
+                "".join(f"extra plugin {label} was {why}\n" for label, why in self.strict_problems)
+                + "A plugin passed in extra= must load: fix what the message says, or leave "
+                "it out of extra=.",
+                plugin=self.strict_problems[0][0],
+            )
         return plugins
 
     def _collect(self, item: _Loaded) -> list[Registration]:
@@ -301,9 +328,13 @@ class Loader:
                 continue
             register = _Register(hook=hook_name, plugin=label, out=regs)
             try:
-                call_impl(impl, hook_name, label, {"register": register}, trace=self.trace)
+                returned = call_impl(
+                    impl, hook_name, label, {"register": register}, trace=self.trace
+                )
             finally:
                 register.closed = True
+            if problem := check_hook_result(hook_name, returned, label=label):
+                raise PluginError(problem, plugin=label)
         return regs
 
 

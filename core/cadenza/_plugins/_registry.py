@@ -306,8 +306,10 @@ def load_plugins(
     optional for them. ``builtins=False`` leaves out the kernel's own plugin
     (for tests that need a manager with nothing else in it).
 
-    Plugin problems are recorded in :attr:`Plugins.infos`, not raised; a
-    duplicate registered name raises
+    Problems of installed plugins are recorded in :attr:`Plugins.infos`, not
+    raised; an ``extra`` plugin that is not loaded (refused or failed) raises
+    :class:`~cadenza.plugins.PluginError` with the reason, since the caller
+    asked for it by hand. A duplicate registered name raises
     :class:`~cadenza.plugins.DuplicateRegistrationError` naming both plugins.
     """
     from ._loading import Loader

@@ -26,6 +26,7 @@ import trio
 
 from .. import _events as ev
 from .._agents._contract import AgentRequest, AgentResult
+from .._agents._json_output import not_json
 from .._errors import (
     AgentError,
     AgentTimeoutError,
@@ -38,6 +39,7 @@ from .._ids import idempotency_key
 from .._journal._bus import EventBus
 from .._journal._store import CacheEntry
 from .._journal._writer import Journal
+from .._plugins._checks import check_made
 from .._plugins._registry import call_plugin_async
 from .._redact import redact
 from .._resilience._budget import Ledger, Reservation
@@ -293,6 +295,14 @@ class Calls:
         try:
             with trio.CancelScope(deadline=deadline) as sc:
                 result = await call_plugin_async(slot.agent.run, request)
+                if isinstance(result, AgentResult) and (where := not_json(result.output)):
+                    raise PermanentError(
+                        f"agent {slot.name!r} returned output that is not JSON: {where}. "
+                        "Return dicts, lists, strings, numbers, booleans or None "
+                        "(a set: sorted(...) or list(...)).",
+                        agent=slot.name,
+                        step_id=step.id,
+                    )
                 if isinstance(result, AgentResult) and step.validate and validate:
                     quality = await self._validate(state, slot.name, result, request.attempt)
             if sc.cancelled_caught:
@@ -464,11 +474,21 @@ class Calls:
         built = self._validators.get(step_id)
         if built is None:
             built = tuple(
-                (spec.name, self.validator_factories[spec.name](dict(spec.options)))
-                for spec in specs
+                (spec.name, self._validator(spec.name, spec.options, step_id)) for spec in specs
             )
             self._validators[step_id] = built
         return built
+
+    def _validator(self, name: str, options: Mapping[str, Any], step_id: str) -> Validator:
+        factory = self.validator_factories[name]
+        validator = factory(dict(options))
+        label = f"validator {name!r}"
+        made = check_made(
+            validator, hook="cadenza_validators", name=name, plugin=label, factory=factory
+        )
+        if made:
+            raise PermanentError(made, step_id=step_id)
+        return validator  # type: ignore[no-any-return]
 
 
 @attrs.define(eq=False)

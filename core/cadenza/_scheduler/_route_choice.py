@@ -24,9 +24,11 @@ import attrs
 import structlog
 
 from .. import _events as ev
+from .._errors import PluginError
 from .._expr._expressions import ExpressionContext
 from .._expr._values import compact_json
 from .._journal._bus import EventBus
+from .._plugins._checks import check_made, describe_returned
 from .._redact import redact
 from .._resilience._budget import Ledger
 from .._resilience._ratelimit import estimate_tokens
@@ -194,9 +196,7 @@ class RouteChoice:
             try:
                 route = router.choose(offered, request)
                 slot = by_name.get(route.agent) if isinstance(route, Route) else None
-                reason = route.reason if slot is not None else ""
-                if slot is None:
-                    reason = f"router returned {route!r}, not a candidate; took the least busy"
+                reason = route.reason if slot is not None else _not_a_candidate(route, by_name)
             except Exception as exc:  # a router bug must not stall the run
                 log.exception("router_raised", step_id=step.id, strategy=spec.name)
                 slot = None
@@ -234,7 +234,14 @@ class RouteChoice:
             key = spec.key  # equal specs share one router, so its state spans their steps
             router = self._routers.get(key)
             if router is None:
-                router = self.router_factories[spec.name](dict(spec.options))
+                factory = self.router_factories[spec.name]
+                router = factory(dict(spec.options))
+                label = f"router {spec.name!r}"
+                made = check_made(
+                    router, hook="cadenza_routers", name=spec.name, plugin=label, factory=factory
+                )
+                if made:
+                    raise PluginError(made, plugin=label)
                 self._routers[key] = router
             self._routers[id(spec)] = router
         return router
@@ -281,3 +288,15 @@ class RouteChoice:
             options = redact(data, self.bus.secrets)
             self._agent_options[agent] = options
         return options
+
+
+def _not_a_candidate(route: object, by_name: Mapping[str, _AgentSlot]) -> str:
+    """The ``route_chosen`` reason when a router's answer names no candidate: what it returned."""
+    if isinstance(route, Route):
+        what = f"Route(agent={route.agent!r}), which is not a candidate"
+    else:
+        what = f"{describe_returned(route)}, not a Route naming a candidate"
+    return (
+        f"router returned {what} (candidates: {', '.join(by_name)}); took the least busy. "
+        "A router must return Route(agent=<one of the candidates' names>, reason=...)"
+    )

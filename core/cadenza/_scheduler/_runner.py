@@ -20,10 +20,11 @@ import trio
 
 from .. import _events as ev
 from .._agents._contract import Agent
-from .._errors import PermanentError, WorkflowError
+from .._errors import PermanentError, PluginError, WorkflowError
 from .._journal._bus import EventBus, Observer
 from .._journal._store import Store
 from .._journal._writer import Journal
+from .._plugins._checks import check_made
 from .._plugins._registry import Plugins, call_plugin, call_plugin_async, plugin_config_scope
 from .._problems import Problem
 from .._redact import redact
@@ -48,16 +49,24 @@ def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
             if reg is None:
                 known = ", ".join(sorted(plugins.agent_kinds)) or "none"
                 raise PermanentError(f"unknown agent kind {config.kind!r} (known kinds: {known})")
-            agents[name] = call_plugin(reg.obj, config)
+            agent = call_plugin(reg.obj, config)
+            hook, plugin = "cadenza_agent_kinds", reg.plugin
+            made = check_made(agent, hook=hook, name=config.kind, plugin=plugin, factory=reg.obj)
+            if made:
+                raise PluginError(made, plugin=plugin)
+            agents[name] = agent
         except Exception as exc:
             log.debug("agent_factory_failed", agent=name, exc_info=True)
+            hint = "Fix the agent's options; run with --debug to see the traceback."
+            if isinstance(exc, PluginError) and exc.plugin:
+                hint = f"This is a bug in {exc.plugin}: report it to its author."
             problems.append(
                 Problem(
                     message=f"agent {name!r} (kind {config.kind}) could not be created: "
                     + redact(str(exc), workflow.secrets),
                     path=f"agents.{name}",
                     location=config.location,
-                    hint="Fix the agent's options; run with --debug to see the traceback.",
+                    hint=hint,
                 )
             )
     if problems:

@@ -64,7 +64,11 @@ async def run_captured(
     at its folder, and ``base_dir`` is ignored.
 
     ``plugins`` defaults to the built-ins plus ``extra_plugins`` (entry points are
-    not loaded, so tests see only what they ask for). ``inputs`` are set like
+    not loaded, so tests see only what they ask for). An ``extra_plugins`` entry
+    that does not load (a misspelt hook, a wrong parameter name, a registration
+    hook that raises or returns its registrations) raises
+    :class:`~cadenza.plugins.PluginError` with the reason, before anything runs;
+    passing both ``plugins`` and ``extra_plugins`` is a ``TypeError``. ``inputs`` are set like
     ``--set`` (strings are parsed as YAML scalars; other values are used unchanged).
     With a ``store`` the run is journaled there; with an ``output_dir`` agents
     write their files in its per-step folders (``{run_id}`` is filled in). Use trio's
@@ -72,6 +76,11 @@ async def run_captured(
     """
     if plugins is None:
         plugins = load_plugins(extra=extra_plugins, entry_points=False)
+    elif extra_plugins:
+        raise TypeError(
+            "run_captured(): pass plugins= or extra_plugins=, not both (extra_plugins would "
+            "be ignored); load them together with cadenza.plugins.load_plugins(extra=[...])."
+        )
     if isinstance(source, os.PathLike):
         loaded = load_workflow(source, plugins=plugins, workflow=workflow, environ=environ)
     elif isinstance(source, str):
