@@ -20,8 +20,9 @@ import click
 
 from cadenza._logging import configure_logging
 
+from .._errors import CadenzaError
 from .._version import __version__
-from ._common import CliState, stdout_kept_for_output
+from ._common import CliState, _exit_code, stdout_kept_for_output
 from ._exit import ExitCode
 
 
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # usage errors: bad option, missing file
         exc.show()
         sys.exit(int(ExitCode.BAD_INPUT))
+    except CadenzaError as exc:  # from a plugin's command (project_config): built-ins handle theirs
+        message, code = _exit_code(exc)
+        click.echo(message, err=True)
+        sys.exit(int(code))
     except Exception as exc:  # a bug, not a user error: say so and how to report it
         if debug:
             traceback.print_exc()

@@ -407,10 +407,7 @@ def _report(
     :func:`project_config` and no table), it says where to add the table.
     """
     head = issue.path[0] if issue.path else None
-    if from_workflow is None:
-        in_workflow = False
-    else:
-        in_workflow = head is None or head in from_workflow
+    in_workflow = from_workflow is not None and (head is None or head in from_workflow)
     if in_workflow:
         ctx.error(
             (*_SECTION, name, *issue.path),
