@@ -8,13 +8,14 @@ the tests that pin that part of the contract.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from cadenza.testing import StoreConformance
+
+from .docs_code import examples
 
 pytest_plugins = ["pytester"]
 
@@ -105,9 +106,9 @@ def docs_memory_store() -> str:
     """The first Python block of the ``cadenza_stores`` section of docs/hooks.md."""
     text = HOOKS_MD.read_text(encoding="utf-8")
     section = text.split("\n## cadenza_stores(register)\n", 1)[1].split("\n## ", 1)[0]
-    match = re.search(r"^```python\n(.*?)^```$", section, flags=re.MULTILINE | re.DOTALL)
-    assert match, "the cadenza_stores section has no ```python example"
-    return match.group(1)
+    blocks = examples("hooks.md", section)  # the signature block above it is a synopsis
+    assert blocks, "the cadenza_stores section has no ```python example"
+    return blocks[0].text
 
 
 def conformance_module(store_class: str, module: str = "memstore") -> str:

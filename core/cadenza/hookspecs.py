@@ -11,6 +11,8 @@ refused at load time.
 The hook API version is :data:`cadenza.plugins.HOOK_API_VERSION`. A plugin module
 declares the range it supports as ``CADENZA_HOOK_API = ">=1.0,<2"`` (a PEP 440
 specifier); plugins outside the range are refused with the versions that work.
+``versionadded``/``versionchanged`` notes below name hook API versions, never
+package versions (docs/hooks.md, "Hook API versions").
 """
 
 from __future__ import annotations
@@ -91,7 +93,11 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
     any async context: do not do I/O in it; open clients lazily or in ``run``.
     Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
+
+    .. versionchanged:: 1.1
+       ``AgentRequest.output_dir``, ``report_progress`` and ``ask``;
+       ``AgentConfig.options_as``.
     """
 
 
@@ -109,9 +115,9 @@ def cadenza_routers(register: Register) -> None:
     workflow loads: raise ``ValueError`` for bad options and the loader reports
     the message with file:line. Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
 
-    .. versionchanged:: 0.2
+    .. versionchanged:: 1.1
        Routers are used: ``route:`` on a step, or at the top of the workflow,
        selects one. ``factory(options)`` returns an object with ``choose``.
     """
@@ -132,9 +138,9 @@ def cadenza_aggregators(register: Register) -> None:
     ``ValueError`` for bad options and the loader reports the message with
     file:line. Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
 
-    .. versionchanged:: 0.2
+    .. versionchanged:: 1.1
        Aggregators are used by multi-agent steps. ``factory(options)`` returns
        an object with ``combine``.
     """
@@ -152,7 +158,7 @@ def cadenza_fallbacks(register: Register) -> None:
     ``context.error``, ``context.store``). The kernel marks whatever it returns
     degraded, with the strategy as its source. Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
     """
 
 
@@ -172,9 +178,9 @@ def cadenza_validators(register: Register) -> None:
     configuration problem (the attempt fails without retry); any other
     exception is a bug in the validator. Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
 
-    .. versionchanged:: 0.2
+    .. versionchanged:: 1.1
        Validators are used: ``validate:`` and ``min_quality:`` on a step.
        ``factory(options)`` returns an object with ``validate``.
     """
@@ -190,7 +196,7 @@ def cadenza_stores(register: Register) -> None:
     check a store with ``cadenza.testing.StoreConformance``. Return value
     ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
     """
 
 
@@ -199,9 +205,10 @@ def cadenza_executors(register: Register) -> None:
     """Offer executors: places where CPU-heavy agent work runs.
 
     Called once, after all plugins are loaded. Call ``register(name,
-    factory)``. Return value ignored.
+    factory)``. Return value ignored. Not used yet: registrations are recorded
+    and listed, but no run uses an executor until a later hook API version.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
     """
 
 
@@ -232,7 +239,7 @@ def cadenza_commands(register: RegisterCommand) -> None:
     ``register(command)`` with a :class:`click.Command`; its name must not
     clash with a built-in command or another plugin's. Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
     """
 
 
@@ -271,5 +278,5 @@ def cadenza_on_event(event: Event) -> None:
     exception raised here is logged and the observer is disabled for the rest of
     the run; the run itself goes on. Return value ignored.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 1.0
     """
