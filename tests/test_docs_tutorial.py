@@ -13,12 +13,14 @@ The run is offline and leaves the test's environment alone. The tutorial's
 shims, so no command reaches a package index: ``pip install`` of a
 requirement (``'cadenza[testing]'``, ``build twine``) is skipped as already
 satisfied; ``pip install -e PATH`` adds ``--no-deps --no-build-isolation``;
-``python -m build`` adds ``--no-isolation``. Ollama is a fake on 127.0.0.1:
-its URL replaces ``http://127.0.0.1:11434`` in the files the page writes.
+``python -m build`` adds ``--no-isolation``. Ollama and the webhook are fakes
+on 127.0.0.1: their URLs replace ``http://127.0.0.1:11434`` and
+``http://127.0.0.1:8765`` in the files the page writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -38,6 +40,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial-agent-plugin.md"
 OLLAMA = "http://127.0.0.1:11434"
+WEBHOOK = "http://127.0.0.1:8765"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 TITLE = re.compile(r'title="([^"]+)"')
 SHIMS = {"cadenza": "cadenza", "pytest": "pytest", "mypy": "mypy", "twine": "twine"}
@@ -93,7 +96,7 @@ class FakeOllama(http.server.BaseHTTPRequestHandler):
         if self.path != "/api/generate" or body.get("stream") is not False:
             self._send(404, None)
             return
-        reply = {"response": f"haiku for: {body['prompt']}", "prompt_eval_count": 9}
+        reply = {"response": f"({body['model']}) {body['prompt']}", "prompt_eval_count": 9}
         self._send(200, {**reply, "eval_count": 17})
 
     def _send(self, status: int, body: object) -> None:
@@ -108,10 +111,28 @@ class FakeOllama(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def ollama() -> Iterator[str]:
-    """A fake Ollama on a free loopback port, in a thread; yields its base URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)
+class FakeWebhook(http.server.BaseHTTPRequestHandler):
+    """Answers 204 to every POST and keeps its JSON body in ``server.posts``."""
+
+    server: WebhookServer
+
+    def do_POST(self) -> None:
+        self.server.posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class WebhookServer(http.server.ThreadingHTTPServer):
+    posts: list[dict[str, object]]
+    url: str
+
+
+@contextlib.contextmanager
+def serving(server: http.server.ThreadingHTTPServer) -> Iterator[str]:
+    """Serve in a thread until the block ends; yields the base URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -120,6 +141,23 @@ def ollama() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture
+def ollama() -> Iterator[str]:
+    """A fake Ollama on a free loopback port; yields its base URL."""
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOllama)) as url:
+        yield url
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookServer]:
+    """A webhook receiver on a free loopback port; ``.url`` is its base URL."""
+    server = WebhookServer(("127.0.0.1", 0), FakeWebhook)
+    server.posts = []
+    with serving(server) as url:
+        server.url = url
+        yield server
 
 
 @attrs.define
@@ -201,10 +239,14 @@ def scaffold_missing() -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(scaffold_missing(), reason="`cadenza plugin new` is not in this kernel yet")
 @pytest.mark.skipif(shutil.which("sh") is None, reason="the tutorial's commands need a POSIX sh")
-def test_tutorial_runs_from_an_empty_folder(tmp_path: Path, ollama: str) -> None:
+def test_tutorial_runs_from_an_empty_folder(
+    tmp_path: Path, ollama: str, webhook: WebhookServer
+) -> None:
     """Every command, edit and file of the tutorial, in order, ends with a checked wheel."""
     page = TUTORIAL.read_text(encoding="utf-8")
-    shell = Shell(cwd=tmp_path, env=clean_env())
+    shell = Shell(cwd=tmp_path / "work", env=clean_env())
+    shell.cwd.mkdir()
+    shell.env["MYPY_CACHE_DIR"] = str(tmp_path / "mypy-cache")  # shared: kernel modules once
     for block in blocks(page):
         where = f"{TUTORIAL.name}:{block.line}"
         if block.lang == "console":
@@ -214,14 +256,24 @@ def test_tutorial_runs_from_an_empty_folder(tmp_path: Path, ollama: str) -> None
         elif block.title is not None and block.lang == "diff":
             apply_diff(shell.cwd / block.title, block.text, where)
         elif block.title is not None:
-            (shell.cwd / block.title).write_text(block.text.replace(OLLAMA, ollama))
+            text = block.text.replace(OLLAMA, ollama).replace(WEBHOOK, webhook.url)
+            (shell.cwd / block.title).parent.mkdir(parents=True, exist_ok=True)
+            (shell.cwd / block.title).write_text(text, encoding="utf-8")
 
     listed = shell.outputs["cadenza plugins"]
-    assert re.search(
-        r"^ollama\s+cadenza-ollama\s.*\sloaded\s+cadenza_agent_kinds: ollama", listed, re.M
-    ), listed
-    ran = next(out for cmd, out in shell.outputs.items() if cmd.startswith("cadenza run haiku"))
-    assert "haiku for: Write a haiku about nurseries." in ran, ran
+    for name, hook in [("ollama", "agent_kinds"), ("pinned", "routers"), ("notify", "observers")]:
+        line = rf"^{name}\s+cadenza-{name}\s.*\sloaded\s.*cadenza_{hook}: {name}"
+        assert re.search(line, listed, re.M), listed
+    haiku = shell.outputs["cadenza run haiku.yaml --set topic=nurseries"]
+    assert "(llama3.2) Write a haiku about nurseries." in haiku, haiku
+    acme = shell.outputs["cadenza run support.yaml"]
+    assert "(llama3.2) Answer acme's question" in acme, acme
+    globex = shell.outputs["cadenza run support.yaml --set customer=globex"]
+    assert "Answer globex's question" in globex, globex
+    assert [(p["workflow"], p["status"]) for p in webhook.posts] == [
+        ("support-reply", "succeeded"),
+        ("support-reply", "succeeded"),
+    ]
     assert "PASSED" in shell.outputs["twine check dist/*"], shell.outputs["twine check dist/*"]
     wheels = list((shell.cwd / "dist").glob("cadenza_ollama-*-py3-none-any.whl"))
     assert len(wheels) == 1, sorted(p.name for p in (shell.cwd / "dist").iterdir())
