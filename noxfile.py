@@ -8,6 +8,7 @@ unchanged; ``example`` runs the Unity example with all three;
 ``browser`` drives the dashboard in the system's chromium (``apt-get install
 chromium``). Without chromium ``browser`` is skipped with a notice, unless
 ``CADENZA_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) makes that an error.
+``docs`` builds the documentation site (mkdocs.yml) offline, warnings as errors.
 Nothing else needs more than Python and pip. ``nox -s quick`` is the fast
 local loop (not in the default run); ``nox -s bench`` (the performance suite)
 is opt-in. Extra arguments reach pytest: ``nox -s tests -- -k retry``.
