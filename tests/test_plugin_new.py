@@ -103,7 +103,7 @@ def test_the_package_declares_the_kernels_hook_api_and_its_hook(kind: str) -> No
     init = render(PluginNames.parse("sticky-notes"), kind)["cadenza_sticky_notes/__init__.py"]
     assert f'CADENZA_HOOK_API = "{hook_api_range()}"' in init
     assert f"def {KINDS[kind]}(register" in init
-    assert f'register("sticky_notes", ' in init
+    assert 'register("sticky_notes", ' in init
 
 
 def test_hook_api_range_holds_this_kernel_and_stops_at_the_next_major() -> None:
