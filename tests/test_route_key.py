@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import cadenza
 from cadenza._strategies._consistent_hash import ConsistentHashRouter, rendezvous_hash
+from cadenza._strategies._routers import BUILTIN_ROUTERS
 from cadenza._strategies._routing import Candidate, Route, Router, RouteRequest
 from cadenza.plugins import load_plugins
 from cadenza.testing import RouterConformance, ScriptedAgent, run_captured
@@ -27,6 +28,7 @@ from tests.loader_helpers import where
 from tests.scheduler_helpers import ProgrammablePlugin
 
 NAMES = [f"agent-{i}" for i in range(8)]
+BUDGET_AWARE = BUILTIN_ROUTERS["budget_aware"]
 
 
 def candidates(names: Sequence[str], **weights: float) -> list[Candidate]:
@@ -165,6 +167,13 @@ def test_route_request_inputs_are_read_only() -> None:
     assert RouteRequest(step_id="s", uses="u").inputs == {}
 
 
+def test_budget_aware_can_prefer_consistent_hash() -> None:
+    """``budget_aware`` with ``prefer: consistent_hash`` routes a key as consistent_hash does."""
+    router = BUDGET_AWARE({"prefer": "consistent_hash"})
+    for key in ("acme", "globex", "initech"):
+        assert route(router, NAMES, key) == route(ConsistentHashRouter.from_options({}), NAMES, key)
+
+
 # -- loading -------------------------------------------------------------------------------
 
 PLUGINS = load_plugins(entry_points=False)
@@ -252,6 +261,22 @@ def test_a_workflow_key_reading_a_step_is_reported() -> None:
     assert problem.path == "route.key"
     assert "the workflow's route key reads step 'lookup'" in problem.message
     assert where(problem)[0] == 6
+
+
+def test_a_key_on_a_strategy_that_ignores_it_is_a_warning() -> None:
+    """A key given to a built-in that does not route on keys is a warning at the key's line."""
+    text = WORKFLOW.replace("strategy: consistent_hash", "strategy: least_busy")
+    loaded = cadenza.load_workflow_text(text, plugins=PLUGINS, filename="wf.yaml")
+    (warning,) = loaded.warnings
+    assert warning.message == (
+        "the least_busy strategy does not route on key:, so the key changes nothing"
+    )
+    assert where(warning)[0] == 11
+    keyed = WORKFLOW.replace(
+        "strategy: consistent_hash", "strategy: budget_aware, prefer: consistent_hash"
+    )
+    warnings = cadenza.load_workflow_text(keyed, plugins=PLUGINS).warnings
+    assert not [w for w in warnings if "key:" in w.message]
 
 
 def test_a_key_that_is_not_a_string_is_reported() -> None:

@@ -33,6 +33,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         "budget_aware",
         {"prefer": {"strategy": "adaptive", "cost_weight": 1}, "below": 0.2},
     ),
+    "consistent_hash": ("consistent_hash", {}),
+    "consistent_hash-weights": ("consistent_hash", {"weights": {"agent-0": 0, "agent-1": 5}}),
 }
 """Test id → (strategy, options): every built-in, some with options."""
 

@@ -69,7 +69,7 @@ def picks(router: Router, candidates: list[Candidate], times: int, seed: int = 0
 
 
 def test_builtin_names_are_the_documented_ones() -> None:
-    """The registry holds exactly the eight documented strategies, least_busy the default."""
+    """The registry holds exactly the nine documented strategies, least_busy the default."""
     assert set(BUILTIN_ROUTERS) == {
         "least_busy",
         "round_robin",
@@ -79,6 +79,7 @@ def test_builtin_names_are_the_documented_ones() -> None:
         "capability",
         "adaptive",
         "budget_aware",
+        "consistent_hash",
     }
     assert DEFAULT_ROUTE.name == "least_busy"
 

@@ -24,6 +24,7 @@ from .._plugins._registry import call_plugin
 from .._spec._convert import describe_value, structure, suggest
 from .._spec._cost import Budget, Price
 from .._spec._workflow import AgentConfig, InputSpec, Step, StrategySpec
+from .._strategies._routers import BUILTIN_ROUTERS
 from ._context import LoadContext, listing
 
 STEP_KEYS = (
@@ -58,6 +59,13 @@ def strategy(
     route_key: ValueTemplate | None = None
     if what == "route" and "key" in options:
         route_key = _route_key(ctx, options.pop("key"), (*path, "key"))
+        if isinstance(name, str) and _ignores_key(name, options):
+            ctx.warn(
+                (*path, "key"),
+                f"the {name} strategy does not route on key:, so the key changes nothing",
+                "Use strategy: consistent_hash to send equal keys to the same agent, "
+                "or remove key: (see docs/routing.md#routing-on-a-key).",
+            )
     if not isinstance(name, str):
         ctx.error(
             path,
@@ -88,6 +96,15 @@ def strategy(
         )
         return None
     return StrategySpec(name=name, options=options, route_key=route_key)
+
+
+def _ignores_key(name: str, options: Mapping[str, Any]) -> bool:
+    """Whether ``name`` is a built-in strategy known to ignore ``RouteRequest.key``."""
+    if name == "budget_aware":
+        prefer = options.get("prefer", "least_busy")
+        inner = prefer.get("strategy") if isinstance(prefer, Mapping) else prefer
+        return inner != "consistent_hash"
+    return name in BUILTIN_ROUTERS and name != "consistent_hash"
 
 
 def _route_key(ctx: LoadContext, value: Any, path: ValuePath) -> ValueTemplate | None:

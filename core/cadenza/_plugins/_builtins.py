@@ -7,7 +7,6 @@ from .._agents._python import PythonAgent, PythonOptions
 from .._agents._template import TemplateAgent, TemplateOptions
 from .._journal._sqlite import SqliteStore
 from .._strategies._aggregators import BUILTIN_AGGREGATORS
-from .._strategies._consistent_hash import ConsistentHashRouter
 from .._strategies._fallbacks import CachedFallback, TemplateFallback
 from .._strategies._routers import BUILTIN_ROUTERS
 from .._strategies._validators import BUILTIN_VALIDATORS
@@ -38,7 +37,6 @@ def cadenza_fallbacks(register: Register) -> None:
 def cadenza_routers(register: Register) -> None:
     for name, factory in BUILTIN_ROUTERS.items():
         register(name, factory)
-    register("consistent_hash", ConsistentHashRouter.from_options)
 
 
 @hookimpl

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Self, final
 
 import attrs
 
-from ._routers import _check_options, _number
+from ._router_options import check_options, number
 from ._routing import Candidate, Route, RouteRequest
 
 _SPAN = float(2**64)
@@ -63,7 +63,7 @@ class ConsistentHashRouter:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
-        _check_options("consistent_hash", options, ("weights",))
+        check_options("consistent_hash", options, ("weights",))
         raw = options.get("weights", {})
         if not isinstance(raw, Mapping):
             raise ValueError(
@@ -76,7 +76,7 @@ class ConsistentHashRouter:
                 raise ValueError(
                     f"consistent_hash router: weights keys must be agent names, got {agent!r}"
                 )
-            weights[agent] = _number("consistent_hash", f"weights.{agent}", value)
+            weights[agent] = number("consistent_hash", f"weights.{agent}", value)
         return cls(weights=weights)
 
     def _weight(self, candidate: Candidate) -> float:

@@ -25,61 +25,25 @@ Built-ins (:data:`BUILTIN_ROUTERS`):
   and this one), less latency and cost penalties.
 - ``budget_aware``: another strategy while enough of the budget is left,
   ``cheapest`` below that.
-
-``consistent_hash`` (the route's ``key:`` to the same agent) lives in
-:mod:`._consistent_hash` and is registered beside these.
+- ``consistent_hash`` (in :mod:`._consistent_hash`): the agent the route's
+  ``key:`` maps to by weighted rendezvous hashing.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self, final
 
 import attrs
 
+from ._consistent_hash import ConsistentHashRouter
+from ._router_options import check_options as _check_options
+from ._router_options import number as _number
 from ._routing import Candidate, Route, Router, RouteRequest
 
 # -- option parsing --------------------------------------------------------------------
-
-
-def _check_options(strategy: str, options: object, allowed: Collection[str]) -> Mapping[str, Any]:
-    """``options`` as a mapping, or ValueError naming the unknown keys and the allowed ones."""
-    if not isinstance(options, Mapping):
-        raise ValueError(
-            f"the {strategy} router's options must be a mapping, got {type(options).__name__}"
-        )
-    unknown = sorted((str(key) for key in options if key not in allowed), key=str)
-    if unknown:
-        takes = (
-            "it takes " + ", ".join(f"{name}:" for name in sorted(allowed))
-            if allowed
-            else "it takes no options"
-        )
-        hints = [
-            f"did you mean {close[0]}:?"
-            for key in unknown
-            if (close := difflib.get_close_matches(key, list(allowed), n=1))
-        ]
-        raise ValueError(
-            f"unknown option(s) {', '.join(unknown)} for the {strategy} router; {takes}"
-            + (f" ({' '.join(hints)})" if hints else "")
-        )
-    return options
-
-
-def _number(
-    strategy: str, key: str, value: object, *, low: float = 0.0, high: float | None = None
-) -> float:
-    """``value`` as a finite float in ``[low, high]``, or ValueError saying what is allowed."""
-    allowed = f"a number from {low:g} to {high:g}" if high is not None else f"a number >= {low:g}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{strategy} router: {key} must be {allowed}, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number) or number < low or (high is not None and number > high):
-        raise ValueError(f"{strategy} router: {key} must be {allowed}, got {value!r}")
-    return number
 
 
 def _tags(strategy: str, key: str, value: object) -> tuple[str, ...]:
@@ -650,5 +614,6 @@ BUILTIN_ROUTERS: dict[str, Callable[[Mapping[str, Any]], Router]] = {
     "capability": CapabilityRouter.from_options,
     "adaptive": AdaptiveRouter.from_options,
     "budget_aware": BudgetAwareRouter.from_options,
+    "consistent_hash": ConsistentHashRouter.from_options,
 }
 """The built-in strategies by name: ``factory(options) -> Router``, for ``cadenza_routers``."""
