@@ -227,7 +227,7 @@ def cadenza_plugin_config(register: RegisterPluginConfig) -> None:
     load or a run (strategy factories, observers); commands read the project
     file with :func:`cadenza.plugins.project_config`. Return value ignored.
 
-    .. versionadded:: 1.0
+    .. versionadded:: 1.1
     """
 
 
