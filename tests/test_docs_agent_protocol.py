@@ -134,3 +134,9 @@ async def test_example_agent_kind_calls_its_service(nursery: trio.Nursery) -> No
     post = server.requests[0]
     assert post.headers["idempotency-key"] == "key-1"
     assert 0 < float(post.headers["x-timeout"]) <= 30
+
+
+@pytest.mark.parametrize("page", ["index.md", "agents.md", "hooks.md"])
+def test_page_links_the_agent_protocol(page: str) -> None:
+    """The pages a plugin author starts from link the agent protocol page."""
+    assert "(agent-protocol.md" in (PAGE.parent / page).read_text(encoding="utf-8")
