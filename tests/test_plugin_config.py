@@ -403,6 +403,33 @@ def test_agent_kind_of_an_unconfigured_plugin_is_an_error(project: Path, plugins
     assert "[plugins.notify] in cadenza.toml" in problem.hint
 
 
+def test_strategy_factory_reads_the_configuration_when_the_file_loads(project: Path) -> None:
+    """A router factory, called while the workflow loads, sees the workflow's configuration."""
+    seen: list[Any] = []
+
+    class First:
+        def choose(self, candidates: Any, request: Any) -> cadenza.strategies.Route:
+            return cadenza.strategies.Route(agent=candidates[0].name, reason="first")
+
+    def sticky(options: dict[str, Any]) -> First:
+        seen.append(plugin_config("notify"))
+        return First()
+
+    class RouterPlugin(NotifyPlugin):
+        @cadenza.hookimpl
+        def cadenza_routers(self, register: Any) -> None:
+            register("sticky", sticky)
+
+    plugins = load_plugins(entry_points=False, extra=[RouterPlugin()])
+    wf = write(
+        project / "wf.yaml",
+        "route: sticky\nplugins:\n  notify: {url: https://h.test}\n" + MINIMAL,
+    )
+    assert check_workflow_file(wf, plugins=plugins, environ={}).valid
+    assert seen
+    assert all(config == NotifyConfig(url="https://h.test") for config in seen)
+
+
 def test_plugin_config_is_none_outside_a_load_or_a_run() -> None:
     """Outside a workflow load or a run there is no workflow configuration to read."""
     assert plugin_config("notify") is None
