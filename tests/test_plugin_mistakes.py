@@ -9,7 +9,11 @@ parameter their hook does not pass, are refused with the fix.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -339,3 +343,80 @@ def test_not_json_accepts_what_json_accepts_and_reports_cycles() -> None:
     loop: list[Any] = []
     loop.append(loop)
     assert not_json(loop) == "output[0]: contains itself (a circular reference) and is not JSON"
+
+
+# -- what the command line shows ---------------------------------------------------------
+
+NONE_FACTORIES = """
+def none(config_or_options):
+    return None
+
+@cadenza.hookimpl
+def cadenza_agent_kinds(register):
+    register("nothing", none)
+
+@cadenza.hookimpl
+def cadenza_routers(register):
+    register("nobody", none)
+"""
+
+
+def cadenza_cli(site: Site, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m cadenza ARGS`` with only the site's plugins installed."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site.path), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "cadenza", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_cli_validate_reports_a_router_factory_returning_none_at_its_line(
+    site: Site, tmp_path: Path
+) -> None:
+    """``cadenza validate`` exits 2 naming file:line and the plugin, with no traceback."""
+    site.add_plugin("cadenza-none", "0.1", NONE_FACTORIES)
+    (tmp_path / "wf.yaml").write_text(
+        "agents:\n  a: {kind: template}\nsteps:\n  s: {uses: a, route: nobody}\n"
+    )
+    proc = cadenza_cli(site, tmp_path, "validate", "wf.yaml")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "wf.yaml:4:" in proc.stderr
+    assert "registered as 'nobody' through cadenza_routers returned None" in proc.stderr
+    assert "This is a bug in cadenza-none 0.1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_run_refuses_an_agent_factory_returning_none_before_any_step(
+    site: Site, tmp_path: Path
+) -> None:
+    """``cadenza run`` exits 2 naming the agent and the plugin when a factory returns None."""
+    site.add_plugin("cadenza-none", "0.1", NONE_FACTORIES)
+    (tmp_path / "wf.yaml").write_text("agents:\n  a: {kind: nothing}\nsteps:\n  s: {uses: a}\n")
+    proc = cadenza_cli(site, tmp_path, "run", "wf.yaml", "--no-journal", "--no-progress")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "agent 'a' (kind nothing) could not be created" in proc.stderr
+    assert "returned None, but it must return an agent" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_plugins_shows_the_expected_parameter_names(site: Site, tmp_path: Path) -> None:
+    """``cadenza plugins --json`` carries the whole wrong-parameter message, naming ``register``."""
+    site.add_plugin(
+        "cadenza-param",
+        "0.1",
+        "@cadenza.hookimpl\ndef cadenza_routers(registr):\n    pass\n",
+    )
+    proc = cadenza_cli(site, tmp_path, "plugins", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (param,) = [item for item in json.loads(proc.stdout) if item["name"] == "param"]
+    assert param["status"] == "refused"
+    assert "Did you mean 'register'? cadenza_routers passes: register." in param["error"]
