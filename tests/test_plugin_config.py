@@ -211,6 +211,15 @@ def test_pyproject_without_tool_cadenza_is_passed_over(project: Path) -> None:
     assert found.path == project / "cadenza.toml"
 
 
+def test_pyproject_with_a_similar_tool_table_is_passed_over(project: Path) -> None:
+    """``[tool.cadenza-lint]`` is another tool's table: that pyproject.toml is passed over."""
+    write(project / "cadenza.toml", '[plugins.notify]\nurl = "toml"\n')
+    write(project / "pkg" / "pyproject.toml", "[tool.cadenza-lint]\nstrict = true\n")
+    found = find_project_file(project / "pkg", home=project.parent)
+    assert found is not None
+    assert found.path == project / "cadenza.toml"
+
+
 def test_search_stops_below_the_home_folder(tmp_path: Path) -> None:
     """A project file in the home folder is not used for a project under it."""
     write(tmp_path / "cadenza.toml", '[plugins.notify]\nurl = "home"\n')

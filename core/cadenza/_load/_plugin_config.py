@@ -103,11 +103,22 @@ def find_project_file(start: Path, *, home: Path | None = None) -> ProjectFile |
         if _is_file(own):
             return _read_project_file(own, ("plugins",), ())
         pyproject = folder / _PYPROJECT
-        if _is_file(pyproject) and "[tool.cadenza" in _text_or_empty(pyproject):
+        if _is_file(pyproject) and _has_tool_cadenza(_text_or_empty(pyproject)):
             return _read_project_file(
                 pyproject, ("tool", "cadenza", "plugins"), ("tool", "cadenza")
             )
     return None
+
+
+def _has_tool_cadenza(text: str) -> bool:
+    """Whether pyproject.toml ``text`` has a ``[tool.cadenza]`` table (or a broken one might)."""
+    if not re.search(r"^\s*\[\s*tool\.cadenza\s*[.\]]|^\s*tool\.cadenza\s*[.=]", text, re.M):
+        return False  # cheap: most pyproject.toml files never mention it
+    try:
+        tool = tomllib.loads(text).get("tool", {})
+    except tomllib.TOMLDecodeError:
+        return True  # reported with its line by _read_project_file
+    return isinstance(tool, Mapping) and isinstance(tool.get("cadenza"), Mapping)
 
 
 @attrs.frozen(kw_only=True)
