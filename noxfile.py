@@ -4,7 +4,9 @@ Each distribution is tested in its own virtualenv holding only what it
 declares: the kernel alone (``tests``), and each plugin beside the kernel and
 nothing else (``plugin``); ``legacy_plugins`` installs the plugins in
 tests/legacy_plugins, written against the 0.1 docs, and runs their own tests
-unchanged; ``example`` runs the Unity example with all three;
+unchanged; ``scaffold`` writes a plugin of each kind with ``cadenza plugin
+new`` and runs its own tests, mypy --strict and ruff; ``example`` runs the
+Unity example with all three;
 ``browser`` drives the dashboard in the system's chromium (``apt-get install
 chromium``). Without chromium ``browser`` is skipped with a notice, unless
 ``CADENZA_REQUIRE_BROWSER=1`` (``.ci/run`` sets it) makes that an error.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -33,6 +36,7 @@ nox.options.sessions = [
     "types",
     "plugin",
     "legacy_plugins",
+    "scaffold",
     "example",
     "browser",
     "docs",
@@ -131,6 +135,45 @@ def legacy_plugins(session: nox.Session) -> None:
     for path in legacy:
         with session.chdir(path):
             session.run("pytest", *PYTEST, *session.posargs)
+
+
+SCAFFOLDS = {
+    "agent": "ollama",
+    "router": "sticky",
+    "aggregator": "longest",
+    "validator": "no-todo",
+    "store": "jsonfile",
+}
+"""The plugin ``scaffold`` writes for each kind of ``cadenza plugin new --kind``."""
+
+
+@nox.session
+def scaffold(session: nox.Session) -> None:
+    """`cadenza plugin new`, each kind: the output installs and passes pytest, mypy --strict, ruff.
+
+    One venv serves every kind: the kernel with its testing extra, mypy and
+    ruff go in once, then each new plugin with --no-deps (it needs nothing
+    else) and --no-build-isolation, and its own checks run from its folder.
+    """
+    session.install("hatchling>=1.25", "editables")
+    session.install(
+        "--no-build-isolation", "-e", ".[testing]", "mypy>=1.13", "ruff>=0.8", "pytest-timeout>=2.3"
+    )
+    # Outside .nox/: ruff skips any folder below one named .nox.
+    with tempfile.TemporaryDirectory(prefix="cadenza-scaffold-") as where:
+        for kind, name in SCAFFOLDS.items():
+            session.run("cadenza", "plugin", "new", name, "--kind", kind, "--dir", where)
+            path = Path(where) / f"cadenza-{name}"
+            session.install("--no-deps", "--no-build-isolation", "-e", str(path))
+            with session.chdir(path):
+                session.run("pytest", *PYTEST, *session.posargs)
+                session.run("mypy", "--strict")
+                session.run("ruff", "check", ".")
+                session.run("ruff", "format", "--check", ".")
+        # The folders go with the temporary directory: so do their editable installs.
+        session.run(
+            "python", "-m", "pip", "uninstall", "-y", *(f"cadenza-{n}" for n in SCAFFOLDS.values())
+        )
 
 
 @nox.session
