@@ -227,3 +227,19 @@ def test_the_templates_are_in_the_wheel(tmp_path: Path) -> None:
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert packed == expected
+
+
+def test_the_output_shown_in_the_cli_docs_is_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/cli.md shows exactly what `cadenza plugin new ollama` prints today."""
+    section = (
+        (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split("## cadenza plugin new")[1]
+    )
+    block = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command, _, shown = block.partition("\n")
+    assert command == "$ cadenza plugin new ollama"
+    monkeypatch.chdir(tmp_path)
+    code, out = invoke("ollama")
+    assert code == 0
+    assert out == shown
