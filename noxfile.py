@@ -143,6 +143,7 @@ SCAFFOLDS = {
     "aggregator": "longest",
     "validator": "no-todo",
     "store": "jsonfile",
+    "observer": "notify",
 }
 """The plugin ``scaffold`` writes for each kind of ``cadenza plugin new --kind``."""
 

@@ -175,7 +175,7 @@ def test_an_unknown_kind_is_a_usage_error(tmp_path: Path) -> None:
     """--kind executor is refused (exit 2) listing the kinds there are."""
     code, out = invoke("ollama", "--kind", "executor", "--dir", str(tmp_path))
     assert code == ExitCode.BAD_INPUT
-    assert "'agent', 'router', 'aggregator', 'validator', 'store'" in out
+    assert "'agent', 'router', 'aggregator', 'validator', 'store', 'observer'" in out
 
 
 @pytest.mark.slow
@@ -243,3 +243,11 @@ def test_the_output_shown_in_the_cli_docs_is_current(
     code, out = invoke("ollama")
     assert code == 0
     assert out == shown
+
+
+def test_the_cli_docs_show_this_kernels_hook_api_range() -> None:
+    """The range docs/cli.md says a new plugin declares is the one it does declare."""
+    section = (
+        (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split("## cadenza plugin new")[1]
+    )
+    assert f"(`{hook_api_range()}`)" in section.split("\n## ", 1)[0]

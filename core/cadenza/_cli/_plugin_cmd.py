@@ -29,6 +29,7 @@ KINDS: dict[str, str] = {
     "aggregator": "cadenza_aggregators",
     "validator": "cadenza_validators",
     "store": "cadenza_stores",
+    "observer": "cadenza_observers",
 }
 """Each kind ``--kind`` takes, with the hook its plugin implements."""
 
@@ -38,11 +39,13 @@ _DESCRIPTIONS = {
     "aggregator": "Cadenza aggregation strategy '{ident}'.",
     "validator": "Cadenza result validator '{ident}'.",
     "store": "Cadenza journal store for '{ident}://' URLs.",
+    "observer": "Cadenza run observer '{ident}': posts each run's summary to a webhook.",
 }
 
 _DEPENDENCIES = {
     "agent": ("attrs>=24.2", "httpx>=0.28,<1"),
     "store": ("attrs>=24.2",),
+    "observer": ("attrs>=24.2", "httpx>=0.28,<1"),
 }
 """What each kind's code imports besides cadenza."""
 
@@ -190,7 +193,8 @@ def plugin() -> None:
     default="agent",
     show_default=True,
     help="What the plugin offers: an agent kind (calling an HTTP server), a routing "
-    "or aggregation strategy, a validator, or a journal store.",
+    "or aggregation strategy, a validator, a journal store, or a run observer (a webhook "
+    "notifier).",
 )
 @click.option(
     "--dir",
