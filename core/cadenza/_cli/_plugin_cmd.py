@@ -201,13 +201,13 @@ def plugin() -> None:
     "parent",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(),
-    show_default=".",
+    show_default="the working directory",
     help="The folder to create cadenza-NAME/ in (created if missing).",
 )
 def new(name: str, kind: str, parent: Path) -> None:
     """Write the plugin distribution cadenza-NAME/: code, tests, README, pyproject.
 
-    It installs with `pip install -e 'cadenza-NAME[test]'` and passes its own tests
+    It installs with `pip install -e './cadenza-NAME[test]'` and passes its own tests
     (`pytest`) and `mypy` (strict) at once.
     """
     names = PluginNames.parse(name)
