@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from ._errors import DuplicateRegistrationError as DuplicateRegistrationError
 from ._errors import PluginError as PluginError
+from ._load._plugin_config import project_config as project_config
 from ._plugins._registry import PluginInfo as PluginInfo
 from ._plugins._registry import Plugins as Plugins
 from ._plugins._registry import Registration as Registration
-from ._load._plugin_config import project_config as project_config
 from ._plugins._registry import load_plugins as load_plugins
 from ._plugins._registry import plugin_config as plugin_config
 from ._public import publish as _publish

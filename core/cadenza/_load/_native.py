@@ -182,9 +182,7 @@ class NativeFormat:
             if entries and step_id in steps:
                 steps[step_id] = attrs.evolve(steps[step_id], fallback=entries)
         top = workflow_extras(ctx, data)
-        apply_step_extras(
-            ctx, steps, self.extras, agents.configs, top.get("route"), inputs=inputs
-        )
+        apply_step_extras(ctx, steps, self.extras, agents.configs, top.get("route"), inputs=inputs)
         workflow = Workflow(
             name=name,
             steps=steps,
