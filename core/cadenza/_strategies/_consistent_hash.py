@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Self, final
 
 import attrs
 
-from ._router_options import check_options, number
+from ._router_options import agent_weights, check_options
 from ._routing import Candidate, Route, RouteRequest
 
 _SPAN = float(2**64)
@@ -64,19 +64,7 @@ class ConsistentHashRouter:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
         check_options("consistent_hash", options, ("weights",))
-        raw = options.get("weights", {})
-        if not isinstance(raw, Mapping):
-            raise ValueError(
-                "consistent_hash router: weights must map agent names to numbers, e.g. "
-                f"{{big: 2, small: 1}}; got {raw!r}"
-            )
-        weights: dict[str, float] = {}
-        for agent, value in raw.items():
-            if not isinstance(agent, str):
-                raise ValueError(
-                    f"consistent_hash router: weights keys must be agent names, got {agent!r}"
-                )
-            weights[agent] = number("consistent_hash", f"weights.{agent}", value)
+        weights = agent_weights("consistent_hash", options, "{big: 2, small: 1}")
         return cls(weights=weights)
 
     def _weight(self, candidate: Candidate) -> float:

@@ -48,3 +48,19 @@ def number(
     if not math.isfinite(number) or number < low or (high is not None and number > high):
         raise ValueError(f"{strategy} router: {key} must be {allowed}, got {value!r}")
     return number
+
+
+def agent_weights(strategy: str, options: Mapping[str, Any], example: str) -> dict[str, float]:
+    """The ``weights:`` option (agent name -> weight > 0), or ValueError with ``example``."""
+    raw = options.get("weights", {})
+    if not isinstance(raw, Mapping):
+        raise ValueError(
+            f"{strategy} router: weights must map agent names to numbers, e.g. "
+            f"{example}; got {raw!r}"
+        )
+    weights: dict[str, float] = {}
+    for agent, value in raw.items():
+        if not isinstance(agent, str):
+            raise ValueError(f"{strategy} router: weights keys must be agent names, got {agent!r}")
+        weights[agent] = number(strategy, f"weights.{agent}", value)
+    return weights

@@ -39,6 +39,7 @@ from typing import Any, ClassVar, Self, final
 import attrs
 
 from ._consistent_hash import ConsistentHashRouter
+from ._router_options import agent_weights as _agent_weights
 from ._router_options import check_options as _check_options
 from ._router_options import number as _number
 from ._routing import Candidate, Route, Router, RouteRequest
@@ -239,19 +240,7 @@ class WeightedRouter:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Self:
         _check_options("weighted", options, ("weights",))
-        raw = options.get("weights", {})
-        if not isinstance(raw, Mapping):
-            raise ValueError(
-                f"weighted router: weights must map agent names to numbers, e.g. "
-                f"{{fast: 3, slow: 1}}; got {raw!r}"
-            )
-        weights: dict[str, float] = {}
-        for agent, value in raw.items():
-            if not isinstance(agent, str):
-                raise ValueError(
-                    f"weighted router: weights keys must be agent names, got {agent!r}"
-                )
-            weights[agent] = _number("weighted", f"weights.{agent}", value)
+        weights = _agent_weights("weighted", options, "{fast: 3, slow: 1}")
         return cls(weights=weights)
 
     def _weight(self, candidate: Candidate) -> float:
