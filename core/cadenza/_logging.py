@@ -1,4 +1,10 @@
-"""structlog configuration for the command line (library users configure their own).
+"""Cadenza's logger, silent until configured, and the command line's structlog configuration.
+
+The kernel logs through :func:`get_logger`, never through structlog's defaults
+(which print every event to stdout): a library stays silent unless the
+application asks. Once structlog is configured (by the application with
+``structlog.configure``, or by the CLI with :func:`configure_logging`), events go
+through that configuration; until then they are dropped at the call, cheaply.
 
 Secrets are redacted from every log line by a processor that knows the secret
 values of the workflows loaded in this process. Lines are for people: seconds
@@ -17,6 +23,51 @@ import structlog
 from ._redact import redact
 
 _SECRETS: set[str] = set()
+
+
+class _Silent:
+    """A bound logger that drops everything: what :func:`get_logger` answers until configured."""
+
+    __slots__ = ()
+
+    def _drop(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    debug = info = warning = warn = error = exception = critical = fatal = msg = log = _drop
+
+    def bind(self, **values: Any) -> _Silent:
+        return self
+
+    new = unbind = try_unbind = bind
+
+    def is_enabled_for(self, level: int) -> bool:
+        return False
+
+
+_SILENT = _Silent()
+
+
+class _KernelLogger:
+    """structlog's logger once structlog is configured; :class:`_Silent` until then."""
+
+    __slots__ = ("_structlog",)
+
+    def __init__(self) -> None:
+        self._structlog = structlog.get_logger()
+
+    def __getattr__(self, name: str) -> Any:
+        target = self._structlog if structlog.is_configured() else _SILENT
+        return getattr(target, name)
+
+
+def get_logger() -> Any:
+    """The logger kernel modules keep at module scope: ``log = get_logger()``.
+
+    Silent while structlog is unconfigured (library use without logging set
+    up); otherwise the application's (or the CLI's) structlog configuration
+    applies, checked at each call, so configuring after import works.
+    """
+    return _KernelLogger()
 
 
 def add_secrets(values: Iterable[str]) -> None:

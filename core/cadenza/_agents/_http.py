@@ -37,7 +37,6 @@ from typing import Any
 
 import attrs
 import httpx
-import structlog
 
 from cadenza._agents._contract import AgentRequest, AgentResult, Usage
 from cadenza._agents._http_errors import error_for_status, safe_url, snippet
@@ -45,6 +44,7 @@ from cadenza._errors import AgentTimeoutError, PermanentError, RetryableError
 from cadenza._redact import redact
 from cadenza._spec._workflow import AgentConfig, Duration
 
+from .._logging import get_logger
 from ._clients import open_http_client
 from ._http_support import (
     ERROR_BODY_LIMIT,
@@ -54,7 +54,7 @@ from ._http_support import (
     read_at_most,
 )
 
-log = structlog.get_logger()
+log = get_logger()
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 """Default ``max_response_bytes``: the largest 2xx body an ``http`` agent reads (10 MiB)."""

@@ -16,11 +16,11 @@ from typing import Any
 
 import attrs
 import httpx
-import structlog
 
+from .._logging import get_logger
 from .._redact import redact
 
-log = structlog.get_logger()
+log = get_logger()
 
 ERROR_BODY_LIMIT = 64 * 1024
 """Bytes read of a non-2xx body (to quote from it) or a health check's; the rest is never read."""

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
-import structlog
 
 from .._events import Event
+from .._logging import get_logger
 from .._redact import redact
 
-log = structlog.get_logger()
+log = get_logger()
 
 Observer = Callable[[Event], Any]
 

@@ -26,15 +26,15 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
 from .._errors import PermanentError
+from .._logging import get_logger
 from ._limits import JournalLimits, cap_event, output_error
 from ._store import CacheEntry, RunRecord, Store, WriteBatch
 
-log = structlog.get_logger()
+log = get_logger()
 
 LAZY_WRITE_DELAY = 0.2
 """Seconds an event nobody waits for may stay queued before it is written anyway."""

@@ -38,9 +38,9 @@ from typing import Any
 import attrs
 import click
 import pluggy
-import structlog
 
 from .._errors import DuplicateRegistrationError, PluginError, PluginExitError
+from .._logging import get_logger
 from ._checks import (
     check_fence,
     check_hook_result,
@@ -64,7 +64,7 @@ from ._registry import (
 
 __all__ = ["Loader"]
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 @attrs.frozen(kw_only=True)

@@ -38,15 +38,15 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import attrs
 import pluggy
-import structlog
 import trio
 
 from .. import hookspecs
 from .._errors import PluginExitError
 from .._events import Event
 from .._journal._bus import observer_failed
+from .._logging import get_logger
 
-log = structlog.get_logger()
+log = get_logger()
 
 BUILTIN = "cadenza (built-in)"
 """The name (and label) of the kernel's own plugin, ``cadenza._plugins._builtins``."""

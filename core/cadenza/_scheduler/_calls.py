@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
@@ -39,6 +38,7 @@ from .._ids import idempotency_key
 from .._journal._bus import EventBus
 from .._journal._store import CacheEntry
 from .._journal._writer import Journal
+from .._logging import get_logger
 from .._plugins._checks import check_made
 from .._plugins._registry import call_plugin_async
 from .._redact import redact
@@ -51,7 +51,7 @@ from .._strategies._validation import Quality, ValidationContext, Validator
 from ._cache import StepCache, cache_key, panel_cache_key
 from ._step_state import _StepState
 
-log = structlog.get_logger()
+log = get_logger()
 
 DEFAULT_OUTPUT_TOKENS = 256
 """Output tokens a call is assumed to produce when its agent declares no price."""

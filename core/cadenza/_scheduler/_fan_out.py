@@ -22,13 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
 from .._agents._contract import AgentRequest, AgentResult, Usage
 from .._errors import AgentError, BudgetExceededError, PermanentError, RetryableError
 from .._journal._bus import EventBus
+from .._logging import get_logger
 from .._redact import redact
 from .._resilience._budget import Ledger
 from .._resilience._slots import _AgentSlot, _Pool
@@ -38,7 +38,7 @@ from ._calls import Calls, _Call, _CallOutcome, call_estimate, progress_reporter
 from ._route_choice import RouteChoice
 from ._step_state import _StepState
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 @attrs.define(eq=False)

@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
 from .._agents._contract import Agent, SupportsHealth
 from .._errors import QualityError, RetryableError
 from .._journal._bus import EventBus
+from .._logging import get_logger
 from .._plugins._registry import call_plugin_async
 from .._resilience._slots import _AgentSlot
 from ._timers import Timers
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 @attrs.define(eq=False)

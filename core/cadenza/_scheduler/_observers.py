@@ -42,10 +42,11 @@ import trio
 
 from .. import _events as ev
 from .._journal._bus import EventBus
+from .._logging import get_logger
 from .._plugins._registry import Registration, call_plugin, call_plugin_async
 from .._spec._outcome import RunResult
 
-log = structlog.get_logger()
+log = get_logger()
 
 DEFAULT_TIME_LIMIT = 10.0
 """Seconds each ``run_started`` / ``run_finished`` call may take, unless the observer says."""

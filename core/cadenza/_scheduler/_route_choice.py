@@ -21,13 +21,13 @@ from types import MappingProxyType
 from typing import Any
 
 import attrs
-import structlog
 
 from .. import _events as ev
 from .._errors import PluginError
 from .._expr._expressions import ExpressionContext
 from .._expr._values import compact_json
 from .._journal._bus import EventBus
+from .._logging import get_logger
 from .._plugins._checks import check_made, describe_returned
 from .._redact import redact
 from .._resilience._budget import Ledger
@@ -38,7 +38,7 @@ from .._strategies._routing import AgentHistory, Candidate, Route, Router, Route
 from ._calls import call_estimate
 from ._step_state import _StepState
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def calls_needed(state: _StepState, hedged: bool) -> int:

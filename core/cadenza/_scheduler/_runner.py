@@ -24,6 +24,7 @@ from .._errors import PermanentError, PluginError, WorkflowError
 from .._journal._bus import EventBus, Observer
 from .._journal._store import Store
 from .._journal._writer import Journal
+from .._logging import get_logger
 from .._plugins._checks import check_made
 from .._plugins._registry import Plugins, call_plugin, call_plugin_async, plugin_config_scope
 from .._problems import Problem
@@ -36,7 +37,7 @@ from ._observers import RunObservers
 from ._resume import ResumePlan
 from ._run import _Run, new_run_id
 
-log = structlog.get_logger()
+log = get_logger()
 
 
 def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
