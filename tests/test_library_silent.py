@@ -58,7 +58,7 @@ EMBEDDING_APP = textwrap.dedent(
 def test_an_embedding_application_that_configures_no_logging_sees_no_output(
     tmp_path: Path,
 ) -> None:
-    """A workflow run through the public API, logging unconfigured, writes nothing to stdout or stderr."""
+    """A workflow run through the public API, logging unconfigured, writes no output at all."""
     script = tmp_path / "app.py"
     script.write_text(EMBEDDING_APP)
     done = subprocess.run(
@@ -71,7 +71,7 @@ def test_an_embedding_application_that_configures_no_logging_sees_no_output(
 def test_the_kernel_logger_drops_events_while_structlog_is_unconfigured(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Under structlog's defaults (which print), a kernel logger prints nothing and binds silently."""
+    """Under structlog's defaults (which print), a kernel logger prints nothing, bound or not."""
     structlog.reset_defaults()
     log = get_logger()
     log.warning("step_failed", step_id="a")
@@ -82,7 +82,7 @@ def test_the_kernel_logger_drops_events_while_structlog_is_unconfigured(
 
 
 def test_the_kernel_logger_follows_structlog_once_the_application_configures_it() -> None:
-    """Configuring structlog after the logger was made routes its events through that configuration."""
+    """Configuring structlog after the logger was made routes its events through it."""
     log = get_logger()
     structlog.reset_defaults()
     with capture_logs() as logs:

@@ -6,11 +6,18 @@ documented exit code (see ``_exit.ExitCode``) and never shows a traceback for
 user errors unless ``--debug`` is given. It is also where plugin code is kept
 off stdout: while plugins load, and for the whole of a built-in command given
 ``--json``, whatever is printed goes to stderr and only the JSON to stdout.
+
+Start-up stays cheap: ``cadenza --help`` and ``--version`` import neither a
+command module nor the loader, scheduler, CEL, jsonschema, rich or plugins.
+A built-in command's module is imported when that command runs; plugins load
+when a command needs them, or for ``--help`` when plugin distributions are
+installed (their commands are listed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import sys
 import traceback
@@ -18,48 +25,163 @@ from collections.abc import Sequence
 
 import click
 
-from cadenza._logging import configure_logging
-
 from .._errors import CadenzaError
 from .._version import __version__
 from ._common import CliState, _exit_code, stdout_kept_for_output
 from ._exit import ExitCode
 
+BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": ("_run_cmd", "run", "Run the workflow in FILE and report what happened."),
+    "resume": (
+        "_resume_cmd",
+        "resume",
+        "Finish run RUN: steps that succeeded keep their outputs, the rest run again.",
+    ),
+    "runs": ("_runs_cmd", "runs", "List recent runs in the journal, most recent first."),
+    "status": (
+        "_status_cmd",
+        "status",
+        "Show run RUN and the state of each of its steps, from the journal.",
+    ),
+    "report": (
+        "_report_cmd",
+        "report",
+        "Explain where run RUN spent its time and money, and what to change.",
+    ),
+    "cancel": (
+        "_cancel_cmd",
+        "cancel",
+        "Cancel run RUN, running in another process; it stops within a second.",
+    ),
+    "serve": (
+        "_serve_cmd",
+        "serve",
+        "Serve a web dashboard of the journal's runs: live DAGs, steps, cancel, /metrics.",
+    ),
+    "validate": (
+        "_validate_cmd",
+        "validate",
+        "Check the workflow file FILE without running anything.",
+    ),
+    "graph": (
+        "_graph_cmd",
+        "graph",
+        "Print the step graph of the workflow in FILE: each step with what it uses, "
+        "arrows from a step to the steps that need it.",
+    ),
+    "simulate": (
+        "_simulate_cmd",
+        "simulate_cmd",
+        "Predict the makespan, cost and critical path of the workflow in FILE without running it.",
+    ),
+    "plugins": (
+        "_plugins_cmd",
+        "plugins",
+        "List installed plugins: version, status, hooks, registrations and load errors.",
+    ),
+    "plugin": ("_plugin_cmd", "plugin", "Create plugins: `cadenza plugin new NAME`."),
+}
+"""Built-in command name -> (module in this package, attribute, short help for ``--help``).
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+The short help is the first sentence of the command's docstring, kept here so
+``cadenza --help`` imports no command module (a test checks they agree).
+"""
+
+
+def _builtin_command(name: str) -> click.Command:
+    module_name, attribute, _ = BUILTIN_COMMANDS[name]
+    command: click.Command = getattr(
+        importlib.import_module(f"{__name__}.{module_name}"), attribute
+    )
+    return command
+
+
+class _LazyGroup(click.Group):
+    """A group that imports a built-in command when it runs and loads plugins when needed."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in BUILTIN_COMMANDS:
+            command = _builtin_command(cmd_name)
+            self.add_command(command, cmd_name)
+            return command
+        _load_plugin_commands(ctx)
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        if _plugin_distributions_installed():
+            _load_plugin_commands(ctx)
+        return sorted(set(BUILTIN_COMMANDS) | set(self.commands))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Like click's, with built-in commands described from :data:`BUILTIN_COMMANDS`."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name)
+            if command is None and name in BUILTIN_COMMANDS:
+                command = click.Command(name, help=BUILTIN_COMMANDS[name][2])
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.version_option(__version__, prog_name="cadenza")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Run AI workflows: DAGs of agent steps with retries, limits and live progress."""
-    ctx.ensure_object(CliState).debug = debug
+    state = ctx.ensure_object(CliState)
+    state.debug = debug
+    _start_logging(state)
+
+
+def _start_logging(state: CliState) -> None:
+    """Configure logging as :func:`main` asked, once (test invocations leave logging alone)."""
+    if state.start_logging is not None:
+        start, state.start_logging = state.start_logging, None
+        start()
 
 
 def _add_builtin_commands() -> None:
-    from ._cancel_cmd import cancel
-    from ._graph_cmd import graph
-    from ._plugin_cmd import plugin
-    from ._plugins_cmd import plugins
-    from ._report_cmd import report
-    from ._resume_cmd import resume
-    from ._run_cmd import run
-    from ._runs_cmd import runs
-    from ._serve_cmd import serve
-    from ._simulate_cmd import simulate_cmd
-    from ._status_cmd import status
-    from ._validate_cmd import validate
-
-    commands: list[click.Command] = [run, resume, runs, status, report, cancel, serve]
-    commands += [validate, graph, simulate_cmd, plugins, plugin]
-    for command in commands:
-        cli.add_command(command)
-        _builtin_command_names.add(command.name or "")
+    """Import every built-in command into ``cli`` (tests; ``main`` imports them one by one)."""
+    for name in BUILTIN_COMMANDS:
+        cli.add_command(_builtin_command(name), name)
 
 
-_builtin_command_names: set[str] = set()
+def _plugin_distributions_installed() -> bool:
+    """Whether plugin distributions may add commands, read from metadata without importing.
+
+    False when no distribution declares a ``cadenza`` entry point, or when
+    ``CADENZA_LOAD_PLUGINS`` is set and empty (load none); the built-in plugins
+    register no commands.
+    """
+    import os
+    from importlib.metadata import entry_points
+
+    if os.environ.get("CADENZA_LOAD_PLUGINS") == "":  # _plugins._registry.LOAD_PLUGINS_ENV
+        return False
+    return bool(entry_points(group="cadenza"))
 
 
 _plugin_command_names: set[str] = set()
+
+
+def _load_plugin_commands(ctx: click.Context) -> None:
+    """Load plugins once per invocation and add their commands, stdout kept for output."""
+    state = ctx.find_object(CliState)
+    if state is None:
+        state = ctx.ensure_object(CliState)
+    if state.plugin_commands_added:
+        return
+    state.plugin_commands_added = True
+    _start_logging(state)  # plugins' logs (CADENZA_TRACE_HOOKS) go to stderr
+    with stdout_kept_for_output(state):  # a plugin printing at import never reaches stdout
+        _add_plugin_commands(state)
 
 
 def _add_plugin_commands(state: CliState) -> None:
@@ -79,7 +201,7 @@ def _add_plugin_commands(state: CliState) -> None:
     except Exception:  # reported by the command that needs plugins; see docstring
         return
     for name, reg in state.plugins.registered("cadenza_commands").items():
-        if name in cli.commands:
+        if name in BUILTIN_COMMANDS or name in cli.commands:
             click.echo(
                 f"warning: {reg.plugin} registers a command {name!r}, which is a built-in "
                 "command; the plugin's command is ignored.",
@@ -92,16 +214,17 @@ def _add_plugin_commands(state: CliState) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cadenza`` script."""
-    _add_builtin_commands()
     args = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in args
-    # Plugins load before any command runs: send their logs (CADENZA_TRACE_HOOKS) to stderr.
-    configure_logging(level=logging.DEBUG if debug else logging.WARNING)
-    state = CliState()
+
+    def start_logging() -> None:  # before plugins load or a command runs, not for --help
+        from .._logging import configure_logging
+
+        configure_logging(level=logging.DEBUG if debug else logging.WARNING)
+
+    state = CliState(start_logging=start_logging)
     keep_stdout = stdout_kept_for_output(state) if _prints_json(args) else contextlib.nullcontext()
     try:
-        with stdout_kept_for_output(state):  # a plugin printing at import never reaches stdout
-            _add_plugin_commands(state)
         with keep_stdout:
             code = cli.main(args=args, prog_name="cadenza", standalone_mode=False, obj=state)
     except click.exceptions.Abort:  # click's name for Ctrl-C at a prompt or outside a run
@@ -136,4 +259,4 @@ def _prints_json(args: Sequence[str]) -> bool:
     """
     words = args[: args.index("--")] if "--" in args else args
     names = [word for word in words if not word.startswith("-")]
-    return bool(names) and names[0] in _builtin_command_names and "--json" in words
+    return bool(names) and names[0] in BUILTIN_COMMANDS and "--json" in words

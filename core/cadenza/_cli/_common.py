@@ -7,16 +7,17 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import attrs
 import click
 
 from .._errors import CadenzaError, PluginError, StoreReadOnlyError, WorkflowError
-from .._journal._sqlite import absolute_url, find_journal
-from .._journal._store import Store
-from .._plugins._registry import Plugins
 from ._exit import ExitCode
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without the journal or plugins
+    from .._journal._store import Store
+    from .._plugins._registry import Plugins
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,6 +31,10 @@ class CliState:
     plugins: Plugins | None = None
     stdout: TextIO | None = None
     """The real stdout while :func:`stdout_kept_for_output` sends the rest to stderr."""
+    start_logging: Callable[[], None] | None = None
+    """Set by ``main``: configures logging before plugins load or a command runs."""
+    plugin_commands_added: bool = False
+    """Whether this invocation loaded plugins for their ``cadenza_commands``."""
 
 
 def get_state() -> CliState:
@@ -60,6 +65,8 @@ def journal_url(store_url: str | None) -> str:
     working directory; without it, the nearest ``.cadenza/journal.db`` at or
     above the working directory (:func:`~cadenza._journal._sqlite.find_journal`).
     """
+    from .._journal._sqlite import absolute_url, find_journal
+
     if store_url is None:
         return f"sqlite:///{find_journal()}"
     return absolute_url(store_url)
