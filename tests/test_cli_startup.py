@@ -1,0 +1,139 @@
+"""The ``cadenza`` command starts without importing what ``--help`` and ``--version`` don't use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cadenza._cli import BUILTIN_COMMANDS, _builtin_command, cli
+from cadenza._cli._common import CliState
+
+from .plugin_helpers import Site, clear_plugin_env, open_site
+
+HEAVY = (
+    "celpy",
+    "lark",
+    "pendulum",
+    "jsonschema",
+    "rich",
+    "structlog",
+    "cadenza._load",
+    "cadenza._scheduler",
+    "cadenza._plugins",
+    "cadenza._expr",
+    "cadenza._journal",
+)
+"""Modules (and their submodules) that ``--help`` and ``--version`` must not import."""
+
+RUN_CLI = textwrap.dedent(
+    """
+    import sys
+    from cadenza._cli import main
+    try:
+        main(sys.argv[1:])
+    except SystemExit:
+        pass
+    sys.stderr.write("\\n".join(sorted(sys.modules)))
+    """
+)
+
+HELLO = """
+import click
+
+@click.command("hello")
+def hello():
+    "Say hello from a plugin."
+
+@cadenza.hookimpl
+def cadenza_commands(register):
+    register(hello)
+"""
+
+
+def _modules_after(*args: str) -> tuple[str, set[str]]:
+    """Run the CLI's ``main`` with ``args`` in a fresh interpreter: its stdout and sys.modules."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env["CADENZA_LOAD_PLUGINS"] = ""  # plugin distributions installed beside the kernel
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_CLI, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout, set(done.stderr.splitlines())
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+
+
+@pytest.mark.slow
+def test_version_imports_nothing_heavy() -> None:
+    """``cadenza --version`` prints the version without importing loader, scheduler, CEL or rich."""
+    out, modules = _modules_after("--version")
+    assert out.startswith("cadenza, version ")
+    assert _heavy(modules) == []
+
+
+@pytest.mark.slow
+def test_help_imports_nothing_heavy() -> None:
+    """``cadenza --help`` lists every built-in command without importing their modules."""
+    out, modules = _modules_after("--help")
+    assert all(f"  {name} " in out for name in BUILTIN_COMMANDS)
+    assert _heavy(modules) == []
+    assert not any(m.endswith("_cmd") for m in modules)
+
+
+@pytest.mark.slow
+def test_import_cadenza_defers_the_public_api_to_its_first_use() -> None:
+    """``import cadenza`` imports no kernel package; the first public name brings them all."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import cadenza
+        assert "cadenza._scheduler" not in sys.modules, "eager"
+        assert cadenza.Step.__module__ == "cadenza"
+        assert cadenza.events.RunStarted.__module__ == "cadenza.events"
+        assert cadenza.RetryPolicy.__module__ == "cadenza", "published"
+        assert "cadenza._scheduler" in sys.modules
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("limit", [30, 45, 70, 200])
+def test_help_describes_each_builtin_command_as_the_command_does(limit: int) -> None:
+    """The short help kept for ``--help`` is the one each command's docstring gives."""
+    for name, (_, _, short_help) in BUILTIN_COMMANDS.items():
+        command = _builtin_command(name)
+        assert command.name == name
+        expected = command.get_short_help_str(limit)
+        assert click.Command(name, help=short_help).get_short_help_str(limit) == expected, name
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
+    clear_plugin_env(monkeypatch)
+    yield from open_site(tmp_path, monkeypatch)
+
+
+def test_help_lists_the_commands_of_installed_plugins(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a plugin distribution installed, ``--help`` loads plugins and lists their commands."""
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    site.add_plugin("cadenza-hello", "0.1", HELLO)
+    result = CliRunner().invoke(cli, ["--help"], obj=CliState())
+    assert result.exit_code == 0, result.output
+    assert "  hello     Say hello from a plugin." in result.stdout
+    assert "  validate  Check the workflow file FILE without running anything." in result.stdout
