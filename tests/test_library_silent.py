@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -88,3 +89,19 @@ def test_the_kernel_logger_follows_structlog_once_the_application_configures_it(
     with capture_logs() as logs:
         log.warning("step_failed", step_id="a")
     assert logs == [{"event": "step_failed", "step_id": "a", "log_level": "warning"}]
+
+
+def test_the_kernel_logger_is_named_after_its_module_for_stdlib_logging(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Through structlog's stdlib factory, a kernel module's events carry that module's name."""
+    from cadenza._scheduler import _health
+
+    structlog.configure(
+        processors=[structlog.processors.KeyValueRenderer()],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    with caplog.at_level(logging.WARNING):
+        _health.log.warning("agent_health_changed", agent="a")
+    assert [r.name for r in caplog.records] == ["cadenza._scheduler._health"]

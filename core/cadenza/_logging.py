@@ -52,22 +52,26 @@ class _KernelLogger:
 
     __slots__ = ("_structlog",)
 
-    def __init__(self) -> None:
-        self._structlog = structlog.get_logger()
+    def __init__(self, name: str) -> None:
+        self._structlog = structlog.get_logger(name)
 
     def __getattr__(self, name: str) -> Any:
         target = self._structlog if structlog.is_configured() else _SILENT
         return getattr(target, name)
 
 
-def get_logger() -> Any:
+def get_logger(name: str | None = None) -> Any:
     """The logger kernel modules keep at module scope: ``log = get_logger()``.
 
     Silent while structlog is unconfigured (library use without logging set
     up); otherwise the application's (or the CLI's) structlog configuration
     applies, checked at each call, so configuring after import works.
+    ``name`` (default: the calling module's) reaches structlog's logger
+    factory: ``structlog.stdlib.LoggerFactory`` logs under that name.
     """
-    return _KernelLogger()
+    if name is None:
+        name = sys._getframe(1).f_globals.get("__name__", "cadenza")
+    return _KernelLogger(name)
 
 
 def add_secrets(values: Iterable[str]) -> None:
