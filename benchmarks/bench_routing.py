@@ -11,7 +11,7 @@ For each workload (fan-out 1k, fan-out 10k, layered 20x50 from
 benchmarks/_workloads.py), one process runs these, repeats interleaved, journal
 off, concurrency 64, every agent a no-op (one ``trio.lowlevel.checkpoint()``):
 
-* **raw trio**: ``bench_scheduler.baseline_main`` (nursery, one ``Event`` per
+* **raw trio**: ``_inprocess.baseline_main`` (nursery, one ``Event`` per
   step, a shared ``CapacityLimiter``);
 * **1 agent**: the kernel, every step ``uses:`` one agent (as bench_scheduler);
 * **4 agents, least_busy**: ``uses:`` a capability four agents serve, the
@@ -64,8 +64,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import _inprocess as bs
 import attrs
-import bench_scheduler as bs
 import trio
 from _quiet_logs import LOGGED_ERRORS
 from _workloads import WORKLOADS, Workload
@@ -98,7 +98,7 @@ GENEROUS = Budget(usd=1e9, tokens=10**15)
 class GcClock:
     """Wall time the cyclic garbage collector takes inside ``measuring()`` blocks.
 
-    ``bench_scheduler.timed`` collects before it starts the clock; that
+    ``_inprocess.timed`` collects before it starts the clock; that
     collection is outside the block and not counted.
     """
 
@@ -136,7 +136,7 @@ GC = GcClock()
 
 @attrs.define(eq=False)
 class CountingNoopAgent:
-    """``bench_scheduler.NoopAgent`` that also counts its calls (into a shared list cell)."""
+    """``_inprocess.NoopAgent`` that also counts its calls (into a shared list cell)."""
 
     name: str
     counter: list[int]
@@ -256,7 +256,7 @@ def make_workflow(workload: Workload, variant: Variant, concurrency: int) -> Wor
     )
 
 
-# -- runners (the prepare / __call__ / finish protocol of bench_scheduler.timed) -------
+# -- runners (the prepare / __call__ / finish protocol of _inprocess.timed) -------
 
 
 class VariantRunner:
@@ -344,7 +344,7 @@ class VariantRunner:
 
 
 class BaselineRunner(bs.BaselineRunner):
-    """``bench_scheduler``'s raw-trio run, with the GC's share measured."""
+    """``_inprocess``'s raw-trio run, with the GC's share measured."""
 
     def __init__(self, workload: Workload, concurrency: int) -> None:
         super().__init__(workload, concurrency)
@@ -362,7 +362,7 @@ Runner = BaselineRunner | VariantRunner
 
 
 def timed(runner: Runner) -> float:
-    """``bench_scheduler.timed``: seconds of one run, setup and teardown excluded."""
+    """``_inprocess.timed``: seconds of one run, setup and teardown excluded."""
     return bs.timed(runner)[0]  # type: ignore[arg-type]  # same protocol, other classes
 
 

@@ -30,7 +30,7 @@ whole process: interpreter, imports, warm-up and runs). The tables show the
 median of all runs of all ``--processes`` processes (3 x 3 by default).
 
 Only public names are used (``import cadenza``, ``cadenza.plugins``,
-``cadenza.store``): nothing under ``cadenza._*``.
+``cadenza.store``), no private module.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ PROCESSES = 3
 RUNS = 3
 AGENT = "noop"
 SIDES = ("trio", "cadenza", "cadenza+journal")
+DEFAULT_WORKLOADS = ("fan-out-1k", "fan-out-10k", "chain-200", "layered-20x50")
+"""What runs without ``--only`` (fan-out-100k, minutes per run, only on request)."""
 HERE = Path(__file__).resolve().parent
 
 
@@ -450,16 +452,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"medians; journal: {'a fresh SqliteStore per run' if journal else 'off'}",
         flush=True,
     )
-    results = [measure(key, sides, args) for key in args.only or list(WORKLOADS)]
+    results = [measure(key, sides, args) for key in args.only or DEFAULT_WORKLOADS]
     after = _loadavg()
     print()
     print(table(results, journal))
-    loads = [s for r in results for s in r.load_seconds]
+    loads = [
+        f"{r.workload.name} {statistics.median(r.load_seconds) * 1e3:,.0f} ms"
+        for r in results
+        if r.load_seconds
+    ]
     if loads:
-        print(
-            f"\nload_workflow_data (untimed above): median {statistics.median(loads) * 1e3:.0f} ms "
-            "per workload load"
-        )
+        print("\ncadenza.load_workflow_data, once per process, untimed above (median):")
+        print("  " + ", ".join(loads))
     print(f"\nload average after: {after}")
     if args.json:
         environment = {
