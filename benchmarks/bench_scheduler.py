@@ -25,7 +25,7 @@ trio, ...):
 
 Each process builds its side (untimed), does one untimed warm-up run, then
 ``--runs`` timed runs (``time.perf_counter`` around one ``trio.run``, after a
-``gc.collect()``), and reports its times and its peak RSS (``ru_maxrss``, the
+``gc.collect()``), and reports its times and its peak RSS (``VmHWM``, the
 whole process: interpreter, imports, warm-up and runs). The tables show the
 median of all runs of all ``--processes`` processes (3 x 3 by default).
 
@@ -235,6 +235,23 @@ class CadenzaSide:
                 self._tmp = None
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set, in MB (2**20 bytes).
+
+    ``VmHWM`` from /proc/self/status where there is one: Linux carries the
+    pre-``exec`` high-water mark (a copy of the parent) into ``ru_maxrss``, so a
+    small child of a large parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def child(side: str, key: str, runs: int, warmup: bool, args: argparse.Namespace) -> int:
     """Run one side of one workload ``runs`` times; print one JSON line."""
     workload = WORKLOADS[key]()
@@ -259,12 +276,11 @@ def child(side: str, key: str, runs: int, warmup: bool, args: argparse.Namespace
     if warmup:
         once()
     times = [once() for _ in range(runs)]
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     report = {
         "side": side,
         "workload": key,
         "times": times,
-        "peak_rss_mb": peak_kib / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "load_seconds": getattr(runner, "load_seconds", None),
     }
     print(json.dumps(report))
