@@ -84,7 +84,7 @@ def finish_steps(
     for d in drafts:
         if d.uses is not None and ("agents",) not in ctx.malformed:
             _check_uses(ctx, d, agents=agents, capabilities=capabilities, seed=seed)
-        needs: list[str] = []
+        needs: dict[str, None] = {}  # ordered, with O(1) duplicate checks
         for need, need_path in d.needs:
             if need == d.id:
                 ctx.error(need_path, f"step {d.id!r} needs itself", "Remove it from its own needs.")
@@ -94,8 +94,8 @@ def finish_steps(
             elif need in needs:
                 ctx.warn(need_path, f"step {need!r} is listed twice", "Remove the duplicate.")
             else:
-                needs.append(need)
-        valid_needs[d.id] = needs
+                needs[need] = None
+        valid_needs[d.id] = list(needs)
 
         template, issues = compile_value(d.with_value, path=render_path(d.with_path))
         candidates = _paths_under(d.with_value, d.with_path) if issues else {}
