@@ -11,7 +11,7 @@ step ids, the ``steps.*`` and ``inputs.*`` its expressions read against
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -189,7 +189,7 @@ def _check_refs(
     d: StepDraft,
     step_refs: Iterable[str],
     input_refs: Iterable[str],
-    needs: list[str],
+    needs: Collection[str],
     ids: list[str],
     known: set[str],
     inputs: Mapping[str, InputSpec],
