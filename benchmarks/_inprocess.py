@@ -17,30 +17,18 @@ import time
 import tracemalloc
 from typing import Any, Protocol
 
-import attrs
 import trio
-from _workloads import Workload
+from _workloads import Workload, noop_agent_class
 
 import cadenza
-from cadenza import AgentRequest, AgentResult
+from cadenza import AgentRequest
 from cadenza.plugins import Plugins, load_plugins
 
 AGENT = "noop"
 
 
-@attrs.define(eq=False)
-class NoopAgent:
-    """Yields to the scheduler once and returns an empty result."""
-
-    name: str
-    capabilities: frozenset[str] = frozenset()
-
-    async def run(self, request: AgentRequest) -> AgentResult:
-        await trio.lowlevel.checkpoint()
-        return AgentResult(output=None)
-
-    async def aclose(self) -> None:
-        pass
+NoopAgent = noop_agent_class()
+"""Yields to the scheduler once and returns an empty result (shared with bench_scheduler)."""
 
 
 class NoopPlugin:

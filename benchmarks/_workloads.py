@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Mapping
 
 import attrs
+import trio
 
 
 @attrs.frozen(kw_only=True)
@@ -91,3 +92,24 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
 ``fan-out-100k`` (issue 14's memory goal) takes minutes; the scripts run it
 only when asked with ``--only``.
 """
+
+
+def noop_agent_class() -> type:
+    """The agent class, built on first use so the trio side never imports cadenza."""
+    from cadenza import AgentRequest, AgentResult
+
+    @attrs.define(eq=False)
+    class NoopAgent:
+        """Yields to the scheduler once and returns an empty result."""
+
+        name: str
+        capabilities: frozenset[str] = frozenset()
+
+        async def run(self, request: AgentRequest) -> AgentResult:
+            await trio.lowlevel.checkpoint()
+            return AgentResult(output=None)
+
+        async def aclose(self) -> None:
+            pass
+
+    return NoopAgent

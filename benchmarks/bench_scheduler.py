@@ -53,7 +53,7 @@ from typing import Any
 
 import attrs
 import trio
-from _workloads import WORKLOADS, Workload
+from _workloads import WORKLOADS, Workload, noop_agent_class
 
 CONCURRENCY = 64
 PROCESSES = 3
@@ -66,27 +66,6 @@ HERE = Path(__file__).resolve().parent
 
 
 # -- the no-op agent (shared by both sides) --------------------------------------
-
-
-def noop_agent_class() -> type:
-    """The agent class, built on first use so the trio side never imports cadenza."""
-    from cadenza import AgentRequest, AgentResult
-
-    @attrs.define(eq=False)
-    class NoopAgent:
-        """Yields to the scheduler once and returns an empty result."""
-
-        name: str
-        capabilities: frozenset[str] = frozenset()
-
-        async def run(self, request: AgentRequest) -> AgentResult:
-            await trio.lowlevel.checkpoint()
-            return AgentResult(output=None)
-
-        async def aclose(self) -> None:
-            pass
-
-    return NoopAgent
 
 
 class RawNoopAgent:
