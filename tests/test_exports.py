@@ -95,7 +95,8 @@ STORE_PUBLIC = {
 
 PLUGINS_PUBLIC = {
     "HOOK_API_VERSION", "DuplicateRegistrationError", "PluginError", "PluginInfo", "Plugins",
-    "Registration", "hookspec", "load_plugins", "plugin_config", "project_config",
+    "Registration", "get_logger", "hookspec", "load_plugins", "plugin_config",
+    "project_config",
 }  # fmt: skip
 
 STRATEGIES_PUBLIC = {

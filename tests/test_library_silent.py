@@ -105,3 +105,26 @@ def test_the_kernel_logger_is_named_after_its_module_for_stdlib_logging(
     with caplog.at_level(logging.WARNING):
         _health.log.warning("agent_health_changed", agent="a")
     assert [r.name for r in caplog.records] == ["cadenza._scheduler._health"]
+
+
+def test_a_plugin_logger_is_silent_until_configured_and_named_after_the_plugin_module(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``cadenza.plugins.get_logger()`` in a plugin module behaves like the kernel's own logger."""
+    plugin_module: dict[str, object] = {"__name__": "acme_cadenza.agent"}
+    exec("from cadenza.plugins import get_logger\nlog = get_logger()", plugin_module)
+    log = plugin_module["log"]
+    structlog.reset_defaults()
+    log.warning("acme_reply_truncated", agent="a")  # type: ignore[attr-defined]
+    assert capsys.readouterr() == ("", "")
+
+    structlog.configure(
+        processors=[structlog.processors.KeyValueRenderer()],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    with caplog.at_level(logging.WARNING):
+        log.warning("acme_reply_truncated", agent="a")  # type: ignore[attr-defined]
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [
+        ("acme_cadenza.agent", "agent='a' event='acme_reply_truncated'")
+    ]

@@ -4,7 +4,8 @@
 declares the :data:`HOOK_API_VERSION` it targets, and a project that defines hooks
 of its own marks them with :data:`hookspec`. Plugin authors implement hooks with
 ``cadenza.hookimpl`` and register agent kinds with ``cadenza.AgentFactory``,
-both still in :mod:`cadenza`.
+both still in :mod:`cadenza`. Plugin code logs through :func:`get_logger`, which
+stays silent until the application (or the CLI) configures logging.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from ._errors import DuplicateRegistrationError as DuplicateRegistrationError
 from ._errors import PluginError as PluginError
 from ._load._plugin_config import project_config as project_config
+from ._logging import get_logger as get_logger
 from ._plugins._registry import PluginInfo as PluginInfo
 from ._plugins._registry import Plugins as Plugins
 from ._plugins._registry import Registration as Registration
@@ -28,6 +30,7 @@ __all__ = [
     "PluginInfo",
     "Plugins",
     "Registration",
+    "get_logger",
     "hookspec",
     "load_plugins",
     "plugin_config",

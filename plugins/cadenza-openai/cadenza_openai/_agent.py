@@ -16,11 +16,11 @@ from typing import Any
 
 import attrs
 import httpx
-import structlog
 import trio
 
 import cadenza
 from cadenza.http import check_health, open_http_client, redact, safe_url, user_agent
+from cadenza.plugins import get_logger
 
 from ._chat import (
     ChatFormatError,
@@ -38,7 +38,8 @@ from ._options import OpenAIOptions
 from ._output import FileMode, reply_output
 from ._version import __version__
 
-log = structlog.get_logger()
+log = get_logger()
+"""Silent unless the application configures logging (the CLI does)."""
 
 CODE_TASKS = frozenset({"code", "tests", "testing", "code_generator"})
 """Task types (a step's ``uses:``) whose replies are written to files by default."""
