@@ -10,6 +10,14 @@ and go in the next batch: under load one transaction carries many events
 (group commit), and a commit is paid where durability is promised, not per
 event.
 
+The queue is bounded by design: :meth:`Journal.congested` says when it holds
+``max_queued`` events, and the scheduler then starts and readies no new step
+until :meth:`Journal.wait_room` returns, which writes at once. Observing
+stays synchronous and never drops an event, so what is queued past the
+limit is only what the calls already in flight emit (a few events each):
+agents faster than commits slow down to the store's pace instead of
+growing the queue without end.
+
 Each event is capped on the way in (:mod:`._journal_limits`): an oversized
 field is replaced by a marker saying so, never cut silently.
 
@@ -40,7 +48,10 @@ LAZY_WRITE_DELAY = 0.2
 """Seconds an event nobody waits for may stay queued before it is written anyway."""
 
 MAX_BATCH_EVENTS = 2048
-"""A queue this long is written at once, bounding memory and batch size."""
+"""A queue this long is written at once, without waiting for ``LAZY_WRITE_DELAY``."""
+
+MAX_QUEUED_EVENTS = 4096
+"""A queue this long is congested: no new step starts or readies until it drains."""
 
 CANCEL_CHECK_INTERVAL = 0.5
 """Seconds between checks for a ``cadenza cancel`` request from another process."""
@@ -54,6 +65,8 @@ class Journal:
     run_id: str
     limits: JournalLimits = attrs.field(factory=JournalLimits.from_env)
     """What one event may store; from the environment unless given."""
+    max_queued: int = MAX_QUEUED_EVENTS
+    """Events queued (not yet handed to the store) at which :attr:`congested` turns true."""
     _events: list[dict[str, Any]] = attrs.field(factory=list)
     _runs: list[RunRecord] = attrs.field(factory=list)
     _sources: list[tuple[str, str]] = attrs.field(factory=list)
@@ -122,6 +135,32 @@ class Journal:
     def add_cache(self, entry: CacheEntry) -> None:
         self._cache.append(entry)
         self._queued.set()
+
+    # -- backpressure ----------------------------------------------------------------
+
+    @property
+    def queued(self) -> int:
+        """Events waiting for the next write (not those of a write in flight)."""
+        return len(self._events)
+
+    @property
+    def congested(self) -> bool:
+        """Whether the queue reached ``max_queued``: start nothing new until :meth:`wait_room`."""
+        return len(self._events) >= self.max_queued
+
+    async def wait_room(self) -> None:
+        """Return once the queue is below ``max_queued``, asking for a write now.
+
+        Each write takes the whole queue, so one write is usually enough; a
+        failed write raises here as it does in :meth:`wait_durable`.
+        """
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            if len(self._events) < self.max_queued:
+                return
+            self._urgent.set()
+            await self._flushed.wait()
 
     # -- writing -------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ step from an earlier run instead, giving back the slots it did not use.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +59,12 @@ DEFAULT_OUTPUT_TOKENS = 256
 
 PROGRESS_INTERVAL = 0.25
 """Seconds between two progress events of one call (agents may report far more often)."""
+
+_JSON_SCALARS = frozenset({type(None), str, int, bool})
+"""Output types that are JSON whatever their value: no need to ask ``not_json``."""
+
+_NO_SCOPE = contextlib.nullcontext()
+"""Stands in for the cancel scope of a call without a deadline (reusable: it holds nothing)."""
 
 
 @attrs.define(eq=False, slots=True)
@@ -292,10 +299,17 @@ class Calls:
         error: BaseException | None = None
         quality: Quality | None = None
         cancelled = False
+        # No deadline, no scope: entering and closing one is a good part of a
+        # fast call's cost, and a scope that can never expire changes nothing.
+        sc = None if deadline == math.inf else trio.CancelScope(deadline=deadline)
         try:
-            with trio.CancelScope(deadline=deadline) as sc:
+            with _NO_SCOPE if sc is None else sc:
                 result = await call_plugin_async(slot.agent.run, request)
-                if isinstance(result, AgentResult) and (where := not_json(result.output)):
+                if (
+                    isinstance(result, AgentResult)
+                    and result.output.__class__ not in _JSON_SCALARS
+                    and (where := not_json(result.output))
+                ):
                     raise PermanentError(
                         f"agent {slot.name!r} returned output that is not JSON: {where}. "
                         "Return dicts, lists, strings, numbers, booleans or None "
@@ -305,7 +319,7 @@ class Calls:
                     )
                 if isinstance(result, AgentResult) and step.validate and validate:
                     quality = await self._validate(state, slot.name, result, request.attempt)
-            if sc.cancelled_caught:
+            if sc is not None and sc.cancelled_caught:
                 error = AgentTimeoutError(
                     f"attempt timed out after {trio.current_time() - start:g}s"
                     + (" (the step's total_timeout)" if deadline == state.deadline else ""),

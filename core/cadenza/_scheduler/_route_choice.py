@@ -72,16 +72,18 @@ class RouteChoice:
     _agent_options: dict[str, Mapping[str, Any]] = attrs.field(factory=dict)
     _keys: dict[str, str | None] = attrs.field(factory=dict)
 
-    def render_key(self, state: _StepState, ctx: ExpressionContext) -> None:
+    def render_key(self, state: _StepState, context: Callable[[], ExpressionContext]) -> None:
         """Render the step's route ``key:`` once its inputs are rendered, for every call.
 
-        Raises :class:`~cadenza.ExpressionError` when the key's expression fails,
-        which fails the step as a failing ``with:`` does. A ``null`` result is no key.
+        ``context()`` gives what the expression reads (called only for a step
+        with a key). Raises :class:`~cadenza.ExpressionError` when the key's
+        expression fails, which fails the step as a failing ``with:`` does. A
+        ``null`` result is no key.
         """
         spec = state.step.route or self.workflow.route
         if spec.route_key is None:
             return
-        value = spec.route_key.render(ctx)
+        value = spec.route_key.render(context())
         key = None if value is None else value if isinstance(value, str) else compact_json(value)
         self._keys[state.step.id] = None if key is None else redact(key, self.bus.secrets)
 

@@ -13,6 +13,10 @@ busy agent never blocks ready steps of other agents, and the global
 dispatch is synchronous on the trio thread, so nothing can race between the
 check and the start.
 
+With a journal, a congested journal queue (agents faster than commits) holds
+both dispatch and readying until the queue drains (:meth:`_Run._journal_full`),
+so memory stays bounded by the journal's limit, not by the workflow's size.
+
 A retryable failure releases the agent's slot while the step waits out its
 backoff in a sleeping child task; the step then re-enters its pool.
 
@@ -117,6 +121,7 @@ class _Run:
     _releasing: bool = False
     _eval_spent: float = 0.0
     _drain_scheduled: bool = False
+    _awaiting_room: bool = False
 
     def __attrs_post_init__(self) -> None:
         wf = self.workflow
@@ -226,8 +231,10 @@ class _Run:
     def _ready(self, state: _StepState) -> None:
         step = state.step
         step_id = step.id
-        ctx = self._context(step)
+        # Most steps have no expressions: build what they read only for those that do.
+        ctx = None if step.condition is None and step.inputs.is_static else self._context(step)
         if step.condition is not None:
+            assert ctx is not None
             try:
                 go = step.condition.evaluate(ctx)
             except ExpressionError as exc:
@@ -237,7 +244,7 @@ class _Run:
                 self._skip(step_id, f"when: {step.condition.source!r} was false", cause=None)
                 return
         try:
-            state.inputs = step.inputs.render(ctx)
+            state.inputs = step.inputs.value if ctx is None else step.inputs.render(ctx)
         except ExpressionError as exc:
             self._fail(step_id, type(exc).__name__, str(exc))
             return
@@ -247,7 +254,7 @@ class _Run:
             )
             return
         try:
-            self.routes.render_key(state, ctx)
+            self.routes.render_key(state, lambda: ctx or self._context(step))
         except ExpressionError as exc:
             self._fail(step_id, type(exc).__name__, str(exc))
             return
@@ -288,6 +295,8 @@ class _Run:
         now = trio.current_time()
         limit = self.workflow.concurrency
         while self.calls.in_flight < limit:
+            if self._journal_full():
+                return
             best_pool, best, rate_wait = self.routes.pick(self._pools, self.states, now)
             if best_pool is None:
                 if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
@@ -530,11 +539,13 @@ class _Run:
                         self._drain_scheduled = True
                         self._nursery.start_soon(self._drain_later)
                     return
-                if self._met:
+                if self._met and not self._journal_full():
                     step_id = self._met.popleft()
                     if self.states[step_id].status == "pending":
                         self._on_needs_met(step_id)
                     continue
+                if not self._releases:  # the steps in _met wait for the journal's room
+                    return
                 need, need_blocked = self._releases.pop()
                 for dep_id in self.dependents[need]:
                     dep = self.states[dep_id]
@@ -548,6 +559,27 @@ class _Run:
                         self._met.append(dep_id)
         finally:
             self._releasing = False
+
+    def _journal_full(self) -> bool:
+        """Whether the journal's queue is congested; if so, resume once it has room.
+
+        Backpressure for agents faster than commits: nothing new starts or
+        readies (each would queue more events) until the writer caught up.
+        """
+        journal = self.journal
+        if journal is None or not journal.congested or self._nursery is None:
+            return False
+        if not self._awaiting_room:
+            self._awaiting_room = True
+            self._nursery.start_soon(self._resume_when_room)
+        return True
+
+    async def _resume_when_room(self) -> None:
+        assert self.journal is not None
+        await self.journal.wait_room()
+        self._awaiting_room = False
+        self._drain()
+        self._dispatch()
 
     async def _drain_later(self) -> None:
         """Go on readying steps after a checkpoint (see :meth:`_drain`)."""
