@@ -137,3 +137,87 @@ def test_help_lists_the_commands_of_installed_plugins(
     assert result.exit_code == 0, result.output
     assert "  hello     Say hello from a plugin." in result.stdout
     assert "  validate  Check the workflow file FILE without running anything." in result.stdout
+
+
+NO_CEL = """\
+name: plain
+agents:
+  echo: {kind: template}
+  coder: {kind: python, options: {function: "tasks:code"}}
+steps:
+  plan: {uses: echo, with: {topic: trio}}
+  write: {uses: echo, needs: [plan], with: {topic: trio, price: "$$${{ 5 }}"}}
+"""
+
+WITH_CEL = """\
+name: small
+inputs:
+  topic: {default: trio}
+agents:
+  echo: {kind: template}
+steps:
+  plan: {uses: echo, with: {topic: "${{ inputs.topic }}"}}
+  write:
+    uses: echo
+    needs: [plan]
+    when: "steps.plan.output.inputs.topic != ''"
+    with: {title: "About ${{ inputs.topic }}"}
+"""
+
+NOT_FOR_VALIDATE = ("jsonschema", "referencing", "httpx", "rich", "structlog", "cadenza._scheduler")
+"""What ``cadenza validate`` of a workflow that uses no such feature must not import."""
+
+CEL = ("celpy", "lark", "pendulum")
+
+
+def _imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in names or m.startswith(names))
+
+
+@pytest.mark.slow
+def test_validate_without_expressions_imports_no_cel(tmp_path: Path) -> None:
+    """Validating a file without ``${{ }}`` or ``when:`` imports neither CEL nor httpx,
+    jsonschema, rich or structlog, even with a ``$${{`` escape.
+
+    (An ``http`` agent's endpoint is checked with ``httpx.URL``, so httpx comes
+    in with one: validation must accept the URLs the client will.)
+    """
+    (tmp_path / "plain.yaml").write_text(NO_CEL, encoding="utf-8")
+    out, modules = _modules_after("validate", str(tmp_path / "plain.yaml"))
+    assert "ok (workflow plain: 2 steps, 2 agents)" in out
+    assert _imported(modules, CEL + NOT_FOR_VALIDATE) == []
+
+
+@pytest.mark.slow
+def test_validate_with_expressions_imports_cel_only(tmp_path: Path) -> None:
+    """Expressions bring CEL in, and nothing else heavy."""
+    (tmp_path / "small.yaml").write_text(WITH_CEL, encoding="utf-8")
+    out, modules = _modules_after("validate", str(tmp_path / "small.yaml"))
+    assert "ok (workflow small: 2 steps, 1 agent)" in out
+    assert "celpy" in modules
+    assert _imported(modules, NOT_FOR_VALIDATE) == []
+
+
+def test_validate_still_reports_expression_and_schema_problems(tmp_path: Path) -> None:
+    """Deferred imports change no message: a CEL syntax error and a bad JSON schema are found."""
+    (tmp_path / "bad.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: bad
+            agents:
+              echo: {kind: template}
+            steps:
+              a:
+                uses: echo
+                when: "inputs.x = 1"
+                validate:
+                  - {validator: json_schema, schema: {type: 12}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "bad.yaml")], obj=CliState())
+    assert result.exit_code == 2, result.output
+    assert "syntax error" in result.stderr
+    assert "compare with ==, not =" in result.stderr
+    assert "is not a valid JSON schema" in result.stderr

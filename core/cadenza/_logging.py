@@ -13,12 +13,15 @@ read ``0.12s``, other numbers are rounded, and fields without a value are left o
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+import types
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any, TextIO
-
-import structlog
 
 from ._redact import redact
 
@@ -48,16 +51,30 @@ _SILENT = _Silent()
 
 
 class _KernelLogger:
-    """structlog's logger once structlog is configured; :class:`_Silent` until then."""
+    """structlog's logger once structlog is configured; :class:`_Silent` until then.
 
-    __slots__ = ("_structlog",)
+    structlog is not imported here (it costs a CLI command that logs nothing
+    a tenth of a second): until something has imported it, nothing can have
+    configured it, so the logger is silent without asking.
+    """
+
+    __slots__ = ("_name", "_structlog")
 
     def __init__(self, name: str) -> None:
-        self._structlog = structlog.get_logger(name)
+        self._name = name
+        self._structlog: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        target = self._structlog if structlog.is_configured() else _SILENT
-        return getattr(target, name)
+        structlog: Any = sys.modules.get("structlog")
+        if structlog is None:
+            if _PENDING is None:
+                return getattr(_SILENT, name)
+            structlog = importlib.import_module("structlog")  # configured as it is imported
+        if not structlog.is_configured():
+            return getattr(_SILENT, name)
+        if self._structlog is None:
+            self._structlog = structlog.get_logger(self._name)
+        return getattr(self._structlog, name)
 
 
 def get_logger(name: str | None = None) -> Any:
@@ -115,6 +132,8 @@ def configure_logging(*, level: int = logging.WARNING, stream: TextIO | None = N
 
     A line reads ``02:05:35 [warning] attempt_failed agent=t attempt=1 duration=0.00s ...``.
     """
+    import structlog
+
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -129,3 +148,61 @@ def configure_logging(*, level: int = logging.WARNING, stream: TextIO | None = N
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+_PENDING: tuple[int, TextIO] | None = None
+"""What :func:`configure_logging_on_import` was asked for, until structlog is imported."""
+
+
+def configure_logging_on_import(*, level: int = logging.WARNING) -> None:
+    """:func:`configure_logging` now if structlog is imported, else the moment it is.
+
+    For the CLI: structlog (and the rich tracebacks its console renderer
+    loads) takes a tenth of a second to import, which a command that logs
+    nothing (``cadenza validate``) should not pay. Whoever imports structlog
+    first -- a kernel logger about to log, the scheduler, a plugin -- gets it
+    configured before using it. Output goes to the stderr of this moment.
+    """
+    global _PENDING
+    if "structlog" in sys.modules:
+        configure_logging(level=level)
+        return
+    if _PENDING is None:
+        sys.meta_path.insert(0, _ConfigureOnImport())
+    _PENDING = (level, sys.stderr)
+
+
+class _ConfigureOnImport(importlib.abc.MetaPathFinder):
+    """Finds structlog with the other finders, then configures it once it has run."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "structlog":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenConfigure(spec.loader)
+        return spec
+
+
+class _ThenConfigure(importlib.abc.Loader):
+    """A loader that runs structlog's module, then applies the pending configuration."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        global _PENDING
+        self._loader.exec_module(module)
+        pending, _PENDING = _PENDING, None
+        if pending is not None:
+            level, stream = pending
+            configure_logging(level=level, stream=stream)

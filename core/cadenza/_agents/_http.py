@@ -33,19 +33,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
 
 from cadenza._agents._contract import AgentRequest, AgentResult, Usage
-from cadenza._agents._http_errors import error_for_status, safe_url, snippet
 from cadenza._errors import AgentTimeoutError, PermanentError, RetryableError
 from cadenza._redact import redact
 from cadenza._spec._workflow import AgentConfig, Duration
 
 from .._logging import get_logger
-from ._clients import open_http_client
 from ._http_support import (
     ERROR_BODY_LIMIT,
     check_headers,
@@ -53,6 +50,13 @@ from ._http_support import (
     header_names,
     read_at_most,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx (and the modules built on it) are imported where used, not here: the
+# built-in plugin registers this kind with its options class in every CLI
+# command, and most never make a call (``cadenza validate`` starts faster).
 
 log = get_logger()
 
@@ -64,6 +68,8 @@ _DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
 
 
 def _check_endpoint(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    import httpx
+
     try:
         url = httpx.URL(value)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -181,6 +187,8 @@ class HttpAgent:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            from ._clients import open_http_client
+
             headers = dict(self.options.headers)
             if self.options.api_key:
                 headers["Authorization"] = f"Bearer {self.options.api_key}"
@@ -198,6 +206,10 @@ class HttpAgent:
 
     async def run(self, request: AgentRequest) -> AgentResult:
         """POST the request; return the result or raise a typed error (see the module doc)."""
+        import httpx
+
+        from ._http_errors import safe_url
+
         payload = {
             "task_id": request.step_id,
             "task_type": request.task_type,
@@ -288,6 +300,8 @@ class HttpAgent:
     def _result(
         self, response: httpx.Response, body: bytes, where: str, request: AgentRequest
     ) -> AgentResult:
+        from ._http_errors import error_for_status, snippet
+
         status = response.status_code
         if response.is_success:
             if status == 204:

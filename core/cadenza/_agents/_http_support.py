@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
+
+if TYPE_CHECKING:  # imported where used: the options check runs without httpx (fast CLI start)
+    import httpx
 
 from .._logging import get_logger
 from .._redact import redact
@@ -71,6 +73,8 @@ async def read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, boo
     # mid-way leaves the inner ones to the garbage collector, which trio reports
     # as a ResourceWarning (encode/httpx#3686). With the connection closed they
     # end at once with a ReadError, each cleaning up after itself.
+    import httpx
+
     with contextlib.suppress(httpx.HTTPError):
         async for _ in chunks:
             pass
@@ -88,6 +92,8 @@ async def check_health(
     ``status`` or the ``error`` type and its ``detail``, redacted of
     ``secrets``.
     """
+    import httpx
+
     try:
         async with client.stream("GET", url) as response:
             await read_at_most(response, ERROR_BODY_LIMIT)

@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
 
     def start_logging() -> None:  # before plugins load or a command runs, not for --help
-        from .._logging import configure_logging
+        from .._logging import configure_logging_on_import
 
-        configure_logging(level=logging.DEBUG if debug else logging.WARNING)
+        configure_logging_on_import(level=logging.DEBUG if debug else logging.WARNING)
 
     state = CliState(start_logging=start_logging)
     keep_stdout = stdout_kept_for_output(state) if _prints_json(args) else contextlib.nullcontext()

@@ -26,7 +26,7 @@ from ._values import NotJSONError, cel_type_name, compact_json, to_plain
 
 if TYPE_CHECKING:
     from ._expressions import ExpressionContext
-    from ._render import Program
+    from ._nodes import Program
 
 __all__ = ["explain_failure", "tidy_message"]
 

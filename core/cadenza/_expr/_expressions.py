@@ -53,12 +53,15 @@ comprehensions over long list literals) is reported when the workflow loads.
 
 Compiling costs a few milliseconds per distinct expression text, so compiled
 programs are cached by text: ten thousand steps with one ``when:`` compile it
-once. Strings without ``${{`` never reach the CEL parser.
+once. Strings without ``${{`` never reach the CEL parser, and celpy itself is
+imported by the first expression compiled: a workflow without expressions
+loads without it.
 
 The work is spread over small modules: ``_expr_syntax`` cuts strings at
-``${{ }}`` and explains syntax errors, ``_expr_refs`` checks what a parsed
-expression reads, ``_expr_budget`` bounds what an evaluation may do,
-``_expr_render`` renders and evaluates, ``_expr_explain`` says why an
+``${{ }}`` and explains syntax errors, ``_expr_parser`` builds celpy's parser
+from cached tables, ``_expr_refs`` checks what a parsed expression reads,
+``_expr_budget`` bounds what an evaluation may do, ``_expr_nodes`` is the
+render tree, ``_expr_render`` evaluates, ``_expr_explain`` says why an
 evaluation failed, and ``_expr_values`` turns CEL results into plain JSON.
 This module holds the public API and the compiler with its cache.
 """
@@ -68,34 +71,25 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Mapping
-from typing import Any, cast, final
+from typing import TYPE_CHECKING, Any, cast, final
 
 import attrs
-import celpy
-from celpy.celparser import CELParseError
 
 from .._errors import ExpressionError
 from .._paths import child_path
-from ._budget import EVALUATION_LIMIT, BudgetedRunner, minimum_steps
-from ._refs import ReferenceChecker
-from ._render import (
+from ._nodes import (
     ExpressionNode,
     InterpolationNode,
     LiteralNode,
     MappingNode,
     Node,
     Program,
-    Scope,
     SequenceNode,
 )
-from ._syntax import (
-    Piece,
-    expression_label,
-    only_space_around,
-    split_expressions,
-    syntax_problem,
-)
-from ._values import cel_type_name, compact_json
+from ._syntax import Piece, expression_label, only_space_around, split_expressions
+
+if TYPE_CHECKING:  # celpy is imported by the first compile, not by loading this module
+    import celpy
 
 __all__ = [
     "Condition",
@@ -179,6 +173,8 @@ class ValueTemplate:
         node = self._node
         if node is None:
             return self.value
+        from ._render import Scope  # already imported: the node was compiled
+
         return node.render(Scope(ctx, self.input_refs, self.step_refs))
 
 
@@ -195,6 +191,9 @@ class Condition:
 
     def evaluate(self, ctx: ExpressionContext) -> bool:
         """Return the condition's value; anything but true or false is an ExpressionError."""
+        from ._render import Scope  # already imported: the program was compiled
+        from ._values import cel_type_name, compact_json
+
         program = self._program
         result = Scope(ctx, self.input_refs, self.step_refs).evaluate(program, self.path)
         if isinstance(result, bool):
@@ -262,13 +261,19 @@ def compile_condition(source: str, *, path: str) -> tuple[Condition | None, list
 
 @functools.cache
 def _environment() -> celpy.Environment:
-    # Built on first use, not at import: it builds the Lark parser (~100 ms).
+    # Built on first use, not at import: celpy and its Lark parser cost ~0.1 s even with
+    # the parser's tables cached (_expr_parser), ~0.4 s without.
     # The default InterpretedRunner walks the tree; CompiledRunner would exec() Python.
     # Environment() sets the interpreter's recursion limit to 2500: put it back, a
     # library must not change process-wide state (the depth limit in _expr_refs keeps
     # evaluation within the default limit of 1000 instead).
+    import celpy
+
+    from ._parser import install_cel_parser
+
     limit = sys.getrecursionlimit()
     try:
+        install_cel_parser()  # celpy's parser, from tables cached across processes
         return celpy.Environment()
     finally:
         sys.setrecursionlimit(limit)
@@ -277,6 +282,12 @@ def _environment() -> celpy.Environment:
 @functools.lru_cache(maxsize=4096)
 def _compile_expression(text: str) -> Program:
     """Parse and check one CEL expression (stripped source text), once per distinct text."""
+    from celpy.celparser import CELParseError
+
+    from ._budget import EVALUATION_LIMIT, BudgetedRunner, minimum_steps
+    from ._refs import ReferenceChecker
+    from ._syntax import syntax_problem
+
     env = _environment()
     try:
         tree = env.compile(text)

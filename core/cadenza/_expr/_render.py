@@ -1,9 +1,10 @@
-"""Running compiled expressions: render trees for ``with:`` values, and evaluation.
+"""Running compiled expressions: evaluation for ``when:`` and for render trees of ``with:``.
 
-:func:`~cadenza._expr._expressions.compile_value` turns a ``with:`` value into a tree of
-nodes, built only where there is something to evaluate; rendering walks it
-with one :class:`Scope` per render, which converts just the inputs and step
-outputs the expressions reference into CEL (outputs can be large), once.
+:func:`~cadenza._expr._expressions.compile_value` turns a ``with:`` value into a
+tree of nodes (:mod:`~cadenza._expr._nodes`), built only where there is
+something to evaluate; rendering walks it with one :class:`Scope` per render,
+which converts just the inputs and step outputs the expressions reference
+into CEL (outputs can be large), once.
 Every failure becomes an :class:`~cadenza.ExpressionError` naming the
 expression and the path of the string it came from. A scope holds one
 :class:`~cadenza._expr._budget.Cost`: everything one ``when:`` evaluation or one
@@ -12,107 +13,22 @@ expression and the path of the string it came from. A scope holds one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import celpy.celtypes as celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import CELEvalError, CELUnsupportedError
 
 from .._errors import ExpressionError, ExpressionLimitError
-from ._budget import BudgetedRunner, Cost, LimitExceeded
+from ._budget import Cost, LimitExceeded
 from ._explain import explain_failure, tidy_message
 from ._values import NotJSONError, compact_json, to_plain
 
 if TYPE_CHECKING:
     from ._expressions import ExpressionContext
+    from ._nodes import Program
 
-__all__ = [
-    "ExpressionNode",
-    "InterpolationNode",
-    "LiteralNode",
-    "MappingNode",
-    "Node",
-    "Program",
-    "Scope",
-    "SequenceNode",
-]
-
-
-@attrs.frozen(eq=False)
-class Program:
-    """One compiled expression text: its runner, references and problems (shared via cache)."""
-
-    text: str
-    runner: BudgetedRunner | None
-    step_refs: frozenset[str]
-    input_refs: frozenset[str]
-    problems: tuple[tuple[str, str], ...]  # (message, hint)
-
-
-class Node(Protocol):
-    """A part of a compiled ``with:`` value that can produce its rendered value."""
-
-    def render(self, scope: Scope) -> Any: ...
-
-
-@attrs.frozen(eq=False)
-class LiteralNode:
-    """A value with nothing to evaluate, rendered as it is (or with its escapes undone)."""
-
-    value: Any
-
-    def render(self, scope: Scope) -> Any:
-        return self.value
-
-
-@attrs.frozen(eq=False)
-class ExpressionNode:
-    """A string that is exactly one ``${{ }}``: the expression's value, with its type."""
-
-    program: Program
-    path: str
-
-    def render(self, scope: Scope) -> Any:
-        return scope.evaluate(self.program, self.path)
-
-
-@attrs.frozen(eq=False)
-class InterpolationNode:
-    """Text around or between expressions: a string, non-strings written as compact JSON."""
-
-    parts: tuple[str | Program, ...]
-    path: str
-
-    def render(self, scope: Scope) -> str:
-        out: list[str] = []
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-            else:
-                value = scope.evaluate(part, self.path)
-                out.append(value if isinstance(value, str) else compact_json(value))
-        return "".join(out)
-
-
-@attrs.frozen(eq=False)
-class MappingNode:
-    """A mapping with something to render in it; keys are plain text."""
-
-    items: tuple[tuple[Any, Node], ...]
-
-    def render(self, scope: Scope) -> dict[Any, Any]:
-        return {key: node.render(scope) for key, node in self.items}
-
-
-@attrs.frozen(eq=False)
-class SequenceNode:
-    """A list with something to render in it."""
-
-    items: tuple[Node, ...]
-
-    def render(self, scope: Scope) -> list[Any]:
-        return [node.render(scope) for node in self.items]
+__all__ = ["Scope"]
 
 
 class Scope:
@@ -192,6 +108,11 @@ class Scope:
             raise self._explained(exc, program, activation, where) from exc
         except NotJSONError as exc:
             raise ExpressionError(str(exc), expression=program.text, where=where) from None
+
+    def evaluate_text(self, program: Program, where: str) -> str:
+        """Run ``program`` for text around it: a string as it is, anything else as compact JSON."""
+        value = self.evaluate(program, where)
+        return value if isinstance(value, str) else compact_json(value)
 
     def _explained(
         self, exc: CELEvalError, program: Program, activation: dict[str, Any], where: str

@@ -14,11 +14,12 @@ common slips (``=`` for ``==``, ``and`` for ``&&``) and a caret under the spot.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
-from celpy.celparser import CELParseError
-from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+if TYPE_CHECKING:  # celpy and lark are imported when an expression is parsed, not before
+    from celpy.celparser import CELParseError
 
 __all__ = [
     "Piece",
@@ -139,6 +140,8 @@ def expression_label(text: str) -> str:
 
 def syntax_problem(text: str, exc: CELParseError) -> tuple[str, str]:
     """celpy's parse error as (message, hint): where, what was expected, and a caret line."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     cause = exc.__context__
     pos: int | None = None
     what = "invalid syntax"

@@ -34,7 +34,7 @@ import signal
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import attrs
 import pluggy
@@ -42,9 +42,10 @@ import trio
 
 from .. import hookspecs
 from .._errors import PluginExitError
-from .._events import Event
-from .._journal._bus import observer_failed
 from .._logging import get_logger
+
+if TYPE_CHECKING:  # the journal's bus is imported when an observer fails, not before
+    from .._events import Event
 
 log = get_logger()
 
@@ -241,6 +242,8 @@ class Plugins:
             try:
                 call_impl(impl, OBSERVER_HOOK, label, {"event": event}, trace=self.trace)
             except Exception as exc:
+                from .._journal._bus import observer_failed
+
                 self._failed_observers.add(id(impl))
                 observer_failed(exc, plugin=label, event_kind=event.kind, run_id=event.run_id)
 

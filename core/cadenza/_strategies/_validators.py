@@ -32,8 +32,6 @@ from pathlib import Path
 from typing import Any, Self, final
 
 import attrs
-import jsonschema
-import referencing.exceptions
 import trio
 
 from .._errors import PermanentError
@@ -269,6 +267,8 @@ def _decode_json(value: Any) -> Any:
 
 def _compile_schema(schema: Any, where: str) -> Any:
     """A jsonschema validator for ``schema``, or ``ValueError`` saying why it is not valid."""
+    import jsonschema  # here, not at import: a CLI command that never checks a schema is faster
+
     if not isinstance(schema, Mapping | bool):
         raise ValueError(f"{where} must be a JSON schema (a mapping), got {_type_name(schema)}")
     dialect = schema.get("$schema") if isinstance(schema, Mapping) else None
@@ -299,6 +299,8 @@ def _path_key(path: Iterable[str | int]) -> tuple[tuple[int, int, str], ...]:
 
 def _schema_findings(checker: Any, value: Any, field: DottedPath) -> tuple[str, ...]:
     """Every way ``value`` breaks the schema, as ``path: message``, sorted by path."""
+    import referencing.exceptions  # jsonschema's, imported with it when a schema is compiled
+
     try:
         errors = list(checker.iter_errors(value))
     except referencing.exceptions.Unresolvable as exc:
