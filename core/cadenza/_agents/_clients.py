@@ -9,9 +9,14 @@ never in an agent factory (factories run outside any async context).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import httpx
+
+ENGINE_VARIABLE = "CADENZA_HTTP_ENGINE"
+"""Environment variable choosing the engine under the client: ``cadenza`` (default) or ``httpx``."""
+ENGINES = ("cadenza", "httpx")
 
 
 def user_agent(product: str | None = None) -> str:
@@ -37,11 +42,29 @@ def open_http_client(
     every request (a ``User-Agent`` is added unless given). Redirects are not
     followed: a POST that is redirected is reported, not silently replayed.
     Proxy settings come from the environment (``HTTPS_PROXY``, ``NO_PROXY``).
+
+    Below httpx's API the wire is Cadenza's own HTTP/1.1 engine
+    (:mod:`cadenza._agents._transport`, imported on first use), or httpx's
+    stock transport when ``CADENZA_HTTP_ENGINE=httpx`` (docs/http.md#the-engine).
     """
     all_headers = httpx.Headers({"User-Agent": user_agent()})
     all_headers.update(headers)  # case-insensitive: a configured User-Agent wins
+    limits = httpx.Timeout(timeout, connect=connect_timeout)
+    engine = os.environ.get(ENGINE_VARIABLE, "").strip().lower() or "cadenza"
+    if engine == "httpx":
+        return httpx.AsyncClient(timeout=limits, headers=all_headers, follow_redirects=False)
+    if engine != "cadenza":
+        raise ValueError(
+            f"{ENGINE_VARIABLE}={os.environ[ENGINE_VARIABLE]!r} is not an HTTP engine: "
+            "set it to 'cadenza' (the default) or 'httpx' (httpx's own transport), or unset it."
+        )
+    from ._transport._proxies import proxy_mounts
+    from ._transport._transport import CadenzaTransport
+
     return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=connect_timeout),
+        timeout=limits,
         headers=all_headers,
         follow_redirects=False,
+        transport=CadenzaTransport(),
+        mounts=proxy_mounts(),
     )
