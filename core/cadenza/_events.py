@@ -37,10 +37,49 @@ class Event:
             _KINDS[cls.kind] = cls
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the event as JSON-ready data, with ``kind`` first."""
+        """Return the event as JSON-ready data, with ``kind`` first.
+
+        The same as ``{"kind": ..., **attrs.asdict(self)}`` (a deep copy,
+        collections keeping their types), built without attrs' per-call
+        machinery: the journal calls this for every event.
+        """
+        cls = self.__class__
+        names = _FIELD_NAMES.get(cls)
+        if names is None:
+            names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
         data: dict[str, Any] = {"kind": self.kind}
-        data.update(attrs.asdict(self, recurse=True))
+        for name in names:
+            value = getattr(self, name)
+            data[name] = value if value.__class__ in _ATOMIC else _plain(value)
         return data
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_ATOMIC = frozenset({type(None), bool, int, float, str})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as ``attrs.asdict(..., recurse=True)`` renders a field: a deep copy.
+
+    Collections keep their type (``retain_collection_types``, the default of
+    ``attrs.asdict``); mappings become dicts; attrs instances, dicts of fields.
+    """
+    cls = value.__class__
+    if cls in _ATOMIC:
+        return value
+    if getattr(cls, "__attrs_attrs__", None) is not None:
+        return attrs.asdict(value, recurse=True)
+    if issubclass(cls, tuple | list | set | frozenset):
+        items = [_plain(item) for item in value]
+        try:
+            return cls(items)
+        except TypeError:  # a namedtuple takes its items as arguments
+            if not issubclass(cls, tuple):
+                raise
+            return cls(*items)
+    if issubclass(cls, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:

@@ -37,11 +37,16 @@ class EventBus:
     recorder: Observer | None = None
     """Sees every event first; unlike observers, its errors propagate (the journal)."""
 
+    _live: tuple[tuple[str, Observer], ...] | None = attrs.field(default=None, init=False)
+    """``observers`` as of the last change: what :meth:`emit` walks (no copy per event)."""
+
     def subscribe(self, name: str, observer: Observer) -> None:
         self.observers.append((name, observer))
+        self._live = None
 
     def subscribe_all(self, observers: Iterable[tuple[str, Observer]]) -> None:
         self.observers.extend(observers)
+        self._live = None
 
     def emit(self, cls: type[Event], **fields: Any) -> Event:
         """Create an event of type ``cls`` with the next sequence number and send it out."""
@@ -54,13 +59,16 @@ class EventBus:
             self.events_emitted += 1
             if self.recorder is not None:
                 self.recorder(event)
-        for item in list(self.observers):
-            name, observer = item
+        live = self._live
+        if live is None:
+            live = self._live = tuple(self.observers)
+        for item in live:
             try:
-                observer(event)
+                item[1](event)
             except Exception as exc:
-                observer_failed(exc, observer=name, event_kind=event.kind)
+                observer_failed(exc, observer=item[0], event_kind=event.kind)
                 self.observers.remove(item)
+                self._live = None
         return event
 
 

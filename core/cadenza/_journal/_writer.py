@@ -53,6 +53,9 @@ MAX_BATCH_EVENTS = 2048
 MAX_QUEUED_EVENTS = 4096
 """A queue this long is congested: no new step starts or readies until it drains."""
 
+_RUN_LEVEL = (ev.RunStarted, ev.RunResumed, ev.RunFinished)
+"""The events that change the run's record."""
+
 CANCEL_CHECK_INTERVAL = 0.5
 """Seconds between checks for a ``cadenza cancel`` request from another process."""
 
@@ -91,6 +94,8 @@ class Journal:
         self._queued.set()
         if len(self._events) >= MAX_BATCH_EVENTS:
             self._urgent.set()
+        if not isinstance(event, _RUN_LEVEL):  # step events: the record does not change
+            return
         if isinstance(event, ev.RunStarted):
             self._record = RunRecord(
                 run_id=event.run_id,

@@ -280,12 +280,22 @@ class Calls:
         return outcome.result
 
     async def call(
-        self, state: _StepState, call: _Call, request: AgentRequest, *, validate: bool = True
+        self,
+        state: _StepState,
+        call: _Call,
+        request: AgentRequest,
+        *,
+        validate: bool = True,
+        start: float | None = None,
     ) -> _CallOutcome:
-        """Run the agent for one call and account for it; never raises for agent failures."""
+        """Run the agent for one call and account for it; never raises for agent failures.
+
+        ``start`` is the trio time now, when the caller has just read it.
+        """
         step = state.step
         slot = call.slot
-        start = trio.current_time()
+        if start is None:
+            start = trio.current_time()
         self.bus.emit(
             ev.AttemptStarted,
             step_id=step.id,

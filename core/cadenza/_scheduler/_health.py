@@ -43,6 +43,11 @@ class HealthWatch:
     on_change: Callable[[], None]
     intervals: Mapping[str, float] = attrs.field(factory=dict)
     """Agent name to the interval of its configured ``health_check``."""
+    _breakers: tuple[_AgentSlot, ...] = attrs.field(init=False)
+    """The slots with a circuit breaker, the only ones :meth:`refresh` looks at."""
+
+    def __attrs_post_init__(self) -> None:
+        self._breakers = tuple(s for s in self.slots.values() if s.breaker is not None)
 
     def start_watchers(self) -> None:
         """Start the configured periodic health checks (the run has started)."""
@@ -51,10 +56,11 @@ class HealthWatch:
 
     def refresh(self) -> None:
         """Move breakers whose cooldown ended to half-open, probing with ``health()``."""
+        if not self._breakers:  # called per dispatch: nothing to do without breakers
+            return
         now = trio.current_time()
-        for slot in self.slots.values():
-            if slot.breaker is None:
-                continue
+        for slot in self._breakers:
+            assert slot.breaker is not None
             previous = slot.breaker.state
             if not slot.breaker.refresh(now):
                 continue

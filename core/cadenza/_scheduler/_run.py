@@ -353,7 +353,8 @@ class _Run:
         if step.fan_out is not None and state.fallback_source is None:
             result, error, agent = await self.fan_out.run(state, calls, request)
         else:
-            outcome = await self.calls.call(state, calls[0], request)
+            start = now if cache_key is None else None  # a cache lookup awaited: read anew
+            outcome = await self.calls.call(state, calls[0], request, start=start)
             result, error, agent = outcome.result, outcome.error, first
         end = trio.current_time()
         if result is not None and error is None and self.journal is not None:

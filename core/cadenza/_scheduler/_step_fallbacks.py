@@ -68,7 +68,11 @@ class StepFallbacks:
             if result.source:
                 source += f": {result.source}"
             return attrs.evolve(result, degraded=True, source=source)
-        if self.journal is not None and any(f.strategy == "cached" for f in step.fallback):
+        if (
+            self.journal is not None
+            and step.fallback
+            and any(f.strategy == "cached" for f in step.fallback)
+        ):
             self.journal.add_cache(
                 StepCache.entry(
                     fallback_key(step, state.inputs or {}),

@@ -79,6 +79,7 @@ class RunSummary:
     def outcomes(self) -> dict[str, StepOutcome]:
         """How each step ended, with secrets redacted from outputs and errors."""
         hidden = self.bus.secrets
+        clean = redact if hidden else _as_is  # nothing to hide: skip the walk per field
         out = {}
         for step_id, s in self.states.items():
             status: StepStatus = s.status  # type: ignore[assignment]
@@ -88,11 +89,11 @@ class RunSummary:
             out[step_id] = StepOutcome(
                 step_id=step_id,
                 status=status,
-                output=redact(s.output, hidden),
+                output=clean(s.output, hidden),
                 attempts=s.attempts,
                 agent=s.agent,
-                error=redact(s.error, hidden),
-                reason=redact(
+                error=clean(s.error, hidden),
+                reason=clean(
                     s.reason
                     or (s.fallback_error if s.result is not None and s.result.degraded else None),
                     hidden,
@@ -102,6 +103,11 @@ class RunSummary:
                 duration=duration,
                 cost_usd=s.cost_usd,
                 tokens=s.tokens,
-                provenance=redact(s.provenance, hidden),
+                provenance=clean(s.provenance, hidden),
             )
         return out
+
+
+def _as_is(value: Any, secrets: Any) -> Any:
+    """:func:`redact` for a run without secrets."""
+    return value
