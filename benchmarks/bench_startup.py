@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_startup.py [--quick] [--runs N] [--json out.json]
                                        [--only LABEL ...] [--importtime]
+                                       [--breakdown]
 
 Issue 14, goal 3: ``cadenza --help``, ``--version`` and ``validate`` of a
 small file within 1.5x of ``python -c "import trio, httpx"``; ``cadenza run``
@@ -36,7 +37,10 @@ untimed warm-up round (which also fills the user cache: Cadenza keeps its
 CEL parser tables there), and the table shows medians and the ratio to the
 ``import trio, httpx`` baseline. ``--importtime`` then runs each Cadenza
 command once under ``python -X importtime`` and lists, per command, what it
-imported and the slowest top-level packages.
+imported and the slowest top-level packages. ``--breakdown`` then runs a
+script that times, in one process and through the public API, the phases of
+the fan-out: imports, ``load_plugins()``, ``load_workflow``, ``run_workflow``
+without a journal, opening a new ``SqliteStore``, a journaled run, closing it.
 
 Only the ``cadenza`` command is used (the script beside this Python, else
 ``python -m cadenza``), no Cadenza module is imported here.
@@ -144,6 +148,51 @@ async def main():
 
 trio.run(main)
 """
+
+
+BREAKDOWN = """\
+import json, sys, time
+
+start = time.perf_counter()
+import trio
+
+import cadenza
+import cadenza.store
+from cadenza.plugins import load_plugins
+
+cadenza.load_workflow  # the first public name imports the loader, scheduler, ...
+imported = time.perf_counter()
+plugins = load_plugins()
+plugged = time.perf_counter()
+workflow = cadenza.load_workflow(sys.argv[1], plugins=plugins).workflow
+loaded = time.perf_counter()
+
+
+async def run(store):
+    return await cadenza.run_workflow(workflow, plugins=plugins, store=store)
+
+
+result = trio.run(run, None)
+assert result.status == "succeeded", result.reason
+ran = time.perf_counter()
+store = cadenza.store.SqliteStore(sys.argv[2])
+opened = time.perf_counter()
+result = trio.run(run, store)
+assert result.status == "succeeded", result.reason
+journaled = time.perf_counter()
+store.close()
+closed = time.perf_counter()
+print(json.dumps({
+    "imports (cadenza, trio, the public API)": imported - start,
+    "load_plugins()": plugged - imported,
+    "load_workflow (YAML, checks)": loaded - plugged,
+    "run_workflow, no journal": ran - loaded,
+    "SqliteStore(new file)": opened - ran,
+    "run_workflow, SQLite journal (a second run)": journaled - opened,
+    "store.close()": closed - journaled,
+}))
+"""
+"""One process's phases, through the public API (``--breakdown``)."""
 
 
 def fan_out_yaml(width: int, concurrency: int) -> str:
@@ -350,6 +399,39 @@ def importtime_report(command: Command, workdir: Path, top: int) -> str:
     return "\n".join(lines)
 
 
+def breakdown(workdir: Path, runs: int) -> str:
+    """Where a run's time goes: ``runs`` processes timing their phases (medians)."""
+    script = workdir / "breakdown.py"
+    script.write_text(BREAKDOWN, encoding="utf-8")
+    phases: dict[str, list[float]] = {}
+    totals: list[float] = []
+    for number in range(runs):
+        journal = workdir / f"breakdown-{number}.db"
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, str(script), str(workdir / "fan-out.yaml"), str(journal)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        totals.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"breakdown failed (exit {done.returncode}):\n{done.stderr}")
+        for phase, seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            phases.setdefault(phase, []).append(seconds)
+    rows = [[phase, f"{statistics.median(times):.3f}"] for phase, times in phases.items()]
+    inside = sum(statistics.median(times) for times in phases.values())
+    rows.append(
+        ["(interpreter start and exit: the rest)", f"{statistics.median(totals) - inside:.3f}"]
+    )
+    rows.append(["whole process", f"{statistics.median(totals):.3f}"])
+    title = (
+        f"Phases of the fan-out in one process, through the public API ({runs} processes, "
+        "medians; the journaled run is the process's second, so it runs warm):"
+    )
+    return title + "\n\n" + render(["phase", "seconds"], rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds, no warm-up")
@@ -363,6 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--importtime", action="store_true", help="then list each command's slowest imports"
     )
     parser.add_argument("--top", type=int, default=12, help="packages listed per command")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="then time the phases of the fan-out in one process, through the public API",
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (3 if args.quick else RUNS)
 
@@ -399,6 +486,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print()
             for command in rows:
                 print(importtime_report(command, workdir, args.top), flush=True)
+        if args.breakdown:
+            print()
+            print(breakdown(workdir, runs))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(

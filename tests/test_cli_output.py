@@ -97,6 +97,29 @@ def test_plain_progress_prints_a_line_per_cancelled_step() -> None:
     assert cancelled[2] == "■ c: interrupted by SIGINT"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "✓ leaf0063 [noop] in 0.00s",
+        "✓ 中文 [noop] in 0.00s" + " wide" * 60,
+        "✗ bell\x07 and \r and \x1b[31mcolour\x1b[0m [noop]",
+        "[bold]not markup[/bold] 'quoted' 1.5 http//x",
+        "✗ a [t] in 0.10s: ValueError: :warning: and\ttab",
+    ],
+)
+def test_plain_lines_are_what_rich_would_print(text: str) -> None:
+    """Plain progress lines skip rich's rendering but come out exactly as rich prints them."""
+    progress, out = progress_of(("a",), live=False)
+    progress._line(text)
+    expected, _ = progress_of(("a",), live=False)
+    expected.started = progress.started
+    expected.console.print(
+        f"[{progress.elapsed():7.2f}s] {text}", markup=False, highlight=False, soft_wrap=True
+    )
+    got = out.getvalue()
+    assert got.split("] ", 1)[1] == expected.console.file.getvalue().split("] ", 1)[1]
+
+
 def degraded(step_id: str, reason: str) -> StepOutcome:
     return StepOutcome(
         step_id=step_id,

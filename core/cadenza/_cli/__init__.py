@@ -17,6 +17,7 @@ installed (their commands are listed).
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import sys
@@ -212,8 +213,20 @@ def _add_plugin_commands(state: CliState) -> None:
         _plugin_command_names.add(name)
 
 
+GC_THRESHOLD = (20_000, 20, 20)
+"""The ``cadenza`` process's garbage-collector thresholds (Python's default: 700, 10, 10).
+
+With the defaults, a ``cadenza run`` of 1,000 steps spends an eighth of its
+CPU time in ~300 collections, most of them walking the tens of thousands of
+objects its imports made, which live as long as the process. Collecting less
+often (as mypy's command line does) brings that to ~10 collections; cycles
+are still collected, later. The library leaves the collector alone.
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``cadenza`` script."""
+    gc.set_threshold(*GC_THRESHOLD)
     args = list(argv if argv is not None else sys.argv[1:])
     debug = "--debug" in args
 

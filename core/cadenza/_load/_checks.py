@@ -249,11 +249,13 @@ def _check_refs(
 def _report_cycles(ctx: LoadContext, drafts: list[StepDraft], needs: dict[str, list[str]]) -> None:
     """Report each cycle in ``needs`` at the first need of it, not just the first cycle."""
     graph = {k: list(v) for k, v in needs.items()}
-    need_paths = {(d.id, n): p for d in drafts for n, p in d.needs}
+    need_paths: dict[tuple[str, str], ValuePath] | None = None  # built for the first cycle
     for _ in range(20):  # every independent cycle, up to a sane number
         cycle = find_cycle(graph)
         if cycle is None:
             return
+        if need_paths is None:
+            need_paths = {(d.id, n): p for d in drafts for n, p in d.needs}
         first, second = cycle[0], cycle[1]
         ctx.error(
             need_paths.get((first, second), ()),
