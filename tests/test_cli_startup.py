@@ -221,3 +221,19 @@ def test_validate_still_reports_expression_and_schema_problems(tmp_path: Path) -
     assert "syntax error" in result.stderr
     assert "compare with ==, not =" in result.stderr
     assert "is not a valid JSON schema" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_run_without_expressions_imports_no_cel(tmp_path: Path) -> None:
+    """``cadenza run`` of a workflow without expressions, template agents only, imports
+    neither CEL nor httpx nor jsonschema."""
+    (tmp_path / "plain.yaml").write_text(
+        NO_CEL.replace('  coder: {kind: python, options: {function: "tasks:code"}}\n', ""),
+        encoding="utf-8",
+    )
+    out, modules = _modules_after(
+        "run", str(tmp_path / "plain.yaml"), "--no-journal", "--no-progress",
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert "2 succeeded" in out
+    assert _imported(modules, ("celpy", "lark", "pendulum", "jsonschema", "httpx")) == []

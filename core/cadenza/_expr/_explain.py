@@ -21,8 +21,9 @@ import lark
 from celpy.evaluation import CELEvalError
 
 from ._budget import Cost, LimitExceeded
+from ._plain import cel_type_name, to_plain
 from ._refs import reference_root, source_text
-from ._values import NotJSONError, cel_type_name, compact_json, to_plain
+from ._values import NotJSONError, compact_json
 
 if TYPE_CHECKING:
     from ._expressions import ExpressionContext

@@ -62,7 +62,8 @@ The work is spread over small modules: ``_expr_syntax`` cuts strings at
 from cached tables, ``_expr_refs`` checks what a parsed expression reads,
 ``_expr_budget`` bounds what an evaluation may do, ``_expr_nodes`` is the
 render tree, ``_expr_render`` evaluates, ``_expr_explain`` says why an
-evaluation failed, and ``_expr_values`` turns CEL results into plain JSON.
+evaluation failed, ``_expr_plain`` turns CEL results into plain JSON and
+``_expr_values`` shows values in messages.
 This module holds the public API and the compiler with its cache.
 """
 
@@ -90,6 +91,8 @@ from ._syntax import Piece, expression_label, only_space_around, split_expressio
 
 if TYPE_CHECKING:  # celpy is imported by the first compile, not by loading this module
     import celpy
+
+    from ._render import Scope
 
 __all__ = [
     "Condition",
@@ -173,7 +176,9 @@ class ValueTemplate:
         node = self._node
         if node is None:
             return self.value
-        from ._render import Scope  # already imported: the node was compiled
+        if isinstance(node, LiteralNode):  # escapes only, undone when compiled
+            return node.value
+        from ._render import Scope  # already imported: an expression was compiled
 
         return node.render(Scope(ctx, self.input_refs, self.step_refs))
 
@@ -191,8 +196,9 @@ class Condition:
 
     def evaluate(self, ctx: ExpressionContext) -> bool:
         """Return the condition's value; anything but true or false is an ExpressionError."""
+        from ._plain import cel_type_name
         from ._render import Scope  # already imported: the program was compiled
-        from ._values import cel_type_name, compact_json
+        from ._values import compact_json
 
         program = self._program
         result = Scope(ctx, self.input_refs, self.step_refs).evaluate(program, self.path)
@@ -215,6 +221,10 @@ def compile_value(value: Any, *, path: str) -> tuple[ValueTemplate, list[ExprIss
     """
     compiler = _ValueCompiler()
     node = compiler.node(value, path)
+    if node is not None and not compiler.programs:
+        # Only $${{ escapes to undo: no node reads the scope, so render once, here
+        # (and rendering needs no CEL: a run without expressions never imports it).
+        node = LiteralNode(node.render(cast("Scope", None)))
     template = ValueTemplate(
         value=value,
         path=path,
@@ -331,6 +341,7 @@ class _ValueCompiler:
         self.step_refs: set[str] = set()
         self.input_refs: set[str] = set()
         self.issues: list[ExprIssue] = []
+        self.programs = 0
 
     def node(self, value: Any, path: str) -> Node | None:
         """The node rendering ``value``, or None when it renders as itself."""
@@ -410,6 +421,7 @@ class _ValueCompiler:
             self.step_refs |= program.step_refs
             self.input_refs |= program.input_refs
             parts.append(program)
+            self.programs += 1
         programs = [p for p in parts if isinstance(p, Program)]
         if not programs:
             return LiteralNode("".join(cast(list[str], parts)))

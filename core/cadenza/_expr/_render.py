@@ -22,7 +22,8 @@ from celpy.evaluation import CELEvalError, CELUnsupportedError
 from .._errors import ExpressionError, ExpressionLimitError
 from ._budget import Cost, LimitExceeded
 from ._explain import explain_failure, tidy_message
-from ._values import NotJSONError, compact_json, to_plain
+from ._plain import to_plain
+from ._values import NotJSONError, compact_json
 
 if TYPE_CHECKING:
     from ._expressions import ExpressionContext
