@@ -286,22 +286,31 @@ class _Run:
 
     def _dispatch(self) -> None:
         """Start ready steps while the global limit, their agents and their budgets allow."""
+        self._start_ready(handoff=False)
+
+    def _start_ready(self, *, handoff: bool) -> tuple[_StepState, list[_Call]] | None:
+        """:meth:`_dispatch`; with ``handoff`` the first attempt is returned, not spawned.
+
+        A task whose attempt just ended runs the returned attempt itself.
+        """
         nursery = self._nursery
         if self.unfinished == 0:  # nothing left to run: stop timers and health watchers
             self.timers.stop()
         if nursery is None or self.cancel_reason:
-            return
+            return None
         self.health.refresh()
         now = trio.current_time()
         limit = self.workflow.concurrency
+        journal = self.journal
+        taken: tuple[_StepState, list[_Call]] | None = None
         while self.calls.in_flight < limit:
-            if self._journal_full():
-                return
+            if journal is not None and self._journal_full():
+                return taken
             best_pool, best, rate_wait = self.routes.pick(self._pools, self.states, now)
             if best_pool is None:
                 if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
                     self.timers.wake_at(now + rate_wait)
-                return
+                return taken
             _, _, step_id = heapq.heappop(best_pool.heap)
             state = self.states[step_id]
             if state.status != "ready":  # expired while it waited (total_timeout)
@@ -323,16 +332,41 @@ class _Run:
                     )
                     continue
                 heapq.heappush(best_pool.heap, (-state.step.priority, -1, step_id))
-                return
+                return taken
             chosen = self.routes.route(state, best_pool, best, need)
             state.status = "running"
             state.attempts += 1
             calls = [self.calls.occupy(state, slot, now) for slot in chosen]
-            nursery.start_soon(self._attempt, state, calls, name=f"step {step_id}")
+            if handoff and taken is None:
+                taken = (state, calls)
+            else:
+                nursery.start_soon(self._attempt, state, calls, name=f"step {step_id}")
+        return taken
 
     # -- attempts --------------------------------------------------------------
 
     async def _attempt(self, state: _StepState, calls: list[_Call]) -> None:
+        """Run an attempt, then each attempt the dispatcher hands over when one ends.
+
+        Taking over the next attempt saves spawning a task, and a task switch,
+        per step: a chain's whole latency. An attempt whose agent never yielded
+        still gives the scheduler its turn before the next (a shielded
+        checkpoint: no ``Cancelled`` between taking a slot and using it), as
+        a new task would; ``Task._schedule_points`` tells (trio's own count of
+        a task's yields; without it, every hand-over checkpoints).
+        """
+        task = trio.lowlevel.current_task()
+        handed: tuple[_StepState, list[_Call]] | None = (state, calls)
+        while handed is not None:
+            yields = getattr(task, "_schedule_points", None)
+            await self._one_attempt(*handed)
+            handed = self._start_ready(handoff=True)
+            if handed is not None and (
+                yields is None or getattr(task, "_schedule_points", None) == yields
+            ):
+                await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def _one_attempt(self, state: _StepState, calls: list[_Call]) -> None:
         step = state.step
         now = trio.current_time()
         if state.started_at is None:
@@ -345,7 +379,8 @@ class _Run:
         if cache_key is not None:
             hit = await self.cached.lookup(state, calls, cache_key)
             if hit is not None:
-                await self._finish(state, "cache", hit)
+                seq = self._succeed(state, "cache", hit, trio.current_time())
+                await self._released_when_durable(step.id, seq)
                 return
         request = self.calls.request(state, first, now, self.key_generation.get(step.id, ""))
         result: AgentResult | None
@@ -363,11 +398,13 @@ class _Run:
             seq = self._succeed(state, agent, result, end)
             if cache_key is not None:
                 self.cached.remember(state, cache_key, result)
-            await self._released_when_durable(step.id, seq)
+            if self.journal is None:
+                self._release(step.id, blocked=False)
+            else:
+                await self._released_when_durable(step.id, seq)
         else:
             assert error is not None
             self._attempt_failed(state, agent, error, end - now)
-        self._dispatch()
 
     async def _finish(self, state: _StepState, agent: str, result: AgentResult) -> None:
         """Record a success now, release dependents once it is durable, dispatch."""
