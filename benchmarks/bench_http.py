@@ -14,9 +14,16 @@ what is left above it is client CPU (the server runs in its own process, a
 small trio server speaking keep-alive HTTP/1.1, so its CPU is not the
 client's). Sides, each in its own Python process, the processes alternating:
 
+* **sockets**: the floor for any trio client -- raw trio sockets, one
+  hand-written keep-alive HTTP/1.1 exchange per call (no library at all);
+* **httpx in memory**: the floor for anything keeping httpx's API -- the same
+  calls through ``httpx.AsyncClient`` over ``httpx.MockTransport``, whose
+  handler sleeps ``--delay`` and answers (no sockets, no server);
 * **httpx**: the baseline -- raw trio, one stock ``httpx.AsyncClient()``, a
   ``trio.CapacityLimiter``, one ``POST`` per call, the JSON body read;
 * **httpx x10**: the same over 10 stock clients (pool sharding, a candidate);
+* **httpx2**, **httpx2 x10**: the same with httpx2, the maintained fork of
+  httpx (a candidate; only when it is installed);
 * **client[ENGINE]**: the same through ``cadenza.http.open_http_client``,
   with ``CADENZA_HTTP_ENGINE=ENGINE`` (the engine alone, no scheduler);
 * **cadenza[ENGINE]**: what a user writes -- a native-format workflow of
@@ -160,11 +167,65 @@ async def _raw_calls(url: str, calls: int, in_flight: int, clients: list[Any]) -
     return ok
 
 
+class SocketsSide:
+    """The floor: raw trio sockets, a hand-written keep-alive HTTP/1.1 exchange per call."""
+
+    def __init__(self, url: str, args: argparse.Namespace) -> None:
+        self.port, self.args = int(url.rsplit(":", 1)[1]), args
+        body = b'{"task_id": "s0"}'
+        self.request = (
+            b"POST /v1/tasks HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+            b"content-type: application/json\r\ncontent-length: %d\r\n\r\n%b" % (len(body), body)
+        )
+
+    async def main(self) -> int:
+        idle: list[trio.SocketStream] = []
+        limiter = trio.CapacityLimiter(self.args.in_flight)
+        ok = 0
+
+        async def call() -> None:
+            nonlocal ok
+            async with limiter:
+                stream = idle.pop() if idle else await trio.open_tcp_stream("127.0.0.1", self.port)
+                await stream.send_all(self.request)
+                answer = bytearray()
+                while (end := answer.find(b"\r\n\r\n")) < 0:
+                    answer += await stream.receive_some(65536)
+                length = int(answer.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(answer) < end + 4 + length:
+                    answer += await stream.receive_some(65536)
+                if answer.startswith(b"HTTP/1.1 200") and json.loads(answer[end + 4 :]):
+                    ok += 1
+                idle.append(stream)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(self.args.calls):
+                nursery.start_soon(call)
+        for stream in idle:
+            await stream.aclose()
+        return ok
+
+    def run(self) -> None:
+        ok = trio.run(self.main)
+        if ok != self.args.calls:
+            raise SystemExit(f"sockets side: {ok}/{self.args.calls} calls succeeded")
+
+
 class RawSide:
     """Raw trio: stock httpx clients (``shards`` of them) or ``open_http_client``."""
 
-    def __init__(self, url: str, args: argparse.Namespace, *, shards: int, cadenza: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        args: argparse.Namespace,
+        *,
+        shards: int = 1,
+        cadenza: bool = False,
+        in_memory: bool = False,
+        httpx2: bool = False,
+    ) -> None:
         self.url, self.args, self.shards, self.cadenza = url + "/v1/tasks", args, shards, cadenza
+        self.in_memory, self.httpx2 = in_memory, httpx2
 
     def _clients(self) -> list[Any]:
         if self.cadenza:
@@ -173,6 +234,18 @@ class RawSide:
             return [open_http_client(timeout=30, connect_timeout=10, headers={})]
         import httpx
 
+        if self.httpx2:  # the maintained fork, same API (only when installed)
+            import httpx2
+
+            return [httpx2.AsyncClient(timeout=30) for _ in range(self.shards)]
+        if self.in_memory:  # httpx's own cost: no sockets, the server's delay kept
+            delay = self.args.delay
+
+            async def answer(request: httpx.Request) -> httpx.Response:
+                await trio.sleep(delay)
+                return httpx.Response(200, content=SEED_ANSWER)
+
+            return [httpx.AsyncClient(transport=httpx.MockTransport(answer), timeout=30)]
         return [httpx.AsyncClient(timeout=30) for _ in range(self.shards)]
 
     def run(self) -> None:
@@ -243,16 +316,24 @@ class WorkflowSide:
             )
 
 
-def make_side(side: str, url: str, args: argparse.Namespace) -> RawSide | WorkflowSide:
+def make_side(
+    side: str, url: str, args: argparse.Namespace
+) -> SocketsSide | RawSide | WorkflowSide:
     base, _, engine = side.partition("[")
     if engine:
         os.environ["CADENZA_HTTP_ENGINE"] = engine.rstrip("]")
+    if base == "sockets":
+        return SocketsSide(url, args)
+    if base == "httpx in memory":
+        return RawSide(url, args, in_memory=True)
     if base == "httpx":
-        return RawSide(url, args, shards=1, cadenza=False)
+        return RawSide(url, args)
     if base == "httpx x10":
-        return RawSide(url, args, shards=10, cadenza=False)
+        return RawSide(url, args, shards=10)
+    if base in ("httpx2", "httpx2 x10"):
+        return RawSide(url, args, shards=10 if base.endswith("x10") else 1, httpx2=True)
     if base == "client":
-        return RawSide(url, args, shards=1, cadenza=True)
+        return RawSide(url, args, cadenza=True)
     if base in ("cadenza", "openai"):
         return WorkflowSide(url, args, kind="http" if base == "cadenza" else "openai")
     raise SystemExit(f"unknown side {side!r}")
@@ -289,7 +370,13 @@ def spawn(side: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def default_sides(engines: Sequence[str]) -> list[str]:
-    sides = ["httpx", "httpx x10"]
+    sides = ["sockets", "httpx in memory", "httpx", "httpx x10"]
+    try:
+        import httpx2  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        sides += ["httpx2", "httpx2 x10"]
     sides += [f"client[{engine}]" for engine in engines]
     sides += [f"cadenza[{engine}]" for engine in engines]
     try:

@@ -70,10 +70,10 @@ async def open_connection(
         with trio.move_on_after(_limit(connect_timeout)):
             tcp = await trio.open_tcp_stream(host, port)
             if scheme != "https":
-                return Connection(origin, tcp, tcp)
+                return Connection(origin, tcp, None)
             tls = trio.SSLStream(tcp, ssl_context(), server_hostname=host, https_compatible=True)
             await tls.do_handshake()
-            return Connection(origin, tls, tcp)
+            return Connection(origin, tcp, tls)
     except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
         if tcp is not None:
             tcp.socket.close()
@@ -87,15 +87,29 @@ async def open_connection(
     raise httpx.ConnectTimeout(f"no connection to {host}:{port} within {connect_timeout:g}s")
 
 
+_STREAM_ERRORS = (OSError, trio.BrokenResourceError, trio.ClosedResourceError)
+
+
 class Connection:
-    """A socket that carries one request at a time, and what the pool needs to know of it."""
+    """A socket that carries one request at a time, and what the pool needs to know of it.
 
-    __slots__ = ("_socket", "closed", "expires_at", "origin", "reused", "stream")
+    Plain http reads and writes the trio socket directly (``SocketStream``'s
+    per-call bookkeeping is a measurable part of a loopback exchange); https
+    goes through the ``SSLStream``. Per-operation timeouts share one cancel
+    scope per request, its deadline moved before each operation.
+    """
 
-    def __init__(self, origin: Origin, stream: trio.abc.Stream, tcp: trio.SocketStream) -> None:
+    __slots__ = ("_socket", "_tls", "closed", "expires_at", "origin", "reused")
+
+    def __init__(
+        self,
+        origin: Origin,
+        tcp: trio.SocketStream,
+        tls: trio.SSLStream[trio.SocketStream] | None,
+    ) -> None:
         self.origin = origin
-        self.stream = stream
         self._socket = tcp.socket
+        self._tls = tls
         self.closed = False
         self.expires_at = 0.0
         self.reused = False
@@ -114,27 +128,32 @@ class Connection:
         """
         return self._socket.is_readable()
 
-    async def send(self, data: bytes | bytearray, within: float | None) -> None:
-        """Write ``data`` within ``within`` seconds; else ``WriteTimeout``/``WriteError``.
-
-        ``within`` is httpx's per-operation write timeout, not a deadline for
-        the call (callers set those with cancel scopes).
-        """
+    async def _write(self, data: bytes | bytearray) -> None:
         try:
-            with trio.move_on_after(_limit(within)) as scope:
-                await self.stream.send_all(data)
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            if self._tls is not None:
+                await self._tls.send_all(data)
+                return
+            sent = await self._socket.send(data)
+            if sent < len(data):
+                view = memoryview(data)[sent:]
+                while view:
+                    sent = await self._socket.send(view)
+                    view = view[sent:]
+        except _STREAM_ERRORS as exc:
             raise httpx.WriteError(_reason(exc)) from exc
-        if scope.cancelled_caught:
-            raise httpx.WriteTimeout(f"could not send the request within {within:g}s")
+
+    async def _read(self) -> bytes | bytearray:
+        try:
+            if self._tls is not None:
+                return await self._tls.receive_some(RECEIVE_SIZE)
+            return await self._socket.recv(RECEIVE_SIZE)
+        except _STREAM_ERRORS as exc:
+            raise httpx.ReadError(_reason(exc)) from exc
 
     async def receive(self, within: float | None) -> bytes | bytearray:
         """Some bytes (``b""`` at EOF) within ``within`` s; else ``ReadTimeout``/``ReadError``."""
-        try:
-            with trio.move_on_after(_limit(within)):
-                return await self.stream.receive_some(RECEIVE_SIZE)
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            raise httpx.ReadError(_reason(exc)) from exc
+        with trio.CancelScope(deadline=trio.current_time() + _limit(within)):
+            return await self._read()
         raise httpx.ReadTimeout(f"no data from the server within {within:g}s")
 
     async def start(
@@ -142,27 +161,40 @@ class Connection:
     ) -> ResponseReader:
         """Send ``request`` and read until the response's head is complete.
 
-        On a reused connection, a failure before any byte of the answer raises
-        :class:`StaleConnectionError` (the server closed the idle connection
-        while we were sending).
+        ``timeouts["write"]`` bounds each write, ``timeouts["read"]`` each read
+        (``WriteTimeout``, ``ReadTimeout``). On a reused connection that the
+        server had closed before reading the request, raises
+        :class:`StaleConnectionError`.
         """
         reader = ResponseReader(head_only=request.method == "HEAD")
+        write_within = timeouts.get("write")
+        read_within = timeouts.get("read")
+        reading = False
         try:
-            await self._send_request(request, timeouts.get("write"))
-            read_timeout = timeouts.get("read")
-            while not reader.head_done:
-                data = await self.receive(read_timeout)
-                if data:
-                    reader.feed(data)
-                else:
-                    reader.feed_eof()
+            with trio.CancelScope(deadline=trio.current_time() + _limit(write_within)) as scope:
+                await self._send_request(request, scope, _limit(write_within))
+                reading = True
+                read_limit = _limit(read_within)
+                while not reader.head_done:
+                    scope.deadline = trio.current_time() + read_limit
+                    data = await self._read()
+                    if data:
+                        reader.feed(data)
+                    else:
+                        reader.feed_eof()
         except (httpx.WriteError, httpx.ReadError) as exc:
             if self.reused and not reader.received and _refused(exc):
                 raise StaleConnectionError(exc) from exc
             raise
+        if scope.cancelled_caught:
+            if reading:
+                raise httpx.ReadTimeout(f"no answer from the server within {read_within:g}s")
+            raise httpx.WriteTimeout(f"could not send the request within {write_within:g}s")
         return reader
 
-    async def _send_request(self, request: httpx.Request, write_timeout: float | None) -> None:
+    async def _send_request(
+        self, request: httpx.Request, scope: trio.CancelScope, write_limit: float
+    ) -> None:
         url = request.url
         headers = request.headers.raw
         chunked = False
@@ -174,18 +206,22 @@ class Connection:
         if isinstance(stream, httpx.ByteStream):  # a body known in full: one write
             body = b"".join(stream)
             head += encode_chunk(body) + LAST_CHUNK if chunked else body
-            await self.send(head, write_timeout)
+            await self._write(head)
             return
-        await self.send(head, write_timeout)
+        await self._write(head)
         assert isinstance(stream, httpx.AsyncByteStream), "an async client sends async bodies"
         chunks = aiter(stream)
         try:
+            scope.deadline = math.inf  # producing the body is the caller's time, not a write
             async for chunk in chunks:
                 if chunk:
-                    await self.send(encode_chunk(chunk) if chunked else chunk, write_timeout)
+                    scope.deadline = trio.current_time() + write_limit
+                    await self._write(encode_chunk(chunk) if chunked else chunk)
+                    scope.deadline = math.inf
         finally:  # a failed write leaves the body's generator unfinished: end it here
             aclose = getattr(chunks, "aclose", None)
             if aclose is not None:
                 await aclose()
         if chunked:
-            await self.send(LAST_CHUNK, write_timeout)
+            scope.deadline = trio.current_time() + write_limit
+            await self._write(LAST_CHUNK)
