@@ -213,6 +213,16 @@ class Journal:
             self._flushed.set()  # wake waiters; they re-raise below
             raise
 
+    @property
+    def durable_seq(self) -> int:
+        """The last event ``seq`` committed to the store (-1 before the first write)."""
+        return self._durable_seq
+
+    def want_durable(self, seq: int) -> None:
+        """Ask for event ``seq`` to be written now, without waiting (see :meth:`wait_durable`)."""
+        if seq > self._writing_seq:
+            self._urgent.set()
+
     async def wait_durable(self, seq: int) -> None:
         """Return once every event up to ``seq`` is committed to the store."""
         if seq > self._writing_seq:

@@ -122,6 +122,9 @@ class _Run:
     _eval_spent: float = 0.0
     _drain_scheduled: bool = False
     _awaiting_room: bool = False
+    _not_durable: collections.deque[tuple[int, str]] = attrs.field(factory=collections.deque)
+    """Successes (event seq, step id) whose dependents wait for the journal, in seq order."""
+    _releasing_durable: bool = False
 
     def __attrs_post_init__(self) -> None:
         wf = self.workflow
@@ -401,7 +404,7 @@ class _Run:
             if self.journal is None:
                 self._release(step.id, blocked=False)
             else:
-                await self._released_when_durable(step.id, seq)
+                self._release_when_durable(step.id, seq)
         else:
             assert error is not None
             self._attempt_failed(state, agent, error, end - now)
@@ -411,6 +414,34 @@ class _Run:
         seq = self._succeed(state, agent, result, trio.current_time())
         await self._released_when_durable(state.step.id, seq)
         self._dispatch()
+
+    def _release_when_durable(self, step_id: str, seq: int) -> None:
+        """Release dependents once the success (event ``seq``) is durable, without waiting.
+
+        The attempt's task goes on to its next attempt; one releaser task
+        waits for the journal on behalf of every success not yet durable.
+        """
+        assert self.journal is not None
+        assert self._nursery is not None
+        self.journal.want_durable(seq)
+        self._not_durable.append((seq, step_id))
+        if not self._releasing_durable:
+            self._releasing_durable = True
+            self._nursery.start_soon(self._release_durable)
+
+    async def _release_durable(self) -> None:
+        """Release the successes of :meth:`_release_when_durable` as their batches commit."""
+        assert self.journal is not None
+        pending = self._not_durable
+        try:
+            while pending:
+                await self.journal.wait_durable(pending[0][0])
+                durable = self.journal.durable_seq
+                while pending and pending[0][0] <= durable:
+                    self._release(pending.popleft()[1], blocked=False)
+                self._dispatch()
+        finally:
+            self._releasing_durable = False
 
     async def _released_when_durable(self, step_id: str, seq: int) -> None:
         """Release dependents once the success (event ``seq``) is durable in the journal."""
