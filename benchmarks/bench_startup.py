@@ -35,7 +35,9 @@ Every row is a new process, timed from ``subprocess.run`` to its exit
 The rows alternate (round 1: every command once, round 2: ...), after one
 untimed warm-up round (which also fills the user cache: Cadenza keeps its
 CEL parser tables there), and the table shows medians and the ratio to the
-``import trio, httpx`` baseline. ``--importtime`` then runs each Cadenza
+``import trio, httpx`` baseline, of wall-clock time and of CPU time (user +
+system, from ``getrusage(RUSAGE_CHILDREN)``): on a loaded machine the CPU
+ratio is the steadier one. ``--importtime`` then runs each Cadenza
 command once under ``python -X importtime`` and lists, per command, what it
 imported and the slowest top-level packages. ``--breakdown`` then runs a
 script that times, in one process and through the public API, the phases of
@@ -52,6 +54,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -241,20 +244,32 @@ class Command:
         self.fresh_dir = fresh_dir
         self.python_script = python_script  # argv[0] is a Python script (for -X importtime)
         self.times: list[float] = []
+        self.cpu: list[float] = []
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run(
     command: Command, workdir: Path, argv: Sequence[str] | None = None
-) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Run ``command`` once in ``workdir`` (a new subfolder if it wants one): seconds, result."""
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Run ``command`` once in ``workdir`` (a new subfolder if it wants one).
+
+    Returns its wall-clock seconds, the CPU seconds (user + system) it used,
+    and what it printed.
+    """
     cwd = workdir
     if command.fresh_dir:
         cwd = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
         list(argv or command.argv), cwd=cwd, capture_output=True, text=True, check=False
     )
     seconds = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if command.fresh_dir:
         shutil.rmtree(cwd, ignore_errors=True)
     if done.returncode != 0 or command.expect not in done.stdout + done.stderr:
@@ -262,7 +277,7 @@ def _run(
             f"{command.label} failed (exit {done.returncode}, expected {command.expect!r}):\n"
             f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         )
-    return seconds, done
+    return seconds, cpu, done
 
 
 def commands(workdir: Path, width: int) -> list[Command]:
@@ -344,19 +359,23 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def table(rows: Sequence[Command]) -> str:
-    baseline = statistics.median(next(c for c in rows if c.label == BASELINE).times)
+    base = next(c for c in rows if c.label == BASELINE)
+    wall, cpu = statistics.median(base.times), statistics.median(base.cpu)
     out = []
     for command in rows:
-        median = statistics.median(command.times)
+        median, median_cpu = statistics.median(command.times), statistics.median(command.cpu)
         out.append(
             [
                 f"`{command.label}`",
                 f"{median:.3f}",
                 f"{min(command.times):.3f}",
-                f"{median / baseline:.2f}x",
+                f"{median / wall:.2f}x",
+                f"{median_cpu:.3f}",
+                f"{median_cpu / cpu:.2f}x",
             ]
         )
-    return render(["command", "median s", "min s", f"ratio to `{BASELINE}`"], out)
+    header = ["command", "wall s (median)", "wall s (min)", "wall ratio", "CPU s", "CPU ratio"]
+    return render(header, out)
 
 
 # -- -X importtime ----------------------------------------------------------------
@@ -378,7 +397,7 @@ def importtime_report(command: Command, workdir: Path, top: int) -> str:
     if not command.python_script:
         return f"{command.label}: not a Python script here, skipped"
     argv = [sys.executable, "-X", "importtime", *command.argv]
-    _, done = _run(command, workdir, argv)
+    _, _, done = _run(command, workdir, argv)
     rows = parse_importtime(done.stderr)
     by_package: dict[str, int] = {}
     for self_us, _, module in rows:
@@ -476,8 +495,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for number in range(runs):
             print(f"round {number + 1}/{runs}", file=sys.stderr, flush=True)
             for command in rows:
-                seconds, _ = _run(command, workdir)
+                seconds, cpu, _ = _run(command, workdir)
                 command.times.append(seconds)
+                command.cpu.append(cpu)
         after = _loadavg()
         print()
         print(table(rows))
@@ -503,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "loadavg_before": before,
                             "loadavg_after": after,
                         },
-                        "results": {c.label: c.times for c in rows},
+                        "results": {c.label: {"wall": c.times, "cpu": c.cpu} for c in rows},
                     },
                     f,
                     indent=2,

@@ -164,7 +164,9 @@ steps:
     with: {title: "About ${{ inputs.topic }}"}
 """
 
-NOT_FOR_VALIDATE = ("jsonschema", "referencing", "httpx", "rich", "structlog", "cadenza._scheduler")
+NOT_FOR_VALIDATE = (
+    "jsonschema", "referencing", "httpx", "rich", "structlog", "trio", "cadenza._scheduler",
+)  # fmt: skip
 """What ``cadenza validate`` of a workflow that uses no such feature must not import."""
 
 CEL = ("celpy", "lark", "pendulum")
@@ -176,7 +178,7 @@ def _imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.slow
 def test_validate_without_expressions_imports_no_cel(tmp_path: Path) -> None:
-    """Validating a file without ``${{ }}`` or ``when:`` imports neither CEL nor httpx,
+    """Validating a file without ``${{ }}`` or ``when:`` imports neither CEL nor trio, httpx,
     jsonschema, rich or structlog, even with a ``$${{`` escape.
 
     (An ``http`` agent's endpoint is checked with ``httpx.URL``, so httpx comes
@@ -237,3 +239,27 @@ def test_a_run_without_expressions_imports_no_cel(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "2 succeeded" in out
     assert _imported(modules, ("celpy", "lark", "pendulum", "jsonschema", "httpx")) == []
+
+
+@pytest.mark.slow
+def test_plugin_calls_are_ki_protected_though_imported_before_trio() -> None:
+    """call_plugin gets trio's KeyboardInterrupt protection when trio arrives after it."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from cadenza._plugins._registry import call_plugin, call_plugin_async
+        assert "trio" not in sys.modules
+        import trio
+
+        async def protected():
+            return trio.lowlevel.currently_ki_protected()
+
+        async def main():
+            assert not trio.lowlevel.currently_ki_protected()
+            assert call_plugin(trio.lowlevel.currently_ki_protected)
+            assert await call_plugin_async(protected)
+
+        trio.run(main)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -17,7 +17,7 @@ import cadenza
 KERNEL = Path(cadenza.__file__).parent
 
 FOUNDATION = (
-    "_deprecations _errors _events _ids _logging _paths _problems _public _redact"
+    "_deprecations _errors _events _ids _logging _on_import _paths _problems _public _redact"
     " _source_file _version _yaml"
 )
 LAYERS: tuple[tuple[str, ...], ...] = (

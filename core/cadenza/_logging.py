@@ -14,15 +14,12 @@ read ``0.12s``, other numbers are rounded, and fields without a value are left o
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import logging
 import sys
-import types
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping
 from typing import Any, TextIO
 
+from ._on_import import when_imported
 from ._redact import redact
 
 _SECRETS: set[str] = set()
@@ -69,7 +66,7 @@ class _KernelLogger:
         if structlog is None:
             if _PENDING is None:
                 return getattr(_SILENT, name)
-            structlog = importlib.import_module("structlog")  # configured as it is imported
+            structlog = importlib.import_module("structlog")  # configured once imported
         if not structlog.is_configured():
             return getattr(_SILENT, name)
         if self._structlog is None:
@@ -164,45 +161,15 @@ def configure_logging_on_import(*, level: int = logging.WARNING) -> None:
     configured before using it. Output goes to the stderr of this moment.
     """
     global _PENDING
-    if "structlog" in sys.modules:
-        configure_logging(level=level)
-        return
-    if _PENDING is None:
-        sys.meta_path.insert(0, _ConfigureOnImport())
+    waiting = _PENDING is not None
     _PENDING = (level, sys.stderr)
+    if not waiting:
+        when_imported("structlog", _configure_pending)
 
 
-class _ConfigureOnImport(importlib.abc.MetaPathFinder):
-    """Finds structlog with the other finders, then configures it once it has run."""
-
-    def find_spec(
-        self,
-        fullname: str,
-        path: Sequence[str] | None,
-        target: types.ModuleType | None = None,
-    ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "structlog":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ThenConfigure(spec.loader)
-        return spec
-
-
-class _ThenConfigure(importlib.abc.Loader):
-    """A loader that runs structlog's module, then applies the pending configuration."""
-
-    def __init__(self, loader: importlib.abc.Loader) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        global _PENDING
-        self._loader.exec_module(module)
-        pending, _PENDING = _PENDING, None
-        if pending is not None:
-            level, stream = pending
-            configure_logging(level=level, stream=stream)
+def _configure_pending() -> None:
+    global _PENDING
+    pending, _PENDING = _PENDING, None
+    if pending is not None:
+        level, stream = pending
+        configure_logging(level=level, stream=stream)

@@ -24,15 +24,17 @@ import inspect
 import re
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import trio
 
 from cadenza._agents._contract import AgentRequest, AgentResult
 from cadenza._agents._json_output import not_json
 from cadenza._errors import AgentError, PermanentError, RetryableError
 from cadenza._spec._workflow import AgentConfig
+
+if TYPE_CHECKING:  # imported where used: registering this kind (every CLI command) needs no trio
+    import trio
 
 DEFAULT_THREADS = 4
 """Worker threads per agent for synchronous callables when ``max_concurrent`` is unset."""
@@ -163,6 +165,8 @@ class PythonAgent:
         return obj  # type: ignore[no-any-return]
 
     async def _resolve(self) -> Callable[..., Any]:
+        import trio
+
         if self._fn is not None:
             return self._fn
         if self._resolving is None:
@@ -234,6 +238,8 @@ class PythonAgent:
 
     async def run(self, request: AgentRequest) -> AgentResult:
         """Call the function with the request's inputs; see the module doc for errors."""
+        import trio
+
         fn = await self._resolve()
         args, kwargs = self._arguments(fn, request)
         try:

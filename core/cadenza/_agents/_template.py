@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
-import trio
 
 from cadenza._agents._contract import AgentRequest, AgentResult
 from cadenza._errors import PermanentError
@@ -184,6 +183,8 @@ class TemplateAgent:
     async def run(self, request: AgentRequest) -> AgentResult:
         """Wait ``delay``, then return the filled-in template."""
         if self.options.delay > 0:
+            import trio  # here: registering this kind (every CLI command) needs no trio
+
             await trio.sleep(self.options.delay)
         missing: set[str] = set()
         try:

@@ -31,6 +31,7 @@ import contextvars
 import inspect
 import os
 import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -38,11 +39,11 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import attrs
 import pluggy
-import trio
 
 from .. import hookspecs
 from .._errors import PluginExitError
 from .._logging import get_logger
+from .._on_import import when_imported
 
 if TYPE_CHECKING:  # the journal's bus is imported when an observer fails, not before
     from .._events import Event
@@ -400,7 +401,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@trio.lowlevel.enable_ki_protection
 def call_plugin(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """Call plugin code ``fn(*args, **kwargs)``; a plugin's exit becomes :class:`PluginExitError`.
 
@@ -419,7 +419,6 @@ def call_plugin(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         raise PluginExitError(_function_name(fn), exc) from exc
 
 
-@trio.lowlevel.enable_ki_protection
 async def call_plugin_async(
     fn: Callable[P, Awaitable[R]], /, *args: P.args, **kwargs: P.kwargs
 ) -> R:
@@ -432,10 +431,28 @@ async def call_plugin_async(
         raise PluginExitError(_function_name(fn), exc) from exc
 
 
+def _protect_plugin_calls() -> None:
+    """KeyboardInterrupt-protect :func:`call_plugin` and :func:`call_plugin_async` in trio runs.
+
+    trio marks the functions' code objects (it does not wrap them), so this can
+    happen once trio is imported: before that no run exists, and ``cadenza
+    validate`` need not import trio at all.
+    """
+    import trio
+
+    trio.lowlevel.enable_ki_protection(call_plugin)
+    trio.lowlevel.enable_ki_protection(call_plugin_async)
+
+
+when_imported("trio", _protect_plugin_calls)
+
+
 def _is_plugin_exit(exc: BaseException) -> bool:
     """Whether ``exc``, out of plugin code, is neither an error nor trio's control flow."""
     if isinstance(exc, Exception):
         return False
+    import trio
+
     if isinstance(exc, BaseExceptionGroup):
         if exc.split((trio.Cancelled, GeneratorExit))[0] is not None:
             return False
@@ -451,7 +468,10 @@ def _may_be_ctrl_c() -> bool:
     """Whether a ``KeyboardInterrupt`` out of plugin code may be the user's Ctrl-C."""
     if threading.current_thread() is not threading.main_thread():
         return False  # Python runs signal handlers in the main thread only
+    trio = sys.modules.get("trio")
     try:
+        if trio is None:  # not imported, so not in a trio run
+            raise RuntimeError
         trio.lowlevel.current_task()
     except RuntimeError:  # not in a trio run: ask the watch, if one is on
         watch = _SIGINT_WATCH.get()

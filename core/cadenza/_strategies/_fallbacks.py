@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import trio
 
 from .._agents._contract import AgentRequest, AgentResult
 from .._agents._template import TemplateAgent, TemplateOptions
@@ -60,6 +59,8 @@ class CachedFallback:
         if store is None:
             raise PermanentError("no journal, so no earlier output to fall back on")
         key = fallback_key(context.step, request.inputs)
+        import trio  # here, not at import: registering fallbacks needs no trio
+
         entry = await trio.to_thread.run_sync(lambda: store.get_cache(key, now=time.time()))
         if entry is None:
             raise PermanentError("no earlier good output for these inputs in the journal")

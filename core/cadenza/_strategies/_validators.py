@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, Self, final
 
 import attrs
-import trio
 
 from .._errors import PermanentError
 from .._problems import Problem
@@ -404,6 +403,8 @@ class JsonSchemaValidator:
         if path in self._loaded:
             return self._loaded[path]
         where = f"schema_file {self.schema_file!r}"
+        import trio  # here, not at import: registering validators needs no trio
+
         schema = await trio.to_thread.run_sync(_read_schema, path, where)
         if isinstance(schema, str):
             return schema
@@ -429,6 +430,8 @@ class JsonSchemaValidator:
             return Quality(score=0.0, findings=findings) if findings else Quality.passed()
 
         if isinstance(output, str) and len(output) > THREAD_THRESHOLD:
+            import trio
+
             return await trio.to_thread.run_sync(check, abandon_on_cancel=True)
         return check()
 
@@ -569,6 +572,8 @@ class PythonParsesValidator:
             hint = "" if self.field else "; name the code's place with field:"
             return Quality.failed(f"{what} is {_type_name(code)}, not a string of code{hint}")
         if len(code) > THREAD_THRESHOLD:
+            import trio
+
             findings = await trio.to_thread.run_sync(_python_findings, code, abandon_on_cancel=True)
         else:
             findings = _python_findings(code)
