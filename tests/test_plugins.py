@@ -805,3 +805,15 @@ def test_unknown_strategy_names_the_plugins_that_did_not_load(site: Site) -> Non
         "Installed plugins that did not load may provide it: cadenza-routing 2.0 (failed); "
         "see `cadenza plugins`."
     )
+
+
+def test_the_builtin_plugin_declares_a_range_this_kernel_is_in() -> None:
+    """The loader skips the built-in plugin's fence check, so check it here."""
+    from cadenza._plugins import _builtins
+    from cadenza._plugins._checks import check_fence
+
+    assert _builtins.CADENZA_HOOK_API
+    assert (
+        check_fence(_builtins, label="builtin", distribution="cadenza", require_declaration=True)
+        == ""
+    )

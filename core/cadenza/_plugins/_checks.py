@@ -29,13 +29,16 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import pluggy
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
 from ._registry import HOOK_API_ATTRIBUTE, OBSERVER_HOOK, object_label
+
+if TYPE_CHECKING:  # packaging is imported by the fence check of a plugin that needs one
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
 
 __all__ = [
     "check_fence",
@@ -57,6 +60,9 @@ def check_fence(plugin: object, *, label: str, distribution: str, require_declar
     ``label`` names the plugin in the message and ``distribution`` is what to
     upgrade; without ``require_declaration`` a plugin that declares no range passes.
     """
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
     declared = _declared_range(plugin)
     current = _kernel_hook_api()
     if declared is None:
@@ -109,6 +115,8 @@ def _kernel_hook_api() -> str:
 
 def _needs_newer_kernel(spec: SpecifierSet, current: Version) -> bool:
     """Whether ``spec`` only admits hook API versions newer than ``current``."""
+    from packaging.version import InvalidVersion, Version
+
     for item in spec:
         if item.operator not in (">", ">=", "~=", "=="):
             continue
