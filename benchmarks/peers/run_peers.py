@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import statistics
@@ -32,6 +33,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
+if importlib.util.find_spec("cadenza") is None or importlib.util.find_spec("attrs") is None:
+    raise SystemExit(
+        f"run_peers.py: {sys.executable} cannot import cadenza. Run it with the project's "
+        "interpreter (activate the venv where `pip install -e .` installed cadenza); the "
+        "peers get their own venv, benchmarks/peers/.venv, automatically."
+    )
 
 import _venv  # noqa: E402
 from _child import SIDES  # noqa: E402
