@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from http.cookiejar import CookieJar
+from typing import Any
 
 import httpx
 
@@ -31,8 +33,25 @@ def user_agent(product: str | None = None) -> str:
     return f"{product} {agent}" if product else agent
 
 
+class _KeepNoCookies(CookieJar):
+    """A cookie jar that ignores the ``Set-Cookie`` of responses.
+
+    For clients whose calls share no session. httpx hands every response to
+    its jar, and the standard jar rebuilds the response's headers as an email
+    message to look for cookies: a noticeable part of a small call's CPU.
+    Cookies set on the client or passed with a request are still sent.
+    """
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
 def open_http_client(
-    *, timeout: float, connect_timeout: float, headers: Mapping[str, str]
+    *,
+    timeout: float,
+    connect_timeout: float,
+    headers: Mapping[str, str],
+    cookies: bool = True,
 ) -> httpx.AsyncClient:
     """Return a new client (one connection pool); the caller owns it and must ``aclose()`` it.
 
@@ -42,6 +61,8 @@ def open_http_client(
     every request (a ``User-Agent`` is added unless given). Redirects are not
     followed: a POST that is redirected is reported, not silently replayed.
     Proxy settings come from the environment (``HTTPS_PROXY``, ``NO_PROXY``).
+    With ``cookies=False`` the client never stores the cookies servers set
+    (for calls that share no session; it also saves CPU on every response).
 
     Below httpx's API the wire is Cadenza's own HTTP/1.1 engine
     (:mod:`cadenza._agents._transport`, imported on first use), or httpx's
@@ -50,9 +71,12 @@ def open_http_client(
     all_headers = httpx.Headers({"User-Agent": user_agent()})
     all_headers.update(headers)  # case-insensitive: a configured User-Agent wins
     limits = httpx.Timeout(timeout, connect=connect_timeout)
+    jar = None if cookies else _KeepNoCookies()
     engine = os.environ.get(ENGINE_VARIABLE, "").strip().lower() or "cadenza"
     if engine == "httpx":
-        return httpx.AsyncClient(timeout=limits, headers=all_headers, follow_redirects=False)
+        return httpx.AsyncClient(
+            timeout=limits, headers=all_headers, cookies=jar, follow_redirects=False
+        )
     if engine != "cadenza":
         raise ValueError(
             f"{ENGINE_VARIABLE}={os.environ[ENGINE_VARIABLE]!r} is not an HTTP engine: "
@@ -64,6 +88,7 @@ def open_http_client(
     return httpx.AsyncClient(
         timeout=limits,
         headers=all_headers,
+        cookies=jar,
         follow_redirects=False,
         transport=CadenzaTransport(),
         mounts=proxy_mounts(),

@@ -63,6 +63,9 @@ log = get_logger()
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 """Default ``max_response_bytes``: the largest 2xx body an ``http`` agent reads (10 MiB)."""
 
+_ENCODER = json.JSONEncoder(allow_nan=False)
+"""Encodes request bodies; built once (``json.dumps(allow_nan=False)`` builds one per call)."""
+_NO_USAGE = Usage()
 _DEFAULT_TIMEOUT = Duration(300.0)
 _DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
 
@@ -170,6 +173,10 @@ class HttpAgent:
     capabilities: frozenset[str] = frozenset()
     secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
     _client: httpx.AsyncClient | None = attrs.field(default=None, init=False, repr=False)
+    # Worked out once, on first use (httpx is imported lazily), not per call:
+    # the parsed endpoint and the "http agent 'x': POST <url>" message prefix.
+    _url: httpx.URL | None = attrs.field(default=None, init=False, repr=False)
+    _where: str = attrs.field(default="", init=False, repr=False)
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> HttpAgent:
@@ -196,8 +203,21 @@ class HttpAgent:
                 timeout=self.options.timeout,
                 connect_timeout=self.options.connect_timeout,
                 headers=headers,
+                cookies=False,  # the seed protocol has no sessions: calls share no state
             )
         return self._client
+
+    def _endpoint(self) -> tuple[httpx.URL, str]:
+        """The endpoint parsed once, and the prefix of every message about a call to it."""
+        if self._url is None:
+            import httpx
+
+            from ._http_errors import safe_url
+
+            url = httpx.URL(self.options.endpoint)
+            self._where = f"http agent {self.name!r}: POST {safe_url(url)}"
+            self._url = url
+        return self._url, self._where
 
     @property
     def health_url(self) -> str:
@@ -208,8 +228,6 @@ class HttpAgent:
         """POST the request; return the result or raise a typed error (see the module doc)."""
         import httpx
 
-        from ._http_errors import safe_url
-
         payload = {
             "task_id": request.step_id,
             "task_type": request.task_type,
@@ -217,7 +235,7 @@ class HttpAgent:
             "priority": request.priority,
         }
         try:
-            content = json.dumps(payload, allow_nan=False)
+            content = _ENCODER.encode(payload)
         except (TypeError, ValueError) as exc:
             raise PermanentError(
                 f"http agent {self.name!r}: the step's inputs are not JSON-serialisable: {exc}",
@@ -231,13 +249,16 @@ class HttpAgent:
             "X-Cadenza-Run": request.run_id,
             "X-Cadenza-Attempt": str(request.attempt),
         }
-        url = httpx.URL(self.options.endpoint)
-        where = f"http agent {self.name!r}: POST {safe_url(url)}"
+        url, where = self._endpoint()
         try:
-            async with self._http().stream(
-                "POST", url, content=content, headers=headers
-            ) as response:
+            # What ``client.stream()`` does, without its context-manager layer.
+            client = self._http()
+            http_request = client.build_request("POST", url, content=content, headers=headers)
+            response = await client.send(http_request, stream=True)
+            try:
                 body = await self._read(response, where, request)
+            finally:
+                await response.aclose()
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
             raise AgentTimeoutError(
                 f"{where}: no answer within timeout={self.options.timeout:g}s "
@@ -264,7 +285,7 @@ class HttpAgent:
         """The body, streamed: a 2xx one up to ``max_response_bytes``, else a prefix to quote.
 
         Reading stops as soon as the limit is passed (or, when ``Content-Length``
-        announces more, before it starts); leaving the ``stream()`` block then
+        announces more, before it starts); closing the response then
         closes the connection instead of draining it.
         """
         if response.status_code in (401, 403):
@@ -277,6 +298,15 @@ class HttpAgent:
         if declared is not None and declared > limit:
             size = f"announces {declared} bytes ({_mib(declared)}); nothing was read"
             raise self._too_large(where, request, response.status_code, size)
+        headers = response.headers
+        if (
+            declared is not None
+            and "Content-Encoding" not in headers
+            and "Transfer-Encoding" not in headers
+        ):
+            # The body is exactly ``declared`` bytes (within the limit) as sent:
+            # read it whole, without the decoding and bounding layers.
+            return b"".join([chunk async for chunk in response.aiter_raw()])
         body, more = await read_at_most(response, limit)
         if more:
             size = f"is longer; reading stopped after {limit} bytes"
@@ -300,15 +330,15 @@ class HttpAgent:
     def _result(
         self, response: httpx.Response, body: bytes, where: str, request: AgentRequest
     ) -> AgentResult:
-        from ._http_errors import error_for_status, snippet
-
         status = response.status_code
-        if response.is_success:
+        if 200 <= status < 300:
             if status == 204:
                 return AgentResult(output=None)
             try:
                 parsed = json.loads(body)
             except ValueError as exc:
+                from ._http_errors import snippet
+
                 raise RetryableError(
                     f"{where}: HTTP {status} with a body that is not valid JSON: "
                     f"{snippet(response, body, self.secrets)}",
@@ -316,6 +346,8 @@ class HttpAgent:
                     step_id=request.step_id,
                 ) from exc
             return self._parse_body(parsed)
+        from ._http_errors import error_for_status
+
         raise error_for_status(
             response,
             where=where,
@@ -329,26 +361,27 @@ class HttpAgent:
     def _parse_body(self, body: Any) -> AgentResult:
         if not (isinstance(body, dict) and "output" in body):
             return AgentResult(output=body)
-        confidence = _number(body.get("confidence"))
-        cost = _number(body.get("cost_usd"))
+        raw_confidence = body.get("confidence")
+        raw_cost = body.get("cost_usd")
+        confidence = None if raw_confidence is None else _number(raw_confidence)
+        cost = None if raw_cost is None else _number(raw_cost)
+        if raw_confidence is not None and confidence is None:
+            log.warning("agent_response_field_ignored", agent=self.name, field="confidence")
+        if raw_cost is not None and cost is None:
+            log.warning("agent_response_field_ignored", agent=self.name, field="cost_usd")
         usage = body.get("usage")
-        for field, raw, parsed in (
-            ("confidence", body.get("confidence"), confidence),
-            ("cost_usd", body.get("cost_usd"), cost),
-        ):
-            if raw is not None and parsed is None:
-                log.warning("agent_response_field_ignored", agent=self.name, field=field)
-        if usage is not None and not isinstance(usage, dict):
+        if usage is None:
+            tokens = _NO_USAGE
+        elif isinstance(usage, dict):
+            tokens = Usage(
+                input_tokens=_count(usage.get("input_tokens")),
+                output_tokens=_count(usage.get("output_tokens")),
+            )
+        else:
             log.warning("agent_response_field_ignored", agent=self.name, field="usage")
-        tokens = usage if isinstance(usage, dict) else {}
+            tokens = _NO_USAGE
         return AgentResult(
-            output=body["output"],
-            confidence=confidence,
-            usage=Usage(
-                input_tokens=_count(tokens.get("input_tokens")),
-                output_tokens=_count(tokens.get("output_tokens")),
-            ),
-            cost_usd=cost,
+            output=body["output"], confidence=confidence, usage=tokens, cost_usd=cost
         )
 
     async def health(self) -> bool:

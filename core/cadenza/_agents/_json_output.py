@@ -18,6 +18,9 @@ __all__ = ["not_json"]
 
 _MAX_DEPTH = 200
 _JSON_KEYS = (str, int, float, bool, type(None))
+# One encoder for every check: ``json.dumps(value, allow_nan=False)`` builds a
+# new encoder per call, a cost comparable to encoding a small output.
+_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
 def not_json(value: Any, path: str = "output") -> str:
@@ -28,7 +31,7 @@ def not_json(value: Any, path: str = "output") -> str:
     ``json.dumps`` (fast); only output that fails is walked to find the path.
     """
     try:
-        json.dumps(value, allow_nan=False)
+        _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         pass
     else:
