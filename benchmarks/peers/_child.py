@@ -32,6 +32,7 @@ SIDES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "trio": ("_side_kernel", "trio_side", {}),
     "cadenza": ("_side_kernel", "cadenza_side", {"journal": False}),
     "cadenza+journal": ("_side_kernel", "cadenza_side", {"journal": True}),
+    "cadenza-httpx": ("_side_kernel", "cadenza_side", {"journal": False, "engine": "httpx"}),
     "asyncio": ("_side_asyncio", "AsyncioSide", {}),
     "langgraph": ("_side_langgraph", "LangGraphSide", {"checkpointer": False}),
     "langgraph+sqlite": ("_side_langgraph", "LangGraphSide", {"checkpointer": True}),

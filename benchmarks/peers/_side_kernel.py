@@ -31,12 +31,20 @@ def trio_side(data: dict[str, Any], args: argparse.Namespace) -> Any:
     return TrioSide(data, args)
 
 
-def cadenza_side(data: dict[str, Any], args: argparse.Namespace, *, journal: bool) -> Any:
-    """Cadenza: a no-op agent kind for a DAG, the built-in ``http`` agent for the io workload."""
+def cadenza_side(
+    data: dict[str, Any], args: argparse.Namespace, *, journal: bool, engine: str | None = None
+) -> Any:
+    """Cadenza: a no-op agent kind for a DAG, the built-in ``http`` agent for the io workload.
+
+    ``engine`` (io only) sets ``CADENZA_HTTP_ENGINE`` in this process: ``"httpx"``
+    puts the agent on httpx's stock transport, the one every other side uses.
+    """
     if "io" in data:
         from _side_kernel_io import CadenzaHttpSide
 
-        return CadenzaHttpSide(data, args, journal=journal)
+        return CadenzaHttpSide(data, args, journal=journal, engine=engine)
+    if engine is not None:
+        raise SystemExit("an HTTP engine only matters to the io workload")
     return CadenzaSide(data, args, journal=journal)
 
 

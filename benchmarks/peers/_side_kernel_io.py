@@ -68,7 +68,15 @@ class TrioHttpSide:
 class CadenzaHttpSide:
     """``load_workflow_data`` of a native-format dict with one ``http`` agent; ``run_workflow``."""
 
-    def __init__(self, data: dict[str, Any], args: argparse.Namespace, *, journal: bool) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any],
+        args: argparse.Namespace,
+        *,
+        journal: bool,
+        engine: str | None = None,
+    ) -> None:
+        import os
         import time
 
         import _quiet_logs  # noqa: F401  (configures structlog as an application would)
@@ -78,6 +86,8 @@ class CadenzaHttpSide:
 
         if journal:
             raise SystemExit("the io workload runs Cadenza without a journal only")
+        if engine is not None:
+            os.environ["CADENZA_HTTP_ENGINE"] = engine  # read when the agent builds its client
         self.needs: dict[str, list[str]] = data["needs"]
         workflow = {
             "name": "peers-io",

@@ -44,13 +44,23 @@ import _venv  # noqa: E402
 from _child import SIDES  # noqa: E402
 from _workloads import WORKLOADS  # noqa: E402
 
-KERNEL_SIDES = ("trio", "cadenza", "cadenza+journal")
+KERNEL_SIDES = tuple(side for side, (module, _, _) in SIDES.items() if module == "_side_kernel")
 """Sides that run in the project's venv; every other side runs in the peers' venv."""
 IO = "io-2000"
 """The io workload: 2,000 independent steps, one HTTP POST each, 100 in flight, 20 ms answers."""
 IO_STEPS, IO_CONCURRENCY, IO_DELAY = 2_000, 100, 0.02
-IO_SIDES = ("trio", "cadenza", "asyncio", "langgraph", "dask-threads", "dask-distributed")
+IO_SIDES = (
+    "trio",
+    "cadenza",
+    "cadenza-httpx",
+    "asyncio",
+    "langgraph",
+    "dask-threads",
+    "dask-distributed",
+)
 """Sides that run the io workload (journals, checkpointers and single-threaded Dask do not)."""
+IO_ONLY = ("cadenza-httpx",)
+"""Sides that only the io workload runs (an HTTP engine means nothing to a no-op step)."""
 TOO_SLOW = {
     ("fan-out-10k", "dask-distributed"): "Dask distributed's time grows with the square of "
     "the fan-out's width, join or no join (1,000: ~5 s, 2,000: ~22 s, 4,000: 70-180 s a run "
@@ -273,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 chosen = [
                     side
                     for side in sides
-                    if (key != IO or side in IO_SIDES)
+                    if (side in IO_SIDES if key == IO else side not in IO_ONLY)
                     and (args.sides or (key, side) not in TOO_SLOW)
                 ]
                 results.append(measure(key, chosen, path, peers_python, args))
