@@ -66,6 +66,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _ENCODER = json.JSONEncoder(allow_nan=False)
 """Encodes request bodies; built once (``json.dumps(allow_nan=False)`` builds one per call)."""
 _NO_USAGE = Usage()
+_CONTENT_TYPE = (b"Content-Type", b"application/json")
+_ACCEPT = (b"Accept", b"application/json")
 _DEFAULT_TIMEOUT = Duration(300.0)
 _DEFAULT_CONNECT_TIMEOUT = Duration(10.0)
 
@@ -242,13 +244,15 @@ class HttpAgent:
                 agent=self.name,
                 step_id=request.step_id,
             ) from exc
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "Idempotency-Key": request.idempotency_key,
-            "X-Cadenza-Run": request.run_id,
-            "X-Cadenza-Attempt": str(request.attempt),
-        }
+        # As (bytes, bytes) pairs: httpx takes them as they are, where it would
+        # encode and re-check each name and value of a dict (as ASCII, as here).
+        headers = [
+            _CONTENT_TYPE,
+            _ACCEPT,
+            (b"Idempotency-Key", request.idempotency_key.encode("ascii")),
+            (b"X-Cadenza-Run", request.run_id.encode("ascii")),
+            (b"X-Cadenza-Attempt", b"%d" % request.attempt),
+        ]
         url, where = self._endpoint()
         try:
             # What ``client.stream()`` does, without its context-manager layer.
