@@ -147,3 +147,38 @@ async def test_open_http_client_keeps_cookies_unless_told_not_to(engine: str, ke
     assert cookies[0] == b""
     assert cookies[1] == (b"cookie: session=abc" if keep else b"")
     assert b"mine=1" in cookies[2]
+
+
+async def test_the_agents_request_is_what_client_post_would_send(engine: str) -> None:
+    """The agent builds its POST itself, once-per-agent parts cached: the bytes are httpx's.
+
+    Same head (names, order, values; a configured Accept or User-Agent handled as
+    httpx merges them) and body as ``client.post`` with the same headers sends.
+    """
+    configured = {"Accept": "text/plain", "X-Team": "games", "User-Agent": "mine/1"}
+    async with open_raw_server(answering(body=b'{"output": 1}')) as (url, state):
+        agent = make_agent(url, api_key="k-0123456789", headers=configured)
+        try:
+            for step in ("a", "b"):
+                await agent.run(make_request(step))
+        finally:
+            await agent.aclose()
+        client_headers = {**configured, "Authorization": "Bearer k-0123456789"}
+        async with open_http_client(timeout=2, connect_timeout=2, headers=client_headers) as client:
+            for step in ("a", "b"):
+                payload = {"task_id": step, "task_type": "t", "data": {"n": 1}, "priority": 0}
+                call_headers = {
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Idempotency-Key": f"run-1/{step}",
+                    "X-Cadenza-Run": "run-1",
+                    "X-Cadenza-Attempt": "1",
+                }
+                answer = await client.post(
+                    url + "/v1/tasks", content=json.dumps(payload), headers=call_headers
+                )
+                answer.raise_for_status()
+    by_agent, by_client = state.requests[:2], state.requests[2:]
+    assert by_agent == by_client
+    assert by_agent[0].lower().count(b"\r\naccept: application/json\r\n") == 1
+    assert b"\r\nuser-agent: mine/1\r\n" in by_agent[0].lower()

@@ -179,6 +179,9 @@ class HttpAgent:
     # the parsed endpoint and the "http agent 'x': POST <url>" message prefix.
     _url: httpx.URL | None = attrs.field(default=None, init=False, repr=False)
     _where: str = attrs.field(default="", init=False, repr=False)
+    # The client's headers (without those each call sets) and request extensions.
+    _base: list[tuple[bytes, bytes]] | None = attrs.field(default=None, init=False, repr=False)
+    _extensions: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> HttpAgent:
@@ -221,6 +224,26 @@ class HttpAgent:
             self._url = url
         return self._url, self._where
 
+    def _post(self, content: str, headers: list[tuple[bytes, bytes]]) -> httpx.Request:
+        """The ``POST`` that ``client.build_request`` would make, with its per-call work done once.
+
+        The client's headers (User-Agent, the configured ones, Authorization)
+        come first, those of the call replace any of the same name; the
+        client's timeouts ride along as its requests' do. The client has no
+        cookies, auth or base URL to merge (it keeps no cookies).
+        """
+        import httpx
+
+        if self._base is None:
+            client = self._http()
+            per_call = {name.lower() for name, _ in headers}
+            self._base = [pair for pair in client.headers.raw if pair[0].lower() not in per_call]
+            self._extensions = {"timeout": client.timeout.as_dict()}
+        url, _ = self._endpoint()
+        return httpx.Request(
+            "POST", url, content=content, headers=self._base + headers, extensions=self._extensions
+        )
+
     @property
     def health_url(self) -> str:
         """Where :meth:`health` sends its ``GET``."""
@@ -253,12 +276,10 @@ class HttpAgent:
             (b"X-Cadenza-Run", request.run_id.encode("ascii")),
             (b"X-Cadenza-Attempt", b"%d" % request.attempt),
         ]
-        url, where = self._endpoint()
+        where = self._endpoint()[1]
         try:
             # What ``client.stream()`` does, without its context-manager layer.
-            client = self._http()
-            http_request = client.build_request("POST", url, content=content, headers=headers)
-            response = await client.send(http_request, stream=True)
+            response = await self._http().send(self._post(content, headers), stream=True)
             try:
                 body = await self._read(response, where, request)
             finally:
@@ -397,5 +418,6 @@ class HttpAgent:
     async def aclose(self) -> None:
         """Close the connection pool; a later call opens a new one."""
         client, self._client = self._client, None
+        self._base = None
         if client is not None:
             await client.aclose()
