@@ -7,6 +7,7 @@ scheduler's attempts, fallback strategies) derives the key the same way.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
 
@@ -14,6 +15,26 @@ import time
 def new_run_id() -> str:
     """A sortable, human-friendly run id: UTC timestamp plus 6 random hex digits."""
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+"""What a run id given to ``run_workflow`` may be: it names folders and goes in HTTP headers."""
+
+
+def check_run_id(run_id: str) -> None:
+    """Raise ValueError unless ``run_id`` is 1-128 ASCII letters, digits, ``.``, ``_``, ``-``.
+
+    A run id becomes part of ``output_dir`` paths (``{run_id}``), the
+    ``X-Cadenza-Run`` header of every HTTP call, and journal queries: a
+    slash, a non-ASCII letter or a control character in it would surface much
+    later as a broken path or header, so it is refused at the start.
+    """
+    if not isinstance(run_id, str) or RUN_ID_PATTERN.fullmatch(run_id) is None:
+        raise ValueError(
+            f"run id {run_id!r} is not allowed: use 1-128 ASCII letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit "
+            "(or pass none and Cadenza makes one, like 20261207-142500-3fa2c1)"
+        )
 
 
 def idempotency_key(run_id: str, step_id: str, generation: str = "") -> str:

@@ -21,6 +21,7 @@ import trio
 from .. import _events as ev
 from .._agents._contract import Agent
 from .._errors import PermanentError, PluginError, WorkflowError
+from .._ids import check_run_id
 from .._journal._bus import EventBus, Observer
 from .._journal._store import Store
 from .._journal._writer import Journal
@@ -149,6 +150,9 @@ async def run_workflow(
     agents failed fails instead of producing a degraded output.
     ``resume`` (from :func:`plan_resume`) continues a journaled run:
     its kept outputs are restored and the rest runs, under the same run id.
+    ``run_id`` names the run (default: a new timestamped id); one given must be
+    1-128 ASCII letters, digits, ``.``, ``_`` or ``-`` (``ValueError``
+    otherwise), since it goes into paths and HTTP headers.
     ``output_dir`` is the run's output folder (``{run_id}`` in it is replaced
     by the run id): each step's agent gets ``<output_dir>/<step id>`` as
     ``request.output_dir`` to write files into; None gives agents none.
@@ -159,9 +163,11 @@ async def run_workflow(
     ``run_finished`` is still emitted (and journaled) before ``Cancelled``
     propagates.
     """
-    if resume is not None:
+    if resume is not None:  # the journaled run's own id, whatever made it
         run_id = resume.run_id
         inputs = resume.record.inputs
+    elif run_id:
+        check_run_id(run_id)
     run_id = run_id or new_run_id()
     if output_dir is not None:
         output_dir = Path(str(output_dir).replace("{run_id}", run_id))
