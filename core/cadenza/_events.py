@@ -243,6 +243,25 @@ class StepSkipped(Event):
 
 
 @attrs.frozen(kw_only=True)
+class StepMapped(Event):
+    """A ``for_each`` step's list is known: the step runs once per item.
+
+    Each item is journaled as a step of its own, ``<step_id>[<index>]``
+    (``build[3]``), with the usual step and attempt events; once every item
+    ended, ``step_succeeded`` (its output the list of the items' outputs) or
+    ``step_failed`` follows for the step itself. ``items`` is the list's
+    length, ``max_parallel`` the bound on items in flight (None: none),
+    ``restored`` how many items a resumed run kept from the journal.
+    """
+
+    kind: ClassVar[str] = "step_mapped"
+    step_id: str
+    items: int
+    max_parallel: int | None = None
+    restored: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class StepCancelled(Event):
     """A step stopped (in flight) or never started because the run was cancelled."""
 

@@ -44,3 +44,29 @@ def idempotency_key(run_id: str, step_id: str, generation: str = "") -> str:
     """
     material = f"{run_id}\0{step_id}" + (f"\0{generation}" if generation else "")
     return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def item_step_id(step_id: str, index: int) -> str:
+    """The id of item ``index`` of a ``for_each`` step: ``build[3]``.
+
+    Each item is journaled under this id, like a step of its own, so its
+    attempts, idempotency key and output survive a crash one by one. The
+    loader refuses a step id that could be mistaken for one.
+    """
+    return f"{step_id}[{index}]"
+
+
+_ITEM_ID = re.compile(r"(.+)\[(0|[1-9][0-9]*)\]")
+
+
+def split_item_id(step_id: str) -> tuple[str, int] | None:
+    """``("build", 3)`` for ``"build[3]"``; None for an id that names no item.
+
+    Only the shape is checked: callers confirm the parent is a ``for_each`` step.
+    """
+    if not step_id.endswith("]"):
+        return None
+    match = _ITEM_ID.fullmatch(step_id)
+    if match is None:
+        return None
+    return match.group(1), int(match.group(2))

@@ -27,6 +27,7 @@ from ._events import StepCacheHit as StepCacheHit
 from ._events import StepCancelled as StepCancelled
 from ._events import StepConflict as StepConflict
 from ._events import StepFailed as StepFailed
+from ._events import StepMapped as StepMapped
 from ._events import StepReady as StepReady
 from ._events import StepSkipped as StepSkipped
 from ._events import StepSucceeded as StepSucceeded

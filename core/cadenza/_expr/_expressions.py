@@ -2,7 +2,7 @@
 
 Both use the Common Expression Language (CEL, https://cel.dev), evaluated by
 ``cel-python`` in its interpreter: no ``eval``/``exec``, no attribute access to
-Python objects, nothing but CEL. An expression sees exactly two names:
+Python objects, nothing but CEL. An expression sees these names:
 
 ``inputs``
     the run's inputs, ``inputs.topic`` or ``inputs["dry-run"]``;
@@ -10,7 +10,10 @@ Python objects, nothing but CEL. An expression sees exactly two names:
     the steps listed in the referencing step's ``needs``, each a map with
     ``output`` (its JSON output, ``null`` when it was skipped) and ``status``
     (``"succeeded"`` or ``"skipped"``): ``steps.build.output.url``,
-    ``steps["build-docs"].status``.
+    ``steps["build-docs"].status``;
+``item`` and ``index``
+    in a step with ``for_each:`` only, in its ``with:`` and ``when:``: the
+    list item this run of the step serves, and its position (from 0).
 
 References must be static (``steps.build``, ``steps["build-docs"]``, not
 ``steps[inputs.which]``) so the loader can check each against ``needs`` and the
@@ -138,6 +141,9 @@ class ExpressionContext:
 
     inputs: Mapping[str, Any]
     steps: Mapping[str, StepView]
+    item: Any = None
+    index: int | None = None
+    """The item and its position, for one item of a ``for_each`` step (None otherwise)."""
 
 
 @final
@@ -155,6 +161,7 @@ class ValueTemplate:
     path: str = ""
     step_refs: frozenset[str] = frozenset()
     input_refs: frozenset[str] = frozenset()
+    loop_refs: frozenset[str] = frozenset()
     _node: Node | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
@@ -192,6 +199,7 @@ class Condition:
     path: str = ""
     step_refs: frozenset[str] = frozenset()
     input_refs: frozenset[str] = frozenset()
+    loop_refs: frozenset[str] = frozenset()
     _program: Program = attrs.field(eq=False, repr=False)
 
     def evaluate(self, ctx: ExpressionContext) -> bool:
@@ -230,6 +238,7 @@ def compile_value(value: Any, *, path: str) -> tuple[ValueTemplate, list[ExprIss
         path=path,
         step_refs=frozenset(compiler.step_refs),
         input_refs=frozenset(compiler.input_refs),
+        loop_refs=frozenset(compiler.loop_refs),
         node=node,
     )
     return template, compiler.issues
@@ -261,6 +270,7 @@ def compile_condition(source: str, *, path: str) -> tuple[Condition | None, list
         path=path,
         step_refs=program.step_refs,
         input_refs=program.input_refs,
+        loop_refs=program.loop_refs,
         program=program,
     )
     return condition, []
@@ -331,6 +341,7 @@ def _compile_expression(text: str) -> Program:
         step_refs=frozenset(checker.refs["steps"]),
         input_refs=frozenset(checker.refs["inputs"]),
         problems=problems,
+        loop_refs=frozenset(checker.refs["loop"]),
     )
 
 
@@ -340,6 +351,7 @@ class _ValueCompiler:
     def __init__(self) -> None:
         self.step_refs: set[str] = set()
         self.input_refs: set[str] = set()
+        self.loop_refs: set[str] = set()
         self.issues: list[ExprIssue] = []
         self.programs = 0
 
@@ -420,6 +432,7 @@ class _ValueCompiler:
                 )
             self.step_refs |= program.step_refs
             self.input_refs |= program.input_refs
+            self.loop_refs |= program.loop_refs
             parts.append(program)
             self.programs += 1
         programs = [p for p in parts if isinstance(p, Program)]

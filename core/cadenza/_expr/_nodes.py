@@ -37,6 +37,7 @@ class Program:
     step_refs: frozenset[str]
     input_refs: frozenset[str]
     problems: tuple[tuple[str, str], ...]  # (message, hint)
+    loop_refs: frozenset[str] = frozenset()  # ``item`` / ``index`` of a for_each step
 
 
 class Node(Protocol):

@@ -27,6 +27,8 @@ __all__ = ["ReferenceChecker", "Tree", "reference_root", "source_text"]
 Tree: TypeAlias = "lark.Tree[lark.Token]"
 
 _ROOTS: Final = ("inputs", "steps")
+_LOOP_NAMES: Final = ("item", "index")
+"""Bare names bound per item of a ``for_each`` step; the loader checks where they are used."""
 # Parse-tree levels, so that celpy's recursive evaluator (several frames a level)
 # fits in Python's default recursion limit of 1000 with ~300 frames to spare.
 # Allows 60 chained + terms, 120 chained && terms, or 13 nested parentheses.
@@ -86,7 +88,7 @@ class ReferenceChecker:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.refs: dict[str, set[str]] = {root: set() for root in _ROOTS}
+        self.refs: dict[str, set[str]] = {root: set() for root in (*_ROOTS, "loop")}
         self._problems: list[tuple[int, str, str]] = []
         self._unknown: list[tuple[int, str, str]] = []
         self._hyphen_spans: list[range] = []
@@ -218,6 +220,9 @@ class ReferenceChecker:
     def _name(self, token: Any, bound: frozenset[str]) -> None:
         name = str(token)
         if name in bound or name in _TYPE_NAMES:
+            return
+        if name in _LOOP_NAMES:
+            self.refs["loop"].add(name)
             return
         if name in _ROOTS:
             self._report(

@@ -74,6 +74,9 @@ class Scope:
                 "inputs": celtypes.MapType(inputs),
                 "steps": celtypes.MapType(steps),
             }
+            if self.ctx.index is not None:  # one item of a for_each step
+                self._activation["item"] = _to_cel(self.ctx.item, "item", program, where)
+                self._activation["index"] = celtypes.IntType(self.ctx.index)
         return self._activation
 
     def evaluate(self, program: Program, where: str) -> Any:

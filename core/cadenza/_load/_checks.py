@@ -24,6 +24,7 @@ from .._spec._convert import suggest
 from .._spec._workflow import InputSpec, RetryPolicy, Step
 from ._agents import LoadedAgents
 from ._context import LoadContext, listing
+from ._for_each import ForEachDraft, check_item_ids, compile_for_each, loop_ref_problem
 
 __all__ = ["WELL_KNOWN_CAPABILITIES", "StepDraft", "finish_steps"]
 
@@ -57,6 +58,7 @@ class StepDraft:
     retry: RetryPolicy
     timeout: float | None
     if_needs_skipped: Literal["skip", "run"]
+    for_each: ForEachDraft | None = None
 
 
 def finish_steps(
@@ -97,6 +99,23 @@ def finish_steps(
                 needs[need] = None
         valid_needs[d.id] = list(needs)
 
+        for_each = None
+        if d.for_each is not None:
+            for_each = compile_for_each(ctx, d.for_each)
+            if for_each is not None:
+                _check_refs(
+                    ctx,
+                    d,
+                    for_each.step_refs,
+                    for_each.input_refs,
+                    needs,
+                    ids,
+                    known,
+                    inputs,
+                    in_with=False,
+                    field=("for_each", d.for_each.path),
+                )
+
         template, issues = compile_value(d.with_value, path=render_path(d.with_path))
         candidates = _paths_under(d.with_value, d.with_path) if issues else {}
         for issue in issues:
@@ -105,6 +124,8 @@ def finish_steps(
         _check_refs(
             ctx, d, template.step_refs, template.input_refs, needs, ids, known, inputs, in_with=True
         )
+        if template.loop_refs and d.for_each is None:
+            _report_loop_refs(ctx, d, template.loop_refs, in_with=True)
 
         condition: Condition | None = None
         if d.when is not None:
@@ -123,6 +144,8 @@ def finish_steps(
                     inputs,
                     in_with=False,
                 )
+                if condition.loop_refs and d.for_each is None:
+                    _report_loop_refs(ctx, d, condition.loop_refs, in_with=False)
         if d.uses is None:
             continue
         steps[d.id] = Step(
@@ -135,11 +158,33 @@ def finish_steps(
             retry=d.retry,
             timeout=d.timeout,
             if_needs_skipped=d.if_needs_skipped,
+            for_each=for_each,
+            max_parallel=d.for_each.max_parallel if d.for_each is not None else None,
+            on_item_failure=d.for_each.on_item_failure if d.for_each is not None else "fail",
             location=d.location,
         )
 
     _report_cycles(ctx, drafts, valid_needs)
+    mapped = {d.id for d in drafts if d.for_each is not None}
+    if mapped:
+        check_item_ids(ctx, {d.id: d.uses_path[:-1] for d in drafts}, mapped)
     return steps
+
+
+def _report_loop_refs(
+    ctx: LoadContext, d: StepDraft, refs: frozenset[str], *, in_with: bool
+) -> None:
+    """``item``/``index`` read by a step without ``for_each:``: say where and what to do."""
+    field = "with" if in_with else "when"
+    message, hint = loop_ref_problem(field, refs)
+    path = d.when_path
+    if in_with:
+        pattern = re.compile(r"\b(?:item|index)\b")
+        path = next(
+            (p for text, p in _strings_under(d.with_value, d.with_path) if pattern.search(text)),
+            d.with_path,
+        )
+    ctx.error(path, message, hint)
 
 
 def _check_uses(
@@ -195,20 +240,25 @@ def _check_refs(
     inputs: Mapping[str, InputSpec],
     *,
     in_with: bool,
+    field: tuple[str, ValuePath] | None = None,
 ) -> None:
     """Every step an expression reads must be needed, every input declared.
 
     Problems in ``with:`` point at the string holding the reference, found
-    by searching the value's strings for it.
+    by searching the value's strings for it. ``field`` names another key
+    than ``with:``/``when:`` and its path (``for_each``).
     """
     base = d.with_path if in_with else d.when_path
-    field = "with" if in_with else "when"
+    field_name = "with" if in_with else "when"
+    if field is not None:
+        field_name, base = field
+    searched = d.with_value if in_with else d.for_each.value if d.for_each and field else None
 
     def where(pattern: re.Pattern[str]) -> ValuePath:
-        """The string in ``with:`` that holds the reference, to locate the problem there."""
-        if not in_with:
+        """The string holding the reference, to locate the problem there."""
+        if searched is None:
             return base
-        for text, path in _strings_under(d.with_value, base):
+        for text, path in _strings_under(searched, base):
             if pattern.search(text):
                 return path
         return base
@@ -220,16 +270,16 @@ def _check_refs(
         if ref == d.id:
             ctx.error(
                 path,
-                f"step {d.id!r} refers to its own output in {field}:",
+                f"step {d.id!r} refers to its own output in {field_name}:",
                 "A step can only use the outputs of steps it needs.",
             )
         elif ref not in known:
             hint = suggest(ref, ids) + f"Known steps: {listing(ids)}."
-            ctx.error(path, f"{field}: refers to unknown step {ref!r}", hint)
+            ctx.error(path, f"{field_name}: refers to unknown step {ref!r}", hint)
         else:
             ctx.error(
                 path,
-                f"{field}: uses the output of step {ref!r}, which step {d.id!r} does not need",
+                f"{field_name}: uses the output of step {ref!r}, which step {d.id!r} does not need",
                 f"Add {ref} to needs, so it finishes first: needs: [{', '.join([*needs, ref])}].",
             )
     known_inputs = list(inputs)
@@ -243,7 +293,7 @@ def _check_refs(
             if known_inputs
             else "Declare it under inputs: at the top of the file."
         )
-        ctx.error(path, f"{field}: refers to unknown input {ref!r}", hint)
+        ctx.error(path, f"{field_name}: refers to unknown input {ref!r}", hint)
 
 
 def _report_cycles(ctx: LoadContext, drafts: list[StepDraft], needs: dict[str, list[str]]) -> None:

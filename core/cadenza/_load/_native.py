@@ -39,6 +39,7 @@ from .._spec._workflow import (
 from ._agents import LoadedAgents, agent_options, report_unknown_kind
 from ._checks import StepDraft, finish_steps
 from ._context import LoadContext
+from ._for_each import FOR_EACH_KEYS, read_for_each
 from ._strategies import (
     AGENT_KEYS,
     STEP_KEYS,
@@ -100,6 +101,7 @@ _STEP_KEYS = (
     "cache",
     "fallback",
     *STEP_KEYS,
+    *FOR_EACH_KEYS,
     "description",
 )
 
@@ -442,6 +444,7 @@ class NativeFormat:
             retry=retry,
             timeout=timeout,
             if_needs_skipped=mode,
+            for_each=read_for_each(ctx, spec, path),
         )
 
     def when(self, spec: Mapping[Any, Any], path: ValuePath) -> str | None:

@@ -224,6 +224,14 @@ def _check_key_refs(
                 else "Declare it under inputs: at the top of the file."
             )
             ctx.error(path, f"route key refers to unknown input {ref!r}", hint)
+    if key.loop_refs and (step is None or step.for_each is None):
+        names = " and ".join(sorted(key.loop_refs))
+        ctx.error(
+            path,
+            f"route key reads {names}, which exist only in a step with for_each:",
+            "Key on an input or a needed step's output, or set the key on the route: of "
+            "the for_each step.",
+        )
     for ref in sorted(key.step_refs):
         if step is None:
             ctx.error(

@@ -6,6 +6,9 @@ dependent started, so such a step is never executed again). Every other step
 runs: steps that were in flight when the process died run again with the same
 idempotency key (at-least-once for the agent call, exactly-once for the run's
 record). ``--from STEP`` drops STEP and its descendants from what is kept.
+
+Items of a ``for_each`` step (``build[3]``) are kept one by one the same
+way: a resumed map runs only the items whose success is not journaled.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import attrs
 
 from .._errors import ResumeError, UnknownRunError
 from .._graph._dag import descendants
+from .._ids import split_item_id
 from .._journal._readback import is_alive_elsewhere
 from .._journal._store import RunRecord, Store
 from .._spec._workflow import Workflow
@@ -129,7 +133,7 @@ def plan_resume(
             tokens = int(event.get("tokens", reported))
             cost = (str(event.get("step_id")), str(event.get("agent")), event.get("cost_usd"))
             spent.append((cost[0], cost[1], float(cost[2] or 0.0), tokens))
-        elif kind == "step_succeeded" and event.get("step_id") in workflow.steps:
+        elif kind == "step_succeeded" and _kept_id(event.get("step_id"), workflow):
             outputs[event["step_id"]] = event.get("output")
         elif kind == "run_resumed":
             # An earlier resume kept only these; the rest was to run again.
@@ -141,9 +145,10 @@ def plan_resume(
                     generations[step_id] = _generation(int(event["seq"]))
     next_seq = int(events[-1]["seq"]) + 1 if events else 0
     if from_step is not None:
-        for step_id in _from_set(needs, from_step):
-            outputs.pop(step_id, None)
+        dropped = _from_set(needs, from_step)
+        for step_id in dropped:
             generations[step_id] = _generation(next_seq)  # next_seq: this resume's event
+        outputs = {k: v for k, v in outputs.items() if _step_of(k, workflow) not in dropped}
     elif record.status == "succeeded":
         raise ResumeError(
             f"run {run_id} already succeeded; nothing to resume. "
@@ -159,6 +164,25 @@ def plan_resume(
         spent=tuple(spent),
         output_dir=output_dir,
     )
+
+
+def _kept_id(step_id: Any, workflow: Workflow) -> bool:
+    """A step of ``workflow``, or an item of one of its ``for_each`` steps."""
+    if not isinstance(step_id, str):
+        return False
+    if step_id in workflow.steps:
+        return True
+    parts = split_item_id(step_id)
+    if parts is None:
+        return False
+    step = workflow.steps.get(parts[0])
+    return step is not None and step.for_each is not None
+
+
+def _step_of(step_id: str, workflow: Workflow) -> str:
+    """The step an id belongs to: itself, or the ``for_each`` step of an item."""
+    parts = None if step_id in workflow.steps else split_item_id(step_id)
+    return step_id if parts is None else parts[0]
 
 
 def _from_set(needs: Mapping[str, list[str]], step_id: str) -> set[str]:

@@ -55,12 +55,13 @@ from .._journal._writer import Journal
 from .._resilience._budget import Ledger
 from .._resilience._retry import GiveUp, decide_retry
 from .._resilience._slots import _AgentSlot, _Pool, slots_for
-from .._spec._workflow import Step, Workflow
+from .._spec._workflow import Workflow
 from ._cache import StepCache
 from ._calls import CachedOutputs, Calls, _Call
 from ._fan_out import Aggregators, FanOut
 from ._health import HealthWatch
 from ._health import check_health as check_health
+from ._item_maps import ItemMaps
 from ._route_choice import RouteChoice, calls_needed
 from ._step_fallbacks import StepFallbacks
 from ._step_state import _TERMINAL, _StepState, build_steps
@@ -109,6 +110,7 @@ class _Run:
     routes: RouteChoice = attrs.field(init=False)
     fan_out: FanOut = attrs.field(init=False)
     fallbacks: StepFallbacks = attrs.field(init=False)
+    maps: ItemMaps = attrs.field(init=False)
     summary: RunSummary = attrs.field(init=False)
     _slots: dict[str, _AgentSlot] = attrs.field(init=False)
     _pools: list[_Pool] = attrs.field(init=False)
@@ -172,7 +174,15 @@ class _Run:
             finish=self._finish,
             dispatch=self._dispatch,
         )
-        self.summary = RunSummary(self.states, bus, slots, ledger)
+        self.maps = ItemMaps(
+            bus,
+            self.states,
+            self.dependents,
+            admit=self._admit_item,
+            finish=self._finish_map,
+            fail=self._fail,
+        )
+        self.summary = RunSummary(self.states, bus, slots, ledger, self.maps)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -202,9 +212,16 @@ class _Run:
             self._scope.cancel()
 
     def restore(self, outputs: Mapping[str, Any]) -> None:
-        """Mark steps as succeeded with journaled outputs (resume); they will not run."""
+        """Mark steps as succeeded with journaled outputs (resume); they will not run.
+
+        Ids of items of ``for_each`` steps (``build[3]``) are kept for when
+        their step expands: those items will not run either.
+        """
         for step_id, output in outputs.items():
-            state = self.states[step_id]
+            state = self.states.get(step_id)
+            if state is None:
+                self.maps.restored[step_id] = output
+                continue
             state.status = "succeeded"
             state.output = output
             self.unfinished -= 1
@@ -235,8 +252,12 @@ class _Run:
         step = state.step
         step_id = step.id
         # Most steps have no expressions: build what they read only for those that do.
-        ctx = None if step.condition is None and step.inputs.is_static else self._context(step)
-        if step.condition is not None:
+        ctx = (
+            None
+            if step.condition is None and step.inputs.is_static and step.for_each is None
+            else self._context(state)
+        )
+        if step.condition is not None and (step.for_each is None or not step.condition.loop_refs):
             assert ctx is not None
             try:
                 go = step.condition.evaluate(ctx)
@@ -246,6 +267,10 @@ class _Run:
             if not go:
                 self._skip(step_id, f"when: {step.condition.source!r} was false", cause=None)
                 return
+        if step.for_each is not None:
+            assert ctx is not None
+            self._expand(state, ctx)
+            return
         try:
             state.inputs = step.inputs.value if ctx is None else step.inputs.render(ctx)
         except ExpressionError as exc:
@@ -257,29 +282,98 @@ class _Run:
             )
             return
         try:
-            self.routes.render_key(state, lambda: ctx or self._context(step))
+            self.routes.render_key(state, lambda: ctx or self._context(state))
         except ExpressionError as exc:
             self._fail(step_id, type(exc).__name__, str(exc))
             return
         if state.pool is None:
-            self._fail(
-                step_id,
-                "PermanentError",
-                f"no agent serves {step.uses!r}; add an agent with "
-                f"capabilities: [{step.uses}] (seed format: type: {step.uses})",
-            )
+            self._no_agent(state)
             return
         self.bus.emit(ev.StepReady, step_id=step_id, inputs=state.inputs)
         state.status = "ready"
         state.ready_at = trio.current_time()
         self._enqueue(state)
 
-    def _context(self, step: Step) -> ExpressionContext:
+    def _no_agent(self, state: _StepState) -> None:
+        uses = state.step.uses
+        self._fail(
+            state.step.id,
+            "PermanentError",
+            f"no agent serves {uses!r}; add an agent with "
+            f"capabilities: [{uses}] (seed format: type: {uses})",
+        )
+
+    def _context(self, state: _StepState) -> ExpressionContext:
         views = {}
-        for need in step.needs:
+        for need in state.step.needs:
             dep = self.states[need]
             views[need] = StepView(status=dep.status, output=dep.output)
+        if state.parent is not None:  # an item of a for_each step
+            return ExpressionContext(
+                inputs=self.inputs, steps=views, item=state.item, index=state.index
+            )
         return ExpressionContext(inputs=self.inputs, steps=views)
+
+    # -- for_each --------------------------------------------------------------
+
+    def _expand(self, state: _StepState, ctx: ExpressionContext) -> None:
+        """Render a ``for_each`` step's list and start its items (see ``_item_maps``)."""
+        step = state.step
+        assert step.for_each is not None
+        if state.pool is None:
+            self._no_agent(state)
+            return
+        try:
+            items = step.for_each.render(ctx)
+        except ExpressionError as exc:
+            self._fail(step.id, type(exc).__name__, str(exc))
+            return
+        if not isinstance(items, list):
+            self._fail(
+                step.id,
+                "ExpressionError",
+                f"for_each must give a list, got {type(items).__name__} {items!r:.80}",
+            )
+            return
+        self.maps.expand(state, items)
+
+    def _admit_item(self, item: _StepState) -> None:
+        """A new item of a ``for_each`` step: unfinished until it ends; ready it like a step."""
+        self.unfinished += 1
+        self._met.append(item.step.id)
+        self._drain()
+
+    def _finish_map(
+        self, state: _StepState, outputs: list[Any], degraded: bool, source: str
+    ) -> None:
+        """Every item of a ``for_each`` step ended: record its output list, release dependents."""
+        step_id = state.step.id
+        if self.journal is not None:
+            error = self.journal.output_error(outputs, step_id=step_id, agent="for_each")
+            if error is not None:
+                self._fail(step_id, type(error).__name__, str(error))
+                return
+        end = trio.current_time()
+        state.status = "succeeded"
+        state.output = outputs
+        state.result = AgentResult(output=outputs, degraded=degraded, source=source)
+        state.ended_at = end
+        self.unfinished -= 1
+        # agent "" and no cost: the items' own events carry their agents and costs.
+        event = self.bus.emit(
+            ev.StepSucceeded,
+            step_id=step_id,
+            attempt=0,
+            agent="",
+            output=outputs,
+            duration=end - state.started_at if state.started_at is not None else 0.0,
+            degraded=degraded,
+            source=source,
+        )
+        if self.journal is None:
+            self._release(step_id, blocked=False)
+        else:
+            self._release_when_durable(step_id, event.seq)
 
     def _enqueue(self, state: _StepState) -> None:
         assert state.pool is not None
@@ -385,7 +479,10 @@ class _Run:
                 seq = self._succeed(state, "cache", hit, trio.current_time())
                 await self._released_when_durable(step.id, seq)
                 return
-        request = self.calls.request(state, first, now, self.key_generation.get(step.id, ""))
+        generation = self.key_generation.get(
+            step.id if state.parent is None else state.parent.step.id, ""
+        )
+        request = self.calls.request(state, first, now, generation)
         result: AgentResult | None
         error: BaseException | None
         if step.fan_out is not None and state.fallback_source is None:
@@ -401,7 +498,9 @@ class _Run:
             seq = self._succeed(state, agent, result, end)
             if cache_key is not None:
                 self.cached.remember(state, cache_key, result)
-            if self.journal is None:
+            if state.parent is not None:
+                pass  # an item: nothing needs it; its step collected it (_succeed)
+            elif self.journal is None:
                 self._release(step.id, blocked=False)
             else:
                 self._release_when_durable(step.id, seq)
@@ -445,6 +544,8 @@ class _Run:
 
     async def _released_when_durable(self, step_id: str, seq: int) -> None:
         """Release dependents once the success (event ``seq``) is durable in the journal."""
+        if self.states[step_id].parent is not None:
+            return  # an item: nothing needs it; its step collected it (_succeed)
         if self.journal is not None:
             self._dispatch()  # the freed slot can serve other ready steps meanwhile
             await self.journal.wait_durable(seq)
@@ -475,6 +576,8 @@ class _Run:
             output_tokens=result.usage.output_tokens,
             cost_usd=state.cost_usd if state.cost_usd else result.cost_usd,
         )
+        if state.parent is not None:
+            self.maps.ended(state)
         return event.seq
 
     def _attempt_failed(
@@ -550,6 +653,12 @@ class _Run:
             error_type=error_type,
             message=message,
         )
+        parent = state.parent
+        if parent is not None and not (
+            self.workflow.fail_fast and parent.step.on_item_failure == "fail"
+        ):
+            self.maps.ended(state)  # an item: its step decides once every item ended
+            return
         if self.workflow.fail_fast:
             self.fail_reason = f"fail_fast: step {step_id!r} failed"
             self.cancel(self.fail_reason)
@@ -577,6 +686,8 @@ class _Run:
         state.ended_at = trio.current_time()
         self.unfinished -= 1
         self.bus.emit(ev.StepSkipped, step_id=step_id, reason=reason, cause=cause)
+        if state.parent is not None:
+            self.maps.ended(state)
 
     def _release(self, step_id: str, *, blocked: bool) -> None:
         """A need ended (succeeded, or skipped when ``blocked``): update its dependents.

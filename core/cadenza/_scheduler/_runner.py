@@ -276,7 +276,11 @@ async def _execute(
                 run.summary.mark_cancelled(run.cancel_reason)
                 status, reason = "cancelled", run.cancel_reason
             else:
-                failed = sorted(s for s, st in run.states.items() if st.status == "failed")
+                failed = sorted(
+                    s
+                    for s, st in run.states.items()
+                    if st.status == "failed" and st.parent is None  # items: their step decides
+                )
                 status = "failed" if failed else "succeeded"
                 reason = f"failed steps: {', '.join(failed)}" if failed else ""
         except BaseException:

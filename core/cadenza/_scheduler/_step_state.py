@@ -52,6 +52,9 @@ class _StepState:
     fallback_source: str | None = None  # set while a fallback serves the step
     fallback_error: str = ""  # the failure that sent the step to its fallbacks
     deadline: float = math.inf  # total_timeout, from the first attempt
+    parent: _StepState | None = None  # the for_each step this state is an item of
+    item: Any = None  # the list item this state serves (an item's state only)
+    index: int = -1  # its position in the for_each list (an item's state only)
 
     def retry_state(self) -> RetryState:
         """What the retry decision needs to know of the step's attempts so far."""

@@ -17,6 +17,7 @@ from .._redact import redact
 from .._resilience._budget import Ledger
 from .._resilience._slots import _AgentSlot
 from .._spec._outcome import StepOutcome, StepStatus
+from ._item_maps import ItemMaps
 from ._step_state import _TERMINAL, _StepState
 
 
@@ -26,13 +27,15 @@ class RunSummary:
 
     Receives the run's step ``states`` (step id to state, read live), its
     ``bus`` (for events and the secrets to redact), its ``slots`` (agent name
-    to slot) and its budget ``ledger``.
+    to slot), its budget ``ledger`` and its ``for_each`` ``maps`` (items are
+    reported inside their step's outcome, not beside it).
     """
 
     states: Mapping[str, _StepState]
     bus: EventBus
     slots: Mapping[str, _AgentSlot]
     ledger: Ledger
+    maps: ItemMaps | None = None
 
     def mark_cancelled(self, reason: str) -> None:
         """Mark every step not yet ended as cancelled, with ``reason``."""
@@ -82,30 +85,48 @@ class RunSummary:
         clean = redact if hidden else _as_is  # nothing to hide: skip the walk per field
         out = {}
         for step_id, s in self.states.items():
-            status: StepStatus = s.status  # type: ignore[assignment]
-            duration = None
-            if s.started_at is not None and s.ended_at is not None:
-                duration = s.ended_at - s.started_at
-            out[step_id] = StepOutcome(
-                step_id=step_id,
-                status=status,
-                output=clean(s.output, hidden),
-                attempts=s.attempts,
-                agent=s.agent,
-                error=clean(s.error, hidden),
-                reason=clean(
-                    s.reason
-                    or (s.fallback_error if s.result is not None and s.result.degraded else None),
-                    hidden,
-                ),
-                degraded=bool(s.result and s.result.degraded),
-                source=s.result.source if s.result is not None else "",
-                duration=duration,
-                cost_usd=s.cost_usd,
-                tokens=s.tokens,
-                provenance=clean(s.provenance, hidden),
-            )
+            if s.parent is not None:
+                continue  # an item: reported inside its step's outcome
+            items: tuple[StepOutcome, ...] = ()
+            if self.maps is not None and self.maps.is_mapped(step_id):
+                items = tuple(
+                    _outcome(i.step.id, i, clean, hidden) for i in self.maps.items_of(step_id)
+                )
+            out[step_id] = _outcome(step_id, s, clean, hidden, items)
         return out
+
+
+def _outcome(
+    step_id: str,
+    s: _StepState,
+    clean: Any,
+    hidden: Any,
+    items: tuple[StepOutcome, ...] = (),
+) -> StepOutcome:
+    """One step's (or item's) outcome, with secrets redacted from outputs and errors."""
+    status: StepStatus = s.status  # type: ignore[assignment]
+    duration = None
+    if s.started_at is not None and s.ended_at is not None:
+        duration = s.ended_at - s.started_at
+    return StepOutcome(
+        step_id=step_id,
+        status=status,
+        output=clean(s.output, hidden),
+        attempts=s.attempts,
+        agent=s.agent,
+        error=clean(s.error, hidden),
+        reason=clean(
+            s.reason or (s.fallback_error if s.result is not None and s.result.degraded else None),
+            hidden,
+        ),
+        degraded=bool(s.result and s.result.degraded),
+        source=s.result.source if s.result is not None else "",
+        duration=duration,
+        cost_usd=s.cost_usd,
+        tokens=s.tokens,
+        provenance=clean(s.provenance, hidden),
+        items=items,
+    )
 
 
 def _as_is(value: Any, secrets: Any) -> Any:

@@ -23,6 +23,10 @@ class StepOutcome:
     and ``tokens`` are the settled totals of every call the step made;
     ``provenance`` (multi-agent steps) records each agent's answer, weight,
     quality and whether it backs the output.
+
+    ``items`` (``for_each`` steps) holds each item's own outcome, in item
+    order (``build[0]``, ``build[1]``, ...); the step's ``cost_usd``,
+    ``tokens`` and ``attempts`` are their totals.
     """
 
     step_id: str
@@ -38,6 +42,7 @@ class StepOutcome:
     cost_usd: float = 0.0
     tokens: int = 0
     provenance: Mapping[str, Any] | None = None
+    items: tuple[StepOutcome, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

@@ -209,6 +209,12 @@ class Step:
     ``on_conflict`` (``fail``, ``best``, ``judge`` with ``judge`` naming an
     agent) settles disagreement. ``validate`` scores outputs; below
     ``min_quality`` an attempt fails. ``budget`` bounds the step's spend.
+
+    ``for_each`` (a compiled expression giving a list) runs the step once per
+    item, each item its own journaled unit (``build[3]``) with ``item`` and
+    ``index`` in its ``with:`` and ``when:``; at most ``max_parallel`` items
+    are in flight, and ``on_item_failure`` says whether a failed item fails
+    the step (``fail``) or leaves a null in its output (``skip``, degraded).
     """
 
     id: str
@@ -236,6 +242,9 @@ class Step:
         ),
     )
     budget: Budget | None = None
+    for_each: ValueTemplate | None = None
+    max_parallel: int | None = attrs.field(default=None, validator=_positive)
+    on_item_failure: Literal["fail", "skip"] = "fail"
     location: SourceLocation | None = None
 
     @property
