@@ -329,3 +329,24 @@ def test_a_step_id_that_reads_as_an_item_is_refused() -> None:
     with pytest.raises(cadenza.WorkflowError) as caught:
         cadenza.load_workflow_data(data, plugins=_plugins(_coder(), ScriptedAgent("planner")))
     assert "reads as item 2 of for_each step 'build'" in str(caught.value)
+
+
+async def test_items_share_their_steps_output_folder(tmp_path: Path, autojump_clock: Any) -> None:
+    planner = ScriptedAgent("planner", [{"files": ["a.cs", "b.cs"]}])
+    folders: list[Path | None] = []
+
+    def write(request: cadenza.AgentRequest) -> Any:
+        folders.append(request.output_dir)
+        assert request.output_dir is not None
+        request.output_dir.mkdir(parents=True, exist_ok=True)
+        (request.output_dir / request.inputs["path"]).write_text(request.step_id)
+        return {"wrote": request.inputs["path"]}
+
+    run = await run_captured(
+        _workflow({"plan": PLAN, "build": BUILD}),
+        plugins=_plugins(planner, ScriptedAgent("coder", write)),
+        output_dir=tmp_path / "out",
+    )
+    assert run.result.status == "succeeded"
+    assert set(folders) == {tmp_path / "out" / "build"}
+    assert (tmp_path / "out" / "build" / "b.cs").read_text() == "build[1]"
