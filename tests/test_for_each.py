@@ -320,7 +320,7 @@ def test_load_errors_say_what_and_where(step: dict[str, Any], message: str) -> N
     plugins = _plugins(_coder(), ScriptedAgent("planner"))
     with pytest.raises(cadenza.WorkflowError) as caught:
         cadenza.load_workflow_data(data, plugins=plugins)
-    problems = [str(p) for p in caught.value.problems]
+    problems = [p.render() for p in caught.value.problems]
     assert any(message in p and "steps.bad" in p for p in problems), problems
 
 

@@ -101,6 +101,8 @@ class RunStarted(Event):
     """A run began: its workflow, inputs (secrets redacted) and steps in file order.
 
     ``output_dir`` is the run's output folder (absolute), or None when agents got none.
+    A sub-workflow's run names the run and step that started it in
+    ``parent_run_id`` and ``parent_step_id`` (None for a top-level run).
     """
 
     kind: ClassVar[str] = "run_started"
@@ -110,6 +112,8 @@ class RunStarted(Event):
     inputs: Mapping[str, Any]
     steps: tuple[str, ...]
     output_dir: str | None = None
+    parent_run_id: str | None = None
+    parent_step_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -70,3 +70,33 @@ def split_item_id(step_id: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match.group(1), int(match.group(2))
+
+
+_NOT_IN_RUN_ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def child_run_id(run_id: str, step_id: str) -> str:
+    """The run id of the sub-workflow a step runs: ``<run id>.<step id>``, stable across resume.
+
+    An item of a ``for_each`` step gives ``<run id>.<step id>.<index>``.
+    Characters a run id may not hold become ``-``, with a short digest of
+    the step id added when anything changed, so two steps never share a
+    child; an id that would pass 128 characters is shortened to a digest.
+    """
+    item = split_item_id(step_id)
+    if item is not None:  # build[3] -> <run id>.build.3
+        return child_run_id(f"{run_id}.{_slug(item[0])}", str(item[1]))
+    return _bounded(f"{run_id}.{_slug(step_id)}", run_id)
+
+
+def _slug(step_id: str) -> str:
+    slug = _NOT_IN_RUN_ID.sub("-", step_id)
+    if slug != step_id:
+        slug += "-" + hashlib.sha256(step_id.encode()).hexdigest()[:6]
+    return slug
+
+
+def _bounded(child: str, run_id: str) -> str:
+    if len(child) > 128:
+        child = f"{run_id[:100]}.{hashlib.sha256(child.encode()).hexdigest()[:20]}"
+    return child

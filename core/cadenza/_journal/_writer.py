@@ -208,6 +208,10 @@ class Journal:
                 with trio.move_on_after(LAZY_WRITE_DELAY):
                     await self._urgent.wait()
                 await self._write_pending()
+        except trio.Cancelled:
+            # The caller's scope ends the run: flush() still writes what is queued
+            # (run_finished included). Recording this as a failure would skip that.
+            raise
         except BaseException as exc:
             self._failure = exc
             self._flushed.set()  # wake waiters; they re-raise below

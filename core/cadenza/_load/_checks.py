@@ -25,6 +25,7 @@ from .._spec._workflow import InputSpec, RetryPolicy, Step
 from ._agents import LoadedAgents
 from ._context import LoadContext, listing
 from ._for_each import ForEachDraft, check_item_ids, compile_for_each, loop_ref_problem
+from ._subworkflow import check_sub_inputs, load_sub_workflow
 
 __all__ = ["WELL_KNOWN_CAPABILITIES", "StepDraft", "finish_steps"]
 
@@ -59,6 +60,8 @@ class StepDraft:
     timeout: float | None
     if_needs_skipped: Literal["skip", "run"]
     for_each: ForEachDraft | None = None
+    workflow: Any = None
+    """``workflow:`` as written (a file path), for a step that runs a sub-workflow."""
 
 
 def finish_steps(
@@ -146,11 +149,18 @@ def finish_steps(
                 )
                 if condition.loop_refs and d.for_each is None:
                     _report_loop_refs(ctx, d, condition.loop_refs, in_with=False)
-        if d.uses is None:
+        sub = None
+        if d.workflow is not None:
+            sub = load_sub_workflow(ctx, d.workflow, (*d.uses_path[:-1], "workflow"))
+            if sub is None:
+                continue
+            check_sub_inputs(ctx, sub, d.with_value, d.with_path)
+        elif d.uses is None:
             continue
         steps[d.id] = Step(
             id=d.id,
-            uses=d.uses,
+            uses=d.uses or "",
+            workflow=sub,
             inputs=template,
             needs=tuple(needs),
             priority=d.priority,

@@ -47,6 +47,8 @@ class LoadContext:
     base_dir: Path
     missing_env: Literal["error", "warning"] = "error"
     """How an unset ``${NAME}`` counts: an error to run, only a warning to a linter."""
+    chain: tuple[Path, ...] = ()
+    """The files being loaded, outermost first, this one last: sub-workflows must not loop."""
     problems: list[Problem] = attrs.field(factory=list)
     secrets: set[str] = attrs.field(factory=set)
     malformed: set[ValuePath] = attrs.field(factory=set)

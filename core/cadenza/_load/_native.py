@@ -47,6 +47,7 @@ from ._strategies import (
     apply_step_extras,
     workflow_extras,
 )
+from ._subworkflow import AGENT_ONLY_KEYS
 
 T = TypeVar("T")
 
@@ -102,6 +103,7 @@ _STEP_KEYS = (
     "fallback",
     *STEP_KEYS,
     *FOR_EACH_KEYS,
+    "workflow",
     "description",
 )
 
@@ -393,7 +395,28 @@ class NativeFormat:
     ) -> StepDraft:
         """One step read into a draft; its own ``retry:`` and ``timeout:`` override the defaults."""
         ctx = self.ctx
-        uses = ctx.string(spec, "uses", path, required="Add uses: <an agent name or a capability>.")
+        uses = None
+        if spec.get("workflow") is None:
+            uses = ctx.string(
+                spec,
+                "uses",
+                path,
+                required="Add uses: <an agent name or a capability>, or workflow: <a file>.",
+            )
+        elif "uses" in spec:
+            ctx.error(
+                (*path, "uses"),
+                "a step has uses: (an agent call) or workflow: (a sub-workflow), not both",
+                "Remove one of them.",
+            )
+        else:
+            for key in AGENT_ONLY_KEYS:
+                if key in spec:
+                    ctx.error(
+                        (*path, key),
+                        f"{key} applies to agent calls; a workflow: step runs a sub-workflow",
+                        f"Remove {key}, or set it on the sub-workflow's steps.",
+                    )
         with_value = spec.get("with")
         if with_value is None:
             with_value = {}
@@ -445,6 +468,7 @@ class NativeFormat:
             timeout=timeout,
             if_needs_skipped=mode,
             for_each=read_for_each(ctx, spec, path),
+            workflow=spec.get("workflow"),
         )
 
     def when(self, spec: Mapping[Any, Any], path: ValuePath) -> str | None:

@@ -55,6 +55,8 @@ class LoadRequest:
     environ: Mapping[str, str] | None
     missing_env: Literal["error", "warning"] = "error"
     text: str = ""
+    chain: tuple[Path, ...] = ()
+    """Files of the workflows that include this one as a sub-workflow, outermost first."""
 
 
 @attrs.frozen(kw_only=True)
@@ -74,8 +76,12 @@ def check_file(
     every: bool,
     environ: Mapping[str, str] | None,
     missing_env: Literal["error", "warning"] = "error",
+    chain: tuple[Path, ...] = (),
 ) -> Checked | Problem:
-    """Read and check the file at ``file``; the problem alone when it cannot be read."""
+    """Read and check the file at ``file``; the problem alone when it cannot be read.
+
+    ``chain`` lists the files that include this one as a sub-workflow.
+    """
     raw = read_source(file)
     if isinstance(raw, Problem):
         return raw
@@ -90,6 +96,7 @@ def check_file(
         every=every,
         environ=environ,
         missing_env=missing_env,
+        chain=chain,
     )
     return check_text(text, filename=str(file), request=request)
 
@@ -121,6 +128,7 @@ def check_data(data: Any, *, doc: YamlDocument | None, request: LoadRequest) -> 
         environ=os.environ if request.environ is None else request.environ,
         base_dir=request.base_dir,
         missing_env=request.missing_env,
+        chain=(*request.chain, request.source) if request.source is not None else request.chain,
     )
     if not isinstance(data, Mapping):
         ctx.error(

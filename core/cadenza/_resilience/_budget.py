@@ -23,6 +23,7 @@ from typing import Literal
 
 import attrs
 
+from .._ids import split_item_id
 from .._spec._cost import Budget
 
 Fit = Literal["fits", "wait", "never"]
@@ -104,7 +105,11 @@ class Ledger:
         return self.run is not None or bool(self.steps) or bool(self.agents)
 
     def _accounts(self, step_id: str, agent: str) -> Iterable[Account]:
-        for account in (self.run, self.steps.get(step_id), self.agents.get(agent)):
+        step = self.steps.get(step_id)
+        if step is None and self.steps and step_id.endswith("]"):
+            item = split_item_id(step_id)  # an item of a for_each step: its step's budget
+            step = self.steps.get(item[0]) if item is not None else None
+        for account in (self.run, step, self.agents.get(agent)):
             if account is not None:
                 yield account
 

@@ -26,6 +26,8 @@ import attrs
 import trio
 
 from .. import _events as ev
+from .._errors import ExpressionError
+from .._expr._expressions import ExpressionContext
 from .._ids import item_step_id
 from .._journal._bus import EventBus
 from .._spec._workflow import Step
@@ -72,9 +74,25 @@ class ItemMaps:
     """Item id to the output a resumed run kept from the journal."""
     _maps: dict[str, _Map] = attrs.field(factory=dict)
 
-    def expand(self, state: _StepState, items: list[Any]) -> None:
-        """Start the items of ``state``'s step, whose ``for_each`` gave ``items``."""
+    def expand(self, state: _StepState, ctx: ExpressionContext) -> None:
+        """Render ``state``'s ``for_each`` list in ``ctx`` and start its items.
+
+        Anything but a list fails the step.
+        """
         step = state.step
+        assert step.for_each is not None
+        try:
+            items = step.for_each.render(ctx)
+        except ExpressionError as exc:
+            self.fail(step.id, type(exc).__name__, str(exc))
+            return
+        if not isinstance(items, list):
+            self.fail(
+                step.id,
+                "ExpressionError",
+                f"for_each must give a list, got {type(items).__name__} {items!r:.80}",
+            )
+            return
         condition = step.condition
         if condition is not None and not condition.loop_refs:
             condition = None  # a condition on the whole step was evaluated before expanding

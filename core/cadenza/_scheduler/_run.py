@@ -24,7 +24,8 @@ This module is the core: readiness, dispatch, attempts, the
 success/failure/skip cascades and cancellation. Everything else is a
 collaborator the run builds in ``__attrs_post_init__``, handing each what it
 needs: ``Timers``, ``HealthWatch``, ``Calls`` and ``CachedOutputs``,
-``RouteChoice``, ``FanOut``, ``StepFallbacks``, ``RunSummary`` (see
+``RouteChoice``, ``FanOut``, ``StepFallbacks``, ``ItemMaps`` (``for_each``),
+``SubRuns`` (``workflow:`` steps), ``RunSummary`` (see
 docs/architecture.md, "The run"); the retry decision is the pure
 :func:`~cadenza._resilience._retry.decide_retry`.
 """
@@ -65,6 +66,7 @@ from ._item_maps import ItemMaps
 from ._route_choice import RouteChoice, calls_needed
 from ._step_fallbacks import StepFallbacks
 from ._step_state import _TERMINAL, _StepState, build_steps
+from ._sub_runs import RunChild, SubRuns
 from ._summary import RunSummary
 from ._timers import Timers
 
@@ -97,6 +99,8 @@ class _Run:
     validator_factories: Factories = attrs.field(factory=dict)
     output_dir: Path | None = None
     key_generation: dict[str, str] = attrs.field(factory=dict)
+    run_child: RunChild | None = None
+    """Runs a ``workflow:`` step's sub-workflow (the runner's; see ``_sub_runs``)."""
     states: dict[str, _StepState] = attrs.field(init=False)
     dependents: dict[str, list[str]] = attrs.field(init=False)
     unfinished: int = 0
@@ -111,6 +115,7 @@ class _Run:
     fan_out: FanOut = attrs.field(init=False)
     fallbacks: StepFallbacks = attrs.field(init=False)
     maps: ItemMaps = attrs.field(init=False)
+    subs: SubRuns = attrs.field(init=False)
     summary: RunSummary = attrs.field(init=False)
     _slots: dict[str, _AgentSlot] = attrs.field(init=False)
     _pools: list[_Pool] = attrs.field(init=False)
@@ -179,8 +184,19 @@ class _Run:
             self.states,
             self.dependents,
             admit=self._admit_item,
-            finish=self._finish_map,
+            finish=self._finish_own,
             fail=self._fail,
+        )
+        self.subs = SubRuns(
+            bus,
+            self.run_id,
+            ledger,
+            self.run_child,
+            start_soon=self._start_soon,
+            finish=self._finish_own,
+            fail=self._fail,
+            dispatch=self._dispatch,
+            deadline=lambda: self._scope.deadline if self._scope is not None else math.inf,
         )
         self.summary = RunSummary(self.states, bus, slots, ledger, self.maps)
 
@@ -268,8 +284,14 @@ class _Run:
                 self._skip(step_id, f"when: {step.condition.source!r} was false", cause=None)
                 return
         if step.for_each is not None:
+            if state.pool is None and step.workflow is None:
+                self._no_agent(state)
+                return
             assert ctx is not None
-            self._expand(state, ctx)
+            self.maps.expand(state, ctx)
+            return
+        if step.workflow is not None:
+            self.subs.start(state, ctx)
             return
         try:
             state.inputs = step.inputs.value if ctx is None else step.inputs.render(ctx)
@@ -316,37 +338,18 @@ class _Run:
 
     # -- for_each --------------------------------------------------------------
 
-    def _expand(self, state: _StepState, ctx: ExpressionContext) -> None:
-        """Render a ``for_each`` step's list and start its items (see ``_item_maps``)."""
-        step = state.step
-        assert step.for_each is not None
-        if state.pool is None:
-            self._no_agent(state)
-            return
-        try:
-            items = step.for_each.render(ctx)
-        except ExpressionError as exc:
-            self._fail(step.id, type(exc).__name__, str(exc))
-            return
-        if not isinstance(items, list):
-            self._fail(
-                step.id,
-                "ExpressionError",
-                f"for_each must give a list, got {type(items).__name__} {items!r:.80}",
-            )
-            return
-        self.maps.expand(state, items)
-
     def _admit_item(self, item: _StepState) -> None:
         """A new item of a ``for_each`` step: unfinished until it ends; ready it like a step."""
         self.unfinished += 1
         self._met.append(item.step.id)
         self._drain()
 
-    def _finish_map(
-        self, state: _StepState, outputs: list[Any], degraded: bool, source: str
-    ) -> None:
-        """Every item of a ``for_each`` step ended: record its output list, release dependents."""
+    def _finish_own(self, state: _StepState, outputs: Any, degraded: bool, source: str) -> None:
+        """Record the output of a step that made no agent call itself; release dependents.
+
+        A ``for_each`` step whose items all ended (its output the items' outputs),
+        or a ``workflow:`` step whose child run succeeded (the child's outputs).
+        """
         step_id = state.step.id
         if self.journal is not None:
             error = self.journal.output_error(outputs, step_id=step_id, agent="for_each")
@@ -359,7 +362,7 @@ class _Run:
         state.result = AgentResult(output=outputs, degraded=degraded, source=source)
         state.ended_at = end
         self.unfinished -= 1
-        # agent "" and no cost: the items' own events carry their agents and costs.
+        # agent "" and no cost: the items' (or the child run's) events carry agents and costs.
         event = self.bus.emit(
             ev.StepSucceeded,
             step_id=step_id,
@@ -370,7 +373,9 @@ class _Run:
             degraded=degraded,
             source=source,
         )
-        if self.journal is None:
+        if state.parent is not None:  # an item (a sub-workflow per item): its step collects it
+            self.maps.ended(state)
+        elif self.journal is None:
             self._release(step_id, blocked=False)
         else:
             self._release_when_durable(step_id, event.seq)

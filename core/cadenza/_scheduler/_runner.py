@@ -34,6 +34,7 @@ from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
 from ._agent_history import agent_history
 from ._cache import StepCache
+from ._children import child_runner
 from ._observers import RunObservers
 from ._resume import ResumePlan
 from ._run import _Run, new_run_id
@@ -163,6 +164,39 @@ async def run_workflow(
     ``run_finished`` is still emitted (and journaled) before ``Cancelled``
     propagates.
     """
+    return await _run_workflow(
+        workflow,
+        plugins=plugins,
+        inputs=inputs,
+        run_id=run_id,
+        observers=observers,
+        rng=rng,
+        store=store,
+        resume=resume,
+        use_cache=use_cache,
+        strict=strict,
+        output_dir=output_dir,
+        task_status=task_status,
+    )
+
+
+async def _run_workflow(
+    workflow: Workflow,
+    *,
+    plugins: Plugins,
+    inputs: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    observers: Sequence[Observer] = (),
+    rng: random.Random | None = None,
+    store: Store | None = None,
+    resume: ResumePlan | None = None,
+    use_cache: bool = True,
+    strict: bool = False,
+    output_dir: Path | str | None = None,
+    task_status: trio.TaskStatus[RunHandle] = trio.TASK_STATUS_IGNORED,
+    parent: tuple[str, str] | None = None,
+) -> RunResult:
+    """:func:`run_workflow`, and a sub-workflow's run: ``parent`` is (run id, step id)."""
     if resume is not None:  # the journaled run's own id, whatever made it
         run_id = resume.run_id
         inputs = resume.record.inputs
@@ -204,13 +238,22 @@ async def run_workflow(
             aggregator_factories=_factories(plugins, "cadenza_aggregators"),
             validator_factories=_factories(plugins, "cadenza_validators"),
             output_dir=output_dir,
+            run_child=child_runner(
+                _run_workflow,
+                parent_run_id=run_id,
+                plugins=plugins,
+                store=store,
+                use_cache=use_cache,
+                strict=strict,
+                output_dir=output_dir,
+            ),
         )
         if store is not None and run.routes.wants_history():
             run.routes.history = await trio.to_thread.run_sync(
                 agent_history, store, workflow, abandon_on_cancel=False
             )
         if journal is None:
-            return await _execute(run, agents, resume, run_observers, task_status)
+            return await _execute(run, agents, resume, run_observers, task_status, parent)
         bus.recorder = journal.observe
         async with trio.open_nursery() as journal_nursery:
             await journal_nursery.start(journal.run_writer)
@@ -220,7 +263,7 @@ async def run_workflow(
             else:
                 journal.add_source(redact(workflow.source_text, workflow.secrets))
             try:
-                return await _execute(run, agents, resume, run_observers, task_status)
+                return await _execute(run, agents, resume, run_observers, task_status, parent)
             finally:
                 with trio.move_on_after(30, shield=True):
                     await journal.flush()
@@ -233,6 +276,7 @@ async def _execute(
     resume: ResumePlan | None,
     observers: RunObservers,
     task_status: trio.TaskStatus[RunHandle],
+    parent: tuple[str, str] | None = None,
 ) -> RunResult:
     workflow, bus = run.workflow, run.bus
     started = trio.current_time()
@@ -246,6 +290,8 @@ async def _execute(
             inputs=run.inputs,
             steps=tuple(workflow.steps),
             output_dir=out,
+            parent_run_id=parent[0] if parent is not None else None,
+            parent_step_id=parent[1] if parent is not None else None,
         )
     else:
         run.restore(resume.outputs)

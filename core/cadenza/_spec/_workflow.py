@@ -245,6 +245,8 @@ class Step:
     for_each: ValueTemplate | None = None
     max_parallel: int | None = attrs.field(default=None, validator=_positive)
     on_item_failure: Literal["fail", "skip"] = "fail"
+    workflow: Workflow | None = None
+    """The sub-workflow a ``workflow:`` step runs instead of calling an agent (``uses`` is "")."""
     location: SourceLocation | None = None
 
     @property
@@ -296,4 +298,7 @@ class Workflow:
         out: set[str] = set(self.plugin_secrets)
         for agent in self.agents.values():
             out |= agent.secrets
+        for step in self.steps.values():
+            if step.workflow is not None:  # a sub-workflow's output may carry its secrets
+                out |= step.workflow.secrets
         return frozenset(out)
