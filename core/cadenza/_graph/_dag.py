@@ -130,7 +130,15 @@ def workflow_needs(workflow: Workflow) -> dict[str, tuple[str, ...]]:
 
 def _label_lines(workflow: Workflow, step_id: str) -> list[str]:
     step = workflow.steps[step_id]
-    lines = [step_id, f"uses: {step.uses}"]
+    if step.workflow is not None:
+        lines = [step_id, f"workflow: {step.workflow.name}"]
+    else:
+        lines = [step_id, f"uses: {step.uses}"]
+    if step.for_each is not None:
+        lines.append(
+            "for_each: "
+            + (step.for_each.value if isinstance(step.for_each.value, str) else "[...]")
+        )
     if step.condition is not None:
         lines.append(f"when: {step.condition.source}")
     return lines

@@ -124,6 +124,8 @@ def _sized_inputs(
     output it reads.
     """
     value = template.value
+    if template.loop_refs and not template.step_refs:
+        return template  # an item of a for_each step: rendered per item, as in a real run
     if not template.step_refs:
         try:
             value = template.render(ctx)
