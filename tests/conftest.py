@@ -7,12 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
-from hypothesis import settings
 
-# No per-example deadline: these machines are shared and loaded, and timing is measured in
-# benchmarks/, never asserted by tests (a slow example is not a wrong one).
-settings.register_profile("cadenza", deadline=None)
-settings.load_profile("cadenza")
+try:  # absent from sessions that run only a few tests (nox -s docs)
+    from hypothesis import settings
+except ImportError:  # pragma: no cover
+    pass
+else:
+    # No per-example deadline: these machines are shared and loaded, and timing is measured
+    # in benchmarks/, never asserted by tests (a slow example is not a wrong one).
+    settings.register_profile("cadenza", deadline=None)
+    settings.load_profile("cadenza")
 
 # Separate distributions with tests of their own, run by `nox -s legacy_plugins`.
 collect_ignore = ["legacy_plugins"]

@@ -350,3 +350,20 @@ async def test_items_share_their_steps_output_folder(tmp_path: Path, autojump_cl
     assert run.result.status == "succeeded"
     assert set(folders) == {tmp_path / "out" / "build"}
     assert (tmp_path / "out" / "build" / "b.cs").read_text() == "build[1]"
+
+
+async def test_a_fallback_item_writes_in_the_steps_folder_and_says_why_degraded(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    planner = ScriptedAgent("planner", [{"files": ["a", "b"]}])
+    coder = ScriptedAgent("coder", lambda r: PermanentError("model down"))
+    build = {**BUILD, "fallback": [{"strategy": "template", "output": "stub for {path}"}]}
+    run = await run_captured(
+        _workflow({"plan": PLAN, "build": build}),
+        plugins=_plugins(planner, coder),
+        output_dir=tmp_path / "out",
+    )
+    outcome = run.result.steps["build"]
+    assert outcome.output == ["stub for a", "stub for b"]
+    assert outcome.degraded
+    assert outcome.source == "2 of 2 items degraded (build[0]: fallback template)"

@@ -198,21 +198,10 @@ class Calls:
             idempotency_key=idempotency_key(self.run_id, step.id, generation),
             priority=step.priority,
             deadline=None if deadline == math.inf else deadline,
-            output_dir=self._folder(state),
+            output_dir=state.folder(self.output_dir),
             progress=progress_reporter(self.bus, step.id, state.attempts, agent),
             delegate=functools.partial(self.ask, state),
         )
-
-    def _folder(self, state: _StepState) -> Path | None:
-        """The step's folder in the run's output folder; items of a for_each step share it.
-
-        One folder per step, not per item, so a map that writes one file per item
-        (a planner's file list) builds one tree.
-        """
-        if self.output_dir is None:
-            return None
-        owner = state.step if state.parent is None else state.parent.step
-        return self.output_dir / owner.id
 
     def occupy(self, state: _StepState, slot: _AgentSlot, now: float) -> _Call:
         """Take ``slot`` for one call of ``state``'s step (synchronously, in dispatch)."""

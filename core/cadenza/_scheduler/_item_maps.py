@@ -50,7 +50,8 @@ class _Map:
     open: int = 0
     ended: int = 0
     failed: list[_StepState] = attrs.field(factory=list)
-    degraded: bool = False
+    degraded: list[_StepState] = attrs.field(factory=list)
+    """Items that succeeded with a degraded output (a fallback's)."""
 
 
 @attrs.define(eq=False)
@@ -124,7 +125,7 @@ class ItemMaps:
         if status == "succeeded":
             m.outputs[item.index] = item.output
             if item.result is not None and item.result.degraded:
-                m.degraded = True
+                m.degraded.append(item)
         elif status == "failed":
             m.failed.append(item)
         parent.cost_usd += item.cost_usd
@@ -185,9 +186,15 @@ class ItemMaps:
                 + (f"; and {more} more" if more > 0 else ""),
             )
             return
-        source = ""
+        notes = []
         if m.failed:
             indexes = ", ".join(str(s.index) for s in m.failed[:10])
             etc = "…" if len(m.failed) > 10 else ""
-            source = f"on_item_failure: skip (item {indexes}{etc} failed: null in its place)"
-        self.finish(state, m.outputs, m.degraded or bool(m.failed), source)
+            notes.append(f"on_item_failure: skip (item {indexes}{etc} failed: null in its place)")
+        if m.degraded:
+            first = min(m.degraded, key=lambda s: s.index)
+            why = (first.result.source if first.result is not None else "") or "degraded"
+            notes.append(
+                f"{len(m.degraded)} of {total} items degraded ({first.step.id}: {why})"
+            )
+        self.finish(state, m.outputs, bool(m.failed or m.degraded), "; ".join(notes))

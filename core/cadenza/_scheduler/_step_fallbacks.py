@@ -121,7 +121,7 @@ class StepFallbacks:
             attempt=state.attempts,
             idempotency_key=idempotency_key(self.run_id, step.id),
             priority=step.priority,
-            output_dir=output_dir / step.id if output_dir is not None else None,
+            output_dir=state.folder(output_dir),
             progress=progress_reporter(self.bus, step.id, state.attempts, entry.label),
         )
         context = FallbackContext(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -55,6 +56,17 @@ class _StepState:
     parent: _StepState | None = None  # the for_each step this state is an item of
     item: Any = None  # the list item this state serves (an item's state only)
     index: int = -1  # its position in the for_each list (an item's state only)
+
+    def folder(self, output_dir: Path | None) -> Path | None:
+        """The step's folder in the run's ``output_dir``; items of a for_each step share it.
+
+        One folder per step, not per item, so a map that writes one file per item
+        (a planner's file list) builds one tree.
+        """
+        if output_dir is None:
+            return None
+        owner = self.step if self.parent is None else self.parent.step
+        return output_dir / owner.id
 
     def retry_state(self) -> RetryState:
         """What the retry decision needs to know of the step's attempts so far."""
