@@ -6,7 +6,10 @@ absolute. Folders skip hidden folders and Unity's and Python's generated
 ones (``Library``, ``Temp``, ``obj``, ``__pycache__``...), which hold copies
 of packages, not the project's code. A named file or folder that does not
 exist is an error (a typo would otherwise produce empty docs); a glob that
-matches nothing is only a warning.
+matches nothing is only a warning. An entry naming a file or folder that
+exists is that path, even if it holds glob characters: the folder of item 3
+of a ``for_each`` step is ``out/build[3]``, which as a pattern would match
+``out/build3``.
 """
 
 from __future__ import annotations
@@ -71,9 +74,8 @@ def find_sources(
             )
         if not matched:
             warnings.append(f"{entry!r} matched no files")
-        target = Path(os.path.expanduser(entry))
-        target = target if target.is_absolute() else base_dir / target
-        root = target.resolve() if not glob.has_magic(entry) and target.is_dir() else None
+        target = _target(entry, base_dir)
+        root = target.resolve() if not _is_pattern(entry, target) and target.is_dir() else None
         for path, explicit in matched:
             language = EXTENSIONS.get(path.suffix.lower())
             name = _display_name(path, base_dir)
@@ -87,12 +89,21 @@ def find_sources(
     return Found(files=tuple(seen.values()), warnings=tuple(warnings))
 
 
+def _target(entry: str, base_dir: Path) -> Path:
+    """The path ``entry`` names taken literally (``~`` expanded, relative to ``base_dir``)."""
+    target = Path(os.path.expanduser(entry))
+    return target if target.is_absolute() else base_dir / target
+
+
+def _is_pattern(entry: str, target: Path) -> bool:
+    """Whether ``entry`` is a glob: it has glob characters and names no existing path."""
+    return glob.has_magic(entry) and not target.exists()
+
+
 def _expand(entry: str, base_dir: Path) -> list[tuple[Path, bool]] | None:
     """``(path, named explicitly)`` pairs; None when a plain path does not exist."""
-    target = Path(os.path.expanduser(entry))
-    if not target.is_absolute():
-        target = base_dir / target
-    if glob.has_magic(entry):
+    target = _target(entry, base_dir)
+    if _is_pattern(entry, target):
         pattern = (
             entry if Path(entry).is_absolute() else os.path.join(glob.escape(str(base_dir)), entry)
         )

@@ -63,6 +63,24 @@ def test_absolute_paths_and_explicit_files_of_other_languages(
     )
 
 
+def test_existing_paths_with_glob_characters_are_taken_literally(tmp_path: Path) -> None:
+    """A for_each item's folder, ``build[0]``, is that folder, not a pattern matching build0."""
+    item = tmp_path / "out" / "build[0]"
+    item.mkdir(parents=True)
+    (item / "Health.cs").write_text("public class Health {}")
+    decoy = tmp_path / "out" / "build0"
+    decoy.mkdir()
+    (decoy / "Decoy.cs").write_text("public class Decoy {}")
+    found = find_sources(
+        ["out/build[0]", str(item / "Health.cs"), "out/build[0-9]"],
+        base_dir=tmp_path,
+        languages=BOTH,
+    )
+    assert names(found.files) == ["out/build[0]/Health.cs", "out/build0/Decoy.cs"]
+    assert found.files[0].root == item.resolve()  # pages are named below the folder given
+    assert found.warnings == ()
+
+
 def test_missing_path_is_an_error(project: Path) -> None:
     """A typo must not silently produce empty docs."""
     with pytest.raises(MissingSourceError, match="no such file or folder: 'Asets'"):

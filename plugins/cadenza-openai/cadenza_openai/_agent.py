@@ -2,7 +2,8 @@
 
 A call renders the messages (:mod:`._messages`), POSTs ``{base_url}/chat/completions``
 and turns the reply into the step's output (:mod:`._output`): text, or for
-code and tests tasks the files its fenced code blocks became. Streaming
+code and tests tasks the files its fenced code blocks became, or with
+``reply: json`` the JSON value it holds (:mod:`._json_reply`). Streaming
 (the default) reports progress as tokens arrive. Usage is reported so the
 kernel prices the call from the agent's ``price:``; the agent never invents a
 cost. Failures are typed as :mod:`._failures` describes.
@@ -19,7 +20,7 @@ import httpx
 import trio
 
 import cadenza
-from cadenza.http import check_health, open_http_client, redact, safe_url, user_agent
+from cadenza.http import check_health, clip, open_http_client, redact, safe_url, user_agent
 from cadenza.plugins import get_logger
 
 from ._chat import (
@@ -33,6 +34,7 @@ from ._chat import (
 )
 from ._failures import error_body_error, status_error, transport_error
 from ._files import UnsafePathError
+from ._json_reply import JSON_MODE, NotJSONError, parse_json_reply, rejects_response_format
 from ._messages import Prompts
 from ._options import OpenAIOptions
 from ._output import FileMode, reply_output
@@ -51,6 +53,10 @@ _DRAIN_SECONDS = 1.0
 _AUTH_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 
 
+class _JSONModeRejected(Exception):
+    """The server answered 400/422 naming ``response_format``: ask again without it."""
+
+
 @attrs.define(eq=False)
 class OpenAIAgent:
     """An agent served by an OpenAI-compatible chat-completions server.
@@ -65,6 +71,8 @@ class OpenAIAgent:
     capabilities: frozenset[str] = frozenset()
     secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
     _client: httpx.AsyncClient | None = attrs.field(default=None, init=False, repr=False)
+    _json_mode: bool = attrs.field(default=True, init=False, repr=False)
+    """False once the server refused ``response_format``: later calls leave it out."""
 
     @classmethod
     def from_config(cls, config: cadenza.AgentConfig) -> OpenAIAgent:
@@ -116,18 +124,56 @@ class OpenAIAgent:
                 agent=self.name,
                 step_id=request.step_id,
             )
-        mode = self.file_mode(request.task_type)
-        messages = self.prompts.messages(request, files=mode == "all")
         options = self.options
+        json_reply = options.reply == "json"
+        mode: FileMode = "none" if json_reply else self.file_mode(request.task_type)
+        messages = self.prompts.messages(request, files=mode == "all", json_reply=json_reply)
+        where = f"openai agent {self.name!r}: POST {safe_url(options.chat_url)}"
+        json_mode = json_reply and self._json_mode and "response_format" not in options.extra_body
+        try:
+            reply = await self._send(request, messages, where, json_mode=json_mode)
+        except _JSONModeRejected:
+            log.warning("openai_json_mode_unsupported", agent=self.name, step_id=request.step_id)
+            self._json_mode = False
+            reply = await self._send(request, messages, where, json_mode=False)
+        if reply.refusal and not reply.text:
+            raise cadenza.PermanentError(
+                f"{where}: the model refused: {redact(reply.refusal, self.secrets)[:200]}",
+                agent=self.name,
+                step_id=request.step_id,
+            )
+        if reply.finish_reason == "length":
+            log.warning("openai_reply_truncated", agent=self.name, max_tokens=options.max_tokens)
+        output = (
+            self._json_output(reply, request, where)
+            if json_reply
+            else await self._output(reply, request, mode, where)
+        )
+        return cadenza.AgentResult(output=output, usage=self._usage(reply, messages))
+
+    async def _send(
+        self,
+        request: cadenza.AgentRequest,
+        messages: list[dict[str, str]],
+        where: str,
+        *,
+        json_mode: bool,
+    ) -> ChatReply:
+        """One POST of ``messages``; with ``json_mode`` it asks for JSON mode too.
+
+        Raises :class:`_JSONModeRejected` when the server refuses JSON mode,
+        so the caller can ask again without it.
+        """
+        options = self.options
+        extra = {**options.extra_body, "response_format": JSON_MODE} if json_mode else None
         body = build_body(
             model=options.model,
             messages=messages,
             stream=options.stream,
             temperature=options.temperature,
             max_tokens=options.max_tokens,
-            extra=options.extra_body,
+            extra=extra or options.extra_body,
         )
-        where = f"openai agent {self.name!r}: POST {safe_url(options.chat_url)}"
         try:
             content = json.dumps(body, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -138,23 +184,29 @@ class OpenAIAgent:
             ) from exc
         try:
             if options.stream:
-                reply = await self._stream(request, content, where)
-            else:
-                reply = await self._complete(request, content, where)
+                return await self._stream(request, content, where, json_mode)
+            return await self._complete(request, content, where, json_mode)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, where, request) from exc
-        if reply.refusal and not reply.text:
-            raise cadenza.PermanentError(
-                f"{where}: the model refused: {redact(reply.refusal, self.secrets)[:200]}",
+
+    def _json_output(self, reply: ChatReply, request: cadenza.AgentRequest, where: str) -> Any:
+        """The JSON value of a ``reply: json`` call's reply, or the error its text means."""
+        try:
+            return parse_json_reply(reply.text)
+        except NotJSONError as exc:
+            began = clip(reply.text, self.secrets) or "(empty)"
+            if reply.finish_reason == "length":
+                raise cadenza.PermanentError(
+                    f"{where}: the reply was cut at max_tokens={self.options.max_tokens} before "
+                    f"its JSON ended: {began!r}\n  Raise max_tokens, or ask for less.",
+                    agent=self.name,
+                    step_id=request.step_id,
+                ) from None
+            raise cadenza.RetryableError(
+                f"{where}: reply: json, but {exc}; the reply began: {began!r}",
                 agent=self.name,
                 step_id=request.step_id,
-            )
-        if reply.finish_reason == "length":
-            log.warning("openai_reply_truncated", agent=self.name, max_tokens=options.max_tokens)
-        return cadenza.AgentResult(
-            output=await self._output(reply, request, mode, where),
-            usage=self._usage(reply, messages),
-        )
+            ) from None
 
     def _transport_error(
         self, exc: httpx.HTTPError, where: str, request: cadenza.AgentRequest
@@ -168,19 +220,23 @@ class OpenAIAgent:
             timeout=self.options.timeout,
         )
 
-    async def _complete(self, request: cadenza.AgentRequest, content: str, where: str) -> ChatReply:
+    async def _complete(
+        self, request: cadenza.AgentRequest, content: str, where: str, json_mode: bool
+    ) -> ChatReply:
         response = await self._http().post(
             self.options.chat_url,
             content=content,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
-        return self._parse_whole(response, request, where)
+        return self._parse_whole(response, request, where, json_mode)
 
     def _parse_whole(
-        self, response: httpx.Response, request: cadenza.AgentRequest, where: str
+        self, response: httpx.Response, request: cadenza.AgentRequest, where: str, json_mode: bool
     ) -> ChatReply:
         """A reply read whole (not streamed), or the error its status or body means."""
         if not response.is_success:
+            if json_mode and rejects_response_format(response):
+                raise _JSONModeRejected
             raise self._status_error(response, request, where)
         try:
             return parse_reply(json.loads(response.content))
@@ -195,7 +251,9 @@ class OpenAIAgent:
                 step_id=request.step_id,
             ) from None
 
-    async def _stream(self, request: cadenza.AgentRequest, content: str, where: str) -> ChatReply:
+    async def _stream(
+        self, request: cadenza.AgentRequest, content: str, where: str, json_mode: bool
+    ) -> ChatReply:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         client = self._http()
         async with client.stream(
@@ -204,7 +262,7 @@ class OpenAIAgent:
             streamed = response.headers.get("content-type", "").startswith("text/event-stream")
             if not response.is_success or not streamed:
                 await response.aread()  # an error, or a server that ignored stream: true
-                return self._parse_whole(response, request, where)
+                return self._parse_whole(response, request, where, json_mode)
             accumulated = StreamAccumulator()
             try:
                 await self._read_events(response, accumulated, request, where)

@@ -1,7 +1,8 @@
 """What the agent asks the model: the chat messages for one step's inputs.
 
-The ``system:`` template (plus, for file-writing calls, how to name files)
-becomes one system message — one, because some local chat templates refuse
+The ``system:`` template (plus, for file-writing calls, how to name files,
+and for ``reply: json`` calls, that the reply must be JSON only) becomes one
+system message — one, because some local chat templates refuse
 two in a row — and the ``prompt:`` template, or the step's ``prompt`` input,
 the user message. With neither, the user message is the task itself
 (:func:`task_prompt`): the step's task type and its inputs, one per line, so
@@ -31,6 +32,12 @@ FILE_INSTRUCTIONS = (
 )
 """Appended to the system prompt when replies become files, so the model names them."""
 
+JSON_INSTRUCTIONS = (
+    "Reply with JSON only: one JSON object, with no prose before or after it "
+    "and no code fence around it."
+)
+"""Appended to the system prompt of a ``reply: json`` call (OpenAI's JSON mode needs the word)."""
+
 
 @attrs.frozen(kw_only=True)
 class Prompts:
@@ -56,11 +63,19 @@ class Prompts:
             file_instructions=options.file_instructions,
         )
 
-    def messages(self, request: cadenza.AgentRequest, *, files: bool) -> list[dict[str, str]]:
-        """The messages for ``request``; ``files`` adds the file-naming instructions."""
+    def messages(
+        self, request: cadenza.AgentRequest, *, files: bool, json_reply: bool = False
+    ) -> list[dict[str, str]]:
+        """The messages for ``request``.
+
+        ``files`` adds the file-naming instructions, ``json_reply`` the request
+        for a JSON-only reply.
+        """
         system = self._render(self.system, "system", request) if self.system else ""
         if files and self.file_instructions:
             system = f"{system}\n\n{FILE_INSTRUCTIONS}" if system else FILE_INSTRUCTIONS
+        if json_reply:
+            system = f"{system}\n\n{JSON_INSTRUCTIONS}" if system else JSON_INSTRUCTIONS
         if self.prompt is not None:
             user = self._render(self.prompt, "prompt", request)
         else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import httpx
@@ -125,6 +125,8 @@ class OpenAIOptions:
     it is the longest silence between two chunks; the whole call is bounded
     by the step's ``timeout:``. ``write_files`` None means "decide by the
     step's task": code and tests tasks write fenced code blocks to files.
+    ``reply: json`` makes the parsed JSON of the reply the step's output
+    (a planner's list of files, say) and writes no files.
     """
 
     model: str = attrs.field(validator=_check_model)
@@ -141,8 +143,14 @@ class OpenAIOptions:
     write_files: bool | None = None
     file_instructions: bool = True
     extra_body: dict[str, Any] = attrs.field(factory=dict, validator=_check_extra_body)
+    reply: Literal["text", "json"] = "text"
 
     def __attrs_post_init__(self) -> None:
+        if self.reply == "json" and self.write_files:
+            raise ValueError(
+                "write_files: cannot be true with reply: json, whose output is the parsed JSON\n"
+                "Drop write_files (a json reply writes no files), or use reply: text."
+            )
         has_auth_header = any(name.lower() in _AUTH_HEADERS for name in self.headers)
         if self.api_key is None and not has_auth_header and not is_local_url(self.base_url):
             raise ValueError(
