@@ -241,6 +241,26 @@ def test_a_run_without_expressions_imports_no_cel(tmp_path: Path) -> None:
     assert _imported(modules, ("celpy", "lark", "pendulum", "jsonschema", "httpx")) == []
 
 
+NOT_FOR_A_PLAIN_RUN = ("rich", "pygments", "structlog", "asyncio")
+"""What ``cadenza run`` with progress to a pipe and nothing to log must not import."""
+
+
+@pytest.mark.slow
+def test_a_journaled_run_to_a_pipe_imports_no_rich_nor_structlog(tmp_path: Path) -> None:
+    """``cadenza run`` with progress lines to a pipe (not a terminal), the journal on and
+    nothing logged, imports neither rich (and pygments) nor structlog (and asyncio)."""
+    (tmp_path / "plain.yaml").write_text(
+        NO_CEL.replace('  coder: {kind: python, options: {function: "tasks:code"}}\n', ""),
+        encoding="utf-8",
+    )
+    out, modules = _modules_after(
+        "run", str(tmp_path / "plain.yaml"), "--store", str(tmp_path / "journal.db"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert "2 succeeded" in out
+    assert _imported(modules, NOT_FOR_A_PLAIN_RUN) == []
+
+
 @pytest.mark.slow
 def test_plugin_calls_are_ki_protected_though_imported_before_trio() -> None:
     """call_plugin gets trio's KeyboardInterrupt protection when trio arrives after it."""
