@@ -241,14 +241,15 @@ def test_a_run_without_expressions_imports_no_cel(tmp_path: Path) -> None:
     assert _imported(modules, ("celpy", "lark", "pendulum", "jsonschema", "httpx")) == []
 
 
-NOT_FOR_A_PLAIN_RUN = ("rich", "pygments", "structlog", "asyncio")
-"""What ``cadenza run`` with progress to a pipe and nothing to log must not import."""
+NOT_FOR_A_PLAIN_RUN = ("rich", "pygments", "structlog", "asyncio", "importlib.metadata", "email")
+"""What ``cadenza run`` with progress to a pipe, nothing to log and no plugin must not import."""
 
 
 @pytest.mark.slow
 def test_a_journaled_run_to_a_pipe_imports_no_rich_nor_structlog(tmp_path: Path) -> None:
     """``cadenza run`` with progress lines to a pipe (not a terminal), the journal on and
-    nothing logged, imports neither rich (and pygments) nor structlog (and asyncio)."""
+    nothing logged, imports neither rich (and pygments) nor structlog (and asyncio), and
+    finds entry points without importlib.metadata (and email)."""
     (tmp_path / "plain.yaml").write_text(
         NO_CEL.replace('  coder: {kind: python, options: {function: "tasks:code"}}\n', ""),
         encoding="utf-8",

@@ -162,11 +162,12 @@ def _plugin_distributions_installed() -> bool:
     register no commands.
     """
     import os
-    from importlib.metadata import entry_points
 
     if os.environ.get("CADENZA_LOAD_PLUGINS") == "":  # _plugins._registry.LOAD_PLUGINS_ENV
         return False
-    return bool(entry_points(group="cadenza"))
+    from .._plugins._entry_points import entry_points
+
+    return bool(entry_points("cadenza"))
 
 
 _plugin_command_names: set[str] = set()
