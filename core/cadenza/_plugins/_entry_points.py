@@ -107,9 +107,12 @@ def _plain_search_path() -> bool:
     return True
 
 
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def _normalize(name: str) -> str:
-    """``importlib.metadata.Prepared.normalize``: PEP 503, with underscores."""
-    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+    """``importlib.metadata.Prepared.normalize`` (PEP 503, with underscores)."""
+    return _SEPARATORS.sub("_", name).lower()
 
 
 def _group_of(info: str, group: str) -> list[FoundEntryPoint]:
@@ -118,6 +121,8 @@ def _group_of(info: str, group: str) -> list[FoundEntryPoint]:
         with open(os.path.join(info, "entry_points.txt"), encoding="utf-8") as f:
             text = f.read()
     except OSError:
+        return []
+    if f"[{group}]" not in text:  # the common case: most distributions have none
         return []
     pairs: list[tuple[str, str]] = []
     section = None
