@@ -1,4 +1,4 @@
-"""The kernel's plugin registers aggregators, validators and fallbacks without importing them."""
+"""The kernel's plugin registers its strategies by name, without importing their modules."""
 
 from __future__ import annotations
 
@@ -8,23 +8,21 @@ import textwrap
 
 import pytest
 
-from cadenza._plugins._builtins import (
-    LAZY_AGGREGATORS,
-    LAZY_FALLBACKS,
-    LAZY_VALIDATORS,
-    LazyFactory,
-)
+from cadenza._plugins._builtins import LazyFactory
 from cadenza._plugins._registry import load_plugins
 from cadenza._strategies import _fallbacks
 from cadenza._strategies._aggregators import BUILTIN_AGGREGATORS
+from cadenza._strategies._builtin_names import AGGREGATORS, FALLBACKS, ROUTERS, VALIDATORS
+from cadenza._strategies._routers import BUILTIN_ROUTERS
 from cadenza._strategies._validators import BUILTIN_VALIDATORS
 
 
 def test_lazy_names_are_the_modules_own() -> None:
     """The names registered lazily are exactly the strategy modules' tables, in order."""
-    assert tuple(BUILTIN_AGGREGATORS) == LAZY_AGGREGATORS
-    assert tuple(BUILTIN_VALIDATORS) == LAZY_VALIDATORS
-    for cls in LAZY_FALLBACKS.values():
+    assert tuple(BUILTIN_ROUTERS) == ROUTERS
+    assert tuple(BUILTIN_AGGREGATORS) == AGGREGATORS
+    assert tuple(BUILTIN_VALIDATORS) == VALIDATORS
+    for cls in FALLBACKS.values():
         assert callable(getattr(_fallbacks, cls).from_options)
 
 
@@ -32,7 +30,10 @@ def test_registered_names_and_factories() -> None:
     """Each lazy registration builds what the real factory builds."""
     plugins = load_plugins(entry_points=False)
     aggregators = plugins.registered("cadenza_aggregators")
-    assert list(aggregators) == list(LAZY_AGGREGATORS)
+    assert list(aggregators) == list(AGGREGATORS)
+    routers = plugins.registered("cadenza_routers")
+    assert list(routers) == list(ROUTERS)
+    assert routers["round_robin"].obj.resolve() is BUILTIN_ROUTERS["round_robin"]
     merge = aggregators["merge"].obj
     assert isinstance(merge, LazyFactory)
     assert merge({}) == BUILTIN_AGGREGATORS["merge"]({})
@@ -42,13 +43,13 @@ def test_registered_names_and_factories() -> None:
         {"keys": ["a"]}
     )
     fallbacks = plugins.registered("cadenza_fallbacks")
-    assert set(fallbacks) == set(LAZY_FALLBACKS)
+    assert set(fallbacks) == set(FALLBACKS)
     assert fallbacks["template"].obj.resolve() == _fallbacks.TemplateFallback.from_options
 
 
 @pytest.mark.slow
-def test_loading_plugins_imports_no_aggregator_validator_or_fallback() -> None:
-    """load_plugins() leaves the aggregator, validator and fallback modules unimported."""
+def test_loading_plugins_imports_no_built_in_strategy() -> None:
+    """load_plugins() leaves the router, aggregator, validator and fallback modules unimported."""
     code = textwrap.dedent(
         """
         import sys
@@ -56,7 +57,7 @@ def test_loading_plugins_imports_no_aggregator_validator_or_fallback() -> None:
         plugins = load_plugins(entry_points=False)
         assert "merge" in plugins.registered("cadenza_aggregators")
         lazy = ("_aggregators", "_vote_aggregators", "_merge_aggregator", "_validators",
-                "_fallbacks")
+                "_fallbacks", "_routers", "_consistent_hash", "_router_options")
         print(sorted(m for m in sys.modules if m.rpartition(".")[2] in lazy))
         """
     )

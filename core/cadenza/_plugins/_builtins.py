@@ -1,9 +1,9 @@
 """The kernel's own plugin: its agent kinds, store and strategies, registered as plugins do.
 
-Aggregators, validators and fallbacks are registered by name without importing
-their modules (:class:`LazyFactory`): a workflow that uses none of them, as most
-do, never imports them (with their attrs classes, ~20 ms of every ``cadenza
-run``). The names are listed here; a test checks they are the modules' own.
+Routers, aggregators, validators and fallbacks are registered by name without
+importing their modules (:class:`LazyFactory`): a workflow that uses none of
+them, as most do, never imports them (ten modules and their attrs classes,
+~30 ms of every ``cadenza run``). Their names are in ``_strategies._builtin_names``.
 """
 
 from __future__ import annotations
@@ -15,27 +15,10 @@ from .._agents._http import HttpAgent, HttpOptions
 from .._agents._python import PythonAgent, PythonOptions
 from .._agents._template import TemplateAgent, TemplateOptions
 from .._journal._sqlite import SqliteStore
-from .._strategies._routers import BUILTIN_ROUTERS
+from .._strategies._builtin_names import AGGREGATORS, FALLBACKS, ROUTERS, VALIDATORS
 from ..hookspecs import Register, RegisterAgentKind, hookimpl
 
 CADENZA_HOOK_API = ">=1.0,<2"
-
-LAZY_AGGREGATORS = (
-    "first_success",
-    "hedged",
-    "majority_vote",
-    "weighted_vote",
-    "highest_confidence",
-    "merge",
-    "consensus",
-)
-"""The names in ``_strategies._aggregators.BUILTIN_AGGREGATORS``, in its order."""
-
-LAZY_VALIDATORS = ("json_schema", "required_keys", "python_parses")
-"""The names in ``_strategies._validators.BUILTIN_VALIDATORS``, in its order."""
-
-LAZY_FALLBACKS = {"template": "TemplateFallback", "cached": "CachedFallback"}
-"""Fallback name -> its class in ``_strategies._fallbacks`` (built by ``from_options``)."""
 
 
 class LazyFactory:
@@ -87,24 +70,23 @@ def cadenza_stores(register: Register) -> None:
 
 @hookimpl
 def cadenza_fallbacks(register: Register) -> None:
-    for name, cls in LAZY_FALLBACKS.items():
+    for name, cls in FALLBACKS.items():
         register(name, LazyFactory("_fallbacks", None, cls))
 
 
 @hookimpl
 def cadenza_routers(register: Register) -> None:
-    # Eager: the loader imports the routers anyway (_load._strategies), and a run calls them.
-    for name, factory in BUILTIN_ROUTERS.items():
-        register(name, factory)
+    for name in ROUTERS:
+        register(name, LazyFactory("_routers", "BUILTIN_ROUTERS", name))
 
 
 @hookimpl
 def cadenza_aggregators(register: Register) -> None:
-    for name in LAZY_AGGREGATORS:
+    for name in AGGREGATORS:
         register(name, LazyFactory("_aggregators", "BUILTIN_AGGREGATORS", name))
 
 
 @hookimpl
 def cadenza_validators(register: Register) -> None:
-    for name in LAZY_VALIDATORS:
+    for name in VALIDATORS:
         register(name, LazyFactory("_validators", "BUILTIN_VALIDATORS", name))
