@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_startup.py [--quick] [--runs N] [--json out.json]
                                        [--only LABEL ...] [--importtime]
-                                       [--breakdown]
+                                       [--breakdown] [--bytecode {cached,source}]
 
 Issue 14, goal 3: ``cadenza --help``, ``--version`` and ``validate`` of a
 small file within 1.5x of ``python -c "import trio, httpx"``; ``cadenza run``
@@ -31,6 +31,16 @@ Every row is a new process, timed from ``subprocess.run`` to its exit
 * raw trio: a script doing the same fan-out (one nursery, a ``trio.Event``
   per step, a ``trio.CapacityLimiter(64)``, one checkpoint per step), in its
   own process.
+
+Bytecode: by default (``--bytecode cached``) every process runs as on a
+machine where Cadenza was installed from a wheel, whose installer compiles
+the ``.pyc`` files: Python may write and read bytecode, in a cache of its own
+(``PYTHONPYCACHEPREFIX`` in the benchmark's folder, so no ``__pycache__`` is
+written beside the sources), filled by the untimed warm-up round that runs
+even with ``--quick``. ``--bytecode source`` sets ``PYTHONDONTWRITEBYTECODE=1``
+instead, as some sandboxes and CI images do: a source checkout without
+``__pycache__`` is then compiled by every process (a third of a second for
+``cadenza run``), while installed libraries keep their ``.pyc`` files.
 
 The rows alternate (round 1: every command once, round 2: ...), after one
 untimed warm-up round (which also fills the user cache: Cadenza keeps its
@@ -252,6 +262,21 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+ENV: dict[str, str] = dict(os.environ)
+"""The environment of every process this benchmark starts (see :func:`bytecode_env`)."""
+
+
+def bytecode_env(mode: str, workdir: Path) -> dict[str, str]:
+    """The environment for ``--bytecode cached`` (a bytecode cache of our own) or ``source``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",)}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    if mode == "cached":
+        env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
 def _run(
     command: Command, workdir: Path, argv: Sequence[str] | None = None
 ) -> tuple[float, float, subprocess.CompletedProcess[str]]:
@@ -266,7 +291,7 @@ def _run(
     cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(
-        list(argv or command.argv), cwd=cwd, capture_output=True, text=True, check=False
+        list(argv or command.argv), cwd=cwd, capture_output=True, text=True, check=False, env=ENV
     )
     seconds = time.perf_counter() - start
     cpu = _children_cpu() - cpu
@@ -432,6 +457,7 @@ def breakdown(workdir: Path, runs: int) -> str:
             capture_output=True,
             text=True,
             check=False,
+            env=ENV,
         )
         totals.append(time.perf_counter() - start)
         if done.returncode != 0:
@@ -453,7 +479,16 @@ def breakdown(workdir: Path, runs: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 rounds, no warm-up")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 rounds (the warm-up round only fills caches)"
+    )
+    parser.add_argument(
+        "--bytecode",
+        choices=("cached", "source"),
+        default="cached",
+        help="cached: bytecode as after a wheel install (default); source: "
+        "PYTHONDONTWRITEBYTECODE=1, sources without __pycache__ compiled by every process",
+    )
     parser.add_argument("--runs", type=int, help=f"rounds (default {RUNS})")
     parser.add_argument("--width", type=int, default=FAN_OUT, help="fan-out width")
     parser.add_argument(
@@ -474,6 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="cadenza-bench-startup-") as tmp:
         workdir = Path(tmp)
+        ENV.clear()
+        ENV.update(bytecode_env(args.bytecode, workdir))
         rows = commands(workdir, args.width)
         if args.only:
             rows = [c for c in rows if c.label == BASELINE or any(t in c.label for t in args.only)]
@@ -485,11 +522,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         print(
-            f"{runs} round(s){'' if args.quick else ' after a warm-up round'}, every command "
-            "once per round, each in a new process; medians",
+            f"{runs} round(s) after a warm-up round, every command once per round, each in a "
+            f"new process; medians; bytecode: {args.bytecode}",
             flush=True,
         )
-        if not args.quick:
+        if not args.quick or args.bytecode == "cached":
             for command in rows:
                 _run(command, workdir)
         for number in range(runs):
@@ -520,6 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "cpu_count": os.cpu_count(),
                             "runs": runs,
                             "width": args.width,
+                            "bytecode": args.bytecode,
                             "loadavg_before": before,
                             "loadavg_after": after,
                         },

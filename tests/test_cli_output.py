@@ -23,6 +23,7 @@ from rich.console import Console
 
 from cadenza import _events as ev
 from cadenza._cli._common import CliState
+from cadenza._cli._console import PlainConsole, stderr_console
 from cadenza._cli._progress import Progress, summary_text
 from cadenza._cli._run_cmd import run
 from cadenza._journal._sqlite import SqliteStore
@@ -118,6 +119,35 @@ def test_plain_lines_are_what_rich_would_print(text: str) -> None:
     )
     got = out.getvalue()
     assert got.split("] ", 1)[1] == expected.console.file.getvalue().split("] ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "✓ leaf0063 [noop] in 0.00s",
+        "✗ bell\x07 and \r and \x1b[31mcolour\x1b[0m [noop]",
+        "✗ a [t] in 0.10s: ValueError: :warning: and\ttab",
+    ],
+)
+def test_plain_console_prints_lines_as_rich_does(text: str) -> None:
+    """Without a terminal the display writes through PlainConsole, with rich's output."""
+    progress, rich_out = progress_of(("a",), live=False)
+    plain_out = io.StringIO()
+    plain = Progress(workflow=progress.workflow, console=PlainConsole(plain_out), live=False)
+    plain.started = progress.started
+    progress._line(text)
+    plain._line(text)
+    assert plain_out.getvalue().split("] ", 1)[1] == rich_out.getvalue().split("] ", 1)[1]
+
+
+def test_stderr_console_is_plain_for_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stderr that is not a terminal gets a PlainConsole; FORCE_COLOR gets rich's console."""
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert isinstance(stderr_console(), PlainConsole)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert isinstance(stderr_console(), Console)
 
 
 def degraded(step_id: str, reason: str) -> StepOutcome:

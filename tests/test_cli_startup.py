@@ -241,6 +241,34 @@ def test_a_run_without_expressions_imports_no_cel(tmp_path: Path) -> None:
     assert _imported(modules, ("celpy", "lark", "pendulum", "jsonschema", "httpx")) == []
 
 
+NOT_FOR_A_PLAIN_RUN = (
+    "rich", "pygments", "structlog", "asyncio", "importlib.metadata", "email",
+    "cadenza._strategies._aggregators", "cadenza._strategies._validators",
+    "cadenza._strategies._fallbacks",
+)  # fmt: skip
+"""What ``cadenza run`` with progress to a pipe, nothing to log and no plugin must not import.
+
+(The routers are imported: with a journal, the runner asks each step's router
+whether it wants the agents' history.)"""
+
+
+@pytest.mark.slow
+def test_a_journaled_run_to_a_pipe_imports_no_rich_nor_structlog(tmp_path: Path) -> None:
+    """``cadenza run`` with progress lines to a pipe (not a terminal), the journal on and
+    nothing logged, imports neither rich (and pygments) nor structlog (and asyncio), and
+    finds entry points without importlib.metadata (and email)."""
+    (tmp_path / "plain.yaml").write_text(
+        NO_CEL.replace('  coder: {kind: python, options: {function: "tasks:code"}}\n', ""),
+        encoding="utf-8",
+    )
+    out, modules = _modules_after(
+        "run", str(tmp_path / "plain.yaml"), "--store", str(tmp_path / "journal.db"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert "2 succeeded" in out
+    assert _imported(modules, NOT_FOR_A_PLAIN_RUN) == []
+
+
 @pytest.mark.slow
 def test_plugin_calls_are_ki_protected_though_imported_before_trio() -> None:
     """call_plugin gets trio's KeyboardInterrupt protection when trio arrives after it."""
@@ -263,3 +291,27 @@ def test_plugin_calls_are_ki_protected_though_imported_before_trio() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_the_heap_is_frozen_at_exit_only() -> None:
+    """main() leaves the collector alone while the process lives and freezes it at exit,
+    after the command's output is written."""
+    code = textwrap.dedent(
+        """
+        import atexit, gc, sys
+        atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
+        from cadenza._cli import main
+        try:
+            main(["--version"])
+        except SystemExit:
+            print("frozen before exit:", gc.get_freeze_count() > 0)
+            raise
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("cadenza, version")
+    assert lines[1:] == ["frozen before exit: False", "frozen at exit: True"]

@@ -87,3 +87,49 @@ def test_library_use_stays_silent_without_structlog() -> None:
         """
     )
     assert done.stdout == done.stderr == ""
+
+
+@pytest.mark.slow
+def test_calls_below_the_pending_level_do_not_import_structlog() -> None:
+    """A bound kernel logger answers ``is_enabled_for`` and drops debug lines without structlog."""
+    done = _run(
+        """
+        import logging, sys
+        from cadenza._logging import bound_contextvars, configure_logging_on_import, get_logger
+        configure_logging_on_import(level=logging.WARNING)
+        logger = get_logger("cadenza.test").bind(step_id="s")
+        with bound_contextvars(run_id="r1"):
+            logger.debug("dropped")
+            logger.log(logging.INFO, "dropped_too")
+            assert not logger.is_enabled_for(logging.INFO)
+            assert logger.is_enabled_for(logging.WARNING)
+        assert "structlog" not in sys.modules
+        """
+    )
+    assert done.stdout == done.stderr == ""
+
+
+@pytest.mark.slow
+def test_context_bound_before_structlog_reaches_every_line() -> None:
+    """Values bound before structlog is imported are on the kernel's and a plugin's lines."""
+    done = _run(
+        """
+        import logging, sys
+        from cadenza._logging import bound_contextvars, configure_logging_on_import, get_logger
+        configure_logging_on_import(level=logging.WARNING)
+        logger = get_logger("cadenza.test").bind(step_id="s")
+        with bound_contextvars(run_id="r1"):
+            logger.log(logging.WARNING, "kernel_event", attempt=2)
+            import structlog
+            with bound_contextvars(observer="o"):
+                structlog.get_logger().warning("plugin_event")
+        structlog.get_logger().warning("after_run")
+        """
+    )
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert "[warning] kernel_event attempt=2 run_id=r1 step_id=s" in lines[0]
+    assert "plugin_event" in lines[1]
+    assert "observer=o" in lines[1]
+    assert "run_id=r1" in lines[1]
+    assert "run_id" not in lines[2]

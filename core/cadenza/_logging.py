@@ -6,6 +6,14 @@ application asks. Once structlog is configured (by the application with
 ``structlog.configure``, or by the CLI with :func:`configure_logging`), events go
 through that configuration; until then they are dropped at the call, cheaply.
 
+The CLI asks for its configuration when structlog is first imported
+(:func:`configure_logging_on_import`), and kernel loggers answer calls below
+the level it asked for without importing structlog (its console renderer loads
+rich and pygments): ``cadenza run`` of a workflow that logs nothing at that
+level never imports it. :func:`bound_contextvars` binds ``run_id`` and the like
+the same way, in structlog's context variables once structlog is imported, in
+this module's until then (merged into every line, see :func:`configure_logging`).
+
 Secrets are redacted from every log line by a processor that knows the secret
 values of the workflows loaded in this process. Lines are for people: seconds
 read ``0.12s``, other numbers are rounded, and fields without a value are left out.
@@ -13,10 +21,12 @@ read ``0.12s``, other numbers are rounded, and fields without a value are left o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import logging
 import sys
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
 from typing import Any, TextIO
 
 from ._on_import import when_imported
@@ -66,12 +76,79 @@ class _KernelLogger:
         if structlog is None:
             if _PENDING is None:
                 return getattr(_SILENT, name)
-            structlog = importlib.import_module("structlog")  # configured once imported
+            return getattr(_Deferred(self._name, {}), name)  # structlog when a call needs it
         if not structlog.is_configured():
             return getattr(_SILENT, name)
+        if context := _CONTEXT.get():  # bound before structlog was imported
+            return getattr(structlog.get_logger(self._name).bind(**context), name)
         if self._structlog is None:
             self._structlog = structlog.get_logger(self._name)
         return getattr(self._structlog, name)
+
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+"""structlog's filtering logger's methods and the level each logs at."""
+
+
+class _Deferred:
+    """A kernel logger (with its bound values) while the CLI's configuration waits for structlog.
+
+    A call below the level the CLI asked for is dropped, as structlog's
+    filtering logger would drop it; any other call imports structlog (which
+    configures it) and goes to structlog's logger, bound to the same values.
+    """
+
+    __slots__ = ("_name", "_real_logger", "_values")
+
+    def __init__(self, name: str, values: dict[str, Any]) -> None:
+        self._name = name
+        self._values = values
+        self._real_logger: Any = None
+
+    def _real(self) -> Any:
+        """structlog's logger bound as this one is, once (as ``log.bind()`` would have made it)."""
+        if self._real_logger is None:
+            structlog: Any = importlib.import_module("structlog")  # configured once imported
+            if not structlog.is_configured():
+                return _SILENT
+            context = _CONTEXT.get() or {}
+            logger = structlog.get_logger(self._name).bind(**{**context, **self._values})
+            self._real_logger = logger
+        return self._real_logger
+
+    def _waiting(self) -> bool:
+        return "structlog" not in sys.modules and _PENDING is not None
+
+    def is_enabled_for(self, level: int) -> bool:
+        if self._waiting():
+            return _PENDING is not None and level >= _PENDING[0]
+        return bool(self._real().is_enabled_for(level))
+
+    def bind(self, **values: Any) -> _Deferred:
+        return _Deferred(self._name, {**self._values, **values})
+
+    def new(self, **values: Any) -> _Deferred:
+        return _Deferred(self._name, dict(values))
+
+    def log(self, level: int, event: str, *args: Any, **kw: Any) -> None:
+        if self.is_enabled_for(level):
+            self._real().log(level, event, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        level = _LEVELS.get(name)
+        if level is not None and self._waiting() and not self.is_enabled_for(level):
+            return _SILENT._drop
+        return getattr(self._real(), name)
 
 
 def get_logger(name: str | None = None) -> Any:
@@ -86,6 +163,42 @@ def get_logger(name: str | None = None) -> Any:
     if name is None:
         name = sys._getframe(1).f_globals.get("__name__", "cadenza")
     return _KernelLogger(name)
+
+
+_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "cadenza_log_context", default=None
+)
+"""Values bound by :func:`bound_contextvars` while structlog was not imported."""
+
+
+@contextlib.contextmanager
+def bound_contextvars(**values: Any) -> Iterator[None]:
+    """Bind ``values`` to every log line of this context, as structlog's ``bound_contextvars``.
+
+    With structlog imported this is structlog's own; until then the values
+    wait in a context variable of this module, which kernel loggers and the
+    CLI's configuration merge into their lines, so binding ``run_id`` costs a
+    run no import of structlog.
+    """
+    structlog: Any = sys.modules.get("structlog")
+    if structlog is not None:
+        with structlog.contextvars.bound_contextvars(**values):
+            yield
+        return
+    token = _CONTEXT.set({**(_CONTEXT.get() or {}), **values})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def _merge_waiting_context(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Add the values :func:`bound_contextvars` kept before structlog was imported."""
+    for key, value in (_CONTEXT.get() or {}).items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def add_secrets(values: Iterable[str]) -> None:
@@ -134,6 +247,7 @@ def configure_logging(*, level: int = logging.WARNING, stream: TextIO | None = N
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _merge_waiting_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="%H:%M:%S", utc=False),
             structlog.processors.format_exc_info,

@@ -19,17 +19,17 @@ from typing import Any
 import attrs
 import click
 import trio
-from rich.console import Console
 
 from .._journal._sqlite import find_journal
 from .._journal._store import Store
-from .._logging import add_secrets, configure_logging
+from .._logging import add_secrets, configure_logging_on_import
 from .._plugins._registry import Plugins
 from .._scheduler._resume import ResumePlan
 from .._scheduler._runner import RunHandle, run_workflow
 from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
 from ._common import echo_json, get_state, require_writable
+from ._console import stderr_console
 from ._exit import ExitCode
 from ._progress import Progress, summary_text
 
@@ -136,9 +136,9 @@ def execute(
     state = get_state()
     # The progress display reports every failure; logs would only repeat it.
     quiet = logging.ERROR if display.progress else logging.WARNING
-    configure_logging(level=logging.DEBUG if state.debug else quiet)
+    configure_logging_on_import(level=logging.DEBUG if state.debug else quiet)
     add_secrets(workflow.secrets)
-    err = Console(stderr=True, highlight=False)
+    err = stderr_console()  # rich only on a terminal
     progress = None
     if display.progress:
         progress = Progress(

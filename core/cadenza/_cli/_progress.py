@@ -1,25 +1,31 @@
 """Live progress for ``cadenza run``: a rich table on a terminal, plain lines otherwise.
 
 The display is an event observer: it never reads scheduler internals, so what
-it shows is exactly what the journal and other observers see.
+it shows is exactly what the journal and other observers see. rich is imported
+by the live display only (and for a plain line rich would render differently):
+plain lines to a pipe cost a run no import of rich.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import trio
-from rich.console import Console, Group
-from rich.control import strip_control_codes
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from .. import _events as ev
 from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+    from ._console import PlainConsole
+
+_CONTROL_CODES = dict.fromkeys((7, 8, 11, 12, 13))
+"""What ``rich.control.strip_control_codes`` removes: bell, backspace, VT, FF, CR."""
 
 _STYLE = {
     "pending": ("·", "dim"),
@@ -54,7 +60,7 @@ class Progress:
     """Tracks step states from events and renders them."""
 
     workflow: Workflow
-    console: Console
+    console: Console | PlainConsole
     live: bool
     rows: dict[str, _Row] = attrs.field(init=False)
     run_id: str = ""
@@ -68,8 +74,13 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.live:
+            from rich.live import Live
+
             self._display = Live(
-                self.render(), console=self.console, auto_refresh=False, transient=False
+                self.render(),
+                console=cast("Console", self.console),  # live: a terminal, so rich's console
+                auto_refresh=False,
+                transient=False,
             )
             self._display.__enter__()
         return self
@@ -162,7 +173,7 @@ class Progress:
         if ":" in line or "\t" in line:  # rich turns :name: into emoji and expands tabs
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:  # the same text, without rich's rendering (a tenth of a millisecond a line)
-            self.console.file.write(strip_control_codes(line) + "\n")
+            self.console.file.write(line.translate(_CONTROL_CODES) + "\n")
 
     def refresh(self, *, force: bool = False) -> None:
         if self._display is None:
@@ -185,6 +196,10 @@ class Progress:
         return out
 
     def render(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         counts = self.counts()
         header = Text()
         header.append(f"{self.workflow.name}", style="bold")

@@ -24,7 +24,7 @@ from .._plugins._registry import call_plugin
 from .._spec._convert import describe_value, structure, suggest
 from .._spec._cost import Budget, Price
 from .._spec._workflow import AgentConfig, InputSpec, Step, StrategySpec
-from .._strategies._routers import BUILTIN_ROUTERS
+from .._strategies._builtin_names import ROUTERS as BUILTIN_ROUTERS
 from ._context import LoadContext, listing
 
 STEP_KEYS = (

@@ -31,7 +31,6 @@ distributions and is raised.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
@@ -48,6 +47,7 @@ from ._checks import (
     did_you_mean,
     explain_argnames,
 )
+from ._entry_points import FoundEntryPoint, entry_points
 from ._registry import (
     BUILTIN,
     ENTRY_POINT_GROUP,
@@ -146,14 +146,11 @@ class Loader:
         )
 
     def discover(self, *, only: Collection[str] | None, only_source: str) -> None:
-        found: list[importlib.metadata.EntryPoint] = sorted(
-            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
-            key=lambda ep: (ep.name, ep.value),
+        found: list[FoundEntryPoint] = sorted(
+            entry_points(ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value)
         )
         for ep in found:
-            dist = ep.dist
-            distribution = dist.name if dist is not None else ""
-            version = dist.version if dist is not None else ""
+            distribution, version = ep.distribution, ep.version
             candidate = _Candidate(
                 name=ep.name,
                 distribution=distribution,

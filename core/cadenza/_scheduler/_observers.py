@@ -37,12 +37,11 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
 from .._journal._bus import EventBus
-from .._logging import get_logger
+from .._logging import bound_contextvars, get_logger
 from .._plugins._registry import Registration, call_plugin, call_plugin_async
 from .._spec._outcome import RunResult
 
@@ -134,7 +133,7 @@ class RunObservers:
         method = getattr(item.obj, call, None)
         if method is None:
             return
-        with structlog.contextvars.bound_contextvars(observer=item.name):
+        with bound_contextvars(observer=item.name):
             with trio.move_on_after(item.time_limit) as scope:
                 try:
                     await call_plugin_async(method, arg)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import structlog
 import trio
 
 from .. import _events as ev
@@ -25,7 +24,7 @@ from .._ids import check_run_id
 from .._journal._bus import EventBus, Observer
 from .._journal._store import Store
 from .._journal._writer import Journal
-from .._logging import get_logger
+from .._logging import bound_contextvars, get_logger
 from .._plugins._checks import check_made
 from .._plugins._registry import Plugins, call_plugin, call_plugin_async, plugin_config_scope
 from .._problems import Problem
@@ -206,7 +205,7 @@ async def _run_workflow(
     if output_dir is not None:
         output_dir = Path(str(output_dir).replace("{run_id}", run_id))
     with (
-        structlog.contextvars.bound_contextvars(run_id=run_id),
+        bound_contextvars(run_id=run_id),
         plugin_config_scope(workflow.plugin_config),  # what cadenza.plugins.plugin_config reads
     ):
         agents = _make_agents(workflow, plugins)
