@@ -194,7 +194,5 @@ class ItemMaps:
         if m.degraded:
             first = min(m.degraded, key=lambda s: s.index)
             why = (first.result.source if first.result is not None else "") or "degraded"
-            notes.append(
-                f"{len(m.degraded)} of {total} items degraded ({first.step.id}: {why})"
-            )
+            notes.append(f"{len(m.degraded)} of {total} items degraded ({first.step.id}: {why})")
         self.finish(state, m.outputs, bool(m.failed or m.degraded), "; ".join(notes))
