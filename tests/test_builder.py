@@ -109,7 +109,9 @@ def test_the_reference_example_equals_its_yaml(tmp_path: Path) -> None:
         with_={"text": draft.output},
     )
     [block] = [
-        b for b in marked("valid") if b.page == "workflow-reference.md" and "release-notes" in b.text
+        b
+        for b in marked("valid")
+        if b.page == "workflow-reference.md" and "release-notes" in b.text
     ]
     assert built(wf) == from_yaml(block.text, tmp_path)
     changed = block.text.replace("  timeout: 2m\n", "  timeout: 3m\n", 1)

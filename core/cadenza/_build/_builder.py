@@ -258,7 +258,11 @@ class WorkflowBuilder:
             text=text,
         )
         checked = check_data(self.to_dict(), doc=self._sites, request=request)
-        problems = tuple(sorted([*self._problems, *checked.problems], key=Problem.sort_key))
+        # A value the builder refused is None in the data: the loader's complaint about
+        # that None would only repeat the builder's, less helpfully.
+        refused = {p.path for p in self._problems if p.path}
+        found = [*self._problems, *(p for p in checked.problems if p.path not in refused)]
+        problems = tuple(sorted(found, key=Problem.sort_key))
         if any(p.severity == "error" for p in problems) or not checked.workflows:
             return None, problems
         return next(iter(checked.workflows.values())), problems
