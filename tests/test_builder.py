@@ -12,6 +12,7 @@ import yaml
 
 import cadenza
 from cadenza._load._loader import load_workflow_text
+from cadenza._load._native import _STEP_KEYS
 from cadenza._plugins._registry import load_plugins
 
 from .test_docs_examples import ENVIRON, Block, marked
@@ -296,3 +297,45 @@ def test_to_dict_is_a_copy() -> None:
     data = wf.to_dict()
     data["steps"]["a"]["with"]["x"].append(2)
     assert wf.to_dict()["steps"]["a"]["with"]["x"] == [1]
+
+
+@pytest.mark.skipif("for_each" not in _STEP_KEYS, reason="for_each is not in this loader yet")
+def test_the_issue_for_each_example_equals_its_yaml(tmp_path: Path) -> None:
+    """The planner -> per-file coder -> reviewer map of issue 15, with wf.item and wf.index."""
+    wf = cadenza.workflow("map", base_dir=tmp_path)
+    for name in ("planner", "coder", "reviewer"):
+        wf.agent(name, kind="template", options={"output": "x"})
+    plan = wf.step("plan", uses="planner", with_={"feature": wf.input("feature")})
+    build = wf.step(
+        "build",
+        needs=[plan],
+        for_each=plan.output.files,
+        max_parallel=8,
+        uses="coder",
+        with_={"path": wf.item, "n": wf.index},
+    )
+    wf.step("review", needs=[build], uses="reviewer", with_={"files": build.output})
+    expected = from_yaml(
+        """
+        name: map
+        inputs: {feature: null}
+        agents:
+          planner: {kind: template, options: {output: x}}
+          coder: {kind: template, options: {output: x}}
+          reviewer: {kind: template, options: {output: x}}
+        steps:
+          plan: {uses: planner, with: {feature: "${{ inputs.feature }}"}}
+          build:
+            needs: [plan]
+            for_each: "${{ steps.plan.output.files }}"
+            max_parallel: 8
+            uses: coder
+            with: {path: "${{ item }}", n: "${{ index }}"}
+          review:
+            needs: [build]
+            uses: reviewer
+            with: {files: "${{ steps.build.output }}"}
+        """,
+        tmp_path,
+    )
+    assert built(wf) == expected

@@ -159,4 +159,7 @@ def as_builder(plan: Plan) -> cadenza.WorkflowBuilder:
 def test_builder_and_yaml_of_a_random_dag_are_equal(plan: Plan) -> None:
     """Whatever the DAG, the builder's Workflow equals the YAML file's."""
     expected = load_workflow_text(as_yaml(plan), plugins=PLUGINS, base_dir=BASE).workflow
-    assert as_builder(plan).build(plugins=PLUGINS) == expected
+    wf = as_builder(plan)
+    assert wf.build(plugins=PLUGINS) == expected
+    exported = load_workflow_text(wf.to_yaml(), plugins=PLUGINS, base_dir=BASE).workflow
+    assert exported == expected  # ... and so does its YAML export

@@ -158,7 +158,7 @@ class WorkflowBuilder:
         uses: str | AgentHandle | None = None,
         with_: Mapping[str, Any] | None = None,
         needs: Needs | None = None,
-        when: str | Ref | None = None,
+        when: str | bool | Ref | None = None,
         **keys: Any,
     ) -> StepHandle:
         """Add step ``id``; every YAML step key is a keyword (``retry=``, ``fallback=``, ...).
