@@ -160,3 +160,21 @@ def test_unknown_and_missing_inputs_are_refused_before_running() -> None:
     assert found["input 'topic' is required but was not given"].hint == (
         "Pass inputs={'topic': ...}."
     )
+
+
+def test_a_bare_first_use_of_an_input_is_completed_by_its_declaration() -> None:
+    """wf.input("x") before wf.input("x", 5) is one input with default 5, not a conflict."""
+    wf = cadenza.workflow("late")
+    wf.agent("t", kind="template", options={"output": "{x}"})
+    wf.step("a", uses="t", with_={"x": wf.input("x")})
+    wf.input("x", 5)
+    assert wf.build(plugins=PLUGINS).inputs["x"].default == 5
+
+
+def test_an_agent_spec_that_is_not_a_mapping_is_a_problem() -> None:
+    """wf.agent("a", "http") is reported with the form to use, not raised as a TypeError."""
+    wf = cadenza.workflow("agent")
+    wf.agent("a", "http")  # type: ignore[arg-type]
+    wf.step("s", uses="a")
+    found = problems(wf)
+    assert "kind=..." in found["agents.a"].hint

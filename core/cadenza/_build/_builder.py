@@ -25,6 +25,7 @@ from .._errors import WorkflowError
 from .._load._source import LoadRequest, check_data
 from .._plugins._registry import Plugins, load_plugins
 from .._problems import Problem, SourceLocation
+from .._spec._convert import describe_value
 from .._spec._workflow import Workflow
 from ._data import Converter
 from ._refs import AgentHandle, Ref, StepHandle, member
@@ -100,7 +101,8 @@ class WorkflowBuilder:
 
         Without a default the input's default is None, as ``name:`` with no
         value in YAML; ``required=True`` makes a run refuse to start without
-        it. A later ``wf.input(name)`` with no settings only refers to it.
+        it. A later ``wf.input(name)`` with no settings only refers to it;
+        settings given after a bare first use complete the declaration.
         """
         site = call_site()
         spec: dict[str, Any] = {}
@@ -113,7 +115,8 @@ class WorkflowBuilder:
         if not self._named(name, "an input name", site):
             return Ref(member("inputs", str(name)))
         inputs = self._data.setdefault("inputs", {})
-        if name in self._declared:
+        if name in self._declared and (self._declared[name] or not spec):
+            # declared with settings, or only referred to again: a reference (or a conflict)
             if spec and spec != self._declared[name]:
                 self._twice(
                     "input",
@@ -146,8 +149,15 @@ class WorkflowBuilder:
             return AgentHandle(name)
         self._sites.record(path, site)
         self._data.setdefault("agents", {})[name] = {}
-        if spec is not None:
-            self._set_section(path, spec, site, functions=True)
+        given: object = spec  # typed as a mapping, but a caller without mypy may pass anything
+        if isinstance(given, Mapping):
+            self._set_section(path, given, site, functions=True)
+        elif given is not None:
+            Converter(self._problems, site).problem(
+                path,
+                f"agent {name!r} must be a mapping or keywords, got {describe_value(given)}",
+                f"Write wf.agent({name!r}, kind=..., options=...) or pass a dict of its keys.",
+            )
         self._set_section(path, keys, site, functions=True)
         return AgentHandle(name)
 
