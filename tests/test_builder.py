@@ -339,3 +339,13 @@ def test_the_issue_for_each_example_equals_its_yaml(tmp_path: Path) -> None:
         tmp_path,
     )
     assert built(wf) == expected
+
+
+def test_a_reference_refuses_python_comparisons() -> None:
+    """ref == x and `if ref` raise, naming the CEL text to write, instead of a constant when:."""
+    ref = cadenza.workflow("r").input("ready")
+    with pytest.raises(TypeError, match=r"ref\.expression"):
+        _ = ref == "yes"
+    with pytest.raises(TypeError, match="truth testing"):
+        bool(ref)
+    assert repr(ref) == "<reference ${{ inputs.ready }}>"

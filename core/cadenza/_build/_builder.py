@@ -109,15 +109,16 @@ class WorkflowBuilder:
         settings given after a bare first use complete the declaration.
         """
         site = call_site()
-        spec: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         if default is not _UNSET:
-            spec["default"] = default
+            given["default"] = default
         if description is not None:
-            spec["description"] = description
+            given["description"] = description
         if required is not None:
-            spec["required"] = required
+            given["required"] = required
         if not self._named(name, "an input name", site):
             return Ref(member("inputs", str(name)))
+        spec = Converter(self._problems, site).value(given, ("inputs", name))
         inputs = self._data.setdefault("inputs", {})
         if name in self._declared and (self._declared[name] or not spec):
             # declared with settings, or only referred to again: a reference (or a conflict)
@@ -132,8 +133,7 @@ class WorkflowBuilder:
             return Ref(member("inputs", name))
         self._declared[name] = spec
         self._sites.record(("inputs", name), site)
-        converted = Converter(self._problems, site).value(spec, ("inputs", name))
-        inputs[name] = converted or None  # nothing given: `name:` with no value, as in YAML
+        inputs[name] = spec or None  # nothing given: `name:` with no value, as in YAML
         return Ref(member("inputs", name))
 
     def agent(

@@ -59,14 +59,23 @@ def member(parent: str, key: str | int) -> str:
     return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+_NOT_PYTHON = (
+    "a reference is evaluated when the workflow runs, not in Python: {what} cannot work "
+    "on it here. Write the condition as CEL text instead, e.g. "
+    "when=f\"{{ref.expression}} == 'done'\", or compare str(ref) to compare expressions."
+)
+
+
 @final
-@attrs.frozen
+@attrs.frozen(eq=False, repr=False)
 class Ref:
     """A CEL expression over the run: an input, a step's output, or a part of one.
 
     ``ref.key`` and ``ref["key"]`` go one level down (``ref[0]`` for a list
     item); ``str(ref)`` is ``${{ <expression> }}``. Use the index form for a
-    key that starts with an underscore.
+    key that starts with an underscore. A reference has no value in Python:
+    ``ref == x``, ``if ref:`` and ``ref and other`` raise TypeError (they would
+    silently make a constant ``when=``); conditions are CEL text.
     """
 
     _expression: str
@@ -89,6 +98,20 @@ class Ref:
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return f"<reference {self}>"
+
+    def __eq__(self, other: object) -> bool:
+        raise TypeError(_NOT_PYTHON.format(what="=="))
+
+    def __ne__(self, other: object) -> bool:
+        raise TypeError(_NOT_PYTHON.format(what="!="))
+
+    def __bool__(self) -> bool:
+        raise TypeError(_NOT_PYTHON.format(what="truth testing (if, and, or, not)"))
+
+    __hash__ = None  # type: ignore[assignment]  # unequal to everything: no hash either
 
 
 @final
