@@ -22,11 +22,13 @@ from cadenza._plugins._registry import load_plugins
 PLUGINS = load_plugins(entry_points=False)
 BASE = Path(__file__).resolve().parent
 
-IDS = st.from_regex(r"[a-z][a-z0-9]{0,5}(-[a-z0-9]{1,3})?", fullmatch=True)
-KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
-    lambda k: k not in {"as", "for", "if", "in", "let", "var", "null", "true", "false", "loop"}
+RESERVED = {"as", "for", "if", "in", "let", "var", "null", "true", "false", "loop"}
+"""CEL's reserved words (some of them): a YAML author writes these in the index form."""
+IDS = st.from_regex(r"[a-z][a-z0-9]{0,5}(-[a-z0-9]{1,3})?", fullmatch=True).filter(
+    lambda k: k not in RESERVED
 )
-"""Names a YAML author writes after a dot (CEL's reserved words need the index form)."""
+KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda k: k not in RESERVED)
+"""Names a YAML author writes after a dot."""
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text("abc xyz", max_size=6))
 
 
