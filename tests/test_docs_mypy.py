@@ -19,7 +19,7 @@ import pytest
 
 from .docs_code import CodeBlock, examples
 
-PAGES = ("hooks.md", "agent-protocol.md", "agents.md", "testing-plugins.md")
+PAGES = ("hooks.md", "agent-protocol.md", "agents.md", "testing-plugins.md", "python-workflows.md")
 NAMED = re.compile(r'\A(?:"""(cadenza_\w+):|#\s*(\w+)\.py\s*$)', re.MULTILINE)
 ERROR = re.compile(r"^(\w+)\.py:(\d+):(?:\d+:)? (.*)$")
 MYPY_INI = "[mypy]\nstrict = True\nwarn_unreachable = True\n"

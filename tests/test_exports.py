@@ -26,6 +26,7 @@ PUBLIC = {
     "load_workflow", "load_workflow_data", "load_workflow_text", "parse_duration",
     "resolve_inputs", "run_workflow", "ResumeError", "ResumePlan", "plan_resume", "CachePolicy",
     "BreakerPolicy", "FallbackSpec", "RateLimitPolicy", "HealthCheckPolicy", "Budget", "Price",
+    "WorkflowBuilder", "run", "workflow",
 }  # fmt: skip
 
 
@@ -36,8 +37,13 @@ def test_all_is_pinned() -> None:
 
 
 def test_the_top_namespace_stays_small() -> None:
-    """cadenza keeps what a workflow user and an agent author need: at most 45 names."""
-    assert len(cadenza.__all__) <= 45
+    """cadenza keeps what a workflow user and an agent author need: at most 48 names.
+
+    45 until workflows could be written in Python (issue 15): ``workflow``, ``run``
+    and ``WorkflowBuilder`` are the whole of that surface; references and handles
+    stay unnamed types reached through the builder.
+    """
+    assert len(cadenza.__all__) <= 48
 
 
 def test_every_public_name_is_importable() -> None:

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hookspecs",),
     ("_plugins",),
     ("_load", "_scheduler"),
+    ("_build",),
     ("_insight",),
     ("_serve",),
     ("_cli",),

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from ._agents._contract import AgentResult as AgentResult
     from ._agents._contract import SupportsHealth as SupportsHealth
     from ._agents._contract import Usage as Usage
+    from ._build._builder import WorkflowBuilder as WorkflowBuilder
+    from ._build._builder import workflow as workflow
+    from ._build._run import run as run
     from ._errors import AgentError as AgentError
     from ._errors import AgentTimeoutError as AgentTimeoutError
     from ._errors import BudgetExceededError as BudgetExceededError
@@ -123,6 +126,7 @@ __all__ = [
     "UnavailableError",
     "Usage",
     "Workflow",
+    "WorkflowBuilder",
     "WorkflowError",
     "__version__",
     "hookimpl",
@@ -132,7 +136,9 @@ __all__ = [
     "parse_duration",
     "plan_resume",
     "resolve_inputs",
+    "run",
     "run_workflow",
+    "workflow",
 ]
 
 _PUBLIC: dict[str, tuple[str, str | None]] = {
@@ -146,6 +152,9 @@ _PUBLIC: dict[str, tuple[str, str | None]] = {
     "AgentResult": ("._agents._contract", "AgentResult"),
     "SupportsHealth": ("._agents._contract", "SupportsHealth"),
     "Usage": ("._agents._contract", "Usage"),
+    "WorkflowBuilder": ("._build._builder", "WorkflowBuilder"),
+    "workflow": ("._build._builder", "workflow"),
+    "run": ("._build._run", "run"),
     "AgentError": ("._errors", "AgentError"),
     "AgentTimeoutError": ("._errors", "AgentTimeoutError"),
     "BudgetExceededError": ("._errors", "BudgetExceededError"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -22,14 +22,22 @@ from .._problems import Problem, SourceLocation
 from .._redact import redact
 from .._spec._convert import describe_value, suggest
 from .._spec._workflow import parse_duration
-from .._yaml import YamlDocument
 
-__all__ = ["LoadContext", "listing", "quote_hint"]
+__all__ = ["LoadContext", "Locator", "listing", "quote_hint"]
 
 _ENV_REF = re.compile(r"(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 """``${NAME}``, or ``${NAME:-default}`` (the default when NAME is unset or empty)."""
 
 _MISSING: Any = object()
+
+
+class Locator(Protocol):
+    """Where each value of the loaded data was written: a parsed YAML document, or the
+    call sites of a workflow built in Python (``cadenza._build``)."""
+
+    def locate(self, path: ValuePath, *, key: bool = False) -> SourceLocation | None:
+        """Where ``path`` is (its key's position with ``key``), or its nearest ancestor."""
+        ...
 
 
 @attrs.define
@@ -41,7 +49,7 @@ class LoadContext:
     so checking carries on and every problem is reported at once.
     """
 
-    doc: YamlDocument | None
+    doc: Locator | None
     plugins: Plugins
     environ: Mapping[str, str]
     base_dir: Path

@@ -21,8 +21,8 @@ from .._problems import Problem, SourceLocation
 from .._source_file import read_source
 from .._spec._convert import describe_value
 from .._spec._workflow import Workflow
-from .._yaml import YamlDocument, parse_yaml
-from ._context import LoadContext
+from .._yaml import parse_yaml
+from ._context import LoadContext, Locator
 from ._native import NativeFormat
 from ._plugin_config import attach_agent_config, load_plugin_config
 from ._seed import SeedFormat
@@ -120,7 +120,7 @@ def check_text(text: str, *, filename: str, request: LoadRequest) -> Checked:
     return checked
 
 
-def check_data(data: Any, *, doc: YamlDocument | None, request: LoadRequest) -> Checked:
+def check_data(data: Any, *, doc: Locator | None, request: LoadRequest) -> Checked:
     """Check parsed ``data`` in the format its top-level keys name; no workflow if any error."""
     ctx = LoadContext(
         doc=doc,

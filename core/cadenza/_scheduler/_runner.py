@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -29,6 +29,7 @@ from .._plugins._checks import check_made
 from .._plugins._registry import Plugins, call_plugin, call_plugin_async, plugin_config_scope
 from .._problems import Problem
 from .._redact import redact
+from .._spec._inputs import run_inputs
 from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
 from ._agent_history import agent_history
@@ -37,6 +38,9 @@ from ._children import child_runner
 from ._observers import RunObservers
 from ._resume import ResumePlan
 from ._run import _Run, new_run_id
+
+if TYPE_CHECKING:
+    from .._build._builder import WorkflowBuilder
 
 log = get_logger()
 
@@ -121,7 +125,7 @@ def _log_observer() -> Observer:
 
 
 async def run_workflow(
-    workflow: Workflow,
+    workflow: Workflow | WorkflowBuilder,
     *,
     plugins: Plugins,
     inputs: Mapping[str, Any] | None = None,
@@ -162,7 +166,17 @@ async def run_workflow(
     has status ``"cancelled"``. If the *caller's* scope is cancelled instead,
     ``run_finished`` is still emitted (and journaled) before ``Cancelled``
     propagates.
+
+    ``workflow`` may be a :class:`WorkflowBuilder` (``cadenza.workflow(...)``): it is
+    built with ``plugins`` first, and ``inputs`` are then Python values checked
+    against its declared inputs, defaults filled in, as :func:`cadenza.run` does.
+
+    .. versionchanged:: 0.2
+       ``workflow`` may be a builder.
     """
+    if not isinstance(workflow, Workflow):  # a builder: built here, with these plugins
+        workflow = workflow.build(plugins=plugins)
+        inputs = run_inputs(workflow, inputs)
     return await _run_workflow(
         workflow,
         plugins=plugins,

@@ -164,7 +164,7 @@ class AgentConfig:
     weight: float = attrs.field(default=1.0, validator=attrs.validators.ge(0.0))
     price: Price | None = None
     budget: Budget | None = None
-    location: SourceLocation | None = None
+    location: SourceLocation | None = attrs.field(default=None, eq=False)
     plugin_config: Any = attrs.field(default=None, repr=False)
     """The configuration of the plugin that registered ``kind`` (``cadenza_plugin_config``).
 
@@ -247,7 +247,7 @@ class Step:
     on_item_failure: Literal["fail", "skip"] = "fail"
     workflow: Workflow | None = None
     """The sub-workflow a ``workflow:`` step runs instead of calling an agent (``uses`` is "")."""
-    location: SourceLocation | None = None
+    location: SourceLocation | None = attrs.field(default=None, eq=False)
 
     @property
     def quality_threshold(self) -> float:
@@ -268,6 +268,11 @@ class Workflow:
     changed since it started. ``plugin_config`` holds each configured plugin's
     configuration object by plugin name (``plugins:`` over the project file);
     ``plugin_secrets`` the values expanded from ``${NAME}`` in it, for redaction.
+
+    Equality is about what runs, not where it was written: ``source``,
+    ``source_hash`` and ``source_text`` (and each step's and agent's
+    ``location``) say where a workflow came from, so the same workflow loaded
+    from YAML and built in Python (``cadenza.workflow``) compares equal.
     """
 
     name: str
@@ -280,8 +285,8 @@ class Workflow:
     route: StrategySpec = DEFAULT_ROUTE
     budget: Budget | None = None
     description: str = ""
-    source: Path | None = None
-    source_hash: str = ""
+    source: Path | None = attrs.field(default=None, eq=False)
+    source_hash: str = attrs.field(default="", eq=False)
     source_text: str = attrs.field(default="", repr=False, eq=False)
     plugin_config: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     plugin_secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
