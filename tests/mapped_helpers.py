@@ -11,7 +11,7 @@ import trio
 import cadenza
 from cadenza import PermanentError
 from cadenza._journal._sqlite import SqliteStore
-from cadenza.testing import ScriptedAgent, run_captured, scripted_agent_kind
+from cadenza.testing import CapturedRun, ScriptedAgent, run_captured, scripted_agent_kind
 
 MAPPED_YAML = """\
 name: mapped
@@ -30,9 +30,9 @@ steps:
 """plan lists the files, build runs once per file, review reads build's output."""
 
 
-def mapped_run(url: str, *, items: int = 2000, failing: Collection[int] = ()) -> str:
+def mapped_run(url: str, *, items: int = 2000, failing: Collection[int] = ()) -> CapturedRun:
     """Journal at ``url`` a run of :data:`MAPPED_YAML` with ``items`` files, where the
-    items whose index is in ``failing`` fail for good; the run's id."""
+    items whose index is in ``failing`` fail for good; the run, with its events."""
     files = [f"src/f{i}.py" for i in range(items)]
     planner = ScriptedAgent("planner", [{"files": files}, {"reviewed": True}])
 
@@ -50,4 +50,13 @@ def mapped_run(url: str, *, items: int = 2000, failing: Collection[int] = ()) ->
         run = trio.run(partial(run_captured, MAPPED_YAML, plugins=plugins, store=store))
     finally:
         store.close()
-    return run.result.run_id
+    return run
+
+
+def mapped_workflow() -> cadenza.Workflow:
+    """:data:`MAPPED_YAML` loaded (its agents' kind registered), for the run summary."""
+    plugins = cadenza.plugins.load_plugins(
+        extra=[scripted_agent_kind(ScriptedAgent("planner"), ScriptedAgent("coder"))],
+        entry_points=False,
+    )
+    return cadenza.load_workflow_text(MAPPED_YAML, plugins=plugins).workflow
