@@ -47,9 +47,20 @@
   function applyItemsToNode(g, t) {
     if (!g) { return; }
     var detail = g.querySelector("text.detail");
-    if (detail) { detail.textContent = t.done + "/" + t.total + " items"; }
     var box = g.querySelector("rect.box");
     if (!box) { return; }
+    var x = parseFloat(box.getAttribute("x")), y = parseFloat(box.getAttribute("y"));
+    var w = parseFloat(box.getAttribute("width")), h = parseFloat(box.getAttribute("height"));
+    if (detail) {
+      // The box was sized for its "uses:" line: squeeze the counts in rather than overflow.
+      detail.textContent = t.done + "/" + t.total + " items";
+      detail.removeAttribute("textLength");
+      var room = w - 2 * (parseFloat(detail.getAttribute("x")) - x);
+      if (detail.getComputedTextLength && detail.getComputedTextLength() > room) {
+        detail.setAttribute("lengthAdjust", "spacingAndGlyphs");
+        detail.setAttribute("textLength", String(room));
+      }
+    }
     var bar = g.querySelector("rect.items-bar");
     if (!bar) {
       bar = document.createElementNS(SVG, "rect");
@@ -57,8 +68,6 @@
       bar.setAttribute("height", "4");
       g.appendChild(bar);
     }
-    var x = parseFloat(box.getAttribute("x")), y = parseFloat(box.getAttribute("y"));
-    var w = parseFloat(box.getAttribute("width")), h = parseFloat(box.getAttribute("height"));
     bar.setAttribute("x", String(x + 3));
     bar.setAttribute("y", String(y + h - 7));
     bar.setAttribute("width", String(t.total ? (w - 6) * t.done / t.total : w - 6));
