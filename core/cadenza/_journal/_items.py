@@ -133,7 +133,9 @@ def items_agent(items: Sequence[StepState]) -> str | None:
     return f"{top} +{others}" if others else top
 
 
-def grouped_steps(steps: Mapping[str, StepState]) -> tuple[dict[str, StepState], dict[str, Any]]:
+def grouped_steps(
+    steps: Mapping[str, StepState],
+) -> tuple[dict[str, StepState], dict[str, ItemTally]]:
     """The run's own steps, a mapped step carrying its items' totals; and each one's tally.
 
     A mapped step's ``attempts``, ``cancelled_attempts``, ``agent`` and
