@@ -234,3 +234,25 @@ def test_report_of_a_run_in_progress_counts_unfinished_items(
     assert build.item_counts is not None
     assert build.item_counts["unfinished"] == ITEMS - ITEMS // 2
     assert sum(build.item_counts.values()) == ITEMS
+
+
+def test_progress_of_a_resumed_run_counts_restored_items_apart() -> None:
+    """A resume that keeps 1,000 items says so once, and the step's row starts from them."""
+    from cadenza import _events as ev
+
+    out = io.StringIO()
+    progress = Progress(
+        workflow=mapped_workflow(), console=Console(file=out, width=200), live=False
+    )
+    kept = ("plan", *(f"build[{i}]" for i in range(1000)))
+    resumed = ev.RunResumed(
+        run_id="r", seq=0, at=0.0, workflow="mapped", source_hash="", restored=kept,
+        rerun=("build", "review"),
+    )  # fmt: skip
+    progress.observe(resumed)
+    mapped = ev.StepMapped(run_id="r", seq=1, at=0.0, step_id="build", items=ITEMS, restored=1000)
+    progress.observe(mapped)
+    text = out.getvalue()
+    assert "1 steps restored (and 1,000 items of for_each steps), 2 to run" in text
+    assert "▶ build: 2,000 items, 1,000 restored" in text
+    assert progress.rows["build"].note == "1,000/2,000 items done"

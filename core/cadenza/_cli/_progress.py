@@ -124,9 +124,12 @@ class Progress:
             for restored in event.restored:
                 if restored in self.rows:
                     self.rows[restored] = _Row(state="succeeded", note="restored from the journal")
+            steps = sum(1 for sid in event.restored if sid in self.rows)
+            items = len(event.restored) - steps  # items of for_each steps (build[3])
+            kept = f" (and {items:,} items of for_each steps)" if items else ""
             self._line(
                 f"run {event.run_id} of workflow {event.workflow!r} resumed: "
-                f"{len(event.restored)} steps restored, {len(event.rerun)} to run"
+                f"{steps} steps restored{kept}, {len(event.rerun)} to run"
             )
             return
         step_id: str = getattr(event, "step_id", "")
