@@ -19,7 +19,14 @@ import click
 
 from .. import _events as ev
 from .._errors import StoreError
-from .._journal._readback import FINISHED, STEP_ENDED, effective_status, same_host, step_states
+from .._journal._readback import (
+    FINISHED,
+    STEP_ENDED,
+    effective_status,
+    is_item,
+    same_host,
+    step_states,
+)
 from .._journal._store import RunRecord, Store, WriteBatch
 from ._common import handle_errors
 from ._execute import store_option
@@ -52,6 +59,8 @@ def finish_stopped_run(store: Store, record: RunRecord, reason: str = STOPPED_RE
         seq += 1
     counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0}
     for step in steps.values():
+        if is_item(step.step_id, steps):
+            continue  # counted in its for_each step, as the run's own summary counts
         counts["succeeded" if step.state == "restored" else step.state] += 1
     # How long the run ran: from the start of its last segment (run_started or
     # run_resumed) to its last journaled event, not to now.

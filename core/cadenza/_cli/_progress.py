@@ -15,6 +15,8 @@ import attrs
 import trio
 
 from .. import _events as ev
+from .._ids import split_item_id
+from .._journal._items import FAILED_ITEMS_SHOWN, ITEM_STATES, ItemTally
 from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
 
@@ -53,6 +55,33 @@ class _Row:
     note: str = ""
     degraded: bool = False
     order: int = 0
+    items: _Items | None = None
+    """A ``for_each`` step's items, once it expanded: counted here, never shown one by one."""
+
+
+@attrs.define
+class _Items:
+    """How far a mapped step's items got: each item's state, and counts by state."""
+
+    total: int
+    states: dict[int, str] = attrs.field(factory=dict)
+    counts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(ITEM_STATES, 0))
+    failed_shown: int = 0
+    tenths: int = 0
+    """Tenths of the items reported done so far (plain output prints a line at each)."""
+
+    def move(self, index: int, state: str) -> None:
+        old = self.states.get(index)
+        if old is not None:
+            self.counts[old] -= 1
+        self.states[index] = state
+        self.counts[state] += 1
+
+    def tally(self) -> ItemTally:
+        counts = dict(self.counts)
+        ended_or_running = sum(n for state, n in counts.items() if state != "pending")
+        counts["pending"] = max(self.total - ended_or_running, 0)
+        return ItemTally(total=self.total, counts=counts)
 
 
 @attrs.define(eq=False)
@@ -106,16 +135,28 @@ class Progress:
             for restored in event.restored:
                 if restored in self.rows:
                     self.rows[restored] = _Row(state="succeeded", note="restored from the journal")
+            steps = sum(1 for sid in event.restored if sid in self.rows)
+            items = len(event.restored) - steps  # items of for_each steps (build[3])
+            kept = f" (and {items:,} items of for_each steps)" if items else ""
             self._line(
                 f"run {event.run_id} of workflow {event.workflow!r} resumed: "
-                f"{len(event.restored)} steps restored, {len(event.rerun)} to run"
+                f"{steps} steps restored{kept}, {len(event.rerun)} to run"
             )
             return
         step_id: str = getattr(event, "step_id", "")
         row = self.rows.get(step_id)
         if row is None:
+            self._item_event(step_id, event)
             return
-        if isinstance(event, ev.StepReady):
+        if isinstance(event, ev.StepMapped):
+            row.state, row.started = "running", row.started or time.monotonic()
+            row.items = _Items(total=event.items)
+            row.items.counts["succeeded"] = event.restored
+            row.note = row.items.tally().text()
+            restored = f", {event.restored:,} restored" if event.restored else ""
+            bound = f", at most {event.max_parallel} at once" if event.max_parallel else ""
+            self._line(f"▶ {step_id}: {event.items:,} items{bound}{restored}")
+        elif isinstance(event, ev.StepReady):
             row.state = "ready"
         elif isinstance(event, ev.AttemptStarted):
             row.state, row.agent, row.attempts = "running", event.agent, event.attempt
@@ -138,7 +179,7 @@ class Progress:
             row.agent, row.note = "cache", f"cached output of run {event.source_run}"
         elif isinstance(event, ev.StepSucceeded):
             row.state, row.ended = "succeeded", time.monotonic()
-            row.note = row.note if event.agent == "cache" else ""
+            row.note = row.note if event.agent == "cache" or row.items is not None else ""
             row.degraded = event.degraded
             if event.degraded:
                 row.note = f"degraded ({event.source or 'fallback'})"
@@ -154,6 +195,40 @@ class Progress:
             if row.started is not None:
                 row.ended = time.monotonic()
             self._done(step_id, row)
+        self.refresh()
+
+    def _item_event(self, item_id: str, event: ev.Event) -> None:
+        """An event about an item (``build[3]``): count it in its step's row."""
+        parts = split_item_id(item_id) if item_id else None
+        row = self.rows.get(parts[0]) if parts is not None else None
+        if parts is None or row is None or row.items is None:
+            return
+        items, index = row.items, parts[1]
+        if isinstance(event, ev.StepReady):
+            items.move(index, "pending")
+        elif isinstance(event, ev.AttemptStarted):
+            items.move(index, "running")
+            row.agent, row.attempts = event.agent, row.attempts + 1
+            row.order = self._tick
+        elif isinstance(event, ev.StepSucceeded):
+            items.move(index, "succeeded")
+        elif isinstance(event, ev.StepFailed):
+            items.move(index, "failed")
+            if items.failed_shown < FAILED_ITEMS_SHOWN:
+                items.failed_shown += 1
+                self._line(f"✗ {item_id}: {event.message}")
+        elif isinstance(event, ev.StepSkipped):
+            items.move(index, "skipped")
+        elif isinstance(event, ev.StepCancelled):
+            items.move(index, "cancelled")
+        else:
+            return
+        tally = items.tally()
+        row.note = tally.text()
+        tenths = tally.done * 10 // max(tally.total, 1)
+        if tenths > items.tenths and tally.done < tally.total:
+            items.tenths = tenths
+            self._line(f"  {parts[0]}: {row.note}")
         self.refresh()
 
     def _done(self, step_id: str, row: _Row) -> None:
@@ -250,6 +325,7 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
     ]
     if result.reason:
         lines.append(f"  reason: {result.reason}")
+    lines.extend(_item_lines(result, workflow))
     for outcome in result.steps.values():
         if outcome.status == "failed":
             lines.append(
@@ -278,6 +354,23 @@ def summary_text(result: RunResult, workflow: Workflow) -> str:
                 text = text[:297] + "..."
             lines.append(f"  {outcome.step_id}: {text}")
     return "\n".join(lines)
+
+
+def _item_lines(result: RunResult, workflow: Workflow) -> list[str]:
+    """One line per ``for_each`` step that expanded: its items by how they ended."""
+    lines = []
+    for sid, outcome in result.steps.items():
+        step = workflow.steps.get(sid)
+        if step is None or step.for_each is None:
+            continue
+        if not outcome.items and outcome.status != "succeeded":
+            continue  # never expanded: its own line (failed, skipped) says why
+        ended = {state: 0 for state in ("succeeded", "failed", "skipped", "cancelled")}
+        for item in outcome.items:
+            ended[item.status] = ended.get(item.status, 0) + 1
+        counted = ", ".join(f"{n:,} {state}" for state, n in ended.items() if n)
+        lines.append(f"  ▤ {sid}: {len(outcome.items):,} items ({counted or 'none ran'})")
+    return lines
 
 
 def _degraded_lines(result: RunResult) -> list[str]:

@@ -14,6 +14,8 @@ from ._history import existing_store, human_duration, require_run, table
 SPARK = " .:-=+*#%@"
 """Sparkline levels, from idle to at the limit (ASCII, so any terminal shows it)."""
 TOP_WAITS = 5
+FAILED_ITEMS_NAMED = 3
+"""How many failed items of a for_each step the report names before counting the rest."""
 
 
 def sparkline(values: Sequence[float]) -> str:
@@ -54,6 +56,7 @@ def render_report(report: Report, *, note: str = "") -> str:
     """The report as text: a summary, then one section per thing to look at."""
     lines = _summary(report)
     lines += _critical_path_section(report, note)
+    lines += _items_section(report)
     lines += _waits_section(report)
     lines += _agents_section(report)
     lines += _retries_section(report)
@@ -98,6 +101,37 @@ def _critical_path_section(report: Report, note: str) -> list[str]:
     headers = ["STEP", "AGENT", "READY", "WAIT", "BACKOFF", "RUN", "END"]
     lines += ["  " + r for r in table(headers, rows)] if rows else ["  (no step ran)"]
     return lines
+
+
+def _items_section(report: Report) -> list[str]:
+    """``for_each`` steps: their items by how they ended, the first failed ones named."""
+    mapped = [s for s in report.steps.values() if s.items is not None]
+    if not mapped:
+        return []
+    rows = []
+    for s in mapped:
+        counts = s.item_counts or {}
+        failed = ", ".join(s.failed_items[:FAILED_ITEMS_NAMED])
+        if len(s.failed_items) > FAILED_ITEMS_NAMED:
+            failed += f" and {len(s.failed_items) - FAILED_ITEMS_NAMED:,} more"
+        rows.append(
+            [
+                s.step_id,
+                f"{s.items:,}",
+                *(f"{counts.get(k, 0):,}" for k in ("succeeded", "failed", "skipped")),
+                f"{counts.get('cancelled', 0) + counts.get('unfinished', 0):,}",
+                f"{s.attempts:,}",
+                human_duration(s.total) if s.total is not None else "-",
+                failed or "-",
+            ]
+        )
+    headers = ["STEP", "ITEMS", "OK", "FAILED", "SKIPPED", "NOT DONE", "ATTEMPTS", "SPAN",
+               "FAILED ITEMS"]  # fmt: skip
+    return [
+        "",
+        "for_each steps (items folded into their step everywhere else):",
+        *("  " + r for r in table(headers, rows)),
+    ]
 
 
 def _waits_section(report: Report) -> list[str]:

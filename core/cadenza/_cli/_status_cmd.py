@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .._journal._items import FAILED_ITEMS_SHOWN, ItemTally, grouped_steps, split_steps
 from .._journal._readback import (
     StepState,
     effective_status,
@@ -53,8 +54,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _detail(step: StepState) -> str:
-    """The last column of a step's row: its output, error or reason."""
+def _detail(step: StepState, tally: ItemTally | None = None) -> str:
+    """The last column of a step's row: its output, error or reason; a mapped step's item counts."""
+    if tally is not None and step.state not in ("skipped", "cancelled"):
+        return f"(degraded) {tally.text()}" if step.degraded else tally.text()
     if step.state in ("succeeded", "restored"):
         text = output_summary(step.output)
         if step.cached_from is not None:
@@ -103,6 +106,35 @@ def _hint(record: RunRecord, status: str) -> str:
     return ""
 
 
+def _step_row(step: StepState, tally: ItemTally | None = None) -> list[str]:
+    return [
+        step.step_id,
+        step.state,
+        _attempts(step),
+        step.agent or "-",
+        "-" if step.duration is None else human_duration(step.duration),
+        _detail(step, tally),
+    ]
+
+
+def _failed_items(
+    step_id: str, tally: ItemTally, items: Sequence[StepState], run_id: str
+) -> list[str]:
+    """The first failed items of a mapped step with their errors, then how many more."""
+    if not tally.failed:
+        return []
+    by_id = {i.step_id: i for i in items}
+    shown = [by_id[f] for f in tally.failed[:FAILED_ITEMS_SHOWN]]
+    lines = ["", f"{step_id}: {len(tally.failed):,} of {tally.total:,} items failed"]
+    lines += ["  " + r for r in table(["ITEM", "ATTEMPTS", "ERROR"], [
+        [i.step_id, _attempts(i), _one_line(f"{i.error_type}: {i.last_error}")] for i in shown
+    ])]  # fmt: skip
+    rest = len(tally.failed) - len(shown)
+    if rest:
+        lines.append(f"  and {rest:,} more (all items: cadenza status {run_id} --items {step_id})")
+    return lines
+
+
 def render_status(
     record: RunRecord,
     status: str,
@@ -111,8 +143,13 @@ def render_status(
     now: float,
     cost: float | None = None,
     pauses: Sequence[float] = (),
+    items_of: str | None = None,
 ) -> str:
+    """The status text: the run, one row per step (a mapped step's items counted in its row,
+    its first failed items below the table), and every item of ``items_of`` when asked."""
     counts = run_counts(record, status, steps)
+    own, tallies = grouped_steps(steps)
+    items = split_steps(steps)[1]
     where = f" ({record.source})" if record.source else ""
     timing = _timing(record, status, pauses, now=now)
     lines = [
@@ -128,18 +165,14 @@ def render_status(
     if cost is not None:
         lines.append(f"  cost:     ${cost:.4f}")
     headers = ["STEP", "STATE", "ATTEMPTS", "AGENT", "TIME", "DETAIL"]
-    rows = [
-        [
-            step.step_id,
-            step.state,
-            _attempts(step),
-            step.agent or "-",
-            "-" if step.duration is None else human_duration(step.duration),
-            _detail(step),
-        ]
-        for step in steps.values()
-    ]
+    rows = [_step_row(step, tallies.get(sid)) for sid, step in own.items()]
     lines += ["", *table(headers, rows)]
+    for sid, tally in tallies.items():
+        lines += _failed_items(sid, tally, items.get(sid, []), record.run_id)
+    if items_of is not None:
+        mine = items.get(items_of, [])
+        lines += ["", f"items of {items_of} ({len(mine):,} started):"]
+        lines += ["  " + r for r in table(headers, [_step_row(i) for i in mine])]
     hint = _hint(record, status)
     if hint:
         lines += ["", hint]
@@ -161,21 +194,40 @@ def status_to_dict(
     data["sessions"] = len(pauses) + 1
     data["paused"] = round(sum(pauses), 6)
     data["inputs"] = dict(record.inputs)
-    data["steps"] = {sid: step.to_dict() for sid, step in steps.items()}
+    own, tallies = grouped_steps(steps)
+    data["steps"] = {
+        sid: step.to_dict() | {"items": tallies[sid].to_dict() if sid in tallies else None}
+        for sid, step in own.items()
+    }
+    data["items"] = {
+        sid: {i.step_id: i.to_dict() for i in found} for sid, found in split_steps(steps)[1].items()
+    }
     return data
 
 
 @click.command("status")
 @click.argument("run_id", metavar="RUN")
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Print the run and its steps as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run, its steps and every item as JSON."
+)
+@click.option(
+    "--items",
+    "items_of",
+    metavar="STEP",
+    default=None,
+    help="Also list every item of the for_each step STEP, one row each.",
+)
 @handle_errors
-def status(run_id: str, store_url: str | None, as_json: bool) -> None:
+def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | None) -> None:
     """Show run RUN and the state of each of its steps, from the journal.
 
     Each step shows its state, attempts, agent, time, and its output (cut to
-    120 characters; --json has it whole), error or skip reason. Exit codes:
-    0 shown, 2 unknown run or unreadable journal.
+    120 characters; --json has it whole), error or skip reason. A for_each
+    step is one row counting its items (``1,234/10,000 items done (3 failed,
+    8 in flight)``), its first failed items listed below the table; --items
+    STEP lists every item of STEP, --json has them all. Exit codes: 0 shown,
+    2 unknown run or unreadable journal, or --items naming no for_each step.
     """
     now = time.time()
     with existing_store(store_url) as store:
@@ -184,7 +236,18 @@ def status(run_id: str, store_url: str | None, as_json: bool) -> None:
         events = store.read_events(run_id)
     steps, cost, state = step_states(events), _total_cost(events), effective_status(record)
     pauses = run_pauses(events)
+    if items_of is not None and (items_of not in steps or steps[items_of].items is None):
+        mapped = [sid for sid, step in steps.items() if step.items is not None]
+        known = ", ".join(mapped) if mapped else "none in this run"
+        raise click.BadParameter(
+            f"{items_of!r} is no for_each step of run {run_id} that expanded "
+            f"(for_each steps with items: {known})",
+            param_hint="--items",
+        )
     if as_json:
         echo_json(status_to_dict(record, state, steps, now=now, cost=cost, pauses=pauses))
     else:
-        click.echo(render_status(record, state, steps, now=now, cost=cost, pauses=pauses))
+        text = render_status(
+            record, state, steps, now=now, cost=cost, pauses=pauses, items_of=items_of
+        )
+        click.echo(text)

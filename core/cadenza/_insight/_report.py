@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from .._spec._workflow import AgentConfig, Workflow
+from ._report_items import fold_items
 
 BUCKETS = 20
 """Equal slices of the run for per-agent utilization over time."""
@@ -88,6 +89,11 @@ class StepReport:
     """The agent of the attempt that waited longest to start."""
     cancelled_attempts: int = 0
     """Attempts cut off in flight when the run stopped (Ctrl-C, cancel, a crash)."""
+    items: int | None = None
+    """A ``for_each`` step's item count (its items are folded in, see ``_report_items``)."""
+    item_counts: dict[str, int] | None = None
+    """Its items by how they ended: succeeded, failed, skipped, cancelled, unfinished."""
+    failed_items: list[str] = attrs.field(factory=list)
     _longest_wait: float = 0.0
     _attempt_base: int = 0
     """Attempts made in the sessions before the current one."""
@@ -300,6 +306,7 @@ def build_report(
         scan.feed(event)
     for key in list(scan.open_calls):
         scan.close(key, scan.t_end)
+    scan.steps = fold_items(scan.steps, scan.mapped, scan.step_calls)  # agents keep every call
     duration = scan.t_end
     for name, a in scan.agents.items():
         config = workflow.agents.get(name) if workflow is not None else None
@@ -368,6 +375,10 @@ class _Scan:
     cost_total: float = 0.0
     tokens_total: int = 0
     budget_hits: list[tuple[str, str]] = attrs.Factory(list)
+    mapped: dict[str, int] = attrs.Factory(dict)
+    """``for_each`` steps that expanded, with their item counts."""
+    step_calls: dict[str, list[tuple[float, float]]] = attrs.Factory(dict)
+    """Closed calls per step: (start, end)."""
 
     def step(self, step_id: str) -> StepReport:
         """The step's report, created on first mention."""
@@ -385,6 +396,7 @@ class _Scan:
         """End an in-flight call at ``at``: it counts as agent load and the step's run time."""
         start = self.open_calls.pop(key)
         self.calls.setdefault(key[2], []).append((start, at))
+        self.step_calls.setdefault(key[0], []).append((start, at))
         self.steps[key[0]].run_time += at - start
         if cancelled:
             self.steps[key[0]].cancelled_attempts += 1
@@ -450,6 +462,11 @@ class _Scan:
             s.state = "ready"
             if s.ready_at is None:
                 s.ready_at = at
+        elif kind == "step_mapped":
+            self.mapped[sid] = int(event.get("items", 0))
+            s.state = "running"
+            s.ready_at = at if s.ready_at is None else s.ready_at
+            s.started_at = at if s.started_at is None else s.started_at
         elif kind == "attempt_started":
             self._attempt_started(s, event, at)
         elif kind == "attempt_failed":

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from .._ids import split_item_id
 from ._store import RunRecord
 
 FINISHED = frozenset({"succeeded", "failed", "cancelled"})
@@ -85,6 +86,9 @@ class StepState:
     started_at: float | None = None
     ended_at: float | None = None
     duration: float | None = None
+    items: int | None = None
+    """A ``for_each`` step's item count, once its ``step_mapped`` said it expanded;
+    None for any other step (its items are grouped by :mod:`._items`)."""
     _attempt_base: int = 0
     """Attempts made in earlier sessions (attempt numbers restart in each)."""
     _earlier: float = 0.0
@@ -93,9 +97,12 @@ class StepState:
     """When the step first started in the current session."""
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(
+        """JSON-ready; ``items`` is None here (readers put a mapped step's tally there)."""
+        data = attrs.asdict(
             self, filter=lambda a, v: a.name != "step_id" and not a.name.startswith("_")
         )
+        data["items"] = None
+        return data
 
     def carried_over(self, stopped_at: float | None) -> StepState:
         """This step, to run again in a new session after its last one stopped at
@@ -111,6 +118,7 @@ class StepState:
             cancelled_attempts=self.cancelled_attempts + cut_off,
             started_at=self.started_at,
             duration=spent or None,
+            items=self.items,
             attempt_base=self.attempts,
             earlier=spent,
         )
@@ -166,6 +174,13 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
         step, at = get(step_id), event.get("at")
         if kind == "step_ready":
             step.state = "ready"
+        elif kind == "step_mapped":
+            step.state = "running"
+            step.items = int(event.get("items", 0))
+            if step.started_at is None:
+                step.started_at = at
+            if step._session_start is None:
+                step._session_start = at
         elif kind == "attempt_started":
             step.state = "running"
             step.attempts = step._attempt_base + int(
@@ -224,6 +239,15 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
     return steps
 
 
+def is_item(step_id: str, steps: Mapping[str, StepState]) -> bool:
+    """Whether ``step_id`` names an item (``build[3]``) of a step that expanded in this run."""
+    parts = split_item_id(step_id)
+    if parts is None:
+        return False
+    parent = steps.get(parts[0])
+    return parent is not None and parent.items is not None
+
+
 def run_pauses(events: Sequence[Mapping[str, Any]]) -> list[float]:
     """The gaps of a resumed run, in seconds: from the last event of one session
     to the ``run_resumed`` that starts the next (time nothing ran)."""
@@ -239,9 +263,14 @@ def run_pauses(events: Sequence[Mapping[str, Any]]) -> list[float]:
 
 
 def step_counts(steps: Mapping[str, StepState]) -> dict[str, int]:
-    """Steps per state for a run in progress: ended states, then running and pending."""
+    """Steps per state for a run in progress: ended states, then running and pending.
+
+    Items of a ``for_each`` step are not steps of the workflow: the step counts once.
+    """
     counts = {"succeeded": 0, "failed": 0, "skipped": 0, "cancelled": 0, "running": 0, "pending": 0}
     for step in steps.values():
+        if is_item(step.step_id, steps):
+            continue
         if step.state in ("succeeded", "restored"):
             counts["succeeded"] += 1
         elif step.state in ("running", "retrying"):

@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._errors import StoreError
+from .._journal._items import ITEM_STATES
 from .._journal._readback import effective_status
 from .._journal._store import RunRecord, Store
 from . import _pages, _views
@@ -192,16 +193,26 @@ class _Routes:
         svg = await self.d.graph_svg(record)
         return _page(f"run {run_id}", _pages.run_body(run_id, data, svg))
 
-    async def _step_detail(self, record: RunRecord, step_id: str) -> dict[str, Any] | None:
+    async def _step_detail(
+        self, record: RunRecord, step_id: str, request: Request
+    ) -> dict[str, Any] | None:
+        """The step's detail; a ``for_each`` step's items paged by ``?page=N&state=S``."""
+        query = request.query_params
+        page = parse_int(query.get("page", "1"), "page", minimum=1, maximum=10**9, clamp=True)
+        state = query.get("state") or None
+        if state is not None and state not in ITEM_STATES:
+            raise BadRequest(f"state must be one of {', '.join(ITEM_STATES)}, got {state[:40]!r}")
         events = await self.d.call(self.d.store.read_events, record.run_id)
-        return _views.step_detail(events, step_id, run_status=effective_status(record))
+        return _views.step_detail(
+            events, step_id, run_status=effective_status(record), page=page, item_state=state
+        )
 
     async def step_api(self, request: Request) -> Response:
         run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
         record = await self.d.record(run_id)
         if record is None:
             return _not_found("such run")
-        detail = await self._step_detail(record, step_id)
+        detail = await self._step_detail(record, step_id, request)
         return _not_found("such step") if detail is None else _json(detail)
 
     async def step_page(self, request: Request) -> Response:
@@ -209,7 +220,7 @@ class _Routes:
         record = await self.d.record(run_id)
         if record is None:
             return _missing_page("unknown run", f"No run {run_id} in the journal")
-        detail = await self._step_detail(record, step_id)
+        detail = await self._step_detail(record, step_id, request)
         if detail is None:
             return _missing_page("unknown step", f"No step {step_id} in run {run_id}")
         body = _pages.step_body(run_id, step_id, detail)

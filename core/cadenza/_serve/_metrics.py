@@ -19,6 +19,8 @@ from typing import Any
 
 import attrs
 
+from .._ids import split_item_id
+from .._journal._items import grouped_steps
 from .._journal._readback import FINISHED, effective_status, step_states
 from .._journal._store import Store
 from ._views import load_run_workflow
@@ -50,6 +52,14 @@ class Histogram:
                 self.counts[i] += 1
         self.total += value
         self.n += 1
+
+
+def _capability(capability: Mapping[str, str], step_id: str) -> str:
+    """The capability a step used; an item (``build[3]``) used its ``for_each`` step's."""
+    if step_id in capability:
+        return capability[step_id]
+    parts = split_item_id(step_id)
+    return capability.get(parts[0], "") if parts is not None else ""
 
 
 @attrs.define
@@ -94,7 +104,7 @@ class MetricsCollector:
         for e in events:
             kind = e.get("kind")
             agent = str(e.get("agent") or "")
-            cap = capability.get(str(e.get("step_id") or ""), "")
+            cap = _capability(capability, str(e.get("step_id") or ""))
             if kind == "attempt_started":
                 c["cadenza_attempts_total"][(("agent", agent),)] += 1
                 wait = e.get("queue_wait")
@@ -108,6 +118,8 @@ class MetricsCollector:
                     c["cadenza_retries_total"][(("agent", agent),)] += 1
                 self._observe_latency(agent, cap, "failed", e.get("duration"))
             elif kind == "step_succeeded":
+                if e.get("attempt") == 0 and not agent:
+                    continue  # a for_each step's own end: its items made (and counted) the calls
                 self._observe_latency(agent, cap, "succeeded", e.get("duration"))
                 if e.get("degraded"):
                     c["cadenza_degraded_steps_total"][(("agent", agent),)] += 1
@@ -148,7 +160,8 @@ class MetricsCollector:
                 for state, n in record.counts.items():
                     steps_by_state[state] = steps_by_state.get(state, 0) + int(n)
             else:
-                for step in step_states(store.read_events(record.run_id)).values():
+                steps = step_states(store.read_events(record.run_id))
+                for step in grouped_steps(steps)[0].values():  # a mapped step counts once
                     state = "succeeded" if step.state == "restored" else step.state
                     steps_by_state[state] = steps_by_state.get(state, 0) + 1
         return self.render(runs_by_status, steps_by_state)

@@ -19,10 +19,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from string import Template
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'"
+MAPPED_OUTPUT_CHARS = 20_000
+"""A ``for_each`` step's output (every item's) is shown up to this many characters."""
 
 
 class Html(str):
@@ -114,6 +116,7 @@ def run_body(run_id: str, data: Mapping[str, Any], svg: str | None) -> Html:
             attempts=s["attempts"],
             agent=s["agent"] or "-",
             duration=secs(s["duration"]),
+            items=_items_cell(s.get("items")),
             flags="degraded" if s["degraded"] else "",
         )
         for sid, s in data["steps"].items()
@@ -134,6 +137,73 @@ def run_body(run_id: str, data: Mapping[str, Any], svg: str | None) -> Html:
         cancel=render("run_cancel.html") if data["status"] == "running" else Html(""),
         graph=graph,
         rows=rows,
+    )
+
+
+def items_text(t: Mapping[str, Any]) -> str:
+    """``1,234/10,000 done (3 failed, 8 in flight)``, as the run page's script writes it too."""
+    extra = [
+        f"{t[k]:,} {label}"
+        for k, label in (("failed", "failed"), ("skipped", "skipped"),
+                         ("cancelled", "cancelled"), ("running", "in flight"))
+        if t.get(k)
+    ]  # fmt: skip
+    return f"{t['done']:,}/{t['total']:,} done" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _items_cell(t: Mapping[str, Any] | None) -> Html:
+    """A mapped step's progress bar and counts; nothing for another step."""
+    if t is None:
+        return Html("")
+    return render("run_step_items.html", total=t["total"], done=t["done"], text=items_text(t))
+
+
+def _items_section(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
+    """A mapped step's items: tally, state filter, one page of rows, and the pager."""
+    t, p = detail["items"], detail["items_page"]
+    here = step_href(run_id, step_id)
+
+    def href(page: int, state: str | None) -> str:
+        query = {"page": str(page), **({"state": state} if state else {})}
+        return f"{here}?{urlencode(query)}"
+
+    choices = [("all", None)] + [(k, k) for k in ("failed", "running", "succeeded", "skipped",
+                                                   "cancelled", "pending") if t.get(k)]  # fmt: skip
+    filters = Html(" ".join(
+        render("step_link.html", href=href(1, state), text=label)
+        if state != p["state"] else _escape(label)
+        for label, state in choices
+    ))  # fmt: skip
+    rows = join(
+        render(
+            "step_item_row.html",
+            state=i["state"],
+            href=step_href(run_id, i["step_id"]),
+            step_id=i["step_id"],
+            attempts=i["attempts"],
+            agent=i["agent"] or "-",
+            duration=secs(i["duration"]),
+            error=f"{i['error_type']}: {i['last_error']}" if i["last_error"] else "",
+        )
+        for i in p["rows"]
+    )
+    pager = [f"page {p['page']} of {p['pages']} ({p['matching']:,} items)"]
+    links = [
+        render("step_link.html", href=href(p["page"] + step, p["state"]), text=label)
+        for step, label, shown in (
+            (-1, "previous", p["page"] > 1),
+            (1, "next", p["page"] < p["pages"]),
+        )
+        if shown
+    ]
+    return render(
+        "step_items.html",
+        total=t["total"],
+        done=t["done"],
+        text=items_text(t),
+        filters=filters,
+        rows=rows,
+        pager=Html(" ".join([_escape(pager[0]), *links])),
     )
 
 
@@ -162,6 +232,8 @@ def step_body(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
                        message=detail["last_error"])  # fmt: skip
     reason = render("step_reason.html", reason=detail["reason"]) if detail["reason"] else Html("")
     output = json.dumps(detail.get("output"), indent=2, default=str, ensure_ascii=False)
+    if detail.get("items") and len(output) > MAPPED_OUTPUT_CHARS:
+        output = output[:MAPPED_OUTPUT_CHARS] + "\n... (cut here; the step's API has it whole)"
     return render(
         "step.html",
         run_href=run_href(run_id),
@@ -176,6 +248,7 @@ def step_body(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
         error=error,
         reason=reason,
         rows=join(_attempt_row(a) for a in detail["attempts_detail"]),
+        items=_items_section(run_id, step_id, detail) if detail.get("items") else Html(""),
         output=output,
     )
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._journal._items import grouped_steps, split_steps, tally
 from .._journal._readback import (
     FINISHED,
     effective_status,
@@ -27,6 +28,9 @@ UNFINISHED_SCAN = 10_000
 """How many ``running`` records to check when filtering on running/interrupted."""
 
 STATUSES = ("running", "interrupted", "succeeded", "failed", "cancelled")
+
+ITEMS_PER_PAGE = 100
+"""Items of a ``for_each`` step listed per page: never 10,000 rows at once."""
 
 
 def total_cost(events: Sequence[Mapping[str, Any]]) -> float | None:
@@ -77,7 +81,12 @@ def run_detail(store: Store, record: RunRecord) -> dict[str, Any]:
     )
     data["inputs"] = dict(record.inputs)
     data["cancel_requested"] = record.cancel_requested
-    data["steps"] = {sid: step.to_dict() | {"step_id": sid} for sid, step in steps.items()}
+    own, tallies = grouped_steps(steps)  # items are counted in their step's row
+    data["steps"] = {
+        sid: step.to_dict()
+        | {"step_id": sid, "items": tallies[sid].to_dict() if sid in tallies else None}
+        for sid, step in own.items()
+    }
     data["last_seq"] = int(events[-1]["seq"]) if events else -1
     return data
 
@@ -195,10 +204,49 @@ _ATTEMPT_UPDATES: dict[str, Callable[[dict[str, Any], Mapping[str, Any]], None]]
 """What each attempt event adds to its attempt's entry."""
 
 
+def item_page(items: Sequence[Any], *, page: int = 1, state: str | None = None) -> dict[str, Any]:
+    """One page of a mapped step's items (``state``: only items counted in that state)."""
+    if state is not None:
+        items = [i for i in items if _counted_as(i.state) == state]
+    pages = max((len(items) + ITEMS_PER_PAGE - 1) // ITEMS_PER_PAGE, 1)
+    page = min(page, pages)
+    start = (page - 1) * ITEMS_PER_PAGE
+    rows = [
+        {
+            "step_id": i.step_id,
+            "state": i.state,
+            "attempts": i.attempts,
+            "agent": i.agent,
+            "duration": i.duration,
+            "error_type": i.error_type,
+            "last_error": i.last_error,
+        }
+        for i in items[start : start + ITEMS_PER_PAGE]
+    ]
+    return {
+        "page": page, "pages": pages, "per_page": ITEMS_PER_PAGE, "state": state,
+        "matching": len(items), "rows": rows,
+    }  # fmt: skip
+
+
+def _counted_as(state: str) -> str:
+    """The item state a filter matches (as :func:`~cadenza._journal._items.tally` counts)."""
+    return {"restored": "succeeded", "retrying": "running", "ready": "pending"}.get(state, state)
+
+
 def step_detail(
-    events: Sequence[Mapping[str, Any]], step_id: str, *, run_status: str | None = None
+    events: Sequence[Mapping[str, Any]],
+    step_id: str,
+    *,
+    run_status: str | None = None,
+    page: int = 1,
+    item_state: str | None = None,
 ) -> dict[str, Any] | None:
     """One step: its state, and each attempt with agent, route, timing, error and cost.
+
+    A ``for_each`` step has no attempts of its own: it carries its items'
+    tally (``items``) and one page of them (``items_page``, ``page`` from 1,
+    ``item_state`` one of :data:`~cadenza._journal._items.ITEM_STATES` to list only those).
 
     An attempt's ``outcome`` is ``running`` only while it can still be: one
     left open when its step was cancelled (or failed, or skipped) says so, one
@@ -209,6 +257,8 @@ def step_detail(
     steps = step_states(events)
     if step_id not in steps:
         return None
+    if steps[step_id].items is not None:
+        return _mapped_detail(events, steps, step_id, page=page, item_state=item_state)
     attempts = _Attempts()
     mine = [e for e in events if e.get("step_id") == step_id or e.get("kind") == "run_resumed"]
     for event in mine:
@@ -226,6 +276,30 @@ def step_detail(
         "cost_usd": round(sum(costs), 6) if costs else state.get("cost_usd"),
         "inputs": inputs,
         "attempts_detail": attempts.in_order(),
+        "events": [dict(e) for e in mine],
+    }
+
+
+def _mapped_detail(
+    events: Sequence[Mapping[str, Any]],
+    steps: Mapping[str, Any],
+    step_id: str,
+    *,
+    page: int,
+    item_state: str | None,
+) -> dict[str, Any]:
+    """A ``for_each`` step: its totals, its items' tally and one page of its items."""
+    own, tallies = grouped_steps(steps)
+    items = split_steps(steps)[1].get(step_id, [])
+    mine = [e for e in events if e.get("step_id") == step_id]
+    ready = [e for e in mine if e.get("kind") in ("step_ready", "step_mapped")]
+    return {
+        "step_id": step_id,
+        **own[step_id].to_dict(),
+        "items": (tallies.get(step_id) or tally(steps[step_id], items)).to_dict(),
+        "items_page": item_page(items, page=page, state=item_state),
+        "inputs": ready[0].get("inputs") if ready else None,
+        "attempts_detail": [],
         "events": [dict(e) for e in mine],
     }
 

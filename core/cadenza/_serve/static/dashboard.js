@@ -33,8 +33,66 @@
     return el;
   }
 
+  var SVG = "http://www.w3.org/2000/svg";
+  function itemsText(t) {
+    var extra = [];
+    [["failed", "failed"], ["skipped", "skipped"], ["cancelled", "cancelled"],
+      ["running", "in flight"]].forEach(function (p) {
+      if (t[p[0]]) { extra.push(t[p[0]].toLocaleString("en-US") + " " + p[1]); }
+    });
+    return t.done.toLocaleString("en-US") + "/" + t.total.toLocaleString("en-US") + " done" +
+      (extra.length ? " (" + extra.join(", ") + ")" : "");
+  }
+  // A for_each step's node: its detail line says how many items are done, a bar shows it.
+  function applyItemsToNode(g, t) {
+    if (!g) { return; }
+    var detail = g.querySelector("text.detail");
+    var box = g.querySelector("rect.box");
+    if (!box) { return; }
+    var x = parseFloat(box.getAttribute("x")), y = parseFloat(box.getAttribute("y"));
+    var w = parseFloat(box.getAttribute("width")), h = parseFloat(box.getAttribute("height"));
+    if (detail) {
+      // The box was sized for its "uses:" line: squeeze the counts in rather than overflow.
+      detail.textContent = t.done + "/" + t.total + " items";
+      detail.removeAttribute("textLength");
+      var room = w - 2 * (parseFloat(detail.getAttribute("x")) - x);
+      if (detail.getComputedTextLength && detail.getComputedTextLength() > room) {
+        detail.setAttribute("lengthAdjust", "spacingAndGlyphs");
+        detail.setAttribute("textLength", String(room));
+      }
+    }
+    var bar = g.querySelector("rect.items-bar");
+    if (!bar) {
+      bar = document.createElementNS(SVG, "rect");
+      bar.setAttribute("class", "items-bar");
+      bar.setAttribute("height", "4");
+      g.appendChild(bar);
+    }
+    bar.setAttribute("x", String(x + 3));
+    bar.setAttribute("y", String(y + h - 7));
+    bar.setAttribute("width", String(t.total ? (w - 6) * t.done / t.total : w - 6));
+  }
+  function applyItemsToRow(r, t) {
+    var c = r && r.querySelector("td.items");
+    if (!c) { return; }
+    var bar = c.querySelector("progress");
+    if (!bar) {
+      c.textContent = "";
+      bar = document.createElement("progress");
+      c.appendChild(bar);
+      c.appendChild(text("span", "", "items-text"));
+    }
+    bar.max = t.total;
+    bar.value = t.done;
+    c.querySelector("span.items-text").textContent = itemsText(t);
+  }
+
   function applyStep(stepId, s) {
     setState(node(stepId), s.state);
+    if (s.items) {
+      applyItemsToNode(node(stepId), s.items);
+      applyItemsToRow(row(stepId), s.items);
+    }
     var r = row(stepId);
     setState(r, s.state);
     r && r.classList.add("step");
@@ -72,7 +130,8 @@
     document.querySelectorAll("tr.step.selected").forEach(function (r) { r.classList.remove("selected"); });
     var r = row(stepId);
     r && r.classList.add("selected");
-    fetch(base + "/steps/" + encodeURIComponent(stepId), { credentials: "same-origin" })
+    fetch(base + "/steps/" + encodeURIComponent(stepId) + "?state=failed",
+      { credentials: "same-origin" })
       .then(function (resp) { return resp.json(); })
       .then(function (s) {
         var panel = document.getElementById("panel");
@@ -82,6 +141,14 @@
           " attempt(s), time " + secs(s.duration) + ", cost " + (s.cost_usd === null ? "-" : s.cost_usd)));
         if (s.last_error) { panel.appendChild(text("p", s.error_type + ": " + s.last_error, "error")); }
         if (s.reason) { panel.appendChild(text("p", s.reason)); }
+        if (s.items) {
+          panel.appendChild(text("p", "items: " + itemsText(s.items)));
+          s.items_page.rows.forEach(function (i) {
+            if (i.state === "failed") {
+              panel.appendChild(text("p", i.step_id + " " + i.error_type + ": " + i.last_error, "error"));
+            }
+          });
+        }
         s.attempts_detail.forEach(function (a) {
           var line = "#" + a.attempt + " " + (a.agent || "?") + " " + a.outcome +
             ", waited " + secs(a.queue_wait) + ", took " + secs(a.duration);
@@ -95,13 +162,13 @@
           panel.appendChild(text("h3", "inputs"));
           panel.appendChild(text("pre", JSON.stringify(s.inputs, null, 2)));
         }
-        if (s.output !== null && s.output !== undefined) {
+        if (s.output !== null && s.output !== undefined && !s.items) {
           panel.appendChild(text("h3", "output"));
           panel.appendChild(text("pre", JSON.stringify(s.output, null, 2)));
         }
         var link = document.createElement("a");
         link.href = "/runs/" + encodeURIComponent(runId) + "/steps/" + encodeURIComponent(s.step_id);
-        link.textContent = "step page";
+        link.textContent = s.items ? "step page: every item, 100 a page" : "step page";
         panel.appendChild(link);
       });
   }
@@ -133,6 +200,7 @@
 
   refresh();
   var list = document.getElementById("events");
+  var MAX_EVENTS = 500;
   var after = "-1";  // the whole history fills the events list; refresh() coalesces
   var source = new EventSource(base + "/events?after=" + encodeURIComponent(after));
   function onEvent(e) {
@@ -140,11 +208,13 @@
     var line = data.seq + " " + data.kind + (data.step_id ? " " + data.step_id : "");
     if (data.agent) { line += " [" + data.agent + "]"; }
     list.appendChild(text("li", line));
+    // A 10,000-item step sends tens of thousands of events: keep the latest few.
+    while (list.childElementCount > MAX_EVENTS) { list.removeChild(list.firstElementChild); }
     list.scrollTop = list.scrollHeight;
     refresh();
   }
   ["run_started", "run_resumed", "step_ready", "attempt_started", "attempt_failed", "step_succeeded",
-    "step_cache_hit", "step_failed", "step_skipped", "step_cancelled", "fallback_started",
+    "step_cache_hit", "step_mapped", "step_failed", "step_skipped", "step_cancelled", "fallback_started",
     "route_chosen", "output_validated", "cost_incurred", "answers_combined", "step_conflict",
     "circuit_changed", "agent_health_changed", "run_finished"].forEach(function (kind) {
     source.addEventListener(kind, onEvent);
