@@ -245,3 +245,39 @@ def test_a_cycle_between_files_is_a_load_error_with_the_chain(tmp_path: Path) ->
     text = str(caught.value)
     assert "sub-workflows form a cycle: a.yaml -> b.yaml -> c.yaml -> a.yaml" in text
     assert "c.yaml:3" in text
+
+
+@pytest.mark.slow
+def test_cadenza_status_shows_the_sub_runs_as_a_tree(tmp_path: Path) -> None:
+    """The CLI end to end: run a parent with a plain and a mapped sub-workflow, then status."""
+    import json
+    import subprocess
+    import sys
+
+    child = "name: digest\ninputs: {topic: {required: true}}\nagents: {w: {kind: template}}\n"
+    child += 'steps:\n  draft: {uses: w, with: {t: "${{ inputs.topic }}"}}\n'
+    parent = (
+        "name: main\nsteps:\n  one: {workflow: sub/digest.yaml, with: {topic: a}}\n"
+        '  many: {for_each: [x, y], workflow: sub/digest.yaml, with: {topic: "${{ item }}"}}\n'
+    )
+    path = _files(tmp_path, parent, child)
+    store = f"sqlite:///{tmp_path / 'j.db'}"
+
+    def cadenza(*args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cadenza", *args, "--store", store],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    summary = json.loads(cadenza("run", str(path), "--json", "--no-progress"))
+    assert summary["status"] == "succeeded"
+    run_id = summary["run_id"]
+    text = cadenza("status", run_id)
+    assert "sub-runs" in text
+    for child in ("one", "many.0", "many.1"):
+        assert f"{run_id}.{child}" in text
+    data = json.loads(cadenza("status", run_id, "--json"))
+    expected = [f"{run_id}.{c}" for c in ("many.0", "many.1", "one")]
+    assert [r["run_id"] for r in data["sub_runs"]] == expected

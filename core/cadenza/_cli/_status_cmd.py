@@ -144,6 +144,7 @@ def render_status(
     cost: float | None = None,
     pauses: Sequence[float] = (),
     items_of: str | None = None,
+    sub_runs: Sequence[RunRecord] = (),
 ) -> str:
     """The status text: the run, one row per step (a mapped step's items counted in its row,
     its first failed items below the table), and every item of ``items_of`` when asked."""
@@ -173,10 +174,34 @@ def render_status(
         mine = items.get(items_of, [])
         lines += ["", f"items of {items_of} ({len(mine):,} started):"]
         lines += ["  " + r for r in table(headers, [_step_row(i) for i in mine])]
+    if sub_runs:
+        lines += ["", "sub-runs (workflow: steps; cadenza status SUB-RUN for one):"]
+        lines += [
+            "  " + r for r in table(["RUN", "WORKFLOW", "STATUS", "STEPS"], _tree(record, sub_runs))
+        ]
     hint = _hint(record, status)
     if hint:
         lines += ["", hint]
     return "\n".join(lines)
+
+
+def _tree(record: RunRecord, sub_runs: Sequence[RunRecord]) -> list[list[str]]:
+    """One row per sub-run, indented by how deep it is below ``record``'s run."""
+    depth = record.run_id.count(".")
+    rows = []
+    for sub in sorted(sub_runs, key=lambda r: r.run_id):
+        indent = "  " * max(0, sub.run_id.count(".") - depth - 1)
+        status = effective_status(sub)
+        rows.append(
+            [indent + sub.run_id, sub.workflow, status, counts_text(dict(sub.counts), short=True)]
+        )
+    return rows
+
+
+def find_sub_runs(store: Any, run_id: str) -> list[RunRecord]:
+    """The runs of ``run_id``'s sub-workflows, at any depth (their ids extend the run's)."""
+    prefix = run_id + "."
+    return [r for r in store.list_runs(limit=1_000_000) if r.run_id.startswith(prefix)]
 
 
 def status_to_dict(
@@ -187,6 +212,7 @@ def status_to_dict(
     now: float,
     cost: float | None = None,
     pauses: Sequence[float] = (),
+    sub_runs: Sequence[RunRecord] = (),
 ) -> dict[str, Any]:
     data = run_to_dict(
         record, status, now=now, counts=run_counts(record, status, steps), cost_usd=cost
@@ -202,6 +228,10 @@ def status_to_dict(
     data["items"] = {
         sid: {i.step_id: i.to_dict() for i in found} for sid, found in split_steps(steps)[1].items()
     }
+    data["sub_runs"] = [
+        {"run_id": r.run_id, "workflow": r.workflow, "status": effective_status(r)}
+        for r in sorted(sub_runs, key=lambda r: r.run_id)
+    ]
     return data
 
 
@@ -226,7 +256,8 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
     120 characters; --json has it whole), error or skip reason. A for_each
     step is one row counting its items (``1,234/10,000 items done (3 failed,
     8 in flight)``), its first failed items listed below the table; --items
-    STEP lists every item of STEP, --json has them all. Exit codes: 0 shown,
+    STEP lists every item of STEP, --json has them all. The runs of its
+    sub-workflows (``workflow:`` steps) are listed as a tree. Exit codes: 0 shown,
     2 unknown run or unreadable journal, or --items naming no for_each step.
     """
     now = time.time()
@@ -234,6 +265,7 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
         record = require_run(store, run_id, store_url)
         assert store is not None
         events = store.read_events(run_id)
+        sub_runs = find_sub_runs(store, run_id)
     steps, cost, state = step_states(events), _total_cost(events), effective_status(record)
     pauses = run_pauses(events)
     if items_of is not None and (items_of not in steps or steps[items_of].items is None):
@@ -245,9 +277,20 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
             param_hint="--items",
         )
     if as_json:
-        echo_json(status_to_dict(record, state, steps, now=now, cost=cost, pauses=pauses))
+        echo_json(
+            status_to_dict(
+                record, state, steps, now=now, cost=cost, pauses=pauses, sub_runs=sub_runs
+            )
+        )
     else:
         text = render_status(
-            record, state, steps, now=now, cost=cost, pauses=pauses, items_of=items_of
+            record,
+            state,
+            steps,
+            now=now,
+            cost=cost,
+            pauses=pauses,
+            items_of=items_of,
+            sub_runs=sub_runs,
         )
         click.echo(text)
