@@ -23,6 +23,7 @@ from .._problems import SourceLocation
 from .._spec._convert import suggest
 from .._spec._workflow import InputSpec, RetryPolicy, Step
 from ._agents import LoadedAgents
+from ._approval import ApprovalDraft, compile_approval
 from ._context import LoadContext, listing
 from ._for_each import ForEachDraft, check_item_ids, compile_for_each, loop_ref_problem
 
@@ -59,6 +60,7 @@ class StepDraft:
     timeout: float | None
     if_needs_skipped: Literal["skip", "run"]
     for_each: ForEachDraft | None = None
+    approval: ApprovalDraft | None = None
 
 
 def finish_steps(
@@ -146,6 +148,13 @@ def finish_steps(
                 )
                 if condition.loop_refs and d.for_each is None:
                     _report_loop_refs(ctx, d, condition.loop_refs, in_with=False)
+        approval = None
+        if d.approval is not None:
+            approval, prompt = compile_approval(ctx, d.approval)
+            if prompt is not None:
+                refs = (prompt.step_refs, prompt.input_refs, needs, ids, known, inputs)
+                field = ("approval.prompt", d.approval.prompt_path)
+                _check_refs(ctx, d, *refs, in_with=False, field=field)
         if d.uses is None:
             continue
         steps[d.id] = Step(
@@ -161,6 +170,7 @@ def finish_steps(
             for_each=for_each,
             max_parallel=d.for_each.max_parallel if d.for_each is not None else None,
             on_item_failure=d.for_each.on_item_failure if d.for_each is not None else "fail",
+            approval=approval,
             location=d.location,
         )
 

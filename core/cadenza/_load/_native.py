@@ -37,6 +37,7 @@ from .._spec._workflow import (
     Workflow,
 )
 from ._agents import LoadedAgents, agent_options, report_unknown_kind
+from ._approval import APPROVAL_KEYS, read_approval
 from ._checks import StepDraft, finish_steps
 from ._context import LoadContext
 from ._for_each import FOR_EACH_KEYS, read_for_each
@@ -102,6 +103,7 @@ _STEP_KEYS = (
     "fallback",
     *STEP_KEYS,
     *FOR_EACH_KEYS,
+    *APPROVAL_KEYS,
     "description",
 )
 
@@ -445,6 +447,7 @@ class NativeFormat:
             timeout=timeout,
             if_needs_skipped=mode,
             for_each=read_for_each(ctx, spec, path),
+            approval=read_approval(ctx, spec, path),
         )
 
     def when(self, spec: Mapping[Any, Any], path: ValuePath) -> str | None:

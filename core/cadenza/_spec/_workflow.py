@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import attrs
 
 from .._problems import SourceLocation
+from ._approval import ApprovalPolicy
 from ._cost import Budget, Price
 from ._duration import Duration as Duration
 from ._duration import parse_duration as parse_duration
@@ -215,6 +216,9 @@ class Step:
     ``index`` in its ``with:`` and ``when:``; at most ``max_parallel`` items
     are in flight, and ``on_item_failure`` says whether a failed item fails
     the step (``fail``) or leaves a null in its output (``skip``, degraded).
+
+    ``approval`` (when set) makes the step wait, holding no slot, for a
+    person's decision once its needs are met and its ``when:`` holds.
     """
 
     id: str
@@ -245,6 +249,7 @@ class Step:
     for_each: ValueTemplate | None = None
     max_parallel: int | None = attrs.field(default=None, validator=_positive)
     on_item_failure: Literal["fail", "skip"] = "fail"
+    approval: ApprovalPolicy | None = None
     location: SourceLocation | None = None
 
     @property
