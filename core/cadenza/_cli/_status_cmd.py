@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .._journal._decisions import OpenGate, open_gates
 from .._journal._readback import (
     StepState,
     effective_status,
@@ -103,6 +104,24 @@ def _hint(record: RunRecord, status: str) -> str:
     return ""
 
 
+def _gate_lines(run_id: str, gates: Mapping[str, OpenGate], *, now: float) -> list[str]:
+    """The open approval gates: prompt, who may decide, when each expires, how to decide."""
+    lines = ["waiting for approval:"]
+    for gate in gates.values():
+        who = ", ".join(gate.approvers) or "anyone"
+        if gate.expires_at is None:
+            expires = "never expires"
+        elif gate.expired(now):
+            expires = f"expired {local_time(gate.expires_at)}"
+        else:
+            left = human_duration(gate.expires_at - now)
+            expires = f"expires {local_time(gate.expires_at)} (in {left})"
+        lines.append(f"  {gate.step_id}: {_one_line(gate.prompt)}")
+        lines.append(f"    approvers: {who}; {expires}")
+    lines.append(f"decide with: cadenza approve {run_id} STEP [--reject] [--reason TEXT]")
+    return lines
+
+
 def render_status(
     record: RunRecord,
     status: str,
@@ -111,6 +130,7 @@ def render_status(
     now: float,
     cost: float | None = None,
     pauses: Sequence[float] = (),
+    gates: Mapping[str, OpenGate] | None = None,
 ) -> str:
     counts = run_counts(record, status, steps)
     where = f" ({record.source})" if record.source else ""
@@ -128,10 +148,11 @@ def render_status(
     if cost is not None:
         lines.append(f"  cost:     ${cost:.4f}")
     headers = ["STEP", "STATE", "ATTEMPTS", "AGENT", "TIME", "DETAIL"]
+    gates = gates or {}
     rows = [
         [
             step.step_id,
-            step.state,
+            "approval" if step.step_id in gates and step.state == "pending" else step.state,
             _attempts(step),
             step.agent or "-",
             "-" if step.duration is None else human_duration(step.duration),
@@ -140,6 +161,8 @@ def render_status(
         for step in steps.values()
     ]
     lines += ["", *table(headers, rows)]
+    if gates:
+        lines += ["", *_gate_lines(record.run_id, gates, now=now)]
     hint = _hint(record, status)
     if hint:
         lines += ["", hint]
@@ -154,6 +177,7 @@ def status_to_dict(
     now: float,
     cost: float | None = None,
     pauses: Sequence[float] = (),
+    gates: Mapping[str, OpenGate] | None = None,
 ) -> dict[str, Any]:
     data = run_to_dict(
         record, status, now=now, counts=run_counts(record, status, steps), cost_usd=cost
@@ -162,6 +186,7 @@ def status_to_dict(
     data["paused"] = round(sum(pauses), 6)
     data["inputs"] = dict(record.inputs)
     data["steps"] = {sid: step.to_dict() for sid, step in steps.items()}
+    data["approvals"] = [gate.to_dict() for gate in (gates or {}).values()]
     return data
 
 
@@ -183,8 +208,11 @@ def status(run_id: str, store_url: str | None, as_json: bool) -> None:
         assert store is not None
         events = store.read_events(run_id)
     steps, cost, state = step_states(events), _total_cost(events), effective_status(record)
-    pauses = run_pauses(events)
+    pauses, gates = run_pauses(events), open_gates(events)
     if as_json:
-        echo_json(status_to_dict(record, state, steps, now=now, cost=cost, pauses=pauses))
+        data = status_to_dict(record, state, steps, now=now, cost=cost, pauses=pauses, gates=gates)
+        echo_json(data)
     else:
-        click.echo(render_status(record, state, steps, now=now, cost=cost, pauses=pauses))
+        click.echo(
+            render_status(record, state, steps, now=now, cost=cost, pauses=pauses, gates=gates)
+        )
