@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._journal._decisions import open_gates
 from .._journal._readback import (
     FINISHED,
     effective_status,
@@ -79,6 +80,7 @@ def run_detail(store: Store, record: RunRecord) -> dict[str, Any]:
     data["cancel_requested"] = record.cancel_requested
     data["steps"] = {sid: step.to_dict() | {"step_id": sid} for sid, step in steps.items()}
     data["last_seq"] = int(events[-1]["seq"]) if events else -1
+    data["approvals"] = [gate.to_dict() for gate in open_gates(events).values()]
     return data
 
 
