@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import trio
 import cadenza
 from cadenza import events as ev
 from cadenza._plugins._registry import load_plugins
+from cadenza._scheduler import _approvals as approvals_module
 from cadenza._scheduler._approvals import APPROVAL_CHECK_INTERVAL
 from cadenza._scheduler._resume import plan_resume
 from cadenza.store import ApprovalDecision, SqliteStore
@@ -273,3 +275,32 @@ async def test_resume_of_an_approved_step_does_not_ask_again(
     )
     assert second.status == "succeeded"
     assert not [e for e in again if e.kind.startswith("approval_")]
+
+
+async def test_resume_after_the_gate_expired_times_it_out_at_once(
+    store: SqliteStore, autojump_clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journaled expires_at holds across a restart: past it, the resumed gate times out."""
+    data = _workflow({"prompt": "Go?", "timeout": "1h"})
+    async with trio.open_nursery() as nursery:
+        run = await _start(nursery, data, store)
+        request = await run.until("approval_requested")
+        run.handle.cancel("stopped for the night")
+
+    # The wall clock two hours on, as the gates module reads it.
+    later = types.SimpleNamespace(
+        time=lambda: time.time() + 7200, strftime=time.strftime, gmtime=time.gmtime
+    )
+    monkeypatch.setattr(approvals_module, "time", later)
+    loaded = cadenza.load_workflow_data(data, plugins=PLUGINS)
+    plan = plan_resume(store, run.handle.run_id, loaded.workflow)
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        again = await _start(nursery, data, store, resume=plan)
+    assert trio.current_time() - started < 60, "it did not wait for a new hour"
+    assert again.result is not None
+    assert again.result.steps["publish"].status == "failed"
+    assert not again.of("approval_requested")
+    (decided,) = again.of("approval_decided")
+    assert decided.by == "timeout"
+    assert request.expires_at is not None

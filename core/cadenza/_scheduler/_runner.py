@@ -94,6 +94,8 @@ _LOGGED_AT = {
     "step_skipped": logging.INFO,
     "step_cancelled": logging.INFO,
     "observer_failed": logging.WARNING,
+    "approval_requested": logging.WARNING,  # the run waits for a person: say so
+    "approval_decided": logging.INFO,
 }
 _NOT_LOGGED = frozenset({"run_id", "seq", "at", "output", "inputs", "steps"})
 
