@@ -87,7 +87,8 @@ def test_testing_names_are_importable_from_the_public_module() -> None:
 
 
 EVENTS_PUBLIC = {
-    "EVENT_KINDS", "AgentHealthChanged", "AnswersCombined", "AttemptFailed", "AttemptProgress",
+    "EVENT_KINDS", "AgentHealthChanged", "AnswersCombined", "ApprovalDecided", "ApprovalRequested",
+    "AttemptFailed", "AttemptProgress",
     "AttemptStarted", "CircuitChanged", "CostIncurred", "Event", "FallbackStarted",
     "ObserverFailed", "OutputValidated", "RouteChosen", "RunFinished", "RunResumed", "RunStarted",
     "StepCacheHit", "StepCancelled", "StepConflict", "StepFailed", "StepReady", "StepSkipped",
@@ -95,7 +96,8 @@ EVENTS_PUBLIC = {
 }  # fmt: skip
 
 STORE_PUBLIC = {
-    "SCHEMA_VERSION", "CacheEntry", "RunRecord", "SqliteStore", "Store", "StoreError",
+    "SCHEMA_VERSION", "ApprovalDecision", "CacheEntry", "RunRecord", "SqliteStore", "Store",
+    "StoreError",
     "StoreFullError", "StoreReadOnlyError", "UnknownRunError", "WriteBatch", "open_store",
 }  # fmt: skip
 

@@ -14,6 +14,7 @@ The hierarchy::
     │   ├── StoreFullError           the disk holding the journal is full
     │   └── UnknownRunError          no run with this id is in the journal
     ├── ResumeError              a run cannot be resumed as asked
+    ├── ApprovalError            an approval decision cannot be recorded as asked
     ├── GraphvizError            Graphviz was asked for and is missing, failed, or timed out
     └── AgentError               an agent call failed; ``retryable`` says what to do next
         ├── RetryableError       transient: try again (optionally after ``retry_after``)
@@ -208,6 +209,18 @@ class ResumeError(CadenzaError):
 
     def __init__(self, message: str, *, run_id: str) -> None:
         self.run_id = run_id
+        super().__init__(message)
+
+
+class ApprovalError(CadenzaError):
+    """An approval decision cannot be recorded: no such gate, not open, or not yours to make.
+
+    The message says why and what to do (``cadenza status RUN`` lists open gates).
+    """
+
+    def __init__(self, message: str, *, run_id: str, step_id: str) -> None:
+        self.run_id = run_id
+        self.step_id = step_id
         super().__init__(message)
 
 

@@ -266,6 +266,40 @@ class StepMapped(Event):
 
 
 @attrs.frozen(kw_only=True)
+class ApprovalRequested(Event):
+    """A step's approval gate opened: it waits, holding no slot, for a person's decision.
+
+    ``prompt`` is the step's ``approval.prompt`` rendered (secrets redacted);
+    ``approvers`` who may decide (empty: anyone); ``expires_at`` the wall-clock
+    epoch second at which the gate times out (None: never). A resumed run
+    keeps the journaled request, so a restart does not extend the wait.
+    """
+
+    kind: ClassVar[str] = "approval_requested"
+    step_id: str
+    prompt: str
+    approvers: tuple[str, ...] = ()
+    expires_at: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ApprovalDecided(Event):
+    """A step's approval gate closed: ``approved`` or not, ``by`` whom and why.
+
+    ``by`` is the name the decision was recorded under (``cadenza approve
+    --as``, the dashboard's user), or ``"timeout"`` when the gate expired;
+    ``reason`` is the free text given with it. Approved, the step queues for an
+    agent; otherwise it fails (``ApprovalRejected`` or ``ApprovalTimedOut``).
+    """
+
+    kind: ClassVar[str] = "approval_decided"
+    step_id: str
+    approved: bool
+    by: str
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class StepCancelled(Event):
     """A step stopped (in flight) or never started because the run was cancelled."""
 

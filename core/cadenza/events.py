@@ -10,6 +10,8 @@ from __future__ import annotations
 from ._events import EVENT_KINDS as EVENT_KINDS
 from ._events import AgentHealthChanged as AgentHealthChanged
 from ._events import AnswersCombined as AnswersCombined
+from ._events import ApprovalDecided as ApprovalDecided
+from ._events import ApprovalRequested as ApprovalRequested
 from ._events import AttemptFailed as AttemptFailed
 from ._events import AttemptProgress as AttemptProgress
 from ._events import AttemptStarted as AttemptStarted
@@ -38,6 +40,8 @@ __all__ = [
     "EVENT_KINDS",
     "AgentHealthChanged",
     "AnswersCombined",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "AttemptFailed",
     "AttemptProgress",
     "AttemptStarted",

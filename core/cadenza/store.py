@@ -13,6 +13,7 @@ from ._errors import StoreReadOnlyError as StoreReadOnlyError
 from ._errors import UnknownRunError as UnknownRunError
 from ._journal._sqlite import SqliteStore as SqliteStore
 from ._journal._store import SCHEMA_VERSION as SCHEMA_VERSION
+from ._journal._store import ApprovalDecision as ApprovalDecision
 from ._journal._store import CacheEntry as CacheEntry
 from ._journal._store import RunRecord as RunRecord
 from ._journal._store import Store as Store
@@ -22,6 +23,7 @@ from ._public import publish as _publish
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ApprovalDecision",
     "CacheEntry",
     "RunRecord",
     "SqliteStore",

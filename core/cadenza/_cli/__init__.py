@@ -55,6 +55,11 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "cancel",
         "Cancel run RUN, running in another process; it stops within a second.",
     ),
+    "approve": (
+        "_approve_cmd",
+        "approve",
+        "Approve (or --reject) the approval gate of step STEP in run RUN.",
+    ),
     "serve": (
         "_serve_cmd",
         "serve",

@@ -190,6 +190,22 @@ class Progress:
         elif isinstance(event, ev.StepSkipped):
             row.state, row.note = "skipped", event.reason
             self._done(step_id, row)
+        elif isinstance(event, ev.ApprovalRequested):
+            decide = f"cadenza approve {self.run_id} {step_id} [--reject] [--reason TEXT]"
+            row.note = f"waiting for approval: {decide}"
+            self._line(
+                f"? {step_id} waits for approval: {event.prompt[:200]}\n"
+                f"  decide with: {decide}\n"
+                f"  (or stop now with Ctrl-C, decide later, then: cadenza resume {self.run_id})"
+            )
+        elif isinstance(event, ev.ApprovalDecided):
+            verdict = "approved" if event.approved else "rejected"
+            if event.by == "timeout":
+                verdict = "timed out waiting for approval"
+            else:
+                verdict += f" by {event.by}"
+            row.note = verdict
+            self._line(f"{step_id}: {verdict}" + (f" ({event.reason})" if event.reason else ""))
         elif isinstance(event, ev.StepCancelled):
             row.state, row.note = "cancelled", event.reason
             if row.started is not None:

@@ -19,7 +19,14 @@ TOKEN_ENV = "CADENZA_DASHBOARD_TOKEN"
 
 
 async def _serve(
-    store: object, host: str, port: int, token: str | None, max_streams: int, per_client: int
+    store: object,
+    host: str,
+    port: int,
+    token: str | None,
+    max_streams: int,
+    per_client: int,
+    approver: str,
+    read_only: bool,
 ) -> None:
     from .._serve import serve_dashboard
 
@@ -39,7 +46,7 @@ async def _serve(
                 store,  # type: ignore[arg-type]
                 host=host, port=port, token=token, plugins=get_plugins(), stop=stop,
                 max_streams=max_streams, max_streams_per_client=per_client,
-                task_status=task_status,
+                approver=approver, read_only=read_only, task_status=task_status,
             )  # fmt: skip
             nursery.cancel_scope.cancel()  # stopped: stop watching signals too
 
@@ -88,6 +95,17 @@ def _os_error(exc: BaseException) -> OSError | None:
     show_default=True,
     help="Live event streams per client address; beyond it, 429.",
 )
+@click.option(
+    "--approver",
+    metavar="NAME",
+    default="dashboard",
+    show_default=True,
+    help="The name approval decisions made with the dashboard's buttons are recorded under "
+    "(buttons need a token; a step listing approvers needs NAME among them).",
+)
+@click.option(
+    "--read-only", is_flag=True, help="Show approval gates without buttons to decide them."
+)
 @handle_errors
 def serve(
     store_url: str | None,
@@ -96,6 +114,8 @@ def serve(
     token: str | None,
     max_streams: int,
     max_streams_per_client: int,
+    approver: str,
+    read_only: bool,
 ) -> None:
     """Serve a web dashboard of the journal's runs: live DAGs, steps, cancel, /metrics.
 
@@ -132,7 +152,10 @@ def serve(
     url = journal_url(store_url)
     store = open_store(url, get_plugins().registered("cadenza_stores"))
     try:
-        trio.run(_serve, store, host, port, token, max_streams, max_streams_per_client)
+        trio.run(
+            _serve, store, host, port, token, max_streams, max_streams_per_client, approver,
+            read_only,
+        )  # fmt: skip
     except (OSError, BaseExceptionGroup) as exc:
         error = _os_error(exc)
         if error is None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .._journal._decisions import OpenGate, open_gates
 from .._journal._items import FAILED_ITEMS_SHOWN, ItemTally, grouped_steps, split_steps
 from .._journal._readback import (
     StepState,
@@ -135,6 +136,24 @@ def _failed_items(
     return lines
 
 
+def _gate_lines(run_id: str, gates: Mapping[str, OpenGate], *, now: float) -> list[str]:
+    """The open approval gates: prompt, who may decide, when each expires, how to decide."""
+    lines = ["waiting for approval:"]
+    for gate in gates.values():
+        who = ", ".join(gate.approvers) or "anyone"
+        if gate.expires_at is None:
+            expires = "never expires"
+        elif gate.expired(now):
+            expires = f"expired {local_time(gate.expires_at)}"
+        else:
+            left = human_duration(gate.expires_at - now)
+            expires = f"expires {local_time(gate.expires_at)} (in {left})"
+        lines.append(f"  {gate.step_id}: {_one_line(gate.prompt)}")
+        lines.append(f"    approvers: {who}; {expires}")
+    lines.append(f"decide with: cadenza approve {run_id} STEP [--reject] [--reason TEXT]")
+    return lines
+
+
 def render_status(
     record: RunRecord,
     status: str,
@@ -145,6 +164,7 @@ def render_status(
     pauses: Sequence[float] = (),
     items_of: str | None = None,
     sub_runs: Sequence[RunRecord] = (),
+    gates: Mapping[str, OpenGate] | None = None,
 ) -> str:
     """The status text: the run, one row per step (a mapped step's items counted in its row,
     its first failed items below the table), and every item of ``items_of`` when asked."""
@@ -166,7 +186,11 @@ def render_status(
     if cost is not None:
         lines.append(f"  cost:     ${cost:.4f}")
     headers = ["STEP", "STATE", "ATTEMPTS", "AGENT", "TIME", "DETAIL"]
+    gates = gates or {}
     rows = [_step_row(step, tallies.get(sid)) for sid, step in own.items()]
+    for row in rows:  # a step waiting at its approval gate
+        if row[0] in gates and row[1] == "pending":
+            row[1] = "approval"
     lines += ["", *table(headers, rows)]
     for sid, tally in tallies.items():
         lines += _failed_items(sid, tally, items.get(sid, []), record.run_id)
@@ -179,6 +203,8 @@ def render_status(
         lines += [
             "  " + r for r in table(["RUN", "WORKFLOW", "STATUS", "STEPS"], _tree(record, sub_runs))
         ]
+    if gates:
+        lines += ["", *_gate_lines(record.run_id, gates, now=now)]
     hint = _hint(record, status)
     if hint:
         lines += ["", hint]
@@ -213,6 +239,7 @@ def status_to_dict(
     cost: float | None = None,
     pauses: Sequence[float] = (),
     sub_runs: Sequence[RunRecord] = (),
+    gates: Mapping[str, OpenGate] | None = None,
 ) -> dict[str, Any]:
     data = run_to_dict(
         record, status, now=now, counts=run_counts(record, status, steps), cost_usd=cost
@@ -232,6 +259,7 @@ def status_to_dict(
         {"run_id": r.run_id, "workflow": r.workflow, "status": effective_status(r)}
         for r in sorted(sub_runs, key=lambda r: r.run_id)
     ]
+    data["approvals"] = [gate.to_dict() for gate in (gates or {}).values()]
     return data
 
 
@@ -267,7 +295,7 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
         events = store.read_events(run_id)
         sub_runs = find_sub_runs(store, run_id)
     steps, cost, state = step_states(events), _total_cost(events), effective_status(record)
-    pauses = run_pauses(events)
+    pauses, gates = run_pauses(events), open_gates(events)
     if items_of is not None and (items_of not in steps or steps[items_of].items is None):
         mapped = [sid for sid, step in steps.items() if step.items is not None]
         known = ", ".join(mapped) if mapped else "none in this run"
@@ -279,7 +307,14 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
     if as_json:
         echo_json(
             status_to_dict(
-                record, state, steps, now=now, cost=cost, pauses=pauses, sub_runs=sub_runs
+                record,
+                state,
+                steps,
+                now=now,
+                cost=cost,
+                pauses=pauses,
+                sub_runs=sub_runs,
+                gates=gates,
             )
         )
     else:
@@ -292,5 +327,6 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
             pauses=pauses,
             items_of=items_of,
             sub_runs=sub_runs,
+            gates=gates,
         )
         click.echo(text)

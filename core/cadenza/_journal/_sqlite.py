@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError, StoreFullError, StoreReadOnlyError
-from ._store import SCHEMA_VERSION, CacheEntry, RunRecord, WriteBatch
+from ._store import SCHEMA_VERSION, ApprovalDecision, CacheEntry, RunRecord, WriteBatch
 
 PROJECT_DIR = ".cadenza"
 """A project's Cadenza folder: the journal, and the files runs write."""
@@ -86,6 +86,21 @@ CREATE TABLE cache (
     step_id TEXT NOT NULL
 );
 """
+
+_DECISIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS approval_decisions (
+    run_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    request INTEGER NOT NULL,
+    approved INTEGER NOT NULL,
+    by_name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    decided_at REAL NOT NULL,
+    PRIMARY KEY (run_id, step_id, request)
+)"""
+"""Approval decisions (added after schema 1 shipped). Additive: journals from
+before it get the table when first opened for writing, and an older Cadenza
+reading a newer journal ignores it, so the schema version stays 1."""
 
 
 def path_from_url(url: str) -> Path:
@@ -283,6 +298,8 @@ class SqliteStore:
             if not self.read_only:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
+                if "approval_decisions" not in tables:
+                    db.execute(_DECISIONS_TABLE)  # one statement: atomic on its own
         except sqlite3.DatabaseError as exc:
             db.close()
             raise self._db_error(exc, opening=True) from exc
@@ -360,6 +377,7 @@ class SqliteStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            db.execute(_DECISIONS_TABLE)
             db.execute(
                 "INSERT INTO cadenza_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -469,7 +487,40 @@ class SqliteStore:
             cur = db.execute("UPDATE runs SET cancel_requested = 1 WHERE run_id = ?", (run_id,))
             return cur.rowcount > 0
 
+    def record_decision(self, decision: ApprovalDecision) -> bool:
+        if self.read_only:
+            raise self._read_only_error("record an approval decision")
+        d = decision
+        with self._locked() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO approval_decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (d.run_id, d.step_id, d.request, int(d.approved), d.by, d.reason, d.decided_at),
+            )
+            return cur.rowcount > 0
+
     # -- reading -----------------------------------------------------------------
+
+    def read_decisions(self, run_id: str) -> list[ApprovalDecision]:
+        with self._locked() as db:
+            if "approval_decisions" not in self._tables(db):  # read-only, from before approvals
+                return []
+            rows = db.execute(
+                "SELECT run_id, step_id, request, approved, by_name, reason, decided_at "
+                "FROM approval_decisions WHERE run_id = ? ORDER BY decided_at, rowid",
+                (run_id,),
+            ).fetchall()
+        return [
+            ApprovalDecision(
+                run_id=r[0],
+                step_id=r[1],
+                request=r[2],
+                approved=bool(r[3]),
+                by=r[4],
+                reason=r[5],
+                decided_at=r[6],
+            )
+            for r in rows
+        ]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._locked() as db:

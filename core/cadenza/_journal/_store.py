@@ -71,6 +71,25 @@ class CacheEntry:
 
 
 @attrs.frozen(kw_only=True)
+class ApprovalDecision:
+    """A person's decision on a step's approval gate, recorded by any process.
+
+    ``request`` is the ``seq`` of the ``approval_requested`` event the decision
+    answers: a gate opened again later (a resumed run re-running a rejected
+    step) is a new request, and an old decision does not answer it.
+    ``decided_at`` is wall-clock epoch seconds.
+    """
+
+    run_id: str
+    step_id: str
+    request: int
+    approved: bool
+    by: str
+    reason: str = ""
+    decided_at: float
+
+
+@attrs.frozen(kw_only=True)
 class WriteBatch:
     """Everything one group commit writes, atomically.
 
@@ -131,6 +150,19 @@ class Store(Protocol):
 
     def get_cache(self, key: str, *, now: float) -> CacheEntry | None:
         """The cache entry for ``key`` unless missing or expired at ``now``."""
+        ...
+
+    def record_decision(self, decision: ApprovalDecision) -> bool:
+        """Keep an approval decision, durably; False if its gate already has one.
+
+        The first decision per ``(run_id, step_id, request)`` wins: a second
+        one is not stored. Called by ``cadenza approve`` and the dashboard,
+        often from another process than the run's.
+        """
+        ...
+
+    def read_decisions(self, run_id: str) -> list[ApprovalDecision]:
+        """The run's approval decisions, oldest first."""
         ...
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from .._problems import SourceLocation
 from .._spec._convert import suggest
 from .._spec._workflow import InputSpec, RetryPolicy, Step
 from ._agents import LoadedAgents
+from ._approval import ApprovalDraft, compile_approval
 from ._context import LoadContext, listing
 from ._for_each import ForEachDraft, check_item_ids, compile_for_each, loop_ref_problem
 from ._subworkflow import check_sub_inputs, load_sub_workflow
@@ -62,6 +63,7 @@ class StepDraft:
     for_each: ForEachDraft | None = None
     workflow: Any = None
     """``workflow:`` as written (a file path), for a step that runs a sub-workflow."""
+    approval: ApprovalDraft | None = None
 
 
 def finish_steps(
@@ -149,6 +151,19 @@ def finish_steps(
                 )
                 if condition.loop_refs and d.for_each is None:
                     _report_loop_refs(ctx, d, condition.loop_refs, in_with=False)
+        approval = None
+        if d.approval is not None:
+            approval, prompt = compile_approval(ctx, d.approval)
+            if prompt is not None:
+                refs = (prompt.step_refs, prompt.input_refs, needs, ids, known, inputs)
+                field = ("approval.prompt", d.approval.prompt_path)
+                _check_refs(ctx, d, *refs, in_with=False, field=field)
+        if d.approval is not None and d.workflow is not None:
+            ctx.error(
+                d.approval.prompt_path[:-1],
+                "a workflow: step cannot have approval: (its sub-workflow's steps can)",
+                "Put the approval on a step of the sub-workflow, or on a step before this one.",
+            )
         sub = None
         if d.workflow is not None:
             sub = load_sub_workflow(ctx, d.workflow, (*d.uses_path[:-1], "workflow"))
@@ -171,6 +186,7 @@ def finish_steps(
             for_each=for_each,
             max_parallel=d.for_each.max_parallel if d.for_each is not None else None,
             on_item_failure=d.for_each.on_item_failure if d.for_each is not None else "fail",
+            approval=approval,
             location=d.location,
         )
 

@@ -37,6 +37,7 @@ from .._spec._workflow import (
     Workflow,
 )
 from ._agents import LoadedAgents, agent_options, report_unknown_kind
+from ._approval import APPROVAL_KEYS, read_approval
 from ._checks import StepDraft, finish_steps
 from ._context import LoadContext
 from ._for_each import FOR_EACH_KEYS, read_for_each
@@ -104,6 +105,7 @@ _STEP_KEYS = (
     *STEP_KEYS,
     *FOR_EACH_KEYS,
     "workflow",
+    *APPROVAL_KEYS,
     "description",
 )
 
@@ -469,6 +471,7 @@ class NativeFormat:
             if_needs_skipped=mode,
             for_each=read_for_each(ctx, spec, path),
             workflow=spec.get("workflow"),
+            approval=read_approval(ctx, spec, path),
         )
 
     def when(self, spec: Mapping[Any, Any], path: ValuePath) -> str | None:

@@ -57,6 +57,7 @@ from .._resilience._budget import Ledger
 from .._resilience._retry import GiveUp, decide_retry
 from .._resilience._slots import _AgentSlot, _Pool, slots_for
 from .._spec._workflow import Workflow
+from ._approvals import Gates
 from ._cache import StepCache
 from ._calls import CachedOutputs, Calls, _Call
 from ._fan_out import Aggregators, FanOut
@@ -116,6 +117,7 @@ class _Run:
     fallbacks: StepFallbacks = attrs.field(init=False)
     maps: ItemMaps = attrs.field(init=False)
     subs: SubRuns = attrs.field(init=False)
+    gates: Gates = attrs.field(init=False)
     summary: RunSummary = attrs.field(init=False)
     _slots: dict[str, _AgentSlot] = attrs.field(init=False)
     _pools: list[_Pool] = attrs.field(init=False)
@@ -199,6 +201,12 @@ class _Run:
             deadline=lambda: self._scope.deadline if self._scope is not None else math.inf,
         )
         self.summary = RunSummary(self.states, bus, slots, ledger, self.maps)
+        journal = self.journal
+        self.gates = Gates(
+            bus=bus, run_id=self.run_id, store=journal.store if journal is not None else None,
+            ready=self._queue, fail=self._fail, dispatch=self._dispatch, start=self._start_soon,
+            durable=journal.want_durable if journal is not None else None,
+        )  # fmt: skip
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -311,7 +319,12 @@ class _Run:
         if state.pool is None:
             self._no_agent(state)
             return
-        self.bus.emit(ev.StepReady, step_id=step_id, inputs=state.inputs)
+        if step.approval is not None and self.gates.hold(state, ctx or self._context(state)):
+            return  # waits for a decision, in no pool (see _approvals)
+        self._queue(state)
+
+    def _queue(self, state: _StepState) -> None:
+        self.bus.emit(ev.StepReady, step_id=state.step.id, inputs=state.inputs)
         state.status = "ready"
         state.ready_at = trio.current_time()
         self._enqueue(state)

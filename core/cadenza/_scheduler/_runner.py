@@ -98,6 +98,8 @@ _LOGGED_AT = {
     "step_skipped": logging.INFO,
     "step_cancelled": logging.INFO,
     "observer_failed": logging.WARNING,
+    "approval_requested": logging.WARNING,  # the run waits for a person: say so
+    "approval_decided": logging.INFO,
 }
 _NOT_LOGGED = frozenset({"run_id", "seq", "at", "output", "inputs", "steps"})
 
@@ -311,6 +313,7 @@ async def _execute(
         for step_id, agent, usd, tokens in resume.spent:
             run.ledger.restore(step_id, agent, usd, tokens)
         run.key_generation = dict(resume.key_generation)
+        await _restore_gates(run, resume)
         first = bus.emit(
             ev.RunResumed,
             workflow=workflow.name,
@@ -369,6 +372,16 @@ async def _execute(
                 tokens=run.ledger.total_tokens,
             )
     return result
+
+
+async def _restore_gates(run: _Run, resume: ResumePlan) -> None:
+    """Give a resumed run its journaled approval gates (read only if it has any)."""
+    if run.journal is None or not any(s.approval for s in run.workflow.steps.values()):
+        return
+    events = await trio.to_thread.run_sync(run.journal.store.read_events, run.run_id)
+    this_resume = f"resume-{resume.next_seq}"  # the generation --from gives (see _resume)
+    again = [s for s, gen in resume.key_generation.items() if gen == this_resume]
+    run.gates.restore(events, ask_again=again)
 
 
 def _factories(plugins: Plugins, hook: str) -> dict[str, Callable[..., Any]]:

@@ -30,7 +30,7 @@ from .._errors import StoreError
 from .._journal._items import ITEM_STATES
 from .._journal._readback import effective_status
 from .._journal._store import RunRecord, Store
-from . import _pages, _views
+from . import _approvals, _pages, _views
 from ._auth import TokenAuth
 from ._graphs import GraphCache
 from ._metrics import MetricsCollector, gauge
@@ -72,8 +72,11 @@ class Dashboard:
         metrics_window: int = 50,
         max_streams: int = MAX_STREAMS,
         max_streams_per_client: int = MAX_STREAMS_PER_CLIENT,
+        approver: str | None = None,
     ) -> None:
         self.store = store
+        self.approver = approver
+        """The name decisions are recorded under; None: approvals are read-only (_approvals)."""
         self.plugins = plugins
         self.limiter = trio.CapacityLimiter(4)
         self.stream_limiter = trio.CapacityLimiter(2)
@@ -191,7 +194,9 @@ class _Routes:
             return _missing_page("unknown run", f"No run {run_id} in the journal")
         data = await self.d.call(_views.run_detail, self.d.store, record)
         svg = await self.d.graph_svg(record)
-        return _page(f"run {run_id}", _pages.run_body(run_id, data, svg))
+        can_decide = self.d.approver is not None
+        gates = _pages.approvals_body(run_id, data["approvals"], can_decide=can_decide)
+        return _page(f"run {run_id}", _pages.run_body(run_id, data, svg, gates))
 
     async def _step_detail(
         self, record: RunRecord, step_id: str, request: Request
@@ -252,6 +257,9 @@ class _Routes:
             return _json({"run_id": run_id, "status": state, "error": str(exc)}, 503)
         return _json({"run_id": run_id, "status": state, "cancel_requested": True})
 
+    async def approval_api(self, request: Request) -> Response:
+        return await _approvals.decide(self.d, request)
+
     async def events_stream(self, request: Request) -> Response:
         d, run_id = self.d, request.path_params["run_id"]
         after = -1
@@ -297,6 +305,7 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         Route("/api/runs/{run_id}/steps/{step_id:path}", r.step_api),
         Route("/api/runs/{run_id}/events", r.events_stream),
         Route("/api/runs/{run_id}/cancel", r.cancel_api, methods=["POST"]),
+        Route("/api/runs/{run_id}/approvals/{step_id:path}", r.approval_api, methods=["POST"]),
         Route("/metrics", r.metrics),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

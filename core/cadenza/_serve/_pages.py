@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import html
 import json
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -105,7 +106,9 @@ def runs_body(
                   rows=rows or render("runs_empty.html"))  # fmt: skip
 
 
-def run_body(run_id: str, data: Mapping[str, Any], svg: str | None) -> Html:
+def run_body(
+    run_id: str, data: Mapping[str, Any], svg: str | None, approvals: Html | None = None
+) -> Html:
     """One run: its header, its drawing (when the source loads), its steps, the events list."""
     rows = join(
         render(
@@ -137,6 +140,7 @@ def run_body(run_id: str, data: Mapping[str, Any], svg: str | None) -> Html:
         cancel=render("run_cancel.html") if data["status"] == "running" else Html(""),
         graph=graph,
         rows=rows,
+        approvals=approvals or Html(""),
     )
 
 
@@ -207,6 +211,40 @@ def _items_section(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html
     )
 
 
+def approvals_body(
+    run_id: str, gates: Sequence[Mapping[str, Any]], *, can_decide: bool, now: float | None = None
+) -> Html:
+    """The run page's open gates: prompt, approvers, expiry, and the buttons when allowed."""
+    if not gates:
+        return Html("")
+    now = time.time() if now is None else now
+    items = []
+    for gate in gates:
+        expires = gate.get("expires_at")
+        if expires is None:
+            when = "never expires"
+        else:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(expires))
+            when = f"expired {stamp}" if expires <= now else f"expires {stamp}"
+        step_id = str(gate["step_id"])
+        buttons = (
+            render("run_approval_buttons.html")
+            if can_decide
+            else render("run_approval_cli.html", run_id=run_id, step_id=step_id)
+        )
+        items.append(
+            render(
+                "run_approval.html",
+                step_id=step_id,
+                prompt=gate.get("prompt", ""),
+                approvers=", ".join(gate.get("approvers") or ()) or "anyone",
+                expires=when,
+                buttons=buttons,
+            )
+        )
+    return render("run_approvals.html", gates=join(items))
+
+
 def _attempt_row(a: Mapping[str, Any]) -> Html:
     route = a.get("route") or {}
     return render(
@@ -253,4 +291,6 @@ def step_body(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
     )
 
 
-__all__ = ["CSP", "Html", "page", "render", "run_body", "runs_body", "step_body"]
+__all__ = [
+    "CSP", "Html", "approvals_body", "page", "render", "run_body", "runs_body", "step_body",
+]  # fmt: skip

@@ -12,6 +12,7 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from .._journal._store import Store
 from ._app import Dashboard, build_app
+from ._approvals import DEFAULT_APPROVER
 from ._auth import is_loopback, token_problem
 from ._streams import MAX_STREAMS, MAX_STREAMS_PER_CLIENT
 
@@ -44,6 +45,8 @@ async def serve_dashboard(
     stop: trio.Event | None = None,
     max_streams: int = MAX_STREAMS,
     max_streams_per_client: int = MAX_STREAMS_PER_CLIENT,
+    approver: str = DEFAULT_APPROVER,
+    read_only: bool = False,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the dashboard until ``stop`` is set (or the caller's scope is cancelled).
@@ -53,7 +56,9 @@ async def serve_dashboard(
     generates one; so is a token that could never log in (see ``token_problem``).
     At most ``max_streams`` live event streams are served at once, and
     ``max_streams_per_client`` per client address. On stop, live event streams
-    send ``end`` and close first.
+    send ``end`` and close first. With a ``token`` and not ``read_only``, the run
+    pages' buttons decide approval gates as ``approver`` (see ``_approvals``);
+    otherwise the dashboard only shows them.
     """
     if needs_token(host) and not token:
         raise ValueError(f"binding {host} needs a token")
@@ -67,6 +72,7 @@ async def serve_dashboard(
         plugins=plugins,
         max_streams=max_streams,
         max_streams_per_client=max_streams_per_client,
+        approver=approver if token is not None and not read_only else None,
     )
     config = Config()
     config.bind = [_bind(host, port)]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._journal._decisions import open_gates
 from .._journal._items import grouped_steps, split_steps, tally
 from .._journal._readback import (
     FINISHED,
@@ -88,6 +89,7 @@ def run_detail(store: Store, record: RunRecord) -> dict[str, Any]:
         for sid, step in own.items()
     }
     data["last_seq"] = int(events[-1]["seq"]) if events else -1
+    data["approvals"] = [gate.to_dict() for gate in open_gates(events).values()]
     return data
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import attrs
 
 from .._problems import SourceLocation
+from ._approval import ApprovalPolicy
 from ._cost import Budget, Price
 from ._duration import Duration as Duration
 from ._duration import parse_duration as parse_duration
@@ -215,6 +216,9 @@ class Step:
     ``index`` in its ``with:`` and ``when:``; at most ``max_parallel`` items
     are in flight, and ``on_item_failure`` says whether a failed item fails
     the step (``fail``) or leaves a null in its output (``skip``, degraded).
+
+    ``approval`` (when set) makes the step wait, holding no slot, for a
+    person's decision once its needs are met and its ``when:`` holds.
     """
 
     id: str
@@ -247,6 +251,7 @@ class Step:
     on_item_failure: Literal["fail", "skip"] = "fail"
     workflow: Workflow | None = None
     """The sub-workflow a ``workflow:`` step runs instead of calling an agent (``uses`` is "")."""
+    approval: ApprovalPolicy | None = None
     location: SourceLocation | None = attrs.field(default=None, eq=False)
 
     @property

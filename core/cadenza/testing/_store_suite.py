@@ -39,6 +39,9 @@ one starts from an empty store. They pin the contract the kernel relies on:
 * stored values are JSON data: what comes back equals the JSON round trip of
   what was written, and is a copy (mutating either side changes nothing
   stored). The suite writes only JSON values; the kernel does too;
+* ``record_decision`` keeps the first decision per ``(run_id, step_id,
+  request)`` and answers False for later ones; ``read_decisions`` gives a
+  run's decisions oldest first, and survives closing and reopening;
 * a committed write survives closing the store and opening it again; calls on a
   closed store raise ``StoreError``;
 * calls from several threads at once are safe (a run's journal writer and its
@@ -58,7 +61,7 @@ import pytest
 
 from .._errors import StoreError
 from .._events import RunStarted, StepSucceeded
-from .._journal._store import CacheEntry, RunRecord, Store, WriteBatch
+from .._journal._store import ApprovalDecision, CacheEntry, RunRecord, Store, WriteBatch
 
 JSON_SAMPLE: dict[str, Any] = {
     "text": 'naïve café, 日本語, emoji 🎵, "quotes", back\\slash, tab\tnew\nline',
@@ -69,6 +72,23 @@ JSON_SAMPLE: dict[str, Any] = {
     "empty_text": "",
 }
 """A JSON value exercising unicode, nesting, big and small numbers, null and empties."""
+
+
+def approval_decision(
+    run_id: str = "run-1", step_id: str = "publish", **changes: Any
+) -> ApprovalDecision:
+    """An approval of ``step_id`` by alice, with ``changes`` applied."""
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "step_id": step_id,
+        "request": 3,
+        "approved": True,
+        "by": "alice",
+        "reason": "looks good",
+        "decided_at": 10.0,
+    }
+    fields.update(changes)
+    return ApprovalDecision(**fields)
 
 
 def run_record(run_id: str = "run-1", **changes: Any) -> RunRecord:
@@ -523,12 +543,37 @@ class StoreConformance:
         assert hit is not None
         assert hit.output == {"items": [1, 2]}
 
+    # -- approval decisions -----------------------------------------------------------
+
+    def test_decisions_of_unknown_run_are_empty(self, store: Store) -> None:
+        """A run nobody decided anything for has no decisions."""
+        assert store.read_decisions("no-such-run") == []
+
+    def test_decision_round_trips(self, store: Store) -> None:
+        """A recorded decision reads back equal, and only with its own run."""
+        first = approval_decision("r", "publish", request=4, approved=False, reason="not yet")
+        other = approval_decision("r2", "publish", request=4)
+        assert store.record_decision(first) is True
+        assert store.record_decision(other) is True
+        assert store.read_decisions("r") == [first]
+        assert store.read_decisions("r2") == [other]
+
+    def test_first_decision_per_request_wins(self, store: Store) -> None:
+        """A second decision on the same gate is refused; a new request takes a new one."""
+        first = approval_decision("r", "publish", request=4, by="alice")
+        assert store.record_decision(first) is True
+        late = approval_decision("r", "publish", request=4, by="bob", approved=False)
+        assert store.record_decision(late) is False
+        again = approval_decision("r", "publish", request=9, by="bob", decided_at=20.0)
+        assert store.record_decision(again) is True
+        assert store.read_decisions("r") == [first, again]
+
     # -- durability and lifecycle -------------------------------------------------------
 
     def test_data_survives_close_and_reopen(
         self, store: Store, opened_stores: _OpenedStores
     ) -> None:
-        """Everything written, and a cancel request, is there after closing and reopening."""
+        """Everything written, a cancel request and a decision are there after reopening."""
         record = run_record("r", counts={"succeeded": 1})
         entry = cache_entry(output=JSON_SAMPLE)
         events = [step_event("r", 0), step_event("r", 1, output=JSON_SAMPLE)]
@@ -536,7 +581,10 @@ class StoreConformance:
             WriteBatch(events=events, runs=[record], sources=[("r", "text")], cache=[entry])
         )
         store.request_cancel("r")
+        decision = approval_decision("r")
+        store.record_decision(decision)
         again = opened_stores.reopen(store)
+        assert again.read_decisions("r") == [decision]
         assert again.read_events("r") == _json(events)
         assert again.get_run("r") == attrs.evolve(record, cancel_requested=True)
         assert [r.run_id for r in again.list_runs()] == ["r"]

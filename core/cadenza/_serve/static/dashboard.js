@@ -198,6 +198,33 @@
     });
   }
 
+  // Approval gates: POST with X-Cadenza and a JSON body (see _serve/_approvals.py: CSRF).
+  document.querySelectorAll("form.approval").forEach(function (form) {
+    var stepId = form.getAttribute("data-step");
+    var result = form.querySelector(".approval-result");
+    form.querySelectorAll("button[data-approved]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var approved = button.getAttribute("data-approved") === "true";
+        var reason = form.querySelector("input[name=reason]");
+        form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+        fetch(base + "/approvals/" + encodeURIComponent(stepId), {
+          method: "POST", credentials: "same-origin",
+          headers: { "X-Cadenza": "1", "Content-Type": "application/json" },
+          body: JSON.stringify({ approved: approved, reason: reason ? reason.value : "" })
+        })
+          .then(function (r) { return r.json(); })
+          .then(function (res) {
+            if (res.error) {
+              result.textContent = res.error;
+              form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
+            } else {
+              result.textContent = (res.approved ? "approved" : "rejected") + " by " + res.by;
+            }
+          });
+      });
+    });
+  });
+
   refresh();
   var list = document.getElementById("events");
   var MAX_EVENTS = 500;
