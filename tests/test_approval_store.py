@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import cadenza
+from cadenza._plugins._registry import load_plugins
 from cadenza.store import ApprovalDecision, SqliteStore
 
 
@@ -45,3 +48,36 @@ def test_old_journal_read_only_has_no_decisions(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     assert "approval_decisions" not in tables
+
+
+async def test_a_store_without_decisions_fails_the_gated_step_clearly(tmp_path: Path) -> None:
+    """SupportsApprovals is optional: a store written before it still runs other workflows,
+    and a gate on it fails its step saying why instead of breaking the run."""
+    from cadenza.store import Store as StoreProtocol
+    from cadenza.store import SupportsApprovals
+
+    class OldStore:  # a plugin store from before approval gates: delegates everything else
+        def __init__(self, inner: SqliteStore) -> None:
+            self._inner = inner
+            self.url = inner.url
+
+        def __getattr__(self, name: str) -> Any:
+            if name in ("record_decision", "read_decisions"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    old = OldStore(SqliteStore(f"sqlite:///{tmp_path / 'j.db'}"))
+    assert isinstance(old, StoreProtocol)
+    assert not isinstance(old, SupportsApprovals)
+    plugins = load_plugins(entry_points=False)
+    data = {
+        "name": "gated",
+        "agents": {"t": {"kind": "template"}},
+        "steps": {"free": {"uses": "t"}, "publish": {"uses": "t", "approval": "Publish?"}},
+    }
+    workflow = cadenza.load_workflow_data(data, plugins=plugins).workflow
+    result = await cadenza.run_workflow(workflow, plugins=plugins, store=old)  # type: ignore[arg-type]
+    assert result.steps["free"].status == "succeeded"
+    publish = result.steps["publish"]
+    assert publish.status == "failed"
+    assert "cannot record approval decisions" in (publish.error or "")

@@ -97,7 +97,7 @@ EVENTS_PUBLIC = {
 
 STORE_PUBLIC = {
     "SCHEMA_VERSION", "ApprovalDecision", "CacheEntry", "RunRecord", "SqliteStore", "Store",
-    "StoreError",
+    "StoreError", "SupportsApprovals",
     "StoreFullError", "StoreReadOnlyError", "UnknownRunError", "WriteBatch", "open_store",
 }  # fmt: skip
 

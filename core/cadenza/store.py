@@ -17,6 +17,7 @@ from ._journal._store import ApprovalDecision as ApprovalDecision
 from ._journal._store import CacheEntry as CacheEntry
 from ._journal._store import RunRecord as RunRecord
 from ._journal._store import Store as Store
+from ._journal._store import SupportsApprovals as SupportsApprovals
 from ._journal._store import WriteBatch as WriteBatch
 from ._journal._store import open_store as open_store
 from ._public import publish as _publish
@@ -31,6 +32,7 @@ __all__ = [
     "StoreError",
     "StoreFullError",
     "StoreReadOnlyError",
+    "SupportsApprovals",
     "UnknownRunError",
     "WriteBatch",
     "open_store",

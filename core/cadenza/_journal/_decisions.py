@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from .._errors import ApprovalError
-from ._store import ApprovalDecision, Store
+from ._store import ApprovalDecision, Store, SupportsApprovals, approvals_unsupported
 
 __all__ = ["OpenGate", "open_gates", "record_approval"]
 
@@ -89,6 +89,8 @@ def record_approval(
     and a gate already decided by someone else but not yet applied by the run.
     The caller has checked that the run exists.
     """
+    if not isinstance(store, SupportsApprovals):
+        raise ApprovalError(approvals_unsupported(store), **_ids(run_id, step_id))
     now = time.time() if now is None else now
     events = store.read_events(run_id)
     gates = open_gates(events)

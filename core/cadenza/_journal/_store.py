@@ -152,6 +152,24 @@ class Store(Protocol):
         """The cache entry for ``key`` unless missing or expired at ``now``."""
         ...
 
+    def close(self) -> None:
+        """Release the store's resources; further calls are errors."""
+        ...
+
+
+@runtime_checkable
+class SupportsApprovals(Protocol):
+    """A store that keeps approval decisions: what ``approval:`` gates need of it.
+
+    Optional, so stores written before approval gates keep working: a run on
+    a store without these methods fails a step when its gate opens, and
+    ``cadenza approve`` says the store cannot record decisions. The SQLite
+    store has them; :class:`~cadenza.testing.StoreConformance` tests them
+    when a store has them.
+
+    .. versionadded:: 0.2
+    """
+
     def record_decision(self, decision: ApprovalDecision) -> bool:
         """Keep an approval decision, durably; False if its gate already has one.
 
@@ -165,9 +183,16 @@ class Store(Protocol):
         """The run's approval decisions, oldest first."""
         ...
 
-    def close(self) -> None:
-        """Release the store's resources; further calls are errors."""
-        ...
+
+def approvals_unsupported(store: Store) -> str:
+    """Why ``store`` cannot hold approval decisions ("" when it can)."""
+    if isinstance(store, SupportsApprovals):
+        return ""
+    return (
+        f"the journal store {store.url} cannot record approval decisions (its plugin "
+        "implements neither record_decision nor read_decisions; see docs/hooks.md, "
+        "cadenza_stores). Use the SQLite journal for workflows with approval gates."
+    )
 
 
 StoreFactory = Callable[[str], Store]

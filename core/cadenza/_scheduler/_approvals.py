@@ -41,7 +41,7 @@ from .. import _events as ev
 from .._errors import ExpressionError, StoreError
 from .._expr._expressions import ExpressionContext
 from .._journal._bus import EventBus
-from .._journal._store import ApprovalDecision, Store
+from .._journal._store import ApprovalDecision, Store, approvals_unsupported
 from .._logging import get_logger
 from ._step_state import _StepState
 
@@ -108,6 +108,10 @@ class Gates:
         step_id = state.step.id
         if policy is None or state.parent is not None or step_id in self.approved:
             return False
+        unsupported = approvals_unsupported(self.store) if self.store is not None else ""
+        if unsupported:
+            self.fail(step_id, "PermanentError", f"approval: {unsupported}")
+            return True
         gate = self.journaled.pop(step_id, None)
         if gate is None:
             try:
@@ -220,10 +224,10 @@ class Gates:
 
     async def _read(self) -> list[ApprovalDecision]:
         """The run's recorded decisions; none (logged) when the store cannot be read now."""
-        assert self.store is not None
+        store: Any = self.store  # a SupportsApprovals: checked when the gate opened
         try:
             return await trio.to_thread.run_sync(
-                self.store.read_decisions, self.run_id, limiter=self._limiter
+                store.read_decisions, self.run_id, limiter=self._limiter
             )
         except StoreError as exc:
             log.warning("approval_check_failed", error=str(exc))

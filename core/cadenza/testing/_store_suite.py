@@ -61,7 +61,14 @@ import pytest
 
 from .._errors import StoreError
 from .._events import RunStarted, StepSucceeded
-from .._journal._store import ApprovalDecision, CacheEntry, RunRecord, Store, WriteBatch
+from .._journal._store import (
+    ApprovalDecision,
+    CacheEntry,
+    RunRecord,
+    Store,
+    SupportsApprovals,
+    WriteBatch,
+)
 
 JSON_SAMPLE: dict[str, Any] = {
     "text": 'naïve café, 日本語, emoji 🎵, "quotes", back\\slash, tab\tnew\nline',
@@ -543,30 +550,33 @@ class StoreConformance:
         assert hit is not None
         assert hit.output == {"items": [1, 2]}
 
-    # -- approval decisions -----------------------------------------------------------
+    # -- approval decisions (stores that support them: SupportsApprovals) -------------
 
     def test_decisions_of_unknown_run_are_empty(self, store: Store) -> None:
         """A run nobody decided anything for has no decisions."""
-        assert store.read_decisions("no-such-run") == []
+        deciding = _deciding(store)
+        assert deciding.read_decisions("no-such-run") == []
 
     def test_decision_round_trips(self, store: Store) -> None:
         """A recorded decision reads back equal, and only with its own run."""
+        deciding = _deciding(store)
         first = approval_decision("r", "publish", request=4, approved=False, reason="not yet")
         other = approval_decision("r2", "publish", request=4)
-        assert store.record_decision(first) is True
-        assert store.record_decision(other) is True
-        assert store.read_decisions("r") == [first]
-        assert store.read_decisions("r2") == [other]
+        assert deciding.record_decision(first) is True
+        assert deciding.record_decision(other) is True
+        assert deciding.read_decisions("r") == [first]
+        assert deciding.read_decisions("r2") == [other]
 
     def test_first_decision_per_request_wins(self, store: Store) -> None:
         """A second decision on the same gate is refused; a new request takes a new one."""
+        deciding = _deciding(store)
         first = approval_decision("r", "publish", request=4, by="alice")
-        assert store.record_decision(first) is True
+        assert deciding.record_decision(first) is True
         late = approval_decision("r", "publish", request=4, by="bob", approved=False)
-        assert store.record_decision(late) is False
+        assert deciding.record_decision(late) is False
         again = approval_decision("r", "publish", request=9, by="bob", decided_at=20.0)
-        assert store.record_decision(again) is True
-        assert store.read_decisions("r") == [first, again]
+        assert deciding.record_decision(again) is True
+        assert deciding.read_decisions("r") == [first, again]
 
     # -- durability and lifecycle -------------------------------------------------------
 
@@ -582,9 +592,11 @@ class StoreConformance:
         )
         store.request_cancel("r")
         decision = approval_decision("r")
-        store.record_decision(decision)
+        if isinstance(store, SupportsApprovals):
+            store.record_decision(decision)
         again = opened_stores.reopen(store)
-        assert again.read_decisions("r") == [decision]
+        if isinstance(again, SupportsApprovals):
+            assert again.read_decisions("r") == [decision]
         assert again.read_events("r") == _json(events)
         assert again.get_run("r") == attrs.evolve(record, cancel_requested=True)
         assert [r.run_id for r in again.list_runs()] == ["r"]
@@ -638,3 +650,10 @@ class StoreConformance:
             assert _seqs(store.read_events(f"t{i}")) == list(range(batches))
             assert store.get_cache(f"t{i}-{batches - 1}", now=1000.0) is not None
         assert len(store.list_runs()) == 4
+
+
+def _deciding(store: Store) -> SupportsApprovals:
+    """``store`` as one that keeps approval decisions, or skip: the methods are optional."""
+    if not isinstance(store, SupportsApprovals):
+        pytest.skip("this store does not keep approval decisions (SupportsApprovals): optional")
+    return store
