@@ -42,7 +42,7 @@ def yaml_before(block: CodeBlock) -> str:
 
 PYTHON = [
     *(b for b in examples(PAGE) if not b.text.startswith(SCRIPT)),
-    *(b for b in examples("quickstart.md") if b.text.startswith(QUICKSTART_TWIN)),
+    *(b for b in examples("quickstart.md") if b.text.startswith((QUICKSTART_TWIN, TWIN))),
 ]
 
 
