@@ -138,8 +138,9 @@ async def test_a_failing_sub_workflow_fails_the_step_and_skips_dependents(
     assert result.status == "failed"
     digest = result.steps["digest"]
     assert digest.status == "failed"
-    assert "sub-workflow 'digest' (run p3.digest) failed" in (digest.error or "")
-    assert "draft" in (digest.error or "")
+    assert "sub-workflow 'digest' (run p3.digest) failed: draft: the model is down" in (
+        digest.error or ""
+    )
     assert result.steps["after"].status == "skipped"
 
 
@@ -281,3 +282,42 @@ def test_cadenza_status_shows_the_sub_runs_as_a_tree(tmp_path: Path) -> None:
     data = json.loads(cadenza("status", run_id, "--json"))
     expected = [f"{run_id}.{c}" for c in ("many.0", "many.1", "one")]
     assert [r["run_id"] for r in data["sub_runs"]] == expected
+
+
+async def test_the_parents_budget_flows_down_and_the_child_spend_counts(
+    tmp_path: Path, autojump_clock: Any
+) -> None:
+    """The child may spend only what the parent has left; what it spends is the parent's."""
+    child = """\
+name: digest
+inputs: {topic: {required: true}}
+agents:
+  writer: {kind: scripted}
+steps:
+  a: {uses: writer}
+  b: {uses: writer, needs: [a]}
+  c: {uses: writer, needs: [b]}
+"""
+    parent = """\
+name: main
+budget: {usd: 0.5}
+agents:
+  fetcher: {kind: scripted}
+steps:
+  fetch: {uses: fetcher}
+  digest: {needs: [fetch], workflow: sub/digest.yaml, with: {topic: x}}
+"""
+    fetcher = ScriptedAgent("fetcher", lambda r: cadenza.AgentResult(output="x", cost_usd=0.3))
+    writer = ScriptedAgent("writer", lambda r: cadenza.AgentResult(output="w", cost_usd=0.15))
+    plugins = _plugins(fetcher, writer)
+    workflow = cadenza.load_workflow(_files(tmp_path, parent, child), plugins=plugins).workflow
+    result = await _run(workflow, plugins, run_id="p6")
+    # 0.2 left for the child: a (0.15) fits, b runs while 0.05 is left, c cannot.
+    assert [c.step_id for c in writer.calls] == ["a", "b"]
+    digest = result.steps["digest"]
+    assert digest.status == "failed"
+    assert "c: no agent can serve the call within its budgets: run budget of $0.2" in (
+        digest.error or ""
+    )
+    assert result.cost_usd == pytest.approx(0.6)
+    assert digest.cost_usd == pytest.approx(0.3)

@@ -94,10 +94,14 @@ def child_runner(
             parent=(parent_run_id, parent_step),
         )
         succeeded = {s: o.output for s, o in result.steps.items() if o.status == "succeeded"}
+        failed = [f"{s}: {o.error}" for s, o in result.steps.items() if o.status == "failed"]
         return ChildOutcome(
             run_id=run_id,
             status=result.status,
-            reason=result.reason,
+            reason="; ".join(failed[:3])
+            + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
+            if failed
+            else result.reason,
             outputs=leaf_outputs(workflow, succeeded),
             degraded=tuple(result.degraded),
             cost_usd=result.cost_usd,
