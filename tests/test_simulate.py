@@ -505,3 +505,28 @@ def test_cli_simulate_ends_on_a_runaway_when(tmp_path: Path) -> None:
     assert "step spin: assumed when:" in proc.stdout
     assert "evaluation stopped at the limit of 50,000 steps" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_sub_workflows_and_for_each_are_simulated(tmp_path: Path) -> None:
+    """A sub-workflow's agents get models too, and a mapped step's items respect max_parallel."""
+    (tmp_path / "child.yaml").write_text(
+        "name: child\nagents: {w: {kind: template}}\n"
+        "steps:\n  a: {uses: w}\n  b: {uses: w, needs: [a]}\n"
+    )
+    (tmp_path / "main.yaml").write_text(
+        "name: main\ninputs: {files: {default: [x, y, z]}}\nagents: {t: {kind: template}}\n"
+        "steps:\n  one: {uses: t}\n"
+        "  sub: {needs: [one], workflow: child.yaml}\n"
+        '  many: {needs: [sub], for_each: "${{ inputs.files }}", max_parallel: 2, uses: t,'
+        ' with: {f: "${{ item }}"}}\n'
+    )
+    plugins = load_plugins(entry_points=False)
+    from cadenza._load._loader import load_workflow
+
+    workflow = load_workflow(tmp_path / "main.yaml", plugins=plugins).workflow
+    models, _notes = resolve_models(workflow)
+    assert set(models) == {"t", "w"}
+    report = simulate(workflow, plugins=plugins, models=models, inputs={"files": ["x", "y", "z"]})
+    # one (1 s), the child's a then b (2 s), three items two at a time (2 s): 5 s.
+    assert report.makespans == (pytest.approx(5.0),)
+    assert report.statuses == {"succeeded": 1}

@@ -106,6 +106,11 @@ def simulated_workflow(
                         f"(cannot evaluate it: {exc})"
                     )
                     changes["condition"] = None
+        if step.workflow is not None:
+            child = step.workflow
+            defaults = {name: spec.default for name, spec in child.inputs.items()}
+            changes["workflow"], child_notes = simulated_workflow(child, models, defaults)
+            notes.extend(f"sub-workflow {child.name} (step {step_id}): {n}" for n in child_notes)
         if step.validate:
             notes.append(f"step {step_id}: assumed its validators pass")
             changes["validate"] = ()

@@ -9,7 +9,7 @@ from typing import Any
 
 from .._journal._store import Store
 from .._spec._cost import Price
-from .._spec._workflow import Workflow
+from .._spec._workflow import AgentConfig, Workflow
 from ._sim_models import AGENT_KEYS, ESTIMATED, AgentModel, LatencyModel, LearnedAgent
 
 LEARN_RUNS = 20
@@ -79,14 +79,15 @@ def resolve_models(
     """
     model_file = model_file or {}
     learned = learned or {}
+    agents = all_agents(workflow)
     notes = [
         f"model file entry {name!r} matches no agent of the workflow (ignored)"
         for name in model_file
-        if name != "*" and name not in workflow.agents
+        if name != "*" and name not in agents
     ]
     star = model_file.get("*", {})
     models: dict[str, AgentModel] = {}
-    for name, config in workflow.agents.items():
+    for name, config in agents.items():
         own = model_file.get(name, {})
         seen = learned.get(name)
         values: dict[str, Any] = {}
@@ -120,6 +121,18 @@ def resolve_models(
             origins.setdefault(key, "default")
         models[name] = AgentModel(**values, origins=origins)
     return models, notes
+
+
+def all_agents(workflow: Workflow) -> dict[str, AgentConfig]:
+    """The workflow's agents and those of its sub-workflows, by name (the outermost wins)."""
+    found: dict[str, AgentConfig] = {}
+    stack = [workflow]
+    while stack:
+        current = stack.pop(0)
+        for name, config in current.agents.items():
+            found.setdefault(name, config)
+        stack.extend(s.workflow for s in current.steps.values() if s.workflow is not None)
+    return found
 
 
 def _learned_value(seen: LearnedAgent | None, key: str) -> Any:
