@@ -208,6 +208,10 @@ class Journal:
                 with trio.move_on_after(LAZY_WRITE_DELAY):
                     await self._urgent.wait()
                 await self._write_pending()
+        except trio.Cancelled:
+            # The run's caller stopped it: not a failed write. The runner's final
+            # (shielded) flush still writes what is queued, run_finished included.
+            raise
         except BaseException as exc:
             self._failure = exc
             self._flushed.set()  # wake waiters; they re-raise below

@@ -423,6 +423,9 @@ class _Run:
         """
         assert self.journal is not None
         assert self._nursery is not None
+        if not self.dependents[step_id]:  # nothing waits for it: it rides with a later commit
+            self._release(step_id, blocked=False)
+            return
         self.journal.want_durable(seq)
         self._not_durable.append((seq, step_id))
         if not self._releasing_durable:
@@ -445,7 +448,7 @@ class _Run:
 
     async def _released_when_durable(self, step_id: str, seq: int) -> None:
         """Release dependents once the success (event ``seq``) is durable in the journal."""
-        if self.journal is not None:
+        if self.journal is not None and self.dependents[step_id]:
             self._dispatch()  # the freed slot can serve other ready steps meanwhile
             await self.journal.wait_durable(seq)
         self._release(step_id, blocked=False)
