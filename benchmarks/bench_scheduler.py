@@ -162,14 +162,26 @@ class CadenzaSide:
         self.store: Any = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._run_id: str | None = None
+        self.commits: list[int] = []
+        """Journal transactions of each run (warm-up included), with a journal."""
 
     def prepare(self) -> None:
         if not self.journal:
             return
         from cadenza.store import SqliteStore
 
+        class CountingStore(SqliteStore):
+            """Counts the transactions (group commits) the journal writes."""
+
+            commits = 0
+
+            def write(self, batch: Any) -> None:
+                super().write(batch)
+                if batch:
+                    self.commits += 1
+
         self._tmp = tempfile.TemporaryDirectory(prefix="cadenza-bench-", dir=self.journal_dir)
-        self.store = SqliteStore(str(Path(self._tmp.name) / "journal.db"))
+        self.store = CountingStore(str(Path(self._tmp.name) / "journal.db"))
 
     def run(self) -> None:
         from _quiet_logs import LOGGED_ERRORS
@@ -207,6 +219,7 @@ class CadenzaSide:
                     f"journaled run of {self.workload.name}: the store records "
                     f"{record.status if record else 'no run'!r}, not 'succeeded'"
                 )
+            self.commits.append(store.commits)
         finally:
             store.close()
             if self._tmp is not None:
@@ -261,6 +274,7 @@ def child(side: str, key: str, runs: int, warmup: bool, args: argparse.Namespace
         "times": times,
         "peak_rss_mb": peak_rss_mb(),
         "load_seconds": getattr(runner, "load_seconds", None),
+        "commits": getattr(runner, "commits", []),
     }
     print(json.dumps(report))
     return 0
@@ -276,6 +290,8 @@ class Result:
     times: dict[str, list[float]] = attrs.field(factory=dict)
     rss: dict[str, list[float]] = attrs.field(factory=dict)
     load_seconds: list[float] = attrs.field(factory=list)
+    commits: list[int] = attrs.field(factory=list)
+    """Journal transactions per run (the journaled side)."""
 
     def median(self, side: str) -> float:
         return statistics.median(self.times[side])
@@ -296,6 +312,7 @@ class Result:
             "times": self.times,
             "peak_rss_mb": self.rss,
             "load_seconds": self.load_seconds,
+            "commits_per_run": self.commits,
             "median_seconds": {side: self.median(side) for side in self.times},
             "us_per_step": {side: self.us_per_step(side) for side in self.times},
             "ratio_to_trio": {side: self.ratio(side) for side in self.times},
@@ -336,6 +353,7 @@ def measure(key: str, sides: Sequence[str], args: argparse.Namespace) -> Result:
             result.rss.setdefault(side, []).append(data["peak_rss_mb"])
             if data["load_seconds"] is not None and side == "cadenza":
                 result.load_seconds.append(data["load_seconds"])
+            result.commits.extend(data.get("commits", []))
     print(file=sys.stderr)
     return result
 
@@ -350,7 +368,7 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def table(results: Sequence[Result], journal: bool) -> str:
     header = ["workload", "steps", "raw trio µs/step", "cadenza µs/step", "ratio"]
     if journal:
-        header += ["cadenza + journal µs/step", "ratio"]
+        header += ["cadenza + journal µs/step", "ratio", "commits/run"]
     header += ["peak RSS MB (trio / cadenza" + (" / journal)" if journal else ")")]
     rows = []
     for r in results:
@@ -362,11 +380,23 @@ def table(results: Sequence[Result], journal: bool) -> str:
             f"{r.ratio('cadenza'):.2f}x",
         ]
         if journal:
-            row += [f"{r.us_per_step('cadenza+journal'):.1f}", f"{r.ratio('cadenza+journal'):.2f}x"]
+            row += [
+                f"{r.us_per_step('cadenza+journal'):.1f}",
+                f"{r.ratio('cadenza+journal'):.2f}x",
+                _span(r.commits),
+            ]
         sides = ("trio", "cadenza", "cadenza+journal") if journal else ("trio", "cadenza")
         row.append(" / ".join(f"{r.peak_mb(side):.0f}" for side in sides))
         rows.append(row)
     return render(header, rows)
+
+
+def _span(values: Sequence[int]) -> str:
+    """``7`` or ``6-7``: the range of a count over runs."""
+    if not values:
+        return "n/a"
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def _loadavg() -> str:

@@ -424,3 +424,42 @@ def test_a_bad_limit_in_the_environment_is_refused(value: str) -> None:
         _journal_limits.JournalLimits.from_env(environ)
     assert "whole number of bytes" in str(info.value)
     assert "unset" in str(info.value)
+
+
+async def test_a_success_nothing_needs_rides_with_a_later_commit(
+    sqlite: SqliteStore, journals: list[Journal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step no other step needs asks for no commit of its own: run_finished carries it."""
+    monkeypatch.setattr(_journal, "LAZY_WRITE_DELAY", HANG_GUARD)  # no lazy write in between
+    agent = ScriptedAgent("a", recorder([]))
+    store = GatedStore(sqlite)
+    workflow = make_workflow({"first": {}, "second": {"needs": ["first"]}})
+    result = await cadenza.run_workflow(workflow, plugins=plugins_with({"a": agent}), store=store)
+    assert result.status == "succeeded"
+    kinds = [[(e["kind"], e.get("step_id")) for e in b.events] for b in store.batches]
+    first_done = [i for i, b in enumerate(kinds) if ("step_succeeded", "first") in b]
+    second_done = [i for i, b in enumerate(kinds) if ("step_succeeded", "second") in b]
+    # first's success is committed for second to start; second's goes with run_finished.
+    assert first_done == [1], kinds
+    assert second_done == [2], kinds
+    assert kinds[2][-1] == ("run_finished", None)
+    assert journals[0].batches_written == 3
+
+
+async def test_a_cancelled_writer_leaves_the_final_flush_to_write_the_queue(
+    sqlite: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelling the writer task is not a failed write: flush still commits what is queued."""
+    monkeypatch.setattr(_journal, "LAZY_WRITE_DELAY", HANG_GUARD)
+    journal = Journal(store=sqlite, run_id="r1")
+    bus = EventBus(run_id="r1", recorder=journal.observe)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(journal.run_writer)
+        bus.emit(ev.StepSucceeded, **succeeded("s0"))
+        await trio.testing.wait_all_tasks_blocked()  # the writer waits out LAZY_WRITE_DELAY
+        nursery.cancel_scope.cancel()
+    assert sqlite.read_events("r1") == []
+    with trio.fail_after(HANG_GUARD):
+        await journal.flush()
+    assert [e["kind"] for e in sqlite.read_events("r1")] == ["step_succeeded"]
+    assert journal.durable_seq == 0

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError, StoreFullError, StoreReadOnlyError
+from ._sqlite_batch import has_json, statements
 from ._store import SCHEMA_VERSION, ApprovalDecision, CacheEntry, RunRecord, WriteBatch
 
 PROJECT_DIR = ".cadenza"
@@ -196,13 +197,6 @@ def read_only_reason(path: Path) -> str:
     return _why_not_writable(folder, f"the folder {folder}")
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
-
-
-def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
-
-
 class SqliteStore:
     """A :class:`~cadenza._journal._store.Store` in one SQLite file. Thread-safe (one lock).
 
@@ -222,6 +216,7 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._closed = False
         self._db = self._open()
+        self._json = not self.read_only and has_json(self._db)
 
     # -- errors ------------------------------------------------------------------
 
@@ -422,59 +417,15 @@ class SqliteStore:
             return
         if self.read_only:
             raise self._read_only_error("recording runs")
+        plan = statements(batch, use_json=self._json)  # encoded before taking the lock
         with self._locked() as db:
+            if len(plan) == 1 and plan[0].alone:  # its own transaction, committed on return
+                plan[0].run(db)
+                return
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    "INSERT INTO events (run_id, seq, kind, step_id, at, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (e["run_id"], e["seq"], e["kind"], e.get("step_id"), e["at"], _dumps(e))
-                        for e in batch.events
-                    ],
-                )
-                db.executemany(
-                    """INSERT INTO runs (run_id, workflow, source, source_hash, status,
-                           started_at, finished_at, counts, inputs, pid, host, reason)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                       ON CONFLICT (run_id) DO UPDATE SET
-                           status = excluded.status, finished_at = excluded.finished_at,
-                           counts = excluded.counts, pid = excluded.pid, host = excluded.host,
-                           reason = excluded.reason,
-                           cancel_requested = CASE
-                               WHEN excluded.status = 'running' AND (
-                                   runs.status != 'running' OR runs.pid IS NOT excluded.pid
-                               )
-                               THEN 0 ELSE runs.cancel_requested END""",
-                    [
-                        (
-                            r.run_id,
-                            r.workflow,
-                            r.source,
-                            r.source_hash,
-                            r.status,
-                            r.started_at,
-                            r.finished_at,
-                            _dumps(dict(r.counts)),
-                            _dumps(dict(r.inputs)),
-                            r.pid,
-                            r.host,
-                            r.reason,
-                        )
-                        for r in batch.runs
-                    ],
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO run_sources (run_id, text) VALUES (?, ?)",
-                    list(batch.sources),
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (c.key, _dumps(c.output), c.created_at, c.expires_at, c.run_id, c.step_id)
-                        for c in batch.cache
-                    ],
-                )
+                for statement in plan:
+                    statement.run(db)
                 db.execute("COMMIT")
             except BaseException:
                 _rollback(db)  # SQLite may have rolled back already (SQLITE_FULL does)

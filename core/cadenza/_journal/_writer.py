@@ -209,8 +209,8 @@ class Journal:
                     await self._urgent.wait()
                 await self._write_pending()
         except trio.Cancelled:
-            # The caller's scope ends the run: flush() still writes what is queued
-            # (run_finished included). Recording this as a failure would skip that.
+            # The run's caller stopped it: not a failed write. The runner's final
+            # (shielded) flush still writes what is queued, run_finished included.
             raise
         except BaseException as exc:
             self._failure = exc

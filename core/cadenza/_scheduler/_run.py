@@ -540,6 +540,9 @@ class _Run:
         """
         assert self.journal is not None
         assert self._nursery is not None
+        if not self.dependents[step_id]:  # nothing waits for it: it rides with a later commit
+            self._release(step_id, blocked=False)
+            return
         self.journal.want_durable(seq)
         self._not_durable.append((seq, step_id))
         if not self._releasing_durable:
@@ -564,7 +567,7 @@ class _Run:
         """Release dependents once the success (event ``seq``) is durable in the journal."""
         if self.states[step_id].parent is not None:
             return  # an item: nothing needs it; its step collected it (_succeed)
-        if self.journal is not None:
+        if self.journal is not None and self.dependents[step_id]:
             self._dispatch()  # the freed slot can serve other ready steps meanwhile
             await self.journal.wait_durable(seq)
         self._release(step_id, blocked=False)
