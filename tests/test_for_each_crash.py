@@ -55,17 +55,21 @@ steps:
 class MapAgent:
     """Answers ``plan`` with the file list, every other call with a digest of its data.
 
-    ``answered`` is set once ``KILL_AFTER`` item calls were answered.
+    ``answered`` is set once ``KILL_AFTER`` item calls were answered; with
+    ``stall_after`` set, later item calls then wait (the kill lands mid-map).
     """
 
     answered: trio.Event = attrs.field(factory=trio.Event)
     items_answered: int = 0
+    stall_after: bool = False
 
     async def __call__(self, call: SeedCall) -> Ok:
         task_id = call.json["task_id"]
         data = call.json["data"]
         if task_id == "plan":
             return Ok({"output": {"files": [f"f{i}.cs" for i in range(data["count"])]}})
+        if self.stall_after and self.answered.is_set():
+            await trio.sleep_forever()  # until the server stops: the run is killed meanwhile
         await trio.sleep(0.002 + (int(digest_of(task_id), 16) % 10) / 1000)
         if task_id.startswith("build["):
             self.items_answered += 1
@@ -80,7 +84,7 @@ async def test_sigkill_during_a_500_item_map_then_resume_reruns_only_unfinished_
     workflow = tmp_path / "mapped.yaml"
     workflow.write_text(WORKFLOW)
     journal = tmp_path / "journal.db"
-    first_agent, second_agent = MapAgent(), MapAgent()
+    first_agent, second_agent = MapAgent(stall_after=True), MapAgent()
     async with trio.open_nursery() as nursery:
         first = await nursery.start(SeedAgentServer(handler=first_agent).serve)
         second = await nursery.start(SeedAgentServer(handler=second_agent).serve)
@@ -93,6 +97,11 @@ async def test_sigkill_during_a_500_item_map_then_resume_reruns_only_unfinished_
         try:
             with trio.fail_after(HANG_GUARD):
                 await first_agent.answered.wait()
+                # The answered items' successes reach the journal with its next write.
+                for _ in range(HANG_GUARD * 20):
+                    if _journaled_items(journal):
+                        break
+                    await trio.sleep(0.05)
         finally:
             proc.send_signal(signal.SIGKILL)  # no cleanup, no final journal flush
             with trio.fail_after(HANG_GUARD):
@@ -140,3 +149,15 @@ async def test_sigkill_during_a_500_item_map_then_resume_reruns_only_unfinished_
     assert successes == dict.fromkeys([*all_items, "plan", "build", "join"], 1)
     mapped = [e for e in after if e["kind"] == "step_mapped"]
     assert [m["restored"] for m in mapped][-1] == len(kept_items)
+
+
+def _journaled_items(journal: Path) -> int:
+    """How many item successes the run's journal holds now (read by this process)."""
+    if not journal.exists():
+        return 0
+    with opened(journal) as store:
+        runs = store.list_runs()
+        if not runs:
+            return 0
+        events = store.read_events(runs[0].run_id)
+    return sum(1 for e in events if e["kind"] == "step_succeeded" and "[" in e["step_id"])
