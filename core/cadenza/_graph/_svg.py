@@ -190,7 +190,7 @@ SVG_STYLE = (
     ".edge{fill:none;stroke:#64748b;stroke-width:1.4}"
     ".node text{fill:#0f172a}"
     ".node .step-id{font-weight:bold}"
-    ".node .detail{fill:#334155}"
+    ".node .detail,.node .for-each{fill:#334155}"
     ".badge text{font-size:10px;fill:#ffffff;font-weight:bold}"
     ".legend text{fill:#0f172a}"
 )
@@ -251,7 +251,8 @@ def builtin_svg(workflow: Workflow, *, direction: Direction = "TB", legend: bool
             f' height="{_n(box.h)}" rx="6" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
         )
         for i, line in enumerate(_lines(workflow, step_id)):
-            cls = "step-id" if i == 0 else "detail"
+            # The for_each line is not the detail line the dashboard rewrites with counts.
+            cls = "step-id" if i == 0 else "for-each" if line.startswith("for_each:") else "detail"
             y = box.top + PAD + (i + 1) * LINE_HEIGHT - 4.0
             out.append(
                 f'<text class="{cls}" x="{_n(box.left + PAD)}" y="{_n(y)}">{_xml(line)}</text>'
