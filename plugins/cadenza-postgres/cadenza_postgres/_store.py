@@ -1,0 +1,268 @@
+"""PostgresStore: the journal in a PostgreSQL database, shared by every process that reaches it.
+
+The same contract as the SQLite store (``cadenza.store.Store`` and
+``SupportsApprovals``): each :meth:`PostgresStore.write` is one transaction,
+committed before it returns, so a step's success is durable before its
+dependants start; a batch that repeats an event writes nothing. Commits wait
+for the server's WAL flush: a server configured with ``synchronous_commit =
+off`` is switched back to ``on`` for our sessions.
+
+Thread-safe: calls borrow a connection each from a small pool (:mod:`._pool`),
+so the journal writer, cache lookups and readers run side by side.
+``url`` is the URL with its password shown as ``***``: it is what messages,
+``cadenza runs`` and logs show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from cadenza.store import ApprovalDecision, CacheEntry, RunRecord, StoreError, WriteBatch
+
+from ._errors import connect_error, query_error
+from ._pool import Closed, Pool
+from ._schema import SchemaProblem, ensure_schema
+from ._url import conninfo, password_of, redact
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+def _dumps(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+_UPSERT_RUN = """
+INSERT INTO cadenza.runs (run_id, workflow, source, source_hash, status, started_at,
+    finished_at, counts, inputs, pid, host, reason)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (run_id) DO UPDATE SET
+    status = excluded.status, finished_at = excluded.finished_at, counts = excluded.counts,
+    pid = excluded.pid, host = excluded.host, reason = excluded.reason,
+    cancel_requested = CASE
+        WHEN excluded.status = 'running' AND (
+            runs.status <> 'running' OR runs.pid IS DISTINCT FROM excluded.pid
+        )
+        THEN false ELSE runs.cancel_requested END
+"""
+
+_RUN_COLUMNS = (
+    "run_id, workflow, source, source_hash, status, started_at, finished_at, "
+    "counts, inputs, pid, host, reason, cancel_requested"
+)
+
+
+class PostgresStore:
+    """A :class:`~cadenza.store.Store` in a PostgreSQL database (``postgresql://`` URLs).
+
+    Opening connects once, creates the journal's tables in the ``cadenza``
+    schema if the database has none, and checks their version; every
+    problem is a :class:`~cadenza.store.StoreError` naming the redacted URL.
+    """
+
+    read_only = False
+
+    def __init__(self, url: str) -> None:
+        self.url = redact(url)
+        self._password = password_of(url)
+        self._conninfo = conninfo(url)
+        self._pool = Pool(self._connect)
+        with self._pool.connection() as conn:
+            try:
+                ensure_schema(conn)
+            except SchemaProblem as exc:
+                self._pool.close()
+                raise StoreError(
+                    f"journal {self.url}: {exc.problem}. {exc.fix}", url=self.url
+                ) from None
+            except psycopg.Error as exc:
+                self._pool.close()
+                raise query_error(exc, self.url, self._password, "creating its tables") from None
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise connect_error(exc, self.url, self._password) from None
+        try:
+            if conn.execute("SHOW synchronous_commit").fetchone() == ("off",):
+                conn.execute("SET synchronous_commit = on")  # a returned write must be durable
+        except psycopg.Error as exc:
+            conn.close()
+            raise connect_error(exc, self.url, self._password) from None
+        return conn
+
+    @contextmanager
+    def _connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                try:
+                    yield conn
+                except psycopg.Error as exc:
+                    raise query_error(exc, self.url, self._password, doing) from None
+        except Closed:
+            raise StoreError(f"journal {self.url} is closed", url=self.url) from None
+
+    # -- writing -----------------------------------------------------------------
+
+    def write(self, batch: WriteBatch) -> None:
+        if not batch:
+            return
+        with self._connection("writing a batch") as conn, conn.transaction(), conn.cursor() as cur:
+            if batch.events:
+                cur.executemany(
+                    "INSERT INTO cadenza.events (run_id, seq, kind, step_id, at, data) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    [
+                        (e["run_id"], e["seq"], e["kind"], e.get("step_id"), e["at"], _dumps(e))
+                        for e in batch.events
+                    ],
+                )
+            if batch.runs:
+                cur.executemany(
+                    _UPSERT_RUN,
+                    [
+                        (
+                            r.run_id,
+                            r.workflow,
+                            r.source,
+                            r.source_hash,
+                            r.status,
+                            r.started_at,
+                            r.finished_at,
+                            _dumps(dict(r.counts)),
+                            _dumps(dict(r.inputs)),
+                            r.pid,
+                            r.host,
+                            r.reason,
+                        )
+                        for r in batch.runs
+                    ],
+                )
+            if batch.sources:
+                cur.executemany(
+                    "INSERT INTO cadenza.run_sources (run_id, text) VALUES (%s, %s) "
+                    "ON CONFLICT (run_id) DO NOTHING",
+                    list(batch.sources),
+                )
+            if batch.cache:
+                cur.executemany(
+                    "INSERT INTO cadenza.cache VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET output = excluded.output, "
+                    "created_at = excluded.created_at, expires_at = excluded.expires_at, "
+                    "run_id = excluded.run_id, step_id = excluded.step_id",
+                    [
+                        (c.key, _dumps(c.output), c.created_at, c.expires_at, c.run_id, c.step_id)
+                        for c in batch.cache
+                    ],
+                )
+
+    def request_cancel(self, run_id: str) -> bool:
+        with self._connection("requesting a cancel") as conn:
+            cur = conn.execute(
+                "UPDATE cadenza.runs SET cancel_requested = true WHERE run_id = %s", (run_id,)
+            )
+            return cur.rowcount > 0
+
+    def record_decision(self, decision: ApprovalDecision) -> bool:
+        d = decision
+        with self._connection("recording an approval decision") as conn:
+            cur = conn.execute(
+                "INSERT INTO cadenza.approval_decisions (run_id, step_id, request, approved, "
+                "by_name, reason, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                (d.run_id, d.step_id, d.request, d.approved, d.by, d.reason, d.decided_at),
+            )
+            return cur.rowcount > 0
+
+    # -- reading -----------------------------------------------------------------
+
+    def read_decisions(self, run_id: str) -> list[ApprovalDecision]:
+        with self._connection("reading approval decisions") as conn:
+            rows = conn.execute(
+                "SELECT run_id, step_id, request, approved, by_name, reason, decided_at "
+                "FROM cadenza.approval_decisions WHERE run_id = %s ORDER BY decided_at, recorded",
+                (run_id,),
+            ).fetchall()
+        return [
+            ApprovalDecision(
+                run_id=r[0],
+                step_id=r[1],
+                request=r[2],
+                approved=r[3],
+                by=r[4],
+                reason=r[5],
+                decided_at=r[6],
+            )
+            for r in rows
+        ]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._connection("reading a run") as conn:
+            row = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM cadenza.runs WHERE run_id = %s",
+                (run_id,),
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def list_runs(
+        self, *, limit: int = 20, status: str | None = None, workflow: str | None = None
+    ) -> list[RunRecord]:
+        with self._connection("listing runs") as conn:
+            rows = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM cadenza.runs "
+                "WHERE (%(status)s::text IS NULL OR status = %(status)s) "
+                "AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s) "
+                "ORDER BY started_at DESC, run_id DESC LIMIT %(limit)s",
+                {"status": status, "workflow": workflow, "limit": limit},
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def read_events(self, run_id: str, *, after: int = -1) -> list[dict[str, Any]]:
+        with self._connection("reading events") as conn:
+            rows = conn.execute(
+                "SELECT data FROM cadenza.events WHERE run_id = %s AND seq > %s ORDER BY seq",
+                (run_id, after),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def read_source(self, run_id: str) -> str | None:
+        with self._connection("reading a run's source") as conn:
+            row = conn.execute(
+                "SELECT text FROM cadenza.run_sources WHERE run_id = %s", (run_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def get_cache(self, key: str, *, now: float) -> CacheEntry | None:
+        with self._connection("reading the cache") as conn:
+            row = conn.execute(
+                "SELECT key, output, created_at, expires_at, run_id, step_id FROM cadenza.cache "
+                "WHERE key = %s AND (expires_at IS NULL OR expires_at > %s)",
+                (key, now),
+            ).fetchone()
+        if row is None:
+            return None
+        return CacheEntry(
+            key=row[0], output=row[1], created_at=row[2], expires_at=row[3], run_id=row[4],
+            step_id=row[5],
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    (run_id, workflow, source, source_hash, status, started_at, finished_at, counts, inputs,
+     pid, host, reason, cancel_requested) = row  # fmt: skip
+    return RunRecord(
+        run_id=run_id, workflow=workflow, source=source, source_hash=source_hash,
+        status=status, started_at=started_at, finished_at=finished_at, counts=counts,
+        inputs=inputs, pid=pid, host=host, reason=reason, cancel_requested=cancel_requested,
+    )  # fmt: skip
