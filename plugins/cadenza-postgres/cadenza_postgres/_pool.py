@@ -57,6 +57,13 @@ class Pool:
                 return
         conn.close()
 
+    def discard_idle(self) -> None:
+        """Close every idle connection: one broke, so the others (same server) may have too."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
     def close(self) -> None:
         """Close the idle connections; borrowed ones close when given back."""
         with self._lock:

@@ -95,20 +95,14 @@ class SchemaProblem(Exception):
         super().__init__(problem)
 
 
-def _version(conn: psycopg.Connection[Any], key: str = "schema_version") -> int | None:
-    """The stored version ``key``; None when there is no journal in this database yet."""
-    exists = conn.execute("SELECT to_regclass('cadenza.meta') IS NOT NULL").fetchone()
-    if not exists or not exists[0]:
-        tables = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", (SCHEMA,)
-        ).fetchone()
-        if tables and tables[0]:
-            raise SchemaProblem(
-                f"the Postgres schema {SCHEMA!r} holds tables but no Cadenza journal "
-                "(no cadenza.meta table)",
-                "Point --store at another database; this one was left untouched.",
-            )
-        return None
+def _tables(conn: psycopg.Connection[Any]) -> set[str]:
+    """The tables in schema ``cadenza``, read from one snapshot of the catalog."""
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (SCHEMA,))
+    return {row[0] for row in rows}
+
+
+def _version(conn: psycopg.Connection[Any], key: str) -> int:
+    """The stored version ``key`` (-1 when missing or unreadable)."""
     row = conn.execute("SELECT value FROM cadenza.meta WHERE key = %s", (key,)).fetchone()
     try:
         return int(row[0]) if row else -1
@@ -123,12 +117,17 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
     advisory lock. Raises :class:`SchemaProblem` for a newer, missing or
     unreadable version, or a foreign ``cadenza`` schema.
     """
-    version = _version(conn)
-    if version is None:
+    if "meta" not in _tables(conn):
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            version = _version(conn)  # another process may have created it meanwhile
-            if version is None:
+            tables = _tables(conn)  # another process may have created them meanwhile
+            if tables and "meta" not in tables:
+                raise SchemaProblem(
+                    f"the Postgres schema {SCHEMA!r} holds tables but no Cadenza journal "
+                    "(no cadenza.meta table)",
+                    "Point --store at another database; this one was left untouched.",
+                )
+            if not tables:
                 for statement in _TABLES.split(";"):
                     conn.execute(statement)
                 conn.execute(
@@ -136,17 +135,17 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
                     "('schema_version', %s), ('journal_version', %s)",
                     (str(SCHEMA_VERSION), str(JOURNAL_VERSION)),
                 )
-                version = SCHEMA_VERSION
+    version = _version(conn, "schema_version")
     if version < 0:
         raise SchemaProblem(
             "its schema version is missing or unreadable (cadenza.meta)",
             "Restore the database from a backup or point --store at another one; "
             "it was left untouched.",
         )
-    journal = _version(conn, "journal_version")
+    journal = max(_version(conn, "journal_version"), 0)
     for name, found, known in (
         ("schema", version, SCHEMA_VERSION),
-        ("journal", journal or 0, JOURNAL_VERSION),
+        ("journal", journal, JOURNAL_VERSION),
     ):
         if found > known:
             raise SchemaProblem(

@@ -16,9 +16,10 @@ so the journal writer, cache lookups and readers run side by side.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -49,6 +50,15 @@ ON CONFLICT (run_id) DO UPDATE SET
         )
         THEN false ELSE runs.cancel_requested END
 """
+
+_T = TypeVar("_T")
+
+
+class _Sent:
+    """Set ``done`` once a call sent what may have changed data (it must not be repeated)."""
+
+    done = False
+
 
 _RUN_COLUMNS = (
     "run_id, workflow, source, source_hash, status, started_at, finished_at, "
@@ -103,74 +113,59 @@ class PostgresStore:
                 try:
                     yield conn
                 except psycopg.Error as exc:
+                    if conn.closed:
+                        self._pool.discard_idle()
                     raise query_error(exc, self.url, self._password, doing) from None
         except Closed:
             raise StoreError(f"journal {self.url} is closed", url=self.url) from None
 
+    def _call(self, doing: str, fn: Callable[[psycopg.Connection[Any], _Sent], _T]) -> _T:
+        """``fn(conn, sent)`` on a borrowed connection, again on a new one if the first was stale.
+
+        After a server restart or an idle timeout, pooled connections are dead
+        and only using one tells. ``fn`` sets ``sent.done`` just before it
+        sends what may commit a change (a COMMIT, an autocommit write); a
+        connection that breaks before that point changed nothing, so the call
+        is repeated once on a fresh connection. Errors become StoreErrors.
+        """
+        sent = _Sent()
+        try:
+            with self._pool.connection() as conn:
+                try:
+                    return fn(conn, sent)
+                except psycopg.OperationalError as exc:
+                    if not conn.closed or sent.done:
+                        if conn.closed:
+                            self._pool.discard_idle()
+                        raise query_error(exc, self.url, self._password, doing) from None
+                except psycopg.Error as exc:
+                    raise query_error(exc, self.url, self._password, doing) from None
+        except Closed:
+            raise StoreError(f"journal {self.url} is closed", url=self.url) from None
+        self._pool.discard_idle()
+        with self._connection(doing) as conn:
+            return fn(conn, _Sent())
+
     # -- writing -----------------------------------------------------------------
 
     def write(self, batch: WriteBatch) -> None:
-        if not batch:
-            return
-        with self._connection("writing a batch") as conn, conn.transaction(), conn.cursor() as cur:
-            if batch.events:
-                cur.executemany(
-                    "INSERT INTO cadenza.events (run_id, seq, kind, step_id, at, data) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    [
-                        (e["run_id"], e["seq"], e["kind"], e.get("step_id"), e["at"], _dumps(e))
-                        for e in batch.events
-                    ],
-                )
-            if batch.runs:
-                cur.executemany(
-                    _UPSERT_RUN,
-                    [
-                        (
-                            r.run_id,
-                            r.workflow,
-                            r.source,
-                            r.source_hash,
-                            r.status,
-                            r.started_at,
-                            r.finished_at,
-                            _dumps(dict(r.counts)),
-                            _dumps(dict(r.inputs)),
-                            r.pid,
-                            r.host,
-                            r.reason,
-                        )
-                        for r in batch.runs
-                    ],
-                )
-            if batch.sources:
-                cur.executemany(
-                    "INSERT INTO cadenza.run_sources (run_id, text) VALUES (%s, %s) "
-                    "ON CONFLICT (run_id) DO NOTHING",
-                    list(batch.sources),
-                )
-            if batch.cache:
-                cur.executemany(
-                    "INSERT INTO cadenza.cache VALUES (%s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (key) DO UPDATE SET output = excluded.output, "
-                    "created_at = excluded.created_at, expires_at = excluded.expires_at, "
-                    "run_id = excluded.run_id, step_id = excluded.step_id",
-                    [
-                        (c.key, _dumps(c.output), c.created_at, c.expires_at, c.run_id, c.step_id)
-                        for c in batch.cache
-                    ],
-                )
+        if batch:
+            self._call("writing a batch", partial(_write, batch))
 
     def request_cancel(self, run_id: str) -> bool:
-        with self._connection("requesting a cancel") as conn:
-            cur = conn.execute(
+        def flag(conn: psycopg.Connection[Any], sent: _Sent) -> bool:
+            cur = conn.execute(  # setting a flag twice is harmless: no ``sent.done``
                 "UPDATE cadenza.runs SET cancel_requested = true WHERE run_id = %s", (run_id,)
             )
             return cur.rowcount > 0
 
+        return self._call("requesting a cancel", flag)
+
     def record_decision(self, decision: ApprovalDecision) -> bool:
         d = decision
-        with self._connection("recording an approval decision") as conn:
+
+        def insert(conn: psycopg.Connection[Any], sent: _Sent) -> bool:
+            sent.done = True  # a repeat would answer False for a decision that was kept
             cur = conn.execute(
                 "INSERT INTO cadenza.approval_decisions (run_id, step_id, request, approved, "
                 "by_name, reason, decided_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
@@ -179,15 +174,23 @@ class PostgresStore:
             )
             return cur.rowcount > 0
 
+        return self._call("recording an approval decision", insert)
+
     # -- reading -----------------------------------------------------------------
 
+    def _rows(self, doing: str, query: str, args: Any) -> list[tuple[Any, ...]]:
+        def select(conn: psycopg.Connection[Any], sent: _Sent) -> list[tuple[Any, ...]]:
+            return conn.execute(query, args).fetchall()
+
+        return self._call(doing, select)
+
     def read_decisions(self, run_id: str) -> list[ApprovalDecision]:
-        with self._connection("reading approval decisions") as conn:
-            rows = conn.execute(
-                "SELECT run_id, step_id, request, approved, by_name, reason, decided_at "
-                "FROM cadenza.approval_decisions WHERE run_id = %s ORDER BY decided_at, recorded",
-                (run_id,),
-            ).fetchall()
+        rows = self._rows(
+            "reading approval decisions",
+            "SELECT run_id, step_id, request, approved, by_name, reason, decided_at "
+            "FROM cadenza.approval_decisions WHERE run_id = %s ORDER BY decided_at, recorded",
+            (run_id,),
+        )
         return [
             ApprovalDecision(
                 run_id=r[0],
@@ -202,60 +205,107 @@ class PostgresStore:
         ]
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        with self._connection("reading a run") as conn:
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM cadenza.runs WHERE run_id = %s",
-                (run_id,),
-            ).fetchone()
-        return None if row is None else _record(row)
+        rows = self._rows(
+            "reading a run",
+            f"SELECT {_RUN_COLUMNS} FROM cadenza.runs WHERE run_id = %s",
+            (run_id,),
+        )
+        return _record(rows[0]) if rows else None
 
     def list_runs(
         self, *, limit: int = 20, status: str | None = None, workflow: str | None = None
     ) -> list[RunRecord]:
-        with self._connection("listing runs") as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM cadenza.runs "
-                "WHERE (%(status)s::text IS NULL OR status = %(status)s) "
-                "AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s) "
-                "ORDER BY started_at DESC, run_id DESC LIMIT %(limit)s",
-                {"status": status, "workflow": workflow, "limit": limit},
-            ).fetchall()
+        rows = self._rows(
+            "listing runs",
+            f"SELECT {_RUN_COLUMNS} FROM cadenza.runs "
+            "WHERE (%(status)s::text IS NULL OR status = %(status)s) "
+            "AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s) "
+            "ORDER BY started_at DESC, run_id DESC LIMIT %(limit)s",
+            {"status": status, "workflow": workflow, "limit": limit},
+        )
         return [_record(row) for row in rows]
 
     def read_events(self, run_id: str, *, after: int = -1) -> list[dict[str, Any]]:
-        with self._connection("reading events") as conn:
-            rows = conn.execute(
-                "SELECT data FROM cadenza.events WHERE run_id = %s AND seq > %s ORDER BY seq",
-                (run_id, after),
-            ).fetchall()
+        rows = self._rows(
+            "reading events",
+            "SELECT data FROM cadenza.events WHERE run_id = %s AND seq > %s ORDER BY seq",
+            (run_id, after),
+        )
         return [row[0] for row in rows]
 
     def read_source(self, run_id: str) -> str | None:
-        with self._connection("reading a run's source") as conn:
-            row = conn.execute(
-                "SELECT text FROM cadenza.run_sources WHERE run_id = %s", (run_id,)
-            ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._rows(
+            "reading a run's source",
+            "SELECT text FROM cadenza.run_sources WHERE run_id = %s",
+            (run_id,),
+        )
+        return str(rows[0][0]) if rows else None
 
     def get_cache(self, key: str, *, now: float) -> CacheEntry | None:
-        with self._connection("reading the cache") as conn:
-            row = conn.execute(
-                "SELECT key, output, created_at, expires_at, run_id, step_id FROM cadenza.cache "
-                "WHERE key = %s AND (expires_at IS NULL OR expires_at > %s)",
-                (key, now),
-            ).fetchone()
-        if row is None:
+        rows = self._rows(
+            "reading the cache",
+            "SELECT key, output, created_at, expires_at, run_id, step_id FROM cadenza.cache "
+            "WHERE key = %s AND (expires_at IS NULL OR expires_at > %s)",
+            (key, now),
+        )
+        if not rows:
             return None
+        key, output, created_at, expires_at, run_id, step_id = rows[0]
         return CacheEntry(
-            key=row[0], output=row[1], created_at=row[2], expires_at=row[3], run_id=row[4],
-            step_id=row[5],
-        )  # fmt: skip
+            key=key,
+            output=output,
+            created_at=created_at,
+            expires_at=expires_at,
+            run_id=run_id,
+            step_id=step_id,
+        )
 
     def close(self) -> None:
         self._pool.close()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
+
+
+def _write(batch: WriteBatch, conn: psycopg.Connection[Any], sent: _Sent) -> None:
+    """Apply ``batch`` in one transaction; ``sent.done`` just before its COMMIT."""
+    with conn.transaction(), conn.cursor() as cur:
+        if batch.events:
+            cur.executemany(
+                "INSERT INTO cadenza.events (run_id, seq, kind, step_id, at, data) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (e["run_id"], e["seq"], e["kind"], e.get("step_id"), e["at"], _dumps(e))
+                    for e in batch.events
+                ],
+            )
+        if batch.runs:
+            cur.executemany(_UPSERT_RUN, [_run_row(r) for r in batch.runs])
+        if batch.sources:
+            cur.executemany(
+                "INSERT INTO cadenza.run_sources (run_id, text) VALUES (%s, %s) "
+                "ON CONFLICT (run_id) DO NOTHING",
+                list(batch.sources),
+            )
+        if batch.cache:
+            cur.executemany(
+                "INSERT INTO cadenza.cache VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET output = excluded.output, "
+                "created_at = excluded.created_at, expires_at = excluded.expires_at, "
+                "run_id = excluded.run_id, step_id = excluded.step_id",
+                [
+                    (c.key, _dumps(c.output), c.created_at, c.expires_at, c.run_id, c.step_id)
+                    for c in batch.cache
+                ],
+            )
+        sent.done = True
+
+
+def _run_row(r: RunRecord) -> tuple[Any, ...]:
+    return (
+        r.run_id, r.workflow, r.source, r.source_hash, r.status, r.started_at, r.finished_at,
+        _dumps(dict(r.counts)), _dumps(dict(r.inputs)), r.pid, r.host, r.reason,
+    )  # fmt: skip
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
