@@ -47,6 +47,9 @@ POSTGRES_USER = "postgres"
 
 _BINARIES = ("initdb", "pg_ctl", "postgres")
 
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
+"""Where Debian's postgresql packages put each version's binaries (``<version>/bin``)."""
+
 TEST_SETTINGS: Mapping[str, str] = {"fsync": "off", "full_page_writes": "off"}
 """Settings that make a test cluster fast; a crash of the *machine* could lose its data."""
 
@@ -97,10 +100,10 @@ def find_bin_dir() -> Path | None:
     candidates: list[Path] = []
     if os.environ.get("CADENZA_POSTGRES_BIN"):
         candidates.append(Path(os.environ["CADENZA_POSTGRES_BIN"]))
-    on_path = shutil.which("pg_ctl")
+    on_path = shutil.which("pg_ctl", path=os.environ.get("PATH", os.defpath))
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
-    debian = Path("/usr/lib/postgresql")
+    debian = DEBIAN_ROOT
     if debian.is_dir():
         versions = sorted(
             (p for p in debian.iterdir() if p.name.isdigit()), key=lambda p: -int(p.name)
