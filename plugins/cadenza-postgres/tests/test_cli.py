@@ -10,10 +10,12 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cadenza_postgres import PostgresStore
 from cadenza_postgres.testing import Server
 
 pytestmark = pytest.mark.slow
@@ -44,6 +46,15 @@ def check(data):
     return "checked " + data["topic"]
 
 
+def hang(data):
+    note("hang")
+    import time
+
+    while (HERE / "hang").exists():
+        time.sleep(0.05)
+    return "done"
+
+
 def work(n):
     note(f"work{n}")
     return n * n
@@ -62,6 +73,22 @@ steps:
     with: {topic: "${{ inputs.topic }}"}
   check:
     uses: check
+    needs: [fetch]
+    with: {data: "${{ steps.fetch.output }}"}
+"""
+
+
+CRASH_FLOW = """\
+name: crash
+agents:
+  fetch: {kind: python, options: {function: "tasks:fetch"}}
+  hang: {kind: python, options: {function: "tasks:hang"}}
+steps:
+  fetch:
+    uses: fetch
+    with: {topic: crash}
+  hang:
+    uses: hang
     needs: [fetch]
     with: {data: "${{ steps.fetch.output }}"}
 """
@@ -95,7 +122,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def calls(project: Path) -> list[str]:
-    return (project / "calls.log").read_text().split()
+    """The agent calls made so far, in order."""
+    log = project / "calls.log"
+    return log.read_text().split() if log.exists() else []
 
 
 def test_run_fails_then_resume_finishes_without_rerunning(project: Path, database_url: str) -> None:
@@ -122,6 +151,34 @@ def test_run_fails_then_resume_finishes_without_rerunning(project: Path, databas
     }
     assert summary["steps"]["check"]["output"] == "checked trio"
     assert calls(project) == ["fetch", "check", "check"]  # fetch's success was kept
+
+
+def test_success_journaled_before_a_kill_is_not_rerun(project: Path, database_url: str) -> None:
+    """kill -9 while a dependant runs: the journaled success is on the server, resume keeps it."""
+    (project / "crash.yaml").write_text(CRASH_FLOW)
+    (project / "hang").touch()
+    argv = [sys.executable, "-m", "cadenza", "run", "crash.yaml", "--store", database_url]
+    proc = subprocess.Popen(argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = PostgresStore(database_url)
+    try:
+        deadline = time.monotonic() + HANG_GUARD
+        while "hang" not in calls(project):
+            assert time.monotonic() < deadline, "the dependant never started"
+            time.sleep(0.05)
+        [run] = store.list_runs()
+        succeeded = [
+            e["step_id"] for e in store.read_events(run.run_id) if e["kind"] == "step_succeeded"
+        ]
+        assert succeeded == ["fetch"]  # committed before its dependant started
+    finally:
+        proc.kill()  # SIGKILL: no cleanup, no final flush
+        proc.wait(timeout=HANG_GUARD)
+        store.close()
+    (project / "hang").unlink()
+    resumed = cadenza("resume", run.run_id, "--store", database_url, "--json", cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["steps"]["hang"]["output"] == "done"
+    assert calls(project) == ["fetch", "hang", "hang"]
 
 
 def test_two_processes_write_their_runs_at_once(project: Path, database_url: str) -> None:
