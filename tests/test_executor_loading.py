@@ -117,3 +117,55 @@ def test_malformed_executors() -> None:
     )
     assert "unknown key 'workers' in executor 'pool'" in text
     assert "missing required key 'kind'" in text
+
+
+def test_environment_variables_in_options_are_secrets() -> None:
+    text = textwrap.dedent(
+        """
+        executors:
+          pool: {kind: process, options: {workers: "${POOL_SIZE}"}}
+        agents:
+          a: {kind: python, options: {function: "m:f"}}
+        steps:
+          s: {uses: a}
+        """
+    )
+    with pytest.raises(cadenza.WorkflowError) as info:
+        cadenza.load_workflow_text(
+            text, plugins=PLUGINS, filename="wf.yaml", environ={"POOL_SIZE": "s3cr3t"}
+        )
+    message = str(info.value)
+    assert "executor 'pool' (kind process)" in message
+    assert "s3cr3t" not in message
+    assert "***" in message
+
+
+def test_secrets_of_executor_options_are_the_workflows() -> None:
+    workflow = cadenza.load_workflow_text(
+        textwrap.dedent(
+            """
+            executors:
+              local: {options: {threads: 2}}
+              pool: {kind: local, options: {threads: 3}}
+            agents:
+              a: {kind: python, executor: pool, options: {function: "m:f"}}
+            steps:
+              s: {uses: a}
+            """
+        ),
+        plugins=PLUGINS,
+        filename="wf.yaml",
+    ).workflow
+    assert workflow.executors["pool"].secrets == frozenset()
+    assert workflow.executor_spec("local") == workflow.executors["local"]
+
+
+def test_python_builder_passes_executors_through() -> None:
+    wf = cadenza.workflow("built", executors={"pool": {"kind": "process"}})
+    crunch = wf.agent("crunch", kind="python", executor="pool", options={"function": "m:f"})
+    wf.step("s", uses=crunch)
+    workflow = wf.build(plugins=PLUGINS)
+    assert workflow.agents["crunch"].executor == "pool"
+    spec = workflow.executor_spec("pool")
+    assert spec is not None
+    assert spec.kind == "process"

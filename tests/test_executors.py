@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from cadenza.plugins import Executor, WorkerLostError, load_plugins
 from . import executor_tasks as tasks
 
 PLUGINS = load_plugins(entry_points=False)
+ROOT = Path(__file__).resolve().parents[1]
 HANG_GUARD = 10.0
 """Seconds a killed worker may take to disappear before the test fails (a hang guard only)."""
 
@@ -272,3 +275,34 @@ def test_executor_for_outside_a_run() -> None:
     remote = cadenza.AgentConfig(name="a", kind="python", executor="process")
     with pytest.raises(LookupError, match="only inside a run"):
         cadenza.plugins.executor_for(remote)
+
+
+_COORDINATOR = """
+import sys, trio
+from cadenza._executors._process import ProcessExecutor
+from tests import executor_tasks
+
+async def main():
+    executor = ProcessExecutor.from_options({"workers": 1})
+    await executor.run(executor_tasks.hang, sys.argv[1])
+
+trio.run(main)
+"""
+
+
+async def test_workers_exit_when_the_coordinator_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the coordinator mid-call: its busy worker does not run on."""
+    pid_file = tmp_path / "pid"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "core"), str(ROOT)])}
+    coordinator = await trio.lowlevel.open_process(
+        [sys.executable, "-c", _COORDINATOR, str(pid_file)], cwd=ROOT, env=env
+    )
+    try:
+        worker = await _wait_for_pid(pid_file)
+        coordinator.send_signal(signal.SIGKILL)
+        await coordinator.wait()
+        await _wait_gone(worker)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+            await coordinator.wait()

@@ -204,7 +204,7 @@ class ProcessExecutor:
         fd = theirs.fileno()
         code = (
             f"import sys; sys.path.insert(0, {_KERNEL_PARENT!r}); "
-            f"from cadenza._executors._worker import main; main({fd})"
+            f"from cadenza._executors._worker import main; main({fd}, {os.getpid()})"
         )
         try:
             process = await trio.to_thread.run_sync(

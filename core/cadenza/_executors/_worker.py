@@ -9,15 +9,18 @@ call is ``(fn, args)``; an
 answer ``("ok", result)``, ``("raised", exception, traceback text)`` or, when
 the exception or result cannot be pickled, ``("unpicklable", description,
 traceback text)``. The worker ignores Ctrl-C (the coordinator decides what
-stops: it kills a worker whose call is cancelled) and exits when the pipe
-closes.
+stops: it kills a worker whose call is cancelled), exits when the pipe
+closes, and exits mid-call when the coordinator dies.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import signal
 import sys
+import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -36,8 +39,27 @@ def _answer(conn: Connection, reply: tuple[Any, ...]) -> None:
     conn.send_bytes(data)
 
 
-def main(fd: int) -> None:
+_ORPHAN_CHECK_SECONDS = 0.5
+"""How often a worker checks that its coordinator is still alive."""
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this process once the coordinator is gone (killed with -9, mid-call).
+
+    A worker busy with a call would otherwise run it to the end before seeing
+    its pipe closed. Polling the parent pid from a daemon thread, because
+    ``PR_SET_PDEATHSIG`` fires when the *thread* that started the worker
+    exits, and the coordinator starts workers from trio's cached threads.
+    """
+    while os.getppid() == parent:
+        time.sleep(_ORPHAN_CHECK_SECONDS)
+    os._exit(1)
+
+
+def main(fd: int, parent: int | None = None) -> None:
     """The worker process's entry point: serve the socket inherited as file descriptor ``fd``."""
+    if parent is not None:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     conn = Connection(fd)
     try:
         sys.path[:] = pickle.loads(conn.recv_bytes())

@@ -1,6 +1,7 @@
 """The ``executors:`` section and each agent's ``executor:`` key, checked with file:line.
 
-``executors:`` maps a name to ``{kind, options}``; ``kind`` may be left out
+``executors:`` maps a name to ``{kind, options}`` (``${NAME}`` in options
+expands from the environment, and the values are secrets); ``kind`` may be left out
 when the name is itself a registered kind (``process: {options: {workers:
 2}}``). Each entry's options are checked by calling the kind's factory, which
 starts nothing (the executor contract), and the object is dropped: the run
@@ -14,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from .._redact import redact
 from .._spec._convert import suggest
 from .._spec._executors import BUILTIN_EXECUTORS, DEFAULT_EXECUTOR, ExecutorSpec
 from .._spec._workflow import AgentConfig
@@ -70,17 +72,24 @@ def read_executors(ctx: LoadContext, value: Any) -> dict[str, ExecutorSpec]:
             options = {}
         elif ctx.mapping(options, (*path, "options"), "options") is None:
             continue
+        secrets: set[str] = set()
+        options = ctx.expand_env(options, (*path, "options"), secrets)
         try:
             reg.obj(dict(options))  # the factory checks its options and starts nothing
         except Exception as exc:
+            message = redact(f"executor {name!r} (kind {kind}): {exc}", frozenset(secrets))
             ctx.error(
                 (*path, "options") if "options" in spec else path,
-                f"executor {name!r} (kind {kind}): {exc}",
+                message,
                 "Fix the executor's options (docs/workflow-reference.md, executors).",
             )
             continue
         out[name] = ExecutorSpec(
-            name=name, kind=kind, options=dict(options), location=ctx.loc(path, key=True)
+            name=name,
+            kind=kind,
+            options=dict(options),
+            secrets=frozenset(secrets),
+            location=ctx.loc(path, key=True),
         )
     return out
 

@@ -19,6 +19,7 @@ from .._executors._scope import executors_scope
 from .._logging import get_logger
 from .._plugins._registry import Plugins, call_plugin, call_plugin_async
 from .._problems import Problem
+from .._redact import redact
 from .._spec._executors import DEFAULT_EXECUTOR
 from .._spec._workflow import Workflow
 
@@ -55,7 +56,8 @@ def _build(workflow: Workflow, plugins: Plugins) -> dict[str, Any]:
             log.debug("executor_factory_failed", executor=name, exc_info=True)
             problems.append(
                 Problem(
-                    message=f"executor {name!r} could not be created: {exc}",
+                    message=f"executor {name!r} could not be created: "
+                    + redact(str(exc), workflow.secrets),
                     path=f"executors.{name}",
                     location=spec.location if spec is not None else None,
                     hint="Fix the executor's kind or options.",

@@ -22,12 +22,15 @@ class ExecutorSpec:
 
     ``kind`` is what a plugin registered through ``cadenza_executors``
     (``local``, ``process`` built in; ``dask`` from cadenza-dask). ``options``
-    were checked by the kind's factory when the file loaded.
+    were checked by the kind's factory when the file loaded; ``secrets`` are the
+    values expanded into them from ``${NAME}`` (a cluster address with a
+    password), redacted wherever the run writes.
     """
 
     name: str
     kind: str
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    options: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
     location: SourceLocation | None = attrs.field(default=None, eq=False)
 
 

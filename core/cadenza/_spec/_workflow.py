@@ -302,7 +302,7 @@ class Workflow:
     source_text: str = attrs.field(default="", repr=False, eq=False)
     plugin_config: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     plugin_secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
-    executors: Mapping[str, ExecutorSpec] = attrs.field(factory=dict)
+    executors: Mapping[str, ExecutorSpec] = attrs.field(factory=dict, repr=False)
     """The ``executors:`` the file declares; ``local`` and ``process`` exist without it."""
 
     def executor_spec(self, name: str) -> ExecutorSpec | None:
@@ -321,6 +321,8 @@ class Workflow:
         out: set[str] = set(self.plugin_secrets)
         for agent in self.agents.values():
             out |= agent.secrets
+        for executor in self.executors.values():
+            out |= executor.secrets
         for step in self.steps.values():
             if step.workflow is not None:  # a sub-workflow's output may carry its secrets
                 out |= step.workflow.secrets
