@@ -60,3 +60,7 @@ def exit_hard() -> None:
 
 async def async_task() -> int:
     return 1
+
+
+def exit_softly() -> None:
+    raise SystemExit(5)

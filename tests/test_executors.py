@@ -119,6 +119,8 @@ async def test_exceptions_come_back_with_the_remote_traceback() -> None:
         assert "executor_tasks.py" in str(info.value.__cause__)
         with pytest.raises(RuntimeError, match=r"cannot be pickled back.*custom failure"):
             await executor.run(tasks.fail_unpicklably)
+        with pytest.raises(RuntimeError, match=r"raised SystemExit\(5\)"):
+            await executor.run(tasks.exit_softly)  # the worker lives on
         with pytest.raises(WorkerLostError, match="exit code 3"):
             await executor.run(tasks.exit_hard)
     finally:

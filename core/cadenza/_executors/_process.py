@@ -189,8 +189,13 @@ class ProcessExecutor:
         if reply[0] == "ok":
             result: T = reply[1]
             return result
-        if reply[0] == "raised":
+        if reply[0] == "raised" and isinstance(reply[1], Exception):
             raise reply[1] from RemoteTraceback(reply[2])
+        if reply[0] == "raised":  # SystemExit, KeyboardInterrupt: ends the call, not the run
+            exc = reply[1]
+            raise RuntimeError(
+                f"{_name(fn)} raised {type(exc).__name__}({exc}) in its worker process"
+            ) from RemoteTraceback(reply[2])
         raise RuntimeError(f"{_name(fn)}: {reply[1]}") from RemoteTraceback(reply[2])
 
     async def _start(self) -> _Worker:

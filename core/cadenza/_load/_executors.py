@@ -105,8 +105,8 @@ def check_agent_executors(
     Names declared under ``executors:`` that failed to load are not reported
     again: their own problem is.
     """
-    failed = set(declared) if isinstance(declared, Mapping) else set()
-    names = [*BUILTIN_EXECUTORS, *(n for n in executors if n not in BUILTIN_EXECUTORS)]
+    failed = {str(n) for n in declared} if isinstance(declared, Mapping) else set()
+    names = [*BUILTIN_EXECUTORS, *sorted((set(executors) | failed) - set(BUILTIN_EXECUTORS))]
     for name, config in list(agents.items()):
         chosen = config.executor
         if chosen == DEFAULT_EXECUTOR or chosen in executors or chosen in BUILTIN_EXECUTORS:
