@@ -308,3 +308,55 @@ async def test_workers_exit_when_the_coordinator_is_killed(tmp_path: Path) -> No
         if coordinator.poll() is None:
             coordinator.kill()
             await coordinator.wait()
+
+
+class _PidAgent:
+    """A plugin's agent kind that runs its work on its executor, as plugins are told to."""
+
+    def __init__(self, config: cadenza.AgentConfig) -> None:
+        self.name = config.name
+        self.capabilities: frozenset[str] = frozenset()
+        self.config = config
+
+    async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        executor = cadenza.plugins.executor_for(self.config)
+        return cadenza.AgentResult(output=await executor.run(tasks.pid))
+
+    async def aclose(self) -> None:
+        pass
+
+
+class _PidKind:
+    @cadenza.hookimpl
+    def cadenza_agent_kinds(self, register: Any) -> None:
+        register("pid", _PidAgent)
+
+
+async def test_a_plugin_agent_runs_work_on_the_executor_the_workflow_chose(
+    tmp_path: Path,
+) -> None:
+    plugins = load_plugins(entry_points=False, extra=[_PidKind()])
+    workflow = cadenza.load_workflow_text(
+        textwrap.dedent(
+            """
+            executors:
+              one: {kind: process, options: {workers: 1}}
+            agents:
+              remote: {kind: pid, executor: one}
+              here: {kind: pid}
+            steps:
+              a: {uses: remote}
+              b: {uses: remote}
+              c: {uses: here}
+            """
+        ),
+        plugins=plugins,
+        filename="wf.yaml",
+        base_dir=tmp_path,
+    ).workflow
+    result = await cadenza.run_workflow(workflow, plugins=plugins)
+    assert result.status == "succeeded", result
+    remote = {result.steps[s].output for s in "ab"}
+    assert len(remote) == 1  # one worker served both
+    assert os.getpid() not in remote
+    assert result.steps["c"].output == os.getpid()
