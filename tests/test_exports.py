@@ -102,9 +102,9 @@ STORE_PUBLIC = {
 }  # fmt: skip
 
 PLUGINS_PUBLIC = {
-    "HOOK_API_VERSION", "DuplicateRegistrationError", "PluginError", "PluginInfo", "Plugins",
-    "Registration", "get_logger", "hookspec", "load_plugins", "plugin_config",
-    "project_config",
+    "HOOK_API_VERSION", "DuplicateRegistrationError", "Executor", "PluginError", "PluginInfo",
+    "Plugins", "Registration", "WorkerLostError", "executor_for", "get_logger", "hookspec",
+    "load_plugins", "plugin_config", "project_config",
 }  # fmt: skip
 
 STRATEGIES_PUBLIC = {

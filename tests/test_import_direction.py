@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_journal",),
     ("_spec",),
     ("_expr", "_graph"),
+    ("_executors",),
     ("_agents",),
     ("_resilience", "_strategies"),
     ("hookspecs",),

@@ -76,6 +76,7 @@ def test_builtin_plugin_is_listed_first() -> None:
     assert first.hooks == (
         "cadenza_agent_kinds",
         "cadenza_aggregators",
+        "cadenza_executors",
         "cadenza_fallbacks",
         "cadenza_routers",
         "cadenza_stores",
@@ -83,6 +84,7 @@ def test_builtin_plugin_is_listed_first() -> None:
     )
     assert ("cadenza_stores", "sqlite") in first.registrations
     assert ("cadenza_agent_kinds", "http") in first.registrations
+    assert ("cadenza_executors", "process") in first.registrations
     assert plugins.agent_kinds["http"].plugin == BUILTIN
 
 

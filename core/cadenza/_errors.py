@@ -20,7 +20,8 @@ The hierarchy::
         ├── RetryableError       transient: try again (optionally after ``retry_after``)
         │   ├── AgentTimeoutError    the attempt ran past its timeout
         │   ├── UnavailableError     no agent can take the call right now
-        │   └── QualityError         the output scored below the step's min_quality
+        │   ├── QualityError         the output scored below the step's min_quality
+        │   └── WorkerLostError      an executor's worker died during the call
         ├── PermanentError       retrying cannot help (bad request, auth, missing agent)
         └── BudgetExceededError  the call would exceed a budget
 
@@ -291,6 +292,15 @@ class QualityError(RetryableError):
         self.score = score
         self.findings = tuple(findings)
         super().__init__(message, agent=agent, step_id=step_id)
+
+
+class WorkerLostError(RetryableError):
+    """The worker running a call died before it answered (killed, crashed, out of memory).
+
+    Retryable: the executor replaces the worker, and the next attempt may well
+    succeed. Raised by executors (``cadenza.plugins.Executor``), so an agent that
+    runs work through one passes it on as it is.
+    """
 
 
 class PermanentError(AgentError):

@@ -204,11 +204,20 @@ def cadenza_stores(register: Register) -> None:
 def cadenza_executors(register: Register) -> None:
     """Offer executors: places where CPU-heavy agent work runs.
 
-    Called once, after all plugins are loaded. Call ``register(name,
-    factory)``. Return value ignored. Not used yet: registrations are recorded
-    and listed, but no run uses an executor until a later hook API version.
+    Called once, after all plugins are loaded. Call ``register(kind,
+    factory)``; ``factory(options)`` receives the ``options:`` mapping of a
+    workflow's ``executors:`` entry and returns a
+    :class:`cadenza.plugins.Executor` (``async run(fn, *args)``, ``async
+    aclose()``). The factory must check its options (raise ValueError with a
+    message) and start nothing: the loader calls it once to check a file. A
+    run calls it once per executor its agents use, and awaits ``aclose()``
+    when it ends. ``local`` and ``process`` are built in. Return value ignored.
 
     .. versionadded:: 1.0
+
+    .. versionchanged:: 1.1
+       Executors are used: ``executors:`` and an agent's ``executor:`` in a
+       workflow; agents get theirs with :func:`cadenza.plugins.executor_for`.
     """
 
 

@@ -4,14 +4,19 @@
 declares the :data:`HOOK_API_VERSION` it targets, and a project that defines hooks
 of its own marks them with :data:`hookspec`. Plugin authors implement hooks with
 ``cadenza.hookimpl`` and register agent kinds with ``cadenza.AgentFactory``,
-both still in :mod:`cadenza`. Plugin code logs through :func:`get_logger`, which
-stays silent until the application (or the CLI) configures logging.
+both still in :mod:`cadenza`. Executors (``cadenza_executors``) implement
+:class:`Executor`; an agent runs work on its own with :func:`executor_for`.
+Plugin code logs through :func:`get_logger`, which stays silent until the
+application (or the CLI) configures logging.
 """
 
 from __future__ import annotations
 
 from ._errors import DuplicateRegistrationError as DuplicateRegistrationError
 from ._errors import PluginError as PluginError
+from ._errors import WorkerLostError as WorkerLostError
+from ._executors._contract import Executor as Executor
+from ._executors._scope import executor_for as executor_for
 from ._load._plugin_config import project_config as project_config
 from ._logging import get_logger as get_logger
 from ._plugins._registry import PluginInfo as PluginInfo
@@ -26,10 +31,13 @@ from .hookspecs import hookspec as hookspec
 __all__ = [
     "HOOK_API_VERSION",
     "DuplicateRegistrationError",
+    "Executor",
     "PluginError",
     "PluginInfo",
     "Plugins",
     "Registration",
+    "WorkerLostError",
+    "executor_for",
     "get_logger",
     "hookspec",
     "load_plugins",

@@ -4,8 +4,13 @@
 by default the workflow file's directory, then ``sys.path``) and calls
 ``build(**inputs)``; with ``pass_request: true`` it calls ``build(request)``
 with the whole :class:`~cadenza.AgentRequest` instead. ``async def`` callables
-are awaited on trio; plain functions run in a worker thread, at most
-``max_concurrent`` (default 4) at once per agent.
+are awaited on trio; plain functions run on the agent's executor
+(``executor:``): on ``local`` (the default) in a worker thread, at most
+``max_concurrent`` (default 4) at once per agent; on ``process`` or a cluster
+executor in a worker process, called there by import path
+(``_python_call``), at most ``max_concurrent`` at once (default: as many as
+the executor has workers). A cancelled call on ``process`` kills its worker;
+on ``local`` the thread is abandoned and finishes in the background.
 
 A returned :class:`~cadenza.AgentResult` is used as is; anything else is the
 output and must be JSON-serialisable. Exceptions: a Cadenza ``AgentError``
@@ -17,6 +22,7 @@ name or dotted path, subclasses included), which are ``RetryableError``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import importlib
@@ -30,7 +36,11 @@ import attrs
 
 from cadenza._agents._contract import AgentRequest, AgentResult
 from cadenza._agents._json_output import not_json
+from cadenza._agents._python_call import call_function
 from cadenza._errors import AgentError, PermanentError, RetryableError
+from cadenza._executors._contract import Executor
+from cadenza._executors._local import LocalExecutor
+from cadenza._executors._scope import executor_for
 from cadenza._spec._workflow import AgentConfig
 
 if TYPE_CHECKING:  # imported where used: registering this kind (every CLI command) needs no trio
@@ -94,6 +104,8 @@ class PythonAgent:
     capabilities: frozenset[str] = frozenset()
     search_dir: str | None = None
     threads: int = DEFAULT_THREADS
+    config: AgentConfig | None = attrs.field(default=None, repr=False)
+    """The agent's configuration: which executor it runs on (``executor_for``)."""
     _fn: Callable[..., Any] | None = attrs.field(default=None, init=False, repr=False)
     _resolving: trio.Lock | None = attrs.field(default=None, init=False, repr=False)
     _limiter: trio.CapacityLimiter | None = attrs.field(default=None, init=False, repr=False)
@@ -111,6 +123,7 @@ class PythonAgent:
             capabilities=config.capabilities,
             search_dir=search_dir,
             threads=config.max_concurrent or DEFAULT_THREADS,
+            config=config,
         )
 
     # -- resolving the callable ------------------------------------------------
@@ -238,26 +251,34 @@ class PythonAgent:
 
     async def run(self, request: AgentRequest) -> AgentResult:
         """Call the function with the request's inputs; see the module doc for errors."""
-        import trio
-
         fn = await self._resolve()
         args, kwargs = self._arguments(fn, request)
+        executor = self._executor()
+        local = isinstance(executor, LocalExecutor)
+        if _is_async(fn) and not local:
+            raise self._error(
+                f"{self.options.function} is an async function: it runs on trio in this "
+                f"process, so it cannot run on executor {self._executor_name!r}. Make it a "
+                f"plain def (CPU work), or set executor: local.",
+                request,
+            )
         try:
             if _is_async(fn):
                 value = await fn(*args, **kwargs)
-            else:
-                if self._limiter is None:
-                    self._limiter = trio.CapacityLimiter(self.threads)
-                # Boxed, so a returned awaitable (from a decorator's sync wrapper)
-                # reaches us to be awaited on trio instead of tripping trio's check.
-                [value] = await trio.to_thread.run_sync(
-                    _boxed,
-                    functools.partial(fn, *args, **kwargs),
-                    abandon_on_cancel=True,
-                    limiter=self._limiter,
-                )
+            elif local:
+                async with self._limit(local=True):
+                    # Boxed, so a returned awaitable (from a decorator's sync wrapper)
+                    # reaches us to be awaited on trio instead of tripping trio's check.
+                    [value] = await executor.run(_boxed, functools.partial(fn, *args, **kwargs))
                 if inspect.isawaitable(value):
                     value = await value
+            else:
+                if self.options.pass_request:  # its callbacks stay in this process
+                    args = (attrs.evolve(request, progress=None, delegate=None),)
+                async with self._limit(local=False):
+                    value = await executor.run(
+                        call_function, self.options.function, self.search_dir, args, kwargs
+                    )
         except AgentError:
             raise
         except Exception as exc:
@@ -280,5 +301,30 @@ class PythonAgent:
             )
         return result
 
+    @property
+    def _executor_name(self) -> str:
+        return self.config.executor if self.config is not None else "local"
+
+    def _executor(self) -> Executor:
+        if self.config is None:  # built by hand, without a config: today's threads
+            return executor_for(AgentConfig(name=self.name, kind="python"))
+        try:
+            return executor_for(self.config)
+        except LookupError as exc:
+            raise self._error(str(exc)) from exc
+
+    def _limit(self, *, local: bool) -> Any:
+        """This agent's own bound on calls at once (``max_concurrent``; 4 threads on local)."""
+        import trio
+
+        if self._limiter is None:
+            if self.config is not None and self.config.max_concurrent:
+                self._limiter = trio.CapacityLimiter(self.config.max_concurrent)
+            elif local:
+                self._limiter = trio.CapacityLimiter(self.threads)
+            else:  # the executor's workers are the bound
+                return contextlib.nullcontext()
+        return self._limiter
+
     async def aclose(self) -> None:
-        """Nothing to release: threads end with their calls."""
+        """Nothing to release: the run's executors belong to the run."""

@@ -40,6 +40,7 @@ from ._agents import LoadedAgents, agent_options, report_unknown_kind
 from ._approval import APPROVAL_KEYS, read_approval
 from ._checks import StepDraft, finish_steps
 from ._context import LoadContext
+from ._executors import check_agent_executors, read_executors
 from ._for_each import FOR_EACH_KEYS, read_for_each
 from ._strategies import (
     AGENT_KEYS,
@@ -67,6 +68,7 @@ _NATIVE_KEYS = (
     "agents",
     "steps",
     "plugins",
+    "executors",
 )
 _INPUT_KEYS = ("default", "description", "required")
 _DEFAULTS_KEYS = ("retry", "timeout", "total_timeout", "cache")
@@ -87,6 +89,7 @@ _AGENT_KEYS = (
     "breaker",
     "rate_limit",
     "health_check",
+    "executor",
     *AGENT_KEYS,
     "options",
 )
@@ -171,7 +174,9 @@ class NativeFormat:
                     total_timeout = ctx.duration(
                         defaults["total_timeout"], ("defaults", "total_timeout"), allow_zero=False
                     )
+        executors = read_executors(ctx, data.get("executors"))
         agents = self.agents(data.get("agents"))
+        check_agent_executors(ctx, agents.configs, executors, data.get("executors"))
         drafts = self.steps(data, retry=retry, timeout=timeout, cache=cache)
         steps = finish_steps(
             ctx, drafts, agents=agents, inputs=inputs, steps_path=("steps",), seed=False
@@ -198,6 +203,7 @@ class NativeFormat:
             fail_fast=fail_fast,
             deadline=deadline,
             description=description,
+            executors=executors,
             **top,
             **common,
         )
@@ -311,6 +317,7 @@ class NativeFormat:
                 )
             if reg is None or kind is None:
                 continue
+            executor = ctx.string(spec, "executor", path) or "local"
             options = agent_options(
                 ctx, kind=kind, data=spec.get("options"), path=(*path, "options")
             )
@@ -328,6 +335,7 @@ class NativeFormat:
                 secrets=frozenset(secrets),
                 base_dir=ctx.base_dir,
                 location=ctx.loc(path, key=True),
+                executor=executor,
                 **agent_extras(ctx, spec, path),
             )
         return result

@@ -14,6 +14,8 @@ from typing import Any
 from .._agents._http import HttpAgent, HttpOptions
 from .._agents._python import PythonAgent, PythonOptions
 from .._agents._template import TemplateAgent, TemplateOptions
+from .._executors._local import LocalExecutor
+from .._executors._process import ProcessExecutor
 from .._journal._sqlite import SqliteStore
 from .._strategies._builtin_names import AGGREGATORS, FALLBACKS, ROUTERS, VALIDATORS
 from ..hookspecs import Register, RegisterAgentKind, hookimpl
@@ -66,6 +68,12 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
 @hookimpl
 def cadenza_stores(register: Register) -> None:
     register("sqlite", SqliteStore)
+
+
+@hookimpl
+def cadenza_executors(register: Register) -> None:
+    register("local", LocalExecutor.from_options)
+    register("process", ProcessExecutor.from_options)
 
 
 @hookimpl

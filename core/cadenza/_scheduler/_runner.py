@@ -35,6 +35,7 @@ from .._spec._workflow import Workflow
 from ._agent_history import agent_history
 from ._cache import StepCache
 from ._children import child_runner
+from ._executors import open_executors
 from ._observers import RunObservers
 from ._resume import ResumePlan
 from ._run import _Run, new_run_id
@@ -224,65 +225,66 @@ async def _run_workflow(
         bound_contextvars(run_id=run_id),
         plugin_config_scope(workflow.plugin_config),  # what cadenza.plugins.plugin_config reads
     ):
-        agents = _make_agents(workflow, plugins)
-        bus = EventBus(
-            run_id=run_id,
-            secrets=workflow.secrets,
-            events_emitted=resume.next_seq if resume is not None else 0,
-        )
-        bus.subscribe("log", _log_observer())
-        bus.subscribe_all(plugins.observers())
-        run_observers = RunObservers.create(plugins.registered("cadenza_observers"), bus)
-        for i, observer in enumerate(observers):
-            bus.subscribe(f"observer {i}", observer)
-        journal = Journal(store=store, run_id=run_id) if store is not None else None
-        run = _Run(
-            workflow=workflow,
-            agents=agents,
-            bus=bus,
-            inputs=dict(inputs or {}),
-            rng=rng or random.Random(),
-            run_id=run_id,
-            journal=journal,
-            cache=StepCache(store=store, limiter=trio.CapacityLimiter(1))
-            if store is not None and use_cache
-            else None,
-            strict=strict,
-            fallback_strategies=_factories(plugins, "cadenza_fallbacks"),
-            router_factories=_factories(plugins, "cadenza_routers"),
-            aggregator_factories=_factories(plugins, "cadenza_aggregators"),
-            validator_factories=_factories(plugins, "cadenza_validators"),
-            output_dir=output_dir,
-            run_child=child_runner(
-                _run_workflow,
-                parent_run_id=run_id,
-                plugins=plugins,
-                store=store,
-                use_cache=use_cache,
-                strict=strict,
-                output_dir=output_dir,
-            ),
-        )
-        if store is not None and run.routes.wants_history():
-            run.routes.history = await trio.to_thread.run_sync(
-                agent_history, store, workflow, abandon_on_cancel=False
+        async with open_executors(workflow, plugins):  # closed after the agents (in _execute)
+            agents = _make_agents(workflow, plugins)
+            bus = EventBus(
+                run_id=run_id,
+                secrets=workflow.secrets,
+                events_emitted=resume.next_seq if resume is not None else 0,
             )
-        if journal is None:
-            return await _execute(run, agents, resume, run_observers, task_status, parent)
-        bus.recorder = journal.observe
-        async with trio.open_nursery() as journal_nursery:
-            await journal_nursery.start(journal.run_writer)
-            journal_nursery.start_soon(journal.watch_cancel, run.cancel)
-            if resume is not None:
-                journal.adopt(resume.record)
-            else:
-                journal.add_source(redact(workflow.source_text, workflow.secrets))
-            try:
+            bus.subscribe("log", _log_observer())
+            bus.subscribe_all(plugins.observers())
+            run_observers = RunObservers.create(plugins.registered("cadenza_observers"), bus)
+            for i, observer in enumerate(observers):
+                bus.subscribe(f"observer {i}", observer)
+            journal = Journal(store=store, run_id=run_id) if store is not None else None
+            run = _Run(
+                workflow=workflow,
+                agents=agents,
+                bus=bus,
+                inputs=dict(inputs or {}),
+                rng=rng or random.Random(),
+                run_id=run_id,
+                journal=journal,
+                cache=StepCache(store=store, limiter=trio.CapacityLimiter(1))
+                if store is not None and use_cache
+                else None,
+                strict=strict,
+                fallback_strategies=_factories(plugins, "cadenza_fallbacks"),
+                router_factories=_factories(plugins, "cadenza_routers"),
+                aggregator_factories=_factories(plugins, "cadenza_aggregators"),
+                validator_factories=_factories(plugins, "cadenza_validators"),
+                output_dir=output_dir,
+                run_child=child_runner(
+                    _run_workflow,
+                    parent_run_id=run_id,
+                    plugins=plugins,
+                    store=store,
+                    use_cache=use_cache,
+                    strict=strict,
+                    output_dir=output_dir,
+                ),
+            )
+            if store is not None and run.routes.wants_history():
+                run.routes.history = await trio.to_thread.run_sync(
+                    agent_history, store, workflow, abandon_on_cancel=False
+                )
+            if journal is None:
                 return await _execute(run, agents, resume, run_observers, task_status, parent)
-            finally:
-                with trio.move_on_after(30, shield=True):
-                    await journal.flush()
-                journal_nursery.cancel_scope.cancel()
+            bus.recorder = journal.observe
+            async with trio.open_nursery() as journal_nursery:
+                await journal_nursery.start(journal.run_writer)
+                journal_nursery.start_soon(journal.watch_cancel, run.cancel)
+                if resume is not None:
+                    journal.adopt(resume.record)
+                else:
+                    journal.add_source(redact(workflow.source_text, workflow.secrets))
+                try:
+                    return await _execute(run, agents, resume, run_observers, task_status, parent)
+                finally:
+                    with trio.move_on_after(30, shield=True):
+                        await journal.flush()
+                    journal_nursery.cancel_scope.cancel()
 
 
 async def _execute(

@@ -19,6 +19,7 @@ from ._approval import ApprovalPolicy
 from ._cost import Budget, Price
 from ._duration import Duration as Duration
 from ._duration import parse_duration as parse_duration
+from ._executors import DEFAULT_EXECUTOR, ExecutorSpec, executor_spec
 from ._policies import BreakerPolicy, RateLimitPolicy
 
 if TYPE_CHECKING:
@@ -166,6 +167,12 @@ class AgentConfig:
     price: Price | None = None
     budget: Budget | None = None
     location: SourceLocation | None = attrs.field(default=None, eq=False)
+    executor: str = DEFAULT_EXECUTOR
+    """Name of the executor the agent runs its work on (``executor:``; see ``executors:``).
+
+    Agents get the run's executor of that name with
+    :func:`cadenza.plugins.executor_for`.
+    """
     plugin_config: Any = attrs.field(default=None, repr=False)
     """The configuration of the plugin that registered ``kind`` (``cadenza_plugin_config``).
 
@@ -295,6 +302,12 @@ class Workflow:
     source_text: str = attrs.field(default="", repr=False, eq=False)
     plugin_config: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
     plugin_secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
+    executors: Mapping[str, ExecutorSpec] = attrs.field(factory=dict, repr=False)
+    """The ``executors:`` the file declares; ``local`` and ``process`` exist without it."""
+
+    def executor_spec(self, name: str) -> ExecutorSpec | None:
+        """The executor ``name`` as this workflow configures it (None: no such executor)."""
+        return executor_spec(self.executors, name)
 
     def agents_for(self, uses: str) -> tuple[str, ...]:
         """Names of the agents that can serve ``uses`` (an agent name or a capability)."""
@@ -308,6 +321,8 @@ class Workflow:
         out: set[str] = set(self.plugin_secrets)
         for agent in self.agents.values():
             out |= agent.secrets
+        for executor in self.executors.values():
+            out |= executor.secrets
         for step in self.steps.values():
             if step.workflow is not None:  # a sub-workflow's output may carry its secrets
                 out |= step.workflow.secrets
