@@ -22,6 +22,7 @@ import trio
 from .._journal._store import Store
 from .._plugins._registry import Plugins
 from .._spec._cost import Budget
+from .._spec._inputs import run_inputs
 from .._spec._outcome import RunResult
 from .._spec._workflow import Workflow
 from ._resume import ResumePlan, plan_resume
@@ -80,7 +81,7 @@ def child_runner(
                 return _read_back(workflow, run_id, events)
             if record is not None:
                 resume = await trio.to_thread.run_sync(plan_resume, store, run_id, workflow)
-        values = {name: inputs.get(name, spec.default) for name, spec in workflow.inputs.items()}
+        values = run_inputs(workflow, inputs)  # with: was checked against them at load
         result = await start(
             workflow,
             plugins=plugins,
