@@ -10,7 +10,7 @@ secrets expanded from the environment are redacted from all of them at the end.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -21,6 +21,7 @@ from .._plugins._registry import Plugins
 from .._problems import Problem, SourceLocation
 from .._redact import redact
 from .._spec._convert import describe_value, suggest
+from .._spec._convert import listing as listing  # where the loader's modules import it from
 from .._spec._workflow import parse_duration
 
 __all__ = ["LoadContext", "Locator", "listing", "quote_hint"]
@@ -327,11 +328,3 @@ def _yaml_scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def listing(names: Iterable[str], limit: int = 20) -> str:
-    """``names`` sorted and comma-separated for a hint, the tail cut after ``limit``."""
-    items = sorted(names)
-    if len(items) > limit:
-        return ", ".join(items[:limit]) + f", and {len(items) - limit} more"
-    return ", ".join(items)

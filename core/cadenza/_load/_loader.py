@@ -37,11 +37,10 @@ import yaml
 from .._errors import WorkflowError
 from .._plugins._registry import Plugins
 from .._problems import Problem, SourceLocation
-from .._spec._convert import suggest
+from .._spec._inputs import CLI_INPUTS, run_inputs
 from .._spec._workflow import Workflow
 from .._yaml import parse_yaml
 from ._checks import WELL_KNOWN_CAPABILITIES as WELL_KNOWN_CAPABILITIES
-from ._context import listing
 from ._source import (
     Checked,
     LoadRequest,
@@ -228,37 +227,8 @@ def resolve_inputs(workflow: Workflow, overrides: Mapping[str, str]) -> dict[str
     Raises :class:`WorkflowError` naming every unknown input (with the known
     ones) and every required input that was not given.
     """
-    problems: list[Problem] = []
-    known = list(workflow.inputs)
-    for name in overrides:
-        if name not in workflow.inputs:
-            hint = suggest(name, known)
-            hint += (
-                f"Known inputs: {listing(known)}."
-                if known
-                else "This workflow declares no inputs (add them under inputs:)."
-            )
-            problems.append(
-                Problem(message=f"unknown input {name!r}", path=f"--set {name}", hint=hint)
-            )
-    values: dict[str, Any] = {}
-    for name, spec in workflow.inputs.items():
-        if name in overrides:
-            values[name] = parse_input_value(overrides[name])
-        elif spec.required:
-            problems.append(
-                Problem(
-                    message=f"input {name!r} is required but was not given",
-                    path=f"inputs.{name}",
-                    hint=f"Pass --set {name}=VALUE"
-                    + (f" ({spec.description})." if spec.description else "."),
-                )
-            )
-        else:
-            values[name] = spec.default
-    if problems:
-        raise WorkflowError(problems)
-    return values
+    given = {name: parse_input_value(text) for name, text in overrides.items()}
+    return run_inputs(workflow, given, spelling=CLI_INPUTS)
 
 
 def _result(checked: Checked) -> LoadResult:

@@ -115,6 +115,14 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
     return f"Did you mean {matches[0]!r}? " if matches else ""
 
 
+def listing(names: Iterable[str], limit: int = 20) -> str:
+    """``names`` sorted and comma-separated for a hint, the tail cut after ``limit``."""
+    items = sorted(names)
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f", and {len(items) - limit} more"
+    return ", ".join(items)
+
+
 def _strict_str(value: object, _: object) -> str:
     if isinstance(value, str):
         return value
