@@ -18,6 +18,7 @@ from cadenza._load._loader import LoadResult, load_workflow_text
 from cadenza._plugins._registry import Plugins, load_plugins
 from cadenza._spec._workflow import Duration
 from cadenza.hookspecs import RegisterAgentKind
+from cadenza.testing import ScriptedAgent
 
 
 @attrs.frozen(kw_only=True)
@@ -38,7 +39,8 @@ class FakeTemplateOptions:
 
 
 def _factory(config: cadenza.AgentConfig) -> Any:
-    raise AssertionError("the loader never creates agents")
+    """An agent that answers nothing: the loader builds each agent once to check it."""
+    return ScriptedAgent(config.name, lambda request: None)
 
 
 class FakeKinds:

@@ -91,13 +91,16 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
     receives the :class:`~cadenza.AgentConfig` and returns an
     :class:`~cadenza.Agent`. The factory runs once per agent per run, outside
     any async context: do not do I/O in it; open clients lazily or in ``run``.
+    It also runs once when the workflow loads (``cadenza validate`` included),
+    and that agent is dropped unused: raise for a configuration it cannot
+    serve, and the loader reports it at the agent's file:line.
     Return value ignored.
 
     .. versionadded:: 1.0
 
     .. versionchanged:: 1.1
        ``AgentRequest.output_dir``, ``report_progress`` and ``ask``;
-       ``AgentConfig.options_as``.
+       ``AgentConfig.options_as``; the factory also runs when the workflow loads.
     """
 
 

@@ -5,6 +5,12 @@ Every built-in agent that talks HTTP gets its client from
 decided once, and swapping httpx for another client (measured in benchmarks/)
 touches one function. Clients are created lazily, on first use inside the run,
 never in an agent factory (factories run outside any async context).
+
+Creating a client is not free: the first one imports the engine, and TLS
+contexts load a certificate bundle. Built agents create theirs with
+:func:`open_http_client` in a worker thread (``trio.to_thread``), so an agent's first
+call never holds the trio thread (and every other agent's calls) meanwhile;
+every client shares one TLS context per process (:mod:`._transport._tls`).
 """
 
 from __future__ import annotations
@@ -73,9 +79,15 @@ def open_http_client(
     limits = httpx.Timeout(timeout, connect=connect_timeout)
     jar = None if cookies else _KeepNoCookies()
     engine = os.environ.get(ENGINE_VARIABLE, "").strip().lower() or "cadenza"
+    from ._transport._tls import build_default_context
+
     if engine == "httpx":
         return httpx.AsyncClient(
-            timeout=limits, headers=all_headers, cookies=jar, follow_redirects=False
+            timeout=limits,
+            headers=all_headers,
+            cookies=jar,
+            follow_redirects=False,
+            verify=build_default_context(),  # the process's one context, not one per client
         )
     if engine != "cadenza":
         raise ValueError(

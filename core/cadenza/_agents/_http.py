@@ -30,6 +30,7 @@ they are never logged, and the body of a 401 or 403 is never quoted.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable
@@ -197,19 +198,36 @@ class HttpAgent:
             secrets=frozenset(secrets),
         )
 
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            from ._clients import open_http_client
+    async def _http(self) -> httpx.AsyncClient:
+        """The agent's client, built in a worker thread on first use (see ``_clients``).
 
-            headers = dict(self.options.headers)
-            if self.options.api_key:
-                headers["Authorization"] = f"Bearer {self.options.api_key}"
-            self._client = open_http_client(
-                timeout=self.options.timeout,
-                connect_timeout=self.options.connect_timeout,
-                headers=headers,
-                cookies=False,  # the seed protocol has no sessions: calls share no state
-            )
+        Calls racing to be first may each build one: the first kept wins, the
+        others are closed unused (they opened no connection).
+        """
+        if self._client is not None:
+            return self._client
+        import trio
+
+        from ._clients import open_http_client
+
+        headers = dict(self.options.headers)
+        if self.options.api_key:
+            headers["Authorization"] = f"Bearer {self.options.api_key}"
+        build = functools.partial(
+            open_http_client,
+            timeout=self.options.timeout,
+            connect_timeout=self.options.connect_timeout,
+            headers=headers,
+            cookies=False,  # the seed protocol has no sessions: calls share no state
+        )
+        return await self._adopt(await trio.to_thread.run_sync(build))
+
+    async def _adopt(self, client: httpx.AsyncClient) -> httpx.AsyncClient:
+        """Keep ``client``, unless a racing first call kept one already (then close it)."""
+        if self._client is None:
+            self._client = client
+            return client
+        await client.aclose()
         return self._client
 
     def _endpoint(self) -> tuple[httpx.URL, str]:
@@ -224,7 +242,9 @@ class HttpAgent:
             self._url = url
         return self._url, self._where
 
-    def _post(self, content: str, headers: list[tuple[bytes, bytes]]) -> httpx.Request:
+    def _post(
+        self, client: httpx.AsyncClient, content: str, headers: list[tuple[bytes, bytes]]
+    ) -> httpx.Request:
         """The ``POST`` that ``client.build_request`` would make, with its per-call work done once.
 
         The client's headers (User-Agent, the configured ones, Authorization)
@@ -235,7 +255,6 @@ class HttpAgent:
         import httpx
 
         if self._base is None:
-            client = self._http()
             per_call = {name.lower() for name, _ in headers}
             self._base = [pair for pair in client.headers.raw if pair[0].lower() not in per_call]
             self._extensions = {"timeout": client.timeout.as_dict()}
@@ -279,7 +298,8 @@ class HttpAgent:
         where = self._endpoint()[1]
         try:
             # What ``client.stream()`` does, without its context-manager layer.
-            response = await self._http().send(self._post(content, headers), stream=True)
+            client = await self._http()
+            response = await client.send(self._post(client, content, headers), stream=True)
             try:
                 body = await self._read(response, where, request)
             finally:
@@ -412,7 +432,7 @@ class HttpAgent:
     async def health(self) -> bool:
         """``GET`` :attr:`health_url`: True on 2xx; False on any other answer or transport error."""
         return await check_health(
-            self._http(), self.health_url, agent=self.name, secrets=self.secrets
+            await self._http(), self.health_url, agent=self.name, secrets=self.secrets
         )
 
     async def aclose(self) -> None:

@@ -26,6 +26,7 @@ from ._context import LoadContext, Locator
 from ._native import NativeFormat
 from ._plugin_config import attach_agent_config, load_plugin_config
 from ._seed import SeedFormat
+from ._start import check_startable
 
 __all__ = [
     "Checked",
@@ -155,6 +156,8 @@ def check_data(data: Any, *, doc: Locator | None, request: LoadRequest) -> Check
                 data, select=request.select, default_name=request.default_name, common=common
             )
     workflows = {name: attach_agent_config(ctx, w, config) for name, w in workflows.items()}
+    for workflow in workflows.values():
+        check_startable(ctx, workflow)  # what the runner would refuse before a first step
     problems = ctx.finish()
     if any(p.severity == "error" for p in problems):
         workflows = {}

@@ -16,6 +16,8 @@ check and the start.
 With a journal, a congested journal queue (agents faster than commits) holds
 both dispatch and readying until the queue drains (:meth:`_Run._journal_full`),
 so memory stays bounded by the journal's limit, not by the workflow's size.
+A success's dependants wait for its commit; meanwhile no ready step they
+outrank starts (``HeldSlots``): priorities hold as they do without a journal.
 
 A retryable failure releases the agent's slot while the step waits out its
 backoff in a sleeping child task; the step then re-enters its pool.
@@ -53,6 +55,7 @@ from .._ids import idempotency_key as idempotency_key
 from .._ids import new_run_id as new_run_id
 from .._journal._bus import EventBus
 from .._journal._writer import Journal
+from .._plugins._start_checks import too_many_at_once
 from .._resilience._budget import Ledger
 from .._resilience._retry import GiveUp, decide_retry
 from .._resilience._slots import _AgentSlot, _Pool, slots_for
@@ -63,6 +66,7 @@ from ._calls import CachedOutputs, Calls, _Call
 from ._fan_out import Aggregators, FanOut
 from ._health import HealthWatch
 from ._health import check_health as check_health
+from ._held_slots import HeldSlots
 from ._item_maps import ItemMaps
 from ._route_choice import RouteChoice, calls_needed
 from ._step_fallbacks import StepFallbacks
@@ -134,6 +138,8 @@ class _Run:
     _not_durable: collections.deque[tuple[int, str]] = attrs.field(factory=collections.deque)
     """Successes (event seq, step id) whose dependents wait for the journal, in seq order."""
     _releasing_durable: bool = False
+    held: HeldSlots = attrs.field(init=False)
+    """What a freed slot waits for while successes are made durable (see ``_held_slots``)."""
 
     def __attrs_post_init__(self) -> None:
         wf = self.workflow
@@ -141,6 +147,7 @@ class _Run:
         graph = build_steps(wf, slots)
         self.states, self.dependents, self._pools = graph.states, graph.dependents, graph.pools
         self.unfinished = len(self.states)
+        self.held = HeldSlots.of(self.states, self.dependents)
         self.ledger = Ledger.for_budgets(
             wf.budget,
             {k: s.budget for k, s in wf.steps.items()},
@@ -418,6 +425,7 @@ class _Run:
         limit = self.workflow.concurrency
         journal = self.journal
         taken: tuple[_StepState, list[_Call]] | None = None
+        held = self.held.held_priority()  # a pending release outranking these waits (its commit)
         while self.calls.in_flight < limit:
             if journal is not None and self._journal_full():
                 return taken
@@ -426,6 +434,8 @@ class _Run:
                 if rate_wait < math.inf:  # a rate limit holds ready steps: come back then
                     self.timers.wake_at(now + rate_wait)
                 return taken
+            if held is not None and -best_pool.heap[0][0] < held:
+                return taken  # the releaser dispatches again once the commit is made
             _, _, step_id = heapq.heappop(best_pool.heap)
             state = self.states[step_id]
             if state.status != "ready":  # expired while it waited (total_timeout)
@@ -438,13 +448,8 @@ class _Run:
             if state.step.fan_out is not None:
                 need = calls_needed(state, self.fan_out.aggregators.hedged(state))
             if self.calls.in_flight + need > limit:
-                if need > limit:
-                    self._fail(
-                        step_id,
-                        "PermanentError",
-                        f"asks {need} agents at once but the workflow's concurrency is {limit}; "
-                        f"raise concurrency to at least {need}",
-                    )
+                if need > limit:  # the loader refuses these; a Workflow built by hand may not
+                    self._fail(step_id, "PermanentError", too_many_at_once(need, limit))
                     continue
                 heapq.heappush(best_pool.heap, (-state.step.priority, -1, step_id))
                 return taken
@@ -544,6 +549,7 @@ class _Run:
             self._release(step_id, blocked=False)
             return
         self.journal.want_durable(seq)
+        self.held.waiting(step_id)
         self._not_durable.append((seq, step_id))
         if not self._releasing_durable:
             self._releasing_durable = True
@@ -558,7 +564,9 @@ class _Run:
                 await self.journal.wait_durable(pending[0][0])
                 durable = self.journal.durable_seq
                 while pending and pending[0][0] <= durable:
-                    self._release(pending.popleft()[1], blocked=False)
+                    step_id = pending.popleft()[1]
+                    self.held.released(step_id)
+                    self._release(step_id, blocked=False)
                 self._dispatch()
         finally:
             self._releasing_durable = False
@@ -568,8 +576,10 @@ class _Run:
         if self.states[step_id].parent is not None:
             return  # an item: nothing needs it; its step collected it (_succeed)
         if self.journal is not None and self.dependents[step_id]:
+            self.held.waiting(step_id)
             self._dispatch()  # the freed slot can serve other ready steps meanwhile
-            await self.journal.wait_durable(seq)
+            await self.journal.wait_durable(seq)  # cancelled: the run is over, nothing to hold
+            self.held.released(step_id)
         self._release(step_id, blocked=False)
 
     # -- outcomes --------------------------------------------------------------

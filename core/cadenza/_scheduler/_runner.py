@@ -19,15 +19,14 @@ import trio
 
 from .. import _events as ev
 from .._agents._contract import Agent
-from .._errors import PermanentError, PluginError, WorkflowError
+from .._errors import WorkflowError
 from .._ids import check_run_id
 from .._journal._bus import EventBus, Observer
 from .._journal._store import Store
 from .._journal._writer import Journal
 from .._logging import bound_contextvars, get_logger
-from .._plugins._checks import check_made
-from .._plugins._registry import Plugins, call_plugin, call_plugin_async, plugin_config_scope
-from .._problems import Problem
+from .._plugins._registry import Plugins, call_plugin_async, plugin_config_scope
+from .._plugins._start_checks import make_agents
 from .._redact import redact
 from .._spec._inputs import run_inputs
 from .._spec._outcome import RunResult
@@ -47,35 +46,12 @@ log = get_logger()
 
 
 def _make_agents(workflow: Workflow, plugins: Plugins) -> dict[str, Agent]:
-    """Build every agent from its kind's factory; a factory's error is a workflow problem."""
-    agents: dict[str, Agent] = {}
-    problems: list[Problem] = []
-    for name, config in workflow.agents.items():
-        reg = plugins.agent_kinds.get(config.kind)
-        try:
-            if reg is None:
-                known = ", ".join(sorted(plugins.agent_kinds)) or "none"
-                raise PermanentError(f"unknown agent kind {config.kind!r} (known kinds: {known})")
-            agent = call_plugin(reg.obj, config)
-            hook, plugin = "cadenza_agent_kinds", reg.plugin
-            made = check_made(agent, hook=hook, name=config.kind, plugin=plugin, factory=reg.obj)
-            if made:
-                raise PluginError(made, plugin=plugin)
-            agents[name] = agent
-        except Exception as exc:
-            log.debug("agent_factory_failed", agent=name, exc_info=True)
-            hint = "Fix the agent's options; run with --debug to see the traceback."
-            if isinstance(exc, PluginError) and exc.plugin:
-                hint = f"This is a bug in {exc.plugin}: report it to its author."
-            problems.append(
-                Problem(
-                    message=f"agent {name!r} (kind {config.kind}) could not be created: "
-                    + redact(str(exc), workflow.secrets),
-                    path=f"agents.{name}",
-                    location=config.location,
-                    hint=hint,
-                )
-            )
+    """Build every agent from its kind's factory; a factory's error is a workflow problem.
+
+    The loader makes the same check (``_start_checks``), so a file that
+    ``cadenza validate`` accepts does not fail here, unless a factory changed its mind.
+    """
+    agents, problems = make_agents(workflow, plugins)
     if problems:
         raise WorkflowError(problems)
     return agents

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import trio
@@ -61,7 +61,9 @@ def _reason(exc: BaseException) -> str:
 
 
 async def open_connection(
-    origin: Origin, connect_timeout: float | None, ssl_context: Callable[[], ssl.SSLContext]
+    origin: Origin,
+    connect_timeout: float | None,
+    ssl_context: Callable[[], Awaitable[ssl.SSLContext]],
 ) -> Connection:
     """A new connection to ``origin``: TCP (and the TLS handshake for https) within the timeout."""
     scheme, host, port = origin
@@ -71,7 +73,8 @@ async def open_connection(
             tcp = await trio.open_tcp_stream(host, port)
             if scheme != "https":
                 return Connection(origin, tcp, None)
-            tls = trio.SSLStream(tcp, ssl_context(), server_hostname=host, https_compatible=True)
+            context = await ssl_context()  # built off the trio thread (see _tls)
+            tls = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
             await tls.do_handshake()
             return Connection(origin, tcp, tls)
     except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import trio
@@ -39,7 +39,7 @@ class Pool:
         *,
         max_per_origin: int,
         keepalive_expiry: float,
-        ssl_context: Callable[[], ssl.SSLContext],
+        ssl_context: Callable[[], Awaitable[ssl.SSLContext]],
     ) -> None:
         self._origins: dict[Origin, _OriginPool] = {}
         self._max_per_origin = max_per_origin

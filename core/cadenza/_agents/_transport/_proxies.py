@@ -55,7 +55,13 @@ def _is_ip(host: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address])
 
 def proxy_mounts() -> dict[str, httpx.AsyncBaseTransport | None]:
     """``mounts=`` for an ``httpx.AsyncClient`` that honours the environment's proxies."""
+    patterns = environment_proxies()
+    if not patterns:
+        return {}
+    from ._tls import build_default_context
+
+    context = build_default_context()  # the process's one context, not one per proxy
     return {
-        pattern: None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy)
-        for pattern, proxy in environment_proxies().items()
+        pattern: None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy, verify=context)
+        for pattern, proxy in patterns.items()
     }

@@ -17,6 +17,7 @@ import httpx
 
 from ._connection import Connection, Origin, StaleConnectionError
 from ._pool import Pool
+from ._tls import default_ssl_context
 from ._wire import ResponseReader
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -27,8 +28,9 @@ class CadenzaTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 with keep-alive, over trio; ``max_per_origin`` connections per origin.
 
     ``ssl_context`` defaults to ``httpx.create_ssl_context()`` (certifi's CAs,
-    or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` as httpx reads them), built on the
-    first https request.
+    or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` as httpx reads them), one for the
+    whole process, built in a worker thread on the first https request
+    (:mod:`._tls`).
     """
 
     def __init__(
@@ -45,11 +47,9 @@ class CadenzaTransport(httpx.AsyncBaseTransport):
             ssl_context=self._ssl_context,
         )
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    async def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
-            context = httpx.create_ssl_context()
-            context.set_alpn_protocols(["http/1.1"])
-            self._ssl = context
+            return await default_ssl_context()
         return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
