@@ -92,6 +92,8 @@ class Timeline:
     """The last event's offset; the dashboard moves it on to the wall clock while running."""
     rows: dict[str, Row] = attrs.field(factory=dict)
     critical_path: list[str] = attrs.field(factory=list)
+    paused: float = 0.0
+    """Seconds between sessions of a resumed run, cut out of the offsets."""
 
     def top_rows(self) -> list[Row]:
         return [r for r in self.rows.values() if r.group is None]
@@ -258,6 +260,7 @@ def build_timeline(
     for event in events:
         builder.feed(event)
     timeline = builder.t
+    timeline.paused = builder.clock.paused
     timeline.critical_path = [s for s in critical_path if s in timeline.rows]
     for sid in timeline.critical_path:
         timeline.rows[sid].critical = True

@@ -234,7 +234,7 @@ def _row_label(row: Row, *, is_group: bool, opened: bool) -> str:
         label = label[:31] + "…"
     toggle = f' data-toggle="{_e(row.step_id)}"' if is_group else ""
     title = f"{row.step_id}: {row.state}" + (" (critical path)" if row.critical else "")
-    if row.reason:
+    if row.reason and not is_group:  # a for_each step's reason lists its items: the table has it
         title += f" — {row.reason}"
     cls = "label group" if is_group else "label"
     return (

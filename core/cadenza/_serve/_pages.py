@@ -106,8 +106,17 @@ def runs_body(
                   rows=rows or render("runs_empty.html"))  # fmt: skip
 
 
+def charts_body(timeline: str, usage: str) -> Html:
+    """The timeline (with its controls) and the agents' utilization and cost, as drawn."""
+    return render("run_charts.html", timeline=Html(timeline), usage=Html(usage))
+
+
 def run_body(
-    run_id: str, data: Mapping[str, Any], svg: str | None, approvals: Html | None = None
+    run_id: str,
+    data: Mapping[str, Any],
+    svg: str | None,
+    approvals: Html | None = None,
+    charts: Html | None = None,
 ) -> Html:
     """One run: its header, its drawing (when the source loads), its steps, the events list."""
     rows = join(
@@ -141,6 +150,7 @@ def run_body(
         graph=graph,
         rows=rows,
         approvals=approvals or Html(""),
+        charts=charts or Html(""),
     )
 
 
@@ -292,5 +302,6 @@ def step_body(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
 
 
 __all__ = [
-    "CSP", "Html", "approvals_body", "page", "render", "run_body", "runs_body", "step_body",
+    "CSP", "Html", "approvals_body", "charts_body", "page", "render", "run_body", "runs_body",
+    "step_body",
 ]  # fmt: skip

@@ -239,6 +239,7 @@
     while (list.childElementCount > MAX_EVENTS) { list.removeChild(list.firstElementChild); }
     list.scrollTop = list.scrollHeight;
     refresh();
+    document.dispatchEvent(new CustomEvent("cadenza:event", { detail: data }));  // timeline.js
   }
   ["run_started", "run_resumed", "step_ready", "attempt_started", "attempt_failed", "step_succeeded",
     "step_cache_hit", "step_mapped", "step_failed", "step_skipped", "step_cancelled", "fallback_started",
@@ -246,7 +247,11 @@
     "circuit_changed", "agent_health_changed", "run_finished"].forEach(function (kind) {
     source.addEventListener(kind, onEvent);
   });
-  source.addEventListener("end", function () { source.close(); refresh(); });
+  source.addEventListener("end", function () {
+    source.close();
+    refresh();
+    document.dispatchEvent(new CustomEvent("cadenza:end"));
+  });
   source.onerror = function () {
     // A refused stream (429: too many open) is not retried by the browser: say so.
     if (source.readyState === EventSource.CLOSED) {
