@@ -16,6 +16,7 @@ grouped under their step (``group``), which the drawing collapses.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -267,12 +268,54 @@ def build_timeline(
     return timeline
 
 
+def critical_path(
+    timeline: Timeline, needs: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """The chain of steps that ended last, as ``cadenza report`` finds it, in O(n log n).
+
+    From the top-level step that ended last, back through its latest-ending
+    need; without ``needs``, through the step that ended latest before it was ready.
+    """
+    ended = {
+        sid: r.ended
+        for sid, r in timeline.rows.items()
+        if r.group is None and r.ended is not None and (r.bars or r.items)
+    }
+    if not ended:
+        return []
+    by_end = sorted((t, sid) for sid, t in ended.items())
+    ends = [t for t, _ in by_end]
+    current: str | None = by_end[-1][1]
+    chain: list[str] = []
+    seen: set[str] = set()
+    while current is not None and current not in seen:
+        seen.add(current)
+        chain.append(current)
+        if needs is not None:
+            candidates = [n for n in needs.get(current, ()) if n in ended]
+            current = max(candidates, key=lambda k: ended[k], default=None)
+            continue
+        row = timeline.rows[current]
+        ready = row.ready if row.ready is not None else min(b.queued for b in row.bars)
+        i = bisect.bisect_right(ends, ready + 1e-6) - 1
+        while i >= 0 and by_end[i][1] in seen:
+            i -= 1
+        current = by_end[i][1] if i >= 0 else None
+    return chain[::-1]
+
+
 def run_timeline(events: Sequence[Mapping[str, Any]], *, workflow: Any = None) -> Timeline:
-    """:func:`build_timeline` with the critical path the report finds (needs, else timing)."""
-    from ._report import build_report
+    """:func:`build_timeline` with its critical path (the workflow's needs, else timing)."""
+    timeline = build_timeline(events)
+    needs = (
+        {sid: tuple(step.needs) for sid, step in workflow.steps.items()}
+        if workflow is not None
+        else None
+    )
+    timeline.critical_path = critical_path(timeline, needs)
+    for sid in timeline.critical_path:
+        timeline.rows[sid].critical = True
+    return timeline
 
-    path = build_report(events, workflow=workflow).critical_path
-    return build_timeline(events, critical_path=[e.step_id for e in path])
 
-
-__all__ = ["Bar", "Row", "Timeline", "build_timeline", "run_timeline"]
+__all__ = ["Bar", "Row", "Timeline", "build_timeline", "critical_path", "run_timeline"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from ._timeline import _Clock, build_timeline
+from ._timeline import Timeline, _Clock, build_timeline
 
 
 @attrs.define(kw_only=True)
@@ -79,9 +79,14 @@ def _budgets(workflow: Any) -> dict[str, float]:
     return out
 
 
-def build_usage(events: Sequence[Mapping[str, Any]], *, workflow: Any = None) -> Usage:
-    """Utilization and spend of one run, from its events in ``seq`` order."""
-    timeline = build_timeline(events)
+def build_usage(
+    events: Sequence[Mapping[str, Any]], *, workflow: Any = None, timeline: Timeline | None = None
+) -> Usage:
+    """Utilization and spend of one run, from its events in ``seq`` order.
+
+    ``timeline``: the events' timeline when the caller has built it already.
+    """
+    timeline = build_timeline(events) if timeline is None else timeline
     usage = Usage(now=timeline.now, budgets=_budgets(workflow))
     intervals: dict[str, list[tuple[float, float]]] = {}
 

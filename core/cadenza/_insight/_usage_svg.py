@@ -11,6 +11,7 @@ palette and no-colour-only rule as the timeline (``_timeline_svg``).
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from ._usage import AgentUsage, Usage
@@ -42,6 +43,22 @@ def _f(value: float) -> str:
     return f"{value:.1f}"
 
 
+def per_pixel(series: Sequence[tuple[float, float]], x: Any) -> list[tuple[float, float, float]]:
+    """A step series folded to one point per drawn pixel: (x, highest, last) of its values.
+
+    20,000 calls draw as at most one point per pixel of width, and a spike
+    narrower than a pixel still shows at its height.
+    """
+    out: list[tuple[float, float, float]] = []
+    for t, value in series:
+        px = float(round(x(t)))
+        if out and out[-1][0] == px:
+            out[-1] = (px, max(out[-1][1], value), value)
+        else:
+            out.append((px, value, value))
+    return out
+
+
 def _agent_strip(out: list[str], a: AgentUsage, y: float, x: Any, plot_w: float) -> None:
     top = max(a.limit or 0, a.peak, 1)
     h = STRIP_H - 14
@@ -61,11 +78,12 @@ def _agent_strip(out: list[str], a: AgentUsage, y: float, x: Any, plot_w: float)
     )
     if a.profile:
         points = [f"{_f(x(0.0))},{_f(ya(0))}"]
-        level = 0
-        for t, n in a.profile:
-            points.append(f"{_f(x(t))},{_f(ya(level))}")
-            points.append(f"{_f(x(t))},{_f(ya(n))}")
-            level = n
+        level: float = 0
+        for px, peak, last in per_pixel(a.profile, x):
+            points += [f"{_f(px)},{_f(ya(level))}", f"{_f(px)},{_f(ya(peak))}"]
+            if last != peak:
+                points.append(f"{_f(px)},{_f(ya(last))}")
+            level = last
         points.append(f"{_f(x(None))},{_f(ya(level))}")
         points.append(f"{_f(x(None))},{_f(ya(0))}")
         out.append(f'<polygon class="inflight" points="{" ".join(points)}"><title>calls in '
@@ -102,8 +120,8 @@ def _cost_chart(out: list[str], usage: Usage, y: float, x: Any, plot_w: float) -
     if usage.spend:
         points = [f"{_f(x(0.0))},{_f(yc(0.0))}"]
         level = 0.0
-        for t, usd in usage.spend:
-            points += [f"{_f(x(t))},{_f(yc(level))}", f"{_f(x(t))},{_f(yc(usd))}"]
+        for px, _peak, usd in per_pixel(usage.spend, x):
+            points += [f"{_f(px)},{_f(yc(level))}", f"{_f(px)},{_f(yc(usd))}"]
             level = usd
         points.append(f"{_f(x(None))},{_f(yc(level))}")
         out.append(f'<polyline class="spend" points="{" ".join(points)}"><title>spent so far'

@@ -31,7 +31,7 @@ from .._errors import StoreError
 from .._journal._items import ITEM_STATES
 from .._journal._readback import effective_status
 from .._journal._store import RunRecord, Store
-from . import _approvals, _pages, _timelines, _views
+from . import _approvals, _big_runs, _pages, _timelines, _views
 from ._auth import TokenAuth
 from ._graphs import GraphCache
 from ._metrics import MetricsCollector, gauge
@@ -102,8 +102,11 @@ class Dashboard:
         """The run's drawing, from the cache or drawn once (see ``_graphs``)."""
 
         async def draw() -> str | None:
+            workflow = await self.workflow(record)  # loaded once, shared with the timeline
+            if workflow is None:
+                return None
             return await trio.to_thread.run_sync(
-                _views.graph_svg, self.store, record, self.plugins, limiter=self.draw_limiter
+                _views.draw_graph, workflow, limiter=self.draw_limiter
             )
 
         return await self.graphs.get((record.run_id, record.source_hash), draw)
@@ -208,20 +211,35 @@ class _Routes:
         record = await self.d.record(request.path_params["run_id"])
         if record is None:
             return _not_found("such run")
-        return _json(await self.d.call(_views.run_detail, self.d.store, record))
+        data = await self.d.call(_views.run_detail, self.d.store, record)
+        if request.query_params.get("page"):  # one page of steps (a big run's page asks so)
+            page = parse_int(request.query_params["page"], "page", minimum=1, maximum=10**9,
+                             clamp=True)  # fmt: skip
+            await self._paginate(record, data, page)
+        return _json(data)
+
+    async def _paginate(self, record: RunRecord, data: dict[str, Any], page: int) -> None:
+        """Keep one page of ``data["steps"]``; a big run's layer counts come along."""
+        if _big_runs.is_big(len(data["steps"])):
+            workflow = await self.d.workflow(record)
+            if workflow is not None:
+                data["layers"] = _big_runs.layer_rows(workflow, data["steps"])
+        data["steps"], data["steps_page"] = _big_runs.page_of(data["steps"], page)
 
     async def run_page(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         record = await self.d.record(run_id)
         if record is None:
             return _missing_page("unknown run", f"No run {run_id} in the journal")
+        query = request.query_params
+        page = parse_int(query.get("page") or "1", "page", minimum=1, maximum=10**9, clamp=True)
         data = await self.d.call(_views.run_detail, self.d.store, record)
-        svg = await self.d.graph_svg(record)
+        big = _big_runs.is_big(len(data["steps"]))
+        svg = None if big else await self.d.graph_svg(record)  # a big DAG: its layers instead
         workflow = await self.d.workflow(record)
-        timeline = await self.d.call(
-            _timelines.timeline_svg, self.d.store, record, workflow, _timelines.View()
-        )
-        usage = await self.d.call(_timelines.usage_svg, self.d.store, record, workflow)
+        if big:
+            await self._paginate(record, data, page)
+        timeline, usage = await self.d.call(_timelines.charts, self.d.store, record, workflow)
         can_decide = self.d.approver is not None
         gates = _pages.approvals_body(run_id, data["approvals"], can_decide=can_decide)
         charts = _pages.charts_body(timeline, usage)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._insight._timeline import run_timeline
+from .._insight._timeline import Timeline, run_timeline
 from .._insight._timeline_svg import ROWS_PER_PAGE, View, render_timeline_svg
 from .._insight._usage import build_usage
 from .._insight._usage_svg import render_usage_svg
@@ -70,11 +70,21 @@ def view_from_query(query: Mapping[str, str], parse: Any) -> tuple[View, bool]:
 
 
 def timeline_svg(
-    store: Store, record: RunRecord, workflow: Any, view: View, *, follow: bool = True
+    store: Store,
+    record: RunRecord,
+    workflow: Any,
+    view: View,
+    *,
+    follow: bool = True,
+    events: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """The run's timeline within ``view``; a running run's axis reaches the wall clock."""
-    events = store.read_events(record.run_id)
-    timeline = run_timeline(events, workflow=workflow)
+    if events is None:
+        events = store.read_events(record.run_id)
+    return _draw(run_timeline(events, workflow=workflow), record, view, follow=follow)
+
+
+def _draw(timeline: Timeline, record: RunRecord, view: View, *, follow: bool) -> str:
     if follow and effective_status(record) == "running" and timeline.start_wall:
         view.now = max(time.time() - timeline.start_wall - timeline.paused, timeline.now)
     return render_timeline_svg(timeline, view)
@@ -86,4 +96,12 @@ def usage_svg(store: Store, record: RunRecord, workflow: Any, *, width: int = 11
     return render_usage_svg(build_usage(events, workflow=workflow), width=width)
 
 
-__all__ = ["View", "WorkflowCache", "timeline_svg", "usage_svg", "view_from_query"]
+def charts(store: Store, record: RunRecord, workflow: Any) -> tuple[str, str]:
+    """The run page's first timeline and usage drawings, from one read of the events."""
+    events = store.read_events(record.run_id)
+    timeline = run_timeline(events, workflow=workflow)
+    usage = build_usage(events, workflow=workflow, timeline=timeline)
+    return _draw(timeline, record, View(), follow=True), render_usage_svg(usage)
+
+
+__all__ = ["View", "WorkflowCache", "charts", "timeline_svg", "usage_svg", "view_from_query"]

@@ -325,6 +325,13 @@ def load_run_workflow(store: Store, record: RunRecord, plugins: Any) -> Workflow
     return workflow
 
 
+def draw_graph(workflow: Workflow) -> str:
+    """The workflow's DAG drawn by the built-in renderer; node groups carry ``data-step``."""
+    from .._graph._svg import render_svg
+
+    return render_svg(workflow, engine="builtin", legend=False).text
+
+
 def graph_svg(store: Store, record: RunRecord, plugins: Any) -> str | None:
     """The run's DAG drawn by the built-in renderer from its stored source; None if it won't load.
 

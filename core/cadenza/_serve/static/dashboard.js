@@ -103,13 +103,29 @@
     cell(r, "flags", s.degraded ? "degraded" : "");
   }
 
+  // A big run's DAG is a table of layers: their counts follow the run.
+  function applyLayer(layer) {
+    var r = document.getElementById("layer-" + layer.layer);
+    if (!r) { return; }
+    var parts = [];
+    Object.keys(layer.counts).forEach(function (k) {
+      parts.push(layer.counts[k].toLocaleString("en-US") + " " + k);
+    });
+    cell(r, "counts", parts.join(", "));
+    var bar = r.querySelector("progress");
+    if (bar) { bar.value = layer.counts.succeeded || 0; }
+  }
+
   var refreshing = false, again = false;
   function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
-    fetch(base, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+    var page = section.getAttribute("data-page");  // a big run: the page of steps shown
+    fetch(base + (page ? "?page=" + encodeURIComponent(page) : ""), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
       .then(function (run) {
         Object.keys(run.steps).forEach(function (sid) { applyStep(sid, run.steps[sid]); });
+        (run.layers || []).forEach(applyLayer);
         var badge = document.getElementById("run-status");
         badge.textContent = run.status;
         setState(badge, run.status);
@@ -228,7 +244,8 @@
   refresh();
   var list = document.getElementById("events");
   var MAX_EVENTS = 500;
-  var after = "-1";  // the whole history fills the events list; refresh() coalesces
+  // The whole history fills the events list (a big run's: its latest events); refresh() coalesces
+  var after = section.getAttribute("data-after") || "-1";
   var source = new EventSource(base + "/events?after=" + encodeURIComponent(after));
   function onEvent(e) {
     var data = JSON.parse(e.data);
