@@ -159,3 +159,78 @@ def test_many_bars_in_a_zoomed_out_row_merge_into_blocks_that_count_them() -> No
     assert sum(int(b.get("data-count") or 0) for b in blocks) == 1000
     assert len(blocks) < 50
     assert blocks[0].get("data-outcome") == "failed"  # the worst outcome inside shows
+
+
+async def test_a_rate_limit_and_a_breaker_are_named_as_the_wait(
+    virtual_at: None, autojump_clock: Any
+) -> None:
+    """One call a minute: the second step waits for the rate limit.
+
+    Two failures open the breaker of ``brk``: the retry waits for it.
+    """
+    text = """
+name: held
+agents:
+  slow: {kind: prog, rate_limit: {requests_per_minute: 1, burst: 1}}
+  brk: {kind: prog, breaker: {failures: 1, cooldown: 5}}
+steps:
+  a: {uses: slow}
+  c: {uses: slow}
+  x: {uses: brk, retry: {max_attempts: 3, backoff: 0}}
+"""
+    calls = 0
+
+    async def work(request: cadenza.AgentRequest) -> str:
+        nonlocal calls
+        await trio.sleep(0.5)
+        if request.step_id == "x" and request.attempt == 1:
+            raise cadenza.RetryableError("down (503)", agent="brk")
+        return request.step_id
+
+    plugins = plugins_with({"slow": ScriptedAgent("slow", work), "brk": ScriptedAgent("brk", work)})
+    run = await run_captured(text, plugins=plugins)
+    started = {
+        (e.step_id, e.attempt): e.waited_for for e in run.events if e.kind == "attempt_started"
+    }
+    assert started[("a", 1)] == ""
+    assert started[("c", 1)] == "rate_limit"
+    assert started[("x", 2)] == "breaker"
+
+
+async def test_critical_path_agrees_with_the_report(virtual_at: None, autojump_clock: Any) -> None:
+    from cadenza._insight._report import build_report
+    from cadenza._insight._timeline import build_timeline, critical_path
+
+    events, workflow = await demo_events()
+    timeline = build_timeline(events)
+    for needs, wf in (({s: tuple(st.needs) for s, st in workflow.steps.items()}, workflow),
+                      (None, None)):  # fmt: skip
+        report = [e.step_id for e in build_report(events, workflow=wf).critical_path]
+        assert critical_path(timeline, needs) == report
+
+
+def test_usage_profile_limit_failures_and_breaker_changes() -> None:
+    from cadenza._insight._usage import build_usage
+
+    def e(seq: int, at: float, kind: str, **fields: Any) -> dict[str, Any]:
+        return {"kind": kind, "run_id": "r", "seq": seq, "at": 100.0 + at, **fields}
+
+    events = [
+        e(0, 0, "run_started", steps=["a", "b"]),
+        e(1, 0, "attempt_started", step_id="a", attempt=1, agent="w", queue_wait=0.0),
+        e(2, 1, "attempt_started", step_id="b", attempt=1, agent="w", queue_wait=1.0),
+        e(3, 2, "attempt_failed", step_id="a", attempt=1, agent="w", error_type="E",
+          message="m", retry_in=None),
+        e(4, 2, "circuit_changed", agent="w", state="open", previous="closed", reason="1 failure"),
+        e(5, 2, "step_failed", step_id="a", error_type="E", message="m"),
+        e(6, 3, "cost_incurred", step_id="b", attempt=1, agent="w", cost_usd=0.25),
+        e(7, 3, "step_succeeded", step_id="b", attempt=1, agent="w", output=1, duration=2.0),
+        e(8, 4, "run_finished", status="failed", duration=4.0, counts={}),
+    ]  # fmt: skip
+    usage = build_usage(events)
+    w = usage.agents["w"]
+    assert (w.calls, w.failures, w.peak, w.limit) == (2, 1, 2, None)
+    assert w.profile == [(0.0, 0), (0.0, 1), (1.0, 2), (2.0, 1), (3.0, 0)]
+    assert w.changes == [(2.0, "open", "1 failure")]
+    assert usage.spend == [(3.0, 0.25)]
+    assert w.cost_usd == 0.25
