@@ -52,7 +52,9 @@ STYLE = """
 .tl g.row.critical text.label{font-weight:700}
 .tl g.bar.critical rect.run{stroke:#000;stroke-width:2}
 .tl g.bar{cursor:pointer}
-.tl g.bar:hover rect.run,.tl g.bar.selected rect.run{stroke:#2563eb;stroke-width:2.5}
+.tl g.bar:hover rect.run,.tl g.bar.selected rect.run,
+.tl g.bar:focus rect.run{stroke:#2563eb;stroke-width:2.5}
+.tl g.bar:focus{outline:none}
 .tl text.tag{font-size:9px;fill:#fff;pointer-events:none}
 .tl text.group{cursor:pointer;text-decoration:underline}
 """
@@ -181,8 +183,8 @@ def _draw_block(out: list[str], row: Row, block: _Block, x: Any, y: float) -> No
         failed = sum(b.outcome == "failed" for b in bars)
         data = f' data-step="{_e(row.step_id)}" data-count="{len(bars)}" data-outcome="{outcome}"'
         title = f"{row.step_id}: {len(bars)} attempts merged at this zoom, {failed} failed"
-    out.append(f'<g class="bar outcome-{_e(outcome)} kind-{kind}{crit}"{data}>'
-               f"<title>{_e(title)}</title>")  # fmt: skip
+    out.append(f'<g class="bar outcome-{_e(outcome)} kind-{kind}{crit}"{data} tabindex="0" '
+               f'role="button" aria-label="{_e(title)}"><title>{_e(title)}</title>')  # fmt: skip
     if x_s - x_q >= 0.5:
         out.append(f'<rect class="queued" x="{_num(x_q)}" y="{_num(yy)}" '
                    f'width="{_num(x_s - x_q)}" height="{h}"/>')  # fmt: skip

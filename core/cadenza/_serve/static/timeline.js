@@ -214,6 +214,13 @@
     if (g) { showBar(g); }
   });
 
+  // Keyboard: Tab reaches each bar, Enter or Space opens its details.
+  box.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" && e.key !== " ") { return; }
+    var g = e.target.closest ? e.target.closest("g.bar") : null;
+    if (g) { e.preventDefault(); showBar(g); }
+  });
+
   readShown();
   // The page came drawn at a default width: draw again to fit the window.
   load();
