@@ -234,3 +234,31 @@ def test_usage_profile_limit_failures_and_breaker_changes() -> None:
     assert w.changes == [(2.0, "open", "1 failure")]
     assert usage.spend == [(3.0, 0.25)]
     assert w.cost_usd == 0.25
+
+
+def test_hedged_calls_get_lanes_and_a_fallback_its_own_bar() -> None:
+    from cadenza._insight._timeline import build_timeline
+
+    def e(seq: int, at: float, kind: str, **fields: Any) -> dict[str, Any]:
+        return {"kind": kind, "run_id": "r", "seq": seq, "at": 50.0 + at, "step_id": "s", **fields}
+
+    events = [
+        {"kind": "run_started", "run_id": "r", "seq": 0, "at": 50.0, "steps": ["s"]},
+        e(1, 0, "step_ready"),
+        e(2, 0, "attempt_started", attempt=1, agent="x", queue_wait=0.0),
+        e(3, 0, "attempt_started", attempt=1, agent="y", queue_wait=0.0),
+        e(4, 1, "attempt_failed", attempt=1, agent="x", error_type="E", message="no"),
+        e(5, 2, "attempt_failed", attempt=1, agent="y", error_type="E", message="no"),
+        e(6, 2, "fallback_started", source="template", error="every agent failed"),
+        e(7, 2.5, "step_succeeded", attempt=0, agent="", output=1, degraded=True,
+          source="template"),
+    ]  # fmt: skip
+    row = build_timeline(events).rows["s"]
+    assert [(b.kind, b.agent, b.lane, b.outcome) for b in row.bars] == [
+        ("hedge", "x", 0, "failed"),
+        ("hedge", "y", 1, "failed"),
+        ("fallback", "template", 0, "succeeded"),
+    ]
+    assert row.lanes == 2
+    assert row.bars[2].end == 2.5
+    assert row.reason == "degraded (from template)"
