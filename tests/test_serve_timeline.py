@@ -98,3 +98,28 @@ async def test_a_running_runs_axis_reaches_the_wall_clock(tmp_path: object) -> N
         assert root.get("data-status") == "running"
         assert float(root.get("data-now") or 0) >= 0.3
         assert root.findall(f".//{NS}line[@class='now']")
+
+
+async def test_the_step_page_and_api_say_what_an_attempt_waited_for(tmp_path: object) -> None:
+    from cadenza._journal._sqlite import SqliteStore
+    from cadenza._scheduler._runner import run_workflow
+    from cadenza.testing import ScriptedAgent
+
+    from .scheduler_helpers import make_workflow, plugins_with
+    from .serve_helpers import sleeper
+
+    url = f"sqlite:///{tmp_path}/journal.db"
+    workflow = make_workflow(
+        {"one": {}, "two": {}}, agents={"a": {"max_concurrent": 1}}, concurrency=4
+    )
+    store = SqliteStore(url)
+    try:
+        plugins = plugins_with({"a": ScriptedAgent("a", sleeper(0.05))})
+        run_id = (await run_workflow(workflow, plugins=plugins, store=store)).run_id
+    finally:
+        store.close()
+    async with dashboard(url) as client:
+        two = (await client.get(f"/api/runs/{run_id}/steps/two")).json()
+        assert two["attempts_detail"][0]["waited_for"] == "agent_slots"
+        page = (await client.get(f"/runs/{run_id}/steps/two")).text
+        assert "(agent slots)" in page

@@ -308,7 +308,8 @@ def _attempt_row(a: Mapping[str, Any]) -> Html:
         outcome=a.get("outcome"),
         attempt=a["attempt"],
         agent=a.get("agent"),
-        queue_wait=secs(a.get("queue_wait")),
+        queue_wait=secs(a.get("queue_wait"))
+        + (f" ({a['waited_for'].replace('_', ' ')})" if a.get("waited_for") else ""),
         duration=secs(a.get("duration")),
         strategy=route.get("strategy"),
         reason=route.get("reason"),

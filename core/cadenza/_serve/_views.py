@@ -162,8 +162,9 @@ def _route_chosen(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
 
 def _attempt_started(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
     entry.update(
-        agent=event.get("agent"), started_at=event.get("at"), queue_wait=event.get("queue_wait")
-    )
+        agent=event.get("agent"), started_at=event.get("at"), queue_wait=event.get("queue_wait"),
+        waited_for=event.get("waited_for") or "",
+    )  # fmt: skip
 
 
 def _attempt_failed(entry: dict[str, Any], event: Mapping[str, Any]) -> None:

@@ -167,7 +167,9 @@
         }
         s.attempts_detail.forEach(function (a) {
           var line = "#" + a.attempt + " " + (a.agent || "?") + " " + a.outcome +
-            ", waited " + secs(a.queue_wait) + ", took " + secs(a.duration);
+            ", waited " + secs(a.queue_wait) +
+            (a.waited_for ? " for " + a.waited_for.replace("_", " ") : "") +
+            ", took " + secs(a.duration);
           if (a.route) { line += " \u2014 chosen by " + a.route.strategy + ": " + a.route.reason; }
           if (a.error_type) { line += " \u2014 " + a.error_type + ": " + a.message; }
           if (a.retry_in !== undefined && a.retry_in !== null) { line += " (retry in " + secs(a.retry_in) + ")"; }
