@@ -123,3 +123,16 @@ async def test_the_step_page_and_api_say_what_an_attempt_waited_for(tmp_path: ob
         assert two["attempts_detail"][0]["waited_for"] == "agent_slots"
         page = (await client.get(f"/runs/{run_id}/steps/two")).text
         assert "(agent slots)" in page
+
+
+async def test_critical_path_only(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/journal.db"
+    run_id = await finished_run(url, {"first": {}, "side": {}, "second": {"needs": ["first"]}})
+    async with dashboard(url) as client:
+        path = f"/api/runs/{run_id}/timeline.svg"
+        assert rows((await client.get(path)).text) == ["first", "side", "second"]
+        only = ET.fromstring((await client.get(path, params={"critical": "1"})).text)
+        shown = [g.get("data-step") for g in only.findall(f".//{NS}g[@data-group]")]
+        assert shown == (only.get("data-critical") or "").split()
+        assert len(shown) == 2  # without the workflow the chain is inferred from timing
+        assert shown[-1] == "second"

@@ -89,6 +89,8 @@ class View:
     offset: int = 0
     limit: int = ROWS_PER_PAGE
     open: Collection[str] = ()
+    critical_only: bool = False
+    """Draw only the critical path's rows."""
     width: int = 1100
 
 
@@ -104,15 +106,20 @@ class _Block:
     critical: bool
 
 
-def visible_rows(timeline: Timeline, open_groups: Collection[str]) -> list[Row]:
-    """Rows in drawing order: top-level steps, each open ``for_each`` step's items after it."""
+def visible_rows(
+    timeline: Timeline, open_groups: Collection[str], *, critical_only: bool = False
+) -> list[Row]:
+    """Rows in drawing order: top-level steps, each open ``for_each`` step's items after it.
+
+    ``critical_only``: the critical path's rows alone (a big run's chain, on one page).
+    """
     children: dict[str, list[Row]] = {}
     for row in timeline.rows.values():
         if row.group is not None:
             children.setdefault(row.group, []).append(row)
     out: list[Row] = []
     for row in timeline.rows.values():
-        if row.group is None:
+        if row.group is None and (row.critical or not critical_only):
             out.append(row)
             if row.step_id in open_groups:
                 out.extend(children.get(row.step_id, ()))
@@ -259,7 +266,7 @@ def render_timeline_svg(timeline: Timeline, view: View | None = None) -> str:
     def x(t: float) -> float:
         return LABEL_W + (min(max(t, lo), hi) - lo) * scale
 
-    rows = visible_rows(timeline, view.open)
+    rows = visible_rows(timeline, view.open, critical_only=view.critical_only)
     page = rows[view.offset : view.offset + view.limit]
     crit_ids = set(timeline.critical_path)
     body: list[str] = []

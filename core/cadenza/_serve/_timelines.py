@@ -52,7 +52,8 @@ class WorkflowCache:
 
 
 def view_from_query(query: Mapping[str, str], parse: Any) -> tuple[View, bool]:
-    """The drawing's :class:`View` from ``?from=&to=&offset=&open=&width=``, and ``follow``.
+    """The drawing's :class:`View` from ``?from=&to=&offset=&open=&width=&critical=1``, and
+    ``follow``.
 
     ``parse(text, name, minimum=, maximum=)`` reads a number (a 400 when it does
     not). Without ``to`` the view follows the run: it ends at the run's end, or
@@ -65,7 +66,9 @@ def view_from_query(query: Mapping[str, str], parse: Any) -> tuple[View, bool]:
     offset = int(parse(query.get("offset") or "0", "offset", minimum=0, maximum=10**9))
     width = int(parse(query.get("width") or "1100", "width", minimum=MIN_WIDTH, maximum=MAX_WIDTH))
     opened = [s for s in (query.get("open") or "").split(",") if s][:20]
-    view = View(lo=lo, hi=hi, offset=offset, limit=ROWS_PER_PAGE, open=opened, width=width)
+    critical = query.get("critical") == "1"
+    view = View(lo=lo, hi=hi, offset=offset, limit=ROWS_PER_PAGE, open=opened, width=width,
+                critical_only=critical)  # fmt: skip
     return view, hi is None
 
 

@@ -11,6 +11,7 @@
   var detail = document.getElementById("bar-detail");
   var follow = document.getElementById("tl-follow");
   var rowsNote = document.getElementById("tl-rows");
+  var criticalOnly = document.getElementById("tl-critical");
   var LABEL_W = 200, ROWS = 200, MIN_SPAN = 0.001, THROTTLE_MS = 1000;
   var view = { lo: 0, hi: null, offset: 0, open: [] };
   var shown = { lo: 0, hi: 1, rows: 0, now: 0 };
@@ -48,6 +49,7 @@
     if (view.lo > 0 || view.hi !== null) { q.push("from=" + view.lo.toFixed(3)); }
     if (view.hi !== null) { q.push("to=" + view.hi.toFixed(3)); }
     if (view.open.length) { q.push("open=" + encodeURIComponent(view.open.join(","))); }
+    if (criticalOnly && criticalOnly.checked) { q.push("critical=1"); }
     return q.join("&");
   }
 
@@ -117,6 +119,7 @@
       else { view.lo = 0; view.hi = null; follow.checked = true; load(); }
     });
   });
+  criticalOnly.addEventListener("change", function () { view.offset = 0; load(); });
   follow.addEventListener("change", function () {
     if (follow.checked) { view.hi = null; load(); }
   });
