@@ -157,6 +157,9 @@ class AttemptStarted(Event):
     agent: str
     idempotency_key: str
     queue_wait: float
+    waited_for: str = ""
+    """What last held the step back while it was ready (``concurrency``, ``agent_slots``,
+    ``rate_limit``, ``budget``, ``breaker``); ``""`` when nothing the dispatcher saw did."""
 
 
 @attrs.frozen(kw_only=True)

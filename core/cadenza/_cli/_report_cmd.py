@@ -7,12 +7,14 @@ from collections.abc import Sequence
 import click
 
 from .._insight._report import NOTICEABLE_WAIT, Report, build_report, workflow_from_source
+from .._insight._report_html import render_report_html, timeline_report_svg
 from ._common import echo_json, get_plugins, handle_errors
 from ._execute import store_option
 from ._history import existing_store, human_duration, require_run, table
 
 SPARK = " .:-=+*#%@"
 """Sparkline levels, from idle to at the limit (ASCII, so any terminal shows it)."""
+FORMATS = ("text", "json", "html", "svg")
 TOP_WAITS = 5
 FAILED_ITEMS_NAMED = 3
 """How many failed items of a for_each step the report names before counting the rest."""
@@ -231,18 +233,32 @@ def _recommendations_section(report: Report) -> list[str]:
 @click.command("report")
 @click.argument("run_id", metavar="RUN")
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (--format json).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="text (default), json, html (one self-contained page: timeline, agents and cost, "
+    "the report) or svg (the timeline alone).",
+)
 @handle_errors
-def report(run_id: str, store_url: str | None, as_json: bool) -> None:
+def report(run_id: str, store_url: str | None, as_json: bool, fmt: str | None) -> None:
     """Explain where run RUN spent its time and money, and what to change.
 
     Shows the critical path (each step's queue wait, backoff and run time),
     the longest waits, each agent's load over the run, retries, cost, degraded
     steps, and recommendations derived from those numbers. The critical path
     follows the workflow's needs when its stored source still loads, and is
-    inferred from timing otherwise. Exit codes: 0 shown, 2 unknown run or
-    unreadable journal.
+    inferred from timing otherwise. ``--format html`` writes one
+    self-contained page (no network) with the timeline and the agents' load
+    and cost drawn; ``--format svg`` the timeline alone: redirect either to a
+    file. Exit codes: 0 shown, 2 unknown run or unreadable journal or
+    conflicting options.
     """
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    fmt = "json" if as_json else (fmt or "text")
     with existing_store(store_url) as store:
         record = require_run(store, run_id, store_url)
         assert store is not None
@@ -251,10 +267,16 @@ def report(run_id: str, store_url: str | None, as_json: bool) -> None:
     workflow, why = workflow_from_source(
         source, plugins=get_plugins(), workflow=record.workflow, filename=record.source
     )
+    if fmt == "svg":
+        click.echo(timeline_report_svg(events, workflow=workflow))
+        return
     built = build_report(events, workflow=workflow)
-    if as_json:
+    if fmt == "json":
         data = built.to_dict()
         data["note"] = why
         echo_json(data)
+    elif fmt == "html":
+        text = render_report(built, note=why)
+        click.echo(render_report_html(built, events, workflow=workflow, text=text), nl=False)
     else:
         click.echo(render_report(built, note=why))

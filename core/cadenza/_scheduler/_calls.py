@@ -303,7 +303,9 @@ class Calls:
             agent=slot.name,
             idempotency_key=request.idempotency_key,
             queue_wait=start - state.ready_at,
+            waited_for=state.waited_for,
         )
+        state.waited_for = ""
         deadline = math.inf if request.deadline is None else request.deadline
         result: object = None  # typed loosely: plugin agents may break the protocol
         error: BaseException | None = None

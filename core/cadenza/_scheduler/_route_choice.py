@@ -136,6 +136,7 @@ class RouteChoice:
         ready: list[_AgentSlot] = []
         possible = 0
         refusal = ""
+        held = ""  # what kept the first held agent from taking the call (waited_for)
         for slot in pool.agents:
             if named is not None and slot.name not in named:
                 continue
@@ -147,11 +148,14 @@ class RouteChoice:
                     continue
                 possible += 1
                 if fit == "wait":
+                    held = held or "budget"
                     continue
             else:
                 possible += 1
             if slot.has_room(now, state.estimated_tokens):
                 ready.append(slot)
+            else:
+                held = held or held_by(slot)
         if possible < need:
             state.budget_refusal = (
                 f"no agent can serve the call within its budgets: {refusal}"
@@ -160,6 +164,7 @@ class RouteChoice:
             )
             return []
         if len(ready) < need:
+            state.waited_for = held
             return None
         if len(ready) > need and state.last_agent is not None:
             ready = [s for s in ready if s.name != state.last_agent] or ready
@@ -302,3 +307,12 @@ def _not_a_candidate(route: object, by_name: Mapping[str, _AgentSlot]) -> str:
         f"router returned {what} (candidates: {', '.join(by_name)}); took the least busy. "
         "A router must return Route(agent=<one of the candidates' names>, reason=...)"
     )
+
+
+def held_by(slot: _AgentSlot) -> str:
+    """Why an agent without room cannot take a call now (after ``has_room`` said no)."""
+    if not slot.healthy or (slot.breaker is not None and not slot.breaker.admits()):
+        return "breaker"
+    if slot.limit is not None and slot.in_flight >= slot.limit:
+        return "agent_slots"
+    return "rate_limit" if slot.rate_wait > 0 else ""

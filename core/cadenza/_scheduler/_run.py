@@ -448,6 +448,7 @@ class _Run:
             if state.step.fan_out is not None:
                 need = calls_needed(state, self.fan_out.aggregators.hedged(state))
             if self.calls.in_flight + need > limit:
+                state.waited_for = "concurrency"
                 if need > limit:  # the loader refuses these; a Workflow built by hand may not
                     self._fail(step_id, "PermanentError", too_many_at_once(need, limit))
                     continue
@@ -461,6 +462,10 @@ class _Run:
                 taken = (state, calls)
             else:
                 nursery.start_soon(self._attempt, state, calls, name=f"step {step_id}")
+        else:  # the run's concurrency is full: what is next in line waits for it
+            for pool in self._pools:
+                if pool.heap:
+                    self.states[pool.heap[0][2]].waited_for = "concurrency"
         return taken
 
     # -- attempts --------------------------------------------------------------

@@ -46,6 +46,7 @@ class _StepState:
     cost_usd: float = 0.0  # settled cost of every call the step made
     tokens: int = 0  # settled tokens of every call the step made
     budget_refusal: str = ""  # why no budget can ever fit the step's next call
+    waited_for: str = ""  # what last held it while ready (AttemptStarted.waited_for)
     provenance: Mapping[str, Any] | None = None  # a multi-agent step's answers, for the result
     asks: itertools.count[int] = attrs.field(factory=itertools.count)  # request.ask() calls
     estimates: dict[str, tuple[float, int]] = attrs.field(factory=dict)  # per agent: usd, tokens

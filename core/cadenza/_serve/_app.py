@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from .._errors import StoreError
 from .._journal._items import ITEM_STATES
 from .._journal._readback import effective_status
 from .._journal._store import RunRecord, Store
-from . import _approvals, _pages, _views
+from . import _approvals, _big_runs, _pages, _timelines, _views
 from ._auth import TokenAuth
 from ._graphs import GraphCache
 from ._metrics import MetricsCollector, gauge
@@ -86,6 +87,7 @@ class Dashboard:
         self.metrics_lock = trio.Lock()
         self.streams = StreamSlots(total=max_streams, per_client=max_streams_per_client)
         self.graphs = GraphCache()
+        self.workflows = _timelines.WorkflowCache()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
@@ -100,11 +102,20 @@ class Dashboard:
         """The run's drawing, from the cache or drawn once (see ``_graphs``)."""
 
         async def draw() -> str | None:
+            workflow = await self.workflow(record)  # loaded once, shared with the timeline
+            if workflow is None:
+                return None
             return await trio.to_thread.run_sync(
-                _views.graph_svg, self.store, record, self.plugins, limiter=self.draw_limiter
+                _views.draw_graph, workflow, limiter=self.draw_limiter
             )
 
         return await self.graphs.get((record.run_id, record.source_hash), draw)
+
+    async def workflow(self, record: RunRecord) -> Any:
+        """The run's workflow loaded from its stored source (kept), or None."""
+        return await trio.to_thread.run_sync(
+            self.workflows.get, self.store, record, self.plugins, limiter=self.draw_limiter
+        )
 
 
 def parse_int(text: str, name: str, *, minimum: int, maximum: int, clamp: bool = False) -> int:
@@ -124,6 +135,21 @@ def parse_int(text: str, name: str, *, minimum: int, maximum: int, clamp: bool =
             return maximum
         raise BadRequest(f"{name} must be at most {maximum}, got {shown}")
     return value
+
+
+def parse_number(
+    text: str, name: str, *, minimum: float, maximum: float, clamp: bool = False
+) -> float:
+    """``text`` as a finite number in [minimum, maximum] (``1.5``, ``20``; not ``nan``)."""
+    try:
+        value = float(text) if len(text) <= 40 else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise BadRequest(f"{name} must be a number, got {text[:40]!r}")
+    if value < minimum or (value > maximum and not clamp):
+        raise BadRequest(f"{name} must be between {minimum:g} and {maximum:g}, got {text[:40]}")
+    return min(value, maximum)
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -185,18 +211,39 @@ class _Routes:
         record = await self.d.record(request.path_params["run_id"])
         if record is None:
             return _not_found("such run")
-        return _json(await self.d.call(_views.run_detail, self.d.store, record))
+        data = await self.d.call(_views.run_detail, self.d.store, record)
+        if request.query_params.get("page"):  # one page of steps (a big run's page asks so)
+            page = parse_int(request.query_params["page"], "page", minimum=1, maximum=10**9,
+                             clamp=True)  # fmt: skip
+            await self._paginate(record, data, page)
+        return _json(data)
+
+    async def _paginate(self, record: RunRecord, data: dict[str, Any], page: int) -> None:
+        """Keep one page of ``data["steps"]``; a big run's layer counts come along."""
+        if _big_runs.is_big(len(data["steps"])):
+            workflow = await self.d.workflow(record)
+            if workflow is not None:
+                data["layers"] = _big_runs.layer_rows(workflow, data["steps"])
+        data["steps"], data["steps_page"] = _big_runs.page_of(data["steps"], page)
 
     async def run_page(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         record = await self.d.record(run_id)
         if record is None:
             return _missing_page("unknown run", f"No run {run_id} in the journal")
+        query = request.query_params
+        page = parse_int(query.get("page") or "1", "page", minimum=1, maximum=10**9, clamp=True)
         data = await self.d.call(_views.run_detail, self.d.store, record)
-        svg = await self.d.graph_svg(record)
+        big = _big_runs.is_big(len(data["steps"]))
+        svg = None if big else await self.d.graph_svg(record)  # a big DAG: its layers instead
+        workflow = await self.d.workflow(record)
+        if big:
+            await self._paginate(record, data, page)
+        timeline, usage = await self.d.call(_timelines.charts, self.d.store, record, workflow)
         can_decide = self.d.approver is not None
         gates = _pages.approvals_body(run_id, data["approvals"], can_decide=can_decide)
-        return _page(f"run {run_id}", _pages.run_body(run_id, data, svg, gates))
+        charts = _pages.charts_body(timeline, usage)
+        return _page(f"run {run_id}", _pages.run_body(run_id, data, svg, gates, charts))
 
     async def _step_detail(
         self, record: RunRecord, step_id: str, request: Request
@@ -239,6 +286,31 @@ class _Routes:
         if svg is None:
             return _not_found("loadable workflow source for this run")
         return Response(svg, media_type="image/svg+xml")
+
+    async def timeline_api(self, request: Request) -> Response:
+        record = await self.d.record(request.path_params["run_id"])
+        if record is None:
+            return _not_found("such run")
+        view, follow = _timelines.view_from_query(request.query_params, parse_number)
+        workflow = await self.d.workflow(record)
+        svg = await self.d.call(
+            functools.partial(_timelines.timeline_svg, follow=follow),
+            self.d.store, record, workflow, view,
+        )  # fmt: skip
+        return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
+
+    async def usage_api(self, request: Request) -> Response:
+        record = await self.d.record(request.path_params["run_id"])
+        if record is None:
+            return _not_found("such run")
+        query = request.query_params
+        width = int(parse_number(query.get("width") or "1100", "width", minimum=400,
+                                 maximum=8000))  # fmt: skip
+        workflow = await self.d.workflow(record)
+        svg = await self.d.call(
+            functools.partial(_timelines.usage_svg, width=width), self.d.store, record, workflow
+        )
+        return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
 
     async def cancel_api(self, request: Request) -> Response:
         # A custom header makes a cross-site request need a CORS preflight, which we never grant.
@@ -302,6 +374,8 @@ def build_app(dashboard: Dashboard, *, token: str | None = None) -> TokenAuth:
         Route("/api/runs", r.runs_api),
         Route("/api/runs/{run_id}", r.run_api),
         Route("/api/runs/{run_id}/graph.svg", r.graph_api),
+        Route("/api/runs/{run_id}/timeline.svg", r.timeline_api),
+        Route("/api/runs/{run_id}/usage.svg", r.usage_api),
         Route("/api/runs/{run_id}/steps/{step_id:path}", r.step_api),
         Route("/api/runs/{run_id}/events", r.events_stream),
         Route("/api/runs/{run_id}/cancel", r.cancel_api, methods=["POST"]),

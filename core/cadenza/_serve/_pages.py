@@ -24,6 +24,8 @@ from urllib.parse import quote, urlencode
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'"
+RECENT_EVENTS = 500
+"""A big run's events list starts with this many of its latest events, not its whole history."""
 MAPPED_OUTPUT_CHARS = 20_000
 """A ``for_each`` step's output (every item's) is shown up to this many characters."""
 
@@ -106,8 +108,17 @@ def runs_body(
                   rows=rows or render("runs_empty.html"))  # fmt: skip
 
 
+def charts_body(timeline: str, usage: str) -> Html:
+    """The timeline (with its controls) and the agents' utilization and cost, as drawn."""
+    return render("run_charts.html", timeline=Html(timeline), usage=Html(usage))
+
+
 def run_body(
-    run_id: str, data: Mapping[str, Any], svg: str | None, approvals: Html | None = None
+    run_id: str,
+    data: Mapping[str, Any],
+    svg: str | None,
+    approvals: Html | None = None,
+    charts: Html | None = None,
 ) -> Html:
     """One run: its header, its drawing (when the source loads), its steps, the events list."""
     rows = join(
@@ -129,6 +140,13 @@ def run_body(
         if svg
         else render("run_no_graph.html")
     )
+    where = data.get("steps_page")
+    pager, page, after = Html(""), "", -1
+    if where is not None:  # a big run: its layers instead of its drawing, a page of steps
+        graph = _layers(data.get("layers"), where["total"])
+        pager = _steps_pager(run_id, where)
+        page = str(where["page"])
+        after = max(int(data["last_seq"]) - RECENT_EVENTS, -1)
     return render(
         "run.html",
         run_id=run_id,
@@ -141,7 +159,45 @@ def run_body(
         graph=graph,
         rows=rows,
         approvals=approvals or Html(""),
+        charts=charts or Html(""),
+        pager=pager,
+        page=page,
+        after=after,
     )
+
+
+def _layers(layers: Sequence[Mapping[str, Any]] | None, total: int) -> Html:
+    """A big run's DAG collapsed: one row per layer, its steps counted by state."""
+    if not layers:
+        return render("run_big_no_layers.html", total=f"{total:,}")
+    rows = join(
+        render(
+            "run_layer_row.html",
+            layer=layer["layer"],
+            steps=f"{layer['steps']:,}",
+            done=layer["counts"].get("succeeded", 0),
+            total=layer["steps"],
+            counts=", ".join(f"{n:,} {k}" for k, n in layer["counts"].items()),
+            names=", ".join(layer["names"])
+            + (", ..." if layer["steps"] > len(layer["names"]) else ""),
+        )
+        for layer in layers
+    )
+    return render("run_layers.html", total=f"{total:,}", count=len(layers), rows=rows)
+
+
+def _steps_pager(run_id: str, where: Mapping[str, int]) -> Html:
+    """``steps 201-400 of 20,000`` with links to the pages around."""
+    page, pages = where["page"], where["pages"]
+    first = (page - 1) * where["per_page"] + 1
+    last = min(page * where["per_page"], where["total"])
+    links = [
+        render("step_link.html", href=f"{run_href(run_id)}?page={n}", text=label)
+        for n, label in ((1, "first"), (page - 1, "previous"), (page + 1, "next"), (pages, "last"))
+        if 1 <= n <= pages and n != page
+    ]
+    text = f"steps {first:,}-{last:,} of {where['total']:,} (page {page} of {pages})"
+    return render("run_steps_pager.html", text=text, links=Html(" ".join(links)))
 
 
 def items_text(t: Mapping[str, Any]) -> str:
@@ -252,7 +308,8 @@ def _attempt_row(a: Mapping[str, Any]) -> Html:
         outcome=a.get("outcome"),
         attempt=a["attempt"],
         agent=a.get("agent"),
-        queue_wait=secs(a.get("queue_wait")),
+        queue_wait=secs(a.get("queue_wait"))
+        + (f" ({a['waited_for'].replace('_', ' ')})" if a.get("waited_for") else ""),
         duration=secs(a.get("duration")),
         strategy=route.get("strategy"),
         reason=route.get("reason"),
@@ -292,5 +349,6 @@ def step_body(run_id: str, step_id: str, detail: Mapping[str, Any]) -> Html:
 
 
 __all__ = [
-    "CSP", "Html", "approvals_body", "page", "render", "run_body", "runs_body", "step_body",
+    "CSP", "Html", "approvals_body", "charts_body", "page", "render", "run_body", "runs_body",
+    "step_body",
 ]  # fmt: skip

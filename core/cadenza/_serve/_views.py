@@ -162,8 +162,9 @@ def _route_chosen(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
 
 def _attempt_started(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
     entry.update(
-        agent=event.get("agent"), started_at=event.get("at"), queue_wait=event.get("queue_wait")
-    )
+        agent=event.get("agent"), started_at=event.get("at"), queue_wait=event.get("queue_wait"),
+        waited_for=event.get("waited_for") or "",
+    )  # fmt: skip
 
 
 def _attempt_failed(entry: dict[str, Any], event: Mapping[str, Any]) -> None:
@@ -323,6 +324,13 @@ def load_run_workflow(store: Store, record: RunRecord, plugins: Any) -> Workflow
     if workflow is None and text:
         workflow, _why = workflow_from_source(text, plugins=plugins, filename=record.source)
     return workflow
+
+
+def draw_graph(workflow: Workflow) -> str:
+    """The workflow's DAG drawn by the built-in renderer; node groups carry ``data-step``."""
+    from .._graph._svg import render_svg
+
+    return render_svg(workflow, engine="builtin", legend=False).text
 
 
 def graph_svg(store: Store, record: RunRecord, plugins: Any) -> str | None:

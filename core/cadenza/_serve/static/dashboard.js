@@ -103,13 +103,29 @@
     cell(r, "flags", s.degraded ? "degraded" : "");
   }
 
+  // A big run's DAG is a table of layers: their counts follow the run.
+  function applyLayer(layer) {
+    var r = document.getElementById("layer-" + layer.layer);
+    if (!r) { return; }
+    var parts = [];
+    Object.keys(layer.counts).forEach(function (k) {
+      parts.push(layer.counts[k].toLocaleString("en-US") + " " + k);
+    });
+    cell(r, "counts", parts.join(", "));
+    var bar = r.querySelector("progress");
+    if (bar) { bar.value = layer.counts.succeeded || 0; }
+  }
+
   var refreshing = false, again = false;
   function refresh() {
     if (refreshing) { again = true; return; }
     refreshing = true;
-    fetch(base, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+    var page = section.getAttribute("data-page");  // a big run: the page of steps shown
+    fetch(base + (page ? "?page=" + encodeURIComponent(page) : ""), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
       .then(function (run) {
         Object.keys(run.steps).forEach(function (sid) { applyStep(sid, run.steps[sid]); });
+        (run.layers || []).forEach(applyLayer);
         var badge = document.getElementById("run-status");
         badge.textContent = run.status;
         setState(badge, run.status);
@@ -151,7 +167,9 @@
         }
         s.attempts_detail.forEach(function (a) {
           var line = "#" + a.attempt + " " + (a.agent || "?") + " " + a.outcome +
-            ", waited " + secs(a.queue_wait) + ", took " + secs(a.duration);
+            ", waited " + secs(a.queue_wait) +
+            (a.waited_for ? " for " + a.waited_for.replace("_", " ") : "") +
+            ", took " + secs(a.duration);
           if (a.route) { line += " \u2014 chosen by " + a.route.strategy + ": " + a.route.reason; }
           if (a.error_type) { line += " \u2014 " + a.error_type + ": " + a.message; }
           if (a.retry_in !== undefined && a.retry_in !== null) { line += " (retry in " + secs(a.retry_in) + ")"; }
@@ -228,7 +246,8 @@
   refresh();
   var list = document.getElementById("events");
   var MAX_EVENTS = 500;
-  var after = "-1";  // the whole history fills the events list; refresh() coalesces
+  // The whole history fills the events list (a big run's: its latest events); refresh() coalesces
+  var after = section.getAttribute("data-after") || "-1";
   var source = new EventSource(base + "/events?after=" + encodeURIComponent(after));
   function onEvent(e) {
     var data = JSON.parse(e.data);
@@ -239,6 +258,7 @@
     while (list.childElementCount > MAX_EVENTS) { list.removeChild(list.firstElementChild); }
     list.scrollTop = list.scrollHeight;
     refresh();
+    document.dispatchEvent(new CustomEvent("cadenza:event", { detail: data }));  // timeline.js
   }
   ["run_started", "run_resumed", "step_ready", "attempt_started", "attempt_failed", "step_succeeded",
     "step_cache_hit", "step_mapped", "step_failed", "step_skipped", "step_cancelled", "fallback_started",
@@ -246,7 +266,11 @@
     "circuit_changed", "agent_health_changed", "run_finished"].forEach(function (kind) {
     source.addEventListener(kind, onEvent);
   });
-  source.addEventListener("end", function () { source.close(); refresh(); });
+  source.addEventListener("end", function () {
+    source.close();
+    refresh();
+    document.dispatchEvent(new CustomEvent("cadenza:end"));
+  });
   source.onerror = function () {
     // A refused stream (429: too many open) is not retried by the browser: say so.
     if (source.readyState === EventSource.CLOSED) {
