@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import click
 
 from cadenza._load._loader import FileReport, check_workflow_file
 from cadenza._problems import Problem
+from cadenza._spec._executors import DEFAULT_EXECUTOR
+from cadenza._spec._workflow import AgentConfig
 
 from ._common import echo_json, get_plugins, handle_errors
 from ._exit import ExitCode
@@ -32,10 +35,22 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
 def _summary(report: FileReport) -> str:
     parts = [
         f"workflow {wf.name}: {len(wf.steps)} step{'s' if len(wf.steps) != 1 else ''}, "
-        f"{len(wf.agents)} agent{'s' if len(wf.agents) != 1 else ''}"
+        f"{len(wf.agents)} agent{'s' if len(wf.agents) != 1 else ''}{_off_local(wf.agents)}"
         for wf in report.workflows
     ]
     return "; ".join(parts)
+
+
+def _off_local(agents: Mapping[str, AgentConfig]) -> str:
+    """`` (a, b on process)``: the agents whose work runs off the local executor, if any."""
+    by_executor: dict[str, list[str]] = {}
+    for name, config in agents.items():
+        if config.executor != DEFAULT_EXECUTOR:
+            by_executor.setdefault(config.executor, []).append(name)
+    if not by_executor:
+        return ""
+    groups = [f"{', '.join(names)} on {ex}" for ex, names in sorted(by_executor.items())]
+    return f" ({'; '.join(groups)})"
 
 
 @click.command("validate")
@@ -60,7 +75,12 @@ def validate(file: Path, workflow_name: str | None, as_json: bool) -> None:
                 "valid": report.valid,
                 "file": str(file),
                 "workflows": [
-                    {"name": wf.name, "steps": len(wf.steps), "agents": len(wf.agents)}
+                    {
+                        "name": wf.name,
+                        "steps": len(wf.steps),
+                        "agents": len(wf.agents),
+                        "executors": {n: a.executor for n, a in wf.agents.items()},
+                    }
                     for wf in report.workflows
                 ],
                 "problems": [problem_to_dict(p) for p in report.problems],
