@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import click
 from cadenza._load._loader import FileReport, check_workflow_file
 from cadenza._problems import Problem
 from cadenza._spec._executors import DEFAULT_EXECUTOR
-from cadenza._spec._workflow import AgentConfig
 
 from ._common import echo_json, get_plugins, handle_errors
 from ._exit import ExitCode
@@ -35,22 +33,24 @@ def problem_to_dict(problem: Problem) -> dict[str, Any]:
 def _summary(report: FileReport) -> str:
     parts = [
         f"workflow {wf.name}: {len(wf.steps)} step{'s' if len(wf.steps) != 1 else ''}, "
-        f"{len(wf.agents)} agent{'s' if len(wf.agents) != 1 else ''}{_off_local(wf.agents)}"
+        f"{len(wf.agents)} agent{'s' if len(wf.agents) != 1 else ''}"
         for wf in report.workflows
     ]
     return "; ".join(parts)
 
 
-def _off_local(agents: Mapping[str, AgentConfig]) -> str:
-    """`` (a, b on process)``: the agents whose work runs off the local executor, if any."""
-    by_executor: dict[str, list[str]] = {}
-    for name, config in agents.items():
-        if config.executor != DEFAULT_EXECUTOR:
-            by_executor.setdefault(config.executor, []).append(name)
-    if not by_executor:
-        return ""
-    groups = [f"{', '.join(names)} on {ex}" for ex, names in sorted(by_executor.items())]
-    return f" ({'; '.join(groups)})"
+def _off_local(report: FileReport) -> list[str]:
+    """A line per workflow whose agents run off the local executor: ``a, b on process``."""
+    lines = []
+    for wf in report.workflows:
+        by_executor: dict[str, list[str]] = {}
+        for name, config in wf.agents.items():
+            if config.executor != DEFAULT_EXECUTOR:
+                by_executor.setdefault(config.executor, []).append(name)
+        if by_executor:
+            groups = [f"{', '.join(names)} on {ex}" for ex, names in sorted(by_executor.items())]
+            lines.append(f"  workflow {wf.name}, executors: {'; '.join(groups)}")
+    return lines
 
 
 @click.command("validate")
@@ -98,3 +98,5 @@ def validate(file: Path, workflow_name: str | None, as_json: bool) -> None:
         click.echo(f"{file}: invalid ({errors} error{'s' if errors != 1 else ''}{tail})", err=True)
         sys.exit(int(ExitCode.BAD_INPUT))
     click.echo(f"{file}: ok ({_summary(report)})")
+    for line in _off_local(report):
+        click.echo(line)
