@@ -1,6 +1,7 @@
 """The ``assets`` agent: plans a step's files on trio, optimizes them on the agent's executor.
 
-Pillow work is CPU-bound and holds the GIL, so each file is one call on the
+Pillow work is CPU-bound (its C loops release the GIL, its Python parts do
+not) and must stop when a step times out, so each file is one call on the
 executor the workflow chose for the agent (``executor:``); without one the
 kind's default is ``process``, the kernel's pool of worker processes (see
 ``__init__``). At most ``workers`` files of one agent are in flight at once;
