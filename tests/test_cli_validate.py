@@ -111,7 +111,14 @@ def test_json_output() -> None:
     assert code == 0
     data = json.loads(out)
     assert data["valid"] is True
-    assert data["workflows"] == [{"name": "unity_feature_development", "steps": 4, "agents": 2}]
+    assert data["workflows"] == [
+        {
+            "name": "unity_feature_development",
+            "steps": 4,
+            "agents": 2,
+            "executors": {"unity_code_generator": "local", "unity_asset_optimizer": "local"},
+        }
+    ]
     assert [p["severity"] for p in data["problems"]] == ["warning", "warning"]
     assert data["problems"][0] == {
         "severity": "warning",

@@ -36,14 +36,16 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 class RegisterAgentKind(Protocol):
-    """``register(name, factory, *, options=None, capabilities=())``.
+    """``register(name, factory, *, options=None, capabilities=(), default_executor=None)``.
 
     ``factory(config)`` returns an :class:`~cadenza.Agent`. ``options`` is an
     attrs class the kernel's converter structures the agent's ``options:``
     mapping into (unknown keys and wrong types are reported with file:line);
     without it the factory receives a plain dict. ``capabilities`` are the
     capabilities every agent of this kind has, added to the ones its config
-    lists.
+    lists. ``default_executor`` names the executor the kind's agents run
+    their work on when the workflow gives an agent no ``executor:`` (CPU-bound
+    kinds say ``"process"``); ``None`` means ``"local"``.
     """
 
     def __call__(
@@ -53,6 +55,7 @@ class RegisterAgentKind(Protocol):
         *,
         options: type[Any] | None = None,
         capabilities: Iterable[str] = (),
+        default_executor: str | None = None,
     ) -> None: ...
 
 
@@ -100,7 +103,8 @@ def cadenza_agent_kinds(register: RegisterAgentKind) -> None:
 
     .. versionchanged:: 1.1
        ``AgentRequest.output_dir``, ``report_progress`` and ``ask``;
-       ``AgentConfig.options_as``; the factory also runs when the workflow loads.
+       ``AgentConfig.options_as``; ``register(..., default_executor=...)``; the
+       factory also runs when the workflow loads.
     """
 
 

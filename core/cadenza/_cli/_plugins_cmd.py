@@ -41,9 +41,15 @@ def plugins(as_json: bool) -> None:
 
 
 def _hook_lines(info: PluginInfo) -> list[str]:
-    """One line per hook: ``hook: name, name`` (registrations) or just ``hook``."""
+    """One line per hook: ``hook: name, name`` (registrations) or just ``hook``.
+
+    An agent kind with a default executor shows it: ``assets (on process)``.
+    """
     names: dict[str, list[str]] = {}
+    executors = dict(info.default_executors)
     for hook, name in info.registrations:
+        if hook == "cadenza_agent_kinds" and name in executors:
+            name = f"{name} (on {executors[name]})"
         names.setdefault(hook, []).append(name)
     lines = [f"{hook}: {', '.join(names[hook])}" if hook in names else hook for hook in info.hooks]
     return lines or ["-"]

@@ -10,6 +10,7 @@ import click
 
 from cadenza._load._loader import FileReport, check_workflow_file
 from cadenza._problems import Problem
+from cadenza._spec._executors import DEFAULT_EXECUTOR
 
 from ._common import echo_json, get_plugins, handle_errors
 from ._exit import ExitCode
@@ -38,6 +39,20 @@ def _summary(report: FileReport) -> str:
     return "; ".join(parts)
 
 
+def _off_local(report: FileReport) -> list[str]:
+    """A line per workflow whose agents run off the local executor: ``a, b on process``."""
+    lines = []
+    for wf in report.workflows:
+        by_executor: dict[str, list[str]] = {}
+        for name, config in wf.agents.items():
+            if config.executor != DEFAULT_EXECUTOR:
+                by_executor.setdefault(config.executor, []).append(name)
+        if by_executor:
+            groups = [f"{', '.join(names)} on {ex}" for ex, names in sorted(by_executor.items())]
+            lines.append(f"  workflow {wf.name}, executors: {'; '.join(groups)}")
+    return lines
+
+
 @click.command("validate")
 @click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
 @click.option(
@@ -60,7 +75,12 @@ def validate(file: Path, workflow_name: str | None, as_json: bool) -> None:
                 "valid": report.valid,
                 "file": str(file),
                 "workflows": [
-                    {"name": wf.name, "steps": len(wf.steps), "agents": len(wf.agents)}
+                    {
+                        "name": wf.name,
+                        "steps": len(wf.steps),
+                        "agents": len(wf.agents),
+                        "executors": {n: a.executor for n, a in wf.agents.items()},
+                    }
                     for wf in report.workflows
                 ],
                 "problems": [problem_to_dict(p) for p in report.problems],
@@ -78,3 +98,5 @@ def validate(file: Path, workflow_name: str | None, as_json: bool) -> None:
         click.echo(f"{file}: invalid ({errors} error{'s' if errors != 1 else ''}{tail})", err=True)
         sys.exit(int(ExitCode.BAD_INPUT))
     click.echo(f"{file}: ok ({_summary(report)})")
+    for line in _off_local(report):
+        click.echo(line)

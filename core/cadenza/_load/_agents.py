@@ -28,6 +28,8 @@ class LoadedAgents:
 
     configs: dict[str, AgentConfig] = attrs.field(factory=dict)
     serves: dict[str, set[str]] = attrs.field(factory=dict)
+    kind_executors: set[str] = attrs.field(factory=set)
+    """Agents without ``executor:`` whose kind chose their executor (``default_executor``)."""
 
     def capabilities(self) -> set[str]:
         """Every capability some agent of the file serves."""

@@ -6,11 +6,16 @@ when the name is itself a registered kind (``process: {options: {workers:
 2}}``). Each entry's options are checked by calling the kind's factory, which
 starts nothing (the executor contract), and the object is dropped: the run
 builds its own. ``local`` and ``process`` exist without being declared.
+
+An agent without ``executor:`` runs on its kind's choice (the
+``default_executor`` its plugin registered, e.g. ``process`` for CPU-bound
+kinds), else on ``local``; the loader writes the resolved name into the
+agent's config, so the run builds it like any named executor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -21,7 +26,7 @@ from .._spec._executors import BUILTIN_EXECUTORS, DEFAULT_EXECUTOR, ExecutorSpec
 from .._spec._workflow import AgentConfig
 from ._context import LoadContext, listing
 
-__all__ = ["EXECUTOR_KEYS", "check_agent_executors", "read_executors"]
+__all__ = ["EXECUTOR_KEYS", "check_agent_executors", "read_executors", "seed_executor"]
 
 EXECUTOR_KEYS = ("kind", "options")
 _HOOK = "cadenza_executors"
@@ -99,11 +104,15 @@ def check_agent_executors(
     agents: dict[str, AgentConfig],
     executors: Mapping[str, ExecutorSpec],
     declared: Any,
+    *,
+    by_kind: Collection[str] = (),
 ) -> None:
-    """Report each agent whose ``executor:`` names no executor; ``declared`` is ``executors:``.
+    """Report each agent whose executor is not in the workflow; ``declared`` is ``executors:``.
 
-    Names declared under ``executors:`` that failed to load are not reported
-    again: their own problem is.
+    ``by_kind`` names the agents without ``executor:`` whose kind chose one
+    (``register(..., default_executor=...)``): their problem says so, at the
+    agent. Names declared under ``executors:`` that failed to load are not
+    reported again: their own problem is.
     """
     failed = {str(n) for n in declared} if isinstance(declared, Mapping) else set()
     names = [*BUILTIN_EXECUTORS, *sorted((set(executors) | failed) - set(BUILTIN_EXECUTORS))]
@@ -113,6 +122,17 @@ def check_agent_executors(
             continue
         if chosen in failed:
             continue
+        if name in by_kind:
+            ctx.error(
+                ("agents", name),
+                f"agent {name!r}: its kind {config.kind!r} runs on the executor {chosen!r} "
+                f"when none is given, and this workflow has no executor {chosen!r}",
+                f"Declare {chosen!r} under executors:, or choose one with executor: "
+                f"(executors of this workflow: {listing(names)}).",
+                key=True,
+            )
+            agents[name] = attrs.evolve(config, executor=DEFAULT_EXECUTOR)
+            continue
         ctx.error(
             ("agents", name, "executor"),
             f"agent {name!r}: unknown executor {chosen!r}",
@@ -120,3 +140,14 @@ def check_agent_executors(
             + f"Executors of this workflow: {listing(names)}; declare others under executors:.",
         )
         agents[name] = attrs.evolve(config, executor=DEFAULT_EXECUTOR)
+
+
+def seed_executor(kind_default: str | None) -> str:
+    """A seed-format agent's executor: its kind's choice when built in, else ``local``.
+
+    The seed format has no ``executors:`` section, so a kind's default that
+    must be declared (a cluster) cannot be honoured there.
+    """
+    if kind_default in BUILTIN_EXECUTORS:
+        return kind_default
+    return DEFAULT_EXECUTOR

@@ -26,6 +26,7 @@ import attrs
 from .._paths import ValuePath
 from .._plugins._checks import check_made
 from .._spec._convert import describe_value, structure, suggest
+from .._spec._executors import DEFAULT_EXECUTOR
 from .._spec._policies import BreakerPolicy, RateLimitPolicy
 from .._spec._workflow import (
     AgentConfig,
@@ -176,7 +177,9 @@ class NativeFormat:
                     )
         executors = read_executors(ctx, data.get("executors"))
         agents = self.agents(data.get("agents"))
-        check_agent_executors(ctx, agents.configs, executors, data.get("executors"))
+        check_agent_executors(
+            ctx, agents.configs, executors, data.get("executors"), by_kind=agents.kind_executors
+        )
         drafts = self.steps(data, retry=retry, timeout=timeout, cache=cache)
         steps = finish_steps(
             ctx, drafts, agents=agents, inputs=inputs, steps_path=("steps",), seed=False
@@ -317,7 +320,10 @@ class NativeFormat:
                 )
             if reg is None or kind is None:
                 continue
-            executor = ctx.string(spec, "executor", path) or "local"
+            executor = ctx.string(spec, "executor", path)
+            if not executor and reg.default_executor:
+                result.kind_executors.add(name)
+            executor = executor or reg.default_executor or DEFAULT_EXECUTOR
             options = agent_options(
                 ctx, kind=kind, data=spec.get("options"), path=(*path, "options")
             )

@@ -24,6 +24,7 @@ from .._spec._workflow import AgentConfig, RetryPolicy, Workflow
 from ._agents import LoadedAgents, agent_options, report_unknown_kind
 from ._checks import StepDraft, finish_steps
 from ._context import LoadContext, listing
+from ._executors import seed_executor
 
 __all__ = ["SeedFormat"]
 
@@ -195,6 +196,7 @@ class SeedFormat:
                 secrets=frozenset(secrets),
                 base_dir=ctx.base_dir,
                 location=ctx.loc(path),
+                executor=seed_executor(reg.default_executor),
             )
         return result
 

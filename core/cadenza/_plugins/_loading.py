@@ -306,6 +306,9 @@ class Loader:
                     value=c.value,
                     hooks=item.hooks,
                     registrations=tuple((reg.hook, reg.name) for reg in regs),
+                    default_executors=tuple(
+                        (reg.name, reg.default_executor) for reg in regs if reg.default_executor
+                    ),
                 )
             )
             if self.trace:
@@ -397,6 +400,7 @@ class _Register:
         *,
         options: type[Any] | None = None,
         capabilities: Iterable[str] = (),
+        default_executor: str | None = None,
     ) -> None:
         name = self._check_name(name, factory)
         if options is not None and not (isinstance(options, type) and attrs.has(options)):
@@ -408,6 +412,14 @@ class _Register:
                 f"register({name!r}, ..., capabilities={capabilities!r}): capabilities must be "
                 f"a collection of strings, not one string; write capabilities=({capabilities!r},)."
             )
+        if default_executor is not None and (
+            not isinstance(default_executor, str) or not default_executor
+        ):
+            raise self._bad(
+                f"register({name!r}, ..., default_executor={default_executor!r}): name an "
+                f"executor with a non-empty string (default_executor='process'), or leave it "
+                f"out for 'local'."
+            )
         self._add(
             Registration(
                 hook=self.hook,
@@ -416,6 +428,7 @@ class _Register:
                 plugin=self.plugin,
                 options=options,
                 capabilities=frozenset(capabilities),
+                default_executor=default_executor,
             )
         )
 

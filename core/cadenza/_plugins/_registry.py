@@ -105,6 +105,8 @@ class Registration:
     plugin: str
     options: type[Any] | None = None
     capabilities: frozenset[str] = frozenset()
+    default_executor: str | None = None
+    """For an agent kind: the executor its agents use when the workflow gives no ``executor:``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -116,7 +118,8 @@ class PluginInfo:
     ``module:object``). ``hooks`` are the kernel hooks the plugin implements
     and ``registrations`` the ``(hook, name)`` pairs it registered; both are
     empty unless it ``"loaded"``. ``error`` says why it ``"failed"`` or was
-    ``"refused"``.
+    ``"refused"``. ``default_executors`` lists the agent kinds that chose
+    their executor (``register(..., default_executor=...)``).
     """
 
     name: str
@@ -127,6 +130,8 @@ class PluginInfo:
     hooks: tuple[str, ...] = ()
     registrations: tuple[tuple[str, str], ...] = ()
     error: str | None = None
+    default_executors: tuple[tuple[str, str], ...] = ()
+    """``(agent kind, executor)`` for each kind it registered with a ``default_executor``."""
 
     @property
     def label(self) -> str:
@@ -142,9 +147,15 @@ class PluginInfo:
             "entry_point": self.value,
             "status": self.status,
             "hooks": list(self.hooks),
-            "registrations": [{"hook": hook, "name": name} for hook, name in self.registrations],
+            "registrations": [self._registration(hook, name) for hook, name in self.registrations],
             "error": self.error,
         }
+
+    def _registration(self, hook: str, name: str) -> dict[str, str]:
+        out = {"hook": hook, "name": name}
+        if hook == "cadenza_agent_kinds" and (executor := dict(self.default_executors).get(name)):
+            out["default_executor"] = executor
+        return out
 
 
 @attrs.define(eq=False)

@@ -1,13 +1,21 @@
-"""The ``assets`` agent: plans a step's files on trio, optimizes them in worker processes.
+"""The ``assets`` agent: plans a step's files on trio, optimizes them on the agent's executor.
 
-Pillow work is CPU-bound and holds the GIL, so each file goes to a worker
-process (trio-parallel), at most ``workers`` at once per agent; folders are
-walked in a thread. The trio thread only hands out jobs and reports
-progress, so the run stays responsive. Workers belong to a worker context
-that the step opens and closes: nothing outlives the step, and cancelling the step (a
-deadline, Ctrl-C, ``cadenza cancel``) kills the busy workers at once
-(``cancellable=True``, which trio-parallel >= 1.3 also calls
-``kill_on_cancel``) instead of waiting for their images.
+Pillow work is CPU-bound (its C loops release the GIL, its Python parts do
+not) and must stop when a step times out, so each file is one call on the
+executor the workflow chose for the agent (``executor:``); without one the
+kind's default is ``process``, the kernel's pool of worker processes (see
+``__init__``). At most ``workers`` files of one agent are in flight at once;
+folders are walked in a thread. The trio thread only hands out jobs and
+reports progress, so the run stays responsive. The executor belongs to the
+run: nothing outlives it, and cancelling the step (a ``timeout:``, Ctrl-C,
+``cadenza cancel``) kills the busy worker processes at once instead of
+waiting for their images. On ``executor: local`` files are optimized in
+threads of the coordinator, which a cancel abandons rather than stops.
+
+A worker process that dies mid-file (killed, out of memory) is
+:class:`cadenza.plugins.WorkerLostError`: that file is tried once more in a
+fresh worker, then becomes a failed entry; a step where every file was lost
+that way raises the (retryable) error, so the step's retry policy decides.
 
 Errors: a step with bad inputs, no output folder, or outputs that would
 land on its inputs fails with :class:`cadenza.PermanentError` before any
@@ -27,9 +35,9 @@ from typing import Any, cast
 
 import attrs
 import trio
-import trio_parallel
 
 import cadenza
+from cadenza.plugins import WorkerLostError, executor_for
 
 from ._discover import ASSET_SUFFIXES, discover, output_inside_inputs
 from ._inputs import InputError, parse_inputs
@@ -41,8 +49,11 @@ from ._report import failure_summary, report
 DEFAULT_MAX_WORKERS = 8
 """Default ``workers``: one per CPU, but no more than this."""
 
-WORKER_GRACE_PERIOD = 10.0
-"""Seconds a finishing step waits for idle workers to exit before killing them."""
+DEFAULT_EXECUTOR = "process"
+"""The executor of an ``assets`` agent without ``executor:`` (Pillow work wants cores)."""
+
+LOST_WORKER_TRIES = 2
+"""Calls per file when worker processes die under it: once more in a fresh worker, then failed."""
 
 
 def default_workers() -> int:
@@ -98,6 +109,8 @@ class AssetsAgent:
     base_dir: Path
     capabilities: frozenset[str] = frozenset()
     workers: int = 1
+    config: cadenza.AgentConfig | None = attrs.field(default=None, repr=False)
+    """The agent's configuration (names its executor); None runs on ``local``."""
     _limiter: trio.CapacityLimiter | None = attrs.field(default=None, init=False, repr=False)
 
     @classmethod
@@ -110,6 +123,7 @@ class AssetsAgent:
             base_dir=config.base_dir,
             capabilities=config.capabilities,
             workers=options.workers or default_workers(),
+            config=config,
         )
 
     def _error(self, message: str, request: cadenza.AgentRequest) -> cadenza.PermanentError:
@@ -157,7 +171,14 @@ class AssetsAgent:
             raise self._error(
                 "nothing to optimize:\n" + "\n".join(f"  {w}" for w in warnings), request
             )
-        entries = await self._optimize(prepared.jobs, request) if prepared.jobs else []
+        entries, lost = await self._optimize(prepared.jobs, request)
+        if lost and lost == len(entries):
+            raise WorkerLostError(
+                f"assets agent {self.name!r}, step {request.step_id!r}: the worker process of "
+                f"every file died ({entries[0]['error']})",
+                agent=self.name,
+                step_id=request.step_id,
+            )
         entries += prepared.problems
         if all(e["status"] == "failed" for e in entries):
             raise self._error(
@@ -172,42 +193,58 @@ class AssetsAgent:
 
     async def _optimize(
         self, jobs: list[Job], request: cadenza.AgentRequest
-    ) -> list[dict[str, Any]]:
-        """Run every job in worker processes; entries in job order."""
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Run every job on the agent's executor: entries in job order, files lost with workers."""
+        if not jobs:
+            return [], 0
+        executor = self._executor(request)
         if self._limiter is None:
             self._limiter = trio.CapacityLimiter(self.workers)
         limiter = self._limiter
         results: list[dict[str, Any]] = [{} for _ in jobs]
         total = len(jobs)
-        done = 0
+        done = lost = 0
         request.report_progress(f"0/{total} files")
 
-        async def one(workers: trio_parallel.WorkerContext, index: int, job: Job) -> None:
-            nonlocal done
-            try:
-                entry = await workers.run_sync(run_job, job, cancellable=True, limiter=limiter)
-                results[index] = cast(dict[str, Any], entry)
-            except trio_parallel.BrokenWorkerError as exc:
-                results[index] = error_entry(
-                    job.source, job.relative, job.kind, f"the worker process died: {exc}"
-                )
-            except Exception as exc:
-                results[index] = error_entry(
-                    job.source,
-                    job.relative,
-                    job.kind,
-                    f"unexpected error (please report it): {type(exc).__name__}: {exc}",
-                )
+        async def one(index: int, job: Job) -> None:
+            nonlocal done, lost
+            async with limiter:
+                results[index], worker_lost = await _optimize_one(executor, job)
+            lost += worker_lost
             done += 1
             request.report_progress(f"{done}/{total} files")
 
-        async with (
-            trio_parallel.open_worker_context(grace_period=WORKER_GRACE_PERIOD) as workers,
-            trio.open_nursery() as nursery,
-        ):
+        async with trio.open_nursery() as nursery:
             for index, job in enumerate(jobs):
-                nursery.start_soon(one, workers, index, job)
-        return results
+                nursery.start_soon(one, index, job)
+        return results, lost
+
+    def _executor(self, request: cadenza.AgentRequest) -> cadenza.plugins.Executor:
+        if self.config is None:  # built by hand, without a config: threads of this process
+            return executor_for(cadenza.AgentConfig(name=self.name, kind="assets"))
+        try:
+            return executor_for(self.config)
+        except LookupError as exc:
+            raise self._error(str(exc), request) from None
 
     async def aclose(self) -> None:
-        """Nothing to release: worker processes end with each step."""
+        """Nothing to release: the executor and its workers belong to the run."""
+
+
+async def _optimize_one(
+    executor: cadenza.plugins.Executor, job: Job
+) -> tuple[dict[str, Any], bool]:
+    """One file's report entry, and whether its worker was lost (tried once more first)."""
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return cast(dict[str, Any], await executor.run(run_job, job)), False
+        except WorkerLostError as exc:
+            if tries < LOST_WORKER_TRIES:
+                continue
+            message = f"the worker process died {tries} times optimizing it: {exc}"
+            return error_entry(job.source, job.relative, job.kind, message), True
+        except Exception as exc:
+            message = f"unexpected error (please report it): {type(exc).__name__}: {exc}"
+            return error_entry(job.source, job.relative, job.kind, message), False

@@ -1,10 +1,10 @@
-"""Jobs: one file to optimize, planned on the trio side and run in a worker process.
+"""Jobs: one file to optimize, planned on the trio side and run on the agent's executor.
 
 A :class:`Job` carries only plain, picklable data (strings and the frozen
-:class:`~cadenza_assets._presets.Settings`), because trio-parallel sends it
-to another process. :func:`plan` decides every output location up front, so
-two files can never race for one output and no output can land on an input:
-the step refuses to start instead (:class:`UnsafeOutputError`).
+:class:`~cadenza_assets._presets.Settings`), because the process executor
+pickles it to another process. :func:`plan` decides every output location
+up front, so two files can never race for one output and no output can land
+on an input: the step refuses to start instead (:class:`UnsafeOutputError`).
 
 :func:`run_job` is what a worker process runs. It never raises for a bad
 file: an unreadable or unsupported file becomes an entry with an ``error``,
@@ -130,7 +130,7 @@ def write_atomically(path: str, data: bytes) -> None:
 
 
 def run_job(job: Job) -> dict[str, Any]:
-    """Optimize one file (in a worker process); return its report entry."""
+    """Optimize one file (in a worker process, or a thread on ``local``); return its entry."""
     # Imported here: both modules import this one (Job, write_atomically).
     try:
         if job.kind == "audio":

@@ -32,7 +32,11 @@ def test_cadenza_plugins_command_lists_it() -> None:
     listed = cadenza.testing.listed_plugins("assets")
     assert listed["assets"]["distribution"] == "cadenza-assets"
     assert listed["assets"]["status"] == "loaded"
-    assert {"hook": "cadenza_agent_kinds", "name": "assets"} in listed["assets"]["registrations"]
+    assert {
+        "hook": "cadenza_agent_kinds",
+        "name": "assets",
+        "default_executor": "process",
+    } in listed["assets"]["registrations"]
 
 
 @pytest.fixture

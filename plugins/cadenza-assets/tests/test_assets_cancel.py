@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trio
 from assets_helpers import photo, run, save
+from workers_helpers import wait_until, worker_processes
 
 import cadenza
 import cadenza.events
@@ -16,34 +16,6 @@ import cadenza.events
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self"), reason="reads /proc to see the worker processes"
 )
-
-
-def _worker_processes() -> list[int]:
-    """Live (non-zombie) multiprocessing workers whose parent is this process."""
-    me = os.getpid()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if int(ppid) == me and state != "Z" and b"spawn_main" in cmdline:
-            found.append(int(name))
-    return found
-
-
-async def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
-    """Poll ``condition`` (process state has no event to wait on) until true, or fail."""
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await trio.sleep(0.05)
-    raise AssertionError(f"still false after {seconds} s: {condition.__doc__}")
 
 
 def _big_bitmaps(folder: Path, count: int, size: int) -> None:
@@ -60,6 +32,8 @@ async def test_cancelling_the_run_kills_busy_workers_promptly(
     _big_bitmaps(project / "big", count=2, size=2000)
     out = tmp_path / "out"
     text = """\
+executors:
+  process: {options: {workers: 2}}
 agents:
   optimizer:
     kind: assets
@@ -94,7 +68,7 @@ steps:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_until_cancelled)
         nursery.start_soon(tick)
-        await _wait_until(lambda: len(_worker_processes()) == 2, 30)
+        await wait_until(lambda: len(worker_processes()) == 2, 30)
         await trio.sleep(1.0)  # both workers are decoding or compressing now
         assert finished == ["0/2 files"]
         cancelled_at = trio.current_time()
@@ -103,6 +77,6 @@ steps:
         took = trio.current_time() - cancelled_at
 
     assert took < 2.0
-    await _wait_until(lambda: not _worker_processes(), 5)
+    await wait_until(lambda: not worker_processes(), 5)
     assert longest_gap < 0.5  # the trio thread never waited on image work
     assert not [p for p in out.rglob("*") if p.is_file()]  # no output, not even a partial one

@@ -1,7 +1,9 @@
 """The ``docgen`` agent: source files in, Markdown API docs and coverage numbers out.
 
 One call documents the files a step names: find them, parse them (C# with
-tree-sitter, Python with ``ast``), apply what only the whole set tells
+tree-sitter, Python with ``ast``; a large set in chunks on the agent's
+executor, ``local`` threads unless the workflow says ``executor:``, see
+``_parse``), apply what only the whole set tells
 (Unity base classes, ``<inheritdoc/>``), keep the public API, optionally ask
 an LLM agent of the run to summarise what is undocumented, then render and
 write the pages. Options come from the agent's ``options:``; a step may
@@ -17,6 +19,7 @@ import attrs
 import trio
 
 import cadenza
+from cadenza.plugins import executor_for
 
 from ._enrich import enrich
 from ._files import MissingSourceError, find_sources
@@ -41,6 +44,8 @@ class DocgenAgent:
     options: DocgenOptions
     base_dir: Path
     capabilities: frozenset[str] = frozenset({CAPABILITY})
+    config: cadenza.AgentConfig | None = attrs.field(default=None, repr=False)
+    """The agent's configuration (names its executor); None parses in threads here."""
 
     @classmethod
     def from_config(cls, config: cadenza.AgentConfig) -> DocgenAgent:
@@ -51,6 +56,7 @@ class DocgenAgent:
             options=options,
             base_dir=config.base_dir,
             capabilities=config.capabilities | {CAPABILITY},
+            config=config,
         )
 
     def _error(self, message: str, request: cadenza.AgentRequest) -> cadenza.PermanentError:
@@ -89,7 +95,11 @@ class DocgenAgent:
                 request,
             )
         warnings = list(found.warnings)
-        modules = await parse_all(found.files, progress=request.report_progress)
+        try:
+            executor = executor_for(self.config) if self.config is not None else None
+        except LookupError as exc:
+            raise self._error(str(exc), request) from None
+        modules = await parse_all(found.files, progress=request.report_progress, executor=executor)
         warnings += [w for m in modules if (w := _problem_warning(m))]
         modules = resolve_inheritdoc(apply_unity(modules))
         modules = [select(m, include_private=options.include_private) for m in modules]
@@ -131,3 +141,6 @@ def _problem_warning(module: Module) -> str:
     more = len(module.problems) - 1
     extra = f" (and {more} more)" if more else ""
     return f"{where}: {first.message}{extra}; documented what could be parsed"
+
+
+DocgenAgent.__module__ = "cadenza_docgen"  # tracebacks and reprs say cadenza_docgen.DocgenAgent

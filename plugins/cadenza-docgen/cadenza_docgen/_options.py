@@ -131,3 +131,6 @@ def _describe(expected: type | tuple[type, ...]) -> str:
         return "a string or null"
     names = {str: "a string", bool: "true or false", int: "an integer", list: "a list of strings"}
     return names.get(expected, expected.__name__)
+
+
+DocgenOptions.__module__ = "cadenza_docgen"  # tracebacks and reprs say cadenza_docgen.DocgenOptions
