@@ -1,0 +1,282 @@
+"""The ``dask`` executor: each call is a dask.distributed task, awaited from trio.
+
+Where the cluster comes from: ``address`` connects a client to a running
+scheduler; without it a ``LocalCluster`` (worker processes on this machine,
+its scheduler in this process) is started for the run. Either way nothing
+starts in the factory: the first :meth:`DaskExecutor.run` (or an explicit
+:meth:`~DaskExecutor.start`) connects, and :meth:`~DaskExecutor.aclose`
+closes the client and shuts down a cluster it started, workers included.
+
+How trio waits: an asynchronous ``distributed.Client`` lives on an asyncio
+loop in one thread of its own (``_bridge``), and every call is a coroutine
+there (``client.submit`` then ``await future``), awaited from trio through an
+event. One thread for all calls in flight, no trio worker thread blocked per
+call, and cancellation reaches the coroutine, which cancels its future.
+
+What cancellation guarantees (dask's own limits, stated plainly): a
+cancelled call's future is cancelled with ``client.cancel`` before ``run``
+re-raises. A task still waiting in the scheduler never starts. A task already
+running in a worker thread *cannot be interrupted* by dask: it runs to its
+end in that worker (its result is dropped) and keeps that thread busy
+meanwhile. Work that must stop at a timeout belongs on the ``process``
+executor, or should check a deadline itself; ``client.restart_workers``
+(from your own code) is dask's way to kill a stuck worker process.
+
+Worker loss: when a worker dies holding the task, dask itself reschedules it
+on another worker, up to the scheduler's ``allowed-failures``; past that the
+future fails with ``KilledWorker``, which is raised here as
+:class:`cadenza.plugins.WorkerLostError` (retryable, so the step's
+``retry:`` runs it again). A scheduler that goes away mid-call is the same
+error. Results come back to this process, so the kernel journals them like
+any other step's output.
+
+Pickling: dask pickles calls with cloudpickle, which also sends lambdas and
+functions of the main script by value; what still cannot be pickled (locks,
+open files, sockets in the arguments) is a TypeError raised by
+``client.submit`` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio  # noqa: TID251 -- runs on the dask loop (_bridge), never on trio's
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import trio
+
+from cadenza.plugins import WorkerLostError
+
+from ._bridge import LoopThread
+from ._options import DaskOptions, options_from
+
+T = TypeVar("T")
+
+CLOSE_SECONDS = 20.0
+"""Bound on closing the client and a LocalCluster (workers get a few seconds to exit)."""
+
+
+class DaskExecutor:
+    """Runs calls as tasks on a dask.distributed cluster; see the module doc."""
+
+    def __init__(self, options: DaskOptions | None = None) -> None:
+        self.options = options or DaskOptions()
+        self._loop: LoopThread | None = None
+        self._client: Any = None
+        self._cluster: Any = None
+        self._lock: trio.Lock | None = None
+        self._closed = False
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None = None) -> DaskExecutor:
+        """The ``cadenza_executors`` factory: check ``options`` and start nothing."""
+        return cls(options_from(options))
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called: no more calls are taken."""
+        return self._closed
+
+    @property
+    def started(self) -> bool:
+        """Whether the client is connected (the first call, or :meth:`start`, did it)."""
+        return self._client is not None
+
+    @property
+    def scheduler_address(self) -> str | None:
+        """The scheduler this executor submits to, once started (``tcp://...``)."""
+        if self._client is None:
+            return None
+        return str(self._client.scheduler.address)
+
+    async def start(self) -> None:
+        """Connect (and start a LocalCluster when no address is given); idempotent.
+
+        The first :meth:`run` calls it; call it yourself to pay the start-up
+        (a few seconds for a LocalCluster) before the first step.
+        """
+        if self._closed:
+            raise RuntimeError("this dask executor is closed; its run has ended")
+        if self._lock is None:
+            self._lock = trio.Lock()
+        async with self._lock:
+            if self._client is not None:
+                return
+            loop = LoopThread("cadenza-dask-loop")
+            await trio.to_thread.run_sync(loop.start)
+            try:
+                await loop.call(self._connect)
+            except BaseException:
+                await _stop(loop)
+                raise
+            self._loop = loop
+
+    async def _connect(self) -> None:
+        """On the loop: the client, and the LocalCluster when no address is given."""
+        import dask
+        from distributed import Client, LocalCluster
+
+        opts = self.options
+        if opts.address is not None:
+            try:
+                self._client = await Client(  # type: ignore[no-untyped-call]
+                    opts.address, asynchronous=True, timeout=opts.connect_timeout
+                )
+            except OSError as exc:
+                raise ConnectionError(
+                    f"dask executor: cannot reach the scheduler at {opts.address} within "
+                    f"{opts.connect_timeout:g} s ({exc}). Start it (`dask scheduler`, and "
+                    f"`dask worker {opts.address}` on each machine), or fix options.address."
+                ) from exc
+            return
+        config: dict[str, Any] = {}
+        if opts.allowed_failures is not None:
+            config["distributed.scheduler.allowed-failures"] = opts.allowed_failures
+        try:
+            with dask.config.set(config):
+                cluster = await LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=opts.workers or os.cpu_count() or 1,
+                    threads_per_worker=opts.threads_per_worker or 1,
+                    processes=True if opts.processes is None else opts.processes,
+                    host="127.0.0.1",
+                    # The scheduler serves HTTP anyway: on a free port unless asked,
+                    # so two runs (or a user's own dask) never fight over 8787.
+                    dashboard_address=opts.dashboard_address or "127.0.0.1:0",
+                    scheduler_kwargs={"dashboard": opts.dashboard_address is not None},
+                    asynchronous=True,
+                )
+        except Exception as exc:
+            raise RuntimeError(_cluster_failed(exc)) from exc
+        try:
+            self._client = await Client(cluster, asynchronous=True)  # type: ignore[no-untyped-call]
+        except BaseException:
+            await cluster.close()  # type: ignore[misc]
+            raise
+        self._cluster = cluster
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call ``fn(*args)`` as a task on the cluster; see the module doc."""
+        if self._closed:
+            raise RuntimeError("this dask executor is closed; its run has ended")
+        if self._loop is None:
+            await self.start()
+        assert self._loop is not None
+        return await self._loop.call(self._call, fn, args)
+
+    async def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """On the loop: submit, await, and cancel the future if this coroutine is cancelled."""
+        from distributed import KilledWorker
+        from distributed.client import FutureCancelledError
+
+        try:
+            # pure=False: every call is its own task (a retry must run again, not
+            # get the failed attempt's cached result); the key is funcname-uuid.
+            future = self._client.submit(fn, *args, pure=False)
+        except Exception as exc:
+            raise _unpicklable(fn, exc) from exc
+        try:
+            result: T = await future
+            return result
+        except asyncio.CancelledError:
+            await self._client.cancel([future], reason="cancelled by cadenza (timeout or cancel)")
+            raise
+        except KilledWorker as exc:
+            raise WorkerLostError(
+                f"dask task {future.key} of {_name(fn)} lost its worker "
+                f"{exc.allowed_failures + 1} time(s) (killed, crashed or out of memory): {exc}"
+            ) from exc
+        except FutureCancelledError as exc:  # not by us: the scheduler or client went away
+            raise WorkerLostError(
+                f"dask task {future.key} of {_name(fn)} was cancelled by the cluster "
+                f"({exc.reason}): the scheduler went away or the client lost it"
+            ) from exc
+        finally:
+            future.release()
+
+    async def worker_pids(self) -> dict[str, int]:
+        """Each worker's address -> its process id (for tests and diagnostics); starts if needed."""
+        if self._loop is None:
+            await self.start()
+        assert self._loop is not None
+        return await self._loop.call(self._worker_pids)
+
+    async def _worker_pids(self) -> dict[str, int]:
+        pids: dict[str, int] = await self._client.run(os.getpid)
+        return pids
+
+    async def aclose(self) -> None:
+        """Close the client, shut down a LocalCluster this executor started; idempotent."""
+        self._closed = True
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        with trio.CancelScope(shield=True):
+            try:
+                with trio.move_on_after(CLOSE_SECONDS):
+                    await loop.call(self._disconnect)
+            finally:
+                await _stop(loop)
+
+    async def _disconnect(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        try:
+            if client is not None:
+                await client.close()
+        finally:
+            if cluster is not None:
+                await cluster.close()
+
+    def __repr__(self) -> str:
+        where = self.options.address or "a LocalCluster for the run"
+        return f"DaskExecutor({where})"
+
+
+async def _stop(loop: LoopThread) -> None:
+    with trio.CancelScope(shield=True):
+        await trio.to_thread.run_sync(loop.stop)
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    from dask.utils import funcname
+
+    module = getattr(fn, "__module__", None) or "?"
+    return f"{module}:{funcname(fn)}"
+
+
+def _cluster_failed(exc: Exception) -> str:
+    """Why a LocalCluster did not start, with the usual cause of a worker failing to spawn."""
+    message = f"dask executor: the LocalCluster did not start: {type(exc).__name__}: {exc}."
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if script and "failed to start" in str(exc):
+        message += (
+            f" Its worker processes start by re-importing the main script "
+            f"({script}, multiprocessing's spawn): a script that runs a workflow "
+            f'must do so under `if __name__ == "__main__":`. Or start a cluster yourself '
+            f"(`dask scheduler`, `dask worker ADDRESS`) and set options.address."
+        )
+    return message
+
+
+def _unpicklable(fn: Callable[..., Any], exc: Exception) -> TypeError:
+    """The TypeError for a call ``client.submit`` could not serialise (nothing was sent)."""
+    import cloudpickle  # type: ignore[import-untyped]
+
+    while exc.__cause__ is not None or exc.__context__ is not None:  # dask wraps pickle's error
+        inner = exc.__cause__ or exc.__context__
+        if not isinstance(inner, Exception):
+            break
+        exc = inner
+    try:
+        cloudpickle.dumps(fn)
+    except Exception:
+        return TypeError(
+            f"cannot send {_name(fn)} to dask workers: {exc}. Dask pickles functions with "
+            f"cloudpickle: the function (or what its closure holds) must be picklable, "
+            f"or run it on the local executor."
+        )
+    return TypeError(
+        f"cannot send the arguments of {_name(fn)} to dask workers: {exc}. Pass picklable "
+        f"values (JSON-like data, attrs objects), or use the local executor."
+    )
