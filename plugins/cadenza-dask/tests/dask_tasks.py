@@ -33,3 +33,14 @@ def mark_and_sleep(marker: str, seconds: float) -> int:
         f.write(f"{os.getpid()}\n")
     time.sleep(seconds)
     return os.getpid()
+
+
+def wait_for_lines(marker: str, count: int) -> int:
+    """Block (on the local executor) until ``marker`` holds ``count`` lines."""
+    path = Path(marker)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().split()) >= count:
+            return count
+        time.sleep(0.02)
+    raise TimeoutError(f"{marker} never had {count} lines")

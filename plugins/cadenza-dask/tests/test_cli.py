@@ -1,0 +1,94 @@
+"""``cadenza run`` and ``cadenza validate`` in subprocesses, with the plugin found by entry point.
+
+As a user would: the ``dask`` kind comes from the installed distribution's
+entry point, the run starts its own LocalCluster (two worker processes) and
+shuts it down before the command exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HANG_GUARD = 120
+
+TASKS = """
+import os
+
+
+def where(n):
+    return {"n": n, "pid": os.getpid(), "ppid": os.getppid()}
+"""
+
+
+def _cadenza(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cadenza", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=False,
+    )
+
+
+def test_cadenza_run_puts_steps_on_a_local_cluster_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "tasks.py").write_text(TASKS)
+    (tmp_path / "wf.yaml").write_text(
+        textwrap.dedent(
+            """
+            name: on-dask
+            executors:
+              cluster: {kind: dask, options: {workers: 2}}
+            agents:
+              remote: {kind: python, executor: cluster, options: {function: "tasks:where"}}
+            steps:
+              a: {uses: remote, with: {n: 1}}
+              b: {uses: remote, with: {n: 2}}
+              c: {uses: remote, with: {n: 3}}
+            """
+        )
+    )
+    done = _cadenza("run", "wf.yaml", "--json", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "succeeded"
+    outs = [summary["steps"][s]["output"] for s in "abc"]
+    assert [o["n"] for o in outs] == [1, 2, 3]
+    coordinators = {o["ppid"] for o in outs}  # the workers' parent: the `cadenza run` process
+    assert len(coordinators) == 1
+    assert not coordinators & {o["pid"] for o in outs}
+    for pid in {o["pid"] for o in outs} | coordinators:  # all of them exited with the command
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_cadenza_validate_reports_bad_options_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text(
+        textwrap.dedent(
+            """
+            executors:
+              cluster:
+                kind: dask
+                options: {address: "tcp://h:1", workers: 4}
+            agents:
+              remote: {kind: python, executor: cluster, options: {function: "tasks:where"}}
+            steps:
+              a: {uses: remote}
+            """
+        )
+    )
+    done = _cadenza("validate", "wf.yaml", cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stdout + done.stderr
+    assert "wf.yaml:5" in message
+    assert "Remove workers, or remove address" in message
+    assert "Traceback" not in message
