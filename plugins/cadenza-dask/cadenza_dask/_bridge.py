@@ -24,8 +24,12 @@ import trio
 
 T = TypeVar("T")
 
-CLEANUP_SECONDS = 10.0
-"""How long a cancelled call waits for its coroutine's cleanup (cancelling a future: ms)."""
+CLEANUP_SECONDS = 30.0
+"""How long a cancelled call waits for its coroutine's cleanup.
+
+Cancelling a future takes milliseconds; restarting a worker (the executor's
+``restart_on_cancel``) a few seconds, bounded at 20 by the executor.
+"""
 
 
 class LoopThread:

@@ -18,9 +18,12 @@ cancelled call's future is cancelled with ``client.cancel`` before ``run``
 re-raises. A task still waiting in the scheduler never starts. A task already
 running in a worker thread *cannot be interrupted* by dask: it runs to its
 end in that worker (its result is dropped) and keeps that thread busy
-meanwhile. Work that must stop at a timeout belongs on the ``process``
-executor, or should check a deadline itself; ``client.restart_workers``
-(from your own code) is dask's way to kill a stuck worker process.
+meanwhile. With ``restart_on_cancel: true`` the executor then asks the
+workers whether the key still executes and restarts those worker processes
+through their nannies (``client.restart_workers``) before ``run`` re-raises:
+the work stops, at the cost of a worker start (seconds) and of the other
+tasks that worker held (dask reruns them elsewhere). Without a nanny (a
+``dask worker --no-nanny``) that restart is impossible and is logged.
 
 Worker loss: when a worker dies holding the task, dask itself reschedules it
 on another worker, up to the scheduler's ``allowed-failures``; past that the
@@ -46,12 +49,16 @@ from typing import Any, TypeVar
 
 import trio
 
-from cadenza.plugins import WorkerLostError
+from cadenza.plugins import WorkerLostError, get_logger
 
 from ._bridge import LoopThread
 from ._options import DaskOptions, options_from
 
 T = TypeVar("T")
+log = get_logger()
+
+RESTART_SECONDS = 20.0
+"""Bound on restarting the worker of a cancelled call (``restart_on_cancel``)."""
 
 CLOSE_SECONDS = 20.0
 """Bound on closing the client and a LocalCluster (workers get a few seconds to exit)."""
@@ -180,6 +187,8 @@ class DaskExecutor:
             return result
         except asyncio.CancelledError:
             await self._client.cancel([future], reason="cancelled by cadenza (timeout or cancel)")
+            if self.options.restart_on_cancel:
+                await self._restart_workers_running(future.key)
             raise
         except KilledWorker as exc:
             raise WorkerLostError(
@@ -193,6 +202,17 @@ class DaskExecutor:
             ) from exc
         finally:
             future.release()
+
+    async def _restart_workers_running(self, key: Any) -> None:
+        """Restart the worker processes still executing ``key`` (its nanny starts a new one)."""
+        try:
+            running: dict[str, bool] = await self._client.run(_executing, key)
+            addresses = sorted(address for address, yes in running.items() if yes)
+            if addresses:
+                log.info("dask_restarting_workers", workers=addresses, key=str(key))
+                await self._client.restart_workers(addresses, timeout=RESTART_SECONDS)
+        except Exception:
+            log.warning("dask_restart_on_cancel_failed", key=str(key), exc_info=True)
 
     async def worker_pids(self) -> dict[str, int]:
         """Each worker's address -> its process id (for tests and diagnostics); starts if needed."""
@@ -231,6 +251,11 @@ class DaskExecutor:
     def __repr__(self) -> str:
         where = self.options.address or "a LocalCluster for the run"
         return f"DaskExecutor({where})"
+
+
+def _executing(key: Any, dask_worker: Any = None) -> bool:
+    """On a worker (``client.run``): whether it still executes ``key``."""
+    return any(ts.key == key for ts in dask_worker.state.executing)
 
 
 async def _stop(loop: LoopThread) -> None:

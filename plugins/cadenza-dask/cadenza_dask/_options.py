@@ -72,7 +72,10 @@ class DaskOptions:
     default, 3, unless set; 0 hands every loss straight to the step's
     ``retry:``). ``dashboard_address`` (e.g. ``127.0.0.1:8787``) serves dask's
     dashboard (needs bokeh); off by default. ``connect_timeout`` bounds
-    reaching the scheduler, in seconds.
+    reaching the scheduler, in seconds. ``restart_on_cancel: true`` restarts
+    the worker process still running a cancelled call (dask cannot interrupt
+    a task; its nanny can replace the process), at the price of a worker
+    start and of any other task that worker was running (dask reruns those).
     """
 
     address: str | None = attrs.field(default=None, validator=_address)
@@ -82,6 +85,7 @@ class DaskOptions:
     allowed_failures: int | None = attrs.field(default=None, validator=_at_least(0))
     dashboard_address: str | None = None
     connect_timeout: float = attrs.field(default=30.0, validator=_positive)
+    restart_on_cancel: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.address is None:
@@ -103,6 +107,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "allowed_failures": (int,),
     "dashboard_address": (str,),
     "connect_timeout": (int, float),
+    "restart_on_cancel": (bool,),
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", float: "a number"}
 

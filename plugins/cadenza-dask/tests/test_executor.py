@@ -16,7 +16,7 @@ import pytest
 import trio
 from cadenza_dask import DaskExecutor
 from cadenza_dask.testing import RunningCluster, scheduler_task_count
-from dask_helpers import wait_for_lines, wait_gone, wait_no_tasks
+from dask_helpers import gone, wait_for_lines, wait_gone, wait_no_tasks
 
 from cadenza.plugins import WorkerLostError
 
@@ -186,5 +186,25 @@ async def test_dask_reruns_a_call_whose_worker_died(tmp_path: Path) -> None:
             pid = await executor.run(tasks.mark_and_sleep, str(marker), 0.5)
         first, second = await wait_for_lines(marker, 2)
         assert pid == second != first
+    finally:
+        await executor.aclose()
+
+
+@pytest.mark.slow
+async def test_restart_on_cancel_stops_a_running_call(tmp_path: Path) -> None:
+    """restart_on_cancel: the process running a cancelled call is replaced before run returns."""
+    marker = tmp_path / "marker"
+    executor = DaskExecutor.from_options({"workers": 1, "restart_on_cancel": True})
+    try:
+        await executor.start()
+        with trio.move_on_after(60):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(executor.run, tasks.mark_and_sleep, str(marker), 60)
+                [pid] = await wait_for_lines(marker, 1)
+                nursery.cancel_scope.cancel()
+        assert gone(pid)  # killed by its nanny before run re-raised, not 60 s later
+        with trio.fail_after(30):  # the new worker is free at once
+            again = await executor.run(tasks.where)
+        assert again["pid"] != pid
     finally:
         await executor.aclose()

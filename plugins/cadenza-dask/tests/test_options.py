@@ -34,6 +34,8 @@ def test_defaults_and_an_address() -> None:
     options = DaskExecutor.from_options({"address": "tcp://10.0.0.5:8786"}).options
     assert options.address == "tcp://10.0.0.5:8786"
     assert DaskExecutor.from_options({"address": "tls://[::1]:8786"}).options.address
+    both = {"address": "tcp://h:1", "restart_on_cancel": True, "connect_timeout": 5}
+    assert DaskExecutor.from_options(both).options.restart_on_cancel  # fine with an address
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,7 @@ def test_defaults_and_an_address() -> None:
         ({"workers": True}, "workers: expected an integer, got bool True"),
         ({"processes": "yes"}, "processes: expected true or false"),
         ({"connect_timeout": 0}, "connect_timeout must be more than 0 seconds"),
+        ({"restart_on_cancel": 1}, "restart_on_cancel: expected true or false, got int 1"),
         ({"address": "tcp://h:1", "workers": 2}, "Remove workers, or remove address"),
     ],
 )
