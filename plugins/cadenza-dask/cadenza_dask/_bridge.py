@@ -59,12 +59,20 @@ class LoopThread:
         self._thread.start()
         ready.wait()
 
-    async def call(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    async def call(
+        self,
+        fn: Callable[..., Coroutine[Any, Any, T]],
+        *args: Any,
+        cancellable: bool = True,
+    ) -> T:
         """Run ``await fn(*args)`` on the loop; awaited from trio, cancelled with trio's task.
 
         When the trio task is cancelled, the asyncio task is cancelled and
         awaited (shielded, for :data:`CLEANUP_SECONDS` at most) so that the
         coroutine's ``except CancelledError`` cleanup has run when this raises.
+        ``cancellable=False`` lets the coroutine finish instead (it is
+        awaited, shielded, as long), for work that cannot stop half-way
+        cleanly, such as starting a cluster; trio's Cancelled is raised after.
         """
         if self.loop is None:
             raise RuntimeError(f"{self.name}: the loop is not running")
@@ -89,7 +97,8 @@ class LoopThread:
         try:
             await done.wait()
         except trio.Cancelled:
-            loop.call_soon_threadsafe(cancel)
+            if cancellable:
+                loop.call_soon_threadsafe(cancel)
             with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_SECONDS):
                 await done.wait()
             raise

@@ -101,7 +101,9 @@ class DaskExecutor:
         """Connect (and start a LocalCluster when no address is given); idempotent.
 
         The first :meth:`run` calls it; call it yourself to pay the start-up
-        (a few seconds for a LocalCluster) before the first step.
+        (a few seconds for a LocalCluster) before the first step. Cancelling it
+        lets a LocalCluster finish starting, then shuts it down, before
+        re-raising: dask cannot stop a cluster half-started.
         """
         if self._closed:
             raise RuntimeError("this dask executor is closed; its run has ended")
@@ -113,15 +115,19 @@ class DaskExecutor:
             loop = LoopThread("cadenza-dask-loop")
             await trio.to_thread.run_sync(loop.start)
             try:
-                await loop.call(self._connect)
+                # Not cancellable half-way: dask cannot close a LocalCluster whose
+                # start was interrupted (its nannies would be left running), so a
+                # cancelled start finishes, then everything is closed.
+                await loop.call(self._connect, cancellable=False)
             except BaseException:
+                with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_SECONDS):
+                    await loop.call(self._disconnect)
                 await _stop(loop)
                 raise
             self._loop = loop
 
     async def _connect(self) -> None:
         """On the loop: the client, and the LocalCluster when no address is given."""
-        import dask
         from distributed import Client, LocalCluster
 
         opts = self.options
@@ -137,27 +143,29 @@ class DaskExecutor:
                     f"`dask worker {opts.address}` on each machine), or fix options.address."
                 ) from exc
             return
-        config: dict[str, Any] = {}
+        scheduler: dict[str, Any] = {"dashboard": opts.dashboard_address is not None}
         if opts.allowed_failures is not None:
-            config["distributed.scheduler.allowed-failures"] = opts.allowed_failures
+            scheduler["allowed_failures"] = opts.allowed_failures
+        # Built here, started by the await below (from a running loop the
+        # constructor starts nothing), so a failed or cancelled start can close it.
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=opts.workers or os.cpu_count() or 1,
+            threads_per_worker=opts.threads_per_worker or 1,
+            processes=True if opts.processes is None else opts.processes,
+            host="127.0.0.1",
+            # The scheduler serves HTTP anyway: on a free port unless asked,
+            # so two runs (or a user's own dask) never fight over 8787.
+            dashboard_address=opts.dashboard_address or "127.0.0.1:0",
+            scheduler_kwargs=scheduler,
+            asynchronous=True,
+        )
         try:
-            with dask.config.set(config):
-                cluster = await LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=opts.workers or os.cpu_count() or 1,
-                    threads_per_worker=opts.threads_per_worker or 1,
-                    processes=True if opts.processes is None else opts.processes,
-                    host="127.0.0.1",
-                    # The scheduler serves HTTP anyway: on a free port unless asked,
-                    # so two runs (or a user's own dask) never fight over 8787.
-                    dashboard_address=opts.dashboard_address or "127.0.0.1:0",
-                    scheduler_kwargs={"dashboard": opts.dashboard_address is not None},
-                    asynchronous=True,
-                )
-        except Exception as exc:
-            raise RuntimeError(_cluster_failed(exc)) from exc
-        try:
+            try:
+                await cluster
+            except Exception as exc:
+                raise RuntimeError(_cluster_failed(exc)) from exc
             self._client = await Client(cluster, asynchronous=True)  # type: ignore[no-untyped-call]
-        except BaseException:
+        except BaseException:  # failed, or cancelled (the run ended while it started)
             await cluster.close()  # type: ignore[misc]
             raise
         self._cluster = cluster

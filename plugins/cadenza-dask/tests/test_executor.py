@@ -208,3 +208,34 @@ async def test_restart_on_cancel_stops_a_running_call(tmp_path: Path) -> None:
         assert again["pid"] != pid
     finally:
         await executor.aclose()
+
+
+def _new_children(before: set[int]) -> set[int]:
+    """Live child processes of this one not in ``before`` (multiprocessing's helpers aside)."""
+    import psutil
+
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.pid in before or child.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if "resource_tracker" in " ".join(child.cmdline()):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        found.add(child.pid)
+    return found
+
+
+@pytest.mark.slow
+async def test_a_run_cancelled_while_its_cluster_starts_leaves_no_process() -> None:
+    before = _new_children(set())
+    executor = DaskExecutor.from_options({"workers": 2})
+    with trio.move_on_after(0.3) as scope:
+        await executor.run(tasks.noop)  # a LocalCluster takes seconds to start
+    assert scope.cancelled_caught
+    assert not executor.started
+    await executor.aclose()
+    with trio.fail_after(30):
+        while _new_children(before):  # noqa: ASYNC110 -- other processes: nothing to wait on
+            await trio.sleep(0.05)
