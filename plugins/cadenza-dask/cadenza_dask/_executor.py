@@ -78,6 +78,7 @@ class DaskExecutor:
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None = None) -> DaskExecutor:
         """The ``cadenza_executors`` factory: check ``options`` and start nothing."""
+        _refuse_in_a_spawning_child()
         return cls(options_from(options))
 
     @property
@@ -107,6 +108,7 @@ class DaskExecutor:
         """
         if self._closed:
             raise RuntimeError("this dask executor is closed; its run has ended")
+        _refuse_in_a_spawning_child()
         if self._lock is None:
             self._lock = trio.Lock()
         async with self._lock:
@@ -148,11 +150,13 @@ class DaskExecutor:
             scheduler["allowed_failures"] = opts.allowed_failures
         # Built here, started by the await below (from a running loop the
         # constructor starts nothing), so a failed or cancelled start can close it.
+        processes = True if opts.processes is None else opts.processes
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=opts.workers or os.cpu_count() or 1,
             threads_per_worker=opts.threads_per_worker or 1,
-            processes=True if opts.processes is None else opts.processes,
-            host="127.0.0.1",
+            processes=processes,
+            # Worker processes talk TCP on loopback only; threads talk inproc://.
+            host="127.0.0.1" if processes else None,
             # The scheduler serves HTTP anyway: on a free port unless asked,
             # so two runs (or a user's own dask) never fight over 8787.
             dashboard_address=opts.dashboard_address or "127.0.0.1:0",
@@ -278,11 +282,37 @@ def _name(fn: Callable[..., Any]) -> str:
     return f"{module}:{funcname(fn)}"
 
 
+def _refuse_in_a_spawning_child() -> None:
+    """Fail at once in a worker process that is re-importing an unguarded main script.
+
+    A LocalCluster's workers start with multiprocessing's spawn, which runs
+    the main script again in each of them; without an ``if __name__ ==
+    "__main__":`` guard the script would load and run its workflow there too.
+    multiprocessing marks that import (``_inheriting``, what its own
+    bootstrapping check reads), so the workflow fails to load in the child
+    instead, with this message on its stderr, and the parent's cluster start
+    fails with the same advice.
+    """
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            "this process is a dask worker being started, and it is re-importing the main "
+            "script (multiprocessing's spawn): a script that runs a workflow on a dask "
+            'LocalCluster must do so under `if __name__ == "__main__":`'
+        )
+
+
 def _cluster_failed(exc: Exception) -> str:
     """Why a LocalCluster did not start, with the usual cause of a worker failing to spawn."""
-    message = f"dask executor: the LocalCluster did not start: {type(exc).__name__}: {exc}."
+    message = f"dask executor: the LocalCluster did not start: {type(exc).__name__}: {exc}"
     script = getattr(sys.modules.get("__main__"), "__file__", None)
-    if script and "failed to start" in str(exc):
+    chain: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 20:
+        chain.append(str(cause))
+        cause = cause.__cause__ or cause.__context__
+    if script and any("Nanny failed to start" in text for text in chain):
         message += (
             f" Its worker processes start by re-importing the main script "
             f"({script}, multiprocessing's spawn): a script that runs a workflow "

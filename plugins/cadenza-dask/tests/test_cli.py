@@ -92,3 +92,39 @@ def test_cadenza_validate_reports_bad_options_with_file_and_line(tmp_path: Path)
     assert "wf.yaml:5" in message
     assert "Remove workers, or remove address" in message
     assert "Traceback" not in message
+
+
+UNGUARDED = """
+import trio
+import cadenza_dask
+
+
+async def main():
+    executor = cadenza_dask.DaskExecutor.from_options({"workers": 1})
+    try:
+        await executor.run(int)
+    except RuntimeError as exc:
+        print("MESSAGE:", exc)
+    finally:
+        await executor.aclose()
+
+trio.run(main)
+"""
+
+
+def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path: Path) -> None:
+    """Spawned workers re-import the main script: it must not run its workflow there too."""
+    (tmp_path / "script.py").write_text(UNGUARDED)
+    done = subprocess.run(
+        [sys.executable, "script.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        check=False,
+    )
+    [message] = [line for line in done.stdout.splitlines() if line.startswith("MESSAGE:")]
+    assert "the LocalCluster did not start" in message
+    assert 'under `if __name__ == "__main__":`' in message
+    assert "script.py" in message
+    assert "is re-importing the main script" in done.stderr  # the child refused to run it

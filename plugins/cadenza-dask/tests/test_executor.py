@@ -239,3 +239,11 @@ async def test_a_run_cancelled_while_its_cluster_starts_leaves_no_process() -> N
     with trio.fail_after(30):
         while _new_children(before):  # noqa: ASYNC110 -- other processes: nothing to wait on
             await trio.sleep(0.05)
+
+
+async def test_processes_false_runs_workers_as_threads_of_this_process() -> None:
+    executor = DaskExecutor.from_options({"workers": 1, "processes": False})
+    try:
+        assert (await executor.run(tasks.where))["pid"] == os.getpid()
+    finally:
+        await executor.aclose()
