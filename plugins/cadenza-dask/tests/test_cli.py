@@ -128,3 +128,61 @@ def test_a_script_without_a_main_guard_is_told_what_to_do(tmp_path: Path) -> Non
     assert 'under `if __name__ == "__main__":`' in message
     assert "script.py" in message
     assert "is re-importing the main script" in done.stderr  # the child refused to run it
+
+
+COORDINATOR = """
+import sys
+
+import trio
+from cadenza_dask import DaskExecutor
+
+sys.path.insert(0, sys.argv[2])
+import dask_tasks
+
+
+async def main():
+    executor = DaskExecutor.from_options({"workers": 1})
+    await executor.run(dask_tasks.mark_and_sleep, sys.argv[1], 120)
+
+
+if __name__ == "__main__":
+    trio.run(main)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (an orphan's zombie, which a container's init may leave, does not)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_workers_exit_when_the_coordinator_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the coordinator mid-call: its LocalCluster's busy worker does not run on."""
+    import time
+
+    marker = tmp_path / "marker"
+    (tmp_path / "coordinator.py").write_text(COORDINATOR)
+    here = str(Path(__file__).resolve().parent)
+    command = [sys.executable, "coordinator.py", str(marker), here]
+    coordinator = subprocess.Popen(command, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + HANG_GUARD
+        while not (marker.exists() and marker.read_text().strip()):
+            assert time.monotonic() < deadline, "the call never started"
+            assert coordinator.poll() is None, "the coordinator ended early"
+            time.sleep(0.05)
+        worker = int(marker.read_text().split()[0])
+        coordinator.kill()
+        coordinator.wait(HANG_GUARD)
+        deadline = time.monotonic() + 30  # dask's worker watches its parent's pipe
+        while _alive(worker):
+            assert time.monotonic() < deadline, f"worker {worker} outlived its coordinator"
+            time.sleep(0.05)
+    finally:
+        if coordinator.poll() is None:
+            coordinator.kill()
+            coordinator.wait()
