@@ -185,8 +185,9 @@ class DaskExecutor:
 
     async def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """On the loop: submit, await, and cancel the future if this coroutine is cancelled."""
+        from concurrent.futures import CancelledError  # distributed's, with a reason since 2024
+
         from distributed import KilledWorker
-        from distributed.client import FutureCancelledError
 
         try:
             # pure=False: every call is its own task (a retry must run again, not
@@ -204,13 +205,15 @@ class DaskExecutor:
             raise
         except KilledWorker as exc:
             raise WorkerLostError(
-                f"dask task {future.key} of {_name(fn)} lost its worker "
-                f"{exc.allowed_failures + 1} time(s) (killed, crashed or out of memory): {exc}"
+                f"dask task {future.key} of {_name(fn)} lost the worker running it "
+                f"(killed, crashed or out of memory) more often than the scheduler's "
+                f"allowed-failures: {exc}"
             ) from exc
-        except FutureCancelledError as exc:  # not by us: the scheduler or client went away
+        except CancelledError as exc:  # not by us: the scheduler or client went away
+            reason = getattr(exc, "reason", None) or "no reason given"
             raise WorkerLostError(
                 f"dask task {future.key} of {_name(fn)} was cancelled by the cluster "
-                f"({exc.reason}): the scheduler went away or the client lost it"
+                f"({reason}): the scheduler went away or the client lost it"
             ) from exc
         finally:
             future.release()

@@ -15,7 +15,7 @@ import dask_tasks as tasks
 import pytest
 import trio
 from cadenza_dask import DaskExecutor
-from cadenza_dask.testing import RunningCluster, scheduler_task_count
+from cadenza_dask.testing import RunningCluster, running_cluster, scheduler_task_count
 from dask_helpers import gone, wait_for_lines, wait_gone, wait_no_tasks
 
 from cadenza.plugins import WorkerLostError
@@ -160,7 +160,7 @@ async def test_a_killed_worker_is_a_worker_lost_error(tmp_path: Path) -> None:
                 os.kill(pid, 9)
 
             nursery.start_soon(kill_it)
-            with pytest.raises(WorkerLostError, match="lost its worker"):
+            with pytest.raises(WorkerLostError, match="lost the worker running it"):
                 await executor.run(tasks.mark_and_sleep, str(marker), 30)
         [killed] = await wait_for_lines(marker, 1)
         again = await executor.run(tasks.where)  # the cluster carries on
@@ -247,3 +247,22 @@ async def test_processes_false_runs_workers_as_threads_of_this_process() -> None
         assert (await executor.run(tasks.where))["pid"] == os.getpid()
     finally:
         await executor.aclose()
+
+
+@pytest.mark.slow
+async def test_a_scheduler_lost_mid_call_is_a_worker_lost_error(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    with running_cluster(workers=1) as own:
+        executor = DaskExecutor.from_options({"address": own.address, "connect_timeout": 2})
+        try:
+            async with trio.open_nursery() as nursery:
+
+                async def stop_the_scheduler() -> None:
+                    await wait_for_lines(marker, 1)
+                    await trio.to_thread.run_sync(own.client.shutdown)
+
+                nursery.start_soon(stop_the_scheduler)
+                with trio.fail_after(60), pytest.raises(WorkerLostError, match="cancelled by"):
+                    await executor.run(tasks.mark_and_sleep, str(marker), 30)
+        finally:
+            await executor.aclose()
