@@ -6,6 +6,9 @@ its scheduler in this process) is started for the run. Either way nothing
 starts in the factory: the first :meth:`DaskExecutor.run` (or an explicit
 :meth:`~DaskExecutor.start`) connects, and :meth:`~DaskExecutor.aclose`
 closes the client and shuts down a cluster it started, workers included.
+The start runs in a trio system task of its own: a call cancelled while it
+waits (a step ``timeout:`` shorter than a LocalCluster's few seconds of
+start) stops waiting, and the next call finds the start going on.
 
 How trio waits: an asynchronous ``distributed.Client`` lives on an asyncio
 loop in one thread of its own (``_bridge``), and every call is a coroutine
@@ -47,6 +50,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import attrs
 import trio
 
 from cadenza.plugins import WorkerLostError, get_logger
@@ -64,6 +68,14 @@ CLOSE_SECONDS = 20.0
 """Bound on closing the client and a LocalCluster (workers get a few seconds to exit)."""
 
 
+@attrs.define
+class _Start:
+    """One start of the executor, awaited by every call that needs it."""
+
+    done: trio.Event
+    error: Exception | None = None
+
+
 class DaskExecutor:
     """Runs calls as tasks on a dask.distributed cluster; see the module doc."""
 
@@ -72,7 +84,7 @@ class DaskExecutor:
         self._loop: LoopThread | None = None
         self._client: Any = None
         self._cluster: Any = None
-        self._lock: trio.Lock | None = None
+        self._starting: _Start | None = None
         self._closed = False
 
     @classmethod
@@ -102,31 +114,50 @@ class DaskExecutor:
         """Connect (and start a LocalCluster when no address is given); idempotent.
 
         The first :meth:`run` calls it; call it yourself to pay the start-up
-        (a few seconds for a LocalCluster) before the first step. Cancelling it
-        lets a LocalCluster finish starting, then shuts it down, before
-        re-raising: dask cannot stop a cluster half-started.
+        (a few seconds for a LocalCluster) before the first step. The start
+        belongs to the executor, not to the call that began it: a caller
+        cancelled meanwhile (a step ``timeout:`` shorter than the start) stops
+        waiting at once while the start goes on for the next call (dask cannot
+        stop a cluster half-started anyway); :meth:`aclose` waits for it to
+        end, then shuts it down. A failed start is raised to every caller
+        waiting on it, and the next call tries again.
         """
         if self._closed:
             raise RuntimeError("this dask executor is closed; its run has ended")
         _refuse_in_a_spawning_child()
-        if self._lock is None:
-            self._lock = trio.Lock()
-        async with self._lock:
-            if self._client is not None:
-                return
-            loop = LoopThread("cadenza-dask-loop")
+        if self._client is not None:
+            return
+        attempt = self._starting
+        if attempt is None:
+            attempt = self._starting = _Start(done=trio.Event())
+            trio.lowlevel.spawn_system_task(self._start_in_background, attempt)
+        await attempt.done.wait()
+        if attempt.error is not None:
+            raise attempt.error
+
+    async def _start_in_background(self, attempt: _Start) -> None:
+        """The start itself, in a trio system task; never raises (that would end trio)."""
+        loop = LoopThread("cadenza-dask-loop")
+        try:
             await trio.to_thread.run_sync(loop.start)
-            try:
-                # Not cancellable half-way: dask cannot close a LocalCluster whose
-                # start was interrupted (its nannies would be left running), so a
-                # cancelled start finishes, then everything is closed.
-                await loop.call(self._connect, cancellable=False)
-            except BaseException:
-                with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_SECONDS):
+            # Not cancellable half-way (only the end of trio.run cancels a system
+            # task): a LocalCluster whose start was interrupted cannot be closed.
+            await loop.call(self._connect, cancellable=False)
+        except BaseException as exc:  # reported to the callers waiting on the start
+            with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_SECONDS):
+                if loop.loop is not None:
                     await loop.call(self._disconnect)
-                await _stop(loop)
-                raise
+            await _stop(loop)
+            self._starting = None  # the next call tries again
+            attempt.error = (
+                exc
+                if isinstance(exc, Exception)
+                else RuntimeError("the dask executor's start was interrupted: trio is ending")
+            )
+        else:
             self._loop = loop
+        finally:
+            attempt.done.set()
 
     async def _connect(self) -> None:
         """On the loop: the client, and the LocalCluster when no address is given."""
@@ -241,12 +272,19 @@ class DaskExecutor:
         return pids
 
     async def aclose(self) -> None:
-        """Close the client, shut down a LocalCluster this executor started; idempotent."""
+        """Close the client, shut down a LocalCluster this executor started; idempotent.
+
+        A start still in progress is waited for (bounded), then closed too.
+        """
         self._closed = True
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
         with trio.CancelScope(shield=True):
+            attempt = self._starting
+            if attempt is not None:
+                with trio.move_on_after(CLOSE_SECONDS):
+                    await attempt.done.wait()
+            loop, self._loop = self._loop, None
+            if loop is None:
+                return
             try:
                 with trio.move_on_after(CLOSE_SECONDS):
                     await loop.call(self._disconnect)

@@ -234,8 +234,7 @@ async def test_a_run_cancelled_while_its_cluster_starts_leaves_no_process() -> N
     with trio.move_on_after(0.3) as scope:
         await executor.run(tasks.noop)  # a LocalCluster takes seconds to start
     assert scope.cancelled_caught
-    assert not executor.started
-    await executor.aclose()
+    await executor.aclose()  # waits for the start to end, then shuts the cluster down
     with trio.fail_after(30):
         while _new_children(before):  # noqa: ASYNC110 -- other processes: nothing to wait on
             await trio.sleep(0.05)
@@ -266,3 +265,17 @@ async def test_a_scheduler_lost_mid_call_is_a_worker_lost_error(tmp_path: Path) 
                     await executor.run(tasks.mark_and_sleep, str(marker), 30)
         finally:
             await executor.aclose()
+
+
+@pytest.mark.slow
+async def test_a_call_cancelled_during_the_start_leaves_the_start_to_the_next_call() -> None:
+    """A step timeout shorter than the cluster's start does not make every attempt start anew."""
+    executor = DaskExecutor.from_options({"workers": 1})
+    try:
+        with trio.move_on_after(0.2) as scope:
+            await executor.run(tasks.noop)
+        assert scope.cancelled_caught  # the caller stopped waiting at once...
+        first = await executor.run(tasks.where)  # ...and the next call finds the start going on
+        assert await executor.worker_pids() == {first["worker"]: first["pid"]}
+    finally:
+        await executor.aclose()

@@ -139,3 +139,32 @@ async def test_a_killed_worker_is_retried_elsewhere(
     killed, retried = await wait_for_lines(marker, 2)
     assert result.steps["work"].output == retried != killed
     assert result.steps["work"].attempts == 2
+
+
+@pytest.mark.slow
+async def test_a_step_timeout_shorter_than_the_cluster_start_is_retried_onto_it(
+    plugins: cadenza.plugins.Plugins, tmp_path: Path
+) -> None:
+    """Each timed-out attempt stops waiting; the start goes on and a later attempt uses it."""
+    workflow = _load(
+        f"""
+        executors:
+          cluster: {{kind: dask, options: {{workers: 1}}}}
+        agents:
+          remote:
+            kind: python
+            executor: cluster
+            options: {{function: "dask_tasks:where", search_path: "{HERE}"}}
+        steps:
+          s:
+            uses: remote
+            timeout: 0.5s
+            retry: {{max_attempts: 60, backoff: 0.2s, multiplier: 1}}
+        """,
+        plugins,
+        tmp_path,
+    )
+    result = await cadenza.run_workflow(workflow, plugins=plugins)
+    assert result.status == "succeeded", result
+    assert result.steps["s"].attempts > 1
+    assert result.steps["s"].output["pid"] != os.getpid()
