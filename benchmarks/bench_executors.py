@@ -1,4 +1,4 @@
-"""Executors: CPU-bound steps on local threads vs the process executor, and per-call overhead.
+"""Executors: CPU-bound steps on local threads, the process executor and Dask; per-call overhead.
 
 Usage::
 
@@ -14,12 +14,19 @@ Two measurements, each side in the same process run, sides alternated:
   ``executor: process`` (``workers`` = CPU count unless ``--workers``). The
   baseline is the serial sum of CPU time (steps x seconds). Ratios are
   wall time against that serial time: the GIL keeps threads near 1x; worker
-  processes approach the core count.
+  processes approach the core count. When cadenza-dask is installed, a third
+  side runs the steps on ``executor: cluster`` (kind ``dask``, a LocalCluster
+  of ``workers`` single-threaded worker processes started by the run: its
+  start-up, a few seconds, is inside the wall time, as a user pays it).
 * **overhead**: ``--calls`` no-op calls awaited one after the other through
   each executor's public ``run`` (got from ``load_plugins().registered(
   "cadenza_executors")``), against the raw baselines ``trio.to_thread.run_sync``
   (for local) and a plain call; the first call of the process executor (its
-  worker start) is measured apart.
+  worker start) is measured apart. With cadenza-dask: the dask executor
+  (one worker) against the raw baseline of a plain synchronous
+  ``distributed.Client`` submitting the same no-op to the same cluster
+  (``client.submit(noop, pure=False).result()``), and its first call (the
+  LocalCluster start).
 
 Only public API: the executors come from the plugin registry.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -42,6 +50,15 @@ import cadenza
 from cadenza.plugins import load_plugins
 
 HERE = Path(__file__).resolve().parent
+DASK = importlib.util.find_spec("cadenza_dask") is not None
+"""Whether the dask side runs: cadenza-dask (and so dask.distributed) is installed."""
+
+
+def _plugins() -> cadenza.plugins.Plugins:
+    """The built-in executors, plus cadenza-dask's when it is installed."""
+    if not DASK:
+        return load_plugins(entry_points=False)
+    return load_plugins(entry_points=False, extra=[importlib.import_module("cadenza_dask")])
 
 
 def crunch(seconds: float) -> int:
@@ -58,6 +75,7 @@ def noop() -> None:
 
 
 def _workflow(executor: str, steps: int, seconds: float, workers: int) -> cadenza.Workflow:
+    dask = f"cluster: {{kind: dask, options: {{workers: {workers}}}}}" if DASK else ""
     step_lines = "\n".join(
         f"  s{i}: {{uses: crunch, with: {{seconds: {seconds}}}}}" for i in range(steps)
     )
@@ -67,6 +85,7 @@ def _workflow(executor: str, steps: int, seconds: float, workers: int) -> cadenz
         concurrency: {max(workers, 1) * 4}
         executors:
           process: {{options: {{workers: {workers}}}}}
+          {dask}
         agents:
           crunch:
             kind: python
@@ -80,13 +99,13 @@ def _workflow(executor: str, steps: int, seconds: float, workers: int) -> cadenz
         + "\n"
     )
     return cadenza.load_workflow_text(
-        text, plugins=load_plugins(entry_points=False), filename="bench.yaml", base_dir=HERE
+        text, plugins=_plugins(), filename="bench.yaml", base_dir=HERE
     ).workflow
 
 
 async def _throughput(executor: str, steps: int, seconds: float, workers: int) -> dict[str, Any]:
     workflow = _workflow(executor, steps, seconds, workers)
-    plugins = load_plugins(entry_points=False)
+    plugins = _plugins()
     start = time.perf_counter()
     result = await cadenza.run_workflow(workflow, plugins=plugins)
     wall = time.perf_counter() - start
@@ -96,7 +115,7 @@ async def _throughput(executor: str, steps: int, seconds: float, workers: int) -
 
 
 async def _overhead(calls: int) -> dict[str, float]:
-    registered = load_plugins(entry_points=False).registered("cadenza_executors")
+    registered = _plugins().registered("cadenza_executors")
     # By module name, not __main__'s: worker processes do not run this script.
     sys.path.insert(0, str(HERE))
     noop = importlib.import_module("bench_executors").noop
@@ -121,6 +140,38 @@ async def _overhead(calls: int) -> dict[str, float]:
             out[f"{name}: per call"] = (time.perf_counter() - start) / calls
         finally:
             await executor.aclose()
+    if DASK:
+        out.update(await _dask_overhead(calls, noop))
+    return out
+
+
+async def _dask_overhead(calls: int, noop: Any) -> dict[str, float]:
+    """The dask executor against a plain synchronous Client on the same one-worker cluster."""
+    from distributed import Client
+
+    out: dict[str, float] = {}
+    executor = _plugins().registered("cadenza_executors")["dask"].obj({"workers": 1})
+    try:
+        start = time.perf_counter()
+        await executor.run(noop)
+        out["dask: first call (LocalCluster start)"] = time.perf_counter() - start
+
+        def raw() -> float:
+            with Client(executor.scheduler_address) as client:
+                client.submit(noop, pure=False).result()  # connect and warm up
+                begin = time.perf_counter()
+                for _ in range(calls):
+                    client.submit(noop, pure=False).result()
+                return (time.perf_counter() - begin) / calls
+
+        for round_ in range(2):  # alternated: raw, executor, raw, executor
+            out[f"raw distributed.Client #{round_ + 1}"] = await trio.to_thread.run_sync(raw)
+            start = time.perf_counter()
+            for _ in range(calls):
+                await executor.run(noop)
+            out[f"dask: per call #{round_ + 1}"] = (time.perf_counter() - start) / calls
+    finally:
+        await executor.aclose()
     return out
 
 
@@ -137,7 +188,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "throughput": {},
     }
     for round_ in range(args.rounds):
-        for side in ("local", "process") if round_ % 2 == 0 else ("process", "local"):
+        sides = ["local", "process", *(["cluster"] if DASK else [])]
+        for side in sides if round_ % 2 == 0 else sides[::-1]:
             print(f"round {round_ + 1}: {side} ...", file=sys.stderr)
             got = await _throughput(side, args.steps, args.seconds, workers)
             report["throughput"].setdefault(side, []).append(got)
