@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
-from .._journal._readback import FINISHED, effective_status, run_counts, run_to_dict, step_states
+from .._journal._queue import QueuedRun, SupportsRunQueue
+from .._journal._readback import (
+    FINISHED,
+    effective_status,
+    iso_time,
+    run_counts,
+    run_to_dict,
+    step_states,
+)
 from .._journal._store import RunRecord, Store
 from ._common import echo_json, handle_errors, journal_url
 from ._execute import store_option
 from ._history import counts_text, duration_text, existing_store, local_time, table
 
-STATUSES = ("running", "interrupted", "succeeded", "failed", "cancelled")
+STATUSES = ("queued", "running", "interrupted", "succeeded", "failed", "cancelled")
 _UNFINISHED_SCAN = 10_000
 """How many ``running`` records to check when filtering on running/interrupted."""
 
@@ -27,8 +36,60 @@ def _select(
         records = store.list_runs(limit=_UNFINISHED_SCAN, status="running", workflow=workflow)
         picked = [(r, effective_status(r)) for r in records]
         return [(r, s) for r, s in picked if s == status][:limit]
+    if status == "queued":
+        return []
     records = store.list_runs(limit=limit, status=status, workflow=workflow)
     return [(r, effective_status(r)) for r in records]
+
+
+def _queue_of(
+    store: Store, selected: list[tuple[RunRecord, str]], *, status: str | None, limit: int
+) -> tuple[dict[str, QueuedRun], list[QueuedRun]]:
+    """The queue rows of the selected runs, and the queued runs not started yet (a worker
+    picks them up), for stores that keep a run queue (both empty otherwise)."""
+    if not isinstance(store, SupportsRunQueue):
+        return {}, []
+    held = {r.run_id: q for r, _ in selected if (q := store.get_queued(r.run_id)) is not None}
+    if status in ("running", "interrupted"):
+        return held, []
+    waiting = [
+        q
+        for q in store.list_queue(limit=limit)
+        if (status is None or _UNSTARTED[q.state] == status) and store.get_run(q.run_id) is None
+    ]
+    return held, waiting
+
+
+_UNSTARTED = {
+    "queued": "queued",
+    "claimed": "queued",  # a worker is starting it
+    "done": "succeeded",
+    "failed": "failed",  # it could not start: its file changed or no longer loads
+    "cancelled": "cancelled",
+}
+"""The status shown for a queue row whose run has no record in the journal (yet)."""
+
+
+def _queued_dict(q: QueuedRun) -> dict[str, Any]:
+    """A queued run that has not started, in the shape of ``runs --json``."""
+    return {
+        "run_id": q.run_id,
+        "workflow": q.entry.workflow or Path(q.entry.path).stem,
+        "status": _UNSTARTED[q.state],
+        "reason": "",
+        "source": q.entry.path,
+        "started_at": None,
+        "started": None,
+        "submitted": iso_time(q.entry.submitted_at),
+        "finished_at": None,
+        "duration": None,
+        "counts": {},
+        "cost_usd": None,
+        "pid": None,
+        "host": "",
+        "worker": q.worker or None,
+        "queue_state": q.state,
+    }
 
 
 @click.command("runs")
@@ -63,18 +124,40 @@ def runs(
     url = journal_url(store_url)
     selected: list[tuple[RunRecord, str]] = []
     counts: dict[str, Any] = {}
+    held: dict[str, QueuedRun] = {}
+    waiting: list[QueuedRun] = []
     with existing_store(store_url) as store:
         if store is not None:
             url = store.url
             selected = _select(store, status=status, workflow=workflow_name, limit=limit)
+            held, waiting = _queue_of(store, selected, status=status, limit=limit)
+            if workflow_name is not None:
+                waiting = [q for q in waiting if _queued_dict(q)["workflow"] == workflow_name]
+            if waiting:  # the most recent `limit` of both, by submission or start time
+                times = sorted(
+                    [q.entry.submitted_at for q in waiting] + [r.started_at for r, _ in selected],
+                    reverse=True,
+                )
+                cut = times[min(limit, len(times)) - 1]
+                waiting = [q for q in waiting if q.entry.submitted_at >= cut][:limit]
+                selected = [(r, s) for r, s in selected if r.started_at >= cut]
+                selected = selected[: limit - len(waiting)]
             for record, state in selected:
                 # Unfinished runs have no counts on record yet: rebuild them from events.
                 events = [] if state in FINISHED else store.read_events(record.run_id)
                 counts[record.run_id] = run_counts(record, state, step_states(events))
     if as_json:
-        echo_json([run_to_dict(r, s, now=now, counts=counts[r.run_id]) for r, s in selected])
+        shown = [_queued_dict(q) for q in waiting]
+        for r, s in selected:
+            data = run_to_dict(r, s, now=now, counts=counts[r.run_id])
+            if held or waiting:
+                q = held.get(r.run_id)
+                data["worker"] = q.worker or None if q is not None else None
+                data["queue_state"] = q.state if q is not None else None
+            shown.append(data)
+        echo_json(shown)
         return
-    if not selected:
+    if not selected and not waiting:
         matching = " matching the filters" if status or workflow_name else ""
         click.echo(f"no runs{matching} in the journal {url}.", err=True)
         return
@@ -89,7 +172,18 @@ def runs(
         ]
         for r, s in selected
     ]
-    lines = table(("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS"), rows)
+    headers: tuple[str, ...] = ("RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS")
+    if held or waiting:  # a journal with a run queue: who holds each run, and what waits
+        for row, (r, _) in zip(rows, selected, strict=True):
+            q = held.get(r.run_id)
+            row.insert(3, (q.worker or "-") if q is not None else "-")
+        rows = [
+            [q.run_id, _queued_dict(q)["workflow"], _UNSTARTED[q.state], q.worker or "-",
+             f"submitted {local_time(q.entry.submitted_at)}", "-", "-"]
+            for q in waiting
+        ] + rows  # fmt: skip
+        headers = ("RUN", "WORKFLOW", "STATUS", "WORKER", "STARTED", "DURATION", "STEPS")
+    lines = table(headers, rows)
     interrupted = sum(s == "interrupted" for _, s in selected)
     if interrupted:
         runs_were = "run was" if interrupted == 1 else "runs were"
