@@ -175,6 +175,10 @@ def cancel(run_id: str, store_url: str | None, wait: bool, timeout: float) -> No
         assert store is not None
         state = effective_status(record)
         if state == "interrupted":
+            # The flag tells a worker that takes the run over that it was cancelled
+            # on purpose (not given back by a stopping worker): it is not resumed.
+            store.request_cancel(run_id)
+            record = attrs.evolve(record, cancel_requested=True)
             if _close_stopped(store, record):
                 return
             record = require_run(store, run_id, store_url)  # resumed or finished meanwhile

@@ -61,7 +61,11 @@ async def _serve(worker: Worker) -> bool:
 @click.option(
     "--max-runs", type=click.IntRange(min=1), default=None, metavar="N", help="Stop after N runs."
 )
-@click.option("--exit-when-idle", is_flag=True, help="Stop when the queue is empty.")
+@click.option(
+    "--exit-when-idle",
+    is_flag=True,
+    help="Stop once no run is queued or held by any worker (for batch jobs and tests).",
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

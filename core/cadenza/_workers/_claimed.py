@@ -6,7 +6,9 @@ worker died, hung past its lease, or released the run when it stopped): the
 run resumes from its journal, so journaled successes are restored, never
 executed again, and calls that were in flight repeat with the same
 idempotency key. A run the journal already shows finished (its worker died
-between the run's last write and marking the queue) is only marked.
+between the run's last write and marking the queue) is only marked; except a
+run cancelled without a cancel request (``cadenza cancel`` sets one): a
+stopping worker cancelled it to give it back, so it is resumed.
 
 The run writes through a :class:`~cadenza._journal._fenced.FencedStore`: if
 the claim is taken over meanwhile, its next write is refused and it stops.
@@ -48,7 +50,9 @@ def prepare(claim: QueuedRun, store: Store, plugins: Plugins) -> Prepared:
     """Load the claimed run's workflow and decide: start, resume, or end. Blocking."""
     entry = claim.entry
     record = store.get_run(entry.run_id)
-    if record is not None and record.status in FINISHED:
+    released = record is not None and record.status == "cancelled" and not record.cancel_requested
+    if record is not None and record.status in FINISHED and not released:
+        # Its worker died after the run ended, before marking the queue.
         return Prepared(ended=QUEUE_STATE_FOR_RUN[record.status], reason="already finished")
     try:
         loaded = load_workflow(entry.path, plugins=plugins, workflow=entry.workflow or None)

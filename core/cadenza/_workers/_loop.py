@@ -64,6 +64,8 @@ def default_worker_name() -> str:
 class Worker:
     """Claims and runs queued runs from ``store``; see the module docstring.
 
+    With ``exit_when_idle``, it stops once no run is queued and none is held
+    by a worker (a run another worker holds may still need taking over).
     ``report`` receives one line per thing worth telling a person (claimed,
     finished, lost, released); ``output_dir`` is where runs' agents write
     (``{run_id}`` replaced), unless a resumed run had its own folder.
@@ -129,7 +131,7 @@ class Worker:
                 continue
             claim = await self._call(self.queue.claim, self.name, lease_seconds=self.lease)
             if claim is None:
-                if self.exit_when_idle and not self._active:
+                if self.exit_when_idle and not self._active and not await self._held_elsewhere():
                     break
                 await self._wait_wake(self.poll_interval)
                 continue
@@ -139,6 +141,11 @@ class Worker:
             nursery.start_soon(self._run, run)
         while self._active:  # stopping, or max-runs reached: let the runs end
             await self._wait_wake(None)
+
+    async def _held_elsewhere(self) -> bool:
+        """Whether another worker holds a run: if it dies, this one must take the run over."""
+        held = await self._call(self.queue.list_queue, limit=1, state="claimed")
+        return bool(held)
 
     async def _wait_wake(self, at_most: float | None) -> None:
         """Wait for a run to end or :meth:`stop` (at most ``at_most`` seconds)."""
