@@ -237,3 +237,65 @@ async def test_a_killed_workers_runs_are_taken_over_without_rerunning_successes(
             assert late == [], f"{run_id}/{step} succeeded before the kill and was called again"
         elif sum(counted.values()) > 1:  # repeated: only a call in flight at the kill
             assert run_id in held, (run_id, step)
+
+
+GATED = """\
+name: gated
+agents:
+  remote: {kind: http, options: {endpoint: "${SEED_ENDPOINT}", timeout: 60s}}
+steps:
+  a: {uses: remote, with: {step: a}}
+  publish: {uses: remote, needs: [a], approval: "Publish?", with: {step: publish}}
+"""
+
+
+async def test_submit_of_a_bad_file_exits_2_and_queues_nothing(cluster: Cluster) -> None:
+    """An invalid workflow is reported with file:line and exit 2; the queue stays empty."""
+    (cluster.project / "bad.yaml").write_text(FLOW.replace("needs: [a]", "needs: [nope]"))
+    done = await cluster.cadenza("submit", "bad.yaml", "--store", cluster.url)
+    assert done.returncode == 2
+    assert "bad.yaml:" in done.stderr.decode()
+    assert done.stdout == b""
+    assert await cluster.store_call(lambda s: s.list_queue()) == []
+
+
+async def test_cancel_and_approve_reach_runs_on_a_worker(cluster: Cluster) -> None:
+    """A queued run is cancelled before it starts; of two runs waiting at an approval gate on
+    a worker, `cadenza approve` from another process lets one finish, `cadenza cancel` stops
+    the other; the queue records each outcome."""
+    (cluster.project / "gated.yaml").write_text(GATED)
+    dropped = (await cluster.submit(1))[0]
+    cancelled = await cluster.cadenza("cancel", dropped, "--store", cluster.url)
+    assert cancelled.returncode == 0, cancelled.stderr.decode()
+    assert "cancelled before any worker started it" in cancelled.stdout.decode()
+    done = await cluster.cadenza("submit", "gated.yaml", "--count", "2", "--store", cluster.url)
+    approved, stopped = done.stdout.decode().split()
+    proc = await cluster.start_worker("gatekeeper")
+
+    def waiting_at_gate(store: PostgresStore) -> bool:
+        return all(
+            any(e["kind"] == "approval_requested" for e in store.read_events(run_id))
+            for run_id in (approved, stopped)
+        )
+
+    with trio.fail_after(HANG_GUARD):
+        while not await cluster.store_call(waiting_at_gate):  # noqa: ASYNC110 (another process)
+            await trio.sleep(0.05)
+    listed = await cluster.cadenza("runs", "--store", cluster.url, "--json")
+    shown = {r["run_id"]: r for r in json.loads(listed.stdout)}
+    assert shown[approved]["worker"] == "gatekeeper"
+    assert shown[approved]["status"] == "running"
+    assert shown[dropped]["status"] == "cancelled"
+    yes = await cluster.cadenza("approve", approved, "publish", "--store", cluster.url)
+    assert yes.returncode == 0, yes.stderr.decode()
+    no = await cluster.cadenza("cancel", stopped, "--store", cluster.url, "--wait")
+    assert no.returncode == 0, no.stderr.decode()
+    await wait_exit(proc, "gatekeeper", cluster)
+
+    def outcome(store: PostgresStore, run_id: str) -> tuple[str, str]:
+        return store.get_queued(run_id).state, store.get_run(run_id).status
+
+    assert await cluster.store_call(outcome, approved) == ("done", "succeeded")
+    assert await cluster.store_call(outcome, stopped) == ("cancelled", "cancelled")
+    assert [call for call in cluster.agent.calls if call[0] == dropped] == []
+    assert [s for r, s, _, _ in cluster.agent.calls if r == approved] == ["a", "publish"]
