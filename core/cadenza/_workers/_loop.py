@@ -129,7 +129,12 @@ class Worker:
             if len(self._active) >= self.concurrency:
                 await self._wait_wake(None)
                 continue
-            claim = await self._call(self.queue.claim, self.name, lease_seconds=self.lease)
+            try:
+                claim = await self._call(self.queue.claim, self.name, lease_seconds=self.lease)
+            except StoreError as exc:  # the database is away: keep the runs going, retry
+                self.report(f"cannot claim ({exc}); retrying in {self.poll_interval * 5:g}s")
+                await self._wait_wake(self.poll_interval * 5)
+                continue
             if claim is None:
                 if self.exit_when_idle and not self._active and not await self._held_elsewhere():
                     break
