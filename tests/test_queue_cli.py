@@ -19,6 +19,7 @@ import cadenza
 from cadenza._cli._cancel_cmd import cancel
 from cadenza._cli._common import CliState
 from cadenza._cli._runs_cmd import runs
+from cadenza._cli._status_cmd import status
 from cadenza._cli._submit_cmd import submit
 from cadenza._cli._worker_cmd import worker
 from cadenza._plugins._registry import load_plugins
@@ -213,3 +214,14 @@ def test_a_store_without_a_queue_exits_2_saying_what_to_use(project: Path, comma
     assert result.exit_code == 2
     assert "cannot hold a run queue" in result.stderr
     assert "postgresql://" in result.stderr
+
+
+def test_status_of_a_queued_run_says_it_waits(project: Path) -> None:
+    """status of a submitted run no worker started says so instead of 'no such run'."""
+    _, out, _ = invoke(submit, "flow.yaml", "--store", journal(project))
+    [run_id] = out.split()
+    code, out, err = invoke(status, run_id, "--store", journal(project))
+    assert code == 0, err
+    assert f"run {run_id} (hello, {project / 'flow.yaml'}): queued" in out
+    code, out, _ = invoke(status, run_id, "--store", journal(project), "--json")
+    assert json.loads(out)["queue_state"] == "queued"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +11,6 @@ from .._journal._queue import QueuedRun, SupportsRunQueue
 from .._journal._readback import (
     FINISHED,
     effective_status,
-    iso_time,
     run_counts,
     run_to_dict,
     step_states,
@@ -20,7 +18,15 @@ from .._journal._readback import (
 from .._journal._store import RunRecord, Store
 from ._common import echo_json, handle_errors, journal_url
 from ._execute import store_option
-from ._history import counts_text, duration_text, existing_store, local_time, table
+from ._history import (
+    UNSTARTED,
+    counts_text,
+    duration_text,
+    existing_store,
+    local_time,
+    queued_dict,
+    table,
+)
 
 STATUSES = ("queued", "running", "interrupted", "succeeded", "failed", "cancelled")
 _UNFINISHED_SCAN = 10_000
@@ -55,41 +61,9 @@ def _queue_of(
     waiting = [
         q
         for q in store.list_queue(limit=limit)
-        if (status is None or _UNSTARTED[q.state] == status) and store.get_run(q.run_id) is None
+        if (status is None or UNSTARTED[q.state] == status) and store.get_run(q.run_id) is None
     ]
     return held, waiting
-
-
-_UNSTARTED = {
-    "queued": "queued",
-    "claimed": "queued",  # a worker is starting it
-    "done": "succeeded",
-    "failed": "failed",  # it could not start: its file changed or no longer loads
-    "cancelled": "cancelled",
-}
-"""The status shown for a queue row whose run has no record in the journal (yet)."""
-
-
-def _queued_dict(q: QueuedRun) -> dict[str, Any]:
-    """A queued run that has not started, in the shape of ``runs --json``."""
-    return {
-        "run_id": q.run_id,
-        "workflow": q.entry.workflow or Path(q.entry.path).stem,
-        "status": _UNSTARTED[q.state],
-        "reason": "",
-        "source": q.entry.path,
-        "started_at": None,
-        "started": None,
-        "submitted": iso_time(q.entry.submitted_at),
-        "finished_at": None,
-        "duration": None,
-        "counts": {},
-        "cost_usd": None,
-        "pid": None,
-        "host": "",
-        "worker": q.worker or None,
-        "queue_state": q.state,
-    }
 
 
 @click.command("runs")
@@ -132,7 +106,7 @@ def runs(
             selected = _select(store, status=status, workflow=workflow_name, limit=limit)
             held, waiting = _queue_of(store, selected, status=status, limit=limit)
             if workflow_name is not None:
-                waiting = [q for q in waiting if _queued_dict(q)["workflow"] == workflow_name]
+                waiting = [q for q in waiting if queued_dict(q)["workflow"] == workflow_name]
             if waiting:  # the most recent `limit` of both, by submission or start time
                 times = sorted(
                     [q.entry.submitted_at for q in waiting] + [r.started_at for r, _ in selected],
@@ -147,7 +121,7 @@ def runs(
                 events = [] if state in FINISHED else store.read_events(record.run_id)
                 counts[record.run_id] = run_counts(record, state, step_states(events))
     if as_json:
-        shown = [_queued_dict(q) for q in waiting]
+        shown = [queued_dict(q) for q in waiting]
         for r, s in selected:
             data = run_to_dict(r, s, now=now, counts=counts[r.run_id])
             if held or waiting:
@@ -178,7 +152,7 @@ def runs(
             q = held.get(r.run_id)
             row.insert(3, (q.worker or "-") if q is not None else "-")
         rows = [
-            [q.run_id, _queued_dict(q)["workflow"], _UNSTARTED[q.state], q.worker or "-",
+            [q.run_id, queued_dict(q)["workflow"], UNSTARTED[q.state], q.worker or "-",
              f"submitted {local_time(q.entry.submitted_at)}", "-", "-"]
             for q in waiting
         ] + rows  # fmt: skip
