@@ -151,3 +151,45 @@ async def test_a_killed_workers_runs_are_resumed_by_the_other(setup: Setup) -> N
             assert at < killed_at, f"{run_id}/{step} was journaled and called again"
     assert all(len(k) == 1 for k in keys.values())  # a repeated call kept its key
     assert "taken over" in setup.log("survivor")
+
+
+async def test_sigterm_gives_the_runs_back_and_another_worker_finishes_them(setup: Setup) -> None:
+    """SIGTERM: the worker cancels its runs cleanly, releases them (queued again, no lease to
+    wait for) and exits 130; the next worker resumes them, re-running no journaled success."""
+    with trio.fail_after(HANG_GUARD):
+        submitted = await trio.run_process(
+            cadenza_argv("submit", "flow.yaml", "--count", "4", "--store", setup.url),
+            cwd=setup.tmp, capture_stdout=True, capture_stderr=True, env=setup.env(),
+        )  # fmt: skip
+    run_ids = submitted.stdout.decode().split()
+    first = await setup.start_worker("first")
+
+    def mid_run(store: SqliteStore) -> str | None:
+        for held in store.list_queue(limit=50, state="claimed"):
+            done = successes(store, held.run_id)
+            if done and len(done) < len(STEPS):
+                return held.run_id
+        return None
+
+    with trio.fail_after(HANG_GUARD):
+        while (mid := await setup.read(mid_run)) is None:  # noqa: ASYNC110 (another process)
+            await trio.sleep(0.02)
+    first.send_signal(signal.SIGTERM)
+    with trio.fail_after(HANG_GUARD):
+        assert await first.wait() == 130, setup.log("first")
+    assert f"run {mid} released" in setup.log("first")
+    row = await setup.read(SqliteStore.get_queued, mid)
+    assert (row.state, row.worker) == ("queued", "")
+    kept = set(await setup.read(successes, mid))
+    stopped_at = trio.current_time()
+
+    second = await setup.start_worker("second")
+    with trio.fail_after(HANG_GUARD):
+        assert await second.wait() == 0, setup.log("second")
+    for run_id in run_ids:
+        row = await setup.read(SqliteStore.get_queued, run_id)
+        assert row.state == "done"
+        assert await setup.read(successes, run_id) == Counter(STEPS)
+    assert (await setup.read(SqliteStore.get_queued, mid)).attempts == 2
+    late = [c for c in setup.agent.calls if c[0] == mid and c[1] in kept and c[3] > stopped_at]
+    assert late == []
