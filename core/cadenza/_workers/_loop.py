@@ -171,6 +171,8 @@ class Worker:
             self._wake.set()
 
     async def _run_claim(self, run: ClaimedRun) -> None:
+        failure: Exception | None = None
+        result = None
         try:
             prepared: Prepared = await self._call(prepare, run.claim, run.store, self.plugins)
             if prepared.ended is not None:
@@ -182,36 +184,37 @@ class Worker:
             )
         except* LeaseLostError:
             run.lost = True
-            result = None
         except* Exception as group:  # one run's failure must not stop the worker
             failure = group.exceptions[0]
-            log.error("worker_run_failed", run_id=run.run_id, error=repr(failure))
-            self.report(f"run {run.run_id} could not run here: {failure}")
-            result = None
-            run.released = True  # give it back: another worker (or a restart) retries it
-            with trio.CancelScope(shield=True):
-                try:
-                    if run.claim.attempts >= MAX_ATTEMPTS:  # it fails wherever it runs
-                        await self._call(self.queue.finish, run.claim.fence, "failed")
-                    else:
-                        await self._call(self.queue.release, run.claim.fence)
-                except StoreError:
-                    pass  # unreachable store: the lease expires and the run is taken over
         if run.lost:
             self.report(
                 f"run {run.run_id}: lease lost (another worker took it over); "
                 "stopped it here, nothing more written"
             )
-            return
-        if result is None:
-            return
-        if run.released and result.status == "cancelled":
+        elif failure is not None:
+            await self._give_up(run, failure)
+        elif run.released and (result is None or result.status == "cancelled"):
             with trio.CancelScope(shield=True):
                 await self._call(self.queue.release, run.claim.fence)
             self.report(f"run {run.run_id} released: another worker resumes it")
-            return
-        self.report(f"run {run.run_id} {result.status}")
-        await self._end(run, QUEUE_STATE_FOR_RUN[result.status])
+        elif result is not None:
+            self.report(f"run {run.run_id} {result.status}")
+            await self._end(run, QUEUE_STATE_FOR_RUN[result.status])
+
+    async def _give_up(self, run: ClaimedRun, failure: BaseException) -> None:
+        """An error around the run (not a failed step): give it back, or fail it for good."""
+        log.error("worker_run_failed", run_id=run.run_id, error=repr(failure))
+        final = run.claim.attempts >= MAX_ATTEMPTS  # it fails wherever it runs
+        then = "marked failed" if final else "given back to the queue"
+        self.report(f"run {run.run_id} could not run here ({failure}); {then}")
+        with trio.CancelScope(shield=True):
+            try:
+                if final:
+                    await self._call(self.queue.finish, run.claim.fence, "failed")
+                else:
+                    await self._call(self.queue.release, run.claim.fence)
+            except StoreError:
+                pass  # unreachable store: the lease expires and the run is taken over
 
     async def _end(self, run: ClaimedRun, state: Any) -> None:
         with trio.CancelScope(shield=True):
