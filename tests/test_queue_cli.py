@@ -131,7 +131,9 @@ def test_worker_runs_every_queued_run_and_runs_shows_it(project: Path) -> None:
     assert out.splitlines()[0].split() == [
         "RUN", "WORKFLOW", "STATUS", "WORKER", "STARTED", "DURATION", "STEPS",
     ]  # fmt: skip
-    assert all(" w1 " in line for line in out.splitlines()[1:])
+    table_lines = out.split("\n\n")[0].splitlines()
+    assert all(" w1 " in line for line in table_lines[1:])
+    assert out.splitlines()[-1].startswith("workers: w1 (")
 
 
 def test_worker_stops_after_max_runs(project: Path) -> None:

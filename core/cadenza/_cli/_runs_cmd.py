@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from .._journal._queue import QueuedRun, SupportsRunQueue
+from .._journal._queue import QueuedRun, SupportsRunQueue, WorkerInfo
 from .._journal._readback import (
     FINISHED,
     effective_status,
@@ -29,6 +29,8 @@ from ._history import (
 )
 
 STATUSES = ("queued", "running", "interrupted", "succeeded", "failed", "cancelled")
+WORKERS_SHOWN = 10
+"""Workers listed under the table (most recently seen first)."""
 _UNFINISHED_SCAN = 10_000
 """How many ``running`` records to check when filtering on running/interrupted."""
 
@@ -100,11 +102,14 @@ def runs(
     counts: dict[str, Any] = {}
     held: dict[str, QueuedRun] = {}
     waiting: list[QueuedRun] = []
+    workers: list[WorkerInfo] = []
     with existing_store(store_url) as store:
         if store is not None:
             url = store.url
             selected = _select(store, status=status, workflow=workflow_name, limit=limit)
             held, waiting = _queue_of(store, selected, status=status, limit=limit)
+            if (held or waiting) and not as_json and isinstance(store, SupportsRunQueue):
+                workers = store.list_workers()[:WORKERS_SHOWN]
             if workflow_name is not None:
                 waiting = [q for q in waiting if queued_dict(q)["workflow"] == workflow_name]
             if waiting:  # the most recent `limit` of both, by submission or start time
@@ -166,4 +171,10 @@ def runs(
             f"{interrupted} {runs_were} interrupted: the process stopped without finishing. "
             "Resume with: cadenza resume RUN (or mark cancelled: cadenza cancel RUN)",
         ]
+    if workers:
+        seen = ", ".join(
+            f"{w.worker} ({w.host}, pid {w.pid}, last seen {local_time(w.heartbeat_at)})"
+            for w in workers
+        )
+        lines += ["", f"workers: {seen}"]
     click.echo("\n".join(lines))
