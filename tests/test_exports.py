@@ -66,7 +66,8 @@ TESTING_PUBLIC = {
     "Drop", "Exchange", "Handler", "LoopbackRequest", "LoopbackServer", "MalformedJson", "Ok",
     "Responder", "RouterConformance",
     "ScriptExhaustedError", "ScriptedAgent", "ScriptedAgentKind", "SeedAgentServer", "SeedCall",
-    "Stall", "Status", "StoreConformance", "listed_plugins", "open_seed_agent_server",
+    "Stall", "Status", "StoreConformance", "RunQueueConformance", "listed_plugins",
+    "open_seed_agent_server",
     "run_captured",
     "scripted_agent_kind", "serve_seed_agent",
 }  # fmt: skip
@@ -97,7 +98,8 @@ EVENTS_PUBLIC = {
 
 STORE_PUBLIC = {
     "SCHEMA_VERSION", "ApprovalDecision", "CacheEntry", "RunRecord", "SqliteStore", "Store",
-    "StoreError", "SupportsApprovals",
+    "StoreError", "SupportsApprovals", "SupportsRunQueue", "Fence", "LeaseLostError",
+    "QueueEntry", "QueuedRun", "WorkerInfo",
     "StoreFullError", "StoreReadOnlyError", "UnknownRunError", "WriteBatch", "open_store",
 }  # fmt: skip
 

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("_plugins",),
     ("_load", "_scheduler"),
     ("_build",),
-    ("_insight",),
+    ("_insight", "_workers"),
     ("_serve",),
     ("_cli",),
     ("__init__", "events", "store", "http", "plugins", "strategies", "testing"),

@@ -12,6 +12,7 @@ The hierarchy::
     ├── StoreError               the journal store cannot be used (``cadenza.store``)
     │   ├── StoreReadOnlyError       the journal can be read, not written
     │   ├── StoreFullError           the disk holding the journal is full
+    │   ├── LeaseLostError           a worker's claim on a queued run was taken over
     │   └── UnknownRunError          no run with this id is in the journal
     ├── ResumeError              a run cannot be resumed as asked
     ├── ApprovalError            an approval decision cannot be recorded as asked
@@ -189,6 +190,30 @@ class StoreFullError(StoreError):
             f"the disk holding the journal at {path} is full{more}. Everything committed "
             "before is kept: free some space, then finish the run with `cadenza resume RUN` "
             "(`cadenza runs` lists it as interrupted).",
+            url=url,
+        )
+
+
+class LeaseLostError(StoreError):
+    """A worker's claim on a queued run is no longer its own: the store refused its write.
+
+    Another worker claimed the run after this one's lease expired (a newer
+    fencing token), or the run was released, finished or cancelled. The
+    refused batch wrote nothing; the stale worker stops the run locally and
+    writes nothing more, since the run's new holder now owns its journal.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, run_id: str, *, worker: str, token: int, url: str = "") -> None:
+        self.run_id = run_id
+        self.worker = worker
+        self.token = token
+        super().__init__(
+            f"lease lost: worker {worker} no longer holds run {run_id} (claim {token} is "
+            "stale: its lease expired and another worker took the run over, or the run was "
+            "released or cancelled). Nothing was written; the run's current holder carries "
+            "it on (cadenza runs shows which worker).",
             url=url,
         )
 

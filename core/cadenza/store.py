@@ -7,10 +7,16 @@ one (see docs/durability.md).
 
 from __future__ import annotations
 
+from ._errors import LeaseLostError as LeaseLostError
 from ._errors import StoreError as StoreError
 from ._errors import StoreFullError as StoreFullError
 from ._errors import StoreReadOnlyError as StoreReadOnlyError
 from ._errors import UnknownRunError as UnknownRunError
+from ._journal._queue import Fence as Fence
+from ._journal._queue import QueuedRun as QueuedRun
+from ._journal._queue import QueueEntry as QueueEntry
+from ._journal._queue import SupportsRunQueue as SupportsRunQueue
+from ._journal._queue import WorkerInfo as WorkerInfo
 from ._journal._sqlite import SqliteStore as SqliteStore
 from ._journal._store import SCHEMA_VERSION as SCHEMA_VERSION
 from ._journal._store import ApprovalDecision as ApprovalDecision
@@ -26,6 +32,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "ApprovalDecision",
     "CacheEntry",
+    "Fence",
+    "LeaseLostError",
+    "QueueEntry",
+    "QueuedRun",
     "RunRecord",
     "SqliteStore",
     "Store",
@@ -33,7 +43,9 @@ __all__ = [
     "StoreFullError",
     "StoreReadOnlyError",
     "SupportsApprovals",
+    "SupportsRunQueue",
     "UnknownRunError",
+    "WorkerInfo",
     "WriteBatch",
     "open_store",
 ]

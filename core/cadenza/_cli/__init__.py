@@ -39,6 +39,16 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "resume",
         "Finish run RUN: steps that succeeded keep their outputs, the rest run again.",
     ),
+    "submit": (
+        "_submit_cmd",
+        "submit",
+        "Queue a run of the workflow in FILE for `cadenza worker` processes; print its run id.",
+    ),
+    "worker": (
+        "_worker_cmd",
+        "worker",
+        "Claim queued runs from the journal and run them, until stopped (Ctrl-C, SIGTERM).",
+    ),
     "runs": ("_runs_cmd", "runs", "List recent runs in the journal, most recent first."),
     "status": (
         "_status_cmd",

@@ -19,6 +19,7 @@ import click
 
 from .. import _events as ev
 from .._errors import StoreError
+from .._journal._queue import SupportsRunQueue
 from .._journal._readback import (
     FINISHED,
     STEP_ENDED,
@@ -120,6 +121,31 @@ def _wait_stopped(store: Store, run_id: str, timeout: float) -> int:
         time.sleep(_WAIT_POLL)
 
 
+def _cancel_queued(store: Store | None, run_id: str) -> bool:
+    """Cancel a queued run no worker has started; True when that settled the command."""
+    if store is None or not isinstance(store, SupportsRunQueue):
+        return False
+    queued = store.get_queued(run_id)
+    if queued is None or store.get_run(run_id) is not None:
+        return False  # not queued, or started: the run's own record is cancelled
+    if store.cancel_queued(run_id):
+        click.echo(f"run {run_id} cancelled before any worker started it")
+        return True
+    queued = store.get_queued(run_id)
+    assert queued is not None
+    if queued.state == "claimed" and store.get_run(run_id) is None:
+        click.echo(
+            f"error: run {run_id} was just claimed by worker {queued.worker} and is starting; "
+            f"run `cadenza cancel {run_id}` again in a second.",
+            err=True,
+        )
+        sys.exit(int(ExitCode.RUN_FAILED))
+    if queued.state in ("done", "failed", "cancelled") and store.get_run(run_id) is None:
+        click.echo(f"run {run_id} already {queued.state} in the queue; nothing to cancel.")
+        return True
+    return False
+
+
 @click.command("cancel")
 @click.argument("run_id", metavar="RUN")
 @store_option
@@ -137,15 +163,22 @@ def cancel(run_id: str, store_url: str | None, wait: bool, timeout: float) -> No
     """Cancel run RUN, running in another process; it stops within a second.
 
     A run whose process stopped without finishing it (interrupted) is marked
-    cancelled here. A finished run is left alone. Exit codes: 0 done (or
+    cancelled here; a queued run no worker has started is cancelled in the
+    queue. A finished run is left alone. Exit codes: 0 done (or
     nothing to do), 1 --wait timed out, 2 unknown run or unreadable journal.
     """
     code = int(ExitCode.OK)
     with existing_store(store_url) as store:
+        if _cancel_queued(store, run_id):
+            return
         record = require_run(store, run_id, store_url)
         assert store is not None
         state = effective_status(record)
         if state == "interrupted":
+            # The flag tells a worker that takes the run over that it was cancelled
+            # on purpose (not given back by a stopping worker): it is not resumed.
+            store.request_cancel(run_id)
+            record = attrs.evolve(record, cancel_requested=True)
             if _close_stopped(store, record):
                 return
             record = require_run(store, run_id, store_url)  # resumed or finished meanwhile

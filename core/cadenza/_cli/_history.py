@@ -12,10 +12,12 @@ import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .._errors import StoreReadOnlyError, UnknownRunError
-from .._journal._readback import run_duration
+from .._journal._queue import QueuedRun, SupportsRunQueue
+from .._journal._readback import iso_time, run_duration
 from .._journal._sqlite import SqliteStore, path_from_url
 from .._journal._store import RunRecord, Store, open_store
 from .._scheduler._resume import find_run
@@ -64,6 +66,51 @@ def require_run(store: Store | None, run_id: str, store_url: str | None) -> RunR
     if store is None:
         raise UnknownRunError(run_id, url=journal_url(store_url))
     return find_run(store, run_id)
+
+
+# -- queued runs (cadenza submit) ----------------------------------------------------------
+
+
+def unstarted(store: Store, run_id: str) -> QueuedRun | None:
+    """The queue row of ``run_id`` when it was submitted and no worker has started it."""
+    if not isinstance(store, SupportsRunQueue):
+        return None
+    row = store.get_queued(run_id)
+    if row is None or store.get_run(run_id) is not None:
+        return None
+    return row
+
+
+UNSTARTED = {
+    "queued": "queued",
+    "claimed": "queued",  # a worker is starting it
+    "done": "succeeded",
+    "failed": "failed",  # it could not start: its file changed or no longer loads
+    "cancelled": "cancelled",
+}
+"""The status shown for a queue row whose run has no record in the journal (yet)."""
+
+
+def queued_dict(q: QueuedRun) -> dict[str, Any]:
+    """A queued run that has not started, in the shape of ``runs --json``."""
+    return {
+        "run_id": q.run_id,
+        "workflow": q.entry.workflow or Path(q.entry.path).stem,
+        "status": UNSTARTED[q.state],
+        "reason": "",
+        "source": q.entry.path,
+        "started_at": None,
+        "started": None,
+        "submitted": iso_time(q.entry.submitted_at),
+        "finished_at": None,
+        "duration": None,
+        "counts": {},
+        "cost_usd": None,
+        "pid": None,
+        "host": "",
+        "worker": q.worker or None,
+        "queue_state": q.state,
+    }
 
 
 # -- formatting ----------------------------------------------------------------------

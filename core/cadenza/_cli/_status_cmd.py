@@ -10,6 +10,7 @@ import click
 
 from .._journal._decisions import OpenGate, open_gates
 from .._journal._items import FAILED_ITEMS_SHOWN, ItemTally, grouped_steps, split_steps
+from .._journal._queue import QueuedRun
 from .._journal._readback import (
     StepState,
     effective_status,
@@ -28,8 +29,10 @@ from ._history import (
     human_duration,
     local_time,
     output_summary,
+    queued_dict,
     require_run,
     table,
+    unstarted,
 )
 
 
@@ -263,6 +266,18 @@ def status_to_dict(
     return data
 
 
+def _show_queued(queued: QueuedRun, *, as_json: bool) -> None:
+    data = queued_dict(queued)
+    if as_json:
+        echo_json(data)
+        return
+    holder = f" by worker {queued.worker}" if queued.worker else ""
+    click.echo(
+        f"run {queued.run_id} ({data['workflow']}, {queued.entry.path}): {data['status']}{holder}, "
+        f"submitted {local_time(queued.entry.submitted_at)}; no step has run yet."
+    )
+
+
 @click.command("status")
 @click.argument("run_id", metavar="RUN")
 @store_option
@@ -290,6 +305,10 @@ def status(run_id: str, store_url: str | None, as_json: bool, items_of: str | No
     """
     now = time.time()
     with existing_store(store_url) as store:
+        queued = unstarted(store, run_id) if store is not None else None
+        if queued is not None:  # submitted, not started: nothing in the journal but the queue
+            _show_queued(queued, as_json=as_json)
+            return
         record = require_run(store, run_id, store_url)
         assert store is not None
         events = store.read_events(run_id)

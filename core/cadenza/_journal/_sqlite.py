@@ -29,11 +29,13 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from .._errors import StoreError, StoreFullError, StoreReadOnlyError
+from . import _sqlite_queue as queue
+from ._queue import Fence, QueuedRun, QueueEntry, QueueState, WorkerInfo
 from ._sqlite_batch import has_json, statements
 from ._store import SCHEMA_VERSION, ApprovalDecision, CacheEntry, RunRecord, WriteBatch
 
@@ -295,6 +297,8 @@ class SqliteStore:
                 db.execute("PRAGMA synchronous=FULL")
                 if "approval_decisions" not in tables:
                     db.execute(_DECISIONS_TABLE)  # one statement: atomic on its own
+                if "queue" not in tables or "workers" not in tables:
+                    queue.create_tables(db)
         except sqlite3.DatabaseError as exc:
             db.close()
             raise self._db_error(exc, opening=True) from exc
@@ -373,6 +377,8 @@ class SqliteStore:
                 if statement.strip():
                     db.execute(statement)
             db.execute(_DECISIONS_TABLE)
+            for statement in queue.QUEUE_TABLES:
+                db.execute(statement)
             db.execute(
                 "INSERT INTO cadenza_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -419,11 +425,13 @@ class SqliteStore:
             raise self._read_only_error("recording runs")
         plan = statements(batch, use_json=self._json)  # encoded before taking the lock
         with self._locked() as db:
-            if len(plan) == 1 and plan[0].alone:  # its own transaction, committed on return
-                plan[0].run(db)
+            if len(plan) == 1 and plan[0].alone and batch.fence is None:
+                plan[0].run(db)  # its own transaction, committed on return
                 return
             db.execute("BEGIN IMMEDIATE")
             try:
+                if batch.fence is not None:  # in the batch's transaction: see _queue
+                    queue.check_fence(db, batch.fence, self.url)
                 for statement in plan:
                     statement.run(db)
                 db.execute("COMMIT")
@@ -448,6 +456,63 @@ class SqliteStore:
                 (d.run_id, d.step_id, d.request, int(d.approved), d.by, d.reason, d.decided_at),
             )
             return cur.rowcount > 0
+
+    # -- the run queue (SupportsRunQueue, see _sqlite_queue) ----------------------
+
+    def _writing(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
+        if self.read_only:
+            raise self._read_only_error(action)
+        return self._locked()
+
+    def submit(self, entry: QueueEntry) -> None:
+        with self._writing("submit") as db:
+            queue.submit(db, entry, self.url)
+
+    def claim(self, worker: str, *, lease_seconds: float) -> QueuedRun | None:
+        with self._writing("worker") as db:
+            return queue.claim(db, worker, lease_seconds)
+
+    def renew(self, fence: Fence, *, lease_seconds: float) -> bool:
+        with self._writing("worker") as db:
+            return queue.renew(db, fence, lease_seconds)
+
+    def finish(self, fence: Fence, state: QueueState) -> bool:
+        with self._writing("worker") as db:
+            return queue.finish(db, fence, state)
+
+    def release(self, fence: Fence) -> bool:
+        with self._writing("worker") as db:
+            return queue.release(db, fence)
+
+    def cancel_queued(self, run_id: str) -> bool:
+        with self._writing("cancel") as db:
+            return queue.cancel_queued(db, run_id)
+
+    def register_worker(self, worker: str, *, host: str, pid: int) -> None:
+        with self._writing("worker") as db:
+            queue.register_worker(db, worker, host, pid)
+
+    def heartbeat(self, worker: str) -> None:
+        with self._writing("worker") as db:
+            queue.heartbeat(db, worker)
+
+    def get_queued(self, run_id: str) -> QueuedRun | None:
+        with self._locked() as db:
+            if "queue" not in self._tables(db):  # read-only, from before the queue
+                return None
+            return queue.get_queued(db, run_id)
+
+    def list_queue(self, *, limit: int = 20, state: str | None = None) -> list[QueuedRun]:
+        with self._locked() as db:
+            if "queue" not in self._tables(db):
+                return []
+            return queue.list_queue(db, limit, state)
+
+    def list_workers(self) -> list[WorkerInfo]:
+        with self._locked() as db:
+            if "workers" not in self._tables(db):
+                return []
+            return queue.list_workers(db)
 
     # -- reading -----------------------------------------------------------------
 

@@ -22,11 +22,14 @@ conformance suite that every store must pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
 from .._errors import StoreError
+
+if TYPE_CHECKING:
+    from ._queue import Fence
 
 SCHEMA_VERSION = 1
 """Version of the journal's data layout; a store refuses data from a newer one."""
@@ -101,12 +104,22 @@ class WriteBatch:
     ``cancel_requested`` flag another process set, except that a finished run
     coming back to ``running`` (a resume) starts with the flag cleared.
     ``sources`` are ``(run_id, workflow file text)`` pairs, written once per run.
+
+    ``fence`` (a :class:`~cadenza._journal._queue.Fence`) is set by a worker
+    running a queued run: a store implementing ``SupportsRunQueue`` checks,
+    in the batch's transaction, that the worker still holds that claim, and
+    otherwise writes nothing and raises :class:`~cadenza.store.LeaseLostError`.
+    Stores without a queue never see a fenced batch.
+
+    .. versionchanged:: 0.2
+       ``fence``.
     """
 
     events: Sequence[Mapping[str, Any]] = ()
     runs: Sequence[RunRecord] = ()
     sources: Sequence[tuple[str, str]] = ()
     cache: Sequence[CacheEntry] = ()
+    fence: Fence | None = None
 
     def __bool__(self) -> bool:
         return bool(self.events or self.runs or self.sources or self.cache)

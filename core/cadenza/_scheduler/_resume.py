@@ -83,11 +83,18 @@ def plan_resume(
     from_step: str | None = None,
     allow_changed: bool = False,
     force: bool = False,
+    leased: bool = False,
 ) -> ResumePlan:
-    """Decide how to resume ``run_id`` with ``workflow`` (the file as it is now)."""
+    """Decide how to resume ``run_id`` with ``workflow`` (the file as it is now).
+
+    ``leased``: the caller holds the run's claim in the store's run queue (a
+    worker taking over an expired lease), so the previous owner cannot write
+    any more (fencing) and whether its process lives does not matter.
+    """
     record = find_run(store, run_id)
     if (
-        record.status == "running"
+        not leased
+        and record.status == "running"
         and record.host
         and record.host != socket.gethostname()
         and not force
@@ -97,7 +104,7 @@ def plan_resume(
             f"checked from here. If it is gone, pass --force to resume it here.",
             run_id=run_id,
         )
-    if is_alive_elsewhere(record):
+    if not leased and is_alive_elsewhere(record):
         raise ResumeError(
             f"run {run_id} is still running (pid {record.pid} on {record.host}); "
             f"stop it first (cadenza cancel {run_id}) or wait for it to finish.",

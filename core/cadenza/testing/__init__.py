@@ -7,8 +7,9 @@
 protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
 :class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random,
 built on :class:`LoopbackServer`, the base for any fake HTTP provider.
-:class:`AgentConformance`, :class:`StoreConformance`, :class:`RouterConformance`
-and :class:`AggregatorConformance` are the contract tests a plugin subclasses;
+:class:`AgentConformance`, :class:`StoreConformance`, :class:`RunQueueConformance`,
+:class:`RouterConformance` and :class:`AggregatorConformance` are the contract
+tests a plugin subclasses;
 :func:`listed_plugins` is what ``cadenza plugins --json`` shows of it.
 :class:`CaptureRunner` is the ``captured_run`` fixture of Cadenza's pytest plugin.
 
@@ -33,6 +34,7 @@ from ._loopback import Exchange as Exchange
 from ._loopback import LoopbackRequest as LoopbackRequest
 from ._loopback import LoopbackServer as LoopbackServer
 from ._pytest_plugin import CaptureRunner as CaptureRunner
+from ._queue_suite import RunQueueConformance as RunQueueConformance
 from ._router_suite import RouterConformance as RouterConformance
 from ._run import CapturedRun as CapturedRun
 from ._run import run_captured as run_captured
@@ -73,6 +75,7 @@ for _obj in (
     open_seed_agent_server,
     serve_seed_agent,
     StoreConformance,
+    RunQueueConformance,
     AggregatorConformance,
     AgentConformance,
     RouterConformance,
@@ -97,6 +100,7 @@ __all__ = [
     "Ok",
     "Responder",
     "RouterConformance",
+    "RunQueueConformance",
     "ScriptExhaustedError",
     "ScriptedAgent",
     "ScriptedAgentKind",

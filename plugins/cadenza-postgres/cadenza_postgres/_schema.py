@@ -11,9 +11,14 @@ comes back as the integer 10**300) and refuses the ``\\u0000`` escape, so
 values would not round-trip as JSON; ``json`` keeps the text the kernel
 wrote, and Postgres still checks it and can query it (``data->>'kind'``).
 
-Room to grow (a run queue and leases for several workers): new tables and
-columns are added by a migration from version N to N+1 run under the same
-advisory lock; a reader refuses only a *newer* version, as today.
+Growing: new tables and columns are added by a migration from version N to
+N+1 (:data:`MIGRATIONS`), run under the same advisory lock when a journal of
+an older version is opened, each in one transaction with its version bump;
+a reader refuses only a *newer* version. Version 2 added the run queue
+(``cadenza.queue``, ``cadenza.workers``) for ``cadenza submit`` and
+``cadenza worker``: a version-1 journal is upgraded the first time this
+cadenza-postgres opens it (older ones keep reading and writing runs, and
+ignore the new tables).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import psycopg
 
 from cadenza.store import SCHEMA_VERSION as JOURNAL_VERSION
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of this plugin's table layout (``schema_version`` in ``cadenza.meta``).
 
 Beside it, ``journal_version`` records the kernel's :data:`cadenza.store.SCHEMA_VERSION`
@@ -87,6 +92,35 @@ CREATE TABLE cadenza.approval_decisions (
 """
 
 
+_QUEUE_TABLES = """
+CREATE TABLE cadenza.queue (
+    run_id text PRIMARY KEY,
+    path text NOT NULL,
+    workflow text NOT NULL,
+    source text NOT NULL,
+    inputs json NOT NULL,
+    submitted_at double precision NOT NULL,
+    state text NOT NULL CHECK (state IN ('queued', 'claimed', 'done', 'failed', 'cancelled')),
+    worker text NOT NULL DEFAULT '',
+    token bigint NOT NULL DEFAULT 0,
+    lease_until double precision,
+    attempts integer NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_claimable ON cadenza.queue (submitted_at)
+    WHERE state IN ('queued', 'claimed');
+CREATE TABLE cadenza.workers (
+    worker text PRIMARY KEY,
+    host text NOT NULL,
+    pid integer NOT NULL,
+    started_at double precision NOT NULL,
+    heartbeat_at double precision NOT NULL
+)
+"""
+
+MIGRATIONS: dict[int, str] = {1: _QUEUE_TABLES}
+"""From version N (key) to N+1: the statements, run in one transaction with the bump."""
+
+
 class SchemaProblem(Exception):
     """The database holds what this Cadenza must not touch; ``problem`` and ``fix`` say so."""
 
@@ -128,7 +162,7 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
                     "Point --store at another database; this one was left untouched.",
                 )
             if not tables:
-                for statement in _TABLES.split(";"):
+                for statement in (_TABLES + ";" + _QUEUE_TABLES).split(";"):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO cadenza.meta VALUES "
@@ -136,6 +170,8 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
                     (str(SCHEMA_VERSION), str(JOURNAL_VERSION)),
                 )
     version = _version(conn, "schema_version")
+    if 0 <= version < SCHEMA_VERSION:
+        version = _migrate(conn)
     if version < 0:
         raise SchemaProblem(
             "its schema version is missing or unreadable (cadenza.meta)",
@@ -154,3 +190,23 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> int:
                 "Upgrade Cadenza and cadenza-postgres to use it; the database was left untouched.",
             )
     return version
+
+
+def _migrate(conn: psycopg.Connection[Any]) -> int:
+    """Upgrade an older journal to :data:`SCHEMA_VERSION`, one version per transaction.
+
+    Under the advisory lock, re-reading the version each time: two processes
+    opening an old journal at once migrate it once.
+    """
+    while True:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            version = _version(conn, "schema_version")
+            if version >= SCHEMA_VERSION or version not in MIGRATIONS:
+                return version
+            for statement in MIGRATIONS[version].split(";"):
+                conn.execute(statement)
+            conn.execute(
+                "UPDATE cadenza.meta SET value = %s WHERE key = 'schema_version'",
+                (str(version + 1),),
+            )

@@ -1,7 +1,8 @@
 """PostgresStore: the journal in a PostgreSQL database, shared by every process that reaches it.
 
-The same contract as the SQLite store (``cadenza.store.Store`` and
-``SupportsApprovals``): each :meth:`PostgresStore.write` is one transaction,
+The same contract as the SQLite store (``cadenza.store.Store``,
+``SupportsApprovals`` and ``SupportsRunQueue``: the run queue, see
+:mod:`._queue`): each :meth:`PostgresStore.write` is one transaction,
 committed before it returns, so a step's success is durable before its
 dependants start; a batch that repeats an event writes nothing. Commits wait
 for the server's WAL flush: a server configured with ``synchronous_commit =
@@ -22,9 +23,21 @@ from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg.errors
 
-from cadenza.store import ApprovalDecision, CacheEntry, RunRecord, StoreError, WriteBatch
+from cadenza.store import (
+    ApprovalDecision,
+    CacheEntry,
+    Fence,
+    QueuedRun,
+    QueueEntry,
+    RunRecord,
+    StoreError,
+    WorkerInfo,
+    WriteBatch,
+)
 
+from . import _queue as q
 from ._errors import connect_error, query_error
 from ._pool import Closed, Pool
 from ._schema import SchemaProblem, ensure_schema
@@ -150,7 +163,69 @@ class PostgresStore:
 
     def write(self, batch: WriteBatch) -> None:
         if batch:
-            self._call("writing a batch", partial(_write, batch))
+            self._call("writing a batch", partial(_write, batch, self.url))
+
+    # -- the run queue (SupportsRunQueue; the SQL and why it is safe: _queue) -----
+
+    def _change(self, doing: str, query: str, args: Any) -> bool:
+        def run(conn: psycopg.Connection[Any], sent: _Sent) -> bool:
+            sent.done = True  # a repeat could answer False for a change that was made
+            return conn.execute(query, args).rowcount > 0
+
+        return self._call(doing, run)
+
+    def submit(self, entry: QueueEntry) -> None:
+        def insert(conn: psycopg.Connection[Any], sent: _Sent) -> None:
+            sent.done = True
+            try:
+                conn.execute(q.SUBMIT, q.entry_args(entry))
+            except psycopg.errors.UniqueViolation:
+                raise StoreError(
+                    f"run {entry.run_id} is already in the queue of {self.url}; "
+                    "submit again for a new run id",
+                    url=self.url,
+                ) from None
+
+        self._call("queueing a run", insert)
+
+    def claim(self, worker: str, *, lease_seconds: float) -> QueuedRun | None:
+        def take(conn: psycopg.Connection[Any], sent: _Sent) -> QueuedRun | None:
+            sent.done = True  # a claim made twice would skip the first run it took
+            row = conn.execute(q.CLAIM, {"worker": worker, "lease": lease_seconds}).fetchone()
+            return None if row is None else q.queued_run(row)
+
+        return self._call("claiming a run", take)
+
+    def renew(self, fence: Fence, *, lease_seconds: float) -> bool:
+        return self._change("renewing a lease", q.RENEW, q.fence_args(fence, lease=lease_seconds))
+
+    def finish(self, fence: Fence, state: str) -> bool:
+        if state not in ("done", "failed", "cancelled"):
+            raise ValueError(f"finish: state must be done, failed or cancelled, not {state!r}")
+        return self._change("finishing a queued run", q.FINISH, q.fence_args(fence, state=state))
+
+    def release(self, fence: Fence) -> bool:
+        return self._change("releasing a queued run", q.RELEASE, q.fence_args(fence))
+
+    def cancel_queued(self, run_id: str) -> bool:
+        return self._change("cancelling a queued run", q.CANCEL_QUEUED, (run_id,))
+
+    def register_worker(self, worker: str, *, host: str, pid: int) -> None:
+        self._change("registering a worker", q.REGISTER, (worker, host, pid))
+
+    def heartbeat(self, worker: str) -> None:
+        self._change("recording a heartbeat", q.HEARTBEAT, (worker,))
+
+    def get_queued(self, run_id: str) -> QueuedRun | None:
+        rows = self._rows("reading the queue", q.GET, (run_id,))
+        return q.queued_run(rows[0]) if rows else None
+
+    def list_queue(self, *, limit: int = 20, state: str | None = None) -> list[QueuedRun]:
+        rows = self._rows("listing the queue", q.LIST, {"state": state, "limit": limit})
+        return [q.queued_run(row) for row in rows]
+
+    def list_workers(self) -> list[WorkerInfo]:
+        return [q.worker_info(row) for row in self._rows("listing workers", q.WORKERS, ())]
 
     def request_cancel(self, run_id: str) -> bool:
         def flag(conn: psycopg.Connection[Any], sent: _Sent) -> bool:
@@ -267,9 +342,11 @@ class PostgresStore:
         return f"PostgresStore({self.url!r})"
 
 
-def _write(batch: WriteBatch, conn: psycopg.Connection[Any], sent: _Sent) -> None:
+def _write(batch: WriteBatch, url: str, conn: psycopg.Connection[Any], sent: _Sent) -> None:
     """Apply ``batch`` in one transaction; ``sent.done`` just before its COMMIT."""
     with conn.transaction(), conn.cursor() as cur:
+        if batch.fence is not None:  # first, in the batch's transaction: see _queue
+            q.check_fence(cur, batch.fence, url)
         if batch.events:
             # COPY, not INSERT per row: a big fan-out's batch holds thousands of events,
             # and COPY takes them in one stream (~3x faster). A repeated (run_id, seq)

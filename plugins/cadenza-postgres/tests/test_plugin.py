@@ -56,7 +56,7 @@ def test_tables_live_in_the_cadenza_schema(database_url: str, server: Server) ->
         "WHERE schemaname = 'cadenza'",
         database=database,
     )
-    assert tables == "approval_decisions,cache,events,meta,run_sources,runs"
+    assert tables == "approval_decisions,cache,events,meta,queue,run_sources,runs,workers"
     version = server.sql(
         "SELECT value FROM cadenza.meta WHERE key = 'schema_version'", database=database
     )

@@ -1,0 +1,1 @@
+"""Workers: processes that claim queued runs from a shared journal and run them."""
