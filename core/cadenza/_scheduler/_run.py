@@ -35,6 +35,7 @@ docs/architecture.md, "The run"); the retry decision is the pure
 from __future__ import annotations
 
 import collections
+import functools
 import heapq
 import itertools
 import math
@@ -63,6 +64,7 @@ from .._spec._workflow import Workflow
 from ._approvals import Gates
 from ._cache import StepCache
 from ._calls import CachedOutputs, Calls, _Call
+from ._durable_releases import DurableReleases
 from ._fan_out import Aggregators, FanOut
 from ._health import HealthWatch
 from ._health import check_health as check_health
@@ -135,11 +137,10 @@ class _Run:
     _eval_spent: float = 0.0
     _drain_scheduled: bool = False
     _awaiting_room: bool = False
-    _not_durable: collections.deque[tuple[int, str]] = attrs.field(factory=collections.deque)
-    """Successes (event seq, step id) whose dependents wait for the journal, in seq order."""
-    _releasing_durable: bool = False
     held: HeldSlots = attrs.field(init=False)
     """What a freed slot waits for while successes are made durable (see ``_held_slots``)."""
+    durable: DurableReleases = attrs.field(init=False)
+    """Releases dependants once a success is committed (see ``_durable_releases``)."""
 
     def __attrs_post_init__(self) -> None:
         wf = self.workflow
@@ -148,6 +149,13 @@ class _Run:
         self.states, self.dependents, self._pools = graph.states, graph.dependents, graph.pools
         self.unfinished = len(self.states)
         self.held = HeldSlots.of(self.states, self.dependents)
+        self.durable = DurableReleases(
+            self.journal,
+            self.dependents,
+            self.held,
+            release=functools.partial(self._release, blocked=False),
+            dispatch=self._dispatch,
+        )
         self.ledger = Ledger.for_budgets(
             wf.budget,
             {k: s.budget for k, s in wf.steps.items()},
@@ -224,14 +232,14 @@ class _Run:
                 scope.deadline = trio.current_time() + deadline
             self._scope = scope
             async with trio.open_nursery() as nursery:
-                self._nursery = self.timers.nursery = nursery
+                self._nursery = self.timers.nursery = self.durable.nursery = nursery
                 self.health.start_watchers()
                 self._met.extend(
                     step_id for step_id, state in self.states.items() if state.waiting == 0
                 )
                 self._drain()
                 self._dispatch()
-        self._nursery = self.timers.nursery = None
+        self._nursery = self.timers.nursery = self.durable.nursery = None
         if scope.cancelled_caught and not self.cancel_reason and deadline is not None:
             self.fail_reason = self.cancel_reason = f"run deadline of {deadline:g}s exceeded"
 
@@ -395,10 +403,8 @@ class _Run:
         )
         if state.parent is not None:  # an item (a sub-workflow per item): its step collects it
             self.maps.ended(state)
-        elif self.journal is None:
-            self._release(step_id, blocked=False)
         else:
-            self._release_when_durable(step_id, event.seq)
+            self.durable.after_commit(step_id, event.seq)
 
     def _enqueue(self, state: _StepState) -> None:
         assert state.pool is not None
@@ -505,7 +511,8 @@ class _Run:
             hit = await self.cached.lookup(state, calls, cache_key)
             if hit is not None:
                 seq = self._succeed(state, "cache", hit, trio.current_time())
-                await self._released_when_durable(step.id, seq)
+                if state.parent is None:  # an item: nothing needs it; its step collected it
+                    await self.durable.wait(step.id, seq)
                 return
         generation = self.key_generation.get(
             step.id if state.parent is None else state.parent.step.id, ""
@@ -526,12 +533,8 @@ class _Run:
             seq = self._succeed(state, agent, result, end)
             if cache_key is not None:
                 self.cached.remember(state, cache_key, result)
-            if state.parent is not None:
-                pass  # an item: nothing needs it; its step collected it (_succeed)
-            elif self.journal is None:
-                self._release(step.id, blocked=False)
-            else:
-                self._release_when_durable(step.id, seq)
+            if state.parent is None:  # an item: nothing needs it; its step collected it
+                self.durable.after_commit(step.id, seq)
         else:
             assert error is not None
             self._attempt_failed(state, agent, error, end - now)
@@ -539,53 +542,9 @@ class _Run:
     async def _finish(self, state: _StepState, agent: str, result: AgentResult) -> None:
         """Record a success now, release dependents once it is durable, dispatch."""
         seq = self._succeed(state, agent, result, trio.current_time())
-        await self._released_when_durable(state.step.id, seq)
+        if state.parent is None:  # an item: nothing needs it; its step collected it
+            await self.durable.wait(state.step.id, seq)
         self._dispatch()
-
-    def _release_when_durable(self, step_id: str, seq: int) -> None:
-        """Release dependents once the success (event ``seq``) is durable, without waiting.
-
-        The attempt's task goes on to its next attempt; one releaser task
-        waits for the journal on behalf of every success not yet durable.
-        """
-        assert self.journal is not None
-        assert self._nursery is not None
-        if not self.dependents[step_id]:  # nothing waits for it: it rides with a later commit
-            self._release(step_id, blocked=False)
-            return
-        self.journal.want_durable(seq)
-        self.held.waiting(step_id)
-        self._not_durable.append((seq, step_id))
-        if not self._releasing_durable:
-            self._releasing_durable = True
-            self._nursery.start_soon(self._release_durable)
-
-    async def _release_durable(self) -> None:
-        """Release the successes of :meth:`_release_when_durable` as their batches commit."""
-        assert self.journal is not None
-        pending = self._not_durable
-        try:
-            while pending:
-                await self.journal.wait_durable(pending[0][0])
-                durable = self.journal.durable_seq
-                while pending and pending[0][0] <= durable:
-                    step_id = pending.popleft()[1]
-                    self.held.released(step_id)
-                    self._release(step_id, blocked=False)
-                self._dispatch()
-        finally:
-            self._releasing_durable = False
-
-    async def _released_when_durable(self, step_id: str, seq: int) -> None:
-        """Release dependents once the success (event ``seq``) is durable in the journal."""
-        if self.states[step_id].parent is not None:
-            return  # an item: nothing needs it; its step collected it (_succeed)
-        if self.journal is not None and self.dependents[step_id]:
-            self.held.waiting(step_id)
-            self._dispatch()  # the freed slot can serve other ready steps meanwhile
-            await self.journal.wait_durable(seq)  # cancelled: the run is over, nothing to hold
-            self.held.released(step_id)
-        self._release(step_id, blocked=False)
 
     # -- outcomes --------------------------------------------------------------
 
