@@ -12,12 +12,8 @@ Runs only when ``CADENZA_BROWSER_TESTS`` is set (``nox -s browser``); see
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +21,8 @@ import pytest
 import trio
 
 import cadenza
+
+from ._live import LiveRun, live_run
 
 ITEMS = 300
 FAILING = {7, 150}
@@ -43,114 +41,32 @@ steps:
   review: {{uses: a, needs: [build]}}
 """
 TIMEOUT_MS = 20_000
+GATE = "items"
 
 
-@dataclass
-class LiveMap:
-    """The background trio thread: a served dashboard and a run whose items wait on a gate."""
-
-    base: str = ""
-    run_id: str = ""
-    token: Any = None
-    gate: trio.Event | None = None
-    stop: trio.Event | None = None
-    errors: list[BaseException] = field(default_factory=list)
-
-    def open_gate(self) -> None:
-        assert self.gate is not None
-        trio.from_thread.run_sync(self.gate.set, trio_token=self.token)
-
-    def shutdown(self) -> None:
-        def finish() -> None:
-            assert self.gate is not None
-            assert self.stop is not None
-            self.gate.set()
-            self.stop.set()
-
-        trio.from_thread.run_sync(finish, trio_token=self.token)
-
-
-async def _serve_and_run(journal: str, live: LiveMap, ready: queue.Queue[object]) -> None:
-    import trio.lowlevel
-
-    from cadenza._journal._sqlite import SqliteStore
-    from cadenza._load._loader import load_workflow_text
-    from cadenza._scheduler._runner import run_workflow
-    from cadenza._serve import serve_dashboard
+def _agents(live: LiveRun) -> dict[str, Any]:
+    """One agent whose item calls wait for the gate; items 7 and 150 fail."""
     from cadenza.testing import ScriptedAgent
 
-    from ..scheduler_helpers import plugins_with
-
-    live.token = trio.lowlevel.current_trio_token()
-    live.gate, live.stop = trio.Event(), trio.Event()
-
     async def gated(request: cadenza.AgentRequest) -> Any:
-        assert live.gate is not None
-        await live.gate.wait()
+        await live.gates[GATE].wait()
         if request.inputs.get("n") in FAILING:
             raise cadenza.PermanentError(f"cannot build {request.inputs['path']}")
         await trio.sleep(0.005)
         return {"built": request.inputs.get("path")}
 
-    plugins = plugins_with({"a": ScriptedAgent("a", gated)})
-    workflow = load_workflow_text(WORKFLOW, plugins=plugins).workflow
-    run_store, serve_store = SqliteStore(journal), SqliteStore(journal)
-    try:
-        with trio.fail_after(120):  # never hang the test session
-            async with trio.open_nursery() as nursery:
-                urls = await nursery.start(
-                    partial(serve_dashboard, serve_store, host="127.0.0.1", port=0,
-                            plugins=plugins, stop=live.stop)
-                )  # fmt: skip
-                handle = await nursery.start(
-                    partial(
-                        run_workflow,
-                        workflow,
-                        plugins=plugins,
-                        store=run_store,
-                        inputs=cadenza.resolve_inputs(workflow, {}),
-                    )
-                )
-                while serve_store.get_run(handle.run_id) is None:  # noqa: ASYNC110
-                    await trio.sleep(0.05)  # the run's writer commits on its own schedule
-                live.base, live.run_id = urls[0], handle.run_id
-                ready.put(live)
-    finally:
-        run_store.close()
-        serve_store.close()
+    return {"a": ScriptedAgent("a", gated)}
 
 
 @pytest.fixture
-def live_map(chromium: str, tmp_path: Path) -> Iterator[LiveMap]:
-    """Start the trio thread; on teardown open the gate, stop the server, join."""
-    state = LiveMap()
-    ready: queue.Queue[object] = queue.Queue()
-    journal = f"sqlite:///{tmp_path / 'journal.db'}"
-
-    def main() -> None:
-        try:
-            trio.run(_serve_and_run, journal, state, ready)
-        except BaseException as exc:  # reported by the test thread
-            state.errors.append(exc)
-            ready.put(exc)
-
-    thread = threading.Thread(target=main, name="cadenza-trio", daemon=True)
-    thread.start()
-    started = ready.get(timeout=30)
-    if isinstance(started, BaseException):
-        raise started
-    try:
-        yield state
-    finally:
-        state.shutdown()
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the trio thread did not stop"
-        if state.errors:
-            raise state.errors[0]
+def live_map(chromium: str, tmp_path: Path) -> Iterator[LiveRun]:
+    """The served dashboard and the live mapped run; the gate opens on teardown."""
+    with live_run(f"sqlite:///{tmp_path / 'journal.db'}", WORKFLOW, _agents, gates=[GATE]) as run:
+        yield run
 
 
 def test_run_page_follows_a_live_mapped_step_and_pages_its_items(
-    chromium: str, live_map: LiveMap, tmp_path: Path
+    chromium: str, live_map: LiveRun, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -172,7 +88,7 @@ def test_run_page_follows_a_live_mapped_step_and_pages_its_items(
             expect(node.locator("text.detail")).to_have_text("0/300 items", timeout=TIMEOUT_MS)
             assert page.locator("tr.step").count() == 2, "items are no rows of their own"
 
-            live_map.open_gate()
+            live_map.release(GATE)
             expect(row.locator("td.items")).to_contain_text(
                 "300/300 done (2 failed)", timeout=TIMEOUT_MS
             )

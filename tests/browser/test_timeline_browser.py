@@ -14,12 +14,8 @@ Runs only under ``nox -s browser`` (see ``conftest.py``).
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,7 @@ import trio
 
 import cadenza
 
-from .test_dashboard_browser import ROOT, TIMEOUT_MS, Live
+from ._live import TIMEOUT_MS, LiveRun, live_run, save_artifact
 
 STEPS = ("first", "left", "right", "flaky", "last")
 WORKFLOW = """\
@@ -45,20 +41,9 @@ steps:
 """
 
 
-async def _serve_and_run(journal: str, live: Live, ready: queue.Queue[object]) -> None:
-    import trio.lowlevel
-
-    from cadenza._journal._sqlite import SqliteStore
-    from cadenza._load._loader import load_workflow_text
-    from cadenza._scheduler._runner import run_workflow
-    from cadenza._serve import serve_dashboard
+def _agents(live: LiveRun) -> dict[str, Any]:
+    """Calls wait for the test to release their step; ``flaky`` fails its first attempt."""
     from cadenza.testing import ScriptedAgent
-
-    from ..scheduler_helpers import plugins_with
-
-    live.token = trio.lowlevel.current_trio_token()
-    live.gates = {step: trio.Event() for step in STEPS}
-    live.stop = trio.Event()
 
     async def gated(request: cadenza.AgentRequest) -> Any:
         await live.gates[request.step_id].wait()
@@ -67,69 +52,17 @@ async def _serve_and_run(journal: str, live: Live, ready: queue.Queue[object]) -
             raise cadenza.RetryableError("provider busy (503)", agent="b")
         return {"step": request.step_id}
 
-    agents = {"a": ScriptedAgent("a", gated), "b": ScriptedAgent("b", gated)}
-    plugins = plugins_with(agents)
-    workflow = load_workflow_text(WORKFLOW, plugins=plugins).workflow
-    run_store, serve_store = SqliteStore(journal), SqliteStore(journal)
-    try:
-        with trio.fail_after(120):
-            async with trio.open_nursery() as nursery:
-                urls = await nursery.start(
-                    partial(serve_dashboard, serve_store, host="127.0.0.1", port=0,
-                            plugins=plugins, stop=live.stop)
-                )  # fmt: skip
-                handle = await nursery.start(
-                    partial(run_workflow, workflow, plugins=plugins, store=run_store)
-                )
-                while serve_store.get_run(handle.run_id) is None:  # noqa: ASYNC110
-                    await trio.sleep(0.05)
-                live.base, live.run_id = urls[0], handle.run_id
-                ready.put(live)
-    finally:
-        run_store.close()
-        serve_store.close()
+    return {"a": ScriptedAgent("a", gated), "b": ScriptedAgent("b", gated)}
 
 
 @pytest.fixture
-def live(chromium: str, tmp_path: Path) -> Iterator[Live]:
-    state = Live()
-    ready: queue.Queue[object] = queue.Queue()
-    journal = f"sqlite:///{tmp_path / 'journal.db'}"
-
-    def main() -> None:
-        try:
-            trio.run(_serve_and_run, journal, state, ready)
-        except BaseException as exc:
-            state.errors.append(exc)
-            ready.put(exc)
-
-    thread = threading.Thread(target=main, name="cadenza-trio", daemon=True)
-    thread.start()
-    started = ready.get(timeout=30)
-    if isinstance(started, BaseException):
-        raise started
-    try:
-        yield state
-    finally:
-        state.shutdown()
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the trio thread did not stop"
-        if state.errors:
-            raise state.errors[0]
-
-
-def _save(name: str, data: bytes, tmp_path: Path) -> None:
-    shared = os.environ.get("CADENZA_TEST_ARTIFACTS")
-    folders = [tmp_path, Path(shared) if shared else ROOT / "build" / "test-artifacts"]
-    if os.environ.get("CADENZA_DOCS_IMAGES"):
-        folders.append(ROOT / "docs" / "images")
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
+def live(chromium: str, tmp_path: Path) -> Iterator[LiveRun]:
+    with live_run(f"sqlite:///{tmp_path / 'journal.db'}", WORKFLOW, _agents, gates=STEPS) as run:
+        yield run
 
 
 def test_timeline_grows_live_opens_a_bar_and_marks_the_critical_path(
-    chromium: str, live: Live, tmp_path: Path
+    chromium: str, live: LiveRun, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -166,7 +99,7 @@ def test_timeline_grows_live_opens_a_bar_and_marks_the_critical_path(
             expect(detail.locator("h3")).to_have_text(re.compile(r"^right\b.*attempt 1"))
             expect(detail).to_contain_text("agent")
             expect(detail).to_contain_text("waiting for agent slots")
-            _save("dashboard-timeline-live.png", page.locator("#timeline-box").screenshot(),
+            save_artifact("dashboard-timeline-live.png", page.locator("#timeline-box").screenshot(),
                   tmp_path)  # fmt: skip
 
             live.release("right", "last")
@@ -195,8 +128,10 @@ def test_timeline_grows_live_opens_a_bar_and_marks_the_critical_path(
             expect(page.locator("#usage g.agent[data-agent=b]")).to_have_attribute(
                 "data-failures", "1"
             )
-            _save("dashboard-timeline.png", page.locator("#timeline-box").screenshot(), tmp_path)
-            _save("dashboard-usage.png", page.locator("#usage-box").screenshot(), tmp_path)
+            save_artifact(
+                "dashboard-timeline.png", page.locator("#timeline-box").screenshot(), tmp_path
+            )
+            save_artifact("dashboard-usage.png", page.locator("#usage-box").screenshot(), tmp_path)
             assert page.url == url
             assert page.evaluate("window.__cadenzaLoaded") is True
         finally:

@@ -9,17 +9,12 @@ under ``nox -s browser`` (see ``conftest.py``).
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
 
-from .test_dashboard_browser import TIMEOUT_MS
+from ._live import TIMEOUT_MS, served
 
 ITEMS = 40
 
@@ -27,48 +22,12 @@ ITEMS = 40
 @pytest.fixture
 def served_run(chromium: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(dashboard URL, run id) of a finished mapped run; the server stops on teardown."""
-    from cadenza._journal._sqlite import SqliteStore
-    from cadenza._serve import serve_dashboard
-
     from ..mapped_helpers import mapped_run
 
     url = f"sqlite:///{tmp_path / 'journal.db'}"
     run_id = mapped_run(url, items=ITEMS, failing=(7,)).result.run_id
-    ready: queue.Queue[object] = queue.Queue()
-    holder: dict[str, Any] = {}
-
-    async def main() -> None:
-        import trio.lowlevel
-
-        store = SqliteStore(url)
-        holder["token"] = trio.lowlevel.current_trio_token()
-        holder["stop"] = stop = trio.Event()
-        try:
-            with trio.fail_after(120):
-                async with trio.open_nursery() as nursery:
-                    urls = await nursery.start(
-                        partial(serve_dashboard, store, host="127.0.0.1", port=0, stop=stop)
-                    )
-                    ready.put(urls[0])
-        finally:
-            store.close()
-
-    def run() -> None:
-        try:
-            trio.run(main)
-        except BaseException as exc:
-            ready.put(exc)
-
-    thread = threading.Thread(target=run, name="cadenza-trio", daemon=True)
-    thread.start()
-    base = ready.get(timeout=30)
-    if isinstance(base, BaseException):
-        raise base
-    try:
-        yield str(base), run_id
-    finally:
-        trio.from_thread.run_sync(holder["stop"].set, trio_token=holder["token"])
-        thread.join(timeout=30)
+    with served(url) as base:
+        yield base, run_id
 
 
 def test_items_fold_and_unfold_and_a_bar_opens_from_the_keyboard(
