@@ -33,6 +33,7 @@ from .._journal._readback import effective_status
 from .._journal._store import RunRecord, Store
 from . import _approvals, _big_runs, _pages, _timelines, _views
 from ._auth import TokenAuth
+from ._event_cache import EventCache
 from ._graphs import GraphCache
 from ._metrics import MetricsCollector, gauge
 from ._streams import (
@@ -88,6 +89,8 @@ class Dashboard:
         self.streams = StreamSlots(total=max_streams, per_client=max_streams_per_client)
         self.graphs = GraphCache()
         self.workflows = _timelines.WorkflowCache()
+        self.events = EventCache(store)
+        """Each run's decoded events, read incrementally (``_event_cache``)."""
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
@@ -211,7 +214,7 @@ class _Routes:
         record = await self.d.record(request.path_params["run_id"])
         if record is None:
             return _not_found("such run")
-        data = await self.d.call(_views.run_detail, self.d.store, record)
+        data = await self.d.call(_views.run_detail, self.d.events, record)
         if request.query_params.get("page"):  # one page of steps (a big run's page asks so)
             page = parse_int(request.query_params["page"], "page", minimum=1, maximum=10**9,
                              clamp=True)  # fmt: skip
@@ -233,13 +236,13 @@ class _Routes:
             return _missing_page("unknown run", f"No run {run_id} in the journal")
         query = request.query_params
         page = parse_int(query.get("page") or "1", "page", minimum=1, maximum=10**9, clamp=True)
-        data = await self.d.call(_views.run_detail, self.d.store, record)
+        data = await self.d.call(_views.run_detail, self.d.events, record)
         big = _big_runs.is_big(len(data["steps"]))
         svg = None if big else await self.d.graph_svg(record)  # a big DAG: its layers instead
         workflow = await self.d.workflow(record)
         if big:
             await self._paginate(record, data, page)
-        timeline, usage = await self.d.call(_timelines.charts, self.d.store, record, workflow)
+        timeline, usage = await self.d.call(_timelines.charts, self.d.events, record, workflow)
         can_decide = self.d.approver is not None
         gates = _pages.approvals_body(run_id, data["approvals"], can_decide=can_decide)
         charts = _pages.charts_body(timeline, usage)
@@ -254,7 +257,7 @@ class _Routes:
         state = query.get("state") or None
         if state is not None and state not in ITEM_STATES:
             raise BadRequest(f"state must be one of {', '.join(ITEM_STATES)}, got {state[:40]!r}")
-        events = await self.d.call(self.d.store.read_events, record.run_id)
+        events = await self.d.call(self.d.events.read_events, record.run_id)
         return _views.step_detail(
             events, step_id, run_status=effective_status(record), page=page, item_state=state
         )
@@ -295,7 +298,7 @@ class _Routes:
         workflow = await self.d.workflow(record)
         svg = await self.d.call(
             functools.partial(_timelines.timeline_svg, follow=follow),
-            self.d.store, record, workflow, view,
+            self.d.events, record, workflow, view,
         )  # fmt: skip
         return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
 
@@ -308,7 +311,7 @@ class _Routes:
                                  maximum=8000))  # fmt: skip
         workflow = await self.d.workflow(record)
         svg = await self.d.call(
-            functools.partial(_timelines.usage_svg, width=width), self.d.store, record, workflow
+            functools.partial(_timelines.usage_svg, width=width), self.d.events, record, workflow
         )
         return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
 

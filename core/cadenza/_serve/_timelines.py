@@ -26,6 +26,7 @@ from .._insight._usage_svg import render_usage_svg
 from .._journal._readback import effective_status
 from .._journal._store import RunRecord, Store
 from . import _views
+from ._event_cache import EventSource
 
 MAX_WORKFLOWS = 8
 MIN_WIDTH, MAX_WIDTH = 400, 8000
@@ -73,7 +74,7 @@ def view_from_query(query: Mapping[str, str], parse: Any) -> tuple[View, bool]:
 
 
 def timeline_svg(
-    store: Store,
+    store: EventSource,
     record: RunRecord,
     workflow: Any,
     view: View,
@@ -93,13 +94,13 @@ def _draw(timeline: Timeline, record: RunRecord, view: View, *, follow: bool) ->
     return render_timeline_svg(timeline, view)
 
 
-def usage_svg(store: Store, record: RunRecord, workflow: Any, *, width: int = 1100) -> str:
+def usage_svg(store: EventSource, record: RunRecord, workflow: Any, *, width: int = 1100) -> str:
     """Each agent's calls in flight against its ``max_concurrent``, and cost against budgets."""
     events = store.read_events(record.run_id)
     return render_usage_svg(build_usage(events, workflow=workflow), width=width)
 
 
-def charts(store: Store, record: RunRecord, workflow: Any) -> tuple[str, str]:
+def charts(store: EventSource, record: RunRecord, workflow: Any) -> tuple[str, str]:
     """The run page's first timeline and usage drawings, from one read of the events."""
     events = store.read_events(record.run_id)
     timeline = run_timeline(events, workflow=workflow)

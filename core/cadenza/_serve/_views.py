@@ -21,6 +21,7 @@ from .._journal._readback import (
     step_states,
 )
 from .._journal._store import RunRecord, Store
+from ._event_cache import EventSource
 
 if TYPE_CHECKING:
     from .._spec._workflow import Workflow
@@ -67,7 +68,7 @@ def list_runs(
     return out
 
 
-def run_detail(store: Store, record: RunRecord) -> dict[str, Any]:
+def run_detail(store: EventSource, record: RunRecord) -> dict[str, Any]:
     """One run and each step's state, as ``cadenza status --json`` shows it, plus ``last_seq``."""
     now = time.time()
     events = store.read_events(record.run_id)
