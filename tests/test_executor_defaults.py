@@ -13,23 +13,7 @@ import pytest
 import cadenza
 from cadenza.plugins import PluginError, load_plugins
 
-from . import executor_tasks as tasks
-
-
-class _PidAgent:
-    """Runs ``os.getpid`` on its executor and returns the pid, as plugins are told to."""
-
-    def __init__(self, config: cadenza.AgentConfig) -> None:
-        self.name = config.name
-        self.capabilities: frozenset[str] = frozenset()
-        self.config = config
-
-    async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
-        executor = cadenza.plugins.executor_for(self.config)
-        return cadenza.AgentResult(output=await executor.run(tasks.pid))
-
-    async def aclose(self) -> None:
-        pass
+from .test_executors import PidAgent
 
 
 class _Kinds:
@@ -37,8 +21,8 @@ class _Kinds:
 
     @cadenza.hookimpl
     def cadenza_agent_kinds(self, register: Any) -> None:
-        register("crunch", _PidAgent, default_executor="process")
-        register("cluster", _PidAgent, default_executor="farm")
+        register("crunch", PidAgent, default_executor="process")
+        register("cluster", PidAgent, default_executor="farm")
 
 
 def _plugins() -> cadenza.plugins.Plugins:
@@ -144,7 +128,7 @@ def test_a_bad_default_executor_is_refused_at_registration(bad: object) -> None:
     class Bad:
         @cadenza.hookimpl
         def cadenza_agent_kinds(self, register: Any) -> None:
-            register("bad", _PidAgent, default_executor=bad)
+            register("bad", PidAgent, default_executor=bad)
 
     with pytest.raises(PluginError, match="default_executor='process'"):
         load_plugins(entry_points=False, extra=[Bad()])

@@ -310,8 +310,8 @@ async def test_workers_exit_when_the_coordinator_is_killed(tmp_path: Path) -> No
             await coordinator.wait()
 
 
-class _PidAgent:
-    """A plugin's agent kind that runs its work on its executor, as plugins are told to."""
+class PidAgent:
+    """A plugin's agent kind that runs ``os.getpid`` on its executor, as plugins are told to."""
 
     def __init__(self, config: cadenza.AgentConfig) -> None:
         self.name = config.name
@@ -329,7 +329,7 @@ class _PidAgent:
 class _PidKind:
     @cadenza.hookimpl
     def cadenza_agent_kinds(self, register: Any) -> None:
-        register("pid", _PidAgent)
+        register("pid", PidAgent)
 
 
 async def test_a_plugin_agent_runs_work_on_the_executor_the_workflow_chose(
