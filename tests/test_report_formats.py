@@ -27,7 +27,7 @@ from cadenza._plugins._registry import Plugins
 from cadenza.testing import ScriptedAgent, run_captured
 from tests.scheduler_helpers import plugins_with
 from tests.test_report import invoke
-from tests.test_timeline import DEMO, behave
+from tests.test_timeline import DEMO, NoJitter, behave
 
 NS = "{http://www.w3.org/2000/svg}"
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -65,7 +65,7 @@ class Tags(html.parser.HTMLParser):
 
 async def demo_run(store: SqliteStore) -> tuple[str, Plugins]:
     plugins = plugins_with({"w": ScriptedAgent("w", behave), "f": ScriptedAgent("f", behave)})
-    run = await run_captured(DEMO, plugins=plugins, store=store)
+    run = await run_captured(DEMO, plugins=plugins, store=store, rng=NoJitter())
     return run.result.run_id, plugins
 
 

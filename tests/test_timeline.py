@@ -7,6 +7,7 @@ and data, the critical-path marks), never byte for byte.
 from __future__ import annotations
 
 import functools
+import random
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -38,6 +39,16 @@ steps:
   e: {uses: f, needs: [b], retry: {max_attempts: 3, backoff: 0.5}}
   g: {uses: w, needs: [c, d, e]}
 """
+
+
+class NoJitter(random.Random):
+    """Retries wait their full backoff: a random short wait would put ``e``'s bars closer than
+    MERGE_PX, and the drawing would rightly merge them."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
 LATENCY = {"a": 1.0, "b": 2.0, "c": 1.5, "d": 1.0, "e": 0.7, "g": 1.0}
 
 
@@ -57,7 +68,7 @@ async def behave(request: cadenza.AgentRequest) -> str:
 
 async def demo_events(text: str = DEMO) -> tuple[list[dict[str, Any]], Any]:
     plugins = plugins_with({"w": ScriptedAgent("w", behave), "f": ScriptedAgent("f", behave)})
-    run = await run_captured(text, plugins=plugins)
+    run = await run_captured(text, plugins=plugins, rng=NoJitter())
     workflow = load_workflow_text(text, plugins=plugins).workflow
     return [e.to_dict() for e in run.events], workflow
 
