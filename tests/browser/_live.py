@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -54,6 +55,14 @@ class LiveRun:
             self.stop.set()
 
         trio.from_thread.run_sync(finish, trio_token=self.token)
+
+
+class NoJitter(random.Random):
+    """Retries wait their full backoff: a random near-zero wait could put a step's attempts
+    closer than the timeline's MERGE_PX, which then (rightly) draws them as one block."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 AgentsFor = Callable[[LiveRun], Mapping[str, Any]]
@@ -98,7 +107,12 @@ def live_run(
                     )  # fmt: skip
                     handle = await nursery.start(
                         partial(
-                            run_workflow, loaded, plugins=plugins, store=run_store, inputs=values
+                            run_workflow,
+                            loaded,
+                            plugins=plugins,
+                            store=run_store,
+                            inputs=values,
+                            rng=NoJitter(),
                         )
                     )
                     while serve_store.get_run(handle.run_id) is None:  # noqa: ASYNC110
