@@ -67,6 +67,7 @@ TESTING_PUBLIC = {
     "Responder", "RouterConformance",
     "ScriptExhaustedError", "ScriptedAgent", "ScriptedAgentKind", "SeedAgentServer", "SeedCall",
     "Stall", "Status", "StoreConformance", "RunQueueConformance", "listed_plugins",
+    "WorkerTakeoverConformance", "WorkerHarness", "CallLog", "LoggedCall",
     "open_seed_agent_server",
     "run_captured",
     "scripted_agent_kind", "serve_seed_agent",

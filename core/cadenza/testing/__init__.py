@@ -8,8 +8,10 @@ protocol, with faults (:class:`Status`, :class:`Stall`, :class:`Drop`,
 :class:`MalformedJson`, :class:`Ok`) scripted per call or drawn at random,
 built on :class:`LoopbackServer`, the base for any fake HTTP provider.
 :class:`AgentConformance`, :class:`StoreConformance`, :class:`RunQueueConformance`,
-:class:`RouterConformance` and :class:`AggregatorConformance` are the contract
-tests a plugin subclasses;
+:class:`WorkerTakeoverConformance`, :class:`RouterConformance` and
+:class:`AggregatorConformance` are the contract tests a plugin subclasses;
+:class:`WorkerHarness` runs ``cadenza`` commands and ``cadenza worker``
+processes on one store, with :class:`CallLog` recording what the agent saw;
 :func:`listed_plugins` is what ``cadenza plugins --json`` shows of it.
 :class:`CaptureRunner` is the ``captured_run`` fixture of Cadenza's pytest plugin.
 
@@ -51,6 +53,10 @@ from ._seed_server import Status as Status
 from ._seed_server import open_seed_agent_server as open_seed_agent_server
 from ._seed_server import serve_seed_agent as serve_seed_agent
 from ._store_suite import StoreConformance as StoreConformance
+from ._takeover_suite import WorkerTakeoverConformance as WorkerTakeoverConformance
+from ._workers import CallLog as CallLog
+from ._workers import LoggedCall as LoggedCall
+from ._workers import WorkerHarness as WorkerHarness
 
 for _obj in (
     CapturedRun,
@@ -76,6 +82,10 @@ for _obj in (
     serve_seed_agent,
     StoreConformance,
     RunQueueConformance,
+    WorkerTakeoverConformance,
+    WorkerHarness,
+    CallLog,
+    LoggedCall,
     AggregatorConformance,
     AgentConformance,
     RouterConformance,
@@ -88,12 +98,14 @@ __all__ = [
     "NO_DEFAULT",
     "AgentConformance",
     "AggregatorConformance",
+    "CallLog",
     "CaptureRunner",
     "CapturedRun",
     "Delay",
     "Drop",
     "Exchange",
     "Handler",
+    "LoggedCall",
     "LoopbackRequest",
     "LoopbackServer",
     "MalformedJson",
@@ -109,6 +121,8 @@ __all__ = [
     "Stall",
     "Status",
     "StoreConformance",
+    "WorkerHarness",
+    "WorkerTakeoverConformance",
     "listed_plugins",
     "open_seed_agent_server",
     "run_captured",
