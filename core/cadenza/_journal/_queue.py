@@ -26,7 +26,8 @@ host) and cadenza-postgres (workers on many hosts) implement it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -77,6 +78,32 @@ class QueuedRun:
     token: int = 0
     lease_until: float | None = None
     attempts: int = 0
+
+    COLUMNS = (
+        "run_id", "path", "workflow", "source", "inputs", "submitted_at",
+        "state", "worker", "token", "lease_until", "attempts",
+    )  # fmt: skip
+    """The column order :meth:`from_row` reads: a store's SELECT lists them so."""
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> QueuedRun:
+        """The run of a database row in :attr:`COLUMNS` order.
+
+        ``inputs`` may be JSON text (SQLite) or already decoded (a JSON column).
+        Shared so that every store maps rows the same way.
+        """
+        run_id, path, workflow, source, inputs, submitted_at, state, worker, token, lease, n = row
+        entry = QueueEntry(
+            run_id=run_id,
+            path=path,
+            workflow=workflow,
+            source=source,
+            inputs=json.loads(inputs) if isinstance(inputs, str | bytes) else inputs,
+            submitted_at=submitted_at,
+        )
+        return cls(
+            entry=entry, state=state, worker=worker, token=token, lease_until=lease, attempts=n
+        )
 
     @property
     def run_id(self) -> str:

@@ -47,10 +47,7 @@ QUEUE_TABLES = (
 )""",
 )
 
-_COLUMNS = (
-    "run_id, path, workflow, source, inputs, submitted_at, state, worker, token, "
-    "lease_until, attempts"
-)
+_COLUMNS = ", ".join(QueuedRun.COLUMNS)
 
 
 def create_tables(db: sqlite3.Connection) -> None:
@@ -64,21 +61,6 @@ def create_tables(db: sqlite3.Connection) -> None:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-
-
-def _row(row: tuple[Any, ...]) -> QueuedRun:
-    run_id, path, workflow, source, inputs, submitted_at, state, worker, token, lease, n = row
-    entry = QueueEntry(
-        run_id=run_id,
-        path=path,
-        workflow=workflow,
-        source=source,
-        inputs=json.loads(inputs),
-        submitted_at=submitted_at,
-    )
-    return QueuedRun(
-        entry=entry, state=state, worker=worker, token=token, lease_until=lease, attempts=n
-    )
 
 
 def check_fence(db: sqlite3.Connection, fence: Fence, url: str) -> None:
@@ -134,7 +116,7 @@ def claim(db: sqlite3.Connection, worker: str, lease_seconds: float) -> QueuedRu
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    return _row(claimed)
+    return QueuedRun.from_row(claimed)
 
 
 def _update_claim(db: sqlite3.Connection, fence: Fence, sets: str, args: tuple[Any, ...]) -> bool:
@@ -169,7 +151,7 @@ def cancel_queued(db: sqlite3.Connection, run_id: str) -> bool:
 
 def get_queued(db: sqlite3.Connection, run_id: str) -> QueuedRun | None:
     row = db.execute(f"SELECT {_COLUMNS} FROM queue WHERE run_id = ?", (run_id,)).fetchone()
-    return None if row is None else _row(row)
+    return None if row is None else QueuedRun.from_row(row)
 
 
 def list_queue(db: sqlite3.Connection, limit: int, state: str | None) -> list[QueuedRun]:
@@ -178,7 +160,7 @@ def list_queue(db: sqlite3.Connection, limit: int, state: str | None) -> list[Qu
         f"SELECT {_COLUMNS} FROM queue {where} ORDER BY submitted_at DESC, rowid DESC LIMIT ?",
         (*args, limit),
     )
-    return [_row(row) for row in rows]
+    return [QueuedRun.from_row(row) for row in rows]
 
 
 def register_worker(db: sqlite3.Connection, worker: str, host: str, pid: int) -> None:

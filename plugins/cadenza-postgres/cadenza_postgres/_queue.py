@@ -30,10 +30,7 @@ from cadenza.store import Fence, LeaseLostError, QueuedRun, QueueEntry, WorkerIn
 NOW = "extract(epoch from clock_timestamp())"
 """The server's clock, as epoch seconds: every lease time comes from it."""
 
-COLUMNS = (
-    "run_id, path, workflow, source, inputs, submitted_at, state, worker, token, "
-    "lease_until, attempts"
-)
+COLUMNS = ", ".join(QueuedRun.COLUMNS)
 
 SUBMIT = (
     f"INSERT INTO cadenza.queue ({COLUMNS}) "
@@ -87,21 +84,6 @@ def fence_args(fence: Fence, **more: Any) -> dict[str, Any]:
 def entry_args(entry: QueueEntry) -> tuple[Any, ...]:
     inputs = json.dumps(dict(entry.inputs), separators=(",", ":"), default=str)
     return (entry.run_id, entry.path, entry.workflow, entry.source, inputs, entry.submitted_at)
-
-
-def queued_run(row: tuple[Any, ...]) -> QueuedRun:
-    run_id, path, workflow, source, inputs, submitted_at, state, worker, token, lease, n = row
-    entry = QueueEntry(
-        run_id=run_id,
-        path=path,
-        workflow=workflow,
-        source=source,
-        inputs=inputs,
-        submitted_at=submitted_at,
-    )
-    return QueuedRun(
-        entry=entry, state=state, worker=worker, token=token, lease_until=lease, attempts=n
-    )
 
 
 def worker_info(row: tuple[Any, ...]) -> WorkerInfo:

@@ -192,7 +192,7 @@ class PostgresStore:
         def take(conn: psycopg.Connection[Any], sent: _Sent) -> QueuedRun | None:
             sent.done = True  # a claim made twice would skip the first run it took
             row = conn.execute(q.CLAIM, {"worker": worker, "lease": lease_seconds}).fetchone()
-            return None if row is None else q.queued_run(row)
+            return None if row is None else QueuedRun.from_row(row)
 
         return self._call("claiming a run", take)
 
@@ -218,11 +218,11 @@ class PostgresStore:
 
     def get_queued(self, run_id: str) -> QueuedRun | None:
         rows = self._rows("reading the queue", q.GET, (run_id,))
-        return q.queued_run(rows[0]) if rows else None
+        return QueuedRun.from_row(rows[0]) if rows else None
 
     def list_queue(self, *, limit: int = 20, state: str | None = None) -> list[QueuedRun]:
         rows = self._rows("listing the queue", q.LIST, {"state": state, "limit": limit})
-        return [q.queued_run(row) for row in rows]
+        return [QueuedRun.from_row(row) for row in rows]
 
     def list_workers(self) -> list[WorkerInfo]:
         return [q.worker_info(row) for row in self._rows("listing workers", q.WORKERS, ())]
