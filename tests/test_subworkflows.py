@@ -321,3 +321,26 @@ steps:
     )
     assert result.cost_usd == pytest.approx(0.6)
     assert digest.cost_usd == pytest.approx(0.3)
+
+
+async def test_a_resumed_parent_counts_what_its_finished_child_spent(tmp_path: Path) -> None:
+    """The child's costs are in the child's journal: a resumed parent that keeps the
+    sub-workflow step still counts them in its total and in its budget."""
+    parent = "budget: {usd: 0.35}\n" + PARENT
+    writer = ScriptedAgent("writer", lambda r: cadenza.AgentResult(output="w", cost_usd=0.15))
+    fetcher = ScriptedAgent("fetcher", lambda r: cadenza.AgentResult(output="news", cost_usd=0.1))
+    plugins = _plugins(fetcher, writer)
+    workflow = cadenza.load_workflow(_files(tmp_path, parent), plugins=plugins).workflow
+    store = _store(tmp_path)
+    first = await _run(workflow, plugins, store=store, run_id="p9")
+    # fetch 0.1, then the child's draft and polish 0.3: over the 0.35, so `after` is refused.
+    assert first.cost_usd == pytest.approx(0.4)
+    assert "within its budgets" in (first.steps["after"].error or "")
+
+    resumed = await cadenza.run_workflow(
+        workflow, plugins=plugins, store=store, resume=plan_resume(store, "p9", workflow)
+    )
+    assert resumed.cost_usd == pytest.approx(0.4)  # the child's 0.3 is not forgotten
+    assert "within its budgets" in (resumed.steps["after"].error or "")
+    assert [c.step_id for c in fetcher.calls] == ["fetch"]  # `after` was never called
+    store.close()

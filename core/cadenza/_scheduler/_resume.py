@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import difflib
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from .._errors import ResumeError, UnknownRunError
 from .._graph._dag import descendants
-from .._ids import split_item_id
+from .._ids import child_run_id, split_item_id
 from .._journal._readback import is_alive_elsewhere
 from .._journal._store import RunRecord, Store
 from .._spec._workflow import Workflow
@@ -136,10 +136,7 @@ def plan_resume(
         if kind in ("run_started", "run_resumed") and isinstance(event.get("output_dir"), str):
             output_dir = event["output_dir"]
         if kind == "cost_incurred":
-            reported = int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
-            tokens = int(event.get("tokens", reported))
-            cost = (str(event.get("step_id")), str(event.get("agent")), event.get("cost_usd"))
-            spent.append((cost[0], cost[1], float(cost[2] or 0.0), tokens))
+            spent.append((str(event.get("step_id")), str(event.get("agent")), *_cost_of(event)))
         elif kind == "step_succeeded" and _kept_id(event.get("step_id"), workflow):
             outputs[event["step_id"]] = event.get("output")
         elif kind == "run_resumed":
@@ -162,6 +159,7 @@ def plan_resume(
             f"To run part of it again: cadenza resume {run_id} --from STEP",
             run_id=run_id,
         )
+    spent.extend(_children_spend(store, run_id, workflow, outputs))
     return ResumePlan(
         record=record,
         outputs=outputs,
@@ -171,6 +169,49 @@ def plan_resume(
         spent=tuple(spent),
         output_dir=output_dir,
     )
+
+
+def _cost_of(event: Mapping[str, Any]) -> tuple[float, int]:
+    """Dollars and tokens of a ``cost_incurred`` event (``tokens`` absent in older journals)."""
+    reported = int(event.get("input_tokens", 0)) + int(event.get("output_tokens", 0))
+    return float(event.get("cost_usd") or 0.0), int(event.get("tokens", reported))
+
+
+def _children_spend(
+    store: Store, run_id: str, workflow: Workflow, kept: Iterable[str]
+) -> list[tuple[str, str, float, int]]:
+    """What the sub-workflow runs of the kept steps spent, per step.
+
+    A child journals its costs in its own run, so the parent's events do not
+    show them; a resumed parent that keeps the step (and does not run the
+    child again) must still count them in its budgets.
+    """
+    out = []
+    for step_id in kept:
+        step = workflow.steps[_step_of(step_id, workflow)]
+        if step.workflow is None or (step.for_each is not None and step_id == step.id):
+            continue  # no child, or a for_each step: each item has its own child
+        usd, tokens = _run_spend(store, child_run_id(run_id, step_id), step.workflow)
+        if usd or tokens:
+            out.append((step_id, "", usd, tokens))
+    return out
+
+
+def _run_spend(store: Store, run_id: str, workflow: Workflow) -> tuple[float, int]:
+    """The costs journaled by ``run_id`` and, recursively, by its own succeeded children."""
+    usd, tokens, succeeded = 0.0, 0, []
+    for event in store.read_events(run_id):
+        kind = event.get("kind")
+        if kind == "cost_incurred":
+            event_usd, event_tokens = _cost_of(event)
+            usd += event_usd
+            tokens += event_tokens
+        elif kind == "step_succeeded" and _kept_id(event.get("step_id"), workflow):
+            succeeded.append(event["step_id"])
+    for _, _, child_usd, child_tokens in _children_spend(store, run_id, workflow, succeeded):
+        usd += child_usd
+        tokens += child_tokens
+    return usd, tokens
 
 
 def _kept_id(step_id: Any, workflow: Workflow) -> bool:
