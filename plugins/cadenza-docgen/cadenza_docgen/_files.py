@@ -90,16 +90,15 @@ def find_sources(
         anchor = _anchor(entry, base_dir)
         for path, explicit in matched:
             language = EXTENSIONS.get(path.suffix.lower())
-            name = display_name(path, root, anchor if anchor is not None else path.parent)
+            own = anchor if anchor is not None else path.parent
+            name = display_name(path, root, own)
             if language is None or language not in languages:
                 if explicit:
                     warnings.append(f"{name}: skipped, not a {_wanted(languages)} file")
                 continue
             if _excluded(name, excluded):
                 continue
-            seen.setdefault(
-                path, SourceFile(path=path, language=language, name=name, anchor=anchor)
-            )
+            seen.setdefault(path, SourceFile(path=path, language=language, name=name, anchor=own))
     return Found(files=_unique_names(list(seen.values()), root), warnings=tuple(warnings))
 
 
@@ -149,7 +148,12 @@ def _unique_names(files: list[SourceFile], root: Path) -> tuple[SourceFile, ...]
     used: set[str] = set()
     for f in files:
         name = f.name
-        if taken[name] > 1 and f.anchor is not None and not _below(f.path, root):
+        if (
+            taken[name] > 1
+            and f.anchor is not None
+            and _below(f.path, f.anchor)
+            and not _below(f.path, root)
+        ):
             for depth in range(2, len(f.anchor.parts)):
                 longer = (Path(*f.anchor.parts[-depth:]) / f.path.relative_to(f.anchor)).as_posix()
                 if longer not in taken and longer not in used:

@@ -144,19 +144,28 @@ def test_files_outside_the_root_are_named_after_the_folder_they_came_from(
 
 
 def test_clashing_names_outside_the_root_take_more_of_their_folder(tmp_path: Path) -> None:
-    """Two ``gen`` folders far apart: ``a/gen/X.cs`` and ``b/gen/X.cs``, still relative."""
+    """Two ``gen`` folders far apart: ``a/gen/X.cs`` and ``b/gen/X.cs``, still relative;
+    the same for two files named one by one."""
     for side in ("a", "b"):
         (tmp_path / side / "gen").mkdir(parents=True)
         (tmp_path / side / "gen" / "X.cs").write_text("public class X {}")
+        (tmp_path / side / "gen" / "Y.cs").write_text("public class Y {}")
     project = tmp_path / "project"
     project.mkdir()
     found = find_sources(
-        [str(tmp_path / "a" / "gen"), str(tmp_path / "b" / "gen")],
+        [str(tmp_path / side / "gen" / name) for name in ("", "Y.cs") for side in ("a", "b")],
         base_dir=project,
         languages=BOTH,
+        exclude=["Y.cs"],
     )
     assert names(found.files) == ["a/gen/X.cs", "b/gen/X.cs"]
     assert sorted(page_paths(found.files).values()) == ["a/gen/X.md", "b/gen/X.md"]
+    singles = find_sources(
+        [str(tmp_path / side / "gen" / "Y.cs") for side in ("a", "b")],
+        base_dir=project,
+        languages=BOTH,
+    )
+    assert names(singles.files) == ["a/gen/Y.cs", "b/gen/Y.cs"]
 
 
 def test_a_source_named_index_does_not_replace_the_index(tmp_path: Path) -> None:
