@@ -181,6 +181,18 @@ def test_a_second_run_without_changes_succeeds(outputs: dict[str, Any], tmp_path
     assert (project / "Assets/Scripts/PlayerMovement.cs").read_text() == "public class V2 {}\n"
 
 
+def test_files_a_later_run_no_longer_makes_are_left_and_listed(
+    outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """Nothing is deleted: a file from an earlier run is reported as stale."""
+    project = tmp_path / "Game"
+    lay_out(project, outputs)
+    outputs["scripts"].pop()  # the planned JumpBuffer.cs is gone from this run
+    result = lay_out(project, outputs)
+    assert result["stale"] == ["Assets/Scripts/Movement/JumpBuffer.cs"]
+    assert (project / "Assets/Scripts/Movement/JumpBuffer.cs").is_file()
+
+
 def test_a_file_the_user_changed_is_refused_and_nothing_is_written(
     outputs: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -327,6 +339,9 @@ def test_the_example_lays_out_a_project_and_keeps_the_users_edits(tmp_path: Path
     assert (project / "Documentation~/index.md").is_file()
     assert len(list((project / "Assets/Textures/Optimized/mobile").iterdir())) == 4
     assert not list(project.rglob("*.meta"))
+    for page in (project / "Documentation~").rglob("*.md"):  # docs hold no machine paths
+        assert str(tmp_path) not in page.read_text(encoding="utf-8"), page
+        assert str(HERE) not in page.read_text(encoding="utf-8"), page
     write(project / "Assets/Scripts/PlayerMovement.cs", "// tuned by hand\n")
     second = run_example(tmp_path / "out2", "--set", f"project={project}")
     assert second.returncode != 0
