@@ -184,7 +184,7 @@ def test_offline_docs_read_every_written_file(offline: dict[str, Any]) -> None:
     """docgen documented each stub the items wrote, and the report counts them as stubs."""
     summary = offline["summary"]
     docs = summary["steps"]["docs"]["output"]
-    assert {Path(f["source"]) for f in docs["files"]} == set(written(summary))
+    assert {Path(f["path"]) for f in docs["files"]} == set(written(summary))
     assert all(Path(f["markdown"]).is_file() for f in docs["files"])
     report = summary["steps"]["report"]["output"]
     assert report.startswith("Planned 3 files; wrote 3, of which 3 are fallback stubs")
@@ -239,7 +239,7 @@ def test_with_a_model_the_review_read_every_file_and_docs_cover_them(
         assert f"public class {file['class']} : MonoBehaviour" in review.prompt
     assert summary["steps"]["review"]["output"] == REVIEW
     docs = summary["steps"]["docs"]["output"]
-    assert {Path(f["source"]) for f in docs["files"]} == set(written(summary))
+    assert {Path(f["path"]) for f in docs["files"]} == set(written(summary))
     assert docs["documented"] == docs["total"] == 2 * len(PLAN["files"])
     report = summary["steps"]["report"]["output"]
     assert report.startswith("Planned 4 files; wrote 4, of which 0 are fallback stubs")

@@ -77,7 +77,7 @@ def test_docs_cover_the_scripts_and_the_generated_component(run: dict) -> None:
     assert index.is_file()
     pages = {Path(f["markdown"]).name for f in docs["files"]}
     assert {"PhysicsController.md", "PlayerInputReader.md", "PlayerMovement.md"} <= pages
-    physics = run["out"] / "generate_documentation" / "Scripts" / "PhysicsController.md"
+    physics = run["out"] / "generate_documentation" / "Assets" / "Scripts" / "PhysicsController.md"
     text = physics.read_text(encoding="utf-8")
     assert "groundCheckDistance" in text  # a [SerializeField] inspector field
     assert "Sets the horizontal velocity" in text  # an XML doc comment

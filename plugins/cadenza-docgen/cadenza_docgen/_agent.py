@@ -13,6 +13,7 @@ override most of them through its inputs (``with:``).
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import attrs
@@ -64,6 +65,20 @@ class DocgenAgent:
             f"docgen agent {self.name!r}: {message}", agent=self.name, step_id=request.step_id
         )
 
+    def _root(self, options: DocgenOptions, request: cadenza.AgentRequest) -> Path:
+        """The project folder the docs' paths are relative to: ``root``, else the workflow's."""
+        if options.root is None:
+            return self.base_dir.resolve()
+        root = (self.base_dir / os.path.expanduser(options.root)).resolve()
+        if not root.is_dir():
+            raise self._error(
+                f"root: no such folder {options.root!r} (looked at {root}); root is the "
+                f"project folder paths in the docs are relative to, itself relative to "
+                f"the workflow file's folder. Fix the path or leave root out.",
+                request,
+            )
+        return root
+
     async def run(self, request: cadenza.AgentRequest) -> cadenza.AgentResult:
         """Document the step's ``files``; see the README for inputs, options and output."""
         try:
@@ -75,6 +90,7 @@ class DocgenAgent:
                 "enrich_with names this agent itself; name an LLM agent of the run", request
             )
         languages = options.language_set
+        root = self._root(options, request)
         try:
             found = await trio.to_thread.run_sync(
                 functools.partial(
@@ -83,6 +99,7 @@ class DocgenAgent:
                     base_dir=self.base_dir,
                     languages=languages,
                     exclude=options.exclude,
+                    root=root,
                 )
             )
         except MissingSourceError as exc:

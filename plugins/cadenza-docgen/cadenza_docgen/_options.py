@@ -46,6 +46,14 @@ def _check_minimum(instance: object, attribute: attrs.Attribute[Any], value: int
         raise ValueError(f"{attribute.name}: expected an integer >= {minimum}, got {value}")
 
 
+def _check_root(instance: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+    if value is not None and not value.strip():
+        raise ValueError(
+            "root: expected a folder, got an empty string\n"
+            "Leave root out to use the workflow file's folder, or name the project folder."
+        )
+
+
 @attrs.frozen(kw_only=True)
 class DocgenOptions:
     """``options:`` of a ``docgen`` agent (the README describes each)."""
@@ -58,6 +66,8 @@ class DocgenOptions:
     max_enrich: int = attrs.field(default=50, validator=_check_minimum)
     enrich_concurrency: int = attrs.field(default=4, validator=_check_minimum)
     exclude: tuple[str, ...] = attrs.field(default=(), validator=_check_list)
+    root: str | None = attrs.field(default=None, validator=_check_root)
+    """The project folder paths in the docs are relative to (default: the workflow's folder)."""
 
     @property
     def language_set(self) -> frozenset[str]:
@@ -74,6 +84,7 @@ _OVERRIDES: dict[str, type | tuple[type, ...]] = {
     "max_enrich": int,
     "languages": list,
     "exclude": list,
+    "root": str,
 }
 INPUTS = ("files", "paths", *_OVERRIDES)
 """Every input a docgen step accepts."""

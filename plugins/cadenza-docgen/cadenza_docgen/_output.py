@@ -6,6 +6,12 @@ With an output folder, each source file gets a page mirroring its path
 output folder nothing is written and each file's entry carries its Markdown
 text instead of a path. Files that could not be parsed get no page; their
 entries say why (``error``).
+
+Paths inside the pages are never absolute (see ``_files``); the step's
+output data does hold where things are on this machine: each file's
+``path`` (the source read), ``dir`` (the step's folder), ``index`` and each
+file's ``markdown`` (under ``dir``) and ``page`` (relative to ``dir``), so a
+later step can find and copy them.
 """
 
 from __future__ import annotations
@@ -76,11 +82,14 @@ def build_output(
                 if module.fatal
                 else str(output_dir / (INDEX if one_file else paths[source.path]))
             )
+        page_name = None if module.fatal else (INDEX if one_file else paths[source.path])
         entries.append(
             {
                 "source": module.source,
+                "path": str(source.path),
                 "language": module.language,
                 "markdown": markdown,
+                "page": page_name if output_dir is not None else None,
                 "types": counted.types,
                 "members": counted.members,
                 "documented": counted.documented,
@@ -94,6 +103,7 @@ def build_output(
     data = {
         "files": entries,
         "index": str(output_dir / INDEX) if output_dir is not None else None,
+        "dir": str(output_dir) if output_dir is not None else None,
         "coverage": None if total.coverage is None else round(total.coverage, 4),
         "documented": total.documented,
         "generated": total.generated,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,7 @@ async def test_writes_pages_and_index(project: Path, tmp_path: Path) -> None:
     data = output(result)
     step_dir = tmp_path / "out" / "docs"
     assert data["index"] == str(step_dir / "index.md")
+    assert data["dir"] == str(step_dir)
     files = {f["source"]: f for f in data["files"]}
     assert list(files) == [
         "unity/Broken.cs",
@@ -74,8 +77,10 @@ async def test_writes_pages_and_index(project: Path, tmp_path: Path) -> None:
     player = files["unity/Player/PlayerController.cs"]
     assert player == {
         "source": "unity/Player/PlayerController.cs",
+        "path": str(project / "unity" / "Player" / "PlayerController.cs"),
         "language": "csharp",
         "markdown": str(step_dir / "unity" / "Player" / "PlayerController.md"),
+        "page": "unity/Player/PlayerController.md",
         "types": 4,
         "members": 26,
         "documented": 21,
@@ -242,6 +247,8 @@ steps:
         ("{files: unity, max_enrich: -2}", "input 'max_enrich': expected an integer >= 0, got -2"),
         ("{files: unity, enrich_with: docgen}", "enrich_with names this agent itself"),
         ("{files: python, languages: csharp}", "no csharp source files in 'python'"),
+        ("{files: unity, root: Nowhere}", "root: no such folder 'Nowhere'"),
+        ("{files: unity, root: 3}", "input 'root' must be a string, got 3"),
     ],
 )
 async def test_bad_inputs_fail_the_step_with_a_clear_message(
@@ -271,6 +278,7 @@ steps:
         ),
         ("{max_enrich: -1}", "options.max_enrich: expected an integer >= 0, got -1"),
         ("{enrich_concurrency: 0}", "options.enrich_concurrency: expected an integer >= 1"),
+        ("{root: ''}", "options.root: expected a folder, got an empty string"),
     ],
 )
 def test_bad_options_are_reported_when_the_workflow_loads(
@@ -307,3 +315,84 @@ async def test_parsing_large_file_sets_keeps_the_loop_responsive(
         nursery.cancel_scope.cancel()
     assert len(data["files"]) == 7
     assert ticks > 7
+
+
+LINK = re.compile(r"\]\(([^)]*)\)")
+
+
+def assert_no_machine_paths(step_dir: Path, *folders: Path) -> None:
+    """No page names a folder of this machine, and every link leads to a page that exists."""
+    pages = sorted(step_dir.rglob("*.md"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for folder in folders:
+            assert str(folder) not in text, f"{page} shows {folder}"
+            assert str(folder.resolve()) not in text, f"{page} shows {folder}"
+        for link in LINK.findall(text):
+            assert not link.startswith("/"), f"{page}: absolute link {link}"
+            target = urllib.parse.unquote(link.split("#", 1)[0])
+            if target:
+                assert (page.parent / target).is_file(), f"{page}: broken link {link}"
+
+
+async def test_docs_show_no_machine_paths(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Sources from the workflow folder and a distant generated folder: relative paths only."""
+    out = tmp_path_factory.mktemp("elsewhere") / "out"
+    generated = out / "u" / "generate_component_code"
+    generated.mkdir(parents=True)
+    (generated / "PlayerMovement.cs").write_text(
+        "/// <summary>Moves.</summary>\npublic class PlayerMovement : MonoBehaviour {}\n"
+    )
+    (generated / "bad.py").write_text("def broken(:\n    pass\n")
+    text = f"""
+agents:
+  docgen: {{kind: docgen}}
+steps:
+  docs:
+    uses: docgen
+    with:
+      files: [unity, "{generated}", "{out / "nothing" / "*.cs"}"]
+"""
+    data = output(await run(text, project, output_dir=out / "u"))
+    step_dir = out / "u" / "docs"
+    sources = [f["source"] for f in data["files"]]
+    assert "generate_component_code/PlayerMovement.cs" in sources
+    assert "unity/Player/PlayerController.cs" in sources
+    assert (step_dir / "generate_component_code" / "PlayerMovement.md").is_file()
+    assert (step_dir / "unity" / "Player" / "PlayerController.md").is_file()
+    index = (step_dir / "index.md").read_text()
+    assert (
+        "[generate_component_code/PlayerMovement.cs](generate_component_code/PlayerMovement.md)"
+        in index
+    )
+    assert "generate_component_code/bad.py:1: syntax error" in index
+    assert "'nothing/*.cs' matched no files" in index
+    assert_no_machine_paths(step_dir, out, project, project.parent)
+
+
+async def test_a_declared_root_is_what_paths_are_relative_to(project: Path, tmp_path: Path) -> None:
+    """``root: unity`` drops the ``unity/`` prefix from names and pages."""
+    text = """
+agents:
+  docgen: {kind: docgen, options: {root: unity}}
+steps:
+  docs: {uses: docgen, with: {files: [unity/Player, unity/Items]}}
+"""
+    data = output(await run(text, project, output_dir=tmp_path / "out"))
+    step_dir = tmp_path / "out" / "docs"
+    assert [f["source"] for f in data["files"]] == [
+        "Player/PlayerController.cs",
+        "Items/Inventory.cs",
+        "Items/WeaponData.cs",
+    ]
+    assert [f["page"] for f in data["files"]] == [
+        "Player/PlayerController.md",
+        "Items/Inventory.md",
+        "Items/WeaponData.md",
+    ]
+    page = (step_dir / "Player" / "PlayerController.md").read_text()
+    assert "`Player/PlayerController.cs`" in page
+    assert_no_machine_paths(step_dir, tmp_path, project)

@@ -77,7 +77,7 @@ def test_existing_paths_with_glob_characters_are_taken_literally(tmp_path: Path)
         languages=BOTH,
     )
     assert names(found.files) == ["out/build[0]/Health.cs", "out/build0/Decoy.cs"]
-    assert found.files[0].root == item.resolve()  # pages are named below the folder given
+    assert found.files[0].anchor == item.resolve()  # named below the folder given if outside
     assert found.warnings == ()
 
 
@@ -88,17 +88,84 @@ def test_missing_path_is_an_error(project: Path) -> None:
 
 
 def test_pages_mirror_the_sources_tree(project: Path) -> None:
-    """Relative to the sources' common folder; a name clash keeps the source extension."""
+    """Relative to the project root, not to the sources' common folder; a clash keeps the
+    source extension."""
     (project / "unity" / "Player" / "PlayerController.py").write_text("")
     found = find_sources(["unity"], base_dir=project, languages=BOTH)
     pages = page_paths(found.files)
     assert sorted(pages.values()) == [
-        "Broken.md",
-        "Items/Inventory.md",
-        "Items/WeaponData.md",
-        "Player/PlayerController.cs.md",
-        "Player/PlayerController.py.md",
+        "unity/Broken.md",
+        "unity/Items/Inventory.md",
+        "unity/Items/WeaponData.md",
+        "unity/Player/PlayerController.cs.md",
+        "unity/Player/PlayerController.py.md",
     ]
+
+
+def test_names_are_relative_to_the_declared_root(project: Path) -> None:
+    """With ``root``, names and pages are relative to it; ``exclude`` matches those names."""
+    found = find_sources(
+        ["unity"],
+        base_dir=project,
+        languages=BOTH,
+        root=project / "unity",
+        exclude=["Items/*"],
+    )
+    assert names(found.files) == ["Broken.cs", "Player/PlayerController.cs"]
+    assert sorted(page_paths(found.files).values()) == ["Broken.md", "Player/PlayerController.md"]
+
+
+def test_files_outside_the_root_are_named_after_the_folder_they_came_from(
+    project: Path, tmp_path: Path
+) -> None:
+    """A folder, a glob and a single file outside the root: never an absolute name."""
+    out = tmp_path / "elsewhere" / "out" / "u"
+    (out / "generate_code" / "Sub").mkdir(parents=True)
+    (out / "generate_code" / "Sub" / "Enemy.cs").write_text("public class Enemy {}")
+    (out / "generate_tests").mkdir()
+    (out / "generate_tests" / "EnemyTests.cs").write_text("public class EnemyTests {}")
+    (out / "generate_tests" / "Other.cs").write_text("public class Other {}")
+    found = find_sources(
+        [
+            str(out / "generate_code"),
+            str(out / "generate_tests" / "*Tests.cs"),
+            str(out / "generate_tests" / "Other.cs"),
+            str(out / "missing" / "*.cs"),
+        ],
+        base_dir=project,
+        languages=BOTH,
+    )
+    assert names(found.files) == [
+        "generate_code/Sub/Enemy.cs",
+        "generate_tests/EnemyTests.cs",
+        "generate_tests/Other.cs",
+    ]
+    assert found.warnings == ("'missing/*.cs' matched no files",)
+
+
+def test_clashing_names_outside_the_root_take_more_of_their_folder(tmp_path: Path) -> None:
+    """Two ``gen`` folders far apart: ``a/gen/X.cs`` and ``b/gen/X.cs``, still relative;
+    the same for two files named one by one."""
+    for side in ("a", "b"):
+        (tmp_path / side / "gen").mkdir(parents=True)
+        (tmp_path / side / "gen" / "X.cs").write_text("public class X {}")
+        (tmp_path / side / "gen" / "Y.cs").write_text("public class Y {}")
+    project = tmp_path / "project"
+    project.mkdir()
+    found = find_sources(
+        [str(tmp_path / side / "gen" / name) for name in ("", "Y.cs") for side in ("a", "b")],
+        base_dir=project,
+        languages=BOTH,
+        exclude=["Y.cs"],
+    )
+    assert names(found.files) == ["a/gen/X.cs", "b/gen/X.cs"]
+    assert sorted(page_paths(found.files).values()) == ["a/gen/X.md", "b/gen/X.md"]
+    singles = find_sources(
+        [str(tmp_path / side / "gen" / "Y.cs") for side in ("a", "b")],
+        base_dir=project,
+        languages=BOTH,
+    )
+    assert names(singles.files) == ["a/gen/Y.cs", "b/gen/Y.cs"]
 
 
 def test_a_source_named_index_does_not_replace_the_index(tmp_path: Path) -> None:
@@ -109,7 +176,8 @@ def test_a_source_named_index_does_not_replace_the_index(tmp_path: Path) -> None
 
 
 def test_folders_far_apart_get_a_page_folder_each(tmp_path: Path) -> None:
-    """Project scripts plus a generated folder elsewhere: pages by folder name, not /tmp/..."""
+    """Project scripts below the root keep their path; a generated folder elsewhere is
+    named by its folder's name, not /tmp/..."""
     project = tmp_path / "game" / "Assets" / "Scripts"
     generated = Path("/tmp") / f"{tmp_path.name}-run" / "generate_code"
     try:
@@ -124,4 +192,4 @@ def test_folders_far_apart_get_a_page_folder_each(tmp_path: Path) -> None:
         pages = page_paths(found.files)
     finally:
         shutil.rmtree(generated.parent, ignore_errors=True)
-    assert sorted(pages.values()) == ["Scripts/Player.md", "generate_code/Enemy.md"]
+    assert sorted(pages.values()) == ["Assets/Scripts/Player.md", "generate_code/Enemy.md"]
