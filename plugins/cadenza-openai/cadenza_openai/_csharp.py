@@ -366,7 +366,9 @@ def split_types(text: str) -> list[tuple[str, str]]:
         pieces: list[str] = []
         position = 0
         for item in drop:
-            pieces.append(text[position : item.start])
+            kept = text[position : item.start]
+            if kept.strip() or not pieces:  # items with only blanks between go as one
+                pieces.append(kept)
             position = max(position, item.end)
         pieces.append(text[position:])
         source = _BLANKS.sub("\n\n", _join(pieces)).strip("\n") + "\n"
@@ -375,12 +377,26 @@ def split_types(text: str) -> list[tuple[str, str]]:
 
 
 def _join(pieces: Sequence[str]) -> str:
-    """Join what is left around removed items, without blank lines after ``{`` or before ``}``."""
-    joined = pieces[0]
+    """Join what is left around removed items, without blank lines after ``{`` or before ``}``.
+
+    Each seam looks back only to the last piece holding code, so a split
+    stays linear in the file's length.
+    """
+    joined = [pieces[0]]
     for piece in pieces[1:]:
-        if joined.rstrip().endswith("{"):
+        last = _last_code(joined)
+        if last is not None and joined[last].rstrip().endswith("{"):
             piece = _LEADING_BLANKS.sub("", piece)
-        if piece.lstrip().startswith("}") or not piece.strip():
-            joined = _TRAILING_BLANKS.sub("\n", joined)
-        joined += piece
-    return joined
+        if last is not None and (piece.lstrip().startswith("}") or not piece.strip()):
+            joined[last] = _TRAILING_BLANKS.sub("\n", joined[last])
+            del joined[last + 1 :]
+        joined.append(piece)
+    return "".join(joined)
+
+
+def _last_code(pieces: Sequence[str]) -> int | None:
+    """The index of the last piece that is not only whitespace, or None."""
+    for index in range(len(pieces) - 1, -1, -1):
+        if pieces[index].strip():
+            return index
+    return None
