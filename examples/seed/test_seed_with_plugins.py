@@ -203,12 +203,20 @@ def test_textures_shrink_and_models_are_skipped_with_a_warning(run: dict[str, An
 
 
 def test_the_docs_and_tests_steps_got_model_replies(run: dict[str, Any]) -> None:
-    """Documentation is the model's Markdown; testing writes its test file, like code."""
+    """Documentation is the model's Markdown; testing writes its test file, like code.
+
+    The NUnit file goes where Unity's Test Runner finds it (edit mode), with
+    the assembly definitions it needs (the openai plugin's README).
+    """
     steps = run["summary"]["steps"]
     assert steps["generate_documentation"]["output"] == DOCS
     tests = steps["generate_tests"]["output"]
-    assert [f["path"] for f in tests["files"]] == ["PlayerMovementTests.cs"]
-    written = run["out"] / "generate_tests" / "PlayerMovementTests.cs"
+    assert [f["path"] for f in tests["files"]] == [
+        "Assets/Tests/EditMode/PlayerMovementTests.cs",
+        "Assets/Scripts/Scripts.asmdef",
+        "Assets/Tests/EditMode/Tests.EditMode.asmdef",
+    ]
+    written = run["out"] / "generate_tests" / "Assets/Tests/EditMode/PlayerMovementTests.cs"
     assert written.read_text(encoding="utf-8") == TESTS
 
 

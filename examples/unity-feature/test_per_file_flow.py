@@ -42,7 +42,33 @@ _ASKED = re.compile(r"Write (?P<path>Assets/\S+\.cs), the class (?P<cls>\w+),")
 
 
 def code_for(cls: str) -> str:
-    """The C# the fake model writes for ``cls``: documented, so docgen counts it."""
+    """The C# the fake model writes for ``cls``: documented, so docgen counts it.
+
+    Test classes are NUnit tests, as a model writes them: JumpBufferTests
+    checks plain logic (edit mode); PlayerMovementTests waits for physics
+    steps in a ``[UnityTest]`` coroutine (play mode).
+    """
+    if cls == "PlayerMovementTests":
+        return (
+            "using System.Collections;\nusing NUnit.Framework;\nusing UnityEngine;\n"
+            "using UnityEngine.TestTools;\n\n"
+            f"/// <summary>{cls}, written by the fake model.</summary>\n"
+            f"public class {cls}\n{{\n"
+            "    /// <summary>The body moves after a physics step.</summary>\n"
+            "    [UnityTest]\n    public IEnumerator Moves()\n    {\n"
+            '        var player = new GameObject("p").AddComponent<PlayerMovement>();\n'
+            "        yield return new WaitForFixedUpdate();\n"
+            "        Assert.IsNotNull(player);\n    }\n}\n"
+        )
+    if cls.endswith("Tests"):
+        return (
+            "using NUnit.Framework;\n\n"
+            f"/// <summary>{cls}, written by the fake model.</summary>\n"
+            f"public class {cls}\n{{\n"
+            "    /// <summary>A new buffer holds no jump.</summary>\n"
+            "    [Test]\n"
+            "    public void StartsEmpty() => Assert.IsFalse(new JumpBuffer().Pending);\n}\n"
+        )
     return (
         "using UnityEngine;\n\n"
         f"/// <summary>{cls}, written by the fake model.</summary>\n"
@@ -50,6 +76,20 @@ def code_for(cls: str) -> str:
         f"    /// <summary>How fast {cls} goes.</summary>\n"
         "    [SerializeField] private float speed = 5f;\n}\n"
     )
+
+
+WRITTEN_AS = {
+    "Assets/Scripts/PlayerMovement.cs": "Assets/Scripts/PlayerMovement.cs",
+    "Assets/Scripts/JumpBuffer.cs": "Assets/Scripts/JumpBuffer.cs",
+    "Assets/Tests/EditMode/PlayerMovementTests.cs": "Assets/Tests/PlayMode/PlayerMovementTests.cs",
+    "Assets/Tests/EditMode/JumpBufferTests.cs": "Assets/Tests/EditMode/JumpBufferTests.cs",
+}
+"""Where each planned file is written: a [UnityTest] test moves to the PlayMode folder."""
+ASMDEFS = {
+    "Assets/Scripts/Scripts.asmdef",
+    "Assets/Tests/EditMode/Tests.EditMode.asmdef",
+    "Assets/Tests/PlayMode/Tests.PlayMode.asmdef",
+}
 
 
 def model(call: Call) -> Reply:
@@ -75,15 +115,22 @@ def command(out: Path) -> list[str]:
             "--json", "--out", str(out)]  # fmt: skip
 
 
-def written(summary: dict[str, Any]) -> dict[Path, str]:
-    """Every file the build items say they wrote, absolute path to content."""
+def written(summary: dict[str, Any], *, suffix: str = ".cs") -> dict[Path, str]:
+    """Every ``suffix`` file the build items say they wrote, absolute path to content.
+
+    Only the assembly definitions may be written by two items (the same
+    file with the same content, by each item that wrote tests).
+    """
     files: dict[Path, str] = {}
     for item in summary["steps"]["build"]["items"]:
         output = item["output"]
         for entry in output["files"]:
             path = Path(output["dir"]) / entry["path"]
-            assert path not in files, f"two items wrote {path}"
-            files[path] = path.read_text(encoding="utf-8")
+            if path.suffix != suffix:
+                continue
+            text = path.read_text(encoding="utf-8")
+            assert path not in files or (suffix == ".asmdef" and files[path] == text), path
+            files[path] = text
     return files
 
 
@@ -219,14 +266,31 @@ def test_with_a_model_the_plan_asks_for_json_and_each_file_gets_one_call(
 
 
 def test_with_a_model_each_file_is_written_where_its_item_says(online: dict[str, Any]) -> None:
-    """The model's named blocks became the planned files, one per item, none overwritten."""
+    """The model's named blocks became the planned files, one per item, none overwritten.
+
+    Scripts stay where the plan put them (their names agree with their
+    classes); each test goes to the Test Runner folder of its mode, beside
+    its assembly definition, and the items that wrote tests add the asmdefs.
+    """
     summary = online["summary"]
     files = written(summary)
     assert len(files) == len(PLAN["files"])
     by_class = {path.stem: text for path, text in files.items()}
     assert by_class == {f["class"]: code_for(f["class"]) for f in PLAN["files"]}
     for item, planned in zip(summary["steps"]["build"]["items"], PLAN["files"], strict=True):
-        assert [f["path"] for f in item["output"]["files"]] == [planned["path"]]
+        paths = [f["path"] for f in item["output"]["files"]]
+        assert paths[0] == WRITTEN_AS[planned["path"]]
+        assert set(paths[1:]) <= ASMDEFS
+    root = Path(summary["steps"]["build"]["items"][0]["output"]["dir"])
+    assert {str(p.relative_to(root)) for p in written(summary, suffix=".asmdef")} == ASMDEFS
+    for path, text in written(summary, suffix=".asmdef").items():
+        assembly = json.loads(text)
+        assert assembly["name"] == path.stem
+        if assembly["name"].startswith("Tests."):
+            assert assembly["references"][0] == "Scripts"
+            assert assembly["precompiledReferences"] == ["nunit.framework.dll"]
+            assert assembly["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
+            assert assembly["includePlatforms"] == (["Editor"] if "Edit" in path.stem else [])
 
 
 def test_with_a_model_the_review_read_every_file_and_docs_cover_them(
@@ -236,7 +300,7 @@ def test_with_a_model_the_review_read_every_file_and_docs_cover_them(
     summary = online["summary"]
     (review,) = [c for c in online["calls"] if "reviewing" in c.message("system")]
     for file in PLAN["files"]:
-        assert f"public class {file['class']} : MonoBehaviour" in review.prompt
+        assert f"public class {file['class']}" in review.prompt
     assert summary["steps"]["review"]["output"] == REVIEW
     docs = summary["steps"]["docs"]["output"]
     assert {Path(f["path"]) for f in docs["files"]} == set(written(summary))

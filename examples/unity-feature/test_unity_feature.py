@@ -1,8 +1,11 @@
-"""The Unity example end to end, as its README runs it: the CLI, offline, three plugins.
+"""The Unity example end to end, as its README runs it: the CLI, three plugins.
 
 Run by ``nox -s example`` (the kernel and the three first-party plugins in one
 virtualenv). No test here reaches a network: without OPENAI_API_KEY the model
-steps fail at once and fall back, which is the point of the offline run.
+steps fail at once and fall back, which is the point of the offline run; the
+run "with a model" talks to ``cadenza_openai.testing.FakeOpenAI`` on
+127.0.0.1, scripted with replies shaped like a real model's (two classes in
+one fence, play-mode tests), and checks the files a Unity project needs.
 """
 
 from __future__ import annotations
@@ -10,11 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trio
+
+from cadenza_openai.testing import Call, FakeOpenAI, Reply
 
 HERE = Path(__file__).resolve().parent
 TEXTURES = HERE / "Assets" / "Textures"
@@ -88,3 +96,169 @@ def test_the_report_says_what_was_done(run: dict) -> None:
     totals = run["summary"]["steps"]["optimize_assets"]["output"]["totals"]
     assert f"{totals['saved_bytes']} saved" in report
     assert "Docs: 3 pages" in report
+
+
+# --- With a model: a loopback OpenAI-compatible server answers both model steps ---
+
+API_KEY = "sk-test-unity-feature-0123456789abcdef"
+COMPONENT_REPLY = """Here is the component, with a ScriptableObject for its tuning.
+
+```csharp generate_component_code.cs
+using UnityEngine;
+
+namespace Game.Movement
+{
+    /// <summary>Tuning for <see cref="PlayerMovement"/> ("public class" in a string).</summary>
+    [CreateAssetMenu(menuName = "Game/Player Movement Settings")]
+    public class PlayerMovementSettings : ScriptableObject
+    {
+        /// <summary>Top speed in m/s.</summary>
+        public float maxSpeed = 6f;
+    }
+
+    /// <summary>Moves the player with physics.</summary>
+    [RequireComponent(typeof(PhysicsController), typeof(PlayerInputReader))]
+    public class PlayerMovement : MonoBehaviour
+    {
+        [SerializeField, Tooltip("Tuning values.")] private PlayerMovementSettings settings;
+
+        /// <summary>Applies the input to the body each physics step.</summary>
+        public void Move(Vector2 input) { }
+    }
+}
+```
+"""
+TESTS_REPLY = """These tests need the physics loop, so they are play-mode tests.
+
+```csharp generate_tests.cs
+using System.Collections;
+using NUnit.Framework;
+using UnityEngine;
+using UnityEngine.TestTools;
+using Game.Movement;
+
+public class PlayerMovementTests
+{
+    [UnityTest]
+    public IEnumerator MoveAcceleratesTheBody()
+    {
+        var player = new GameObject("player").AddComponent<PlayerMovement>();
+        player.Move(Vector2.right);
+        yield return new WaitForFixedUpdate();
+        Assert.Greater(player.GetComponent<Rigidbody>().velocity.x, 0f);
+    }
+}
+```
+"""
+_PUBLIC_TYPE = re.compile(r"^\s*public\s+(?:\w+\s+)*(?:class|struct|interface|enum)\s", re.M)
+ASMDEF_FIELDS = {
+    "references",
+    "includePlatforms",
+    "overrideReferences",
+    "precompiledReferences",
+    "defineConstraints",
+    "autoReferenced",
+}
+
+
+def model(call: Call) -> Reply:
+    """The component for the code step, play-mode tests for the tests step."""
+    if call.prompt.startswith("Write a MonoBehaviour named PlayerMovement"):
+        return Reply(text=COMPONENT_REPLY, usage=(400, 300))
+    assert call.prompt.startswith("Write Unity Test Runner"), call.prompt
+    return Reply(text=TESTS_REPLY, usage=(900, 200))
+
+
+@pytest.fixture(scope="module")
+def online(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """`cadenza run workflow.yaml` against FakeOpenAI on 127.0.0.1: its summary and folder."""
+    out = tmp_path_factory.mktemp("unity-online") / "out"
+    server = FakeOpenAI(api_key=API_KEY, handler=model)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+
+    async def main() -> subprocess.CompletedProcess[bytes]:
+        with trio.fail_after(300):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(server.serve)
+                proc = await trio.run_process(
+                    [sys.executable, "-m", "cadenza", "run", str(HERE / "workflow.yaml"),
+                     "--no-journal", "--no-progress", "--json", "--out", str(out)],
+                    capture_stdout=True, capture_stderr=True, check=False, cwd=HERE,
+                    env={**env, "OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": API_KEY},
+                )  # fmt: skip
+                nursery.cancel_scope.cancel()
+        return proc
+
+    proc = trio.run(main)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert API_KEY not in stderr + proc.stdout.decode()
+    return {"summary": json.loads(proc.stdout), "out": out, "calls": server.chat_calls}
+
+
+def files_of(summary: dict[str, Any], step: str) -> dict[str, Path]:
+    """A model step's file entries: path relative to its dir -> the file on disk."""
+    output = summary["steps"][step]["output"]
+    return {f["path"]: Path(output["dir"]) / f["path"] for f in output["files"]}
+
+
+@pytest.mark.slow
+def test_with_a_model_nothing_is_degraded(online: dict[str, Any]) -> None:
+    summary = online["summary"]
+    assert summary["status"] == "succeeded"
+    assert summary["degraded"] == []
+    assert len(online["calls"]) == 2
+    for step in ("generate_component_code", "generate_tests"):
+        assert summary["steps"][step]["source"] == ""
+
+
+@pytest.mark.slow
+def test_with_a_model_each_class_has_its_own_file_named_after_it(online: dict[str, Any]) -> None:
+    """The model's one fence named generate_component_code.cs became two Unity scripts."""
+    files = files_of(online["summary"], "generate_component_code")
+    assert sorted(files) == ["PlayerMovement.cs", "PlayerMovementSettings.cs"]
+    for path, file in files.items():
+        text = file.read_text(encoding="utf-8")
+        assert len(_PUBLIC_TYPE.findall(text)) == 1, text  # one public type per file
+        assert f"public class {Path(path).stem} :" in text
+        assert text.startswith("using UnityEngine;\n\nnamespace Game.Movement\n{\n")
+    entries = online["summary"]["steps"]["generate_component_code"]["output"]["files"]
+    assert {e["requested_path"] for e in entries} == {"generate_component_code.cs"}
+    assert {p.name for p in (online["out"] / "generate_component_code").rglob("*.cs")} == {
+        "PlayerMovement.cs",
+        "PlayerMovementSettings.cs",
+    }
+
+
+@pytest.mark.slow
+def test_with_a_model_the_tests_sit_in_a_play_mode_test_assembly(online: dict[str, Any]) -> None:
+    """[UnityTest] coroutines run in play mode: PlayMode folder, asmdef, runtime assembly."""
+    files = files_of(online["summary"], "generate_tests")
+    assert sorted(files) == [
+        "Assets/Scripts/Scripts.asmdef",
+        "Assets/Tests/PlayMode/PlayerMovementTests.cs",
+        "Assets/Tests/PlayMode/Tests.PlayMode.asmdef",
+    ]
+    assert all(file.is_file() for file in files.values())
+    tests = json.loads(files["Assets/Tests/PlayMode/Tests.PlayMode.asmdef"].read_text())
+    assert set(tests) >= ASMDEF_FIELDS
+    assert tests["name"] == "Tests.PlayMode"
+    assert tests["references"] == ["Scripts", "UnityEngine.TestRunner"]
+    assert tests["includePlatforms"] == []
+    assert tests["overrideReferences"] is True
+    assert tests["precompiledReferences"] == ["nunit.framework.dll"]
+    assert tests["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
+    assert tests["autoReferenced"] is False
+    runtime = json.loads(files["Assets/Scripts/Scripts.asmdef"].read_text())
+    assert runtime["name"] == "Scripts"
+    assert runtime["autoReferenced"] is True
+
+
+@pytest.mark.slow
+def test_with_a_model_docs_cover_both_generated_classes(online: dict[str, Any]) -> None:
+    docs = online["summary"]["steps"]["generate_documentation"]["output"]
+    pages = {Path(f["markdown"]).name for f in docs["files"]}
+    assert {"PlayerMovement.md", "PlayerMovementSettings.md"} <= pages
+    report = online["summary"]["steps"]["report"]["output"]
+    assert "Docs: 4 pages" in report

@@ -381,7 +381,11 @@ class OpenAIAgent:
     ) -> Any:
         try:
             return await reply_output(
-                reply, mode=mode, output_dir=request.output_dir, stem=request.step_id
+                reply,
+                mode=mode,
+                output_dir=request.output_dir,
+                stem=request.step_id,
+                layout=self.options.layout,
             )
         except (OSError, UnsafePathError) as exc:
             raise cadenza.PermanentError(

@@ -161,8 +161,10 @@ class CodeBlock:
 class PlannedFile:
     """A block with the relative path it will be written to.
 
-    ``requested`` is the name the model gave when it had to be changed to be
-    safe (``../../etc/passwd`` -> ``etc/passwd``), else None.
+    ``requested`` is the name the model gave when it had to be changed (to be
+    safe, ``../../etc/passwd`` -> ``etc/passwd``, or to follow the type the
+    file declares, :mod:`._naming`), else None. ``named`` is False for a
+    block the model did not name, whose path was made up from the step id.
     """
 
     path: str
@@ -170,6 +172,7 @@ class PlannedFile:
     content: str
     requested: str | None = None
     closed: bool = True
+    named: bool = True
 
 
 def extract_blocks(text: str) -> list[CodeBlock]:
@@ -338,5 +341,6 @@ def plan_files(
             content=block.content,
             requested=block.name,
             closed=block.closed,
+            named=False,
         )
     return list(planned.values())

@@ -23,6 +23,8 @@ import httpx
 import cadenza
 from cadenza.http import check_headers, header_names
 
+from ._layout_options import check_assembly, check_folder
+from ._naming import FileLayout
 from ._prompt import TemplateError, compile_template
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -144,6 +146,10 @@ class OpenAIOptions:
     file_instructions: bool = True
     extra_body: dict[str, Any] = attrs.field(factory=dict, validator=_check_extra_body)
     reply: Literal["text", "json"] = "text"
+    # Where the reply's files go (README "File names and Unity tests"; _naming.py).
+    tests_dir: str | None = attrs.field(default="Assets/Tests", validator=check_folder)
+    scripts_dir: str = attrs.field(default="Assets/Scripts", validator=check_folder)
+    assembly: str | None = attrs.field(default="Scripts", validator=check_assembly)
 
     def __attrs_post_init__(self) -> None:
         if self.reply == "json" and self.write_files:
@@ -179,3 +185,12 @@ class OpenAIOptions:
     def models_url(self) -> str:
         """Where :meth:`OpenAIAgent.health` sends its ``GET``."""
         return self.base_url.rstrip("/") + "/models"
+
+    @property
+    def layout(self) -> FileLayout:
+        """Where the reply's files go: ``tests_dir``, ``scripts_dir``, ``assembly``."""
+        return FileLayout(
+            tests_dir=self.tests_dir and self.tests_dir.strip("/"),
+            scripts_dir=self.scripts_dir.strip("/"),
+            assembly=self.assembly,
+        )

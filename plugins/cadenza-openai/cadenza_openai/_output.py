@@ -10,7 +10,8 @@ Three modes, chosen by the agent from the step's task and ``write_files``:
 
 The mapping is ``{"text", "files", "model", "finish_reason", "dir"}``; each
 file is ``{"path", "language", "bytes"}`` (path relative to ``dir``), plus
-``requested_path`` when the model's name had to be made safe and
+``requested_path`` when the model's name had to be changed (made safe, or
+renamed after the type the file declares, :mod:`._naming`) and
 ``truncated: true`` when the reply ended inside the block. ``dir`` is the
 folder the files were written to; with no output folder nothing is written,
 ``dir`` is null and each file carries its ``content`` instead.
@@ -24,20 +25,30 @@ from typing import Any, Literal
 from ._chat import ChatReply
 from ._codeblocks import PlannedFile, extract_blocks, plan_files
 from ._files import write_files
+from ._naming import FileLayout, arrange
 
 FileMode = Literal["all", "named", "none"]
 
 
 async def reply_output(
-    reply: ChatReply, *, mode: FileMode, output_dir: Path | None, stem: str
+    reply: ChatReply,
+    *,
+    mode: FileMode,
+    output_dir: Path | None,
+    stem: str,
+    layout: FileLayout | None = None,
 ) -> Any:
     """The step output for ``reply`` (see the module doc); writes files under ``output_dir``.
+
+    Files are named by their language's rules and laid out by ``layout``
+    (:mod:`._naming`; the defaults when None).
 
     Raises ``OSError`` or :class:`~._files.UnsafePathError` if a file cannot be written.
     """
     planned: list[PlannedFile] = []
     if mode != "none":
         planned = plan_files(extract_blocks(reply.text), stem=stem, unnamed=mode == "all")
+        planned = arrange(planned, layout or FileLayout())
     if mode != "all" and not planned:
         return reply.text
     if output_dir is not None and planned:

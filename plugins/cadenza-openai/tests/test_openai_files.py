@@ -106,11 +106,16 @@ async def test_code_task_asks_the_model_to_name_files(
 async def test_testing_task_writes_files_like_tests(
     server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
 ) -> None:
-    """A `testing` step (the seed's name for tests) writes every block, as a tests step does."""
+    """A `testing` step (the seed's name for tests) writes every block, as a tests step does.
+
+    The unnamed block is named after the public class it declares, not the step.
+    """
     server.default = Reply(text="```csharp\npublic class PlayerMovementTests { }\n```\n")
     result, _ = await run_to(workflow(server.url, uses="testing"), plugins, tmp_path)
-    assert files_under(tmp_path / "write") == {"write.cs": "public class PlayerMovementTests { }\n"}
-    assert result.steps["write"].output["files"][0]["path"] == "write.cs"
+    assert files_under(tmp_path / "write") == {
+        "PlayerMovementTests.cs": "public class PlayerMovementTests { }\n"
+    }
+    assert result.steps["write"].output["files"][0]["path"] == "PlayerMovementTests.cs"
     (call,) = server.chat_calls
     assert call.json["messages"][0] == {"role": "system", "content": FILE_INSTRUCTIONS}
 
@@ -193,3 +198,73 @@ async def test_symlink_out_of_the_folder_is_refused(
     assert outcome.attempts == 1
     assert "resolves outside" in (outcome.error or "")
     assert list(outside.iterdir()) == []
+
+
+UNITY_REPLY = """Here is the component and its tests.
+
+```csharp generate_component_code.cs
+using UnityEngine;
+
+/// <summary>Moves the player.</summary>
+public class PlayerMovement : MonoBehaviour { }
+
+/// <summary>Tuning values.</summary>
+public class PlayerMovementSettings : ScriptableObject { }
+```
+
+```csharp
+using System.Collections;
+using NUnit.Framework;
+using UnityEngine.TestTools;
+
+public class PlayerMovementTests
+{
+    [UnityTest]
+    public IEnumerator FallsUnderGravity() { yield return new WaitForFixedUpdate(); }
+}
+```
+"""
+
+
+async def test_csharp_files_are_named_after_their_types_and_tests_laid_out_for_unity(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins, tmp_path: Path
+) -> None:
+    """The output's files list is exactly what is on disk, each path relative to dir."""
+    server.default = Reply(text=UNITY_REPLY)
+    result, _ = await run_to(workflow(server.url, uses="code"), plugins, tmp_path)
+    output = result.steps["write"].output
+    on_disk = files_under(tmp_path / "write")
+    assert [f["path"] for f in output["files"]] == [
+        "PlayerMovement.cs",
+        "PlayerMovementSettings.cs",
+        "Assets/Tests/PlayMode/PlayerMovementTests.cs",
+        "Assets/Scripts/Scripts.asmdef",
+        "Assets/Tests/PlayMode/Tests.PlayMode.asmdef",
+    ]
+    assert set(on_disk) == {f["path"] for f in output["files"]}
+    assert output["dir"] == str(tmp_path / "write")
+    assert output["text"] == UNITY_REPLY
+    entries = {f["path"]: f for f in output["files"]}
+    assert entries["PlayerMovement.cs"]["requested_path"] == "generate_component_code.cs"
+    assert "requested_path" not in entries["Assets/Tests/PlayMode/PlayerMovementTests.cs"]
+    assert entries["Assets/Scripts/Scripts.asmdef"]["language"] == "json"
+    for path, entry in entries.items():
+        assert entry["bytes"] == len(on_disk[path].encode("utf-8"))
+    assert "ScriptableObject" not in on_disk["PlayerMovement.cs"]
+    assert "/// <summary>Tuning values.</summary>" in on_disk["PlayerMovementSettings.cs"]
+
+
+async def test_csharp_naming_without_an_output_folder(
+    server: FakeOpenAI, plugins: cadenza.plugins.Plugins
+) -> None:
+    """With no folder the renamed parts come back inline, each with its own content."""
+    server.default = Reply(text=UNITY_REPLY)
+    loaded = cadenza.load_workflow_text(
+        workflow(server.url, uses="code"), plugins=plugins, environ=ENV
+    )
+    result = await cadenza.run_workflow(loaded.workflow, plugins=plugins)
+    output = result.steps["write"].output
+    assert output["dir"] is None
+    contents = {f["path"]: f["content"] for f in output["files"]}
+    assert "public class PlayerMovementSettings" in contents["PlayerMovementSettings.cs"]
+    assert "public class PlayerMovement " in contents["PlayerMovement.cs"]
