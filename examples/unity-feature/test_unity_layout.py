@@ -311,11 +311,29 @@ def test_a_missing_source_is_refused_before_anything_is_written(
 
 
 def test_two_files_for_one_place_are_refused(outputs: dict[str, Any], tmp_path: Path) -> None:
-    """Two steps writing PlayerMovement.cs would silently lose one: refused, naming both."""
-    outputs["scripts"].append(outputs["scripts"][0])
+    """Two steps writing different PlayerMovement.cs would silently lose one: refused."""
+    other = tmp_path / "other"
+    write(other / "PlayerMovement.cs", "public class PlayerMovement : Other {}\n")
+    outputs["scripts"].append({"dir": str(other), "files": [{"path": "PlayerMovement.cs"}]})
     with pytest.raises(cadenza.PermanentError, match="two files would go to the same place"):
         lay_out(tmp_path / "Game", outputs)
     assert not (tmp_path / "Game").exists()
+
+
+def test_one_file_listed_twice_or_twins_are_placed_once(
+    outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """for_each items each list the asmdef they share: the same file, or the same bytes
+    written by another item, goes to its place once."""
+    twin = tmp_path / "item1"
+    asmdef = (tmp_path / "out/generate_component_code/Game.Generated.asmdef").read_bytes()
+    write(twin / "Game.Generated.asmdef", asmdef)
+    outputs["scripts"].append(outputs["scripts"][0])
+    outputs["scripts"].append({"dir": str(twin), "files": [{"path": "Game.Generated.asmdef"}]})
+    placed = lay_out(tmp_path / "Game", outputs)
+    targets = [f["path"] for f in placed["files"]]
+    assert len(targets) == len(set(targets))
+    assert (tmp_path / "Game/Assets/Scripts/Game.Generated.asmdef").read_bytes() == asmdef
 
 
 def run_example(out: Path, *options: str) -> subprocess.CompletedProcess[str]:

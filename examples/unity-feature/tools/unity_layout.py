@@ -61,8 +61,8 @@ def lay_out(request: cadenza.AgentRequest) -> dict[str, Any]:
             *plan_docs(inputs.get("docs")),
             *plan_textures(inputs.get("textures"), placement, inputs.get("platform")),
         ]
-        _check_unique(files)
         _check_sources(files)
+        files = _unique(files)
     except ValueError as exc:
         raise cadenza.PermanentError(f"unity_layout: {exc}", step_id=request.step_id) from None
     if not files:
@@ -260,18 +260,26 @@ def texture_target(original: str, suffix: str, platform: str, placement: str) ->
     return (path.parent / "Optimized" / platform / f"{path.stem}{suffix}").as_posix()
 
 
-def _check_unique(files: list[Placement]) -> None:
-    seen: dict[str, Path] = {}
+def _unique(files: list[Placement]) -> list[Placement]:
+    """Each target once. The same file listed twice, or two files with the same bytes
+    (for_each items each list the shared asmdef they wrote), is one placement;
+    two different files for one target are an error."""
+    seen: dict[str, Placement] = {}
     clashes = []
     for f in files:
-        if f.target in seen:
-            clashes.append(f"{f.target} (from {seen[f.target]} and {f.source})")
-        seen.setdefault(f.target, f.source)
+        first = seen.setdefault(f.target, f)
+        if first is not f and not _same_file(first.source, f.source):
+            clashes.append(f"{f.target} (from {first.source} and {f.source})")
     if clashes:
         raise ValueError(
             "two files would go to the same place: " + "; ".join(clashes) + ". Rename one "
             "of them in the step that wrote it."
         )
+    return list(seen.values())
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or a.read_bytes() == b.read_bytes()
 
 
 def _check_sources(files: list[Placement]) -> None:
