@@ -14,6 +14,9 @@ what the run itself reports.
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import pathlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -371,3 +374,26 @@ async def test_llmock_report_fails_a_client_that_ignores_retry_after(llmock: LLM
     report = await trio.to_thread.run_sync(llmock_report, llmock.server)
     assert report.returncode == 1
     assert "retry_after_ignored" in report.stdout
+
+
+async def test_cadenza_run_cli_against_llmock(llmock: LLMock, tmp_path: pathlib.Path) -> None:
+    """`cadenza run --json` (the plugin from its entry point): faults retried, verdict passes."""
+    await llmock.queue(
+        {"type": "fail", "status": 429, "retry_after": 0.2},
+        {"type": "stream_fault", "kind": "disconnect", "after_chunks": 2},
+        reply(),
+    )
+    text = compat_workflow(llmock.server.base_url, "Say hello.", agent=PRICE, retry=RETRY, steps=2)
+    (tmp_path / "compat.yaml").write_text(text)
+    command = [sys.executable, "-m", "cadenza", "run", "compat.yaml", "--json", "--no-progress"]
+    env = {**os.environ, **ENV}
+    done = await trio.run_process(command, cwd=tmp_path, env=env, capture_stdout=True, check=False)
+    assert done.returncode == 0, done.stdout.decode()
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "succeeded"
+    steps = summary["steps"]
+    assert [steps[s]["output"] for s in ("write", "write_2")] == [TEXT, TEXT]
+    assert sum(steps[s]["attempts"] for s in ("write", "write_2")) == 4  # two faults, two retries
+    assert summary["cost"]["tokens"] > 0
+    assert summary["cost"]["usd"] > 0
+    await llmock.assert_verdict_passes()
