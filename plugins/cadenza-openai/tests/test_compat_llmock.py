@@ -34,25 +34,27 @@ import cadenza
 from cadenza.testing import CapturedRun, run_captured
 
 CHAT = "/v1/chat/completions"
-TEXT = "Hello from llmock, in seven streamed words."
+TEXT = (
+    "Hello from llmock: this scripted reply is streamed one word at a time, ten milliseconds "
+    "apart, so that a client which stops reading in the middle of it is seen to stop."
+)
 PRICE = "price: {input_per_1k: 0.5, output_per_1k: 1.5}"
 RETRY = "{max_attempts: 3, backoff: 200ms, jitter: none}"
 """A real backoff, not the few milliseconds of the other tests (llmock judges the waits)."""
 
-ABANDONED_RETRY = "{max_attempts: 3, backoff: 1s, jitter: none}"
-"""For runs where the agent abandons a stream (a corrupt chunk): llmock ties a retry to
-its failed attempt only if the retry starts after that attempt ended on llmock's side,
-which for an abandoned stream is when llmock notices the client left, a moment later
-(longer on a loaded machine). A retry before that counts as a new call, and the
-abandoned one as "malformed chunk ignored"."""
+CHUNK_DELAY_MS = 10
+"""llmock's pause between streamed chunks. It judges a corrupt chunk "ignored" when the
+stream still ran to its end; without a pause it sends a short reply whole into the
+socket before the agent has read the corrupt chunk, stopped and closed the connection.
+With it, TEXT's ~30 chunks take ~0.3 s to send: time enough to be seen stopping."""
 
 
 @pytest.fixture(scope="module")
 def llmock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One llmock server for the module, without quotas; each test resets it."""
+    """One llmock server for the module, pacing its streams, without quotas; each test resets it."""
     require("llmock")
     folder = tmp_path_factory.mktemp("llmock")
-    args = ["--log-level", "warning"]
+    args = ["--log-level", "warning", "--stream-chunk-delay-ms", str(CHUNK_DELAY_MS)]
     with started("llmock", args, folder=folder, ready_path="/health") as server:
         yield server
 
@@ -218,9 +220,7 @@ async def test_transient_faults_are_retried_as_llmock_expects(
 ) -> None:
     """Each fault fails one attempt retryably; the retry gets the answer; the verdict passes."""
     await llmock.queue(fault, reply())
-    retry = ABANDONED_RETRY if fault.get("kind") == "malformed" else RETRY
-    options = f", stream: {str(stream).lower()}"
-    captured = await run(llmock, plugins, options=options, retry=retry)
+    captured = await run(llmock, plugins, options=f", stream: {str(stream).lower()}")
     assert captured.result.status == "succeeded", captured.result.error
     assert captured.result.steps["write"].output == TEXT
     (failed,) = captured.of("attempt_failed")
@@ -355,7 +355,7 @@ async def test_llmock_report_passes_a_run_through_every_fault(
         {"type": "stream_fault", "kind": "malformed", "after_chunks": 2},
         reply(),
     )
-    captured = await run(llmock, plugins, steps=5, retry=ABANDONED_RETRY)
+    captured = await run(llmock, plugins, steps=5)
     assert captured.result.status == "succeeded", captured.result.error
     assert all(step.output == TEXT for step in captured.result.steps.values())
     assert len(captured.of("attempt_failed")) == 5
