@@ -23,6 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import nox
 
@@ -51,6 +52,10 @@ PYTEST = ["-q", "-p", "no:cacheprovider", "--timeout=600"]
 
 def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+def _has_group(pyproject: dict[str, Any], name: str) -> bool:
+    return name in pyproject.get("dependency-groups", {})
 
 
 def _chromium_helpers() -> ModuleType:
@@ -103,11 +108,18 @@ def types(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("plugin", PLUGINS or [None])
 def plugin(session: nox.Session, plugin: str | None) -> None:
-    """One plugin's tests and mypy --strict, installed beside the kernel and nothing else."""
+    """One plugin's tests and mypy --strict, installed beside the kernel and nothing else.
+
+    Nothing else but its own ``test`` dependency group, when its pyproject.toml
+    declares one: what its tests need and users do not (cadenza-openai's: the
+    independent servers its compatibility tests start on loopback).
+    """
     if plugin is None:
         session.skip("no plugins in plugins/ yet")
     path = ROOT / "plugins" / plugin
-    session.install("-e", ".", "-e", str(path), *_group("test"), "mypy>=1.13")
+    own = nox.project.load_toml(path / "pyproject.toml")
+    own_test = nox.project.dependency_groups(own, "test") if _has_group(own, "test") else ()
+    session.install("-e", ".", "-e", str(path), *_group("test"), *own_test, "mypy>=1.13")
     session.run("pytest", str(path / "tests"), *PYTEST, *session.posargs)
     with session.chdir(path):
         session.run("mypy")

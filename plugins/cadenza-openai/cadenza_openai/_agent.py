@@ -20,7 +20,7 @@ import httpx
 import trio
 
 import cadenza
-from cadenza.http import check_health, clip, open_http_client, redact, safe_url, user_agent
+from cadenza.http import clip, open_http_client, read_at_most, redact, safe_url, user_agent
 from cadenza.plugins import get_logger
 
 from ._chat import (
@@ -50,6 +50,9 @@ CAPABILITIES = ("code", "documentation", "tests", "testing")
 """What every ``openai`` agent can do (it also serves steps that name it directly)."""
 
 _DRAIN_SECONDS = 1.0
+_HEALTH_BODY_LIMIT = 64 * 1024
+_NO_MODELS_ENDPOINT = frozenset({404, 405})
+"""Answers to ``GET /models`` that mean the server has no such endpoint: health unknown."""
 _AUTH_HEADERS = frozenset({"authorization", "api-key", "x-api-key"})
 
 
@@ -73,6 +76,7 @@ class OpenAIAgent:
     _client: httpx.AsyncClient | None = attrs.field(default=None, init=False, repr=False)
     _json_mode: bool = attrs.field(default=True, init=False, repr=False)
     """False once the server refused ``response_format``: later calls leave it out."""
+    _health_unknown_logged: bool = attrs.field(default=False, init=False, repr=False)
 
     @classmethod
     def from_config(cls, config: cadenza.AgentConfig) -> OpenAIAgent:
@@ -415,10 +419,43 @@ class OpenAIAgent:
         return estimate
 
     async def health(self) -> bool:
-        """``GET {base_url}/models``: True on 2xx; False on any other answer or transport error."""
-        return await check_health(
-            self._http(), self.options.models_url, agent=self.name, secrets=self.secrets
-        )
+        """``GET {base_url}/models``: True on 2xx, and on 404 or 405; False otherwise.
+
+        A server without a ``/models`` endpoint (fakellm, some gateways and
+        proxies: 404, or 405 where the path exists for POST only) says
+        nothing about its health, and ``False`` would take the agent out of
+        service for good: a ``health_check:`` would never pass, a breaker's
+        probe would reopen it forever. So such an answer means "unknown,
+        usable" (logged once per agent as ``openai_health_unknown``) and the
+        next real call decides. Any other non-2xx answer or a transport
+        error is unhealthy, logged as ``agent_health_check_failed``. At most
+        64 KiB of the answer is read.
+        """
+        url = self.options.models_url
+        try:
+            async with self._http().stream("GET", url) as response:
+                await read_at_most(response, _HEALTH_BODY_LIMIT)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            log.info(
+                "agent_health_check_failed",
+                agent=self.name,
+                error=type(exc).__name__,
+                detail=redact(str(exc), self.secrets),
+            )
+            return False
+        if response.status_code in _NO_MODELS_ENDPOINT:
+            if not self._health_unknown_logged:
+                self._health_unknown_logged = True
+                log.info(
+                    "openai_health_unknown",
+                    agent=self.name,
+                    status=response.status_code,
+                    url=safe_url(url),
+                )
+            return True
+        if not response.is_success:
+            log.info("agent_health_check_failed", agent=self.name, status=response.status_code)
+        return response.is_success
 
     async def aclose(self) -> None:
         """Close the connection pool; a later call opens a new one."""
