@@ -368,3 +368,31 @@ def test_the_example_lays_out_a_project_and_keeps_the_users_edits(tmp_path: Path
     assert "Assets/Scripts/PlayerMovement.cs: changed since cadenza wrote it" in error
     assert "Traceback" not in second.stderr
     assert (project / "Assets/Scripts/PlayerMovement.cs").read_text() == "// tuned by hand\n"
+
+
+def test_the_projects_own_assembly_definition_is_kept(
+    outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """The project already defines the assembly the tests reference: its asmdef stays."""
+    game = tmp_path / "Game"
+    own = json.dumps({**RUNTIME_ASMDEF, "references": ["Unity.InputSystem"]})
+    write(game / "Assets/Scripts/Game.Generated.asmdef", own)
+    placed = lay_out(game, outputs)
+    assert placed["kept"] == ["Assets/Scripts/Game.Generated.asmdef"]
+    assert (game / "Assets/Scripts/Game.Generated.asmdef").read_text() == own
+    assert (game / "Assets/Scripts/PlayerMovement.cs").is_file()
+
+
+def test_a_second_assembly_definition_in_a_folder_is_refused(
+    outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    """Unity allows one asmdef per folder: the project's MyGame.asmdef in Assets/Scripts
+    means the tests must reference MyGame; nothing is written."""
+    game = tmp_path / "Game"
+    write(game / "Assets/Scripts/MyGame.asmdef", json.dumps({"name": "MyGame"}))
+    with pytest.raises(
+        cadenza.PermanentError, match="one assembly definition per folder"
+    ) as caught:
+        lay_out(game, outputs)
+    assert "set `assembly: MyGame`" in str(caught.value)
+    assert sorted(p.name for p in game.rglob("*") if p.is_file()) == ["MyGame.asmdef"]

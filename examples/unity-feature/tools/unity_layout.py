@@ -38,7 +38,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from unity_layout_files import MANIFEST, LayoutConflictError, Placement, check_target, write_all
+from unity_layout_files import (
+    MANIFEST,
+    LayoutConflictError,
+    Placement,
+    check_target,
+    read_manifest,
+    write_all,
+)
 
 import cadenza
 
@@ -73,6 +80,7 @@ def lay_out(request: cadenza.AgentRequest) -> dict[str, Any]:
             step_id=request.step_id,
         )
     try:
+        files, kept = _project_assemblies(project, files)
         result = write_all(project, files, overwrite=overwrite)
     except LayoutConflictError as exc:
         raise cadenza.PermanentError(f"unity_layout: {exc}", step_id=request.step_id) from None
@@ -90,7 +98,62 @@ def lay_out(request: cadenza.AgentRequest) -> dict[str, Any]:
         "written": list(result.written),
         "unchanged": list(result.unchanged),
         "stale": list(result.stale),
+        "kept": kept,
     }
+
+
+def _project_assemblies(project: Path, files: list[Placement]) -> tuple[list[Placement], list[str]]:
+    """Respect the project's own assembly definitions (Unity allows one per folder).
+
+    An asmdef the project already has at a target, naming the same assembly,
+    is the project's: it is kept, not replaced (the generated one only says the
+    tests may reference that assembly), and listed in ``kept``. Another asmdef
+    of the project in a target's folder would make two in one folder: refused,
+    saying which ``assembly:`` to set on the agent that wrote the tests.
+    """
+    ours = read_manifest(project)
+    placed, kept, clashes = [], [], []
+    for f in files:
+        target = PurePosixPath(f.target)
+        if target.suffix != ".asmdef":
+            placed.append(f)
+            continue
+        folder = project / target.parent
+        theirs = [] if not folder.is_dir() else sorted(
+            p for p in folder.glob("*.asmdef")
+            if (target.parent / p.name).as_posix() not in ours
+        )  # fmt: skip
+        same = [p for p in theirs if p.name == target.name]
+        if same and _assembly_name(same[0]) == _assembly_name(f.source):
+            kept.append(f.target)
+            continue
+        others = [p for p in theirs if p.name != target.name]
+        if others:
+            name = _assembly_name(others[0]) or others[0].stem
+            clashes.append(
+                (f.target, f"{target.parent}/ already has the project's {others[0].name} "
+                 f"(assembly {name!r}); set `assembly: {name}` on the agent that writes the "
+                 f"tests, so they reference it and no second asmdef is made")
+            )  # fmt: skip
+            continue
+        placed.append(f)
+    if clashes:
+        raise LayoutConflictError(
+            "Unity allows one assembly definition per folder:\n"
+            + "\n".join(f"  {path}: {why}" for path, why in clashes)
+            + "\nNothing was written.",
+            clashes,
+        )
+    return placed, kept
+
+
+def _assembly_name(path: Path) -> str | None:
+    """The ``name`` of an asmdef, None when it cannot be read."""
+    try:
+        name = json.loads(path.read_text(encoding="utf-8-sig")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 def _settings(inputs: Mapping[str, Any], output_dir: Path | None) -> tuple[Path, bool, str]:
