@@ -107,6 +107,12 @@ class WorkerTakeoverConformance:
     lease: float = 1.0
     """Seconds of each worker's lease: how long a killed worker's runs wait for takeover."""
 
+    workflow: str = FLOW
+    """The workflow the suite submits: a chain ``a -> b -> c`` of calls to ``${SEED_ENDPOINT}``
+    (a :class:`~cadenza.testing.CallLog` server), each sending ``{step: <id>}``."""
+
+    steps: tuple[str, ...] = STEPS
+
     @pytest.fixture
     def store_url(self) -> str:
         raise NotImplementedError("override the store_url fixture: your store's URL for a test")
@@ -121,7 +127,7 @@ class WorkerTakeoverConformance:
 
     @pytest.fixture
     async def workers(self, tmp_path: Path, store_url: str) -> AsyncIterator[WorkerHarness]:
-        (tmp_path / "flow.yaml").write_text(FLOW)
+        (tmp_path / "flow.yaml").write_text(self.workflow)
         log = CallLog(delay=0.3)
         async with trio.open_nursery() as nursery:
             server = await nursery.start(SeedAgentServer(handler=log).serve)

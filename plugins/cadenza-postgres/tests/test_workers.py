@@ -24,18 +24,9 @@ from cadenza.testing import CallLog, SeedAgentServer, WorkerHarness, WorkerTakeo
 
 pytestmark = pytest.mark.slow
 
-STEPS = ("a", "b", "c")
 LEASE = "2"
-
-FLOW = """\
-name: queued
-agents:
-  remote: {kind: http, options: {endpoint: "${SEED_ENDPOINT}", timeout: 60s}}
-steps:
-  a: {uses: remote, with: {step: a}}
-  b: {uses: remote, needs: [a], with: {step: b, prev: "${{ steps.a.output.n }}"}}
-  c: {uses: remote, needs: [b], with: {step: c, prev: "${{ steps.b.output.n }}"}}
-"""
+FLOW = WorkerTakeoverConformance.workflow  # a -> b -> c, each call sending {step: <id>}
+STEPS = WorkerTakeoverConformance.steps
 
 
 @pytest.fixture
