@@ -35,6 +35,8 @@ MAX_EVENTS = 250_000
 """Events folded over all kept runs (a 20,000-step run has about 60,000)."""
 
 T = TypeVar("T")
+GATE_KINDS = frozenset({"approval_requested", "approval_decided"})
+"""What :func:`~cadenza._journal._decisions.open_gates` reads; it skips every other event."""
 
 
 class CostTally:
@@ -67,6 +69,8 @@ class RunModel:
         self.lock = threading.Lock()
         self.last_seq = -1
         self.events: list[dict[str, Any]] = []
+        self.gate_events: list[dict[str, Any]] = []
+        """The events ``open_gates`` reads (``GATE_KINDS``): a few, not the run's 60,000."""
         self.steps = StepFold()
         self.timeline_fold = TimelineFold()
         self.usage_fold = UsageFold()
@@ -88,6 +92,7 @@ class RunModel:
             self.started = new[0]
             self.shape = RunShape.from_run_started(new[0])
         self.events = self.events + new  # a new list: a reader's earlier list stays as it was
+        self.gate_events += [e for e in new if e.get("kind") in GATE_KINDS]
         self.steps.feed(new)
         self.timeline_fold.feed(new)
         self.usage_fold.feed(new)

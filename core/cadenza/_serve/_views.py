@@ -123,7 +123,7 @@ def model_detail(
     }
     data["last_seq"] = model.last_seq
     data["approvals"] = model.derived(
-        "approvals", lambda: [gate.to_dict() for gate in open_gates(model.events).values()]
+        "approvals", lambda: [gate.to_dict() for gate in open_gates(model.gate_events).values()]
     )
     return data
 
