@@ -282,10 +282,14 @@ class _Routes:
         state = query.get("state") or None
         if state is not None and state not in ITEM_STATES:
             raise BadRequest(f"state must be one of {', '.join(ITEM_STATES)}, got {state[:40]!r}")
-        events = await self.d.call(self.d.events.read_events, record.run_id)
-        return _views.step_detail(
-            events, step_id, run_status=effective_status(record), page=page, item_state=state
-        )
+
+        def detail(model: RunModel, record: RunRecord) -> dict[str, Any] | None:
+            return _views.step_detail(
+                model.events, step_id, run_status=effective_status(record), page=page,
+                item_state=state, steps=model.steps.steps,
+            )  # fmt: skip
+
+        return await self.d.in_model(record, detail)
 
     async def step_api(self, request: Request) -> Response:
         run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]

@@ -279,8 +279,12 @@ def step_detail(
     run_status: str | None = None,
     page: int = 1,
     item_state: str | None = None,
+    steps: Mapping[str, StepState] | None = None,
 ) -> dict[str, Any] | None:
     """One step: its state, and each attempt with agent, route, timing, error and cost.
+
+    ``steps``: every step's state when the caller keeps them (the dashboard's run
+    model), else rebuilt from ``events``.
 
     A ``for_each`` step has no attempts of its own: it carries its items'
     tally (``items``) and one page of them (``items_page``, ``page`` from 1,
@@ -292,7 +296,7 @@ def step_detail(
     ``run_resumed``, or when ``run_status`` is ``interrupted``). None when no
     event names the step.
     """
-    steps = step_states(events)
+    steps = step_states(events) if steps is None else steps
     if step_id not in steps:
         return None
     if steps[step_id].items is not None:
