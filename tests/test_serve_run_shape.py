@@ -103,3 +103,13 @@ def test_the_helpers_shape_is_the_workflows(tmp_path: Path) -> None:
         assert RunShape.from_run_started(started) == RunShape.from_workflow(workflow.workflow)
     finally:
         store.close()
+
+
+def test_layers_follow_needs_in_any_file_order() -> None:
+    """A step's layer is one more than its deepest need's, whether needs come before or after."""
+    from cadenza._journal._run_shape import layers
+
+    needs = {"b": ("a",), "c": ("b", "a"), "z": ("c",), "y": ()}
+    assert layers(needs, ["a", "b", "c", "z", "y"]) == {"a": 0, "b": 1, "c": 2, "z": 3, "y": 0}
+    assert layers(needs, ["z", "c", "b", "a", "y"]) == {"z": 3, "c": 2, "b": 1, "a": 0, "y": 0}
+    assert layers({"a": ("gone",)}, ["a"]) == {"a": 0}  # a need that is not a step is left out

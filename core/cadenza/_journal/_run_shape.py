@@ -105,6 +105,11 @@ def layers(needs: Mapping[str, Sequence[str]], steps: Sequence[str]) -> dict[str
     for sid in steps:  # iterative: a 20,000-step chain cannot overflow the stack
         if sid in depth:
             continue
+        try:  # the common case: every need came earlier in the file, its layer known
+            depth[sid] = 1 + max((depth[n] for n in needs.get(sid, ()) if n in known), default=-1)
+            continue
+        except KeyError:
+            pass
         stack = [(sid, iter(needs.get(sid, ())))]
         visiting = {sid}
         while stack:
