@@ -32,8 +32,14 @@ def big_workflow_text(layers: int, width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_big_run(url: str, *, layers: int = 200, width: int = 100, run_id: str = "big") -> str:
-    """Journal the finished run at ``url``; its run id."""
+def write_big_run(
+    url: str, *, layers: int = 200, width: int = 100, run_id: str = "big", shape: bool = False
+) -> str:
+    """Journal the finished run at ``url``; its run id.
+
+    ``shape``: ``run_started`` carries the workflow's needs, agents and budgets, as the
+    runner journals them since 0.2 (without: as an older journal, read by loading the source).
+    """
     text = big_workflow_text(layers, width)
     steps = [f"s{layer}_{i}" for layer in range(layers) for i in range(width)]
     t0 = 1_800_000_000.0
@@ -41,6 +47,14 @@ def write_big_run(url: str, *, layers: int = 200, width: int = 100, run_id: str 
         {"kind": "run_started", "run_id": run_id, "seq": 0, "at": t0, "workflow": "big",
          "source": "", "source_hash": "h", "inputs": {}, "steps": steps, "output_dir": None}
     ]  # fmt: skip
+    if shape:
+        events[0]["needs"] = {
+            f"s{layer}_{i}": [f"s{layer - 1}_{i}"]
+            for layer in range(1, layers)
+            for i in range(width)
+        }
+        events[0]["agents"] = {a: {"max_concurrent": 50} for a in AGENTS}
+        events[0]["budgets"] = {}
     seq = 1
     for n, sid in enumerate(steps):
         layer = n // width

@@ -37,10 +37,12 @@ SVG_BUDGET = 400_000
 NS = "{http://www.w3.org/2000/svg}"
 
 
-@pytest.fixture(scope="module")
-def journal(tmp_path_factory: pytest.TempPathFactory) -> str:
+@pytest.fixture(scope="module", params=["shape journaled", "older journal"])
+def journal(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """The run, its ``run_started`` with the workflow's shape (since 0.2) or without (the
+    dashboard loads the stored source then)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('big') / 'journal.db'}"
-    write_big_run(url, layers=LAYERS, width=WIDTH)
+    write_big_run(url, layers=LAYERS, width=WIDTH, shape=request.param == "shape journaled")
     return url
 
 
@@ -89,6 +91,11 @@ async def test_a_20000_step_run_page_is_served_within_its_size_budget(journal: s
             assert len(shown) == 50
             usage = await client.get("/api/runs/big/usage.svg")
             assert len(usage.content) < SVG_BUDGET
+            assert 'data-limit="50"' in usage.text  # each agent's limit: the shape, or the source
+
+            again = await client.get("/runs/big")  # a later view: the kept model, same page
+            assert again.text.count('<tr id="layer-') == LAYERS
+            assert len(again.content) < PAGE_BUDGET
     finally:
         store.close()
 

@@ -103,6 +103,10 @@ class RunStarted(Event):
     ``output_dir`` is the run's output folder (absolute), or None when agents got none.
     A sub-workflow's run names the run and step that started it in
     ``parent_run_id`` and ``parent_step_id`` (None for a top-level run).
+    ``needs`` (each step's, steps without needs left out), ``agents`` (each
+    one's ``max_concurrent``) and ``budgets`` (US dollars by line: ``run``,
+    ``agent NAME``, ``step ID``) let readers draw the run without loading its
+    workflow; None in journals written before 0.2 carried them.
     """
 
     kind: ClassVar[str] = "run_started"
@@ -114,6 +118,9 @@ class RunStarted(Event):
     output_dir: str | None = None
     parent_run_id: str | None = None
     parent_step_id: str | None = None
+    needs: Mapping[str, tuple[str, ...]] | None = None
+    agents: Mapping[str, Mapping[str, Any]] | None = None
+    budgets: Mapping[str, float] | None = None
 
 
 @attrs.frozen(kw_only=True)

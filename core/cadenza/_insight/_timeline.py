@@ -136,7 +136,8 @@ class _Builder:
     def __init__(self) -> None:
         self.t = Timeline()
         self.clock = _Clock()
-        self.open: dict[tuple[str, int, str], Bar] = {}
+        self.open: dict[str, dict[tuple[int, str], Bar]] = {}
+        """Bars still running, by step, then (attempt, agent): a step's end finds its own."""
         self.mapped: set[str] = set()
         self.last_failure: dict[str, str] = {}
 
@@ -167,8 +168,9 @@ class _Builder:
             self.step_event(str(kind), sid, event, at)
 
     def close_all(self, outcome: str, at: float) -> None:
-        for bar in self.open.values():
-            bar.end, bar.outcome = at, outcome
+        for bars in self.open.values():
+            for bar in bars.values():
+                bar.end, bar.outcome = at, outcome
         self.open.clear()
 
     def step_event(self, kind: str, sid: str, event: Mapping[str, Any], at: float) -> None:
@@ -184,8 +186,7 @@ class _Builder:
         elif kind == "attempt_started":
             self.started(row, event, at)
         elif kind == "attempt_failed":
-            key = (sid, int(event.get("attempt", 0)), str(event.get("agent", "")))
-            bar = self.open.pop(key, None)
+            bar = self._pop_open(sid, int(event.get("attempt", 0)), str(event.get("agent", "")))
             error = f"{event.get('error_type', '')}: {event.get('message', '')}"
             self.last_failure[sid] = error
             if bar is not None:
@@ -193,7 +194,7 @@ class _Builder:
             row.state = "retrying" if event.get("retry_in") is not None else row.state
         elif kind == "cost_incurred":
             key = (sid, int(event.get("attempt", 0)), str(event.get("agent", "")))
-            bar = self.open.get(key) or next(
+            bar = self.open.get(sid, {}).get(key[1:]) or next(
                 (b for b in reversed(row.bars) if b.attempt == key[1] and b.agent == key[2]),
                 None,
             )
@@ -224,11 +225,17 @@ class _Builder:
             bar.kind, bar.lane = "hedge", max(b.lane for b in same) + 1
         row.bars.append(bar)
         row.state = "running"
-        self.open[(row.step_id, attempt, agent)] = bar
+        self.open.setdefault(row.step_id, {})[(attempt, agent)] = bar
+
+    def _pop_open(self, sid: str, attempt: int, agent: str) -> Bar | None:
+        bars = self.open.get(sid)
+        bar = None if bars is None else bars.pop((attempt, agent), None)
+        if bars is not None and not bars:
+            del self.open[sid]
+        return bar
 
     def end_open(self, sid: str, outcome: str, at: float) -> None:
-        for key in [k for k in self.open if k[0] == sid]:
-            bar = self.open.pop(key)
+        for bar in self.open.pop(sid, {}).values():
             bar.end, bar.outcome = at, outcome
 
     def ended(self, row: Row, kind: str, event: Mapping[str, Any], at: float) -> None:
@@ -237,10 +244,9 @@ class _Builder:
         if last is not None and last.end is None and last.kind in ("fallback", "cache"):
             last.end, last.outcome = at, outcome
         winner = int(event.get("attempt", -1)) if kind == "step_succeeded" else -1
-        for key in [k for k in self.open if k[0] == row.step_id]:
-            bar = self.open.pop(key)
+        for (attempt, _), bar in self.open.pop(row.step_id, {}).items():
             bar.end = at
-            bar.outcome = outcome if kind != "step_succeeded" or key[1] == winner else "cancelled"
+            bar.outcome = outcome if kind != "step_succeeded" or attempt == winner else "cancelled"
             if kind == "step_failed":
                 bar.error = (
                     bar.error or f"{event.get('error_type', '')}: {event.get('message', '')}"
@@ -306,16 +312,52 @@ def critical_path(
 
 def run_timeline(events: Sequence[Mapping[str, Any]], *, workflow: Any = None) -> Timeline:
     """:func:`build_timeline` with its critical path (the workflow's needs, else timing)."""
-    timeline = build_timeline(events)
+    fold = TimelineFold()
+    fold.feed(events)
     needs = (
         {sid: tuple(step.needs) for sid, step in workflow.steps.items()}
         if workflow is not None
         else None
     )
-    timeline.critical_path = critical_path(timeline, needs)
-    for sid in timeline.critical_path:
-        timeline.rows[sid].critical = True
-    return timeline
+    return fold.timeline(needs)
 
 
-__all__ = ["Bar", "Row", "Timeline", "build_timeline", "critical_path", "run_timeline"]
+class TimelineFold:
+    """A run's timeline kept up to date: ``feed`` it the run's events as they arrive.
+
+    The dashboard keeps one per run and feeds it only the events journaled
+    since the last view, instead of rebuilding the timeline of a 20,000-step
+    run (60,000 events) on every view. Feeding the events in any chunks, in
+    ``seq`` order, with :meth:`timeline` asked in between or not, gives what
+    :func:`run_timeline` gives for all of them at once
+    (tests/test_timeline_fold.py).
+    """
+
+    def __init__(self) -> None:
+        self._builder = _Builder()
+
+    def feed(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Fold the run's next ``events`` (in ``seq`` order) into the timeline."""
+        feed = self._builder.feed
+        for event in events:
+            feed(event)
+
+    def timeline(self, needs: Mapping[str, Sequence[str]] | None = None) -> Timeline:
+        """The timeline so far, its critical path found again (``needs``: :func:`critical_path`).
+
+        The same object each time, changed by later feeds: read it before feeding more.
+        """
+        timeline = self._builder.t
+        timeline.paused = self._builder.clock.paused
+        for sid in timeline.critical_path:
+            if sid in timeline.rows:
+                timeline.rows[sid].critical = False
+        timeline.critical_path = critical_path(timeline, needs)
+        for sid in timeline.critical_path:
+            timeline.rows[sid].critical = True
+        return timeline
+
+
+__all__ = [
+    "Bar", "Row", "Timeline", "TimelineFold", "build_timeline", "critical_path", "run_timeline",
+]  # fmt: skip

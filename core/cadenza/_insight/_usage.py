@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from .._journal._run_shape import RunShape
 from ._timeline import Timeline, _Clock, build_timeline
 
 
@@ -53,29 +54,14 @@ class Usage:
 
 
 def _profile(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, int]]:
-    changes: Counter[float] = Counter()
+    changes: dict[float, int] = dict.fromkeys((start for start, _ in intervals), 0)
     for start, end in intervals:
         changes[start] += 1
-        changes[end] -= 1
+        changes[end] = changes.get(end, 0) - 1
     level, out = 0, [(0.0, 0)]
     for t in sorted(changes):
         level += changes[t]
         out.append((t, level))
-    return out
-
-
-def _budgets(workflow: Any) -> dict[str, float]:
-    out: dict[str, float] = {}
-    if workflow is None:
-        return out
-    if workflow.budget is not None and workflow.budget.usd is not None:
-        out["run"] = float(workflow.budget.usd)
-    for name, agent in workflow.agents.items():
-        if agent.budget is not None and agent.budget.usd is not None:
-            out[f"agent {name}"] = float(agent.budget.usd)
-    for sid, step in workflow.steps.items():
-        if step.budget is not None and step.budget.usd is not None:
-            out[f"step {sid}"] = float(step.budget.usd)
     return out
 
 
@@ -87,43 +73,84 @@ def build_usage(
     ``timeline``: the events' timeline when the caller has built it already.
     """
     timeline = build_timeline(events) if timeline is None else timeline
-    usage = Usage(now=timeline.now, budgets=_budgets(workflow))
-    intervals: dict[str, list[tuple[float, float]]] = {}
-
-    def agent(name: str) -> AgentUsage:
-        if name not in usage.agents:
-            config = workflow.agents.get(name) if workflow is not None else None
-            limit = config.max_concurrent if config is not None else None
-            usage.agents[name] = AgentUsage(name=name, limit=limit)
-        return usage.agents[name]
-
-    for row in timeline.rows.values():
-        for bar in row.bars:
-            if bar.kind not in ("attempt", "hedge") or not bar.agent:
-                continue
-            a = agent(bar.agent)
-            a.calls += 1
-            a.failures += bar.outcome == "failed"
-            end = timeline.now if bar.end is None else bar.end
-            intervals.setdefault(bar.agent, []).append((bar.start, end))
-    for name, spans in intervals.items():
-        agent(name).profile = _profile(spans)
-    clock, total = _Clock(), 0.0
-    for event in events:
-        kind = event.get("kind")
-        at = max(clock.at(kind, float(event.get("at", 0.0))), 0.0)
-        if kind == "cost_incurred":
-            usd = float(event.get("cost_usd") or 0.0)
-            total += usd
-            usage.spend.append((at, round(total, 9)))
-            agent(str(event.get("agent", ""))).cost_usd += usd
-        elif kind == "circuit_changed":
-            why = str(event.get("reason", ""))
-            agent(str(event.get("agent", ""))).changes.append((at, str(event.get("state")), why))
-        elif kind == "agent_health_changed":
-            what = "healthy" if event.get("healthy") else "unhealthy"
-            agent(str(event.get("agent", ""))).changes.append((at, what, ""))
-    return usage
+    fold = UsageFold()
+    fold.feed(events)
+    shape = None if workflow is None else RunShape.from_workflow(workflow)
+    return fold.usage(timeline, shape)
 
 
-__all__ = ["AgentUsage", "Usage", "build_usage"]
+class UsageFold:
+    """What :func:`build_usage` reads from the events, kept up to date as they arrive.
+
+    Spend, breaker and health changes are folded event by event (``feed`` the
+    run's next events, in ``seq`` order); the calls come from the timeline,
+    which the caller keeps up to date beside it (``_timeline.TimelineFold``).
+    """
+
+    def __init__(self) -> None:
+        self._clock = _Clock()
+        self._total = 0.0
+        self.spend: list[tuple[float, float]] = []
+        self.cost: dict[str, float] = {}
+        self.changes: dict[str, list[tuple[float, str, str]]] = {}
+        self._agents: dict[str, None] = {}
+        """Agents named by these events, in the order they first were."""
+
+    def feed(self, events: Sequence[Mapping[str, Any]]) -> None:
+        for event in events:
+            kind = event.get("kind")
+            at = max(self._clock.at(kind, float(event.get("at", 0.0))), 0.0)
+            if kind == "cost_incurred":
+                usd = float(event.get("cost_usd") or 0.0)
+                self._total += usd
+                self.spend.append((at, round(self._total, 9)))
+                name = self._agent(event)
+                self.cost[name] = self.cost.get(name, 0.0) + usd
+            elif kind == "circuit_changed":
+                why = str(event.get("reason", ""))
+                change = (at, str(event.get("state")), why)
+                self.changes.setdefault(self._agent(event), []).append(change)
+            elif kind == "agent_health_changed":
+                what = "healthy" if event.get("healthy") else "unhealthy"
+                self.changes.setdefault(self._agent(event), []).append((at, what, ""))
+
+    def _agent(self, event: Mapping[str, Any]) -> str:
+        name = str(event.get("agent", ""))
+        self._agents.setdefault(name, None)
+        return name
+
+    def usage(self, timeline: Timeline, shape: RunShape | None = None) -> Usage:
+        """The run's usage: calls from ``timeline``, limits and budgets from ``shape``."""
+        usage = Usage(now=timeline.now, budgets=dict(shape.budgets) if shape else {})
+        intervals: dict[str, list[tuple[float, float]]] = {}
+
+        def agent(name: str) -> AgentUsage:
+            if name not in usage.agents:
+                limit = shape.limits.get(name) if shape is not None else None
+                usage.agents[name] = AgentUsage(name=name, limit=limit)
+            return usage.agents[name]
+
+        now, failures = timeline.now, Counter[str]()
+        for row in timeline.rows.values():  # 20,000 rows: plain loops, no call per bar
+            for bar in row.bars:
+                name = bar.agent
+                if not name or (bar.kind != "attempt" and bar.kind != "hedge"):
+                    continue
+                spans = intervals.get(name)
+                if spans is None:
+                    spans = intervals[name] = []
+                spans.append((bar.start, now if bar.end is None else bar.end))
+                if bar.outcome == "failed":
+                    failures[name] += 1
+        for name, spans in intervals.items():
+            a = agent(name)
+            a.calls, a.failures, a.profile = len(spans), failures[name], _profile(spans)
+        for name in self._agents:
+            a = agent(name)
+            a.cost_usd = self.cost.get(name, 0.0)
+            a.changes = list(self.changes.get(name, ()))
+        usage.spend = list(self.spend)
+        return usage
+
+
+__all__ = ["AgentUsage", "Usage", "UsageFold", "build_usage"]

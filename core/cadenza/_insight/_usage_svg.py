@@ -14,6 +14,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
 from ._usage import AgentUsage, Usage
 
 LABEL_W = 200
@@ -50,17 +52,43 @@ def per_pixel(series: Sequence[tuple[float, float]], x: Any) -> list[tuple[float
     narrower than a pixel still shows at its height.
     """
     out: list[tuple[float, float, float]] = []
-    for t, value in series:
-        px = float(round(x(t)))
-        if out and out[-1][0] == px:
-            out[-1] = (px, max(out[-1][1], value), value)
+    if isinstance(x, Axis):  # x(t) computed inline: no call per point (40,000 of them)
+        left, end, width = x.left, x.end, x.width
+        pixels = [float(round(left + (end if t > end else t if t > 0.0 else 0.0) / end * width))
+                  for t, _ in series]  # fmt: skip
+    else:
+        pixels = [float(round(x(t))) for t, _ in series]
+    at: float | None = None
+    high = last = 0.0
+    for px, (_, value) in zip(pixels, series, strict=True):
+        if px == at:
+            high = value if value > high else high
         else:
-            out.append((px, value, value))
+            if at is not None:
+                out.append((at, high, last))
+            at, high = px, value
+        last = value
+    if at is not None:
+        out.append((at, high, last))
     return out
 
 
+@attrs.frozen
+class Axis:
+    """Seconds to x: ``left`` + ``t`` clamped to [0, ``end``] over ``end``, times ``width``."""
+
+    left: float
+    end: float
+    width: float
+
+    def __call__(self, t: float | None) -> float:
+        end = self.end
+        return self.left + (end if t is None else min(max(t, 0.0), end)) / end * self.width
+
+
 def _agent_strip(out: list[str], a: AgentUsage, y: float, x: Any, plot_w: float) -> None:
-    top = max(a.limit or 0, a.peak, 1)
+    highest = a.peak  # (a max over the profile: once)
+    top = max(a.limit or 0, highest, 1)
     h = STRIP_H - 14
 
     def ya(n: float) -> float:
@@ -71,10 +99,10 @@ def _agent_strip(out: list[str], a: AgentUsage, y: float, x: Any, plot_w: float)
     out.append(
         f'<g class="agent" data-agent="{_e(a.name)}" data-calls="{a.calls}" '
         f'data-failures="{a.failures}" data-limit="{a.limit if a.limit is not None else ""}" '
-        f'data-peak="{a.peak}">'
+        f'data-peak="{highest}">'
         f'<rect class="frame" x="{LABEL_W}" y="{_f(y + 4)}" width="{_f(plot_w)}" height="{h}"/>'
         f'<text x="4" y="{_f(y + 16)}">{_e(label)}</text>'
-        f'<text class="muted" x="4" y="{_f(y + 30)}">{_e(limit)}, peak {a.peak}</text>'
+        f'<text class="muted" x="4" y="{_f(y + 30)}">{_e(limit)}, peak {highest}</text>'
     )
     if a.profile:
         points = [f"{_f(x(0.0))},{_f(ya(0))}"]
@@ -87,7 +115,7 @@ def _agent_strip(out: list[str], a: AgentUsage, y: float, x: Any, plot_w: float)
         points.append(f"{_f(x(None))},{_f(ya(level))}")
         points.append(f"{_f(x(None))},{_f(ya(0))}")
         out.append(f'<polygon class="inflight" points="{" ".join(points)}"><title>calls in '
-                   f"flight over time (peak {a.peak})</title></polygon>")  # fmt: skip
+                   f"flight over time (peak {highest})</title></polygon>")  # fmt: skip
     if a.limit is not None:
         out.append(
             f'<line class="limit" x1="{LABEL_W}" y1="{_f(ya(a.limit))}" x2="{_f(x(None))}" '
@@ -145,8 +173,7 @@ def render_usage_svg(usage: Usage, *, width: int = 1100) -> str:
     plot_w = max(width - LABEL_W - 10, 100)
     end = max(usage.now, 1e-6)
 
-    def x(t: float | None) -> float:
-        return LABEL_W + (end if t is None else min(max(t, 0.0), end)) / end * plot_w
+    x = Axis(LABEL_W, end, plot_w)
 
     body: list[str] = []
     y = 4.0

@@ -29,8 +29,11 @@ DEFAULT_FIELD_BYTES = 64 * 1024
 PREVIEW_CHARS = 1024
 """Characters of a capped field kept in its marker."""
 
-_WHOLE = frozenset({("step_succeeded", "output")})
-"""Fields journaled whole up to ``output_bytes`` (what resume restores)."""
+_WHOLE = frozenset({("step_succeeded", "output"), ("run_started", "steps"),
+                    ("run_started", "needs")})  # fmt: skip
+"""Fields journaled whole up to ``output_bytes``: what resume restores, and the run's shape
+(its steps and their needs, which readers rebuild the run from; a 20,000-step run's list of
+steps is far over ``field_bytes``)."""
 _ENVELOPE = frozenset({"kind", "run_id", "seq", "at"})
 _SCALARS = frozenset({type(None), bool, int, float})
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)  # as the SQLite store writes

@@ -98,9 +98,9 @@ class StepState:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; ``items`` is None here (readers put a mapped step's tally there)."""
-        data = attrs.asdict(
-            self, filter=lambda a, v: a.name != "step_id" and not a.name.startswith("_")
-        )
+        data = {name: getattr(self, name) for name in _SHOWN}  # attrs.asdict: 10x slower
+        if self.cached_from is not None:
+            data["cached_from"] = dict(self.cached_from)
         data["items"] = None
         return data
 
@@ -124,6 +124,11 @@ class StepState:
         )
 
 
+_SHOWN = tuple(
+    a.name for a in attrs.fields(StepState) if a.name != "step_id" and not a.name.startswith("_")
+)
+"""The fields :meth:`StepState.to_dict` gives (``output`` as it is: JSON-ready already)."""
+
 STEP_STATES = (
     "pending", "ready", "running", "retrying", "succeeded", "restored", "failed", "skipped",
     "cancelled",
@@ -141,21 +146,42 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
     start over as pending, keeping the attempts (an attempt in flight when the
     last segment stopped counts as cancelled) and time of the earlier segments.
     """
-    steps: dict[str, StepState] = {}
-    last_at: float | None = None
+    fold = StepFold()
+    fold.feed(events)
+    return fold.steps
 
-    def get(step_id: str) -> StepState:
-        if step_id not in steps:
-            steps[step_id] = StepState(step_id=step_id)
-        return steps[step_id]
 
-    for event in events:
+class StepFold:
+    """:func:`step_states` kept up to date: ``feed`` it a run's events as they arrive.
+
+    Feeding a run's events in any number of chunks, in ``seq`` order, leaves
+    ``steps`` as one :func:`step_states` call over all of them would (the
+    dashboard folds only a live run's new events on each view).
+    """
+
+    def __init__(self) -> None:
+        self.steps: dict[str, StepState] = {}
+        self._last_at: float | None = None
+
+    def _get(self, step_id: str) -> StepState:
+        step = self.steps.get(step_id)
+        if step is None:
+            step = self.steps[step_id] = StepState(step_id=step_id)
+        return step
+
+    def feed(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Fold ``events`` (the run's next ones, in ``seq`` order) into ``steps``."""
+        for event in events:
+            self._feed(event)
+
+    def _feed(self, event: Mapping[str, Any]) -> None:
+        steps, get = self.steps, self._get
         kind = event.get("kind")
-        stopped_at, last_at = last_at, event.get("at", last_at)
+        stopped_at, self._last_at = self._last_at, event.get("at", self._last_at)
         if kind == "run_started":
             for step_id in event.get("steps", ()):
                 get(step_id)
-            continue
+            return
         if kind == "run_resumed":
             restored, rerun = list(event.get("restored", ())), list(event.get("rerun", ()))
             keep = set(restored) | set(rerun)
@@ -167,10 +193,10 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
                     steps[step_id] = attrs.evolve(previous, state="restored")
                 else:
                     steps[step_id] = previous.carried_over(stopped_at)
-            continue
+            return
         step_id = event.get("step_id")
         if not isinstance(step_id, str):
-            continue
+            return
         step, at = get(step_id), event.get("at")
         if kind == "step_ready":
             step.state = "ready"
@@ -236,7 +262,6 @@ def step_states(events: Sequence[Mapping[str, Any]]) -> dict[str, StepState]:
             and step._session_start is not None
         ):
             step.duration = step._earlier + step.ended_at - step._session_start
-    return steps
 
 
 def is_item(step_id: str, steps: Mapping[str, StepState]) -> bool:

@@ -22,6 +22,7 @@ from .._agents._contract import Agent
 from .._errors import WorkflowError
 from .._ids import check_run_id
 from .._journal._bus import EventBus, Observer
+from .._journal._run_shape import RunShape
 from .._journal._store import Store
 from .._journal._writer import Journal
 from .._logging import bound_contextvars, get_logger
@@ -285,6 +286,7 @@ async def _execute(
             output_dir=out,
             parent_run_id=parent[0] if parent is not None else None,
             parent_step_id=parent[1] if parent is not None else None,
+            **RunShape.from_workflow(workflow).event_fields(),
         )
     else:
         run.restore(resume.outputs)

@@ -30,12 +30,14 @@ from starlette.staticfiles import StaticFiles
 from .._errors import StoreError
 from .._journal._items import ITEM_STATES
 from .._journal._readback import effective_status
+from .._journal._run_shape import RunShape
 from .._journal._store import RunRecord, Store
-from . import _approvals, _big_runs, _pages, _timelines, _views
+from . import _approvals, _pages, _timelines, _views
 from ._auth import TokenAuth
 from ._event_cache import EventCache
 from ._graphs import GraphCache
 from ._metrics import MetricsCollector, gauge
+from ._run_models import RunModel, RunModels
 from ._streams import (
     MAX_STREAMS,
     MAX_STREAMS_PER_CLIENT,
@@ -91,6 +93,8 @@ class Dashboard:
         self.workflows = _timelines.WorkflowCache()
         self.events = EventCache(store)
         """Each run's decoded events, read incrementally (``_event_cache``)."""
+        self.models = RunModels(self.events)
+        """Each run's steps, timeline and charts, folded incrementally (``_run_models``)."""
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(fn, *args, limiter=self.limiter)
@@ -113,6 +117,32 @@ class Dashboard:
             )
 
         return await self.graphs.get((record.run_id, record.source_hash), draw)
+
+    async def in_model(
+        self, record: RunRecord, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """``fn(model, record, *args, **kwargs)`` in a worker thread, on the run's model brought
+        up to date (its new events folded) and locked."""
+        model = self.models.get(record.run_id)
+
+        def locked() -> T:
+            with model.lock:
+                model.update(self.events)
+                return fn(model, record, *args, **kwargs)
+
+        return await self.call(locked)
+
+    async def shape(self, record: RunRecord) -> RunShape | None:
+        """The run's needs, agents' limits and budgets: from its ``run_started`` event, else
+        from its workflow, loaded from the stored source (an older journal), else None."""
+        model: RunModel = await self.in_model(record, lambda m, r: m)
+        if model.shape is not None:
+            return model.shape
+        if model.loaded_shape is None:
+            workflow = await self.workflow(record)
+            if workflow is not None:
+                model.loaded_shape = RunShape.from_workflow(workflow)
+        return model.loaded_shape
 
     async def workflow(self, record: RunRecord) -> Any:
         """The run's workflow loaded from its stored source (kept), or None."""
@@ -214,20 +244,13 @@ class _Routes:
         record = await self.d.record(request.path_params["run_id"])
         if record is None:
             return _not_found("such run")
-        data = await self.d.call(_views.run_detail, self.d.events, record)
+        page, shape = None, None
         if request.query_params.get("page"):  # one page of steps (a big run's page asks so)
             page = parse_int(request.query_params["page"], "page", minimum=1, maximum=10**9,
                              clamp=True)  # fmt: skip
-            await self._paginate(record, data, page)
+            shape = await self.d.shape(record)  # a big run's layers come along
+        data = await self.d.in_model(record, _views.model_detail, page=page, shape=shape)
         return _json(data)
-
-    async def _paginate(self, record: RunRecord, data: dict[str, Any], page: int) -> None:
-        """Keep one page of ``data["steps"]``; a big run's layer counts come along."""
-        if _big_runs.is_big(len(data["steps"])):
-            workflow = await self.d.workflow(record)
-            if workflow is not None:
-                data["layers"] = _big_runs.layer_rows(workflow, data["steps"])
-        data["steps"], data["steps_page"] = _big_runs.page_of(data["steps"], page)
 
     async def run_page(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
@@ -236,13 +259,15 @@ class _Routes:
             return _missing_page("unknown run", f"No run {run_id} in the journal")
         query = request.query_params
         page = parse_int(query.get("page") or "1", "page", minimum=1, maximum=10**9, clamp=True)
-        data = await self.d.call(_views.run_detail, self.d.events, record)
-        big = _big_runs.is_big(len(data["steps"]))
+        shape = await self.d.shape(record)
+
+        def parts(model: Any, record: RunRecord) -> tuple[dict[str, Any], str, str]:
+            data = _views.model_detail(model, record, page=page, only_big=True, shape=shape)
+            return data, *_timelines.charts(model, record, shape)
+
+        data, timeline, usage = await self.d.in_model(record, parts)
+        big = "steps_page" in data
         svg = None if big else await self.d.graph_svg(record)  # a big DAG: its layers instead
-        workflow = await self.d.workflow(record)
-        if big:
-            await self._paginate(record, data, page)
-        timeline, usage = await self.d.call(_timelines.charts, self.d.events, record, workflow)
         can_decide = self.d.approver is not None
         gates = _pages.approvals_body(run_id, data["approvals"], can_decide=can_decide)
         charts = _pages.charts_body(timeline, usage)
@@ -257,10 +282,14 @@ class _Routes:
         state = query.get("state") or None
         if state is not None and state not in ITEM_STATES:
             raise BadRequest(f"state must be one of {', '.join(ITEM_STATES)}, got {state[:40]!r}")
-        events = await self.d.call(self.d.events.read_events, record.run_id)
-        return _views.step_detail(
-            events, step_id, run_status=effective_status(record), page=page, item_state=state
-        )
+
+        def detail(model: RunModel, record: RunRecord) -> dict[str, Any] | None:
+            return _views.step_detail(
+                model.events, step_id, run_status=effective_status(record), page=page,
+                item_state=state, steps=model.steps.steps,
+            )  # fmt: skip
+
+        return await self.d.in_model(record, detail)
 
     async def step_api(self, request: Request) -> Response:
         run_id, step_id = request.path_params["run_id"], request.path_params["step_id"]
@@ -295,11 +324,8 @@ class _Routes:
         if record is None:
             return _not_found("such run")
         view, follow = _timelines.view_from_query(request.query_params, parse_number)
-        workflow = await self.d.workflow(record)
-        svg = await self.d.call(
-            functools.partial(_timelines.timeline_svg, follow=follow),
-            self.d.events, record, workflow, view,
-        )  # fmt: skip
+        shape = await self.d.shape(record)
+        svg = await self.d.in_model(record, _timelines.timeline_svg, shape, view, follow=follow)
         return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
 
     async def usage_api(self, request: Request) -> Response:
@@ -309,10 +335,8 @@ class _Routes:
         query = request.query_params
         width = int(parse_number(query.get("width") or "1100", "width", minimum=400,
                                  maximum=8000))  # fmt: skip
-        workflow = await self.d.workflow(record)
-        svg = await self.d.call(
-            functools.partial(_timelines.usage_svg, width=width), self.d.events, record, workflow
-        )
+        shape = await self.d.shape(record)
+        svg = await self.d.in_model(record, _timelines.usage_svg, shape, width=width)
         return Response(svg, media_type="image/svg+xml", headers={"cache-control": "no-store"})
 
     async def cancel_api(self, request: Request) -> Response:

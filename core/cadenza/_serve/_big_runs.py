@@ -27,39 +27,19 @@ def is_big(step_count: int) -> bool:
     return step_count > DRAW_MAX_STEPS
 
 
-def layers(workflow: Any) -> dict[str, int]:
-    """Each step's layer: 0 without needs, else one more than its deepest need's."""
-    steps = workflow.steps
-    depth: dict[str, int] = {}
-    for sid in steps:  # iterative: a 20,000-step chain cannot overflow the stack
-        if sid in depth:
-            continue
-        stack = [(sid, iter(steps[sid].needs))]
-        visiting = {sid}
-        while stack:
-            node, needs = stack[-1]
-            nxt = next((n for n in needs if n in steps and n not in depth), None)
-            if nxt is not None:
-                if nxt not in visiting:  # (a loaded workflow has no cycle; never loop anyway)
-                    visiting.add(nxt)
-                    stack.append((nxt, iter(steps[nxt].needs)))
-                continue
-            known = [depth[n] for n in steps[node].needs if n in depth]
-            depth[node] = 1 + max(known, default=-1)
-            stack.pop()
-    return depth
+def layer_rows(depth: Mapping[str, int], steps: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One entry per layer: its number, step count, counts by state, first step names.
 
-
-def layer_rows(workflow: Any, steps: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per layer: its number, step count, counts by state, first step names."""
-    depth = layers(workflow)
+    ``depth``: each step's layer (``_journal._run_shape.layers``); ``steps``:
+    each step's state (a ``StepState``, or its ``to_dict()``).
+    """
     by_layer: dict[int, list[str]] = {}
     for sid in steps:
         by_layer.setdefault(depth.get(sid, 0), []).append(sid)
     out = []
     for layer in sorted(by_layer):
         ids = by_layer[layer]
-        counts = Counter(_counted(steps[s]["state"]) for s in ids)
+        counts = Counter(_counted(_state(steps[s])) for s in ids)
         out.append(
             {
                 "layer": layer,
@@ -69,6 +49,11 @@ def layer_rows(workflow: Any, steps: Mapping[str, Mapping[str, Any]]) -> list[di
             }
         )
     return out
+
+
+def _state(step: Any) -> str:
+    state = getattr(step, "state", None)  # a StepState (isinstance(Mapping) is slow, 20,000x)
+    return str(step["state"] if state is None else state)
 
 
 def _counted(state: str) -> str:
@@ -88,4 +73,4 @@ def page_of(steps: Mapping[str, Any], page: int) -> tuple[dict[str, Any], dict[s
                                          "per_page": STEPS_PER_PAGE}  # fmt: skip
 
 
-__all__ = ["DRAW_MAX_STEPS", "STEPS_PER_PAGE", "is_big", "layer_rows", "layers", "page_of"]
+__all__ = ["DRAW_MAX_STEPS", "STEPS_PER_PAGE", "is_big", "layer_rows", "page_of"]

@@ -7,26 +7,29 @@ drawing is the one ``cadenza report --format svg`` writes
 (``_insight/_timeline_svg``), so a big run costs one page of rows and merged
 bars, never one element per attempt.
 
-The critical path follows the workflow's ``needs``, so each run's workflow
-is loaded once from its stored source and kept (a small LRU, like the
-drawings in ``_graphs``).
+The timeline and the usage chart are kept per run and brought up to date
+with the new events only (``_run_models``). The critical path follows the
+workflow's ``needs``, the usage chart its agents' limits and budgets: the
+run's ``run_started`` event carries them (``_journal/_run_shape``); for a
+journal written before it did, the run's workflow is loaded once from its
+stored source and kept (a small LRU, like the drawings in ``_graphs``).
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from .._insight._timeline import Timeline, run_timeline
+from .._insight._timeline import Timeline
 from .._insight._timeline_svg import ROWS_PER_PAGE, View, render_timeline_svg
-from .._insight._usage import build_usage
 from .._insight._usage_svg import render_usage_svg
 from .._journal._readback import effective_status
+from .._journal._run_shape import RunShape
 from .._journal._store import RunRecord, Store
 from . import _views
-from ._event_cache import EventSource
+from ._run_models import RunModel
 
 MAX_WORKFLOWS = 8
 MIN_WIDTH, MAX_WIDTH = 400, 8000
@@ -74,18 +77,13 @@ def view_from_query(query: Mapping[str, str], parse: Any) -> tuple[View, bool]:
 
 
 def timeline_svg(
-    store: EventSource,
-    record: RunRecord,
-    workflow: Any,
-    view: View,
-    *,
-    follow: bool = True,
-    events: Sequence[Mapping[str, Any]] | None = None,
+    model: RunModel, record: RunRecord, shape: RunShape | None, view: View, *, follow: bool = True
 ) -> str:
-    """The run's timeline within ``view``; a running run's axis reaches the wall clock."""
-    if events is None:
-        events = store.read_events(record.run_id)
-    return _draw(run_timeline(events, workflow=workflow), record, view, follow=follow)
+    """The run's timeline within ``view``; a running run's axis reaches the wall clock.
+
+    ``model``: the run's kept model, up to date, its lock held (``_run_models``).
+    """
+    return _draw(model.timeline(shape), record, view, follow=follow)
 
 
 def _draw(timeline: Timeline, record: RunRecord, view: View, *, follow: bool) -> str:
@@ -94,18 +92,24 @@ def _draw(timeline: Timeline, record: RunRecord, view: View, *, follow: bool) ->
     return render_timeline_svg(timeline, view)
 
 
-def usage_svg(store: EventSource, record: RunRecord, workflow: Any, *, width: int = 1100) -> str:
-    """Each agent's calls in flight against its ``max_concurrent``, and cost against budgets."""
-    events = store.read_events(record.run_id)
-    return render_usage_svg(build_usage(events, workflow=workflow), width=width)
+def usage_svg(
+    model: RunModel, record: RunRecord, shape: RunShape | None, *, width: int = 1100
+) -> str:
+    """Each agent's calls in flight against its ``max_concurrent``, and cost against budgets.
+
+    Drawn once per width until the next event arrives.
+    """
+    known = shape is not None
+    usage = model.derived(("usage", known),
+                          lambda: model.usage_fold.usage(model.timeline(shape), shape))  # fmt: skip
+    return model.derived(("usage.svg", known, width), lambda: render_usage_svg(usage, width=width))
 
 
-def charts(store: EventSource, record: RunRecord, workflow: Any) -> tuple[str, str]:
-    """The run page's first timeline and usage drawings, from one read of the events."""
-    events = store.read_events(record.run_id)
-    timeline = run_timeline(events, workflow=workflow)
-    usage = build_usage(events, workflow=workflow, timeline=timeline)
-    return _draw(timeline, record, View(), follow=True), render_usage_svg(usage)
+def charts(model: RunModel, record: RunRecord, shape: RunShape | None) -> tuple[str, str]:
+    """The run page's first timeline and usage drawings."""
+    return timeline_svg(model, record, shape, View()), usage_svg(model, record, shape)
 
 
-__all__ = ["View", "WorkflowCache", "charts", "timeline_svg", "usage_svg", "view_from_query"]
+__all__ = [
+    "View", "WorkflowCache", "charts", "timeline_svg", "usage_svg", "view_from_query",
+]  # fmt: skip

@@ -15,15 +15,19 @@ from .._journal._decisions import open_gates
 from .._journal._items import grouped_steps, split_steps, tally
 from .._journal._readback import (
     FINISHED,
+    StepState,
     effective_status,
     run_counts,
     run_to_dict,
     step_states,
 )
 from .._journal._store import RunRecord, Store
+from . import _big_runs
 from ._event_cache import EventSource
+from ._run_models import RunModel
 
 if TYPE_CHECKING:
+    from .._journal._run_shape import RunShape
     from .._spec._workflow import Workflow
 
 UNFINISHED_SCAN = 10_000
@@ -70,27 +74,57 @@ def list_runs(
 
 def run_detail(store: EventSource, record: RunRecord) -> dict[str, Any]:
     """One run and each step's state, as ``cadenza status --json`` shows it, plus ``last_seq``."""
+    model = RunModel(record.run_id)
+    model.update(store)
+    return model_detail(model, record)
+
+
+def model_detail(
+    model: RunModel,
+    record: RunRecord,
+    *,
+    page: int | None = None,
+    only_big: bool = False,
+    shape: RunShape | None = None,
+) -> dict[str, Any]:
+    """:func:`run_detail` from a run's kept model (``_run_models``; the caller holds its lock).
+
+    ``page``: list only that page of the steps (``steps_page`` says which), and
+    for a big run its layer table (``layers``, when ``shape`` is known);
+    ``only_big``: only a big run's steps are paged. Only the steps listed are
+    converted to JSON-ready data (20,000 of them took half a second).
+    """
     now = time.time()
-    events = store.read_events(record.run_id)
-    steps = step_states(events)
+    steps = model.steps.steps
     state = effective_status(record)
     data = run_to_dict(
         record,
         state,
         now=now,
-        counts=run_counts(record, state, steps),
-        cost_usd=total_cost(events),
+        counts=model.derived(("counts", state), lambda: run_counts(record, state, steps)),
+        cost_usd=model.costs.total(),
     )
     data["inputs"] = dict(record.inputs)
     data["cancel_requested"] = record.cancel_requested
-    own, tallies = grouped_steps(steps)  # items are counted in their step's row
+    # items are counted in their step's row
+    own, tallies = model.derived("grouped", lambda: grouped_steps(steps))
+    shown: Mapping[str, StepState] = own
+    big = _big_runs.is_big(len(own))
+    if page is not None and (big or not only_big):
+        shown, data["steps_page"] = _big_runs.page_of(own, page)
+        if big and shape is not None:
+            depth = model.depth(shape)
+            data["layers"] = model.derived(("layers", id(shape)),
+                                           lambda: _big_runs.layer_rows(depth, own))  # fmt: skip
     data["steps"] = {
         sid: step.to_dict()
         | {"step_id": sid, "items": tallies[sid].to_dict() if sid in tallies else None}
-        for sid, step in own.items()
+        for sid, step in shown.items()
     }
-    data["last_seq"] = int(events[-1]["seq"]) if events else -1
-    data["approvals"] = [gate.to_dict() for gate in open_gates(events).values()]
+    data["last_seq"] = model.last_seq
+    data["approvals"] = model.derived(
+        "approvals", lambda: [gate.to_dict() for gate in open_gates(model.gate_events).values()]
+    )
     return data
 
 
@@ -245,8 +279,12 @@ def step_detail(
     run_status: str | None = None,
     page: int = 1,
     item_state: str | None = None,
+    steps: Mapping[str, StepState] | None = None,
 ) -> dict[str, Any] | None:
     """One step: its state, and each attempt with agent, route, timing, error and cost.
+
+    ``steps``: every step's state when the caller keeps them (the dashboard's run
+    model), else rebuilt from ``events``.
 
     A ``for_each`` step has no attempts of its own: it carries its items'
     tally (``items``) and one page of them (``items_page``, ``page`` from 1,
@@ -258,7 +296,7 @@ def step_detail(
     ``run_resumed``, or when ``run_status`` is ``interrupted``). None when no
     event names the step.
     """
-    steps = step_states(events)
+    steps = step_states(events) if steps is None else steps
     if step_id not in steps:
         return None
     if steps[step_id].items is not None:
