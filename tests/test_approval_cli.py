@@ -18,6 +18,7 @@ from cadenza import _events as ev
 from cadenza._cli._approve_cmd import approve
 from cadenza._cli._common import CliState
 from cadenza._cli._status_cmd import status
+from cadenza._errors import StoreReadOnlyError
 from cadenza._journal._sqlite import SqliteStore
 from cadenza._journal._store import RunRecord, WriteBatch
 from cadenza._plugins._registry import load_plugins
@@ -161,7 +162,11 @@ def _wait_for_gate(store_path: Path, proc: subprocess.Popen[str]) -> str:
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         if store_path.exists():
-            store = SqliteStore(f"sqlite:///{store_path}", read_only=True)
+            try:
+                store = SqliteStore(f"sqlite:///{store_path}", read_only=True)
+            except StoreReadOnlyError:  # the run is still creating its journal's tables
+                time.sleep(0.1)
+                continue
             try:
                 for record in store.list_runs():
                     kinds = [e["kind"] for e in store.read_events(record.run_id)]
