@@ -210,6 +210,9 @@ class SqliteStore:
     where it cannot be created is that error at once.
     """
 
+    writes_encoded_events = True
+    """The journal writer hands :meth:`write` events already encoded (see ``_encoded``)."""
+
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.path = path_from_url(url).absolute()

@@ -8,7 +8,8 @@ interpreter's switch interval): a batch of a thousand events took tens of
 milliseconds of ping-pong, and slowed the scheduler it competed with.
 
 So each event is encoded once (``json.dumps`` as the journal always stored
-it) and a chunk of events goes in as one multi-row ``INSERT ... VALUES
+it; the journal writer hands over events already encoded, see ``_encoded``)
+and a chunk of events goes in as one multi-row ``INSERT ... VALUES
 (...), (...), ...`` statement: one step, one GIL hand-off, and SQLite gets
 the columns as bound values. (The previous way, one JSON array split by
 ``json_each`` with a ``json_extract`` per column, parsed every event's JSON
@@ -27,20 +28,18 @@ worth of GIL hand-offs (:attr:`Statement.alone`).
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
+from ._encoded import ENCODER as ENCODER
+from ._encoded import EncodedEvent
 from ._store import WriteBatch
 
 CHUNK_EVENTS = 128
 """Most events per ``INSERT`` statement (6 bound values each; SQLite allows 999 at least)."""
-
-ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
-"""How the journal writes a value as JSON (compact, ASCII-only; ``str()`` for the unknown)."""
 
 _INSERT_EVENTS = "INSERT INTO events (run_id, seq, kind, step_id, at, data) VALUES "
 _EVENT_VALUES = "(?, ?, ?, ?, ?, ?)"
@@ -140,7 +139,10 @@ def _event_statements(events: Sequence[Mapping[str, Any]]) -> list[Statement]:
     for size in chunk_sizes(len(events)):
         values: list[Any] = []
         for e in events[start : start + size]:
-            values += (e["run_id"], e["seq"], e["kind"], e.get("step_id"), e["at"], encode(e))
+            if e.__class__ is EncodedEvent:  # encoded as it was queued (see _encoded)
+                values += (e.run_id, e.seq, e.kind, e.step_id, e.at, e.text)
+            else:
+                values += (e["run_id"], e["seq"], e["kind"], e.get("step_id"), e["at"], encode(e))
         plan.append(Statement(_insert_sql(size), [values]))
         start += size
     return plan
