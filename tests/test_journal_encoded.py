@@ -17,7 +17,7 @@ import trio
 
 from cadenza import _events as ev
 from cadenza._journal._bus import EventBus
-from cadenza._journal._encoded import ENCODER, EncodedEvent, encode_event
+from cadenza._journal._encoded import ENCODER, EncodedEvent, encode_event, encode_json
 from cadenza._journal._limits import JournalLimits, cap_event
 from cadenza._journal._store import WriteBatch
 from cadenza._journal._writer import Journal
@@ -52,6 +52,21 @@ EVENTS = [
         output="x" * 5000,  # over output_bytes: capped
     ),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": (1, 2), "b": [1.5, math.nan, -math.inf, -0.0, 1e300, 10**30], "c": None},
+        'é 😀 "quoted" \\ \u2028',
+        {1: "int key", 2.5: "float key", None: "null key", False: "bool key"},
+        {"set": {3}, "object": object},  # not JSON: str() of it, as ENCODER does
+        [],
+    ],
+)
+def test_the_one_shot_encoder_writes_what_encoder_writes(value: Any) -> None:
+    """encode_json (one C encoder made once) gives ENCODER.encode's text."""
+    assert encode_json(value) == ENCODER.encode(value)
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: f"{e.kind}-{e.seq}")

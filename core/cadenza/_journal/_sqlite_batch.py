@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from ._encoded import ENCODER as ENCODER
-from ._encoded import EncodedEvent
+from ._encoded import EncodedEvent, encode_json
 from ._store import WriteBatch
 
 CHUNK_EVENTS = 128
@@ -133,7 +133,7 @@ def _insert_sql(rows: int) -> str:
 
 
 def _event_statements(events: Sequence[Mapping[str, Any]]) -> list[Statement]:
-    encode = ENCODER.encode
+    encode = encode_json
     plan: list[Statement] = []
     start = 0
     for size in chunk_sizes(len(events)):
