@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cadenza._journal import _sqlite_batch
-from cadenza._journal._sqlite_batch import ENCODER, has_json, statements
+from cadenza._journal._sqlite_batch import ENCODER, chunk_sizes, statements
 from cadenza.store import RunRecord, SqliteStore, StoreError, WriteBatch
 
 
@@ -58,37 +58,42 @@ def traced(store: SqliteStore) -> list[str]:
     return seen
 
 
-def test_this_sqlite_has_the_json_functions(store: SqliteStore) -> None:
-    """The batched insert is in use here, so the tests below exercise it."""
-    assert has_json(store._db)
-    assert store._json
-
-
 def test_each_event_is_stored_exactly_as_its_own_json(store: SqliteStore) -> None:
     """One statement for the batch stores each event's columns and its JSON, byte for byte."""
     seen = traced(store)
     store.write(WriteBatch(events=VARIED))
     assert rows(store) == expected_rows(VARIED)
     assert store.read_events("r") == VARIED
-    assert sum("json_each" in sql for sql in seen) == 1
+    assert sum(sql.startswith("INSERT INTO events") for sql in seen) == 1
 
 
-def test_the_per_event_path_stores_the_same_rows(tmp_path: Path, store: SqliteStore) -> None:
-    """Without SQLite's JSON functions, events go row by row into identical rows."""
-    other = SqliteStore(str(tmp_path / "other.db"))
-    try:
-        other._json = False
-        seen = traced(other)
-        other.write(WriteBatch(events=VARIED))
-        store.write(WriteBatch(events=VARIED))
-        assert not any("json_each" in sql for sql in seen)
-        assert rows(other) == rows(store) == expected_rows(VARIED)
-    finally:
-        other.close()
+def test_a_batch_splits_into_power_of_two_statements() -> None:
+    """Full chunks first, then the rest as powers of two: few statement shapes to prepare."""
+    assert chunk_sizes(0) == []
+    assert chunk_sizes(1) == [1]
+    assert chunk_sizes(150) == [128, 16, 4, 2]
+    assert chunk_sizes(300) == [128, 128, 32, 8, 4]
+    shapes = {size for count in range(1, 600) for size in chunk_sizes(count)}
+    assert shapes == {1, 2, 4, 8, 16, 32, 64, 128}
+
+
+def test_batches_of_every_size_store_the_same_rows(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 1 to 20 events (chunks of 8 here) store every event once, as its JSON."""
+    monkeypatch.setattr(_sqlite_batch, "CHUNK_EVENTS", 8)
+    seq = 0
+    written: list[dict[str, Any]] = []
+    for count in range(1, 21):
+        batch = [event(seq + i, output={"i": i, "of": count}) for i in range(count)]
+        seq += count
+        store.write(WriteBatch(events=batch))
+        written += batch
+    assert rows(store) == expected_rows(written)
 
 
 def test_values_that_are_not_finite_are_kept(store: SqliteStore) -> None:
-    """NaN and infinities (not JSON) go through the per-event path and read back as written."""
+    """NaN and infinities (not JSON) are stored as Python writes them and read back."""
     odd = [event(0, output=1.5), event(1, output=[math.nan, math.inf, -math.inf])]
     store.write(WriteBatch(events=odd))
     assert rows(store) == expected_rows(odd)
@@ -133,22 +138,9 @@ def test_a_long_batch_is_chunked_and_still_atomic(
     monkeypatch.setattr(_sqlite_batch, "CHUNK_EVENTS", 10)
     store.write(WriteBatch(events=[event(24)]))
     batch = WriteBatch(events=[event(i) for i in range(25)])
-    assert len(statements(batch, use_json=True)) == 3
+    assert len(statements(batch)) == 4  # 10 + 10 + 4 + 1
     with pytest.raises(StoreError):  # seq 24 is already there: the first two chunks go too
         store.write(batch)
     assert [e["seq"] for e in store.read_events("r")] == [24]
     store.write(WriteBatch(events=[event(i) for i in range(24)]))
     assert rows(store) == expected_rows([event(i) for i in range(25)])
-
-
-def test_a_chunk_too_big_for_one_value_goes_row_by_row(
-    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A chunk whose JSON is over MAX_CHUNK_CHARS is inserted per event, into the same rows."""
-    monkeypatch.setattr(_sqlite_batch, "MAX_CHUNK_CHARS", 100)
-    events = [event(0, output="x" * 200), event(1)]
-    (statement,) = statements(WriteBatch(events=events), use_json=True)
-    assert "json_each" not in statement.sql
-    assert len(statement.rows) == 2
-    store.write(WriteBatch(events=events))
-    assert rows(store) == expected_rows(events)

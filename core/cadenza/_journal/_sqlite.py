@@ -36,7 +36,7 @@ from typing import Any
 from .._errors import StoreError, StoreFullError, StoreReadOnlyError
 from . import _sqlite_queue as queue
 from ._queue import Fence, QueuedRun, QueueEntry, QueueState, WorkerInfo
-from ._sqlite_batch import has_json, statements
+from ._sqlite_batch import statements
 from ._store import SCHEMA_VERSION, ApprovalDecision, CacheEntry, RunRecord, WriteBatch
 
 PROJECT_DIR = ".cadenza"
@@ -210,6 +210,9 @@ class SqliteStore:
     where it cannot be created is that error at once.
     """
 
+    writes_encoded_events = True
+    """The journal writer hands :meth:`write` events already encoded (see ``_encoded``)."""
+
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.path = path_from_url(url).absolute()
@@ -218,7 +221,6 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._closed = False
         self._db = self._open()
-        self._json = not self.read_only and has_json(self._db)
 
     # -- errors ------------------------------------------------------------------
 
@@ -423,7 +425,7 @@ class SqliteStore:
             return
         if self.read_only:
             raise self._read_only_error("recording runs")
-        plan = statements(batch, use_json=self._json)  # encoded before taking the lock
+        plan = statements(batch)  # encoded before taking the lock
         with self._locked() as db:
             if len(plan) == 1 and plan[0].alone and batch.fence is None:
                 plan[0].run(db)  # its own transaction, committed on return

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -39,6 +39,7 @@ import trio
 from .. import _events as ev
 from .._errors import PermanentError
 from .._logging import get_logger
+from ._encoded import encode_event
 from ._limits import JournalLimits, cap_event, output_error
 from ._store import CacheEntry, RunRecord, Store, WriteBatch
 
@@ -70,7 +71,7 @@ class Journal:
     """What one event may store; from the environment unless given."""
     max_queued: int = MAX_QUEUED_EVENTS
     """Events queued (not yet handed to the store) at which :attr:`congested` turns true."""
-    _events: list[dict[str, Any]] = attrs.field(factory=list)
+    _events: list[Mapping[str, Any]] = attrs.field(factory=list)
     _runs: list[RunRecord] = attrs.field(factory=list)
     _sources: list[tuple[str, str]] = attrs.field(factory=list)
     _cache: list[CacheEntry] = attrs.field(factory=list)
@@ -84,12 +85,20 @@ class Journal:
     _record: RunRecord | None = None
     _failure: BaseException | None = None
     batches_written: int = 0
+    _encoded: bool = attrs.field(init=False)
+    """Whether the store takes events encoded as they are queued (``writes_encoded_events``)."""
+
+    def __attrs_post_init__(self) -> None:
+        self._encoded = getattr(self.store, "writes_encoded_events", False) is True
 
     # -- feeding -------------------------------------------------------------------
 
     def observe(self, event: ev.Event) -> None:
         """Event observer: queue the event (capped) and the run record it changes for writing."""
-        self._events.append(cap_event(event.to_dict(), self.limits))
+        if self._encoded:  # the store keeps the text: encode it now, once (see _encoded)
+            self._events.append(encode_event(event, self.limits))
+        else:
+            self._events.append(cap_event(event.to_dict(), self.limits))
         self._queued_seq = event.seq
         self._queued.set()
         if len(self._events) >= MAX_BATCH_EVENTS:
