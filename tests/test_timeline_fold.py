@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import random
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from cadenza._serve._views import model_detail, run_detail
 from cadenza.testing import ScriptedAgent, run_captured
 from tests.mapped_helpers import mapped_run
 from tests.scheduler_helpers import plugins_with
+from tests.test_timeline import LATENCY, NoJitter
 
 DEMO = """
 name: demo
@@ -51,12 +51,6 @@ steps:
   e: {uses: f, needs: [b], retry: {max_attempts: 3, backoff: 0.5}}
   g: {uses: w, needs: [c, d, e]}
 """
-LATENCY = {"a": 1.0, "b": 2.0, "c": 1.5, "d": 1.0, "e": 0.7, "g": 1.0}
-
-
-class NoJitter(random.Random):
-    def uniform(self, a: float, b: float) -> float:
-        return b
 
 
 async def _behave(request: cadenza.AgentRequest) -> str:
