@@ -261,8 +261,10 @@ class _Routes:
         page = parse_int(query.get("page") or "1", "page", minimum=1, maximum=10**9, clamp=True)
         shape = await self.d.shape(record)
 
-        def parts(model: Any, record: RunRecord) -> tuple[dict[str, Any], str, str]:
+        def parts(model: Any, record: RunRecord) -> tuple[dict[str, Any], str | None, str | None]:
             data = _views.model_detail(model, record, page=page, only_big=True, shape=shape)
+            if "steps_page" in data:  # big: the page's script asks for the charts next
+                return data, None, None
             return data, *_timelines.charts(model, record, shape)
 
         data, timeline, usage = await self.d.in_model(record, parts)

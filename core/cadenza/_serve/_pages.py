@@ -108,9 +108,17 @@ def runs_body(
                   rows=rows or render("runs_empty.html"))  # fmt: skip
 
 
-def charts_body(timeline: str, usage: str) -> Html:
-    """The timeline (with its controls) and the agents' utilization and cost, as drawn."""
-    return render("run_charts.html", timeline=Html(timeline), usage=Html(usage))
+DRAWING = '<p class="muted drawing">drawing…</p>'
+"""In place of a big run's charts: the page is served with its steps, its script asks for
+the drawings (``timeline.js``), which fold all of the run's events."""
+
+
+def charts_body(timeline: str | None, usage: str | None) -> Html:
+    """The timeline (with its controls) and the agents' utilization and cost, as drawn;
+    ``None``: drawn after the page (a big run)."""
+    return render(
+        "run_charts.html", timeline=Html(timeline or DRAWING), usage=Html(usage or DRAWING)
+    )
 
 
 def run_body(

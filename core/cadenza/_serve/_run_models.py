@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .._insight._timeline import Timeline, TimelineFold
-from .._insight._usage import UsageFold
+from .._insight._usage import Usage, UsageFold
 from .._journal._readback import StepFold
 from .._journal._run_shape import RunShape, layers
 from ._event_cache import EventSource
@@ -82,6 +82,8 @@ class RunModel:
         """The shape of the workflow loaded from the stored source, when ``shape`` is None."""
         self._derived: dict[Any, Any] = {}
         self._depth: tuple[RunShape, dict[str, int]] | None = None
+        self._charted = 0
+        """How many of ``events`` the timeline and usage folds have seen (``charts_folded``)."""
 
     def update(self, source: EventSource) -> bool:
         """Fold the events journaled since the last update; True when there were any."""
@@ -94,8 +96,6 @@ class RunModel:
         self.events = self.events + new  # a new list: a reader's earlier list stays as it was
         self.gate_events += [e for e in new if e.get("kind") in GATE_KINDS]
         self.steps.feed(new)
-        self.timeline_fold.feed(new)
-        self.usage_fold.feed(new)
         self.costs.feed(new)
         self.last_seq = int(new[-1]["seq"])
         self._derived.clear()
@@ -114,11 +114,37 @@ class RunModel:
             self._depth = (shape, layers(shape.needs, shape.steps))
         return self._depth[1]
 
+    def charts_folded(self) -> None:
+        """Feed the timeline and usage folds what they have not seen.
+
+        They are fed on demand, not in :meth:`update`: a big run's page is served
+        without its charts, which its script asks for next (``_app.run_page``), so
+        the page waits only for the step states.
+        """
+        if self._charted < len(self.events):
+            new = self.events[self._charted :]
+            self.timeline_fold.feed(new)
+            self.usage_fold.feed(new)
+            self._charted = len(self.events)
+
     def timeline(self, shape: RunShape | None) -> Timeline:
         """The timeline with its critical path (along ``shape``'s needs, else by timing)."""
         needs = shape.needs if shape is not None else None
-        return self.derived(("timeline", shape is not None),
-                            lambda: self.timeline_fold.timeline(needs))  # fmt: skip
+
+        def make() -> Timeline:
+            self.charts_folded()
+            return self.timeline_fold.timeline(needs)
+
+        return self.derived(("timeline", shape is not None), make)
+
+    def usage(self, shape: RunShape | None) -> Usage:
+        """Each agent's calls in flight, and cost against budgets, over the run."""
+
+        def make() -> Usage:
+            timeline = self.timeline(shape)  # folds the charts' events first
+            return self.usage_fold.usage(timeline, shape)
+
+        return self.derived(("usage", shape is not None), make)
 
 
 class RunModels:

@@ -99,10 +99,9 @@ def usage_svg(
 
     Drawn once per width until the next event arrives.
     """
-    known = shape is not None
-    usage = model.derived(("usage", known),
-                          lambda: model.usage_fold.usage(model.timeline(shape), shape))  # fmt: skip
-    return model.derived(("usage.svg", known, width), lambda: render_usage_svg(usage, width=width))
+    usage = model.usage(shape)
+    key = ("usage.svg", shape is not None, width)
+    return model.derived(key, lambda: render_usage_svg(usage, width=width))
 
 
 def charts(model: RunModel, record: RunRecord, shape: RunShape | None) -> tuple[str, str]:

@@ -84,6 +84,8 @@
     var badge = document.getElementById("run-status");
     return badge && badge.textContent === "running";
   }
+  // A big run's page comes without its drawings (_serve/_app.py run_page): ask for them now.
+  if (!svg()) { load(); loadUsage(); }
   document.addEventListener("cadenza:event", schedule);
   document.addEventListener("cadenza:end", function () { setTimeout(schedule, 300); });
   // The axis follows a running run even while no event comes.
