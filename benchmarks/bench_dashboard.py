@@ -19,6 +19,9 @@ Then, per round and per side, starts ``cadenza serve --store FILE --port P``
 
 * **first view**: ``GET /runs/big`` once the server answers ``GET /`` (so
   server start-up is not counted, the run's first read and fold is);
+* **first charts**: then ``/api/runs/big/timeline.svg`` and
+  ``/api/runs/big/usage.svg``, which a big run's page asks for once loaded
+  (the timeline and usage folds happen here);
 * **later view**: ``GET /runs/big`` again, ``--views`` times (median);
 * **live refresh**: what the open page's scripts ask for when events
   arrive: ``/api/runs/big?page=1``, ``/api/runs/big/timeline.svg`` and
@@ -182,6 +185,7 @@ class Server:
 REFRESH = (f"/api/runs/{RUN}?page=1", f"/api/runs/{RUN}/timeline.svg",
            f"/api/runs/{RUN}/usage.svg")  # fmt: skip
 PAGE = f"/runs/{RUN}"
+CHARTS = (f"/api/runs/{RUN}/timeline.svg", f"/api/runs/{RUN}/usage.svg")
 
 
 def one_round(side: str, pythonpath: str | None, args: argparse.Namespace, tmp: Path,
@@ -197,6 +201,8 @@ def one_round(side: str, pythonpath: str | None, args: argparse.Namespace, tmp: 
     try:
         server.wait_ready()
         add("first view", server.timed(PAGE))
+        # What a browser asks for next: a big run's page comes without its drawings.
+        add("first charts", server.timed(*CHARTS))
         add("later view", statistics.median(server.timed(PAGE) for _ in range(args.views)))
         add("live refresh", statistics.median(server.timed(*REFRESH) for _ in range(args.views)))
         add("static file", statistics.median(
@@ -268,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     journal = "older journal (no shape in run_started)" if args.older_journal else "shape journaled"
     print(f"\n{steps:,}-step run ({args.layers} x {args.width}), {journal}; "
           f"medians of {args.rounds} rounds, {args.views} views each; seconds\n")  # fmt: skip
-    names = ["first view", "later view", "live refresh", "live run view", "static file"]
+    names = ["first view", "first charts", "later view", "live refresh", "live run view",
+             "static file"]  # fmt: skip
     print("| side | " + " | ".join(names) + " | later view / raw read |")
     print("|---" * (len(names) + 2) + "|")
     for side, _ in sides:
