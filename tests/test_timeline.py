@@ -273,3 +273,27 @@ def test_hedged_calls_get_lanes_and_a_fallback_its_own_bar() -> None:
     assert row.lanes == 2
     assert row.bars[2].end == 2.5
     assert row.reason == "degraded (from template)"
+
+
+async def test_a_step_held_by_the_budget_says_so(autojump_clock: Any) -> None:
+    """``b`` is ready beside ``a``, but ``a``'s reserved price leaves too little of the run
+    budget for ``b``'s: it waits for ``a`` to settle (cheaper than priced), then starts,
+    and its attempt names the budget as what held it."""
+    text = """
+name: held
+budget: {usd: 0.3}
+agents:
+  w: {kind: prog, price: {per_call: 0.2}}
+steps:
+  a: {uses: w}
+  b: {uses: w}
+"""
+
+    async def work(request: cadenza.AgentRequest) -> cadenza.AgentResult:
+        await trio.sleep(0.5)
+        return cadenza.AgentResult(output=request.step_id, cost_usd=0.05)
+
+    run = await run_captured(text, plugins=plugins_with({"w": ScriptedAgent("w", work)}))
+    assert run.result.status == "succeeded"
+    started = [(e.step_id, e.waited_for) for e in run.events if e.kind == "attempt_started"]
+    assert started == [("a", ""), ("b", "budget")]
