@@ -30,6 +30,8 @@ import attrs
 import httpx
 import pytest
 
+from cadenza.testing import CapturedRun
+
 READY_SECONDS = 30.0
 """How long a server may take to answer after it was started (generous: CI machines are slow)."""
 
@@ -187,3 +189,19 @@ def compat_workflow(
             f'    with: {{prompt: "{asked}"}}',
         ]
     return "\n".join(lines) + "\n"
+
+
+def assert_priced(captured: CapturedRun) -> tuple[int, int]:
+    """The step's usage was recorded, and its cost is that usage at the agent's price."""
+    (succeeded,) = captured.of("step_succeeded")
+    (cost,) = captured.of("cost_incurred")
+    assert succeeded.input_tokens > 0
+    assert succeeded.output_tokens > 0
+    assert (cost.input_tokens, cost.output_tokens) == (
+        succeeded.input_tokens,
+        succeeded.output_tokens,
+    )
+    expected = succeeded.input_tokens * 0.5 / 1000 + succeeded.output_tokens * 1.5 / 1000
+    assert cost.cost_usd == pytest.approx(expected)
+    assert succeeded.cost_usd == pytest.approx(expected)
+    return succeeded.input_tokens, succeeded.output_tokens

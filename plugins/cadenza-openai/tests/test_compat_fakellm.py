@@ -18,7 +18,7 @@ import httpx
 import pytest
 import structlog.testing
 import trio
-from compat_servers import Server, compat_workflow, require, started
+from compat_servers import Server, assert_priced, compat_workflow, require, started
 from openai_workflows import ENV
 
 import cadenza
@@ -88,22 +88,6 @@ async def run(
     text = compat_workflow(server.base_url, prompt, **kwargs)
     with trio.fail_after(60):
         return await run_captured(text, plugins=plugins, environ=ENV)
-
-
-def assert_priced(captured: CapturedRun) -> tuple[int, int]:
-    """The step's usage was recorded, and its cost is that usage at the agent's price."""
-    (succeeded,) = captured.of("step_succeeded")
-    (cost,) = captured.of("cost_incurred")
-    assert succeeded.input_tokens > 0
-    assert succeeded.output_tokens > 0
-    assert (cost.input_tokens, cost.output_tokens) == (
-        succeeded.input_tokens,
-        succeeded.output_tokens,
-    )
-    expected = succeeded.input_tokens * 0.5 / 1000 + succeeded.output_tokens * 1.5 / 1000
-    assert cost.cost_usd == pytest.approx(expected)
-    assert succeeded.cost_usd == pytest.approx(expected)
-    return succeeded.input_tokens, succeeded.output_tokens
 
 
 async def test_whole_reply_with_its_usage_and_cost(

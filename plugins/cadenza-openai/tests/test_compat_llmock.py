@@ -27,7 +27,7 @@ import httpx
 import pytest
 import structlog.testing
 import trio
-from compat_servers import Server, compat_workflow, require, started
+from compat_servers import Server, assert_priced, compat_workflow, require, started
 from openai_workflows import API_KEY, ENV
 
 import cadenza
@@ -165,16 +165,7 @@ async def test_reply_with_server_usage_and_cost(
         )
     assert captured.result.status == "succeeded", captured.result.error
     assert captured.result.steps["write"].output == TEXT
-    (succeeded,) = captured.of("step_succeeded")
-    (cost,) = captured.of("cost_incurred")
-    assert succeeded.input_tokens > 0
-    assert succeeded.output_tokens > 0
-    assert (cost.input_tokens, cost.output_tokens) == (
-        succeeded.input_tokens,
-        succeeded.output_tokens,
-    )
-    expected = succeeded.input_tokens * 0.5 / 1000 + succeeded.output_tokens * 1.5 / 1000
-    assert cost.cost_usd == pytest.approx(expected)
+    assert_priced(captured)
     assert not [e for e in logs if e["event"] == "openai_usage_estimated"]
     (record,) = await llmock.requests()
     assert (record["status"], record["stream"], record["completed"]) == (200, stream, True)
